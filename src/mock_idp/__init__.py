@@ -1,0 +1,1 @@
+"""mock_idp: an ESIA-like reference identity provider (OIDC and SAML 2.0)."""

@@ -1,0 +1,239 @@
+"""Linking: the rules that turn a match (or an administrator) into a link.
+
+Every method either makes one link in one transaction together with its audit event, or
+refuses with a :class:`~sso_bridge.errors.LinkError` (also audited) and changes nothing.
+
+=================  ====================================================================
+method             when it may link
+=================  ====================================================================
+``auto``           verified identity, exactly one candidate
+``chosen``         verified identity, the picked account is one of its candidates now
+``local-login``    any identity, after the person logged in to that account locally
+``settings``       any identity, started from the settings of a logged-in account
+``admin``          an administrator; only the database constraints apply
+=================  ====================================================================
+
+``local-login`` and ``settings`` refuse a blocked account and one whose SNILS differs from
+the identity's: a SNILS conflict always vetoes (DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import attrs
+
+from sso_bridge.clock import Clock, SystemClock
+from sso_bridge.errors import AccountNotFound, BridgeError, LinkRefused
+from sso_bridge.matching import Matcher, identity_keys
+from sso_bridge.model import (
+    AuditAction,
+    AuditEvent,
+    FederatedIdentity,
+    Link,
+    LinkMethod,
+    Outcome,
+)
+from sso_bridge.store.base import AccountDirectory, AuditLog, LinkStore
+
+
+@attrs.frozen
+class RequestContext:
+    """Who asks, and from where: written to every link and audit event."""
+
+    actor: str
+    ip: str | None = None
+
+
+@attrs.frozen
+class LinkResult:
+    link: Link
+    created: bool
+
+
+class Linker:
+    """Makes and removes links under the rules of DESIGN.md §4."""
+
+    def __init__(
+        self,
+        directory: AccountDirectory,
+        links: LinkStore,
+        audit: AuditLog,
+        clock: Clock | None = None,
+    ) -> None:
+        self._directory = directory
+        self._links = links
+        self._audit = audit
+        self._clock = clock or SystemClock()
+        self._matcher = Matcher(directory)
+
+    def link_auto(self, identity: FederatedIdentity, ctx: RequestContext) -> LinkResult:
+        """Link a verified identity to its only candidate (outcome ``AUTO_LINK``)."""
+        decision = self._matcher.match(identity)
+        if decision.outcome is not Outcome.AUTO_LINK:
+            self._refuse(
+                identity,
+                None,
+                LinkMethod.AUTO,
+                ctx,
+                LinkRefused(
+                    f"matching gives {decision.outcome.value}, not AUTO_LINK",
+                    code="link.not_automatic",
+                ),
+            )
+        account_id = decision.candidates[0].account.account_id
+        return self._create(identity.issuer, identity.subject, account_id, LinkMethod.AUTO, ctx)
+
+    def link_chosen(
+        self, identity: FederatedIdentity, account_id: str, ctx: RequestContext
+    ) -> LinkResult:
+        """Link the account a verified person picked; it must be a candidate *now*."""
+        decision = self._matcher.match(identity)
+        if decision.outcome is Outcome.LOCAL_LOGIN_REQUIRED:
+            self._refuse(
+                identity,
+                account_id,
+                LinkMethod.CHOSEN,
+                ctx,
+                LinkRefused(
+                    "the identity is not verified; a local login is required",
+                    code="link.not_verified",
+                ),
+            )
+        if account_id not in {c.account.account_id for c in decision.candidates}:
+            self._refuse(
+                identity,
+                account_id,
+                LinkMethod.CHOSEN,
+                ctx,
+                LinkRefused(
+                    f"account {account_id!r} is not a candidate for this identity",
+                    code="link.not_a_candidate",
+                ),
+            )
+        return self._create(identity.issuer, identity.subject, account_id, LinkMethod.CHOSEN, ctx)
+
+    def link_after_local_login(
+        self, identity: FederatedIdentity, account_id: str, ctx: RequestContext
+    ) -> LinkResult:
+        """Link after the person proved the local account by logging in to it."""
+        return self._link_owned(identity, account_id, LinkMethod.LOCAL_LOGIN, ctx)
+
+    def link_from_settings(
+        self, identity: FederatedIdentity, account_id: str, ctx: RequestContext
+    ) -> LinkResult:
+        """Link from the settings of the logged-in local account ``account_id``."""
+        return self._link_owned(identity, account_id, LinkMethod.SETTINGS, ctx)
+
+    def link_admin(
+        self, issuer: str, subject: str, account_id: str, ctx: RequestContext
+    ) -> LinkResult:
+        """Link by an administrator's decision; only the database constraints apply."""
+        return self._create(issuer, subject, account_id, LinkMethod.ADMIN, ctx)
+
+    def unlink(
+        self,
+        issuer: str,
+        subject: str,
+        account_id: str,
+        ctx: RequestContext,
+        method: LinkMethod = LinkMethod.ADMIN,
+    ) -> Link:
+        """Remove one link; ``link.not_found`` when there is none."""
+        event = self._event(AuditAction.UNLINK, issuer, subject, account_id, method, ctx)
+        return self._links.remove_link(issuer, subject, account_id, event)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _link_owned(
+        self,
+        identity: FederatedIdentity,
+        account_id: str,
+        method: LinkMethod,
+        ctx: RequestContext,
+    ) -> LinkResult:
+        entry = self._directory.get_entry(account_id, identity.issuer)
+        if entry is None:
+            self._refuse(
+                identity,
+                account_id,
+                method,
+                ctx,
+                AccountNotFound(f"no local account {account_id!r}"),
+            )
+        if not entry.account.active:
+            self._refuse(
+                identity,
+                account_id,
+                method,
+                ctx,
+                LinkRefused(f"account {account_id!r} is blocked", code="link.account_blocked"),
+            )
+        keys, _ = identity_keys(identity, self._directory.blind_index)
+        if keys.snils is not None and entry.keys.snils not in (None, keys.snils):
+            self._refuse(
+                identity,
+                account_id,
+                method,
+                ctx,
+                LinkRefused(
+                    "the account's SNILS differs from the identity's", code="link.snils_conflict"
+                ),
+            )
+        return self._create(identity.issuer, identity.subject, account_id, method, ctx)
+
+    def _create(
+        self,
+        issuer: str,
+        subject: str,
+        account_id: str,
+        method: LinkMethod,
+        ctx: RequestContext,
+    ) -> LinkResult:
+        now = self._clock.now()
+        link = Link(issuer, subject, account_id, method, now, ctx.actor, ctx.ip)
+        event = self._event(AuditAction.LINK, issuer, subject, account_id, method, ctx)
+        try:
+            stored, created = self._links.create_link(link, event)
+        except BridgeError as exc:
+            self._audit.record(
+                attrs.evolve(
+                    event, action=AuditAction.LINK_REFUSED, code=exc.code, detail=exc.message
+                )
+            )
+            raise
+        return LinkResult(stored, created)
+
+    def _event(
+        self,
+        action: AuditAction,
+        issuer: str,
+        subject: str,
+        account_id: str | None,
+        method: LinkMethod,
+        ctx: RequestContext,
+    ) -> AuditEvent:
+        return AuditEvent(
+            action=action,
+            at=self._clock.now(),
+            actor=ctx.actor,
+            method=method,
+            issuer=issuer,
+            subject=subject,
+            account_id=account_id,
+            ip=ctx.ip,
+        )
+
+    def _refuse(
+        self,
+        identity: FederatedIdentity,
+        account_id: str | None,
+        method: LinkMethod,
+        ctx: RequestContext,
+        error: BridgeError,
+    ) -> NoReturn:
+        event = self._event(
+            AuditAction.LINK_REFUSED, identity.issuer, identity.subject, account_id, method, ctx
+        )
+        self._audit.record(attrs.evolve(event, code=error.code, detail=error.message))
+        raise error

@@ -1,0 +1,115 @@
+"""Match keys: the normalised, comparable form of a person's identity data.
+
+SNILS and passport numbers enter the keys only as keyed hashes (a *blind index*):
+HMAC-SHA256 under a server secret, so that a stolen table does not give the numbers away
+and cannot be reversed by hashing all 10^11 possible SNILS without the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import date
+
+import attrs
+
+from sso_bridge.errors import ConfigError, InvalidInput
+from sso_bridge.matching.normalize import (
+    normalize_name,
+    normalize_optional_name,
+    parse_passport,
+    parse_snils,
+)
+from sso_bridge.model import FederatedIdentity, LocalAccount
+
+MIN_KEY_BYTES = 32
+
+
+class BlindIndex:
+    """Keyed hashes of SNILS and passport numbers, for equality lookups only."""
+
+    __slots__ = ("_key", "key_id")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < MIN_KEY_BYTES:
+            raise ConfigError(
+                f"the blind-index key must have at least {MIN_KEY_BYTES} bytes",
+                code="config.key_too_short",
+            )
+        self._key = key
+        # Identifies the key without revealing it, so a store can refuse a wrong key.
+        self.key_id = hmac.new(key, b"sso_bridge key id", hashlib.sha256).hexdigest()[:16]
+
+    def __repr__(self) -> str:
+        return f"BlindIndex(key_id={self.key_id!r})"
+
+    def snils(self, digits: str) -> bytes:
+        """Hash of a SNILS already normalised by :func:`parse_snils`."""
+        return hmac.digest(self._key, b"snils:" + digits.encode("ascii"), "sha256")
+
+    def passport(self, digits: str) -> bytes:
+        """Hash of a passport already normalised by :func:`parse_passport`."""
+        return hmac.digest(self._key, b"passport:" + digits.encode("ascii"), "sha256")
+
+
+@attrs.frozen
+class MatchKeys:
+    """What record matching compares. Names are normalised; ``None`` means absent."""
+
+    last: str
+    first: str
+    middle: str | None
+    birth_date: date | None
+    snils: bytes | None = attrs.field(repr=False)
+    passport: bytes | None = attrs.field(repr=False)
+
+    def same_person_name(self, other: MatchKeys) -> bool:
+        """Full names equal; middle names equal or absent on either side."""
+        return (
+            self.last == other.last
+            and self.first == other.first
+            and (self.middle is None or other.middle is None or self.middle == other.middle)
+        )
+
+
+def identity_keys(
+    identity: FederatedIdentity, index: BlindIndex
+) -> tuple[MatchKeys, tuple[str, ...]]:
+    """Keys of a federated identity, and warnings about data treated as absent.
+
+    An invalid SNILS or passport is treated as absent and reported (code in the
+    warnings), never as a conflict.
+    """
+    warnings: list[str] = []
+    snils = passport = None
+    if identity.snils:
+        try:
+            snils = index.snils(parse_snils(identity.snils))
+        except InvalidInput as exc:
+            warnings.append(exc.code)
+    if identity.passport:
+        try:
+            passport = index.passport(parse_passport(identity.passport))
+        except InvalidInput as exc:
+            warnings.append(exc.code)
+    keys = MatchKeys(
+        last=normalize_name(identity.last_name or ""),
+        first=normalize_name(identity.first_name or ""),
+        middle=normalize_optional_name(identity.middle_name),
+        birth_date=identity.birth_date,
+        snils=snils,
+        passport=passport,
+    )
+    return keys, tuple(warnings)
+
+
+def account_keys(account: LocalAccount, index: BlindIndex) -> MatchKeys:
+    """Keys of a local account; its SNILS and passport must already be valid."""
+    return MatchKeys(
+        last=normalize_name(account.last_name),
+        first=normalize_name(account.first_name),
+        middle=normalize_optional_name(account.middle_name),
+        birth_date=account.birth_date,
+        snils=index.snils(parse_snils(account.snils)) if account.snils else None,
+        passport=index.passport(parse_passport(account.passport)) if account.passport else None,
+    )

@@ -1,0 +1,199 @@
+"""Value types shared by every part of sso_bridge.
+
+All of them are frozen attrs classes. SNILS and passport numbers are personal data: they
+are kept out of ``repr`` so that they never reach a log line by accident.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+import attrs
+
+from sso_bridge.errors import InvalidInput
+
+
+class AccountStatus(enum.StrEnum):
+    ACTIVE = "active"
+    BLOCKED = "blocked"
+
+
+class Outcome(enum.StrEnum):
+    """What record matching concluded for a federated identity (DESIGN.md §4)."""
+
+    AUTO_LINK = "AUTO_LINK"
+    CHOOSE = "CHOOSE"
+    NO_MATCH = "NO_MATCH"
+    LOCAL_LOGIN_REQUIRED = "LOCAL_LOGIN_REQUIRED"
+
+
+class MatchKey(enum.StrEnum):
+    """Which identity datum, besides the full name, tied a candidate to the identity."""
+
+    BIRTH_DATE = "birth_date"
+    SNILS = "snils"
+    PASSPORT = "passport"
+
+
+class RejectReason(enum.StrEnum):
+    """Why an account that shares a key with the identity is not a candidate."""
+
+    NAME_DIFFERS = "name_differs"
+    SNILS_CONFLICT = "snils_conflict"
+    BIRTH_DATE_CONFLICT = "birth_date_conflict"
+    LINKED_TO_OTHER_SUBJECT = "linked_to_other_subject"
+    ACCOUNT_BLOCKED = "account_blocked"
+
+
+class LinkMethod(enum.StrEnum):
+    """How a link came to be (or was removed)."""
+
+    AUTO = "auto"
+    CHOSEN = "chosen"
+    LOCAL_LOGIN = "local-login"
+    SETTINGS = "settings"
+    ADMIN = "admin"
+
+
+def _str_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
+def _opt_str(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+@attrs.frozen
+class FederatedIdentity:
+    """A person as the federated IdP describes them after a login.
+
+    ``verified`` is the IdP's assurance that the personal data was checked against
+    documents (ESIA: ``trusted=true``, i.e. a confirmed account).
+    """
+
+    issuer: str
+    subject: str
+    verified: bool
+    last_name: str | None = attrs.field(default=None, converter=_opt_str)
+    first_name: str | None = attrs.field(default=None, converter=_opt_str)
+    middle_name: str | None = attrs.field(default=None, converter=_opt_str)
+    birth_date: date | None = None
+    snils: str | None = attrs.field(default=None, converter=_opt_str, repr=False)
+    passport: str | None = attrs.field(default=None, converter=_opt_str, repr=False)
+    email: str | None = attrs.field(default=None, converter=_opt_str, repr=False)
+    phone: str | None = attrs.field(default=None, converter=_opt_str, repr=False)
+    claims: Mapping[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.issuer or not self.subject:
+            raise InvalidInput(
+                "a federated identity needs an issuer and a subject",
+                code="identity.missing_subject",
+            )
+
+
+@attrs.frozen
+class Organization:
+    org_id: str
+    name: str
+
+
+@attrs.frozen
+class LocalAccount:
+    """An account in the school system's own directory.
+
+    ``snils`` and ``passport`` are only filled in on the way *into* a store; stores keep
+    keyed hashes of them and give accounts back without the clear values.
+    """
+
+    account_id: str
+    org_id: str
+    last_name: str
+    first_name: str
+    middle_name: str | None = attrs.field(default=None, converter=_opt_str)
+    login: str | None = attrs.field(default=None, converter=_opt_str)
+    roles: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    birth_date: date | None = None
+    snils: str | None = attrs.field(default=None, converter=_opt_str, repr=False)
+    passport: str | None = attrs.field(default=None, converter=_opt_str, repr=False)
+    status: AccountStatus = AccountStatus.ACTIVE
+
+    @property
+    def active(self) -> bool:
+        return self.status is AccountStatus.ACTIVE
+
+
+@attrs.frozen
+class Link:
+    """Ties (issuer, subject) of a federated identity to one local account."""
+
+    issuer: str
+    subject: str
+    account_id: str
+    method: LinkMethod
+    created_at: datetime
+    created_by: str
+    ip: str | None = None
+
+
+@attrs.frozen
+class Candidate:
+    """A local account that record matching accepted for the identity."""
+
+    account: LocalAccount
+    organization: Organization
+    matched_on: tuple[MatchKey, ...]
+    already_linked: bool = False
+    notes: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Rejection:
+    """An account that shared a key with the identity but was dropped, and why."""
+
+    account_id: str
+    org_id: str
+    reason: RejectReason
+
+
+@attrs.frozen
+class MatchDecision:
+    """The typed result of record matching, with per-candidate reasons.
+
+    For an unverified identity the outcome is ``LOCAL_LOGIN_REQUIRED`` and both
+    ``candidates`` and ``rejected`` are empty: nothing about local accounts is revealed.
+    """
+
+    outcome: Outcome
+    candidates: tuple[Candidate, ...] = ()
+    rejected: tuple[Rejection, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+class AuditAction(enum.StrEnum):
+    LINK = "link"
+    UNLINK = "unlink"
+    LINK_REFUSED = "link_refused"
+
+
+@attrs.frozen
+class AuditEvent:
+    """One line of the audit trail. Never carries SNILS or passport numbers."""
+
+    action: AuditAction
+    at: datetime
+    actor: str
+    method: LinkMethod | None = None
+    issuer: str | None = None
+    subject: str | None = None
+    account_id: str | None = None
+    ip: str | None = None
+    code: str | None = None
+    detail: str | None = None
+    event_id: int | None = None

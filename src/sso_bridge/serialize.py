@@ -1,0 +1,151 @@
+"""Plain-JSON forms of the value types, for the CLI and for embedding applications.
+
+Nothing here ever emits a SNILS or passport number.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sso_bridge.errors import InvalidInput
+from sso_bridge.matching.normalize import parse_date
+from sso_bridge.model import (
+    AuditEvent,
+    Candidate,
+    FederatedIdentity,
+    Link,
+    LocalAccount,
+    MatchDecision,
+    Organization,
+)
+
+IDENTITY_FIELDS = frozenset(
+    {
+        "issuer",
+        "subject",
+        "verified",
+        "last_name",
+        "first_name",
+        "middle_name",
+        "birth_date",
+        "snils",
+        "passport",
+        "email",
+        "phone",
+    }
+)
+
+
+def identity_from_json(data: Any) -> FederatedIdentity:
+    """A :class:`FederatedIdentity` from a JSON object; raises ``identity.*`` errors."""
+    if not isinstance(data, Mapping):
+        raise InvalidInput("the identity must be a JSON object", code="identity.invalid")
+    unknown = sorted(set(data) - IDENTITY_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            f"unknown identity field(s): {', '.join(unknown)}", code="identity.unknown_field"
+        )
+    for name in IDENTITY_FIELDS - {"verified"}:
+        if data.get(name) is not None and not isinstance(data[name], str):
+            raise InvalidInput(f"{name} must be a string", code="identity.invalid")
+    verified = data.get("verified", False)
+    if not isinstance(verified, bool):
+        raise InvalidInput("verified must be true or false", code="identity.invalid")
+    birth = data.get("birth_date")
+    return FederatedIdentity(
+        issuer=data.get("issuer") or "",
+        subject=data.get("subject") or "",
+        verified=verified,
+        last_name=data.get("last_name"),
+        first_name=data.get("first_name"),
+        middle_name=data.get("middle_name"),
+        birth_date=parse_date(birth) if birth else None,
+        snils=data.get("snils"),
+        passport=data.get("passport"),
+        email=data.get("email"),
+        phone=data.get("phone"),
+        claims=dict(data),
+    )
+
+
+def identity_from_text(text: str) -> FederatedIdentity:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"not JSON: {exc}", code="identity.bad_json") from None
+    return identity_from_json(data)
+
+
+def full_name(last: str, first: str, middle: str | None) -> str:
+    return " ".join(p for p in (last, first, middle) if p)
+
+
+def account_json(account: LocalAccount, organization: Organization | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "account_id": account.account_id,
+        "org_id": account.org_id,
+    }
+    if organization is not None:
+        out["org_name"] = organization.name
+    out.update(
+        {
+            "login": account.login,
+            "roles": list(account.roles),
+            "last_name": account.last_name,
+            "first_name": account.first_name,
+            "middle_name": account.middle_name,
+            "birth_date": None if account.birth_date is None else account.birth_date.isoformat(),
+            "status": account.status.value,
+        }
+    )
+    return out
+
+
+def candidate_json(candidate: Candidate) -> dict[str, Any]:
+    out = account_json(candidate.account, candidate.organization)
+    out["matched_on"] = [k.value for k in candidate.matched_on]
+    out["already_linked"] = candidate.already_linked
+    out["notes"] = list(candidate.notes)
+    return out
+
+
+def decision_json(decision: MatchDecision) -> dict[str, Any]:
+    return {
+        "outcome": decision.outcome.value,
+        "candidates": [candidate_json(c) for c in decision.candidates],
+        "rejected": [
+            {"account_id": r.account_id, "org_id": r.org_id, "reason": r.reason.value}
+            for r in decision.rejected
+        ],
+        "warnings": list(decision.warnings),
+    }
+
+
+def link_json(link: Link) -> dict[str, Any]:
+    return {
+        "issuer": link.issuer,
+        "subject": link.subject,
+        "account_id": link.account_id,
+        "method": link.method.value,
+        "created_at": link.created_at.isoformat(),
+        "created_by": link.created_by,
+        "ip": link.ip,
+    }
+
+
+def audit_json(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "at": event.at.isoformat(),
+        "action": event.action.value,
+        "actor": event.actor,
+        "method": None if event.method is None else event.method.value,
+        "issuer": event.issuer,
+        "subject": event.subject,
+        "account_id": event.account_id,
+        "ip": event.ip,
+        "code": event.code,
+        "detail": event.detail,
+    }

@@ -1,0 +1,98 @@
+"""Storage protocols, one per concern (DESIGN.md §3).
+
+Implementations: :class:`sso_bridge.store.sql.SqlStore` (SQLite, the embedded default,
+and PostgreSQL) implements all three.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
+
+from sso_bridge.matching.decide import AccountEntry
+from sso_bridge.matching.keys import BlindIndex, MatchKeys
+from sso_bridge.model import AuditEvent, Link, LocalAccount, Organization
+
+ProgressCallback = Callable[[int], None]
+
+
+class AccountDirectory(Protocol):
+    """The school system's local accounts, searchable by match keys."""
+
+    @property
+    def blind_index(self) -> BlindIndex: ...
+
+    def import_accounts(
+        self,
+        accounts: Sequence[LocalAccount],
+        organizations: Iterable[Organization] = (),
+        progress: ProgressCallback | None = None,
+    ) -> int:
+        """Insert or update (by ``account_id``) all accounts in one transaction."""
+        ...
+
+    def get_account(self, account_id: str) -> LocalAccount | None: ...
+
+    def get_organization(self, org_id: str) -> Organization | None: ...
+
+    def list_accounts(
+        self, *, org_id: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[LocalAccount]: ...
+
+    def count_accounts(self) -> int: ...
+
+    def get_entry(self, account_id: str, issuer: str | None = None) -> AccountEntry | None:
+        """One account with its organisation, match keys and its link to ``issuer``.
+
+        With no ``issuer`` the entry's ``linked_subject`` is ``None``.
+        """
+        ...
+
+    def find_accounts(self, keys: MatchKeys, issuer: str) -> list[AccountEntry]:
+        """Accounts sharing (last, first, birth date), SNILS or passport with ``keys``.
+
+        Goes through indexes only. Each result carries the subject of ``issuer`` that the
+        account already links to, if any.
+        """
+        ...
+
+
+class LinkStore(Protocol):
+    """Links between federated identities and local accounts."""
+
+    def create_link(self, link: Link, event: AuditEvent) -> tuple[Link, bool]:
+        """Store ``link`` and ``event`` in one transaction.
+
+        Returns ``(link, True)`` when created, ``(existing, False)`` when the same
+        (issuer, subject, account) link already exists (nothing is written then). Raises
+        ``LinkConflict`` when the account links to another subject of the same issuer and
+        ``AccountNotFound`` when there is no such account.
+        """
+        ...
+
+    def remove_link(self, issuer: str, subject: str, account_id: str, event: AuditEvent) -> Link:
+        """Delete the link and write ``event`` in one transaction; ``LinkNotFound`` if absent."""
+        ...
+
+    def links_for_subject(self, issuer: str, subject: str) -> list[Link]: ...
+
+    def links_for_account(self, account_id: str) -> list[Link]: ...
+
+    def list_links(
+        self,
+        *,
+        issuer: str | None = None,
+        subject: str | None = None,
+        account_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Link]: ...
+
+
+class AuditLog(Protocol):
+    """Append-only trail of logins, links and refusals."""
+
+    def record(self, event: AuditEvent) -> AuditEvent: ...
+
+    def tail(self, limit: int = 20) -> list[AuditEvent]:
+        """The newest ``limit`` events, oldest first."""
+        ...

@@ -1,0 +1,570 @@
+"""One SQL schema, two databases: SQLite (embedded default) and PostgreSQL.
+
+Written with SQLAlchemy Core. Uniqueness of links is a database constraint, every write
+that changes links is one transaction together with its audit event, and SNILS and
+passport numbers are stored only as keyed hashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Connection, Engine, RowMapping
+
+from sso_bridge.errors import (
+    AccountNotFound,
+    ConfigError,
+    LinkConflict,
+    LinkNotFound,
+    StoreError,
+)
+from sso_bridge.matching.decide import AccountEntry
+from sso_bridge.matching.keys import BlindIndex, MatchKeys, account_keys
+from sso_bridge.model import (
+    AccountStatus,
+    AuditAction,
+    AuditEvent,
+    Link,
+    LinkMethod,
+    LocalAccount,
+    Organization,
+)
+from sso_bridge.store.base import ProgressCallback
+
+SCHEMA_VERSION = 1
+_CHUNK = 20_000
+
+metadata = sa.MetaData()
+
+meta_table = sa.Table(
+    "sso_meta",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    sa.Column("org_id", sa.String(128), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+)
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("account_id", sa.String(128), primary_key=True),
+    sa.Column("org_id", sa.String(128), sa.ForeignKey("organizations.org_id"), nullable=False),
+    sa.Column("login", sa.Text),
+    sa.Column("roles", sa.Text, nullable=False, default=""),
+    sa.Column("last_name", sa.Text, nullable=False),
+    sa.Column("first_name", sa.Text, nullable=False),
+    sa.Column("middle_name", sa.Text),
+    sa.Column("last_key", sa.Text, nullable=False),
+    sa.Column("first_key", sa.Text, nullable=False),
+    sa.Column("middle_key", sa.Text),
+    sa.Column("birth_date", sa.Date),
+    sa.Column("snils_hash", sa.LargeBinary(32)),
+    sa.Column("passport_hash", sa.LargeBinary(32)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.CheckConstraint("status IN ('active', 'blocked')", name="ck_accounts_status"),
+    sa.Index("ix_accounts_name_birth", "last_key", "first_key", "birth_date"),
+    sa.Index("ix_accounts_snils", "snils_hash"),
+    sa.Index("ix_accounts_passport", "passport_hash"),
+    sa.Index("ix_accounts_org", "org_id"),
+)
+
+links = sa.Table(
+    "links",
+    metadata,
+    sa.Column("issuer", sa.String(512), nullable=False),
+    sa.Column("subject", sa.String(512), nullable=False),
+    sa.Column(
+        "account_id",
+        sa.String(128),
+        sa.ForeignKey("accounts.account_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("method", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("ip", sa.String(64)),
+    # One local account has at most one link per issuer (DESIGN.md §4).
+    sa.PrimaryKeyConstraint("account_id", "issuer", name="pk_links"),
+    sa.Index("ix_links_subject", "issuer", "subject"),
+)
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("event_id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("method", sa.String(16)),
+    sa.Column("issuer", sa.String(512)),
+    sa.Column("subject", sa.String(512)),
+    sa.Column("account_id", sa.String(128)),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("code", sa.String(64)),
+    sa.Column("detail", sa.Text),
+)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _engine_url(url: str) -> str:
+    # A bare postgresql:// URL would make SQLAlchemy look for psycopg2; we ship psycopg 3.
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for ``url`` set up for this schema (WAL and FK checks on SQLite)."""
+    try:
+        parsed = sa.engine.make_url(_engine_url(url))
+    except sa.exc.ArgumentError as exc:
+        raise ConfigError(f"not a database URL: {url!r}", code="config.bad_db_url") from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = sa.create_engine(parsed, connect_args={"timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    raise ConfigError(
+        f"unsupported database {backend!r}; use sqlite:/// or postgresql://",
+        code="config.bad_db_url",
+    )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event (below) issue BEGIN itself, so that writers can
+        # take the write lock up front instead of failing to upgrade a read lock.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get("write") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class SqlStore:
+    """Accounts directory, link store and audit log over one SQL database.
+
+    Implements :class:`~sso_bridge.store.AccountDirectory`,
+    :class:`~sso_bridge.store.LinkStore` and :class:`~sso_bridge.store.AuditLog`.
+    """
+
+    def __init__(self, engine: Engine, blind_index: BlindIndex) -> None:
+        self.engine = engine
+        self._blind_index = blind_index
+        self._dialect = engine.dialect.name
+        self._writer = engine.execution_options(write=True)
+        self._migrate()
+        self._entry_query = (
+            sa.select(
+                accounts, organizations.c.name.label("org_name"), links.c.subject.label("linked")
+            )
+            .join(organizations, organizations.c.org_id == accounts.c.org_id)
+            .outerjoin(
+                links,
+                sa.and_(
+                    links.c.account_id == accounts.c.account_id,
+                    links.c.issuer == sa.bindparam("issuer"),
+                ),
+            )
+        )
+        self._find = self._find_statement()
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    @property
+    def blind_index(self) -> BlindIndex:
+        return self._blind_index
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _migrate(self) -> None:
+        with self._write() as conn:
+            if self._dialect == "postgresql":
+                # Serialise first use by several processes; CREATE TABLE races otherwise.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(7261531)"))
+            metadata.create_all(conn, checkfirst=True)
+            stored = dict(conn.execute(sa.select(meta_table.c.name, meta_table.c.value)).all())
+            version = int(stored.get("schema_version", "0"))
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the database has schema version {version}; this sso_bridge knows "
+                    f"up to {SCHEMA_VERSION}. Upgrade sso_bridge.",
+                    code="store.schema_too_new",
+                )
+            key_id = stored.get("blind_index_key_id")
+            if key_id is not None and key_id != self._blind_index.key_id:
+                raise StoreError(
+                    "the blind-index key differs from the one this database was built with",
+                    code="store.key_mismatch",
+                )
+            if version < SCHEMA_VERSION:
+                self._put_meta(conn, "schema_version", str(SCHEMA_VERSION))
+            if key_id is None:
+                self._put_meta(conn, "blind_index_key_id", self._blind_index.key_id)
+
+    def _put_meta(self, conn: Connection, name: str, value: str) -> None:
+        stmt = self._insert(meta_table).values(name=name, value=value)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"value": value}))
+
+    def _insert(self, table: sa.Table) -> Any:
+        return pg.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        try:
+            with self._writer.begin() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise StoreError(
+                f"database write failed: {exc.orig}", code="store.write_failed"
+            ) from exc
+
+    # -- accounts directory ---------------------------------------------------------------
+
+    def import_accounts(
+        self,
+        accounts_: Sequence[LocalAccount],
+        organizations_: Iterable[Organization] = (),
+        progress: ProgressCallback | None = None,
+    ) -> int:
+        orgs = {o.org_id: o for o in organizations_}
+        rows = [self._account_row(a) for a in accounts_]
+        with self._write() as conn:
+            if orgs:
+                stmt = self._insert(organizations)
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["org_id"], set_={"name": stmt.excluded.name}
+                    ),
+                    [{"org_id": o.org_id, "name": o.name} for o in orgs.values()],
+                )
+            missing = {r["org_id"] for r in rows} - set(orgs)
+            if missing:
+                known = set(
+                    conn.scalars(
+                        sa.select(organizations.c.org_id).where(
+                            organizations.c.org_id.in_(sorted(missing))
+                        )
+                    )
+                )
+                if missing - known:
+                    raise StoreError(
+                        f"unknown organisation(s): {', '.join(sorted(missing - known))}",
+                        code="store.unknown_organization",
+                    )
+            stmt = self._insert(accounts)
+            upsert = stmt.on_conflict_do_update(
+                index_elements=["account_id"],
+                set_={c.name: stmt.excluded[c.name] for c in accounts.c if c.name != "account_id"},
+            )
+            for start in range(0, len(rows), _CHUNK):
+                conn.execute(upsert, rows[start : start + _CHUNK])
+                if progress is not None:
+                    progress(min(len(rows), start + _CHUNK) - start)
+        return len(rows)
+
+    def _account_row(self, account: LocalAccount) -> dict[str, Any]:
+        keys = account_keys(account, self._blind_index)
+        return {
+            "account_id": account.account_id,
+            "org_id": account.org_id,
+            "login": account.login,
+            "roles": ";".join(account.roles),
+            "last_name": account.last_name,
+            "first_name": account.first_name,
+            "middle_name": account.middle_name,
+            "last_key": keys.last,
+            "first_key": keys.first,
+            "middle_key": keys.middle,
+            "birth_date": account.birth_date,
+            "snils_hash": keys.snils,
+            "passport_hash": keys.passport,
+            "status": account.status.value,
+        }
+
+    @staticmethod
+    def _account(row: RowMapping) -> LocalAccount:
+        return LocalAccount(
+            account_id=row["account_id"],
+            org_id=row["org_id"],
+            login=row["login"],
+            roles=tuple(r for r in row["roles"].split(";") if r),
+            last_name=row["last_name"],
+            first_name=row["first_name"],
+            middle_name=row["middle_name"],
+            birth_date=row["birth_date"],
+            status=AccountStatus(row["status"]),
+        )
+
+    def get_account(self, account_id: str) -> LocalAccount | None:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(sa.select(accounts).where(accounts.c.account_id == account_id))
+                .mappings()
+                .first()
+            )
+        return None if row is None else self._account(row)
+
+    def get_organization(self, org_id: str) -> Organization | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(organizations.c.name).where(organizations.c.org_id == org_id)
+            ).first()
+        return None if row is None else Organization(org_id, row[0])
+
+    def list_accounts(
+        self, *, org_id: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[LocalAccount]:
+        query = sa.select(accounts).order_by(accounts.c.account_id).limit(limit).offset(offset)
+        if org_id is not None:
+            query = query.where(accounts.c.org_id == org_id)
+        with self.engine.connect() as conn:
+            return [self._account(r) for r in conn.execute(query).mappings()]
+
+    def count_accounts(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.scalar(sa.select(sa.func.count()).select_from(accounts)) or 0)
+
+    def _find_statement(self) -> sa.Select[Any]:
+        a = accounts
+        by_name = sa.select(a.c.account_id).where(
+            a.c.last_key == sa.bindparam("last"),
+            a.c.first_key == sa.bindparam("first"),
+            a.c.birth_date == sa.bindparam("birth", type_=sa.Date),
+        )
+        by_snils = sa.select(a.c.account_id).where(
+            a.c.snils_hash == sa.bindparam("snils", type_=sa.LargeBinary)
+        )
+        by_passport = sa.select(a.c.account_id).where(
+            a.c.passport_hash == sa.bindparam("passport", type_=sa.LargeBinary)
+        )
+        ids = sa.union(by_name, by_snils, by_passport)
+        return self._entry_query.where(a.c.account_id.in_(ids))
+
+    def get_entry(self, account_id: str, issuer: str | None = None) -> AccountEntry | None:
+        query = self._entry_query.where(accounts.c.account_id == account_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query, {"issuer": issuer}).mappings().first()
+        return None if row is None else self._entry(row)
+
+    def find_accounts(self, keys: MatchKeys, issuer: str) -> list[AccountEntry]:
+        params = {
+            "last": keys.last,
+            "first": keys.first,
+            "birth": keys.birth_date,
+            "snils": keys.snils,
+            "passport": keys.passport,
+            "issuer": issuer,
+        }
+        with self.engine.connect() as conn:
+            rows = conn.execute(self._find, params).mappings().all()
+        return [self._entry(r) for r in rows]
+
+    @classmethod
+    def _entry(cls, row: RowMapping) -> AccountEntry:
+        return AccountEntry(
+            account=cls._account(row),
+            organization=Organization(row["org_id"], row["org_name"]),
+            keys=MatchKeys(
+                last=row["last_key"],
+                first=row["first_key"],
+                middle=row["middle_key"],
+                birth_date=row["birth_date"],
+                snils=row["snils_hash"],
+                passport=row["passport_hash"],
+            ),
+            linked_subject=row["linked"],
+        )
+
+    # -- links ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _link(row: RowMapping) -> Link:
+        return Link(
+            issuer=row["issuer"],
+            subject=row["subject"],
+            account_id=row["account_id"],
+            method=LinkMethod(row["method"]),
+            created_at=_utc(row["created_at"]),
+            created_by=row["created_by"],
+            ip=row["ip"],
+        )
+
+    def create_link(self, link: Link, event: AuditEvent) -> tuple[Link, bool]:
+        with self._write() as conn:
+            exists = conn.execute(
+                sa.select(accounts.c.account_id).where(accounts.c.account_id == link.account_id)
+            ).first()
+            if exists is None:
+                raise AccountNotFound(f"no local account {link.account_id!r}")
+            stmt = (
+                self._insert(links)
+                .values(
+                    issuer=link.issuer,
+                    subject=link.subject,
+                    account_id=link.account_id,
+                    method=link.method.value,
+                    created_at=link.created_at,
+                    created_by=link.created_by,
+                    ip=link.ip,
+                )
+                .on_conflict_do_nothing(index_elements=["account_id", "issuer"])
+            )
+            if conn.execute(stmt).rowcount == 1:
+                self._record(conn, event)
+                return link, True
+            row = (
+                conn.execute(
+                    sa.select(links).where(
+                        links.c.account_id == link.account_id, links.c.issuer == link.issuer
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            existing = self._link(row)
+        if existing.subject != link.subject:
+            raise LinkConflict(
+                f"account {link.account_id!r} is already linked to another subject of "
+                f"{link.issuer!r}"
+            )
+        return existing, False
+
+    def remove_link(self, issuer: str, subject: str, account_id: str, event: AuditEvent) -> Link:
+        where = (
+            links.c.issuer == issuer,
+            links.c.subject == subject,
+            links.c.account_id == account_id,
+        )
+        with self._write() as conn:
+            row = conn.execute(sa.select(links).where(*where)).mappings().first()
+            if row is None:
+                raise LinkNotFound(f"no link of account {account_id!r} to that subject")
+            conn.execute(sa.delete(links).where(*where))
+            self._record(conn, event)
+            return self._link(row)
+
+    def list_links(
+        self,
+        *,
+        issuer: str | None = None,
+        subject: str | None = None,
+        account_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Link]:
+        query = sa.select(links).order_by(links.c.issuer, links.c.subject, links.c.account_id)
+        if issuer is not None:
+            query = query.where(links.c.issuer == issuer)
+        if subject is not None:
+            query = query.where(links.c.subject == subject)
+        if account_id is not None:
+            query = query.where(links.c.account_id == account_id)
+        with self.engine.connect() as conn:
+            return [self._link(r) for r in conn.execute(query.limit(limit)).mappings()]
+
+    def links_for_subject(self, issuer: str, subject: str) -> list[Link]:
+        return self.list_links(issuer=issuer, subject=subject, limit=10_000)
+
+    def links_for_account(self, account_id: str) -> list[Link]:
+        return self.list_links(account_id=account_id, limit=10_000)
+
+    # -- audit ----------------------------------------------------------------------------
+
+    def _record(self, conn: Connection, event: AuditEvent) -> int:
+        values = {
+            "at": event.at,
+            "action": event.action.value,
+            "actor": event.actor,
+            "method": None if event.method is None else event.method.value,
+            "issuer": event.issuer,
+            "subject": event.subject,
+            "account_id": event.account_id,
+            "ip": event.ip,
+            "code": event.code,
+            "detail": event.detail,
+        }
+        result = conn.execute(sa.insert(audit).values(**values).returning(audit.c.event_id))
+        return int(result.scalar_one())
+
+    def record(self, event: AuditEvent) -> AuditEvent:
+        with self._write() as conn:
+            event_id = self._record(conn, event)
+        return AuditEvent(
+            action=event.action,
+            at=event.at,
+            actor=event.actor,
+            method=event.method,
+            issuer=event.issuer,
+            subject=event.subject,
+            account_id=event.account_id,
+            ip=event.ip,
+            code=event.code,
+            detail=event.detail,
+            event_id=event_id,
+        )
+
+    def tail(self, limit: int = 20) -> list[AuditEvent]:
+        query = sa.select(audit).order_by(audit.c.event_id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            AuditEvent(
+                action=AuditAction(r["action"]),
+                at=_utc(r["at"]),
+                actor=r["actor"],
+                method=None if r["method"] is None else LinkMethod(r["method"]),
+                issuer=r["issuer"],
+                subject=r["subject"],
+                account_id=r["account_id"],
+                ip=r["ip"],
+                code=r["code"],
+                detail=r["detail"],
+                event_id=r["event_id"],
+            )
+            for r in reversed(rows)
+        ]
+
+
+def open_store(url: str, key: bytes) -> SqlStore:
+    """Open (creating or migrating on first use) the store at ``url``.
+
+    ``key`` is the blind-index secret (at least 32 bytes). The same key must be used for
+    the whole life of a database; a different one is refused with ``store.key_mismatch``.
+    """
+    engine = create_engine(url)
+    index = BlindIndex(key)
+    try:
+        return SqlStore(engine, index)
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        raise StoreError(f"cannot open the database: {exc.orig}", code="store.unavailable") from exc
+    except BaseException:
+        engine.dispose()
+        raise

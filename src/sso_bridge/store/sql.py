@@ -436,8 +436,9 @@ class SqlStore:
                     ip=link.ip,
                 )
                 .on_conflict_do_nothing(index_elements=["account_id", "issuer"])
+                .returning(links.c.account_id)
             )
-            if conn.execute(stmt).rowcount == 1:
+            if conn.execute(stmt).first() is not None:
                 self._record(conn, event)
                 return link, True
             row = (
@@ -561,10 +562,14 @@ def open_store(url: str, key: bytes) -> SqlStore:
     engine = create_engine(url)
     index = BlindIndex(key)
     try:
-        return SqlStore(engine, index)
+        with engine.connect():
+            pass
     except sa.exc.OperationalError as exc:
         engine.dispose()
-        raise StoreError(f"cannot open the database: {exc.orig}", code="store.unavailable") from exc
+        reason = str(exc.orig).strip().splitlines()[0]
+        raise StoreError(f"cannot open the database: {reason}", code="store.unavailable") from exc
+    try:
+        return SqlStore(engine, index)
     except BaseException:
         engine.dispose()
         raise

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from sso_bridge.model import LocalAccount, Organization
+from sso_bridge.store.sql import SqlStore, open_store
+
+KEY = bytes(range(32))
+ISSUER = "https://esia.example/"
+POSTGRES_ENV = "SSO_BRIDGE_TEST_POSTGRES"
+
+ORGS = (
+    Organization("sch1", "Школа № 1"),
+    Organization("sch2", "Школа № 2"),
+    Organization("sch3", "Гимназия № 3"),
+)
+
+
+def make_account(account_id: str, org_id: str = "sch1", **kw: object) -> LocalAccount:
+    fields: dict[str, object] = {
+        "last_name": "Смирнова",
+        "first_name": "Мария",
+        "middle_name": "Петровна",
+        "birth_date": date(1984, 3, 12),
+    }
+    fields.update(kw)
+    return LocalAccount(account_id=account_id, org_id=org_id, **fields)  # type: ignore[arg-type]
+
+
+def postgres_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'bridge.db'}"
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    base = postgres_url()
+    if base is None:
+        pytest.skip(f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against")
+    schema = "t_" + secrets.token_hex(6)
+    url = base.replace("postgresql://", "postgresql+psycopg://", 1)
+    admin = sa.create_engine(url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Every contract test runs against each backend."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue("postgres_schema_url"))
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[SqlStore]:
+    s = open_store(db_url, KEY)
+    s.import_accounts([], ORGS)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def sqlite_store(sqlite_url: str) -> Iterator[SqlStore]:
+    s = open_store(sqlite_url, KEY)
+    s.import_accounts([], ORGS)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def add_accounts(store: SqlStore) -> Callable[..., None]:
+    def add(*accounts: LocalAccount) -> None:
+        store.import_accounts(list(accounts))
+
+    return add

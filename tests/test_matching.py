@@ -237,7 +237,8 @@ def test_decision_properties(identity: FederatedIdentity, pairs: list) -> None: 
     if not identity.verified:
         # an unverified identity never auto-links and never sees a candidate
         assert d.outcome is Outcome.LOCAL_LOGIN_REQUIRED
-        assert d.candidates == () and d.rejected == ()
+        assert d.candidates == ()
+        assert d.rejected == ()
         return
     # two or more candidates never auto-link
     assert (d.outcome is Outcome.AUTO_LINK) == (len(d.candidates) == 1)

@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import ISSUER, KEY, ORGS, make_account
-from sso_bridge.errors import AccountNotFound, LinkConflict, LinkNotFound, StoreError
+from sso_bridge.errors import AccountNotFound, ConfigError, LinkConflict, LinkNotFound, StoreError
+from sso_bridge.matching.keys import MatchKeys
 from sso_bridge.model import (
     AccountStatus,
     AuditAction,
@@ -66,7 +67,8 @@ def test_reimport_updates_by_account_id(store: SqlStore) -> None:
     assert got.account.last_name == "Иванова"
     assert got.account.org_id == "sch2"
     assert got.account.status is AccountStatus.BLOCKED
-    assert got.keys.snils is None and got.keys.birth_date is None
+    assert got.keys.snils is None
+    assert got.keys.birth_date is None
     assert store.count_accounts() == 1
 
 
@@ -99,10 +101,6 @@ def test_find_accounts_by_each_key(store: SqlStore) -> None:
             make_account("none", birth_date=date(2000, 1, 1)),
         ]
     )
-    keys = store.get_entry("byname")
-    assert keys is not None
-    from sso_bridge.matching.keys import MatchKeys
-
     probe = MatchKeys(
         last="смирнова",
         first="мария",
@@ -118,9 +116,11 @@ def test_find_accounts_by_each_key(store: SqlStore) -> None:
 def test_links_are_unique_per_account_and_issuer(store: SqlStore) -> None:
     store.import_accounts([make_account("a1"), make_account("a2")])
     made, created = store.create_link(link("a1"), event("a1"))
-    assert created and made == link("a1")
+    assert created
+    assert made == link("a1")
     again, created = store.create_link(link("a1"), event("a1"))
-    assert not created and again == link("a1")
+    assert not created
+    assert again == link("a1")
     with pytest.raises(LinkConflict):
         store.create_link(link("a1", subject="s2"), event("a1", "s2"))
     # the same account may link to a subject of another issuer
@@ -201,12 +201,11 @@ def test_snils_and_passport_never_stored_in_clear(sqlite_url: str, tmp_path: Pat
 
 def test_personal_numbers_stay_out_of_repr() -> None:
     acc = make_account("a1", snils=SNILS, passport="4506 123456")
-    assert "445" not in repr(acc) and "4506" not in repr(acc)
+    assert "445" not in repr(acc)
+    assert "4506" not in repr(acc)
 
 
 def test_bad_database_url() -> None:
-    from sso_bridge.errors import ConfigError
-
     with pytest.raises(ConfigError) as exc:
         open_store("mysql://x/y", KEY)
     assert exc.value.code == "config.bad_db_url"

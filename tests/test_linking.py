@@ -45,7 +45,8 @@ def test_auto_link_links_the_only_candidate(store: SqlStore, linker: Linker) -> 
     result = linker.link_auto(person(), CTX)
     assert result.created
     assert (result.link.account_id, result.link.method) == ("t1", LinkMethod.AUTO)
-    assert result.link.created_by == CTX.actor and result.link.ip == CTX.ip
+    assert result.link.created_by == CTX.actor
+    assert result.link.ip == CTX.ip
     [event] = store.tail()
     assert (event.action, event.method, event.account_id) == (
         AuditAction.LINK,
@@ -76,7 +77,8 @@ def test_auto_link_refuses_anything_but_one_candidate(
     assert exc.value.code == "link.not_automatic"
     assert store.list_links() == []
     [event] = store.tail()
-    assert event.action is AuditAction.LINK_REFUSED and event.code == "link.not_automatic"
+    assert event.action is AuditAction.LINK_REFUSED
+    assert event.code == "link.not_automatic"
 
 
 def test_chosen_link_must_be_a_current_candidate(store: SqlStore, linker: Linker) -> None:
@@ -121,7 +123,8 @@ def test_owned_links_work_for_any_assurance_level(
 ) -> None:
     store.import_accounts([make_account("t1", last_name="Иванова")])  # name differs: fine
     result = getattr(linker, method_name)(person(verified=False), "t1", CTX)
-    assert result.created and result.link.method is method
+    assert result.created
+    assert result.link.method is method
     assert store.tail()[-1].method is method
 
 
@@ -204,7 +207,7 @@ def _race(n: int, work) -> list[object]:  # type: ignore[no-untyped-def]
         barrier.wait()
         try:
             results[i] = work(i)
-        except Exception as exc:  # noqa: BLE001 - collected and judged by the test
+        except Exception as exc:
             results[i] = exc
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]

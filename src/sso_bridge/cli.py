@@ -31,7 +31,7 @@ from sso_bridge.serialize import (
     identity_from_text,
     link_json,
 )
-from sso_bridge.store.sql import SqlStore, open_store
+from sso_bridge.store.sql import SqlStore, open_store, parse_db_url
 
 DEFAULT_DB = "sqlite:///sso_bridge.db"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -94,6 +94,7 @@ def _user() -> str:
 
 
 def _open(db_url: str, key_file: Path | None) -> SqlStore:
+    parse_db_url(db_url)
     return open_store(db_url, resolve_key(db_url, key_file))
 
 

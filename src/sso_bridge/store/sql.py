@@ -129,23 +129,29 @@ def _engine_url(url: str) -> str:
     return url
 
 
-def create_engine(url: str) -> Engine:
-    """An engine for ``url`` set up for this schema (WAL and FK checks on SQLite)."""
+def parse_db_url(url: str) -> sa.URL:
+    """Parse and check a database URL; only SQLite and PostgreSQL are served."""
     try:
         parsed = sa.engine.make_url(_engine_url(url))
     except sa.exc.ArgumentError as exc:
         raise ConfigError(f"not a database URL: {url!r}", code="config.bad_db_url") from exc
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"unsupported database {parsed.get_backend_name()!r}; "
+            "use sqlite:///FILE or postgresql://USER@HOST/DB",
+            code="config.bad_db_url",
+        )
+    return parsed
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for ``url`` set up for this schema (WAL and FK checks on SQLite)."""
+    parsed = parse_db_url(url)
+    if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(parsed, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
-    if backend == "postgresql":
-        return sa.create_engine(parsed, pool_pre_ping=True)
-    raise ConfigError(
-        f"unsupported database {backend!r}; use sqlite:/// or postgresql://",
-        code="config.bad_db_url",
-    )
+    return sa.create_engine(parsed, pool_pre_ping=True)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -1,0 +1,169 @@
+"""CSV import: all-or-nothing files, FILE:LINE reports, --skip-invalid, updates."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from sso_bridge.errors import ImportRejected, InvalidInput
+from sso_bridge.importing import COLUMNS, import_accounts_csv, parse_accounts_text
+from sso_bridge.model import AccountStatus
+from sso_bridge.store.sql import SqlStore
+
+HEADER = ",".join(COLUMNS) + "\n"
+GOOD = (
+    "a1,sch1,Школа № 1,m.s,teacher;staff,Смирнова,Мария,Петровна,12.03.1984,"
+    "112-233-445 95,4506 123456,active\n"
+    "a2,new,Новая школа,,parent,Иванов,Иван,,1979-06-01,,,\n"
+)
+
+
+def write(tmp_path: Path, body: str, name: str = "accounts.csv", header: str = HEADER) -> Path:
+    path = tmp_path / name
+    path.write_text(header + body, encoding="utf-8")
+    return path
+
+
+def test_good_file_is_imported(sqlite_store: SqlStore, tmp_path: Path) -> None:
+    report = import_accounts_csv(sqlite_store, write(tmp_path, GOOD))
+    assert report.imported == 2
+    assert report.skipped == ()
+    assert report.warnings == ()
+    a1 = sqlite_store.get_entry("a1")
+    assert a1 is not None
+    assert a1.account.roles == ("teacher", "staff")
+    assert a1.account.birth_date == date(1984, 3, 12)
+    assert a1.keys.snils is not None
+    assert a1.keys.passport is not None
+    a2 = sqlite_store.get_entry("a2")
+    assert a2 is not None
+    assert a2.organization.name == "Новая школа"
+    assert a2.account.status is AccountStatus.ACTIVE  # empty status means active
+    assert a2.account.middle_name is None
+    assert a2.account.login is None
+
+
+BAD_ROWS = [
+    (",sch1,Ш,,,Смирнова,Мария,,,,,active", "account_id is empty"),
+    ("b1,sch1,Ш,,,,Мария,,,,,active", "last_name is empty"),
+    ("b2,sch1,Ш,,,Смирнова,Мария,,31.02.1984,,,active", "birth_date '31.02.1984' is not"),
+    ("b3,sch1,Ш,,,Смирнова,Мария,,2999-01-01,,,active", "birth_date is in the future"),
+    ("b4,sch1,Ш,,,Смирнова,Мария,,,1234,,active", "snils is not 11 digits"),
+    ("b5,sch1,Ш,,,Смирнова,Мария,,,,12 34,active", "passport is not"),
+    ("b6,sch1,Ш,,,Смирнова,Мария,,,,,deleted", "status 'deleted' is not active or blocked"),
+    ("b7,sch1,Ш,,,Смирнова,Мария", "expected 12 cells, found 7"),
+    ("b8,sch1,Другое имя,,,Смирнова,Мария,,,,,active", "organisation 'sch1' is named 'Ш'"),
+]
+
+
+@pytest.mark.parametrize(("row", "reason"), BAD_ROWS)
+def test_a_bad_row_rejects_the_whole_file(
+    sqlite_store: SqlStore, tmp_path: Path, row: str, reason: str
+) -> None:
+    first = "ok1,sch1,Ш,,,Смирнова,Мария,,,,,active\n"
+    path = write(tmp_path, first + row + "\n")
+    with pytest.raises(ImportRejected) as exc:
+        import_accounts_csv(sqlite_store, path)
+    [error] = exc.value.errors
+    assert str(error).startswith(f"{path}:3: ")
+    assert reason in error.reason
+    assert sqlite_store.count_accounts() == 0
+
+
+def test_skip_invalid_imports_the_good_rows(sqlite_store: SqlStore, tmp_path: Path) -> None:
+    body = "\n".join(["ok1,sch1,Ш,,,Смирнова,Мария,,,,,active"] + [r for r, _ in BAD_ROWS[:7]])
+    report = import_accounts_csv(sqlite_store, write(tmp_path, body + "\n"), skip_invalid=True)
+    assert report.imported == 1
+    assert [e.line for e in report.skipped] == list(range(3, 10))
+    assert sqlite_store.count_accounts() == 1
+
+
+def test_reimport_updates(sqlite_store: SqlStore, tmp_path: Path) -> None:
+    import_accounts_csv(sqlite_store, write(tmp_path, GOOD))
+    changed = "a1,sch1,Школа № 1,m.s,teacher,Смирнова,Мария,Петровна,12.03.1984,,,blocked\n"
+    import_accounts_csv(sqlite_store, write(tmp_path, changed, "again.csv"))
+    a1 = sqlite_store.get_entry("a1")
+    assert a1 is not None
+    assert a1.account.status is AccountStatus.BLOCKED
+    assert a1.account.roles == ("teacher",)
+    assert a1.keys.snils is None
+    assert sqlite_store.count_accounts() == 2
+
+
+def test_wrong_snils_checksum_is_a_warning_and_absent(
+    sqlite_store: SqlStore, tmp_path: Path
+) -> None:
+    row = "a1,sch1,Ш,,,Смирнова,Мария,,,112-233-445 96,,active\n"
+    report = import_accounts_csv(sqlite_store, write(tmp_path, row))
+    assert report.imported == 1
+    assert [(w.line, w.reason) for w in report.warnings] == [
+        (2, "SNILS check digits are wrong; stored as absent")
+    ]
+    entry = sqlite_store.get_entry("a1")
+    assert entry is not None
+    assert entry.keys.snils is None
+
+
+def test_repeated_account_id_in_one_file(tmp_path: Path) -> None:
+    parsed = parse_accounts_text(
+        HEADER + "a1,sch1,Ш,,,А,Б,,,,,\n" + "a1,sch1,Ш,,,А,Б,,,,,\n", "f.csv"
+    )
+    assert [str(e) for e in parsed.errors] == ["f.csv:3: account_id 'a1' repeats line 2"]
+
+
+def test_new_organisation_needs_a_name(sqlite_store: SqlStore, tmp_path: Path) -> None:
+    path = write(tmp_path, "a1,sch1,,,,А,Б,,,,,\n" + "a2,zzz,,,,А,Б,,,,,\n")
+    with pytest.raises(ImportRejected) as exc:
+        import_accounts_csv(sqlite_store, path)
+    assert [(e.line, e.reason) for e in exc.value.errors] == [
+        (3, "organisation 'zzz' is new and has no org_name; its rows are bad")
+    ]
+    assert sqlite_store.count_accounts() == 0  # sch1 exists, but the file is all-or-nothing
+
+
+def test_line_numbers_survive_multiline_cells() -> None:
+    body = 'a1,sch1,"Школа\nна два ряда",,,А,Б,,,,,\n' + "a2,sch1,,,,А,,,,,,\n"
+    parsed = parse_accounts_text(HEADER + body, "f.csv")
+    assert [str(e) for e in parsed.errors] == ["f.csv:4: first_name is empty"]
+
+
+def test_header_problems() -> None:
+    with pytest.raises(InvalidInput) as exc:
+        parse_accounts_text("account_id,org_id\n", "f.csv")
+    assert exc.value.code == "import.bad_header"
+    assert "missing org_name" in exc.value.message
+    with pytest.raises(InvalidInput) as exc:
+        parse_accounts_text(HEADER.strip() + ",extra\n", "f.csv")
+    assert "unknown extra" in exc.value.message
+    with pytest.raises(InvalidInput) as exc:
+        parse_accounts_text("", "f.csv")
+    assert exc.value.code == "import.bad_header"
+
+
+def test_columns_in_any_order_and_a_bom(sqlite_store: SqlStore, tmp_path: Path) -> None:
+    cols = HEADER.strip().split(",")
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "\ufeff" + ",".join(reversed(cols)) + "\nactive,,,,,Мария,Смирнова,,,Ш,sch1,r1\n",
+        encoding="utf-8",
+    )
+    assert import_accounts_csv(sqlite_store, path).imported == 1
+    assert sqlite_store.get_account("r1") is not None
+
+
+def test_unreadable_files(sqlite_store: SqlStore, tmp_path: Path) -> None:
+    broken = write(tmp_path, 'a1,sch1,"never closed,,,А,Б,,,,,\n')
+    with pytest.raises(InvalidInput) as exc:
+        import_accounts_csv(sqlite_store, broken)
+    assert exc.value.code == "import.bad_csv"
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes(HEADER.encode() + "a1,sch1,École,,,Dupré,Zoé,,,,,\n".encode("latin-1"))
+    with pytest.raises(InvalidInput) as exc:
+        import_accounts_csv(sqlite_store, latin1)
+    assert exc.value.code == "import.bad_encoding"
+    with pytest.raises(InvalidInput) as exc:
+        import_accounts_csv(sqlite_store, tmp_path / "missing.csv")
+    assert exc.value.code == "import.unreadable"
+    assert sqlite_store.count_accounts() == 0

@@ -36,8 +36,8 @@ import tempfile
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -69,9 +69,15 @@ MATCH_TARGET_P99_MS = 1.0
 TARGET_ACCOUNTS = 1_000_000
 
 # -- name data ----------------------------------------------------------------------------
+
+
+def words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 # Most frequent first; sampled with Zipf-like weights, so a few names are very common.
 
-SURNAMES = """
+SURNAMES = words("""
 Смирнов Иванов Кузнецов Соколов Попов Лебедев Козлов Новиков Морозов Петров Волков
 Соловьёв Васильев Зайцев Павлов Семёнов Голубев Виноградов Богданов Воробьёв Фёдоров
 Михайлов Беляев Тарасов Белов Комаров Орлов Киселёв Макаров Андреев Ковалёв Ильин Гусев
@@ -98,25 +104,25 @@ SURNAMES = """
 Кондратьев Силин Меркушев Лыткин Туров Шевченко Бондаренко Коваленко Ткаченко Кравченко
 Ким Цой Пак Толстой Высоцкий Троицкий Покровский Успенский Заболоцкий Ахметов Галиев
 Хабибуллин Гарипов Мамедов Алиев Абдуллаев Сафин Валиев Шамсутдинов Юсупов Рахимов
-""".split()
+""")
 
-MALE_NAMES = """
+MALE_NAMES = words("""
 Александр Сергей Дмитрий Андрей Алексей Максим Евгений Иван Михаил Артём Николай
 Владимир Денис Никита Павел Роман Игорь Олег Антон Кирилл Илья Владислав Егор Юрий
 Виктор Константин Даниил Матвей Тимофей Вадим Виталий Василий Анатолий Глеб Георгий
 Руслан Станислав Пётр Григорий Валерий Леонид Фёдор Борис Геннадий Ярослав Тимур Марк
 Лев Степан Арсений Семён Богдан Вячеслав Эдуард Аркадий Валентин Филипп Захар Савелий
 Елисей Мирон Платон Давид Ринат Марат Артур Данила Всеволод
-""".split()
+""")
 
-FEMALE_NAMES = """
+FEMALE_NAMES = words("""
 Анна Мария Елена Ольга Наталья Екатерина Татьяна Анастасия Ирина Светлана Юлия Дарья
 Ксения Алина Виктория Полина Елизавета Марина Софья Александра Валентина Галина Людмила
 Надежда Вера Любовь Алёна Кристина Вероника Варвара Маргарита Диана Арина Ангелина
 Евгения Валерия Милана Ульяна Алиса Василиса Таисия Кира Ева Злата Яна Оксана Лариса
 Нина Зоя Тамара Лидия Раиса Жанна Инна Регина Снежана Эльвира Карина Камила Олеся Майя
 Стефания Есения Пелагея
-""".split()
+""")
 
 _PATRONYMIC_EXCEPTIONS = {
     "Илья": ("Ильич", "Ильинична"),
@@ -129,11 +135,11 @@ _PATRONYMIC_EXCEPTIONS = {
     "Георгий": ("Георгиевич", "Георгиевна"),
 }
 
-CITIES = """
+CITIES = words("""
 Москва Санкт-Петербург Новосибирск Екатеринбург Казань Челябинск Самара Омск Уфа
 Красноярск Воронеж Пермь Волгоград Краснодар Саратов Тюмень Тольятти Ижевск Барнаул
 Ульяновск Иркутск Хабаровск Ярославль Владивосток Махачкала Томск Оренбург Кемерово
-""".split()
+""")
 
 SCHOOL_KINDS = (
     ("МБОУ СОШ № {n}", 0.70),
@@ -143,31 +149,12 @@ SCHOOL_KINDS = (
 )
 
 # Cyrillic letters and the Latin letters that look the same, as found in hand-typed data.
-TO_LATIN = {
-    "а": "a",
-    "е": "e",
-    "о": "o",
-    "р": "p",
-    "с": "c",
-    "х": "x",
-    "у": "y",
-    "А": "A",
-    "В": "B",
-    "Е": "E",
-    "К": "K",
-    "М": "M",
-    "Н": "H",
-    "О": "O",
-    "Р": "P",
-    "С": "C",
-    "Т": "T",
-    "Х": "X",
-}
+TO_LATIN = dict(zip("аеорсхуАВЕКМНОРСТХ", "aeopcxyABEKMHOPCTX", strict=True))
 
 _TRANSLIT = dict(
     zip(
         "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
-        "a b v g d e e zh z i y k l m n o p r s t u f kh ts ch sh sch _ y _ e yu ya".split(),
+        words("a b v g d e e zh z i y k l m n o p r s t u f kh ts ch sh sch _ y _ e yu ya"),
         strict=True,
     )
 )
@@ -177,7 +164,7 @@ def feminine_surname(surname: str) -> str:
     """The feminine form of a Russian surname (unchanged when it does not decline)."""
     if surname.endswith(("ов", "ев", "ёв", "ин", "ын")):
         return surname + "а"
-    if surname.endswith(("ский", "цкий", "ой")):
+    if surname.endswith(("ский", "цкий")) or (surname.endswith("ой") and len(surname) > 4):
         return surname[:-2] + "ая"
     return surname
 
@@ -188,9 +175,7 @@ def patronymics(father: str) -> tuple[str, str]:
         return _PATRONYMIC_EXCEPTIONS[father]
     if father.endswith("ий"):
         stem = father[:-2] + "ьев"
-    elif father.endswith(("ей", "ай")):
-        stem = father[:-1] + "ев"
-    elif father.endswith("ь"):
+    elif father.endswith(("ей", "ай", "ь")):
         stem = father[:-1] + "ев"
     else:
         stem = father + "ов"
@@ -225,9 +210,21 @@ class Weighted(Generic[T]):
 # -- the synthetic directory --------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What one school recorded about a person (SNILS and passport as bare digits)."""
+
+    last: str
+    first: str
+    middle: str
+    birth: date | None
+    snils: str | None
+    passport: str | None
+
+
 @dataclass(slots=True)
 class Person:
-    """One real person; ``copies`` accounts of theirs are in the directory."""
+    """One real person, with the ids of their accounts in the directory."""
 
     last: str
     first: str
@@ -236,8 +233,11 @@ class Person:
     group: str
     snils: str | None
     passport: str | None
-    copies: int = 1
+    accounts: tuple[str, ...] = ()
     subject: str | None = None
+
+    def record(self) -> Record:
+        return Record(self.last, self.first, self.middle, self.birth, self.snils, self.passport)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,13 +288,14 @@ class PersonFactory:
         return "-".join(feminine_surname(p) for p in name.split("-")) if female else name
 
     def birth(self) -> tuple[date, str]:
+        """A birth date between 1940 and 2018, and the group: pupil, parent or staff."""
         rng, roll = self.rng, self.rng.random()
         if roll < 0.62:
             return date.fromordinal(rng.randint(*PUPIL_BIRTHS)), "pupil"
-        low, high, mode = PARENT_BIRTHS if roll < 0.92 else STAFF_BIRTHS
-        return date.fromordinal(int(rng.triangular(low, high, mode))), (
-            "parent" if roll < 0.92 else "staff"
+        group, (low, high, mode) = (
+            ("parent", PARENT_BIRTHS) if roll < 0.92 else ("staff", STAFF_BIRTHS)
         )
+        return date.fromordinal(int(rng.triangular(low, high, mode))), group
 
     def snils(self) -> str:
         while True:
@@ -318,7 +319,7 @@ class PersonFactory:
         female = rng.random() < 0.52
         birth, group = self.birth()
         first = self.female.draw(rng) if female else self.male.draw(rng)
-        middle = "" if rng.random() < 0.02 else self.fathers.draw(rng)[female]
+        middle = "" if rng.random() < 0.02 else self.fathers.draw(rng)[1 if female else 0]
         adult = birth.toordinal() < PASSPORT_AGE_LIMIT
         has_passport = adult and rng.random() < (0.5 if group == "pupil" else 0.75)
         return Person(
@@ -386,11 +387,12 @@ class AccountWriter:
             names = [n.replace("ё", "е").replace("Ё", "Е") for n in names]
             stats["ё written as е"] += 1
         roll = rng.random()
-        if roll < 0.003:
-            spot = rng.choice([i for i, n in enumerate(names) if len(n) >= 4 and "-" not in n])
+        spots = [i for i, n in enumerate(names) if len(n) >= 4 and "-" not in n]
+        if roll < 0.003 and spots:
+            spot = rng.choice(spots)
             names[spot] = _to_latin(rng, names[spot])
             stats["Latin look-alike letters"] += 1
-        elif roll < 0.006:
+        elif 0.003 <= roll < 0.006:
             names[0] = names[0].upper()
             stats["surname in capitals"] += 1
         elif roll < 0.007:
@@ -439,15 +441,16 @@ class AccountWriter:
             return AccountStatus.BLOCKED.value
         return "" if roll < 0.11 else AccountStatus.ACTIVE.value
 
-    def row(self, person: Person, school: School, copy: Person) -> list[str]:
-        """One CSV row for ``copy`` (``person`` as this school recorded them)."""
+    def row(self, person: Person, school: School, record: Record) -> tuple[str, list[str]]:
+        """The account id and CSV row of ``person`` as ``school`` recorded them."""
         rng = self.rng
         self.sequence[school.org_id] += 1
         number = self.sequence[school.org_id]
-        last, first, middle = self.spell(copy.last, copy.first, copy.middle)
+        account_id = f"{school.org_id}-{number:06d}"
+        last, first, middle = self.spell(record.last, record.first, record.middle)
         login = "" if rng.random() < 0.1 else self.login(person.last, person.first, number)
-        return [
-            f"{school.org_id}-{number:06d}",
+        return account_id, [
+            account_id,
             school.org_id,
             school.name,
             login,
@@ -455,31 +458,31 @@ class AccountWriter:
             last,
             first,
             middle,
-            self.birth(copy.birth),
-            self.snils(copy.snils) if copy.snils else "",
-            self.passport(copy.passport) if copy.passport else "",
+            self.birth(record.birth),
+            self.snils(record.snils) if record.snils else "",
+            self.passport(record.passport) if record.passport else "",
             self.status(),
         ]
 
 
-def duplicate_record(rng: random.Random, person: Person, stats: Counter[str]) -> Person:
-    """How a second school recorded the same person: often identical, sometimes not."""
-    roll = rng.random()
-    copy = Person(**{f: getattr(person, f) for f in Person.__slots__})  # type: ignore[attr-defined]
-    if roll < 0.15:
-        copy.snils = None
+def duplicate_record(rng: random.Random, person: Person, stats: Counter[str]) -> Record:
+    """How a second school recorded the same person: often identically, sometimes not."""
+    roll, record = rng.random(), person.record()
+    if roll < 0.15 and person.snils:
         stats["duplicate without SNILS"] += 1
-    elif roll < 0.25:
-        copy.birth = None  # type: ignore[assignment]
+        return replace(record, snils=None)
+    if 0.15 <= roll < 0.25:
         stats["duplicate without birth date"] += 1
-    elif roll < 0.35:
-        copy.passport = None
-    elif roll < 0.40:
-        copy.middle = ""
-    elif roll < 0.50 and person.snils:
-        copy.birth = _mistyped(rng, person.birth)
+        return replace(record, birth=None)
+    if 0.25 <= roll < 0.35:
+        return replace(record, passport=None)
+    if 0.35 <= roll < 0.40 and person.middle:
+        stats["duplicate without middle name"] += 1
+        return replace(record, middle="")
+    if 0.40 <= roll < 0.50 and person.snils:
         stats["duplicate with mistyped birth date, same SNILS"] += 1
-    return copy
+        return replace(record, birth=_mistyped(rng, person.birth))
+    return record
 
 
 def generate_directory(rng: random.Random, accounts: int, path: Path) -> Directory:
@@ -496,16 +499,20 @@ def generate_directory(rng: random.Random, accounts: int, path: Path) -> Directo
             copies = 1
             if rng.random() < 0.03:
                 copies = min(2 if rng.random() < 0.8 else 3, accounts - directory.accounts)
-            person.copies = copies
             places = _distinct_schools(rng, pick_school, copies)
-            out.writerow(writer.row(person, places[0], person))
-            for school in places[1:]:
-                copy = duplicate_record(rng, person, directory.stats)
-                out.writerow(writer.row(person, school, copy))
+            records = [person.record()]
+            records += [duplicate_record(rng, person, directory.stats) for _ in places[1:]]
+            ids = []
+            for school, record in zip(places, records, strict=True):
+                account_id, row = writer.row(person, school, record)
+                out.writerow(row)
+                ids.append(account_id)
+            person.accounts = tuple(ids)
             directory.people.append(person)
             directory.accounts += copies
-    directory.stats["SNILS"] = sum(p.copies for p in directory.people if p.snils)
-    directory.stats["passport"] = sum(p.copies for p in directory.people if p.passport)
+    people = directory.people
+    directory.stats["SNILS"] = sum(len(p.accounts) for p in people if p.snils)
+    directory.stats["passport"] = sum(len(p.accounts) for p in people if p.passport)
     return directory
 
 
@@ -559,8 +566,9 @@ class QueryFactory:
         self.people = people
         self.factory = factory
         self.kinds = Weighted([k for k, _ in QUERY_KINDS], [w for _, w in QUERY_KINDS])
-        self.duplicated = [p for p in people if p.copies > 1]
+        self.duplicated = [p for p in people if len(p.accounts) > 1 and p.subject is None]
         self.linked = [p for p in people if p.subject is not None]
+        self.unlinked = [p for p in people if p.subject is None]
 
     def subject(self) -> str:
         return str(self.rng.randrange(1_000_000_000, 9_999_999_999))
@@ -572,31 +580,37 @@ class QueryFactory:
                 return person
         raise RuntimeError(f"no person with {need} found")
 
-    def identity(self, person: Person, *, subject: str | None = None, **data: Any) -> Any:
+    def identity(
+        self, person: Person, *, subject: str | None = None, verified: bool = True, **data: Any
+    ) -> FederatedIdentity:
         return FederatedIdentity(
             issuer=ISSUER,
             subject=subject or self.subject(),
-            verified=data.pop("verified", True),
+            verified=verified,
             last_name=person.last,
             first_name=person.first,
             middle_name=person.middle,
             **data,
         )
 
-    def full(self, person: Person, subject: str | None = None) -> FederatedIdentity:
+    def full(
+        self, person: Person, subject: str | None = None, verified: bool = True
+    ) -> FederatedIdentity:
+        """Everything ESIA knows: names, birth date, SNILS and sometimes the passport."""
         passport = person.passport if self.rng.random() < 0.3 else None
         return self.identity(
             person,
             subject=subject,
+            verified=verified,
             birth_date=person.birth,
             snils=format_snils(person.snils) if person.snils else None,
             passport=f"{passport[:4]} {passport[4:]}" if passport else None,
         )
 
     def query(self, kind: str) -> FederatedIdentity:
-        people = self.people
+        people = self.unlinked
         if kind == "person: birth date only":
-            return self.identity(self.pick(people), birth_date=self.pick(people).birth)
+            return self.identity(p := self.pick(people), birth_date=p.birth)
         if kind == "person: SNILS only":
             return self.identity(p := self.pick(people, "snils"), snils=format_snils(p.snils))
         if kind == "person: passport only":
@@ -614,7 +628,7 @@ class QueryFactory:
         if kind == "person not in directory":
             return self.full(self.factory.person())
         if kind == "not verified":
-            return self.identity(self.pick(people), birth_date=people[0].birth, verified=False)
+            return self.full(self.pick(people), verified=False)
         return self.full(self.pick(people))
 
     def build(self, count: int) -> list[Query]:
@@ -643,14 +657,16 @@ class ScanMatcher:
 
     def __init__(self, store: SqlStore) -> None:
         self.store = store
-        self.query = (
-            sa.text(SCAN_SQL)
-            .bindparams(
-                sa.bindparam("birth", type_=sa.Date),
-                sa.bindparam("snils", type_=sa.LargeBinary),
-                sa.bindparam("passport", type_=sa.LargeBinary),
-            )
-            .columns(*accounts_table.c, sa.column("org_name", sa.Text), sa.column("linked"))
+        self.query = self.statement(SCAN_SQL).columns(
+            *accounts_table.c, sa.column("org_name", sa.Text), sa.column("linked")
+        )
+
+    @staticmethod
+    def statement(sql: str) -> sa.TextClause:
+        return sa.text(sql).bindparams(
+            sa.bindparam("birth", type_=sa.Date),
+            sa.bindparam("snils", type_=sa.LargeBinary),
+            sa.bindparam("passport", type_=sa.LargeBinary),
         )
 
     @staticmethod
@@ -668,7 +684,8 @@ class ScanMatcher:
         """SQLite's query plan for the scan, one line per step."""
         keys = MatchKeys("x", "y", None, date(2000, 1, 1), b"s", b"p")
         with self.store.engine.connect() as conn:
-            rows = conn.execute(sa.text("EXPLAIN QUERY PLAN " + SCAN_SQL), self.params(keys, ISSUER))
+            explain = self.statement("EXPLAIN QUERY PLAN " + SCAN_SQL)
+            rows = conn.execute(explain, self.params(keys, ISSUER))
             return [str(r[-1]) for r in rows]
 
     def match(self, identity: FederatedIdentity) -> MatchDecision:
@@ -792,36 +809,21 @@ def import_floor(csv_path: Path, db_path: Path) -> float:
         return time.perf_counter() - started
     finally:
         conn.close()
+        for path in _sidecars(db_path)[:3]:
+            path.unlink(missing_ok=True)
 
 
 def make_links(store: SqlStore, rng: random.Random, people: list[Person], count: int) -> int:
-    """Link ``count`` people (all their accounts) to an ESIA subject; returns links made."""
+    """Link all accounts of ``count`` people to an ESIA subject each; returns links made."""
     linker = Linker(store, store, store)
     ctx = RequestContext("bench:setup")
     made = 0
-    for person in rng.sample(people, min(count, len(people))):
-        subject = str(rng.randrange(1_000_000_000, 9_999_999_999))
-        for entry in _entries_of(store, person):
-            linker.link_admin(ISSUER, subject, entry.account.account_id, ctx)
+    for person in rng.sample(people, min(count, len(people) // 100)):
+        person.subject = str(rng.randrange(1_000_000_000, 9_999_999_999))
+        for account_id in person.accounts:
+            linker.link_admin(ISSUER, person.subject, account_id, ctx)
             made += 1
-        person.subject = subject if made else None
     return made
-
-
-def _entries_of(store: SqlStore, person: Person) -> list[AccountEntry]:
-    identity = FederatedIdentity(
-        ISSUER,
-        "lookup",
-        True,
-        person.last,
-        person.first,
-        person.middle,
-        birth_date=person.birth,
-        snils=format_snils(person.snils) if person.snils else None,
-    )
-    keys, _ = identity_keys(identity, store.blind_index)
-    found = store.find_accounts(keys, ISSUER)
-    return [e for e in found if e.keys.same_person_name(keys) and e.linked_subject is None]
 
 
 # -- the run ------------------------------------------------------------------------------
@@ -854,7 +856,7 @@ def say(text: str = "") -> None:
 
 def report_generation(directory: Directory, seconds: float, path: Path) -> None:
     people, stats = directory.people, directory.stats
-    duplicated = [p for p in people if p.copies > 1]
+    duplicated = [p for p in people if len(p.accounts) > 1]
     share = {k: f"{100 * v / directory.accounts:.1f}%" for k, v in stats.items()}
     same_name, same_name_birth = namesake_figures(people)
     say(
@@ -863,7 +865,7 @@ def report_generation(directory: Directory, seconds: float, path: Path) -> None:
     )
     say(
         f"  duplicates {len(duplicated):,} people have 2-3 accounts "
-        f"({sum(p.copies for p in duplicated):,} accounts)"
+        f"({sum(len(p.accounts) for p in duplicated):,} accounts)"
     )
     say(
         f"  namesakes  {same_name:,} people share their full name with someone; "
@@ -961,10 +963,14 @@ def report_summary(results: Results) -> None:
     at_scale = results.accounts >= TARGET_ACCOUNTS
     say()
     say("summary")
+    rate, floor = results.import_rate, results.floor_rate
     say(
-        f"  import      {results.import_rate:>12,.0f} rows/s   floor (plain sqlite3, no checks) "
-        f"{results.floor_rate:,.0f} rows/s   ours/floor {results.import_rate / results.floor_rate:.2f}"
-        f"   target >= {IMPORT_TARGET_ROWS_PER_S:,}: {verdict(results.import_rate >= 1e5)}"
+        f"  import      {rate:>12,.0f} rows/s   floor (plain sqlite3, no checks) "
+        f"{floor:,.0f} rows/s   ours/floor {rate / floor:.2f}"
+    )
+    say(
+        f"  import target >= {IMPORT_TARGET_ROWS_PER_S:,} rows/s: "
+        f"{verdict(rate >= IMPORT_TARGET_ROWS_PER_S)}"
     )
     for name, ours, peer in (
         ("p50", match.p50_ms, scan.p50_ms),
@@ -1019,7 +1025,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--queries", type=positive, default=10_000)
     parser.add_argument("--scan-queries", type=positive, default=100)
     parser.add_argument("--warmup", type=int, default=500, help="untimed matches first")
-    parser.add_argument("--links", type=int, default=2_000, help="people linked before matching")
+    parser.add_argument("--links", type=int, default=2_000, help="people linked first (at most 1%%)")
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--db", type=Path, help="SQLite file to create (default: a temp file)")
     parser.add_argument("--keep", action="store_true", help="keep the database and the CSV")
@@ -1073,11 +1079,14 @@ def benchmark(args: argparse.Namespace, work: Workspace) -> Results:
         gc.collect()
         results.import_s = run_import(store, work.root / "accounts.csv", directory.accounts)
         results.floor_s = import_floor(work.root / "accounts.csv", work.root / "floor.db")
-        say(f"  floor      plain sqlite3 executemany: {directory.accounts / results.floor_s:,.0f}/s")
+        say(
+            f"  floor      plain sqlite3 executemany: {directory.accounts / results.floor_s:,.0f}/s"
+        )
         rng = random.Random(args.seed + 1)
         say(f"links        {make_links(store, rng, people, args.links):,} accounts linked")
         factory = PersonFactory(rng)
         factory.used_snils = {p.snils for p in people if p.snils}
+        factory.used_passports = {p.passport for p in people if p.passport}
         queries = QueryFactory(rng, people, factory).build(args.warmup + args.queries)
         del people, factory
         gc.collect()
@@ -1104,10 +1113,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     report_summary(results)
     say(machine_line(results))
     return 1 if results.mismatches else 0
-
-
-def _iter_unused() -> Iterator[None]:
-    yield None
 
 
 if __name__ == "__main__":

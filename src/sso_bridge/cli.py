@@ -17,8 +17,8 @@ import click
 import sqlalchemy as sa
 
 from sso_bridge import __version__
-from sso_bridge.errors import BridgeError, ImportRejected, InvalidInput
-from sso_bridge.importing import import_parsed, parse_accounts_csv
+from sso_bridge.errors import AccountNotFound, BridgeError, ImportRejected, InvalidInput
+from sso_bridge.importing import import_parsed, read_accounts_csv
 from sso_bridge.keyfile import resolve_key
 from sso_bridge.linking import Linker, RequestContext
 from sso_bridge.matching import Matcher
@@ -126,11 +126,7 @@ def accounts_import(
     """Import accounts from CSV FILES (each file all-or-nothing); re-import updates."""
     store = _open(db_url, key_file)
     for path in files:
-        try:
-            with path.open(encoding="utf-8-sig", newline="") as handle:
-                parsed = parse_accounts_csv(handle, str(path))
-        except OSError as exc:
-            raise InvalidInput(f"{path}: {exc.strerror}", code="import.unreadable") from None
+        parsed = read_accounts_csv(path)
         for warning in parsed.warnings:
             click.echo(f"{warning.source}:{warning.line}: warning: {warning.reason}", err=True)
         if sys.stderr.isatty() and len(parsed.accounts) >= 1000:
@@ -184,7 +180,7 @@ def accounts_show(account_id: str, as_json: bool, db_url: str, key_file: Path | 
     store = _open(db_url, key_file)
     entry = store.get_entry(account_id)
     if entry is None:
-        raise BridgeError(f"no local account {account_id!r}", code="account.not_found")
+        raise AccountNotFound(f"no local account {account_id!r}")
     links = store.links_for_account(account_id)
     data = account_json(entry.account, entry.organization)
     data["snils_on_file"] = entry.keys.snils is not None

@@ -198,6 +198,16 @@ def parse_accounts_csv(text: Iterable[str], source: str, today: date | None = No
     )
 
 
+def read_accounts_csv(path: str | Path) -> ParsedFile:
+    """Read and check a CSV file of accounts (UTF-8, with or without BOM)."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return parse_accounts_csv(handle, str(path))
+    except OSError as exc:
+        raise InvalidInput(f"{path}: {exc.strerror}", code="import.unreadable") from None
+
+
 def import_accounts_csv(
     directory: AccountDirectory,
     path: str | Path,
@@ -210,13 +220,7 @@ def import_accounts_csv(
     Raises :class:`~sso_bridge.errors.ImportRejected` (nothing written) when a row is bad
     and ``skip_invalid`` is false.
     """
-    path = Path(path)
-    source = str(path)
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            parsed = parse_accounts_csv(handle, source)
-    except OSError as exc:
-        raise InvalidInput(f"{source}: {exc.strerror}", code="import.unreadable") from None
+    parsed = read_accounts_csv(path)
     return import_parsed(directory, parsed, skip_invalid=skip_invalid, progress=progress)
 
 

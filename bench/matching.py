@@ -49,7 +49,13 @@ from sso_bridge.importing import COLUMNS, import_accounts_csv
 from sso_bridge.keyfile import create_key_file
 from sso_bridge.linking import Linker, RequestContext
 from sso_bridge.matching import AccountEntry, Matcher, MatchKeys, decide, identity_keys
-from sso_bridge.matching.normalize import format_snils, snils_check_digits
+from sso_bridge.matching.keys import number_date
+from sso_bridge.matching.normalize import (
+    format_snils,
+    normalize_name,
+    normalize_optional_name,
+    snils_check_digits,
+)
 from sso_bridge.model import (
     AccountStatus,
     FederatedIdentity,
@@ -648,8 +654,7 @@ FROM accounts AS a NOT INDEXED
 CROSS JOIN organizations AS o
 LEFT JOIN links AS l ON l.account_id = a.account_id AND l.issuer = :issuer
 WHERE o.org_id = a.org_id
-  AND ((a.last_key = :last AND a.first_key = :first AND a.birth_date = :birth)
-       OR a.snils_hash = :snils OR a.passport_hash = :passport)
+  AND (a.name_key = :name_key OR a.snils_hash = :snils OR a.passport_hash = :passport)
 """
 
 
@@ -665,7 +670,6 @@ class ScanMatcher:
     @staticmethod
     def statement(sql: str) -> sa.TextClause:
         return sa.text(sql).bindparams(
-            sa.bindparam("birth", type_=sa.Date),
             sa.bindparam("snils", type_=sa.LargeBinary),
             sa.bindparam("passport", type_=sa.LargeBinary),
         )
@@ -673,9 +677,7 @@ class ScanMatcher:
     @staticmethod
     def params(keys: MatchKeys, issuer: str) -> dict[str, Any]:
         return {
-            "last": keys.last,
-            "first": keys.first,
-            "birth": keys.birth_date,
+            "name_key": keys.name_key,
             "snils": keys.snils,
             "passport": keys.passport,
             "issuer": issuer,
@@ -699,6 +701,7 @@ class ScanMatcher:
 
     @staticmethod
     def entry(row: sa.RowMapping) -> AccountEntry:
+        birth = None if row["birth_date"] is None else number_date(row["birth_date"])
         account = LocalAccount(
             account_id=row["account_id"],
             org_id=row["org_id"],
@@ -707,14 +710,14 @@ class ScanMatcher:
             middle_name=row["middle_name"],
             login=row["login"],
             roles=tuple(r for r in row["roles"].split(";") if r),
-            birth_date=row["birth_date"],
+            birth_date=birth,
             status=AccountStatus(row["status"]),
         )
         keys = MatchKeys(
-            last=row["last_key"],
-            first=row["first_key"],
-            middle=row["middle_key"],
-            birth_date=row["birth_date"],
+            last=normalize_name(account.last_name),
+            first=normalize_name(account.first_name),
+            middle=normalize_optional_name(account.middle_name),
+            birth_date=birth,
             snils=row["snils_hash"],
             passport=row["passport_hash"],
         )

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from sso_bridge import importing
 from sso_bridge.errors import ImportRejected, InvalidInput
-from sso_bridge.importing import COLUMNS, import_accounts_csv, parse_accounts_text
-from sso_bridge.model import AccountStatus
+from sso_bridge.importing import COLUMNS, import_accounts_csv
+from sso_bridge.matching import Matcher
+from sso_bridge.model import AccountStatus, FederatedIdentity, Outcome
 from sso_bridge.store.sql import SqlStore
 
 HEADER = ",".join(COLUMNS) + "\n"
@@ -106,11 +108,16 @@ def test_wrong_snils_checksum_is_a_warning_and_absent(
     assert entry.keys.snils is None
 
 
-def test_repeated_account_id_in_one_file(tmp_path: Path) -> None:
-    parsed = parse_accounts_text(
-        HEADER + "a1,sch1,Ш,,,А,Б,,,,,\n" + "a1,sch1,Ш,,,А,Б,,,,,\n", "f.csv"
-    )
-    assert [str(e) for e in parsed.errors] == ["f.csv:3: account_id 'a1' repeats line 2"]
+def rejected(store: SqlStore, path: Path) -> list[str]:
+    with pytest.raises(ImportRejected) as exc:
+        import_accounts_csv(store, path)
+    assert store.count_accounts() == 0
+    return [f"{e.line}: {e.reason}" for e in exc.value.errors]
+
+
+def test_repeated_account_id_in_one_file(sqlite_store: SqlStore, tmp_path: Path) -> None:
+    path = write(tmp_path, "a1,sch1,Ш,,,А,Б,,,,,\n" + "a1,sch1,Ш,,,А,Б,,,,,\n")
+    assert rejected(sqlite_store, path) == ["3: account_id 'a1' repeats line 2"]
 
 
 def test_new_organisation_needs_a_name(sqlite_store: SqlStore, tmp_path: Path) -> None:
@@ -123,23 +130,25 @@ def test_new_organisation_needs_a_name(sqlite_store: SqlStore, tmp_path: Path) -
     assert sqlite_store.count_accounts() == 0  # sch1 exists, but the file is all-or-nothing
 
 
-def test_line_numbers_survive_multiline_cells() -> None:
+def test_line_numbers_survive_multiline_cells(sqlite_store: SqlStore, tmp_path: Path) -> None:
     body = 'a1,sch1,"Школа\nна два ряда",,,А,Б,,,,,\n' + "a2,sch1,,,,А,,,,,,\n"
-    parsed = parse_accounts_text(HEADER + body, "f.csv")
-    assert [str(e) for e in parsed.errors] == ["f.csv:4: first_name is empty"]
+    assert rejected(sqlite_store, write(tmp_path, body)) == ["4: first_name is empty"]
 
 
-def test_header_problems() -> None:
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("account_id,org_id\n", "missing org_name"),
+        (HEADER.strip() + ",extra\n", "unknown extra"),
+        (HEADER.strip() + ",status\n", "repeated columns"),
+        ("", "the file is empty"),
+    ],
+)
+def test_header_problems(sqlite_store: SqlStore, tmp_path: Path, header: str, message: str) -> None:
     with pytest.raises(InvalidInput) as exc:
-        parse_accounts_text("account_id,org_id\n", "f.csv")
+        import_accounts_csv(sqlite_store, write(tmp_path, "", header=header))
     assert exc.value.code == "import.bad_header"
-    assert "missing org_name" in exc.value.message
-    with pytest.raises(InvalidInput) as exc:
-        parse_accounts_text(HEADER.strip() + ",extra\n", "f.csv")
-    assert "unknown extra" in exc.value.message
-    with pytest.raises(InvalidInput) as exc:
-        parse_accounts_text("", "f.csv")
-    assert exc.value.code == "import.bad_header"
+    assert message in exc.value.message
 
 
 def test_columns_in_any_order_and_a_bom(sqlite_store: SqlStore, tmp_path: Path) -> None:
@@ -167,3 +176,98 @@ def test_unreadable_files(sqlite_store: SqlStore, tmp_path: Path) -> None:
         import_accounts_csv(sqlite_store, tmp_path / "missing.csv")
     assert exc.value.code == "import.unreadable"
     assert sqlite_store.count_accounts() == 0
+
+
+# -- the block pipeline ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "first", "last"),
+    [
+        (b"a,b\nc,d\n", 3, 7),
+        (b'a,"x\ny",b\nc,d\n', 9, 13),  # the first newline is inside quotes
+        (b'a,"x ""q"" \ny"\nc\n', 14, 16),  # doubled quotes keep the parity
+        (b'a,"open\n', -1, -1),
+    ],
+)
+def test_record_boundaries(data: bytes, first: int, last: int) -> None:
+    assert importing._record_end(data) == first
+    assert importing._last_record_end(data) == last
+
+
+def big_file(tmp_path: Path, rows: int, extra: str = "") -> Path:
+    body = "".join(
+        f'p{i},sch{i % 3 + 1},"Школа\nномер {i % 3 + 1}",,parent,Иванов,Иван,,'
+        f"{1970 + i % 30}-01-0{i % 9 + 1},,,active\n"
+        for i in range(rows)
+    )
+    return write(tmp_path, body + extra)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_small_blocks_and_workers_give_the_same_result(
+    sqlite_store: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    monkeypatch.setattr(importing, "BLOCK_BYTES", 300)  # many blocks, cut mid-record
+    report = import_accounts_csv(sqlite_store, big_file(tmp_path, 200), workers=workers)
+    assert report.imported == 200
+    assert sqlite_store.count_accounts() == 200
+    entry = sqlite_store.get_entry("p199")
+    assert entry is not None
+    assert entry.organization.name == "Школа\nномер 2"
+    assert entry.account.birth_date == date(1970 + 199 % 30, 1, 199 % 9 + 1)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_file_wide_rules_hold_across_blocks(
+    sqlite_store: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    monkeypatch.setattr(importing, "BLOCK_BYTES", 300)
+    extra = (
+        "p5,sch1,,,,Петров,Пётр,,,,,\n"  # line 402: repeats an id from an early block
+        'x1,sch2,"Другая школа",,,Петров,Пётр,,,,,\n'  # line 403: renames sch2
+        "n1,late,,,,Петров,Пётр,,,,,\n"  # line 404: named only further down
+        "n2,late,Поздняя школа,,,Петров,Пётр,,,,,\n"
+        "z1,ghost,,,,Петров,Пётр,,,,,\n"  # line 406: never named
+    )
+    path = big_file(tmp_path, 200, extra)
+    with pytest.raises(ImportRejected) as exc:
+        import_accounts_csv(sqlite_store, path, workers=workers)
+    assert [(e.line, e.reason) for e in exc.value.errors] == [
+        (402, "account_id 'p5' repeats line 12"),
+        (403, "organisation 'sch2' is named 'Школа\\nномер 2' on line 4"),
+        (406, "organisation 'ghost' is new and has no org_name; its rows are bad"),
+    ]
+    assert sqlite_store.count_accounts() == 0
+    report = import_accounts_csv(sqlite_store, path, workers=workers, skip_invalid=True)
+    assert report.imported == 202  # 200 + n1 and n2, whose organisation was named later
+    assert sqlite_store.get_organization("late") is not None
+    assert sqlite_store.get_account("n1") is not None
+    assert sqlite_store.get_account("z1") is None
+
+
+def test_large_import_rebuilds_indexes_and_keeps_matching(
+    sqlite_store: SqlStore, tmp_path: Path
+) -> None:
+    import_accounts_csv(sqlite_store, big_file(tmp_path, 12_000))
+    names = {
+        r[1]
+        for r in sqlite_store.engine.connect().exec_driver_sql(
+            "SELECT type, name FROM sqlite_master WHERE tbl_name = 'accounts' AND type = 'index'"
+        )
+    }
+    assert {"ix_accounts_name_key", "ix_accounts_snils", "ix_accounts_passport"} <= names
+    identity = FederatedIdentity(
+        "https://esia/", "1", True, "Иванов", "Иван", birth_date=date(1970, 1, 1)
+    )
+    decision = Matcher(sqlite_store).match(identity)
+    assert decision.outcome is Outcome.CHOOSE
+    # born 1970-01-01: every 90th row (year cycles by 30, day by 9)
+    assert len(decision.candidates) == len(range(0, 12_000, 90))
+
+
+def test_progress_reports_every_byte(sqlite_store: SqlStore, tmp_path: Path) -> None:
+    path = big_file(tmp_path, 50)
+    done: list[int] = []
+    import_accounts_csv(sqlite_store, path, progress=done.append)
+    assert sum(done) == path.stat().st_size

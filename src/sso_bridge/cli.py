@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from sso_bridge import __version__
 from sso_bridge.errors import AccountNotFound, BridgeError, ImportRejected, InvalidInput
-from sso_bridge.importing import import_parsed, read_accounts_csv
+from sso_bridge.importing import import_accounts_csv
 from sso_bridge.keyfile import resolve_key
 from sso_bridge.linking import Linker, RequestContext
 from sso_bridge.matching import Matcher
@@ -126,18 +126,17 @@ def accounts_import(
     """Import accounts from CSV FILES (each file all-or-nothing); re-import updates."""
     store = _open(db_url, key_file)
     for path in files:
-        parsed = read_accounts_csv(path)
-        for warning in parsed.warnings:
-            click.echo(f"{warning.source}:{warning.line}: warning: {warning.reason}", err=True)
-        if sys.stderr.isatty() and len(parsed.accounts) >= 1000:
+        if sys.stderr.isatty() and path.is_file():
             with click.progressbar(
-                length=len(parsed.accounts), label=f"importing {path}", file=sys.stderr
+                length=path.stat().st_size, label=f"importing {path}", file=sys.stderr
             ) as bar:
-                report = import_parsed(
-                    store, parsed, skip_invalid=skip_invalid, progress=bar.update
+                report = import_accounts_csv(
+                    store, path, skip_invalid=skip_invalid, progress=bar.update
                 )
         else:
-            report = import_parsed(store, parsed, skip_invalid=skip_invalid)
+            report = import_accounts_csv(store, path, skip_invalid=skip_invalid)
+        for warning in report.warnings:
+            click.echo(f"{warning.source}:{warning.line}: warning: {warning.reason}", err=True)
         for row in report.skipped:
             click.echo(f"{row}  (skipped)", err=True)
         skipped = f", skipped {len(report.skipped)} bad row(s)" if report.skipped else ""

@@ -1,8 +1,9 @@
 """Match keys: the normalised, comparable form of a person's identity data.
 
 SNILS and passport numbers enter the keys only as keyed hashes (a *blind index*):
-HMAC-SHA256 under a server secret, so that a stolen table does not give the numbers away
-and cannot be reversed by hashing all 10^11 possible SNILS without the key.
+HMAC-SHA256 under a server secret, truncated to 128 bits, so that a stolen table does not
+give the numbers away and cannot be reversed by hashing all 10^11 possible SNILS without
+the key.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sso_bridge.matching.normalize import (
 from sso_bridge.model import FederatedIdentity, LocalAccount
 
 MIN_KEY_BYTES = 32
+HASH_BYTES = 16
 
 
 class BlindIndex:
@@ -45,11 +47,11 @@ class BlindIndex:
 
     def snils(self, digits: str) -> bytes:
         """Hash of a SNILS already normalised by :func:`parse_snils`."""
-        return hmac.digest(self._key, b"snils:" + digits.encode("ascii"), "sha256")
+        return hmac.digest(self._key, b"snils:" + digits.encode("ascii"), "sha256")[:HASH_BYTES]
 
     def passport(self, digits: str) -> bytes:
         """Hash of a passport already normalised by :func:`parse_passport`."""
-        return hmac.digest(self._key, b"passport:" + digits.encode("ascii"), "sha256")
+        return hmac.digest(self._key, b"passport:" + digits.encode("ascii"), "sha256")[:HASH_BYTES]
 
 
 @attrs.frozen
@@ -63,6 +65,13 @@ class MatchKeys:
     snils: bytes | None = attrs.field(repr=False)
     passport: bytes | None = attrs.field(repr=False)
 
+    @property
+    def name_key(self) -> int | None:
+        """The lookup key of (last name, first name, birth date); None without a birth date."""
+        if self.birth_date is None:
+            return None
+        return name_key(self.last, self.first, date_number(self.birth_date))
+
     def same_person_name(self, other: MatchKeys) -> bool:
         """Full names equal; middle names equal or absent on either side."""
         return (
@@ -70,6 +79,25 @@ class MatchKeys:
             and self.first == other.first
             and (self.middle is None or other.middle is None or self.middle == other.middle)
         )
+
+
+def date_number(value: date) -> int:
+    """A date as the integer ``YYYYMMDD``, the form stores keep it in."""
+    return value.year * 10000 + value.month * 100 + value.day
+
+
+def number_date(value: int) -> date:
+    return date(value // 10000, value // 100 % 100, value % 100)
+
+
+def name_key(last: str, first: str, birth: int) -> int:
+    """A 64-bit index key for (normalised last name, first name, birth date as YYYYMMDD).
+
+    Only an index: every account found through it is compared again on the names and the
+    date themselves, so a collision can add a row to look at but never a wrong match.
+    """
+    digest = hashlib.blake2b(f"{last}\x1f{first}\x1f{birth}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def identity_keys(

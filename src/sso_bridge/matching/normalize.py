@@ -105,13 +105,23 @@ _SNILS_SEPARATORS = str.maketrans("", "", " -\u00a0")
 _SNILS_LAST_UNCHECKED = 1_001_998
 
 
+# Weighted sums of each group of three digits, for the weights 9-8-7, 6-5-4 and 3-2-1.
+_SNILS_SUMS = tuple(
+    tuple(w * (n // 100) + (w - 1) * (n // 10 % 10) + (w - 2) * (n % 10) for n in range(1000))
+    for w in (9, 6, 3)
+)
+
+
 def snils_check_digits(first_nine: str) -> int:
-    """The two check digits of a SNILS, from its first nine digits."""
-    total = sum(int(d) * w for d, w in zip(first_nine, range(9, 0, -1), strict=True))
+    """The two check digits of a SNILS, from its first nine digits.
+
+    Weights 9..1 over the nine digits; a sum below 100 is the check number itself, 100
+    and 101 give 00, anything else is taken mod 101 (where 100 again gives 00).
+    """
+    a, b, c = _SNILS_SUMS
+    total = a[int(first_nine[:3])] + b[int(first_nine[3:6])] + c[int(first_nine[6:9])]
     if total < 100:
         return total
-    if total in (100, 101):
-        return 0
     return total % 101 % 100
 
 
@@ -121,7 +131,7 @@ def parse_snils(value: str) -> str:
     Accepts ``112-233-445 95`` and ``11223344595``. Codes: ``snils.malformed`` (not 11
     digits) and ``snils.checksum`` (check digits wrong).
     """
-    digits = value.translate(_SNILS_SEPARATORS)
+    digits = value if len(value) == 11 else value.translate(_SNILS_SEPARATORS)
     if len(digits) != 11 or not digits.isascii() or not digits.isdigit():
         raise InvalidInput("a SNILS has 11 digits", code="snils.malformed")
     number = int(digits[:9])
@@ -153,21 +163,21 @@ def parse_passport(value: str) -> str:
     return digits
 
 
-_DMY = re.compile(r"(\d{2})\.(\d{2})\.(\d{4})")
-_ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
 def parse_date(value: str | date) -> date:
     """Parse ISO ``YYYY-MM-DD`` or ESIA's ``DD.MM.YYYY``; raise ``date.malformed``."""
     if isinstance(value, date):
         return value
-    value = value.strip()
-    try:
-        if _ISO.fullmatch(value):
-            return date.fromisoformat(value)
-        m = _DMY.fullmatch(value)
-        if m:
-            return date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
-    except ValueError:
-        pass
-    raise InvalidInput(f"{value!r} is not a date (YYYY-MM-DD or DD.MM.YYYY)", code="date.malformed")
+    text = value.strip()
+    if len(text) == 10 and text.isascii():
+        if text[4] == "-" == text[7]:
+            year, month, day = text[:4], text[5:7], text[8:]
+        elif text[2] == "." == text[5]:
+            day, month, year = text[:2], text[3:5], text[6:]
+        else:
+            year = month = day = ""
+        if (year + month + day).isdigit():
+            try:
+                return date(int(year), int(month), int(day))
+            except ValueError:
+                pass
+    raise InvalidInput(f"{text!r} is not a date (YYYY-MM-DD or DD.MM.YYYY)", code="date.malformed")

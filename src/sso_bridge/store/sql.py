@@ -7,7 +7,7 @@ passport numbers are stored only as keyed hashes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +25,8 @@ from sso_bridge.errors import (
     StoreError,
 )
 from sso_bridge.matching.decide import AccountEntry
-from sso_bridge.matching.keys import BlindIndex, MatchKeys, account_keys
+from sso_bridge.matching.keys import HASH_BYTES, BlindIndex, MatchKeys, number_date
+from sso_bridge.matching.normalize import normalize_name, normalize_optional_name
 from sso_bridge.model import (
     AccountStatus,
     AuditAction,
@@ -35,10 +36,9 @@ from sso_bridge.model import (
     LocalAccount,
     Organization,
 )
-from sso_bridge.store.base import ProgressCallback
+from sso_bridge.store.base import ACCOUNT_ROW_COLUMNS, AccountRow, account_row
 
 SCHEMA_VERSION = 1
-_CHUNK = 20_000
 
 metadata = sa.MetaData()
 
@@ -66,15 +66,15 @@ accounts = sa.Table(
     sa.Column("last_name", sa.Text, nullable=False),
     sa.Column("first_name", sa.Text, nullable=False),
     sa.Column("middle_name", sa.Text),
-    sa.Column("last_key", sa.Text, nullable=False),
-    sa.Column("first_key", sa.Text, nullable=False),
-    sa.Column("middle_key", sa.Text),
-    sa.Column("birth_date", sa.Date),
-    sa.Column("snils_hash", sa.LargeBinary(32)),
-    sa.Column("passport_hash", sa.LargeBinary(32)),
+    # YYYYMMDD: compact, ordered, and the same on every database
+    sa.Column("birth_date", sa.Integer),
+    # 64-bit hash of (normalised last name, first name, birth date); see matching.keys
+    sa.Column("name_key", sa.BigInteger),
+    sa.Column("snils_hash", sa.LargeBinary(HASH_BYTES)),
+    sa.Column("passport_hash", sa.LargeBinary(HASH_BYTES)),
     sa.Column("status", sa.String(16), nullable=False),
     sa.CheckConstraint("status IN ('active', 'blocked')", name="ck_accounts_status"),
-    sa.Index("ix_accounts_name_birth", "last_key", "first_key", "birth_date"),
+    sa.Index("ix_accounts_name_key", "name_key"),
     sa.Index("ix_accounts_snils", "snils_hash"),
     sa.Index("ix_accounts_passport", "passport_hash"),
     sa.Index("ix_accounts_org", "org_id"),
@@ -254,69 +254,31 @@ class SqlStore:
 
     # -- accounts directory ---------------------------------------------------------------
 
-    def import_accounts(
-        self,
-        accounts_: Sequence[LocalAccount],
-        organizations_: Iterable[Organization] = (),
-        progress: ProgressCallback | None = None,
-    ) -> int:
-        orgs = {o.org_id: o for o in organizations_}
-        rows = [self._account_row(a) for a in accounts_]
+    @contextmanager
+    def bulk_import(self, expected_rows: int = 0) -> Iterator[_SqlBulkImport]:
         with self._write() as conn:
-            if orgs:
-                stmt = self._insert(organizations)
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["org_id"], set_={"name": stmt.excluded.name}
-                    ),
-                    [{"org_id": o.org_id, "name": o.name} for o in orgs.values()],
-                )
-            missing = {r["org_id"] for r in rows} - set(orgs)
-            if missing:
-                known = set(
-                    conn.scalars(
-                        sa.select(organizations.c.org_id).where(
-                            organizations.c.org_id.in_(sorted(missing))
-                        )
-                    )
-                )
-                if missing - known:
-                    raise StoreError(
-                        f"unknown organisation(s): {', '.join(sorted(missing - known))}",
-                        code="store.unknown_organization",
-                    )
-            stmt = self._insert(accounts)
-            upsert = stmt.on_conflict_do_update(
-                index_elements=["account_id"],
-                set_={c.name: stmt.excluded[c.name] for c in accounts.c if c.name != "account_id"},
-            )
-            for start in range(0, len(rows), _CHUNK):
-                conn.execute(upsert, rows[start : start + _CHUNK])
-                if progress is not None:
-                    progress(min(len(rows), start + _CHUNK) - start)
-        return len(rows)
+            writer = _SqlBulkImport(conn, self._insert, expected_rows)
+            yield writer
+            writer.finish()
 
-    def _account_row(self, account: LocalAccount) -> dict[str, Any]:
-        keys = account_keys(account, self._blind_index)
-        return {
-            "account_id": account.account_id,
-            "org_id": account.org_id,
-            "login": account.login,
-            "roles": ";".join(account.roles),
-            "last_name": account.last_name,
-            "first_name": account.first_name,
-            "middle_name": account.middle_name,
-            "last_key": keys.last,
-            "first_key": keys.first,
-            "middle_key": keys.middle,
-            "birth_date": account.birth_date,
-            "snils_hash": keys.snils,
-            "passport_hash": keys.passport,
-            "status": account.status.value,
-        }
+    def import_accounts(
+        self, accounts_: Sequence[LocalAccount], organizations_: Iterable[Organization] = ()
+    ) -> int:
+        rows = [account_row(a, self._blind_index) for a in accounts_]
+        with self.bulk_import(len(rows)) as writer:
+            writer.add_organizations(organizations_)
+            unknown = sorted({r[1] for r in rows if not writer.has_organization(r[1])})
+            if unknown:
+                raise StoreError(
+                    f"unknown organisation(s): {', '.join(unknown)}",
+                    code="store.unknown_organization",
+                )
+            writer.add_rows(rows)
+        return len(rows)
 
     @staticmethod
     def _account(row: RowMapping) -> LocalAccount:
+        birth = row["birth_date"]
         return LocalAccount(
             account_id=row["account_id"],
             org_id=row["org_id"],
@@ -325,7 +287,7 @@ class SqlStore:
             last_name=row["last_name"],
             first_name=row["first_name"],
             middle_name=row["middle_name"],
-            birth_date=row["birth_date"],
+            birth_date=None if birth is None else number_date(birth),
             status=AccountStatus(row["status"]),
         )
 
@@ -360,11 +322,7 @@ class SqlStore:
 
     def _find_statement(self) -> sa.Select[Any]:
         a = accounts
-        by_name = sa.select(a.c.account_id).where(
-            a.c.last_key == sa.bindparam("last"),
-            a.c.first_key == sa.bindparam("first"),
-            a.c.birth_date == sa.bindparam("birth", type_=sa.Date),
-        )
+        by_name = sa.select(a.c.account_id).where(a.c.name_key == sa.bindparam("name_key"))
         by_snils = sa.select(a.c.account_id).where(
             a.c.snils_hash == sa.bindparam("snils", type_=sa.LargeBinary)
         )
@@ -382,9 +340,7 @@ class SqlStore:
 
     def find_accounts(self, keys: MatchKeys, issuer: str) -> list[AccountEntry]:
         params = {
-            "last": keys.last,
-            "first": keys.first,
-            "birth": keys.birth_date,
+            "name_key": keys.name_key,
             "snils": keys.snils,
             "passport": keys.passport,
             "issuer": issuer,
@@ -395,14 +351,15 @@ class SqlStore:
 
     @classmethod
     def _entry(cls, row: RowMapping) -> AccountEntry:
+        account = cls._account(row)
         return AccountEntry(
-            account=cls._account(row),
+            account=account,
             organization=Organization(row["org_id"], row["org_name"]),
             keys=MatchKeys(
-                last=row["last_key"],
-                first=row["first_key"],
-                middle=row["middle_key"],
-                birth_date=row["birth_date"],
+                last=normalize_name(account.last_name),
+                first=normalize_name(account.first_name),
+                middle=normalize_optional_name(account.middle_name),
+                birth_date=account.birth_date,
                 snils=row["snils_hash"],
                 passport=row["passport_hash"],
             ),
@@ -557,6 +514,90 @@ class SqlStore:
             )
             for r in reversed(rows)
         ]
+
+
+class _SqlBulkImport:
+    """One import transaction (see :class:`~sso_bridge.store.base.BulkImport`).
+
+    On SQLite a large load into a comparatively small table drops the secondary indexes
+    and builds them again at the end: sorting once is several times faster than updating
+    four B-trees row by row. Readers are not affected; they see the old snapshot until
+    the commit.
+    """
+
+    _SQLITE_IMPORT_CACHE_KIB = 256 * 1024
+
+    def __init__(self, conn: Connection, insert: Callable[[sa.Table], Any], expected: int) -> None:
+        self._conn = conn
+        self._insert = insert
+        self._known_orgs: set[str] = set()
+        self._sqlite = conn.dialect.name == "sqlite"
+        self._dropped: list[sa.Index] = []
+        self._restore: list[str] = []
+        stmt = insert(accounts).values({c: sa.bindparam(c) for c in ACCOUNT_ROW_COLUMNS})
+        self._upsert = stmt.on_conflict_do_update(
+            index_elements=["account_id"],
+            set_={c: stmt.excluded[c] for c in ACCOUNT_ROW_COLUMNS if c != "account_id"},
+        )
+        if self._sqlite:
+            compiled = self._upsert.compile(dialect=conn.dialect)
+            # rows are handed to the driver positionally, in ACCOUNT_ROW_COLUMNS order
+            if tuple(compiled.positiontup or ()) != ACCOUNT_ROW_COLUMNS:
+                raise AssertionError("account upsert binds columns out of order")
+            self._sql = str(compiled)
+            self._prepare_sqlite(expected)
+
+    def _prepare_sqlite(self, expected: int) -> None:
+        for pragma in ("cache_size", "threads"):
+            value = self._conn.exec_driver_sql(f"PRAGMA {pragma}").scalar()
+            self._restore.append(f"PRAGMA {pragma}={int(value or 0)}")
+        self._conn.exec_driver_sql(f"PRAGMA cache_size=-{self._SQLITE_IMPORT_CACHE_KIB}")
+        self._conn.exec_driver_sql("PRAGMA threads=2")
+        if expected > 10_000:
+            existing = self._conn.scalar(sa.select(sa.func.count()).select_from(accounts)) or 0
+            if expected > existing:
+                self._dropped = list(accounts.indexes)
+                for index in self._dropped:
+                    index.drop(self._conn)
+
+    def add_organizations(self, organizations_: Iterable[Organization]) -> None:
+        values = [{"org_id": o.org_id, "name": o.name} for o in organizations_]
+        if not values:
+            return
+        stmt = self._insert(organizations)
+        self._conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["org_id"], set_={"name": stmt.excluded.name}
+            ),
+            values,
+        )
+        self._known_orgs.update(v["org_id"] for v in values)
+
+    def has_organization(self, org_id: str) -> bool:
+        if org_id in self._known_orgs:
+            return True
+        query = sa.select(organizations.c.org_id).where(organizations.c.org_id == org_id)
+        if self._conn.execute(query).first() is None:
+            return False
+        self._known_orgs.add(org_id)
+        return True
+
+    def add_rows(self, rows: Sequence[AccountRow]) -> None:
+        if not rows:
+            return
+        if self._sqlite:
+            # Straight to the driver: the rows are already in their stored form.
+            self._conn.exec_driver_sql(self._sql, list(rows))
+        else:
+            self._conn.execute(
+                self._upsert, [dict(zip(ACCOUNT_ROW_COLUMNS, r, strict=True)) for r in rows]
+            )
+
+    def finish(self) -> None:
+        for index in self._dropped:
+            index.create(self._conn)
+        for statement in self._restore:
+            self._conn.exec_driver_sql(statement)
 
 
 def open_store(url: str, key: bytes) -> SqlStore:

@@ -217,3 +217,18 @@ def test_unreachable_database() -> None:
     with pytest.raises(StoreError) as exc:
         open_store("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", KEY)
     assert exc.value.code == "store.unavailable"
+
+
+def test_name_keys_are_rebuilt_when_the_name_rules_change(db_url: str) -> None:
+    s = open_store(db_url, KEY)
+    s.import_accounts([make_account("a1")], ORGS)
+    with s.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE accounts SET name_key = 42"))
+        conn.execute(sa.text("UPDATE sso_meta SET value = '0' WHERE name = 'name_rules'"))
+    s.close()
+    s = open_store(db_url, KEY)
+    entry = s.get_entry("a1")
+    assert entry is not None
+    found = s.find_accounts(entry.keys, ISSUER)
+    assert [e.account.account_id for e in found] == ["a1"]
+    s.close()

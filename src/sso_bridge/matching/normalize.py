@@ -13,6 +13,9 @@ from datetime import date
 
 from sso_bridge.errors import InvalidInput
 
+NAME_RULES_VERSION = 1
+"""Bumped whenever :func:`normalize_name` changes; stores rebuild their name keys then."""
+
 # Unicode general category Pd (dash punctuation), plus the minus sign and the hyphen
 # bullet, which people type for a hyphen. tests/test_normalize.py checks this list
 # against the running unicodedata tables.

@@ -25,8 +25,12 @@ from sso_bridge.errors import (
     StoreError,
 )
 from sso_bridge.matching.decide import AccountEntry
-from sso_bridge.matching.keys import HASH_BYTES, BlindIndex, MatchKeys, number_date
-from sso_bridge.matching.normalize import normalize_name, normalize_optional_name
+from sso_bridge.matching.keys import HASH_BYTES, BlindIndex, MatchKeys, name_key, number_date
+from sso_bridge.matching.normalize import (
+    NAME_RULES_VERSION,
+    normalize_name,
+    normalize_optional_name,
+)
 from sso_bridge.model import (
     AccountStatus,
     AuditAction,
@@ -232,8 +236,34 @@ class SqlStore:
                 )
             if version < SCHEMA_VERSION:
                 self._put_meta(conn, "schema_version", str(SCHEMA_VERSION))
+            rules = str(NAME_RULES_VERSION)
+            if stored.get("name_rules") != rules:
+                if "name_rules" in stored:
+                    self._rebuild_name_keys(conn)
+                self._put_meta(conn, "name_rules", rules)
             if key_id is None:
                 self._put_meta(conn, "blind_index_key_id", self._blind_index.key_id)
+
+    @staticmethod
+    def _rebuild_name_keys(conn: Connection) -> None:
+        """Recompute every name key after the name normalisation rules changed."""
+        query = sa.select(
+            accounts.c.account_id,
+            accounts.c.last_name,
+            accounts.c.first_name,
+            accounts.c.birth_date,
+        ).where(accounts.c.birth_date.is_not(None))
+        update = (
+            accounts.update()
+            .where(accounts.c.account_id == sa.bindparam("id"))
+            .values(name_key=sa.bindparam("key"))
+        )
+        batch: list[dict[str, Any]] = []
+        for account_id, last, first, birth in conn.execute(query).all():
+            key = name_key(normalize_name(last), normalize_name(first), birth)
+            batch.append({"id": account_id, "key": key})
+        if batch:
+            conn.execute(update, batch)
 
     def _put_meta(self, conn: Connection, name: str, value: str) -> None:
         stmt = self._insert(meta_table).values(name=name, value=value)

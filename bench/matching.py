@@ -48,20 +48,15 @@ from sso_bridge.errors import ImportRejected
 from sso_bridge.importing import COLUMNS, import_accounts_csv
 from sso_bridge.keyfile import create_key_file
 from sso_bridge.linking import Linker, RequestContext
-from sso_bridge.matching import AccountEntry, Matcher, MatchKeys, decide, identity_keys
-from sso_bridge.matching.keys import number_date
+from sso_bridge.matching import Matcher, MatchKeys, decide, identity_keys
 from sso_bridge.matching.normalize import (
     format_snils,
-    normalize_name,
-    normalize_optional_name,
     snils_check_digits,
 )
 from sso_bridge.model import (
     AccountStatus,
     FederatedIdentity,
-    LocalAccount,
     MatchDecision,
-    Organization,
     Outcome,
 )
 from sso_bridge.store import SqlStore, open_store
@@ -697,32 +692,8 @@ class ScanMatcher:
             return MatchDecision(Outcome.LOCAL_LOGIN_REQUIRED, warnings=warnings)
         with self.store.engine.connect() as conn:
             rows = conn.execute(self.query, self.params(keys, identity.issuer)).mappings().all()
-        return decide(identity, keys, [self.entry(r) for r in rows], warnings)
-
-    @staticmethod
-    def entry(row: sa.RowMapping) -> AccountEntry:
-        birth = None if row["birth_date"] is None else number_date(row["birth_date"])
-        account = LocalAccount(
-            account_id=row["account_id"],
-            org_id=row["org_id"],
-            last_name=row["last_name"],
-            first_name=row["first_name"],
-            middle_name=row["middle_name"],
-            login=row["login"],
-            roles=tuple(r for r in row["roles"].split(";") if r),
-            birth_date=birth,
-            status=AccountStatus(row["status"]),
-        )
-        keys = MatchKeys(
-            last=normalize_name(account.last_name),
-            first=normalize_name(account.first_name),
-            middle=normalize_optional_name(account.middle_name),
-            birth_date=birth,
-            snils=row["snils_hash"],
-            passport=row["passport_hash"],
-        )
-        organization = Organization(row["org_id"], row["org_name"])
-        return AccountEntry(account, organization, keys, row["linked"])
+        entries = [SqlStore.entry_from_row(r) for r in rows]
+        return decide(identity, keys, entries, warnings)
 
 
 def fingerprint(decision: MatchDecision) -> tuple[Any, ...]:

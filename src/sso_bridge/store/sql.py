@@ -366,7 +366,7 @@ class SqlStore:
         query = self._entry_query.where(accounts.c.account_id == account_id)
         with self.engine.connect() as conn:
             row = conn.execute(query, {"issuer": issuer}).mappings().first()
-        return None if row is None else self._entry(row)
+        return None if row is None else self.entry_from_row(row)
 
     def find_accounts(self, keys: MatchKeys, issuer: str) -> list[AccountEntry]:
         params = {
@@ -377,10 +377,11 @@ class SqlStore:
         }
         with self.engine.connect() as conn:
             rows = conn.execute(self._find, params).mappings().all()
-        return [self._entry(r) for r in rows]
+        return [self.entry_from_row(r) for r in rows]
 
     @classmethod
-    def _entry(cls, row: RowMapping) -> AccountEntry:
+    def entry_from_row(cls, row: RowMapping) -> AccountEntry:
+        """An entry from a row of ``accounts`` joined with ``org_name`` and ``linked``."""
         account = cls._account(row)
         return AccountEntry(
             account=account,

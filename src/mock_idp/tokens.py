@@ -1,0 +1,148 @@
+"""ID tokens as ESIA issues them, and the faults a test can ask for instead.
+
+Every fault produces exactly one defect in an otherwise correct token, so that a relying
+party's refusal can be pinned on the check that caught it.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Collection
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from jose import jwt
+
+from mock_idp.keys import SigningKey, b64url
+from mock_idp.users import Person
+
+
+class TokenFault(enum.StrEnum):
+    """Defects a test can inject into the next ID token (or userinfo answer)."""
+
+    BAD_SIGNATURE = "bad_signature"  # signature bytes altered
+    UNKNOWN_KID = "unknown_kid"  # kid that is not in the JWKS
+    NO_KID = "no_kid"  # no kid header (ambiguous when the JWKS has several keys)
+    ALG_NONE = "alg_none"  # unsigned token, "alg": "none"
+    HS256_PUBLIC_KEY = "hs256_public_key"  # HMAC-signed with the public key as secret
+    WRONG_ISS = "wrong_iss"
+    WRONG_AUD = "wrong_aud"
+    MISSING_AUD = "missing_aud"
+    MISSING_IAT = "missing_iat"
+    MISSING_SUB = "missing_sub"
+    EXPIRED = "expired"
+    IAT_FUTURE = "iat_future"
+    WRONG_NONCE = "wrong_nonce"
+    BAD_AT_HASH = "bad_at_hash"
+    USERINFO_SUB_MISMATCH = "userinfo_sub_mismatch"  # applies to /userinfo, not the token
+
+
+def at_hash(access_token: str) -> str:
+    """OIDC ``at_hash`` for RS256/ES256: left half of SHA-256, base64url."""
+    digest = hashlib.sha256(access_token.encode("ascii")).digest()
+    return b64url(digest[: len(digest) // 2])
+
+
+def id_token_claims(
+    person: Person,
+    *,
+    issuer: str,
+    client_id: str,
+    nonce: str | None,
+    access_token: str | None,
+    now: datetime,
+    lifetime: timedelta,
+    second_factor: str | None,
+) -> dict[str, Any]:
+    """The claims of a correct ID token for ``person``."""
+    iat = int(now.timestamp())
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "sub": str(person.oid),
+        "aud": client_id,
+        "azp": client_id,
+        "iat": iat,
+        "nbf": iat,
+        "auth_time": iat,
+        "exp": iat + int(lifetime.total_seconds()),
+        "amr": ["pwd", second_factor] if second_factor else ["pwd"],
+        "acr": f"urn:esia:loa:{person.level.value}",
+        "urn:esia:sid": secrets.token_hex(16),
+        "urn:esia:sbj": {
+            "urn:esia:sbj:typ": "P",
+            "urn:esia:sbj:nam": f"OID.{person.oid}",
+            "urn:esia:sbj:oid": person.oid,
+            "urn:esia:sbj:is_tru": person.trusted,
+        },
+    }
+    if nonce is not None:
+        claims["nonce"] = nonce
+    if access_token is not None:
+        claims["at_hash"] = at_hash(access_token)
+    return claims
+
+
+def _apply_claim_faults(claims: dict[str, Any], faults: Collection[TokenFault]) -> None:
+    if TokenFault.WRONG_ISS in faults:
+        claims["iss"] = claims["iss"].rstrip("/") + ".evil/"
+    if TokenFault.WRONG_AUD in faults:
+        claims["aud"] = "someone-else"
+    if TokenFault.MISSING_AUD in faults:
+        claims.pop("aud")
+    if TokenFault.MISSING_IAT in faults:
+        claims.pop("iat")
+    if TokenFault.MISSING_SUB in faults:
+        claims.pop("sub")
+    if TokenFault.EXPIRED in faults:
+        claims["iat"] = claims.get("iat", claims["exp"]) - 7200
+        claims["exp"] = claims["iat"] + 60
+    if TokenFault.IAT_FUTURE in faults:
+        claims["iat"] = claims["exp"] + 3600
+        claims["nbf"] = claims["iat"]
+    if TokenFault.WRONG_NONCE in faults:
+        claims["nonce"] = "not-the-nonce-" + secrets.token_hex(4)
+    if TokenFault.BAD_AT_HASH in faults and "at_hash" in claims:
+        claims["at_hash"] = at_hash("another-access-token")
+
+
+def _segment(data: dict[str, Any]) -> str:
+    return b64url(json.dumps(data, separators=(",", ":")).encode())
+
+
+def sign_token(claims: dict[str, Any], key: SigningKey, faults: Collection[TokenFault] = ()) -> str:
+    """Sign ``claims`` as a JWT with ``key``, applying any token faults."""
+    claims = dict(claims)
+    _apply_claim_faults(claims, faults)
+    if TokenFault.ALG_NONE in faults:
+        return f"{_segment({'alg': 'none', 'typ': 'JWT'})}.{_segment(claims)}."
+    if TokenFault.HS256_PUBLIC_KEY in faults:
+        public = key.private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        signing_input = (
+            f"{_segment({'alg': 'HS256', 'typ': 'JWT', 'kid': key.kid})}.{_segment(claims)}"
+        )
+        mac = hmac.new(public, signing_input.encode(), hashlib.sha256).digest()
+        return f"{signing_input}.{b64url(mac)}"
+    headers: dict[str, Any] = {"kid": key.kid}
+    if TokenFault.UNKNOWN_KID in faults:
+        headers["kid"] = "unknown-" + secrets.token_hex(6)
+    if TokenFault.NO_KID in faults:
+        headers = {}
+    token: str = jwt.encode(claims, key.private_pem().decode(), algorithm=key.alg, headers=headers)
+    if TokenFault.BAD_SIGNATURE in faults:
+        head, body, signature = token.split(".")
+        raw = bytearray(_b64decode(signature))
+        raw[len(raw) // 2] ^= 0x01
+        token = f"{head}.{body}.{b64url(bytes(raw))}"
+    return token
+
+
+def _b64decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))

@@ -1,0 +1,370 @@
+"""The mock IdP as an ASGI application (Starlette): ESIA's paths, a login page, an
+admin API for tests.
+
+    app = create_app(MockIdP.from_config(Path("idp.yaml"), base_url="http://127.0.0.1:8900"))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from mock_idp.keys import KeyRing
+from mock_idp.provider import (
+    Client,
+    EsiaError,
+    Provider,
+    RedirectableError,
+    Transaction,
+    WrongCode,
+    client_from_dict,
+)
+from mock_idp.tokens import TokenFault
+from mock_idp.users import Directory, SecondFactor, load_config, person_from_dict
+from sso_bridge.errors import BridgeError
+
+AUTHORIZE_PATHS = ("/aas/oauth2/ac", "/aas/oauth2/v2/ac")
+TOKEN_PATHS = ("/aas/oauth2/te", "/aas/oauth2/v3/te")
+
+TEXTS = {
+    "ru": {
+        "title": "Вход — тестовый ЕСИА",
+        "other_language": "English",
+        "login_heading": "Вход",
+        "login_for": "для системы",
+        "login_label": "Телефон, почта или СНИЛС",
+        "password_label": "Пароль",
+        "login_button": "Войти",
+        "code_heading": "Подтверждение входа",
+        "code_sms": "Мы отправили код в SMS.",
+        "code_totp": "Введите код из приложения-аутентификатора.",
+        "code_label": "Код",
+        "code_button": "Продолжить",
+        "resend_button": "Отправить код ещё раз",
+        "resent": "Код отправлен ещё раз.",
+        "cooldown": "Повторно отправить код можно чуть позже.",
+        "wrong_code": "Неверный код. Осталось попыток: {left}.",
+        "error_heading": "Ошибка",
+        "mock_notice": "Тестовый поставщик удостоверений. Не вводите настоящие данные.",
+    },
+    "en": {
+        "title": "Sign in — mock ESIA",
+        "other_language": "Русский",
+        "login_heading": "Sign in",
+        "login_for": "to",
+        "login_label": "Phone, e-mail or SNILS",
+        "password_label": "Password",
+        "login_button": "Sign in",
+        "code_heading": "Confirm your sign-in",
+        "code_sms": "We sent you a code by SMS.",
+        "code_totp": "Enter the code from your authenticator app.",
+        "code_label": "Code",
+        "code_button": "Continue",
+        "resend_button": "Send the code again",
+        "resent": "The code was sent again.",
+        "cooldown": "You can ask for another code a little later.",
+        "wrong_code": "Wrong code. Attempts left: {left}.",
+        "error_heading": "Error",
+        "mock_notice": "A mock identity provider for tests. Do not enter real data.",
+    },
+}
+
+_templates = Environment(
+    loader=PackageLoader("mock_idp", "templates"), autoescape=select_autoescape(["html"])
+)
+
+
+class MockIdP:
+    """A running mock IdP's state and the Python API that tests drive it with."""
+
+    def __init__(self, provider: Provider, base_url: str) -> None:
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self._initial_people = list(provider.people)
+        self._initial_clients = dict(provider.clients)
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Path | None,
+        base_url: str,
+        state_dir: Path | None = None,
+    ) -> MockIdP:
+        """People and clients from ``config`` (YAML/JSON), keys from ``state_dir``."""
+        data = load_config(config) if config else {}
+        people = Directory(person_from_dict(p) for p in data.get("users") or ())
+        clients = {c.client_id: c for c in map(client_from_dict, data.get("clients") or ())}
+        keys = KeyRing.load_or_create(state_dir) if state_dir else KeyRing.generate()
+        issuer = base_url.rstrip("/") + "/"
+        return cls(Provider(issuer, people, keys, clients), base_url)
+
+    @property
+    def issuer(self) -> str:
+        return self.provider.issuer
+
+    # -- test controls ----------------------------------------------------------------------
+
+    def add_user(self, data: dict[str, Any]) -> None:
+        self.provider.people.put(person_from_dict(data))
+
+    def add_client(self, client: Client | dict[str, Any]) -> Client:
+        if isinstance(client, dict):
+            client = client_from_dict(client)
+        self.provider.clients[client.client_id] = client
+        return client
+
+    def inject(self, *faults: TokenFault | str) -> None:
+        """Apply these faults to the next token response (each once)."""
+        self.provider.faults.extend(TokenFault(f) for f in faults)
+
+    def rotate_keys(self, alg: str = "RS256") -> str:
+        return self.provider.keys.rotate(alg).kid
+
+    @property
+    def outbox(self) -> list[dict[str, str]]:
+        return [
+            {"phone": m.phone, "text": m.text, "code": m.code, "sent_at": m.sent_at.isoformat()}
+            for m in self.provider.outbox
+        ]
+
+    def last_code(self) -> str:
+        """The code of the newest SMS."""
+        return self.provider.outbox[-1].code
+
+    def reset(self) -> None:
+        """Back to the configured people and clients; no faults, empty outbox."""
+        self.provider.people = Directory(self._initial_people)
+        self.provider.clients = dict(self._initial_clients)
+        self.provider.faults.clear()
+        self.provider.outbox.clear()
+
+    # -- pages ------------------------------------------------------------------------------
+
+    def discovery(self) -> dict[str, Any]:
+        base = self.base_url
+        return {
+            "issuer": self.issuer,
+            "authorization_endpoint": base + AUTHORIZE_PATHS[1],
+            "token_endpoint": base + TOKEN_PATHS[1],
+            "userinfo_endpoint": base + "/userinfo",
+            "jwks_uri": base + "/jwks",
+            "end_session_endpoint": base + "/idp/ext/Logout",
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+                "esia_cms",
+            ],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
+            "scopes_supported": sorted(
+                {"openid", "fullname", "birthdate", "gender", "snils", "id_doc", "contacts"}
+            ),
+            "claims_supported": [
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "nonce",
+                "at_hash",
+                "acr",
+                "amr",
+            ],
+            "authorization_response_iss_parameter_supported": True,
+        }
+
+
+def _lang(request: Request, form: dict[str, Any] | None = None) -> str:
+    lang = (form or {}).get("lang") or request.query_params.get("lang") or "ru"
+    return lang if lang in TEXTS else "ru"
+
+
+def _page(request: Request, name: str, lang: str, status: int = 200, **values: Any) -> HTMLResponse:
+    query = dict(request.query_params)
+    query["lang"] = "en" if lang == "ru" else "ru"
+    html = _templates.get_template(name).render(
+        t=TEXTS[lang],
+        lang=lang,
+        base=str(request.base_url).rstrip("/"),
+        switch_url=f"{request.url.path}?{urlencode(query)}",
+        **values,
+    )
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def _redirect_error(exc: RedirectableError, issuer: str) -> RedirectResponse:
+    params = {"error": exc.error, "error_description": exc.description, "state": exc.state}
+    params["iss"] = issuer
+    return RedirectResponse(_with_query(exc.redirect_uri, params), status_code=302)
+
+
+def _with_query(url: str, params: dict[str, str]) -> str:
+    return url + ("&" if "?" in url else "?") + urlencode(params)
+
+
+def _json_error(exc: EsiaError) -> JSONResponse:
+    return JSONResponse(
+        {"error": exc.error, "error_description": exc.description},
+        status_code=exc.status if exc.status != 302 else 400,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class _Handlers:
+    def __init__(self, idp: MockIdP) -> None:
+        self.idp = idp
+        self.provider = idp.provider
+
+    async def discovery(self, request: Request) -> Response:
+        return JSONResponse(self.idp.discovery())
+
+    async def jwks(self, request: Request) -> Response:
+        return JSONResponse(self.provider.keys.jwks())
+
+    async def authorize(self, request: Request) -> Response:
+        lang = _lang(request)
+        try:
+            txn = self.provider.authorize(dict(request.query_params))
+        except RedirectableError as exc:
+            return _redirect_error(exc, self.idp.issuer)
+        except EsiaError as exc:
+            return _page(request, "error.html", lang, 400, description=exc.description)
+        return _page(request, "login.html", lang, txn=txn.id, client_id=txn.client.client_id)
+
+    async def login(self, request: Request) -> Response:
+        form = dict(await request.form())
+        lang = _lang(request, form)
+        try:
+            txn = self.provider.transaction(str(form.get("txn", "")))
+            person = self.provider.check_password(
+                txn, str(form.get("login", "")), str(form.get("password", ""))
+            )
+        except RedirectableError as exc:
+            return _redirect_error(exc, self.idp.issuer)
+        except EsiaError as exc:
+            return _page(request, "error.html", lang, 400, description=exc.description)
+        return self._code_page(request, txn, lang, person.second_factor)
+
+    def _code_page(
+        self, request: Request, txn: Transaction, lang: str, method: SecondFactor, message: str = ""
+    ) -> Response:
+        return _page(request, "code.html", lang, txn=txn.id, method=method.value, message=message)
+
+    async def second_factor(self, request: Request) -> Response:
+        form = dict(await request.form())
+        lang = _lang(request, form)
+        try:
+            txn = self.provider.transaction(str(form.get("txn", "")))
+            grant = self.provider.check_second_factor(txn, str(form.get("code", "")))
+        except WrongCode as exc:
+            method = txn.person.second_factor if txn.person else SecondFactor.SMS
+            message = TEXTS[lang]["wrong_code"].format(left=exc.attempts_left)
+            return self._code_page(request, txn, lang, method, message)
+        except RedirectableError as exc:
+            return _redirect_error(exc, self.idp.issuer)
+        except EsiaError as exc:
+            return _page(request, "error.html", lang, 400, description=exc.description)
+        params = {"code": grant.code, "state": txn.state, "iss": self.idp.issuer}
+        return RedirectResponse(_with_query(grant.redirect_uri, params), status_code=302)
+
+    async def resend(self, request: Request) -> Response:
+        form = dict(await request.form())
+        lang = _lang(request, form)
+        try:
+            txn = self.provider.transaction(str(form.get("txn", "")))
+            sent = self.provider.send_sms(txn)
+        except EsiaError as exc:
+            return _page(request, "error.html", lang, 400, description=exc.description)
+        message = TEXTS[lang]["resent" if sent else "cooldown"]
+        return self._code_page(request, txn, lang, SecondFactor.SMS, message)
+
+    async def token(self, request: Request) -> Response:
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        try:
+            client = self.provider.authenticate_client(
+                form, request.headers.get("authorization"), str(request.url)
+            )
+            grant_type = form.get("grant_type")
+            if grant_type == "authorization_code":
+                body = self.provider.exchange_code(client, form)
+            elif grant_type == "refresh_token":
+                body = self.provider.refresh(client, form)
+            else:
+                raise EsiaError("unsupported_grant_type", "ESIA-007002", "unsupported grant_type")
+        except EsiaError as exc:
+            return _json_error(exc)
+        return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    async def userinfo(self, request: Request) -> Response:
+        try:
+            access = self.provider.access(request.headers.get("authorization"))
+            return JSONResponse(self.provider.userinfo(access))
+        except EsiaError as exc:
+            return _json_error(exc)
+
+    async def logout(self, request: Request) -> Response:
+        client = self.provider.clients.get(request.query_params.get("client_id", ""))
+        target = request.query_params.get("redirect_url", "")
+        if client is None or target not in client.redirect_uris:
+            return _page(request, "error.html", _lang(request), 400, description="ESIA-007005")
+        return RedirectResponse(target, status_code=302)
+
+    async def outbox(self, request: Request) -> Response:
+        return JSONResponse(self.idp.outbox)
+
+    async def admin(self, request: Request) -> Response:
+        action = request.path_params["action"]
+        data = await request.json() if await request.body() else {}
+        try:
+            if action == "users":
+                self.idp.add_user(data)
+            elif action == "clients":
+                self.idp.add_client(data)
+            elif action == "faults":
+                self.idp.inject(*data.get("faults", []))
+            elif action == "rotate":
+                return JSONResponse({"kid": self.idp.rotate_keys(data.get("alg", "RS256"))})
+            elif action == "reset":
+                self.idp.reset()
+            else:
+                return JSONResponse({"error": "unknown admin action"}, status_code=404)
+        except (BridgeError, ValueError, KeyError, TypeError) as exc:
+            return JSONResponse({"error": "invalid_request", "error_description": str(exc)}, 400)
+        return JSONResponse({"ok": True})
+
+
+def create_app(idp: MockIdP) -> Starlette:
+    """The ASGI application serving ``idp``."""
+    h = _Handlers(idp)
+    routes = [
+        Route("/.well-known/openid-configuration", h.discovery),
+        Route("/jwks", h.jwks),
+        *(Route(path, h.authorize) for path in AUTHORIZE_PATHS),
+        Route("/login", h.login, methods=["POST"]),
+        Route("/login/code", h.second_factor, methods=["POST"]),
+        Route("/login/resend", h.resend, methods=["POST"]),
+        *(Route(path, h.token, methods=["POST"]) for path in TOKEN_PATHS),
+        Route("/userinfo", h.userinfo, methods=["GET", "POST"]),
+        Route("/idp/ext/Logout", h.logout),
+        Route("/outbox", h.outbox),
+        Route("/admin/{action}", h.admin, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.idp = idp
+    return app

@@ -1,0 +1,554 @@
+"""The mock IdP's OAuth 2.0 / OIDC logic, without HTTP: clients, the login transaction
+(password, then a second factor), authorization codes, tokens, userinfo and ESIA's
+person API.
+
+Refusals are :class:`EsiaError`; the web layer turns those that may go back to the client
+into a redirect with ``error``, ``error_description`` (``ESIA-0070NN: ...``) and
+``state``, and the others into an error page. The ``ESIA-0070NN`` numbers are this
+mock's own table (see ``docs/mock-idp.md``), in ESIA's style.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
+
+import attrs
+from cryptography import x509
+from jose import jwt
+from jose.exceptions import JOSEError
+
+from mock_idp.keys import KeyRing, b64url
+from mock_idp.tokens import TokenFault, id_token_claims, sign_token
+from mock_idp.users import Directory, Person, SecondFactor
+from sso_bridge import esia_cms
+from sso_bridge.clock import Clock, SystemClock
+from sso_bridge.errors import BridgeError
+from sso_bridge.otp import decode_secret, totp_match
+
+MAX_CODE_ATTEMPTS = 5
+CODE_LIFETIME = timedelta(seconds=60)
+ACCESS_TOKEN_LIFETIME = timedelta(hours=1)
+ID_TOKEN_LIFETIME = timedelta(minutes=10)
+TRANSACTION_LIFETIME = timedelta(minutes=15)
+SMS_CODE_LIFETIME = timedelta(minutes=5)
+SMS_RESEND_COOLDOWN = timedelta(seconds=30)
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "esia_cms", "none")
+SCOPES = frozenset(
+    {
+        "openid",
+        "fullname",
+        "birthdate",
+        "gender",
+        "snils",
+        "id_doc",
+        "contacts",
+        "email",
+        "mobile",
+        "kid_fullname",
+        "kid_birthdate",
+        "kid_gender",
+        "kid_snils",
+    }
+)
+
+# error_description numbers, in ESIA's style
+ESIA_BAD_REQUEST = "ESIA-007002"
+ESIA_UNKNOWN_CLIENT = "ESIA-007004"
+ESIA_BAD_REDIRECT = "ESIA-007005"
+ESIA_BAD_SCOPE = "ESIA-007007"
+ESIA_WRONG_CREDENTIALS = "ESIA-007011"
+ESIA_NOT_CONFIRMED = "ESIA-007013"
+ESIA_SECOND_FACTOR_FAILED = "ESIA-007014"
+ESIA_CLIENT_AUTH = "ESIA-007053"
+ESIA_BAD_GRANT = "ESIA-007055"
+ESIA_EXPIRED = "ESIA-007059"
+
+
+class EsiaError(Exception):
+    """A refusal with an OAuth ``error`` and an ESIA-style ``error_description``."""
+
+    def __init__(self, error: str, esia_code: str, message: str, *, status: int = 400) -> None:
+        super().__init__(f"{esia_code}: {message}")
+        self.error = error
+        self.description = f"{esia_code}: {message}"
+        self.status = status
+
+
+@attrs.frozen
+class Client:
+    client_id: str
+    redirect_uris: tuple[str, ...]
+    auth_method: str = "client_secret_basic"
+    secret: str | None = attrs.field(default=None, repr=False)
+    certificate_pem: str | None = None  # esia_cms
+    jwks: Mapping[str, Any] | None = None  # private_key_jwt
+    id_token_alg: str = "RS256"  # noqa: S105 - an algorithm name
+    require_trusted: bool = False
+    require_pkce: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        if self.auth_method not in AUTH_METHODS:
+            raise ValueError(f"auth_method must be one of {', '.join(AUTH_METHODS)}")
+
+
+def client_from_dict(data: Mapping[str, Any]) -> Client:
+    return Client(
+        client_id=str(data["client_id"]),
+        redirect_uris=tuple(data.get("redirect_uris") or ()),
+        auth_method=str(data.get("auth_method", "client_secret_basic")),
+        secret=data.get("secret"),
+        certificate_pem=data.get("certificate_pem"),
+        jwks=data.get("jwks"),
+        id_token_alg=str(data.get("id_token_alg", "RS256")),
+        require_trusted=bool(data.get("require_trusted", False)),
+        require_pkce=bool(data.get("require_pkce", True)),
+    )
+
+
+@attrs.define
+class Transaction:
+    """One authorization request on its way through the login page."""
+
+    id: str
+    client: Client
+    redirect_uri: str
+    scopes: tuple[str, ...]
+    state: str
+    nonce: str | None
+    code_challenge: str | None
+    created: datetime
+    person: Person | None = None
+    sms_code_hash: bytes | None = None
+    sms_sent_at: datetime | None = None
+    attempts: int = 0
+    dead: bool = False
+
+
+@attrs.frozen
+class Grant:
+    code: str
+    client_id: str
+    redirect_uri: str
+    oid: int
+    scopes: tuple[str, ...]
+    nonce: str | None
+    code_challenge: str | None
+    expires: datetime
+    second_factor: str
+
+
+@attrs.frozen
+class AccessToken:
+    token: str
+    client_id: str
+    oid: int
+    scopes: tuple[str, ...]
+    expires: datetime
+
+
+@attrs.frozen
+class Sms:
+    phone: str
+    text: str
+    code: str
+    sent_at: datetime
+
+
+class Provider:
+    """State and rules of the OIDC side; thread-safe."""
+
+    def __init__(
+        self,
+        issuer: str,
+        people: Directory,
+        keys: KeyRing,
+        clients: Mapping[str, Client] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.issuer = issuer
+        self.people = people
+        self.keys = keys
+        self.clients: dict[str, Client] = dict(clients or {})
+        self.clock = clock or SystemClock()
+        self.outbox: list[Sms] = []
+        self.faults: list[TokenFault] = []
+        self._lock = threading.RLock()
+        self._transactions: dict[str, Transaction] = {}
+        self._grants: dict[str, Grant] = {}
+        self._used_codes: dict[str, list[str]] = {}
+        self._access: dict[str, AccessToken] = {}
+        self._refresh: dict[str, Grant] = {}
+        self._totp_steps: dict[int, int] = {}
+        self._assertion_ids: set[str] = set()
+        self._mismatched_userinfo: set[str] = set()
+
+    # -- authorization ----------------------------------------------------------------------
+
+    def authorize(self, params: Mapping[str, str]) -> Transaction:
+        """Check an authorization request and open its login transaction.
+
+        Raises :class:`RedirectableError` for errors that go back to the client, and
+        :class:`EsiaError` (shown as a page) when the client or redirect URI is unknown.
+        """
+        client = self.clients.get(params.get("client_id", ""))
+        if client is None:
+            raise EsiaError("unauthorized_client", ESIA_UNKNOWN_CLIENT, "unknown client_id")
+        redirect_uri = params.get("redirect_uri", "")
+        if redirect_uri not in client.redirect_uris:
+            # never redirect to an address the client did not register, character for character
+            raise EsiaError("invalid_request", ESIA_BAD_REDIRECT, "redirect_uri is not registered")
+        state = params.get("state", "")
+
+        def refuse(error: str, code: str, message: str) -> RedirectableError:
+            return RedirectableError(error, code, message, redirect_uri=redirect_uri, state=state)
+
+        if params.get("response_type") != "code":
+            raise refuse(
+                "unsupported_response_type", ESIA_BAD_REQUEST, "response_type must be code"
+            )
+        if not state:
+            raise refuse("invalid_request", ESIA_BAD_REQUEST, "state is required")
+        scopes = tuple(params.get("scope", "").split())
+        if "openid" not in scopes or not set(scopes) <= SCOPES:
+            raise refuse("invalid_scope", ESIA_BAD_SCOPE, "scope is unknown or lacks openid")
+        challenge = params.get("code_challenge")
+        if challenge is not None and params.get("code_challenge_method") != "S256":
+            raise refuse("invalid_request", ESIA_BAD_REQUEST, "code_challenge_method must be S256")
+        if challenge is None and client.require_pkce:
+            raise refuse("invalid_request", ESIA_BAD_REQUEST, "PKCE (S256) is required")
+        txn = Transaction(
+            id=secrets.token_urlsafe(24),
+            client=client,
+            redirect_uri=redirect_uri,
+            scopes=scopes,
+            state=state,
+            nonce=params.get("nonce"),
+            code_challenge=challenge,
+            created=self.clock.now(),
+        )
+        with self._lock:
+            self._transactions[txn.id] = txn
+        return txn
+
+    def transaction(self, txn_id: str) -> Transaction:
+        with self._lock:
+            txn = self._transactions.get(txn_id)
+        if txn is None or txn.dead:
+            raise EsiaError("invalid_request", ESIA_EXPIRED, "the login attempt is over")
+        if self.clock.now() - txn.created > TRANSACTION_LIFETIME:
+            raise self._end(txn, "access_denied", ESIA_EXPIRED, "the login attempt timed out")
+        return txn
+
+    def _end(self, txn: Transaction, error: str, code: str, message: str) -> RedirectableError:
+        txn.dead = True
+        return RedirectableError(
+            error, code, message, redirect_uri=txn.redirect_uri, state=txn.state
+        )
+
+    def check_password(self, txn: Transaction, login: str, password: str) -> Person:
+        """First step. A wrong login or password ends the attempt, as ESIA does."""
+        person = self.people.by_login(login)
+        if person is None or not hmac.compare_digest(person.password.encode(), password.encode()):
+            raise self._end(txn, "access_denied", ESIA_WRONG_CREDENTIALS, "wrong login or password")
+        if txn.client.require_trusted and not person.trusted:
+            raise self._end(
+                txn, "access_denied", ESIA_NOT_CONFIRMED, "the client requires a confirmed account"
+            )
+        txn.person = person
+        if person.second_factor is SecondFactor.SMS:
+            self.send_sms(txn, force=True)
+        return person
+
+    def send_sms(self, txn: Transaction, *, force: bool = False) -> bool:
+        """Send (or resend) the SMS code; False while the resend cooldown runs."""
+        person = self._person(txn)
+        now = self.clock.now()
+        if not force and txn.sms_sent_at and now - txn.sms_sent_at < SMS_RESEND_COOLDOWN:
+            return False
+        code = f"{secrets.randbelow(10**6):06d}"
+        txn.sms_code_hash = hashlib.sha256(code.encode()).digest()
+        txn.sms_sent_at = now
+        phone = person.mobile or person.login
+        with self._lock:
+            self.outbox.append(Sms(phone, f"Код подтверждения: {code}", code, now))
+        return True
+
+    def _person(self, txn: Transaction) -> Person:
+        if txn.person is None:
+            raise EsiaError("invalid_request", ESIA_BAD_REQUEST, "log in with a password first")
+        return txn.person
+
+    def check_second_factor(self, txn: Transaction, code: str) -> Grant:
+        """Second step: the SMS or TOTP code. At most five wrong codes per attempt."""
+        person = self._person(txn)
+        now = self.clock.now()
+        ok = False
+        if person.second_factor is SecondFactor.SMS:
+            fresh = txn.sms_sent_at is not None and now - txn.sms_sent_at <= SMS_CODE_LIFETIME
+            given = hashlib.sha256(code.strip().encode()).digest()
+            ok = (
+                fresh
+                and txn.sms_code_hash is not None
+                and hmac.compare_digest(given, txn.sms_code_hash)
+            )
+        elif person.totp_secret:
+            step = totp_match(decode_secret(person.totp_secret), code.strip(), now)
+            with self._lock:
+                # a step once used stays used: no replay of an observed code
+                ok = step is not None and step > self._totp_steps.get(person.oid, -1)
+                if ok and step is not None:
+                    self._totp_steps[person.oid] = step
+        if not ok:
+            txn.attempts += 1
+            if txn.attempts >= MAX_CODE_ATTEMPTS:
+                raise self._end(
+                    txn, "access_denied", ESIA_SECOND_FACTOR_FAILED, "too many wrong codes"
+                )
+            raise WrongCode(MAX_CODE_ATTEMPTS - txn.attempts)
+        txn.dead = True
+        grant = Grant(
+            code=secrets.token_urlsafe(32),
+            client_id=txn.client.client_id,
+            redirect_uri=txn.redirect_uri,
+            oid=person.oid,
+            scopes=txn.scopes,
+            nonce=txn.nonce,
+            code_challenge=txn.code_challenge,
+            expires=now + CODE_LIFETIME,
+            second_factor=person.second_factor.value,
+        )
+        with self._lock:
+            self._grants[grant.code] = grant
+        return grant
+
+    # -- token endpoint ---------------------------------------------------------------------
+
+    def authenticate_client(
+        self, form: Mapping[str, str], authorization: str | None, token_endpoint: str
+    ) -> Client:
+        """Client authentication by the client's registered method."""
+        client_id = form.get("client_id")
+        secret = form.get("client_secret")
+        if authorization and authorization.lower().startswith("basic "):
+            try:
+                decoded = base64.b64decode(authorization[6:], validate=True).decode()
+                basic_id, _, basic_secret = decoded.partition(":")
+            except (ValueError, UnicodeDecodeError):
+                raise self._client_error("malformed Basic credentials") from None
+            client_id, secret = unquote(basic_id), unquote(basic_secret)
+            method = "client_secret_basic"
+        elif form.get("client_assertion_type"):
+            method = "private_key_jwt"
+            client_id = client_id or _assertion_issuer(form.get("client_assertion", ""))
+        elif form.get("timestamp") and secret:
+            method = "esia_cms"
+        else:
+            method = "client_secret_post" if secret else "none"
+        client = self.clients.get(client_id or "")
+        if client is None or client.auth_method != method:
+            raise self._client_error("unknown client or wrong authentication method")
+        if method in ("client_secret_basic", "client_secret_post"):
+            if not (client.secret and secret and hmac.compare_digest(client.secret, secret)):
+                raise self._client_error("wrong client secret")
+        elif method == "private_key_jwt":
+            self._check_client_assertion(client, form.get("client_assertion", ""), token_endpoint)
+        elif method == "esia_cms":
+            self._check_esia_secret(client, form)
+        return client
+
+    def _client_error(self, message: str) -> EsiaError:
+        return EsiaError("invalid_client", ESIA_CLIENT_AUTH, message, status=401)
+
+    def _check_client_assertion(self, client: Client, assertion: str, audience: str) -> None:
+        try:
+            header = jwt.get_unverified_header(assertion)
+            keys = [
+                k for k in (client.jwks or {}).get("keys", []) if k.get("kid") == header.get("kid")
+            ]
+            if len(keys) != 1 or header.get("alg") not in ("RS256", "ES256"):
+                raise self._client_error("client assertion key not found")
+            claims = jwt.decode(
+                assertion,
+                keys[0],
+                algorithms=[header["alg"]],
+                audience=audience,
+                issuer=client.client_id,
+                subject=client.client_id,
+                options={"require_exp": True, "require_jti": True},
+            )
+        except JOSEError as exc:
+            raise self._client_error(f"bad client assertion: {exc}") from None
+        with self._lock:
+            if claims["jti"] in self._assertion_ids:
+                raise self._client_error("client assertion replayed")
+            self._assertion_ids.add(claims["jti"])
+
+    def _check_esia_secret(self, client: Client, form: Mapping[str, str]) -> None:
+        if not client.certificate_pem:
+            raise self._client_error("the client has no registered certificate")
+        certificate = x509.load_pem_x509_certificate(client.certificate_pem.encode())
+        try:
+            esia_cms.check_timestamp(form["timestamp"], self.clock.now(), timedelta(minutes=5))
+            message = esia_cms.client_secret_message(
+                form.get("scope", ""), form["timestamp"], client.client_id, form.get("state", "")
+            )
+            esia_cms.verify_client_secret(form["client_secret"], message, certificate)
+        except BridgeError as exc:
+            raise self._client_error(f"client_secret refused ({exc.code})") from None
+
+    def exchange_code(self, client: Client, form: Mapping[str, str]) -> dict[str, Any]:
+        """``grant_type=authorization_code``."""
+        code = form.get("code", "")
+        now = self.clock.now()
+        with self._lock:
+            grant = self._grants.pop(code, None)
+            if grant is None:
+                if code in self._used_codes:
+                    # a code used twice: revoke what the first use gave (RFC 6749 §4.1.2)
+                    for token in self._used_codes.pop(code):
+                        self._access.pop(token, None)
+                        self._refresh.pop(token, None)
+                raise EsiaError("invalid_grant", ESIA_BAD_GRANT, "unknown or used code")
+        if grant.client_id != client.client_id:
+            raise EsiaError(
+                "invalid_grant", ESIA_BAD_GRANT, "the code was issued to another client"
+            )
+        if grant.redirect_uri != form.get("redirect_uri"):
+            raise EsiaError("invalid_grant", ESIA_BAD_GRANT, "redirect_uri differs")
+        if now > grant.expires:
+            raise EsiaError("invalid_grant", ESIA_EXPIRED, "the code expired")
+        if grant.code_challenge is not None:
+            verifier = form.get("code_verifier", "")
+            expected = b64url(hashlib.sha256(verifier.encode("ascii", "replace")).digest())
+            if not hmac.compare_digest(expected, grant.code_challenge):
+                raise EsiaError("invalid_grant", ESIA_BAD_GRANT, "PKCE verifier does not match")
+        response = self._issue(client, grant, now)
+        with self._lock:
+            self._used_codes[code] = [response["access_token"], response["refresh_token"]]
+        return response
+
+    def refresh(self, client: Client, form: Mapping[str, str]) -> dict[str, Any]:
+        """``grant_type=refresh_token``; the refresh token is rotated."""
+        with self._lock:
+            grant = self._refresh.pop(form.get("refresh_token", ""), None)
+        if grant is None or grant.client_id != client.client_id:
+            raise EsiaError("invalid_grant", ESIA_BAD_GRANT, "unknown refresh token")
+        return self._issue(client, grant, self.clock.now())
+
+    def _issue(self, client: Client, grant: Grant, now: datetime) -> dict[str, Any]:
+        person = self.people.get(grant.oid)
+        if person is None:
+            raise EsiaError("invalid_grant", ESIA_BAD_GRANT, "the person is gone")
+        access = AccessToken(
+            secrets.token_urlsafe(32),
+            client.client_id,
+            person.oid,
+            grant.scopes,
+            now + ACCESS_TOKEN_LIFETIME,
+        )
+        refresh = secrets.token_urlsafe(32)
+        faults = self.take_faults()
+        claims = id_token_claims(
+            person,
+            issuer=self.issuer,
+            client_id=client.client_id,
+            nonce=grant.nonce,
+            access_token=access.token,
+            now=now,
+            lifetime=ID_TOKEN_LIFETIME,
+            second_factor=grant.second_factor,
+        )
+        id_token = sign_token(claims, self.keys.active(client.id_token_alg), faults)
+        with self._lock:
+            self._access[access.token] = access
+            self._refresh[refresh] = grant
+            if TokenFault.USERINFO_SUB_MISMATCH in faults:
+                self._mismatched_userinfo.add(access.token)
+        return {
+            "access_token": access.token,
+            "token_type": "Bearer",
+            "expires_in": int(ACCESS_TOKEN_LIFETIME.total_seconds()),
+            "refresh_token": refresh,
+            "id_token": id_token,
+            "scope": " ".join(grant.scopes),
+        }
+
+    def take_faults(self) -> set[TokenFault]:
+        """The faults queued for the next response (each queued fault is used once)."""
+        with self._lock:
+            faults, self.faults = set(self.faults), []
+        return faults
+
+    # -- resources --------------------------------------------------------------------------
+
+    def access(self, authorization: str | None) -> AccessToken:
+        token = (authorization or "")[7:] if (authorization or "").startswith("Bearer ") else ""
+        with self._lock:
+            access = self._access.get(token)
+        if access is None or self.clock.now() > access.expires:
+            raise EsiaError(
+                "invalid_token", ESIA_BAD_GRANT, "unknown or expired access token", status=401
+            )
+        return access
+
+    def userinfo(self, access: AccessToken) -> dict[str, Any]:
+        person = self.people.get(access.oid)
+        if person is None:
+            raise EsiaError("invalid_token", ESIA_BAD_GRANT, "the person is gone", status=401)
+        info: dict[str, Any] = {"sub": str(person.oid), "trusted": person.trusted}
+        if access.token in self._mismatched_userinfo:
+            info["sub"] = str(person.oid + 1)
+        scopes = set(access.scopes)
+        if "fullname" in scopes:
+            info.update(
+                family_name=person.last_name,
+                given_name=person.first_name,
+                middle_name=person.middle_name,
+            )
+        if "birthdate" in scopes:
+            day, month, year = person.birth_date.split(".")
+            info["birthdate"] = f"{year}-{month}-{day}"
+        if "gender" in scopes:
+            info["gender"] = "female" if person.gender.value == "F" else "male"
+        if "snils" in scopes and person.snils:
+            info["snils"] = person.snils
+        return info
+
+
+class RedirectableError(EsiaError):
+    """An :class:`EsiaError` that goes back to the client's redirect URI."""
+
+    def __init__(
+        self, error: str, esia_code: str, message: str, *, redirect_uri: str, state: str
+    ) -> None:
+        super().__init__(error, esia_code, message, status=302)
+        self.redirect_uri = redirect_uri
+        self.state = state
+
+
+class WrongCode(Exception):
+    """A wrong second-factor code; the person may try again."""
+
+    def __init__(self, attempts_left: int) -> None:
+        super().__init__(f"wrong code; {attempts_left} attempts left")
+        self.attempts_left = attempts_left
+
+
+def _assertion_issuer(assertion: str) -> str | None:
+    try:
+        payload = assertion.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return None
+    issuer = claims.get("iss") if isinstance(claims, dict) else None
+    return issuer if isinstance(issuer, str) else None

@@ -518,3 +518,64 @@ def test_private_key_jwt(http: TestClient, idp: MockIdP) -> None:
         headers={"kid": client_key.kid},
     )
     assert token_request(forged).status_code == 401
+
+
+def bearer(http: TestClient, idp: MockIdP, scope: str) -> tuple[str, dict[str, str]]:
+    back, params = log_in(http, idp, scope=scope)
+    token = exchange(http, back["code"], params["verifier"]).json()["access_token"]
+    return token, {"Authorization": f"Bearer {token}"}
+
+
+def test_person_api_follows_the_scopes(http: TestClient, idp: MockIdP) -> None:
+    _, auth = bearer(http, idp, "openid fullname")
+    person = http.get("/rs/prns/1000000101", headers=auth).json()
+    assert person["lastName"] == "Смирнова"
+    assert person["trusted"] is True
+    assert "birthDate" not in person and "snils" not in person
+    _, auth = bearer(
+        http,
+        idp,
+        "openid fullname birthdate gender snils id_doc contacts kid_fullname kid_birthdate",
+    )
+    person = http.get("/rs/prns/1000000101", headers=auth).json()
+    assert (person["birthDate"], person["gender"], person["snils"]) == (
+        "12.03.1984",
+        "F",
+        "123-456-789 64",
+    )
+    docs = http.get("/rs/prns/1000000101/docs", params={"embed": "(elements)"}, headers=auth).json()
+    assert docs["size"] == 1
+    assert docs["elements"][0] | {"eTag": ""} == {
+        "stateFacts": ["Identifiable"],
+        "id": 1,
+        "type": "RF_PASSPORT",
+        "vrfStu": "VERIFIED",
+        "series": "4505",
+        "number": "123456",
+        "issueDate": "20.04.2004",
+        "eTag": "",
+    }
+    links = http.get("/rs/prns/1000000101/ctts", headers=auth).json()
+    assert links["elements"] == [
+        BASE + "/rs/prns/1000000101/ctts/1",
+        BASE + "/rs/prns/1000000101/ctts/2",
+    ]
+    mobile = http.get("/rs/prns/1000000101/ctts/1", headers=auth).json()
+    assert (mobile["type"], mobile["vrfStu"]) == ("MBT", "VERIFIED")
+    embedded = http.get(
+        "/rs/prns/1000000101",
+        params={"embed": "(contacts.elements,documents.elements,kids.elements)"},
+        headers=auth,
+    ).json()
+    assert embedded["kids"]["elements"][0]["firstName"] == "Артём"
+    assert embedded["kids"]["elements"][0]["birthDate"] == "01.09.2012"
+    assert embedded["documents"]["elements"][0]["series"] == "4505"
+
+
+def test_person_api_refusals(http: TestClient, idp: MockIdP) -> None:
+    _, auth = bearer(http, idp, "openid fullname")
+    assert http.get("/rs/prns/1000000103", headers=auth).status_code == 403  # someone else
+    assert http.get("/rs/prns/1000000101").status_code == 401
+    assert http.get("/rs/prns/1000000101/addrs", headers=auth).status_code == 404
+    assert http.get("/rs/prns/1000000101/docs", headers=auth).json()["size"] == 0  # no id_doc scope
+    assert http.get("/rs/prns/1000000101/ctts/9", headers=auth).status_code == 404

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from mock_idp import person_api
 from mock_idp.keys import KeyRing
 from mock_idp.provider import (
     Client,
@@ -28,7 +29,7 @@ from mock_idp.provider import (
     client_from_dict,
 )
 from mock_idp.tokens import TokenFault
-from mock_idp.users import Directory, SecondFactor, load_config, person_from_dict
+from mock_idp.users import Directory, Person, SecondFactor, load_config, person_from_dict
 from sso_bridge.errors import BridgeError
 
 AUTHORIZE_PATHS = ("/aas/oauth2/ac", "/aas/oauth2/v2/ac")
@@ -318,6 +319,52 @@ class _Handlers:
         except EsiaError as exc:
             return _json_error(exc)
 
+    def _person_for(self, request: Request) -> tuple[Person, set[str]]:
+        access = self.provider.access(request.headers.get("authorization"))
+        collection = request.path_params.get("collection")
+        if collection is not None and collection not in person_api.COLLECTIONS:
+            raise EsiaError("not_found", "ESIA-007024", "no such collection", status=404)
+        oid = request.path_params["oid"]
+        if not oid.isdigit() or int(oid) != access.oid:
+            raise EsiaError(
+                "access_denied", "ESIA-007023", "the token belongs to someone else", status=403
+            )
+        person = self.provider.people.get(access.oid)
+        if person is None:
+            raise EsiaError("not_found", "ESIA-007024", "no such person", status=404)
+        return person, set(access.scopes)
+
+    async def person(self, request: Request) -> Response:
+        try:
+            person, scopes = self._person_for(request)
+        except EsiaError as exc:
+            return _json_error(exc)
+        embed = person_api.parse_embed(request.query_params.get("embed"))
+        return JSONResponse(person_api.embedded_person(person, scopes, self.idp.base_url, embed))
+
+    async def collection(self, request: Request) -> Response:
+        try:
+            person, scopes = self._person_for(request)
+        except EsiaError as exc:
+            return _json_error(exc)
+        name = request.path_params["collection"]
+        embed = "elements" in person_api.parse_embed(request.query_params.get("embed"))
+        return JSONResponse(
+            person_api.collection_document(person, name, scopes, self.idp.base_url, embed)
+        )
+
+    async def element(self, request: Request) -> Response:
+        try:
+            person, scopes = self._person_for(request)
+        except EsiaError as exc:
+            return _json_error(exc)
+        items = person_api.elements(person, request.path_params["collection"], scopes)
+        wanted = request.path_params["item"]
+        for item in items:
+            if str(item["id"]) == wanted:
+                return JSONResponse(item)
+        return _json_error(EsiaError("not_found", "ESIA-007024", "no such element", status=404))
+
     async def logout(self, request: Request) -> Response:
         client = self.provider.clients.get(request.query_params.get("client_id", ""))
         target = request.query_params.get("redirect_url", "")
@@ -361,6 +408,9 @@ def create_app(idp: MockIdP) -> Starlette:
         Route("/login/resend", h.resend, methods=["POST"]),
         *(Route(path, h.token, methods=["POST"]) for path in TOKEN_PATHS),
         Route("/userinfo", h.userinfo, methods=["GET", "POST"]),
+        Route("/rs/prns/{oid}", h.person),
+        Route("/rs/prns/{oid}/{collection:str}", h.collection),
+        Route("/rs/prns/{oid}/{collection:str}/{item}", h.element),
         Route("/idp/ext/Logout", h.logout),
         Route("/outbox", h.outbox),
         Route("/admin/{action}", h.admin, methods=["POST"]),

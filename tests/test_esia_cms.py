@@ -630,9 +630,7 @@ def test_freshness_arguments_checked() -> None:
 
 def openssl(*args: str | Path) -> subprocess.CompletedProcess[bytes]:
     assert OPENSSL is not None
-    return subprocess.run(  # noqa: S603 - fixed program, arguments built by the test
-        [OPENSSL, *map(str, args)], capture_output=True, timeout=20, check=False
-    )
+    return subprocess.run([OPENSSL, *map(str, args)], capture_output=True, timeout=20, check=False)
 
 
 def write_pair(

@@ -1,0 +1,1 @@
+"""SAML support: XML signatures and encryption for pysaml2 entities."""

@@ -579,3 +579,14 @@ def test_person_api_refusals(http: TestClient, idp: MockIdP) -> None:
     assert http.get("/rs/prns/1000000101/addrs", headers=auth).status_code == 404
     assert http.get("/rs/prns/1000000101/docs", headers=auth).json()["size"] == 0  # no id_doc scope
     assert http.get("/rs/prns/1000000101/ctts/9", headers=auth).status_code == 404
+
+
+def test_codes_without_the_login_page(http: TestClient, idp: MockIdP) -> None:
+    code = idp.authorization_code("portal", 1000000103, nonce="n", scopes=("openid", "fullname"))
+    tokens = http.post(
+        "/aas/oauth2/te",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
+        auth=("portal", "s3cret"),
+    ).json()
+    claims = jwt.get_unverified_claims(tokens["id_token"])
+    assert (claims["sub"], claims["nonce"]) == ("1000000103", "n")

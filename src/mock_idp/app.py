@@ -126,6 +126,10 @@ class MockIdP:
         """Apply these faults to the next token response (each once)."""
         self.provider.faults.extend(TokenFault(f) for f in faults)
 
+    def authorization_code(self, client_id: str, oid: int, **options: Any) -> str:
+        """A code for ``oid`` as if the person had just logged in (see ``Provider.grant_for``)."""
+        return self.provider.grant_for(client_id, oid, **options).code
+
     def rotate_keys(self, alg: str = "RS256") -> str:
         return self.provider.keys.rotate(alg).kid
 

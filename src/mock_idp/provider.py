@@ -331,6 +331,34 @@ class Provider:
             self._grants[grant.code] = grant
         return grant
 
+    def grant_for(
+        self,
+        client_id: str,
+        oid: int,
+        *,
+        redirect_uri: str | None = None,
+        scopes: tuple[str, ...] = ("openid",),
+        nonce: str | None = None,
+        code_challenge: str | None = None,
+        second_factor: str = "sms",
+    ) -> Grant:
+        """An authorization code as if ``oid`` had just logged in (tests skip the page)."""
+        client = self.clients[client_id]
+        grant = Grant(
+            code=secrets.token_urlsafe(32),
+            client_id=client_id,
+            redirect_uri=redirect_uri or client.redirect_uris[0],
+            oid=oid,
+            scopes=scopes,
+            nonce=nonce,
+            code_challenge=code_challenge,
+            expires=self.clock.now() + CODE_LIFETIME,
+            second_factor=second_factor,
+        )
+        with self._lock:
+            self._grants[grant.code] = grant
+        return grant
+
     # -- token endpoint ---------------------------------------------------------------------
 
     def authenticate_client(

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jose import jwk
 
 from sso_bridge.errors import InvalidInput
 
@@ -37,6 +38,11 @@ class SigningKey:
     kid: str
     alg: str
     private_key: PrivateKey = attrs.field(repr=False)
+    # Prepared once: building a signer from PEM validates the RSA key every time (~40 ms).
+    signer: Any = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "signer", jwk.construct(self.private_key, self.alg))
 
     @classmethod
     def generate(cls, alg: str) -> SigningKey:

@@ -135,7 +135,7 @@ def sign_token(claims: dict[str, Any], key: SigningKey, faults: Collection[Token
         headers["kid"] = "unknown-" + secrets.token_hex(6)
     if TokenFault.NO_KID in faults:
         headers = {}
-    token: str = jwt.encode(claims, key.private_pem().decode(), algorithm=key.alg, headers=headers)
+    token: str = jwt.encode(claims, key.signer, algorithm=key.alg, headers=headers)
     if TokenFault.BAD_SIGNATURE in faults:
         head, body, signature = token.split(".")
         raw = bytearray(_b64decode(signature))

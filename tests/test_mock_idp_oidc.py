@@ -590,3 +590,28 @@ def test_codes_without_the_login_page(http: TestClient, idp: MockIdP) -> None:
     ).json()
     claims = jwt.get_unverified_claims(tokens["id_token"])
     assert (claims["sub"], claims["nonce"]) == ("1000000103", "n")
+
+
+def test_userinfo_sub_mismatch_fault(http: TestClient, idp: MockIdP) -> None:
+    idp.inject("userinfo_sub_mismatch")
+    code = idp.authorization_code("portal", 1000000101)
+    tokens = http.post(
+        "/aas/oauth2/te",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
+        auth=("portal", "s3cret"),
+    ).json()
+    assert jwt.get_unverified_claims(tokens["id_token"])["sub"] == "1000000101"  # token intact
+    info = http.get(
+        "/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    ).json()
+    assert info["sub"] != "1000000101"
+    code = idp.authorization_code("portal", 1000000101)
+    tokens = http.post(
+        "/aas/oauth2/te",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
+        auth=("portal", "s3cret"),
+    ).json()
+    info = http.get(
+        "/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    ).json()
+    assert info["sub"] == "1000000101"  # once only

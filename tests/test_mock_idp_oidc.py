@@ -88,13 +88,10 @@ def log_in(
     return redirect_params(done), params
 
 
-def exchange(http: TestClient, code: str, verifier: str, **extra: str):  # type: ignore[no-untyped-def]
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": REDIRECT,
-        "code_verifier": verifier,
-    }
+def exchange(http: TestClient, code: str, verifier: str | None = None, **extra: str):  # type: ignore[no-untyped-def]
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    if verifier is not None:
+        form["code_verifier"] = verifier
     form.update(extra)
     return http.post("/aas/oauth2/v3/te", data=form, auth=("portal", "s3cret"))
 
@@ -324,33 +321,24 @@ def test_client_secret_post_and_faults_over_the_admin_api(http: TestClient, idp:
         == 200
     )
     assert http.post("/admin/faults", json={"faults": ["wrong_nonce"]}).json() == {"ok": True}
-    back, params = log_in(http, idp, client_id="post")
-    tokens = http.post(
-        "/aas/oauth2/te",
-        data={
+
+    def post_client_login() -> tuple[dict[str, str], dict[str, str]]:
+        back, params = log_in(http, idp, client_id="post")
+        form = {
             "grant_type": "authorization_code",
             "code": back["code"],
             "redirect_uri": REDIRECT,
             "code_verifier": params["verifier"],
             "client_id": "post",
             "client_secret": "p",
-        },
-    ).json()
+        }
+        return http.post("/aas/oauth2/te", data=form).json(), params
+
+    tokens, params = post_client_login()
     claims = jwt.get_unverified_claims(tokens["id_token"])
     assert jwt.get_unverified_header(tokens["id_token"])["alg"] == "ES256"
     assert claims["nonce"] != params["nonce"]  # the injected fault
-    back, params = log_in(http, idp, client_id="post")
-    tokens = http.post(
-        "/aas/oauth2/te",
-        data={
-            "grant_type": "authorization_code",
-            "code": back["code"],
-            "redirect_uri": REDIRECT,
-            "code_verifier": params["verifier"],
-            "client_id": "post",
-            "client_secret": "p",
-        },
-    ).json()
+    tokens, params = post_client_login()
     assert jwt.get_unverified_claims(tokens["id_token"])["nonce"] == params["nonce"]  # used once
     assert http.post("/admin/faults", json={"faults": ["no_such_fault"]}).status_code == 400
 
@@ -583,11 +571,7 @@ def test_person_api_refusals(http: TestClient, idp: MockIdP) -> None:
 
 def test_codes_without_the_login_page(http: TestClient, idp: MockIdP) -> None:
     code = idp.authorization_code("portal", 1000000103, nonce="n", scopes=("openid", "fullname"))
-    tokens = http.post(
-        "/aas/oauth2/te",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
-        auth=("portal", "s3cret"),
-    ).json()
+    tokens = exchange(http, code).json()
     claims = jwt.get_unverified_claims(tokens["id_token"])
     assert (claims["sub"], claims["nonce"]) == ("1000000103", "n")
 
@@ -595,22 +579,14 @@ def test_codes_without_the_login_page(http: TestClient, idp: MockIdP) -> None:
 def test_userinfo_sub_mismatch_fault(http: TestClient, idp: MockIdP) -> None:
     idp.inject("userinfo_sub_mismatch")
     code = idp.authorization_code("portal", 1000000101)
-    tokens = http.post(
-        "/aas/oauth2/te",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
-        auth=("portal", "s3cret"),
-    ).json()
+    tokens = exchange(http, code).json()
     assert jwt.get_unverified_claims(tokens["id_token"])["sub"] == "1000000101"  # token intact
     info = http.get(
         "/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
     ).json()
     assert info["sub"] != "1000000101"
     code = idp.authorization_code("portal", 1000000101)
-    tokens = http.post(
-        "/aas/oauth2/te",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
-        auth=("portal", "s3cret"),
-    ).json()
+    tokens = exchange(http, code).json()
     info = http.get(
         "/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
     ).json()

@@ -591,3 +591,13 @@ def test_userinfo_sub_mismatch_fault(http: TestClient, idp: MockIdP) -> None:
         "/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
     ).json()
     assert info["sub"] == "1000000101"  # once only
+
+
+def test_language_switch_only_where_it_can_work(http: TestClient) -> None:
+    txn, _ = start(http, lang="en")
+    page = http.post(
+        "/login",
+        data={"txn": txn, "login": "+7 (900) 000-01-01", "password": "parol-101", "lang": "en"},
+    )
+    assert "Confirm your sign-in" in page.text
+    assert "Русский" not in page.text  # no link that would turn this POST into a GET

@@ -198,13 +198,16 @@ def _lang(request: Request, form: dict[str, Any] | None = None) -> str:
 
 
 def _page(request: Request, name: str, lang: str, status: int = 200, **values: Any) -> HTMLResponse:
-    query = dict(request.query_params)
-    query["lang"] = "en" if lang == "ru" else "ru"
+    switch_url = None
+    if request.method == "GET":  # pages reached by POST keep the language chosen before
+        query = dict(request.query_params)
+        query["lang"] = "en" if lang == "ru" else "ru"
+        switch_url = f"{request.url.path}?{urlencode(query)}"
     html = _templates.get_template(name).render(
         t=TEXTS[lang],
         lang=lang,
         base=str(request.base_url).rstrip("/"),
-        switch_url=f"{request.url.path}?{urlencode(query)}",
+        switch_url=switch_url,
         **values,
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})

@@ -601,3 +601,19 @@ def test_language_switch_only_where_it_can_work(http: TestClient) -> None:
     )
     assert "Confirm your sign-in" in page.text
     assert "Русский" not in page.text  # no link that would turn this POST into a GET
+
+
+def test_expired_state_is_forgotten(http: TestClient, idp: MockIdP) -> None:
+    class Later:
+        moment = datetime.now(UTC)
+
+        def now(self) -> datetime:
+            return self.moment
+
+    clock = Later()
+    idp.provider.clock = clock
+    for _ in range(255):
+        start(http)
+    clock.moment += timedelta(hours=2)
+    start(http)  # the 256th transaction sweeps
+    assert len(idp.provider._transactions) == 1

@@ -238,7 +238,21 @@ class Provider:
         )
         with self._lock:
             self._transactions[txn.id] = txn
+            if len(self._transactions) % 256 == 0:
+                self._prune(txn.created)
         return txn
+
+    def _prune(self, now: datetime) -> None:
+        """Forget what has expired, so that a long-running server does not grow."""
+        self._transactions = {
+            k: t for k, t in self._transactions.items() if now - t.created <= TRANSACTION_LIFETIME
+        }
+        self._grants = {k: g for k, g in self._grants.items() if g.expires >= now}
+        self._access = {k: a for k, a in self._access.items() if a.expires >= now}
+        live = set(self._access) | set(self._refresh)
+        self._used_codes = {
+            k: tokens for k, tokens in self._used_codes.items() if live.intersection(tokens)
+        }
 
     def transaction(self, txn_id: str) -> Transaction:
         with self._lock:

@@ -6,7 +6,7 @@ admin API for tests.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -27,6 +27,15 @@ from mock_idp.provider import (
     Transaction,
     WrongCode,
     client_from_dict,
+)
+from mock_idp.saml_idp import (
+    ENTITY_ID_PATH,
+    SLO_PATHS,
+    SSO_PATHS,
+    Redirect,
+    SamlFault,
+    SamlIdP,
+    SamlRequestError,
 )
 from mock_idp.tokens import TokenFault
 from mock_idp.users import Directory, Person, SecondFactor, load_config, person_from_dict
@@ -86,9 +95,11 @@ _templates = Environment(
 class MockIdP:
     """A running mock IdP's state and the Python API that tests drive it with."""
 
-    def __init__(self, provider: Provider, base_url: str) -> None:
+    def __init__(self, provider: Provider, base_url: str, saml: SamlIdP | None = None) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
+        self.saml = saml or SamlIdP(self.base_url, clock=provider.clock)
+        self.saml_faults: list[SamlFault] = []
         self._initial_people = list(provider.people)
         self._initial_clients = dict(provider.clients)
 
@@ -105,7 +116,11 @@ class MockIdP:
         clients = {c.client_id: c for c in map(client_from_dict, data.get("clients") or ())}
         keys = KeyRing.load_or_create(state_dir) if state_dir else KeyRing.generate()
         issuer = base_url.rstrip("/") + "/"
-        return cls(Provider(issuer, people, keys, clients), base_url)
+        provider = Provider(issuer, people, keys, clients)
+        saml = SamlIdP(base_url.rstrip("/"), state_dir, clock=provider.clock)
+        for sp in data.get("saml_service_providers") or ():
+            add_service_provider(saml, sp, config.parent if config else Path())
+        return cls(provider, base_url, saml)
 
     @property
     def issuer(self) -> str:
@@ -122,9 +137,31 @@ class MockIdP:
         self.provider.clients[client.client_id] = client
         return client
 
-    def inject(self, *faults: TokenFault | str) -> None:
-        """Apply these faults to the next token response (each once)."""
-        self.provider.faults.extend(TokenFault(f) for f in faults)
+    def add_service_provider(self, settings: dict[str, Any]) -> None:
+        """Know a SAML service provider: ``metadata`` (XML) or ``entity_id`` + ``acs_url``."""
+        add_service_provider(self.saml, settings, Path())
+
+    def inject(self, *faults: TokenFault | SamlFault | str) -> None:
+        """Apply these faults to the next token or SAML response (each once).
+
+        Strings name token faults first (``"expired"`` is the token's); write SAML faults
+        as ``"saml:expired"``, or pass :class:`SamlFault` members.
+        """
+        for fault in faults:
+            if isinstance(fault, SamlFault):
+                self.saml_faults.append(fault)
+            elif isinstance(fault, TokenFault):
+                self.provider.faults.append(fault)
+            elif fault.startswith("saml:"):
+                self.saml_faults.append(SamlFault(fault.removeprefix("saml:")))
+            elif fault in set(TokenFault):
+                self.provider.faults.append(TokenFault(fault))
+            else:
+                self.saml_faults.append(SamlFault(fault))
+
+    def take_saml_faults(self) -> set[SamlFault]:
+        faults, self.saml_faults = set(self.saml_faults), []
+        return faults
 
     def authorization_code(self, client_id: str, oid: int, **options: Any) -> str:
         """A code for ``oid`` as if the person had just logged in (see ``Provider.grant_for``)."""
@@ -149,6 +186,8 @@ class MockIdP:
         self.provider.people = Directory(self._initial_people)
         self.provider.clients = dict(self._initial_clients)
         self.provider.faults.clear()
+        self.saml_faults.clear()
+        self.saml.reset()
         self.provider.outbox.clear()
 
     # -- pages ------------------------------------------------------------------------------
@@ -190,6 +229,25 @@ class MockIdP:
             ],
             "authorization_response_iss_parameter_supported": True,
         }
+
+
+def add_service_provider(saml: SamlIdP, settings: Mapping[str, Any], base: Path) -> None:
+    """Register an SP from config: ``metadata_file``/``metadata``, or its settings."""
+    encrypt = bool(settings.get("encrypt_assertions", False))
+    if settings.get("metadata_file"):
+        xml = (base / str(settings["metadata_file"])).read_text(encoding="utf-8")
+        saml.register_sp(xml, encrypt_assertions=encrypt)
+    elif settings.get("metadata"):
+        saml.register_sp(str(settings["metadata"]), encrypt_assertions=encrypt)
+    else:
+        saml.register_sp_settings(
+            str(settings["entity_id"]),
+            settings["acs_url"],
+            certificate_pem=settings.get("certificate_pem"),
+            encrypt_assertions=encrypt,
+            slo_url=settings.get("slo_url"),
+            want_signed_requests=bool(settings.get("want_signed_requests", False)),
+        )
 
 
 def _lang(request: Request, form: dict[str, Any] | None = None) -> str:
@@ -253,7 +311,13 @@ class _Handlers:
             return _redirect_error(exc, self.idp.issuer)
         except EsiaError as exc:
             return _page(request, "error.html", lang, 400, description=exc.description)
-        return _page(request, "login.html", lang, txn=txn.id, client_id=txn.client.client_id)
+        return _page(
+            request,
+            "login.html",
+            lang,
+            txn=txn.id,
+            client_id=txn.client.client_id if txn.client else "",
+        )
 
     async def login(self, request: Request) -> Response:
         form = dict(await request.form())
@@ -279,7 +343,10 @@ class _Handlers:
         lang = _lang(request, form)
         try:
             txn = self.provider.transaction(str(form.get("txn", "")))
-            grant = self.provider.check_second_factor(txn, str(form.get("code", "")))
+            person = self.provider.check_second_factor(txn, str(form.get("code", "")))
+            if txn.saml_request is not None:
+                return self._saml_login_response(request, txn, person)
+            grant = self.provider.grant_after_login(txn, person)
         except WrongCode as exc:
             method = txn.person.second_factor if txn.person else SecondFactor.SMS
             message = TEXTS[lang]["wrong_code"].format(left=exc.attempts_left)
@@ -372,6 +439,48 @@ class _Handlers:
                 return JSONResponse(item)
         return _json_error(EsiaError("not_found", "ESIA-007024", "no such element", status=404))
 
+    async def saml_metadata(self, request: Request) -> Response:
+        return Response(self.idp.saml.metadata(), media_type="application/samlmetadata+xml")
+
+    async def saml_sso(self, request: Request) -> Response:
+        lang = _lang(request)
+        try:
+            if request.method == "GET":
+                info = self.idp.saml.parse_authn_request(
+                    "redirect", dict(request.query_params), query_string=request.url.query
+                )
+            else:
+                form = {k: str(v) for k, v in (await request.form()).items()}
+                lang = _lang(request, form)
+                info = self.idp.saml.parse_authn_request("post", form)
+        except SamlRequestError as exc:
+            return _page(request, "error.html", lang, 400, description=f"{exc.code}: {exc}")
+        txn = self.provider.begin_saml(info, info.acs_url, info.relay_state or "")
+        return _page(request, "login.html", lang, txn=txn.id, client_id=info.sp_entity_id)
+
+    def _saml_login_response(self, request: Request, txn: Transaction, person: Person) -> Response:
+        form = self.idp.saml.login_response(
+            txn.saml_request, person, faults=self.idp.take_saml_faults()
+        )
+        return HTMLResponse(form.html(), headers={"Cache-Control": "no-store"})
+
+    async def saml_slo(self, request: Request) -> Response:
+        try:
+            if request.method == "GET":
+                result = self.idp.saml.logout(
+                    "redirect", dict(request.query_params), query_string=request.url.query
+                )
+            else:
+                form = {k: str(v) for k, v in (await request.form()).items()}
+                result = self.idp.saml.logout("post", form)
+        except SamlRequestError as exc:
+            return _page(
+                request, "error.html", _lang(request), 400, description=f"{exc.code}: {exc}"
+            )
+        if isinstance(result.answer, Redirect):
+            return RedirectResponse(result.answer.url, status_code=303)
+        return HTMLResponse(result.answer.html())
+
     async def logout(self, request: Request) -> Response:
         client = self.provider.clients.get(request.query_params.get("client_id", ""))
         target = request.query_params.get("redirect_url", "")
@@ -419,6 +528,9 @@ def create_app(idp: MockIdP) -> Starlette:
         Route("/rs/prns/{oid}/{collection:str}", h.collection),
         Route("/rs/prns/{oid}/{collection:str}/{item}", h.element),
         Route("/idp/ext/Logout", h.logout),
+        Route(ENTITY_ID_PATH, h.saml_metadata),
+        *(Route(path, h.saml_sso, methods=["GET", "POST"]) for path in SSO_PATHS.values()),
+        *(Route(path, h.saml_slo, methods=["GET", "POST"]) for path in SLO_PATHS.values()),
         Route("/outbox", h.outbox),
         Route("/admin/{action}", h.admin, methods=["POST"]),
     ]

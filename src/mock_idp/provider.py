@@ -120,13 +120,14 @@ class Transaction:
     """One authorization request on its way through the login page."""
 
     id: str
-    client: Client
+    client: Client | None  # None for a SAML login
     redirect_uri: str
     scopes: tuple[str, ...]
     state: str
     nonce: str | None
     code_challenge: str | None
     created: datetime
+    saml_request: Any = None  # the parsed AuthnRequest of a SAML login
     person: Person | None = None
     sms_code_hash: bytes | None = None
     sms_sent_at: datetime | None = None
@@ -263,8 +264,27 @@ class Provider:
             raise self._end(txn, "access_denied", ESIA_EXPIRED, "the login attempt timed out")
         return txn
 
-    def _end(self, txn: Transaction, error: str, code: str, message: str) -> RedirectableError:
+    def begin_saml(self, request: Any, acs_url: str, relay_state: str) -> Transaction:
+        """Open a login transaction for a parsed SAML AuthnRequest."""
+        txn = Transaction(
+            id=secrets.token_urlsafe(24),
+            client=None,
+            redirect_uri=acs_url,
+            scopes=(),
+            state=relay_state,
+            nonce=None,
+            code_challenge=None,
+            created=self.clock.now(),
+            saml_request=request,
+        )
+        with self._lock:
+            self._transactions[txn.id] = txn
+        return txn
+
+    def _end(self, txn: Transaction, error: str, code: str, message: str) -> EsiaError:
         txn.dead = True
+        if txn.client is None:  # SAML: the page says it; nothing goes back unasked
+            return EsiaError(error, code, message)
         return RedirectableError(
             error, code, message, redirect_uri=txn.redirect_uri, state=txn.state
         )
@@ -274,7 +294,7 @@ class Provider:
         person = self.people.by_login(login)
         if person is None or not hmac.compare_digest(person.password.encode(), password.encode()):
             raise self._end(txn, "access_denied", ESIA_WRONG_CREDENTIALS, "wrong login or password")
-        if txn.client.require_trusted and not person.trusted:
+        if txn.client is not None and txn.client.require_trusted and not person.trusted:
             raise self._end(
                 txn, "access_denied", ESIA_NOT_CONFIRMED, "the client requires a confirmed account"
             )
@@ -302,7 +322,7 @@ class Provider:
             raise EsiaError("invalid_request", ESIA_BAD_REQUEST, "log in with a password first")
         return txn.person
 
-    def check_second_factor(self, txn: Transaction, code: str) -> Grant:
+    def check_second_factor(self, txn: Transaction, code: str) -> Person:
         """Second step: the SMS or TOTP code. At most five wrong codes per attempt."""
         person = self._person(txn)
         now = self.clock.now()
@@ -330,20 +350,21 @@ class Provider:
                 )
             raise WrongCode(MAX_CODE_ATTEMPTS - txn.attempts)
         txn.dead = True
-        grant = Grant(
-            code=secrets.token_urlsafe(32),
-            client_id=txn.client.client_id,
+        return person
+
+    def grant_after_login(self, txn: Transaction, person: Person) -> Grant:
+        """The authorization code of a finished OIDC login."""
+        if txn.client is None:
+            raise EsiaError("invalid_request", ESIA_BAD_REQUEST, "not an OIDC login")
+        return self.grant_for(
+            txn.client.client_id,
+            person.oid,
             redirect_uri=txn.redirect_uri,
-            oid=person.oid,
             scopes=txn.scopes,
             nonce=txn.nonce,
             code_challenge=txn.code_challenge,
-            expires=now + CODE_LIFETIME,
             second_factor=person.second_factor.value,
         )
-        with self._lock:
-            self._grants[grant.code] = grant
-        return grant
 
     def grant_for(
         self,

@@ -25,6 +25,7 @@ otherwise), which is itself encrypted with RSA-OAEP to the recipient's certifica
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import uuid
 from collections.abc import Mapping
@@ -614,6 +615,12 @@ def _read_pem(source: str | bytes | os.PathLike[str], *, what: str) -> bytes:
 
 def _load_private_key(source: str | bytes | os.PathLike[str]) -> tuple[bytes, rsa.RSAPrivateKey]:
     pem = _read_pem(source, what="signing key")
+    return pem, _parse_private_key(pem)
+
+
+@functools.lru_cache(maxsize=32)
+def _parse_private_key(pem: bytes) -> rsa.RSAPrivateKey:
+    # Loading validates the RSA key, ~40 ms each time; the same key signs every response.
     try:
         key = load_pem_private_key(pem, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
@@ -622,7 +629,7 @@ def _load_private_key(source: str | bytes | os.PathLike[str]) -> tuple[bytes, rs
         ) from exc
     if not isinstance(key, rsa.RSAPrivateKey):
         raise SamlCryptoError("the signing key is not an RSA key", code="saml.key_invalid")
-    return pem, key
+    return key
 
 
 def _encryption_hints(template: str | SamlBase | None) -> _EncryptionHints:

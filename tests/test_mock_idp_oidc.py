@@ -617,3 +617,40 @@ def test_expired_state_is_forgotten(http: TestClient, idp: MockIdP) -> None:
     clock.moment += timedelta(hours=2)
     start(http)  # the 256th transaction sweeps
     assert len(idp.provider._transactions) == 1
+
+
+def test_malformed_input_never_shows_a_stack_trace(idp: MockIdP) -> None:
+    http = TestClient(create_app(idp), base_url=BASE, raise_server_exceptions=False)
+    bad_json = http.post(
+        "/admin/users", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert bad_json.status_code == 400
+    assert bad_json.json()["error"] == "invalid_request"
+    assert http.post("/admin/faults", json=["x"]).status_code == 400
+    weird_form = http.post(
+        "/aas/oauth2/te",
+        content=b"\xff\xfe",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert weird_form.status_code in (400, 401)
+    assert "Traceback" not in weird_form.text
+    assert weird_form.json()["error_description"].startswith("ESIA-0070")
+
+
+def test_an_internal_error_is_an_esia_style_answer(
+    idp: MockIdP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> dict[str, str]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(idp, "discovery", broken)
+    http = TestClient(create_app(idp), base_url=BASE, raise_server_exceptions=False)
+    answer = http.get("/.well-known/openid-configuration")
+    assert answer.status_code == 500
+    assert answer.json() == {
+        "error": "server_error",
+        "error_description": "ESIA-007008: the service cannot handle this request",
+    }
+    page = http.get("/.well-known/openid-configuration", headers={"accept": "text/html"})
+    assert "ESIA-007008" in page.text
+    assert "boom" not in page.text and "Traceback" not in page.text

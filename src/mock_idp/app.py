@@ -292,6 +292,14 @@ def _json_error(exc: EsiaError) -> JSONResponse:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """Whatever went wrong, the answer is an ESIA-style error, never a stack trace."""
+    description = "ESIA-007008: the service cannot handle this request"
+    if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+        return _page(request, "error.html", _lang(request), 500, description=description)
+    return JSONResponse({"error": "server_error", "error_description": description}, 500)
+
+
 class _Handlers:
     def __init__(self, idp: MockIdP) -> None:
         self.idp = idp
@@ -493,8 +501,10 @@ class _Handlers:
 
     async def admin(self, request: Request) -> Response:
         action = request.path_params["action"]
-        data = await request.json() if await request.body() else {}
         try:
+            data = await request.json() if await request.body() else {}
+            if not isinstance(data, dict):
+                raise TypeError("the body must be a JSON object")
             if action == "users":
                 self.idp.add_user(data)
             elif action == "clients":
@@ -507,7 +517,7 @@ class _Handlers:
                 self.idp.reset()
             else:
                 return JSONResponse({"error": "unknown admin action"}, status_code=404)
-        except (BridgeError, ValueError, KeyError, TypeError) as exc:
+        except (BridgeError, ValueError, KeyError, TypeError, AttributeError) as exc:
             return JSONResponse({"error": "invalid_request", "error_description": str(exc)}, 400)
         return JSONResponse({"ok": True})
 
@@ -534,6 +544,6 @@ def create_app(idp: MockIdP) -> Starlette:
         Route("/outbox", h.outbox),
         Route("/admin/{action}", h.admin, methods=["POST"]),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={Exception: _unexpected})
     app.state.idp = idp
     return app

@@ -9,10 +9,16 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+import yaml
 from click.testing import CliRunner
 
+from mock_idp.app import MockIdP
 from mock_idp.cli import SAMPLE_CONFIG, main
+from mock_idp.keys import SigningKey
+from mock_idp.saml_idp import SamlSigningKey
 from mock_idp.server import RunningIdP, free_port
+from sso_bridge.errors import InvalidInput
 
 
 def test_fixture_serves_over_real_http(mock_idp: RunningIdP) -> None:
@@ -124,3 +130,39 @@ def test_users_add_and_list(tmp_path: Path) -> None:
     )
     assert bad.exit_code == 1
     assert bad.stderr.startswith("error: mock_idp.bad_person:")
+
+
+def test_keys_given_in_the_config(tmp_path: Path) -> None:
+    rsa_key = SigningKey.generate("RS256")
+    saml_key = SamlSigningKey.generate("given")
+    config = tmp_path / "idp.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "keys": {
+                    "oidc": [{"alg": "RS256", "private_key_pem": rsa_key.private_pem().decode()}],
+                    "saml": {
+                        "private_key_pem": saml_key.key_pem().decode(),
+                        "certificate_pem": saml_key.certificate_pem().decode(),
+                    },
+                }
+            }
+        ),
+        encoding="utf-8",
+    )
+    idp = MockIdP.from_config(config, "http://idp.test")
+    assert idp.provider.keys.active("RS256").kid == rsa_key.kid
+    assert saml_key.certificate_body() in idp.saml.metadata()
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "keys": {
+                    "oidc": [{"alg": "ES256", "private_key_pem": rsa_key.private_pem().decode()}]
+                }
+            }
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(InvalidInput) as exc:
+        MockIdP.from_config(config, "http://idp.test")
+    assert exc.value.code == "mock_idp.bad_key"

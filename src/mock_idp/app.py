@@ -6,6 +6,8 @@ admin API for tests.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ from mock_idp.saml_idp import (
     SamlFault,
     SamlIdP,
     SamlRequestError,
+    SamlSigningKey,
 )
 from mock_idp.tokens import TokenFault
 from mock_idp.users import Directory, Person, SecondFactor, load_config, person_from_dict
@@ -100,6 +103,7 @@ class MockIdP:
         self.base_url = base_url.rstrip("/")
         self.saml = saml or SamlIdP(self.base_url, clock=provider.clock)
         self.saml_faults: list[SamlFault] = []
+        self._key_dir: tempfile.TemporaryDirectory[str] | None = None
         self._initial_people = list(provider.people)
         self._initial_clients = dict(provider.clients)
 
@@ -114,13 +118,26 @@ class MockIdP:
         data = load_config(config) if config else {}
         people = Directory(person_from_dict(p) for p in data.get("users") or ())
         clients = {c.client_id: c for c in map(client_from_dict, data.get("clients") or ())}
-        keys = KeyRing.load_or_create(state_dir) if state_dir else KeyRing.generate()
+        given = data.get("keys") or {}
+        if given.get("oidc"):
+            keys = KeyRing.from_config(list(given["oidc"]))
+        else:
+            keys = KeyRing.load_or_create(state_dir) if state_dir else KeyRing.generate()
         issuer = base_url.rstrip("/") + "/"
         provider = Provider(issuer, people, keys, clients)
-        saml = SamlIdP(base_url.rstrip("/"), state_dir, clock=provider.clock)
+        saml_dir = state_dir
+        holder = None
+        if given.get("saml"):
+            if saml_dir is None:
+                holder = tempfile.TemporaryDirectory(prefix="mock-idp-")
+                saml_dir = Path(holder.name)
+            write_saml_key(saml_dir, given["saml"])
+        saml = SamlIdP(base_url.rstrip("/"), saml_dir, clock=provider.clock)
         for sp in data.get("saml_service_providers") or ():
             add_service_provider(saml, sp, config.parent if config else Path())
-        return cls(provider, base_url, saml)
+        idp = cls(provider, base_url, saml)
+        idp._key_dir = holder
+        return idp
 
     @property
     def issuer(self) -> str:
@@ -229,6 +246,19 @@ class MockIdP:
             ],
             "authorization_response_iss_parameter_supported": True,
         }
+
+
+def write_saml_key(directory: Path, given: Mapping[str, Any]) -> None:
+    """Put a SAML key and certificate from the config where the SAML IdP loads them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    key_path = directory / SamlSigningKey.KEY_FILE
+    key_path.unlink(missing_ok=True)
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(str(given["private_key_pem"]))
+    (directory / SamlSigningKey.CERTIFICATE_FILE).write_text(
+        str(given["certificate_pem"]), encoding="ascii"
+    )
 
 
 def add_service_provider(saml: SamlIdP, settings: Mapping[str, Any], base: Path) -> None:

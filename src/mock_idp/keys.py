@@ -154,6 +154,28 @@ class KeyRing:
         return cls(keys, index["active"])
 
     @classmethod
+    def from_config(cls, entries: list[dict[str, Any]]) -> KeyRing:
+        """Keys given in a config file: ``[{alg: RS256, private_key_pem: ...}, ...]``.
+
+        Each given algorithm's key is active; missing algorithms get a new key.
+        """
+        keys = []
+        for entry in entries:
+            alg = str(entry.get("alg", "RS256"))
+            pem = str(entry.get("private_key_pem", "")).encode()
+            try:
+                private = serialization.load_pem_private_key(pem, password=None)
+            except (ValueError, TypeError) as exc:
+                raise InvalidInput(f"{alg} key: {exc}", code="mock_idp.bad_key") from None
+            expected = rsa.RSAPrivateKey if alg == "RS256" else ec.EllipticCurvePrivateKey
+            if alg not in ALGORITHMS or not isinstance(private, expected):
+                raise InvalidInput(f"a {alg} key does not fit", code="mock_idp.bad_key")
+            keys.append(SigningKey(_thumbprint(private), alg, private))
+        given = {k.alg for k in keys}
+        keys += [SigningKey.generate(alg) for alg in ALGORITHMS if alg not in given]
+        return cls(keys, {k.alg: k.kid for k in keys})
+
+    @classmethod
     def load_or_create(cls, directory: Path) -> KeyRing:
         """The keys kept in ``directory``, made and saved there on first use."""
         if (directory / "keys.json").exists():

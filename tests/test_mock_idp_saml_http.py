@@ -19,6 +19,7 @@ from mock_idp.app import MockIdP, create_app
 BASE = "http://idp.test"
 SP = "https://sp.test/saml"
 ACS = "https://sp.test/saml/acs"
+SLO = "https://sp.test/saml/slo"
 SAMPLE = Path(str(resources.files("mock_idp") / "sample.yaml"))
 NS = {
     "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
@@ -31,7 +32,7 @@ NS = {
 @pytest.fixture
 def idp() -> MockIdP:
     idp = MockIdP.from_config(SAMPLE, BASE)
-    idp.add_service_provider({"entity_id": SP, "acs_url": ACS})
+    idp.add_service_provider({"entity_id": SP, "acs_url": ACS, "slo_url": SLO})
     return idp
 
 
@@ -136,3 +137,28 @@ def test_bad_requests_get_a_page(http: TestClient) -> None:
     )
     assert page.status_code == 400
     assert "saml.unknown_sp" in page.text
+
+
+def test_single_logout_over_http(http: TestClient, idp: MockIdP) -> None:
+    xml, _ = saml_login(http, idp, "_r9")
+    name_id = etree.fromstring(xml).findtext(".//saml:NameID", namespaces=NS)
+    request = (
+        f'<samlp:LogoutRequest xmlns:samlp="{NS["samlp"]}" xmlns:saml="{NS["saml"]}" ID="_lo"'
+        f' Version="2.0" IssueInstant="2026-01-01T00:00:00Z"'
+        f' Destination="{BASE}/idp/profile/SAML2/POST/SLO">'
+        f"<saml:Issuer>{SP}</saml:Issuer><saml:NameID>{name_id}</saml:NameID>"
+        "</samlp:LogoutRequest>"
+    )
+    answer = http.post(
+        "/idp/profile/SAML2/POST/SLO",
+        data={"SAMLRequest": base64.b64encode(request.encode()).decode(), "RelayState": "r"},
+    )
+    assert answer.status_code == 200
+    action = re.search(r'action="([^"]+)"', answer.text)
+    response = re.search(r'name="SAMLResponse" value="([^"]+)"', answer.text)
+    assert action and response
+    assert html.unescape(action.group(1)) == SLO
+    logout = etree.fromstring(base64.b64decode(html.unescape(response.group(1))))
+    assert logout.get("InResponseTo") == "_lo"
+    assert logout.find("samlp:Status/samlp:StatusCode", NS).get("Value").endswith(":Success")
+    assert http.post("/idp/profile/SAML2/POST/SLO", data={"SAMLRequest": "Zm9v"}).status_code == 400

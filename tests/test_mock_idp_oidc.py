@@ -654,3 +654,20 @@ def test_an_internal_error_is_an_esia_style_answer(
     page = http.get("/.well-known/openid-configuration", headers={"accept": "text/html"})
     assert "ESIA-007008" in page.text
     assert "boom" not in page.text and "Traceback" not in page.text
+
+
+def test_faults_for_several_responses(http: TestClient, idp: MockIdP) -> None:
+    assert (
+        http.post("/admin/faults", json={"faults": ["wrong_iss"], "responses": 2}).status_code
+        == 200
+    )
+    idp.inject("missing_sub")  # joins the first of the two
+
+    def claims() -> dict[str, object]:
+        code = idp.authorization_code("portal", 1000000101)
+        return jwt.get_unverified_claims(exchange(http, code).json()["id_token"])
+
+    first, second, third = claims(), claims(), claims()
+    assert first["iss"] != BASE + "/" and "sub" not in first
+    assert second["iss"] != BASE + "/" and second["sub"] == "1000000101"
+    assert third["iss"] == BASE + "/"

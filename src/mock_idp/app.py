@@ -10,7 +10,7 @@ import os
 import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -102,7 +102,7 @@ class MockIdP:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.saml = saml or SamlIdP(self.base_url, clock=provider.clock)
-        self.saml_faults: list[SamlFault] = []
+        self.saml_faults: list[set[SamlFault]] = []
         self._key_dir: tempfile.TemporaryDirectory[str] | None = None
         self._initial_people = list(provider.people)
         self._initial_clients = dict(provider.clients)
@@ -158,27 +158,30 @@ class MockIdP:
         """Know a SAML service provider: ``metadata`` (XML) or ``entity_id`` + ``acs_url``."""
         add_service_provider(self.saml, settings, Path())
 
-    def inject(self, *faults: TokenFault | SamlFault | str) -> None:
-        """Apply these faults to the next token or SAML response (each once).
+    def inject(self, *faults: TokenFault | SamlFault | str, responses: int = 1) -> None:
+        """Apply these faults to each of the next ``responses`` token or SAML responses.
 
         Strings name token faults first (``"expired"`` is the token's); write SAML faults
         as ``"saml:expired"``, or pass :class:`SamlFault` members.
         """
+        tokens: set[TokenFault] = set()
+        saml: set[SamlFault] = set()
         for fault in faults:
             if isinstance(fault, SamlFault):
-                self.saml_faults.append(fault)
+                saml.add(fault)
             elif isinstance(fault, TokenFault):
-                self.provider.faults.append(fault)
+                tokens.add(fault)
             elif fault.startswith("saml:"):
-                self.saml_faults.append(SamlFault(fault.removeprefix("saml:")))
+                saml.add(SamlFault(fault.removeprefix("saml:")))
             elif fault in set(TokenFault):
-                self.provider.faults.append(TokenFault(fault))
+                tokens.add(TokenFault(fault))
             else:
-                self.saml_faults.append(SamlFault(fault))
+                saml.add(SamlFault(fault))
+        _enqueue(self.provider.faults, tokens, responses)
+        _enqueue(self.saml_faults, saml, responses)
 
     def take_saml_faults(self) -> set[SamlFault]:
-        faults, self.saml_faults = set(self.saml_faults), []
-        return faults
+        return self.saml_faults.pop(0) if self.saml_faults else set()
 
     def authorization_code(self, client_id: str, oid: int, **options: Any) -> str:
         """A code for ``oid`` as if the person had just logged in (see ``Provider.grant_for``)."""
@@ -246,6 +249,20 @@ class MockIdP:
             ],
             "authorization_response_iss_parameter_supported": True,
         }
+
+
+_Fault = TypeVar("_Fault", TokenFault, SamlFault)
+
+
+def _enqueue(queue: list[set[_Fault]], faults: set[_Fault], responses: int) -> None:
+    """Add ``faults`` to each of the next ``responses`` entries of a per-response queue."""
+    if not faults:
+        return
+    for index in range(responses):
+        if index < len(queue):
+            queue[index] |= faults
+        else:
+            queue.append(set(faults))
 
 
 def write_saml_key(directory: Path, given: Mapping[str, Any]) -> None:
@@ -540,7 +557,7 @@ class _Handlers:
             elif action == "clients":
                 self.idp.add_client(data)
             elif action == "faults":
-                self.idp.inject(*data.get("faults", []))
+                self.idp.inject(*data.get("faults", []), responses=int(data.get("responses", 1)))
             elif action == "rotate":
                 return JSONResponse({"kid": self.idp.rotate_keys(data.get("alg", "RS256"))})
             elif action == "reset":

@@ -182,7 +182,8 @@ class Provider:
         self.clients: dict[str, Client] = dict(clients or {})
         self.clock = clock or SystemClock()
         self.outbox: list[Sms] = []
-        self.faults: list[TokenFault] = []
+        # one set of faults per coming token response, in order
+        self.faults: list[set[TokenFault]] = []
         self._lock = threading.RLock()
         self._transactions: dict[str, Transaction] = {}
         self._grants: dict[str, Grant] = {}
@@ -547,10 +548,9 @@ class Provider:
         }
 
     def take_faults(self) -> set[TokenFault]:
-        """The faults queued for the next response (each queued fault is used once)."""
+        """The faults queued for this response (empty when none are)."""
         with self._lock:
-            faults, self.faults = set(self.faults), []
-        return faults
+            return self.faults.pop(0) if self.faults else set()
 
     # -- resources --------------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import secrets
 import threading
 from collections.abc import Mapping
@@ -609,9 +608,7 @@ class WrongCode(Exception):
 
 def _assertion_issuer(assertion: str) -> str | None:
     try:
-        payload = assertion.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError):
+        issuer = jwt.get_unverified_claims(assertion).get("iss")
+    except JOSEError:
         return None
-    issuer = claims.get("iss") if isinstance(claims, dict) else None
     return issuer if isinstance(issuer, str) else None

@@ -8,16 +8,14 @@ import datetime as dt
 import subprocess
 import zlib
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import saml2.sigver
 import xmlsec
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 from lxml import etree
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.client import Saml2Client
@@ -28,6 +26,7 @@ from saml2.sigver import pre_signature_part, verify_redirect_signature
 from signxml import SignatureConfiguration, VerifyResult, XMLVerifier
 from signxml.exceptions import InvalidSignature
 
+from certs import KeyPair, make_key_pair
 from mock_idp.saml_idp import (
     ESIA_ATTRIBUTES,
     AuthnRequestInfo,
@@ -76,39 +75,6 @@ NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 class FixedClock:
     def now(self) -> dt.datetime:
         return NOW
-
-
-class KeyPair(NamedTuple):
-    key_file: Path
-    cert_file: Path
-    key_pem: bytes
-    cert_pem: bytes
-    cert_body: str
-
-
-def make_key_pair(directory: Path, name: str) -> KeyPair:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    (directory / f"{name}.key").write_bytes(key_pem)
-    (directory / f"{name}.crt").write_bytes(cert_pem)
-    body = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
-    return KeyPair(directory / f"{name}.key", directory / f"{name}.crt", key_pem, cert_pem, body)
 
 
 PERSON = person_from_dict(

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 import saml2.sigver
 import xmlsec
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from lxml import etree
 from saml2.authn_context import PASSWORDPROTECTEDTRANSPORT
 from saml2.saml import NAMEID_FORMAT_PERSISTENT, NameID
 from saml2.server import Server
 from saml2.sigver import pre_encryption_part
 
+from certs import KeyPair, make_key_pair
 from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.saml.xmlsec_backend import (
     AES256_CBC,
@@ -49,40 +45,6 @@ SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 ASSERTION = "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"
 
 IDENTITY = {"givenName": ["Мария"], "sn": ["Смирнова"], "mail": ["maria@school.example"]}
-
-
-class KeyPair(NamedTuple):
-    key_file: Path
-    cert_file: Path
-    cert_pem: bytes
-    cert_body: str  # base64 DER, as in metadata and KeyInfo
-    key_pem: bytes
-
-
-def make_key_pair(directory: Path, name: str) -> KeyPair:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    (directory / f"{name}.key").write_bytes(key_pem)
-    (directory / f"{name}.crt").write_bytes(cert_pem)
-    body = "".join(cert_pem.decode().splitlines()[1:-1])
-    return KeyPair(directory / f"{name}.key", directory / f"{name}.crt", cert_pem, body, key_pem)
 
 
 @pytest.fixture(scope="module")

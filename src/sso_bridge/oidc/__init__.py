@@ -1,0 +1,70 @@
+"""A hardened OpenID Connect relying party (code flow, PKCE S256, RFC 9207 ``iss``).
+
+The checks are plain functions without I/O (:mod:`.flow`, :mod:`.idtoken`,
+:mod:`.identity`, :mod:`.client_auth`); :class:`RelyingParty` runs them with an
+:class:`HttpClient` and a clock::
+
+    config = discover(http, "https://esia.example/", client_id=..., redirect_uri=...,
+                      client_secret=...)
+    rp = RelyingParty(config, http)
+    request = rp.start()              # redirect to request.url, keep request.pending
+    result = rp.complete(query_params, pending)   # -> LoginResult(identity, tokens)
+
+Every refusal is an :class:`OidcError` (a :class:`~sso_bridge.errors.BridgeError`) with a
+stable ``oidc.*`` code.
+"""
+
+from sso_bridge.oidc.config import (
+    SIGNATURE_ALGORITHMS,
+    ClientAuthMethod,
+    ProviderConfig,
+    config_from_discovery,
+    discover,
+)
+from sso_bridge.oidc.errors import AuthorizationError, IdTokenError, OidcError, TokenError
+from sso_bridge.oidc.flow import (
+    AuthorizationRequest,
+    MemoryStateLedger,
+    PendingLogin,
+    StateLedger,
+    authorization_request,
+    check_callback,
+    pkce_challenge,
+)
+from sso_bridge.oidc.http import HttpClient, HttpResponse, HttpxClient
+from sso_bridge.oidc.identity import identity_from_claims, identity_from_esia_person
+from sso_bridge.oidc.idtoken import IdToken, at_hash, validate_id_token
+from sso_bridge.oidc.keys import JwksCache, parse_jwks
+from sso_bridge.oidc.rp import LoginResult, RelyingParty, TokenSet
+
+__all__ = [
+    "SIGNATURE_ALGORITHMS",
+    "AuthorizationError",
+    "AuthorizationRequest",
+    "ClientAuthMethod",
+    "HttpClient",
+    "HttpResponse",
+    "HttpxClient",
+    "IdToken",
+    "IdTokenError",
+    "JwksCache",
+    "LoginResult",
+    "MemoryStateLedger",
+    "OidcError",
+    "PendingLogin",
+    "ProviderConfig",
+    "RelyingParty",
+    "StateLedger",
+    "TokenError",
+    "TokenSet",
+    "at_hash",
+    "authorization_request",
+    "check_callback",
+    "config_from_discovery",
+    "discover",
+    "identity_from_claims",
+    "identity_from_esia_person",
+    "parse_jwks",
+    "pkce_challenge",
+    "validate_id_token",
+]

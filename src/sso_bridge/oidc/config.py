@@ -1,0 +1,161 @@
+"""Per-provider settings of the relying party, given explicitly or read from discovery."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from sso_bridge.errors import ConfigError
+from sso_bridge.oidc.errors import OidcError
+from sso_bridge.oidc.http import HttpClient
+
+SIGNATURE_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
+"""Algorithms an allow-list may name. ``none`` and the HMAC family are never accepted:
+an ID token is checked with the provider's public keys only."""
+
+ClientKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+class ClientAuthMethod(enum.StrEnum):
+    """How the client authenticates at the token endpoint."""
+
+    CLIENT_SECRET_BASIC = "client_secret_basic"  # noqa: S105 - a method name
+    CLIENT_SECRET_POST = "client_secret_post"  # noqa: S105 - a method name
+    PRIVATE_KEY_JWT = "private_key_jwt"
+    ESIA_CMS = "esia_cms"
+
+
+def _algorithms(values: Any) -> tuple[str, ...]:
+    algs = (values,) if isinstance(values, str) else tuple(values)
+    if not algs:
+        raise ConfigError("the algorithm allow-list is empty", code="oidc.config_invalid")
+    bad = [alg for alg in algs if alg not in SIGNATURE_ALGORITHMS]
+    if bad:
+        raise ConfigError(
+            f"algorithms {bad} are not allowed for ID tokens", code="oidc.config_invalid"
+        )
+    return algs
+
+
+def _scopes(values: Any) -> tuple[str, ...]:
+    scopes = tuple(values.split()) if isinstance(values, str) else tuple(values)
+    if "openid" not in scopes:
+        raise ConfigError("scopes must include openid", code="oidc.config_invalid")
+    return scopes
+
+
+@attrs.frozen
+class ProviderConfig:
+    """Everything the relying party knows about one IdP and its own registration there.
+
+    Credentials by ``auth_method``: ``client_secret`` for the ``client_secret_*`` methods;
+    ``client_key`` (and ``client_key_id``, the ``kid`` the IdP knows it by) for
+    ``private_key_jwt``; ``client_key`` and ``client_certificate`` for ``esia_cms``.
+    ``require_at_hash`` makes ``at_hash`` mandatory in ID tokens (OIDC Core 3.1.3.6
+    makes it optional in the code flow, so by default it is checked only when present).
+    """
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    client_id: str
+    redirect_uri: str
+    auth_method: ClientAuthMethod = attrs.field(
+        default=ClientAuthMethod.CLIENT_SECRET_BASIC, converter=ClientAuthMethod
+    )
+    userinfo_endpoint: str | None = None
+    algorithms: tuple[str, ...] = attrs.field(default=("RS256",), converter=_algorithms)
+    authorization_response_iss_parameter_supported: bool = False
+    scopes: tuple[str, ...] = attrs.field(default=("openid",), converter=_scopes)
+    extra_authorization_params: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    leeway: int = 60
+    require_at_hash: bool = False
+    client_secret: str | None = attrs.field(default=None, repr=False)
+    client_key: ClientKey | None = attrs.field(default=None, repr=False, eq=False)
+    client_key_id: str | None = None
+    client_key_alg: str | None = None
+    client_certificate: x509.Certificate | None = attrs.field(default=None, eq=False)
+    esia_person_api: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        method = self.auth_method
+        if method in (ClientAuthMethod.CLIENT_SECRET_BASIC, ClientAuthMethod.CLIENT_SECRET_POST):
+            if not self.client_secret:
+                raise ConfigError(f"{method} needs a client_secret", code="oidc.config_invalid")
+        elif self.client_key is None:
+            raise ConfigError(f"{method} needs a client_key", code="oidc.config_invalid")
+        if method is ClientAuthMethod.ESIA_CMS and self.client_certificate is None:
+            raise ConfigError("esia_cms needs a client_certificate", code="oidc.config_invalid")
+        if self.client_key_alg is not None and self.client_key_alg not in SIGNATURE_ALGORITHMS:
+            raise ConfigError(
+                f"client_key_alg {self.client_key_alg!r} is not allowed", code="oidc.config_invalid"
+            )
+        if self.leeway < 0:
+            raise ConfigError("leeway must not be negative", code="oidc.config_invalid")
+        reserved = {"state", "nonce", "code_challenge", "client_id", "redirect_uri", "scope"}
+        clash = reserved.intersection(self.extra_authorization_params)
+        if clash:
+            raise ConfigError(
+                f"extra authorization parameters may not set {sorted(clash)}",
+                code="oidc.config_invalid",
+            )
+
+    @property
+    def scope(self) -> str:
+        """The scopes as the ``scope`` parameter spells them."""
+        return " ".join(self.scopes)
+
+    @property
+    def signing_alg(self) -> str:
+        """The ``private_key_jwt`` algorithm: as configured, else by the key's type."""
+        if self.client_key_alg:
+            return self.client_key_alg
+        return "ES256" if isinstance(self.client_key, ec.EllipticCurvePrivateKey) else "RS256"
+
+
+def config_from_discovery(
+    document: Mapping[str, Any], expected_issuer: str, **settings: Any
+) -> ProviderConfig:
+    """A :class:`ProviderConfig` from a discovery document plus the client's ``settings``.
+
+    The document's ``issuer`` must equal ``expected_issuer`` exactly (OIDC Discovery §4.3),
+    else ``oidc.discovery_issuer_mismatch``. ``algorithms`` is not taken from the document:
+    the allow-list is the caller's (default RS256).
+    """
+    issuer = document.get("issuer")
+    if issuer != expected_issuer:
+        raise OidcError(
+            f"discovery names issuer {issuer!r}, expected {expected_issuer!r}",
+            code="oidc.discovery_issuer_mismatch",
+        )
+    endpoints: dict[str, Any] = {}
+    for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+        value = document.get(name)
+        if not isinstance(value, str) or not value:
+            raise OidcError(f"discovery lacks {name}", code="oidc.discovery_invalid")
+        endpoints[name] = value
+    userinfo = document.get("userinfo_endpoint")
+    return ProviderConfig(
+        issuer=expected_issuer,
+        userinfo_endpoint=userinfo if isinstance(userinfo, str) else None,
+        authorization_response_iss_parameter_supported=(
+            document.get("authorization_response_iss_parameter_supported") is True
+        ),
+        **endpoints,
+        **settings,
+    )
+
+
+def discover(http: HttpClient, expected_issuer: str, **settings: Any) -> ProviderConfig:
+    """Fetch ``{issuer}/.well-known/openid-configuration`` and build the config from it."""
+    url = expected_issuer.rstrip("/") + "/.well-known/openid-configuration"
+    response = http.get(url, headers={"Accept": "application/json"})
+    if response.status != 200:
+        raise OidcError(f"discovery answered HTTP {response.status}", code="oidc.discovery_invalid")
+    return config_from_discovery(response.json_object("discovery"), expected_issuer, **settings)

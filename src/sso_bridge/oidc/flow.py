@@ -1,0 +1,210 @@
+"""The front channel: the authorization request and the callback, without I/O.
+
+A login starts with :func:`authorization_request`, which returns the URL to send the
+browser to and a :class:`PendingLogin`. The web layer keeps the pending login in the
+browser's session (binding ``state`` to that browser) and hands it back, with the
+callback's query parameters, to :func:`check_callback`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import threading
+from collections.abc import Collection, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+import attrs
+
+from sso_bridge import esia_cms
+from sso_bridge.oidc.config import ClientAuthMethod, ProviderConfig
+from sso_bridge.oidc.errors import AuthorizationError, OidcError
+
+DEFAULT_LOGIN_LIFETIME = timedelta(minutes=15)
+
+# OAuth error codes that get a code of their own; the rest are oidc.authorization_error.
+_KNOWN_ERRORS = frozenset(
+    {"access_denied", "login_required", "consent_required", "invalid_scope", "invalid_request"}
+)
+
+
+@attrs.frozen
+class PendingLogin:
+    """What the web layer keeps in the browser session between redirect and callback."""
+
+    state: str
+    nonce: str = attrs.field(repr=False)
+    code_verifier: str = attrs.field(repr=False)
+    issuer: str
+    redirect_uri: str
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, str]:
+        """A JSON-ready form for a session store."""
+        return {
+            "state": self.state,
+            "nonce": self.nonce,
+            "code_verifier": self.code_verifier,
+            "issuer": self.issuer,
+            "redirect_uri": self.redirect_uri,
+            "created_at": self.created_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PendingLogin:
+        """Inverse of :meth:`to_dict`; bad data is ``oidc.pending_invalid``."""
+        try:
+            created = datetime.fromisoformat(str(data["created_at"]))
+            if created.utcoffset() is None:
+                raise ValueError("created_at has no time zone")
+            fields = {k: data[k] for k in ("state", "nonce", "code_verifier", "issuer")}
+            if not all(isinstance(v, str) and v for v in fields.values()):
+                raise ValueError("empty field")
+            return cls(redirect_uri=str(data["redirect_uri"]), created_at=created, **fields)
+        except (KeyError, ValueError, TypeError):
+            raise OidcError("the stored login is unreadable", code="oidc.pending_invalid") from None
+
+
+@attrs.frozen
+class AuthorizationRequest:
+    """Where to send the browser, and what to keep for the callback."""
+
+    url: str
+    pending: PendingLogin
+
+
+def pkce_challenge(verifier: str) -> str:
+    """RFC 7636 S256: base64url(SHA-256(verifier)) without padding."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def esia_secret_params(config: ProviderConfig, state: str, now: datetime) -> dict[str, str]:
+    """ESIA's ``timestamp`` and ``client_secret`` (a CMS signature) for ``state``."""
+    if config.client_key is None or config.client_certificate is None:
+        raise OidcError("esia_cms needs a key and a certificate", code="oidc.config_invalid")
+    timestamp = esia_cms.esia_timestamp(now)
+    message = esia_cms.client_secret_message(config.scope, timestamp, config.client_id, state)
+    secret = esia_cms.sign_client_secret(message, config.client_certificate, config.client_key)
+    return {"timestamp": timestamp, "client_secret": secret}
+
+
+def authorization_request(config: ProviderConfig, now: datetime) -> AuthorizationRequest:
+    """A fresh authorization request: new ``state``, ``nonce`` and PKCE S256 verifier."""
+    state = secrets.token_urlsafe(32)
+    nonce = secrets.token_urlsafe(32)
+    verifier = secrets.token_urlsafe(48)
+    params = dict(config.extra_authorization_params)
+    params.update(
+        response_type="code",
+        client_id=config.client_id,
+        redirect_uri=config.redirect_uri,
+        scope=config.scope,
+        state=state,
+        nonce=nonce,
+        code_challenge=pkce_challenge(verifier),
+        code_challenge_method="S256",
+    )
+    if config.auth_method is ClientAuthMethod.ESIA_CMS:
+        params.update(esia_secret_params(config, state, now))
+    separator = "&" if "?" in config.authorization_endpoint else "?"
+    pending = PendingLogin(
+        state=state,
+        nonce=nonce,
+        code_verifier=verifier,
+        issuer=config.issuer,
+        redirect_uri=config.redirect_uri,
+        created_at=now,
+    )
+    return AuthorizationRequest(
+        config.authorization_endpoint + separator + urlencode(params), pending
+    )
+
+
+class StateLedger(Protocol):
+    """Remembers used ``state`` values until they would have expired anyway."""
+
+    def consume(self, state: str, until: datetime, now: datetime) -> bool:
+        """Mark ``state`` used until ``until``; False if it was used before.
+
+        Entries past their ``until`` may be forgotten: a login that old is refused anyway.
+        """
+        ...
+
+
+class MemoryStateLedger:
+    """A :class:`StateLedger` in this process's memory (one broker instance only)."""
+
+    def __init__(self, prune_every: int = 1024) -> None:
+        self._used: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+        self._prune_every = prune_every
+        self._since_prune = 0
+
+    def consume(self, state: str, until: datetime, now: datetime) -> bool:
+        """Mark ``state`` used until ``until``; False if it was used before."""
+        with self._lock:
+            self._since_prune += 1
+            if self._since_prune >= self._prune_every:
+                self._since_prune = 0
+                self._used = {s: t for s, t in self._used.items() if t >= now}
+            if state in self._used:
+                return False
+            self._used[state] = until
+            return True
+
+
+def check_callback(
+    config: ProviderConfig,
+    pending: PendingLogin | None,
+    params: Mapping[str, str],
+    *,
+    now: datetime,
+    ledger: StateLedger,
+    lifetime: timedelta = DEFAULT_LOGIN_LIFETIME,
+    other_issuers: Collection[str] = (),
+) -> str:
+    """Check the redirect back from the IdP; return the authorization code.
+
+    ``pending`` is the login kept in this browser's session (None if there is none).
+    The ``state`` is consumed in ``ledger`` once it matches, whatever happens next.
+    ``other_issuers`` are the other configured providers, named in mix-up refusals.
+    """
+    if pending is None:
+        raise OidcError("no login is pending in this browser", code="oidc.no_pending_login")
+    state = params.get("state", "")
+    if not hmac.compare_digest(state.encode(), pending.state.encode()):
+        raise OidcError("state does not match this browser's login", code="oidc.state_mismatch")
+    if pending.issuer != config.issuer or pending.redirect_uri != config.redirect_uri:
+        raise OidcError("the pending login is for another provider", code="oidc.wrong_provider")
+    if not ledger.consume(pending.state, pending.created_at + lifetime, now):
+        raise OidcError("this login's state was already used", code="oidc.state_reused")
+    if now - pending.created_at > lifetime:
+        raise OidcError("the login took too long", code="oidc.login_expired")
+    _check_iss(config, params.get("iss"), other_issuers)
+    error = params.get("error")
+    if error is not None:
+        code = f"oidc.{error}" if error in _KNOWN_ERRORS else None
+        raise AuthorizationError(error, params.get("error_description"), code=code)
+    code_value = params.get("code")
+    if not code_value:
+        raise OidcError("the callback carries no code", code="oidc.missing_code")
+    return code_value
+
+
+def _check_iss(config: ProviderConfig, iss: str | None, other_issuers: Collection[str]) -> None:
+    # RFC 9207 §2.4: compare whenever iss is present; require it when announced.
+    if iss is None:
+        if config.authorization_response_iss_parameter_supported:
+            raise OidcError("the callback lacks iss (RFC 9207)", code="oidc.iss_missing")
+        return
+    if iss != config.issuer:
+        which = "another configured provider" if iss in other_issuers else "an unknown issuer"
+        raise OidcError(
+            f"the callback comes from {which} ({iss!r}), not {config.issuer!r}",
+            code="oidc.iss_mismatch",
+        )

@@ -1,0 +1,190 @@
+"""ID token validation (OIDC Core 1.0 §3.1.3.7), with python-jose used for signatures only.
+
+The header's ``alg`` is checked against the provider's allow-list before any key is
+looked at; the signature is then checked by exactly one python-jose key, prepared from
+the JWK for that very algorithm (a jose key object is bound to one algorithm, so an
+``alg`` switch cannot reach it). The token is parsed once, here, rather than again by
+``jose.jws.verify``. Claims are checked here too, each failure with its own ``oidc.*`` code.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+from jose.exceptions import JOSEError
+
+from sso_bridge.oidc.config import ProviderConfig
+from sso_bridge.oidc.errors import IdTokenError
+
+KeyLookup = Callable[[str | None, str], Any]
+"""``(kid, alg) -> jose key``; raises ``oidc.unknown_kid`` / ``oidc.kid_ambiguous``."""
+
+REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat")
+_HASHES = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
+
+
+@attrs.frozen
+class IdToken:
+    """A validated ID token: its raw form and its claims."""
+
+    raw: str = attrs.field(repr=False)
+    claims: Mapping[str, Any] = attrs.field(eq=False, repr=False)
+
+    @property
+    def subject(self) -> str:
+        return str(self.claims["sub"])
+
+
+def _b64decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _malformed(reason: str) -> IdTokenError:
+    return IdTokenError(f"the ID token is malformed: {reason}", code="oidc.malformed_token")
+
+
+def _split(token: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
+    """Header, payload, signing input and signature of a JWS compact serialisation."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise _malformed("not three segments (a JWS compact serialisation)")
+    try:
+        header = json.loads(_b64decode(parts[0]))
+        payload = _b64decode(parts[1])
+        signature = _b64decode(parts[2])
+        signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
+    except ValueError:
+        raise _malformed("a segment is not base64url (or the header not JSON)") from None
+    if not isinstance(header, dict):
+        raise _malformed("the header is not a JSON object")
+    return header, payload, signing_input, signature
+
+
+def at_hash(access_token: str, alg: str) -> str:
+    """OIDC ``at_hash``: the left half of the access token's hash by ``alg``'s digest."""
+    digest = _HASHES[alg[-3:]](access_token.encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
+
+
+def _number(claims: Mapping[str, Any], name: str) -> float:
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _malformed(f"{name} is not a number")
+    return float(value)
+
+
+def validate_id_token(
+    token: str,
+    config: ProviderConfig,
+    key_for: KeyLookup,
+    *,
+    nonce: str,
+    now: datetime,
+    access_token: str | None = None,
+) -> IdToken:
+    """Check ``token``'s signature and claims for ``config``; return it, or raise.
+
+    ``key_for`` finds the provider's key (see :class:`~sso_bridge.oidc.keys.JwksCache`).
+    ``at_hash`` is checked whenever it is present and ``access_token`` is given, and
+    required when ``config.require_at_hash``.
+    """
+    header, payload, signing_input, signature = _split(token)
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in config.algorithms:
+        raise IdTokenError(
+            f"alg {alg!r} is not in the allow-list {list(config.algorithms)}",
+            code="oidc.alg_not_allowed",
+        )
+    if "crit" in header:
+        raise _malformed("critical header extensions are not supported")
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise _malformed("kid is not a string")
+    key = key_for(kid, alg)
+    try:
+        verified = bool(key.verify(signing_input, signature))
+    except (JOSEError, ValueError, TypeError):
+        verified = False
+    if not verified:
+        raise IdTokenError("the ID token signature does not verify", code="oidc.bad_signature")
+    try:
+        claims = json.loads(payload)
+    except ValueError:
+        raise _malformed("the payload is not JSON") from None
+    if not isinstance(claims, dict):
+        raise _malformed("the payload is not a JSON object")
+    check_claims(claims, config, alg, nonce=nonce, now=now, access_token=access_token)
+    return IdToken(token, claims)
+
+
+def check_claims(
+    claims: Mapping[str, Any],
+    config: ProviderConfig,
+    alg: str,
+    *,
+    nonce: str,
+    now: datetime,
+    access_token: str | None = None,
+) -> None:
+    """The claim checks of :func:`validate_id_token`, for a verified payload."""
+    for name in REQUIRED_CLAIMS:
+        if name not in claims:
+            raise IdTokenError(f"the ID token has no {name}", code="oidc.missing_claim")
+    if claims["iss"] != config.issuer:
+        raise IdTokenError(
+            f"the ID token comes from {claims['iss']!r}, not {config.issuer!r}",
+            code="oidc.wrong_issuer",
+        )
+    sub = claims["sub"]
+    if not isinstance(sub, str) or not sub:
+        raise _malformed("sub is not a non-empty string")
+    _check_audience(claims, config.client_id)
+    moment = now.timestamp()
+    exp, iat = _number(claims, "exp"), _number(claims, "iat")
+    if moment > exp + config.leeway:
+        raise IdTokenError("the ID token has expired", code="oidc.expired")
+    if iat > moment + config.leeway:
+        raise IdTokenError("the ID token was issued in the future", code="oidc.issued_in_future")
+    if "nbf" in claims and _number(claims, "nbf") > moment + config.leeway:
+        raise IdTokenError("the ID token is not valid yet", code="oidc.not_yet_valid")
+    got_nonce = claims.get("nonce")
+    if not isinstance(got_nonce, str) or not hmac.compare_digest(
+        got_nonce.encode(), nonce.encode()
+    ):
+        raise IdTokenError("the ID token's nonce is not this login's", code="oidc.nonce_mismatch")
+    _check_at_hash(claims, config, alg, access_token)
+
+
+def _check_audience(claims: Mapping[str, Any], client_id: str) -> None:
+    aud = claims["aud"]
+    audiences = [aud] if isinstance(aud, str) else aud
+    if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+        raise _malformed("aud is neither a string nor a list of strings")
+    if client_id not in audiences:
+        raise IdTokenError(f"the ID token is not for {client_id!r}", code="oidc.wrong_audience")
+    azp = claims.get("azp")
+    if (len(audiences) > 1 or azp is not None) and azp != client_id:
+        raise IdTokenError(f"azp {azp!r} is not this client {client_id!r}", code="oidc.wrong_azp")
+
+
+def _check_at_hash(
+    claims: Mapping[str, Any], config: ProviderConfig, alg: str, access_token: str | None
+) -> None:
+    value = claims.get("at_hash")
+    if value is None:
+        if config.require_at_hash:
+            raise IdTokenError("the ID token has no at_hash", code="oidc.missing_claim")
+        return
+    if access_token is None:
+        return
+    if not isinstance(value, str) or not hmac.compare_digest(
+        value.encode(), at_hash(access_token, alg).encode()
+    ):
+        raise IdTokenError("at_hash does not match the access token", code="oidc.bad_at_hash")

@@ -1,0 +1,177 @@
+"""The provider's signing keys: JWKS parsed once, keys picked by ``kid``, refetch on demand.
+
+Each JWK is turned into a python-jose key object once per algorithm and kept; building
+keys from PEM on every validation would cost tens of milliseconds each time.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Collection, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+from jose import jwk
+from jose.exceptions import JOSEError
+
+from sso_bridge.clock import Clock, SystemClock
+from sso_bridge.oidc.errors import IdTokenError, OidcError
+from sso_bridge.oidc.http import HttpClient
+
+# Which JWK fits which JWS algorithm (RFC 7518 §3.1).
+_KEY_TYPES: dict[str, tuple[str, str | None]] = {
+    "RS256": ("RSA", None),
+    "RS384": ("RSA", None),
+    "RS512": ("RSA", None),
+    "ES256": ("EC", "P-256"),
+    "ES384": ("EC", "P-384"),
+    "ES512": ("EC", "P-521"),
+}
+
+
+@attrs.frozen
+class ParsedKey:
+    """One usable JWK: its ``kid`` (or None) and the prepared jose key per algorithm."""
+
+    kid: str | None
+    fingerprint: str
+    keys: Mapping[str, Any] = attrs.field(eq=False, repr=False)
+
+
+def _fits(entry: Mapping[str, Any], alg: str) -> bool:
+    kty, crv = _KEY_TYPES[alg]
+    if entry.get("kty") != kty or (crv is not None and entry.get("crv") != crv):
+        return False
+    if entry.get("use") not in (None, "sig"):
+        return False
+    key_ops = entry.get("key_ops")
+    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+        return False
+    return entry.get("alg") in (None, alg)
+
+
+def parse_jwks(
+    document: Mapping[str, Any],
+    algorithms: Collection[str],
+    previous: Collection[ParsedKey] = (),
+) -> tuple[ParsedKey, ...]:
+    """The usable keys of a JWKS for ``algorithms``; entries that do not parse are skipped.
+
+    Keys equal to one in ``previous`` (same members) are reused, not built again.
+    """
+    entries = document.get("keys")
+    if not isinstance(entries, list):
+        raise OidcError("the JWKS has no keys list", code="oidc.jwks_invalid")
+    known = {key.fingerprint: key for key in previous}
+    parsed: list[ParsedKey] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        kid = entry.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            continue
+        try:
+            fingerprint = json.dumps(entry, sort_keys=True, separators=(",", ":"))
+        except (TypeError, ValueError):
+            continue
+        if fingerprint in known:
+            parsed.append(known[fingerprint])
+            continue
+        keys: dict[str, Any] = {}
+        for alg in algorithms:
+            if not _fits(entry, alg):
+                continue
+            try:
+                key = jwk.construct(dict(entry), alg)
+            except (JOSEError, ValueError, TypeError, KeyError):
+                continue
+            if key.is_public():
+                keys[alg] = key
+        if keys:
+            parsed.append(ParsedKey(kid, fingerprint, keys))
+    return tuple(parsed)
+
+
+def select_key(keys: Collection[ParsedKey], kid: str | None, alg: str) -> Any | None:
+    """The one key for ``kid`` and ``alg``; None when no key has that ``kid``.
+
+    Without a ``kid`` a key is chosen only when exactly one key fits ``alg``
+    (else ``oidc.kid_ambiguous``). Two keys with one ``kid`` are ``oidc.kid_ambiguous`` too.
+    """
+    if kid is None:
+        fitting = [key.keys[alg] for key in keys if alg in key.keys]
+        if len(fitting) != 1:
+            raise IdTokenError(
+                f"the token names no kid and {len(fitting)} keys fit {alg}",
+                code="oidc.kid_ambiguous",
+            )
+        return fitting[0]
+    named = [key for key in keys if key.kid == kid]
+    if len(named) > 1:
+        raise IdTokenError(
+            f"the JWKS has {len(named)} keys with kid {kid!r}", code="oidc.kid_ambiguous"
+        )
+    if not named:
+        return None
+    if alg not in named[0].keys:
+        raise IdTokenError(f"key {kid!r} cannot be used with {alg}", code="oidc.key_alg_mismatch")
+    return named[0].keys[alg]
+
+
+class JwksCache:
+    """The provider's JWKS, fetched on first use and again for an unknown ``kid``.
+
+    Refetches are at most one per ``min_refetch_interval``, so that tokens with made-up
+    key IDs cannot make the relying party hammer the IdP. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        http: HttpClient,
+        jwks_uri: str,
+        algorithms: Collection[str],
+        *,
+        clock: Clock | None = None,
+        min_refetch_interval: timedelta = timedelta(seconds=30),
+    ) -> None:
+        self._http = http
+        self._uri = jwks_uri
+        self._algorithms = tuple(algorithms)
+        self._clock = clock or SystemClock()
+        self._interval = min_refetch_interval
+        self._keys: tuple[ParsedKey, ...] = ()
+        self._fetched_at: datetime | None = None
+        self._lock = threading.Lock()
+
+    def keys(self) -> tuple[ParsedKey, ...]:
+        """The current keys, fetching them the first time."""
+        with self._lock:
+            if self._fetched_at is None:
+                self._refresh()
+            return self._keys
+
+    def key(self, kid: str | None, alg: str) -> Any:
+        """The jose key for ``kid`` and ``alg``; ``oidc.unknown_kid`` when there is none."""
+        found = select_key(self.keys(), kid, alg)
+        if found is None and kid is not None:
+            with self._lock:
+                if self._may_refetch():
+                    self._refresh()
+                found = select_key(self._keys, kid, alg)
+        if found is None:
+            raise IdTokenError(f"no key with kid {kid!r} in the JWKS", code="oidc.unknown_kid")
+        return found
+
+    def _may_refetch(self) -> bool:
+        if self._fetched_at is None:
+            return True
+        return self._clock.now() - self._fetched_at >= self._interval
+
+    def _refresh(self) -> None:
+        self._fetched_at = self._clock.now()
+        response = self._http.get(self._uri, headers={"Accept": "application/json"})
+        if response.status != 200:
+            raise OidcError(f"the JWKS answered HTTP {response.status}", code="oidc.jwks_invalid")
+        self._keys = parse_jwks(response.json_object("JWKS"), self._algorithms, self._keys)

@@ -18,7 +18,7 @@ from saml2.server import Server
 from saml2.sigver import pre_encryption_part
 
 from certs import KeyPair, make_key_pair
-from sso_bridge.errors import BridgeError, ConfigError
+from sso_bridge.errors import ConfigError
 from sso_bridge.saml.xmlsec_backend import (
     AES256_CBC,
     SamlCryptoError,
@@ -347,9 +347,3 @@ def test_weak_configured_algorithm_is_rejected(idp_keys: KeyPair, sp_metadata: P
     config = load_config(idp_settings(idp_keys, sp_metadata, signing_algorithm=RSA_SHA1))
     with pytest.raises(ConfigError):
         create_server(config)
-
-
-def test_verification_is_not_offered_yet(idp_keys: KeyPair) -> None:
-    with pytest.raises(BridgeError) as caught:
-        XmlSecBackend().validate_signature("<x/>", str(idp_keys.cert_file), "pem", ASSERTION, None)
-    assert caught.value.code == "saml.unsupported"

@@ -20,6 +20,12 @@ Signatures are enveloped, with exclusive canonicalization, exactly one reference
 (``#`` + the ID of the signed element) and the signer's certificate in ``KeyInfo``.
 Assertions are encrypted with a fresh AES session key (AES-128-GCM unless chosen
 otherwise), which is itself encrypted with RSA-OAEP to the recipient's certificate.
+
+Verification (``validate_signature``, which pysaml2 service providers call) runs
+:func:`sso_bridge.saml.verify.verify_enveloped`: the signature of the named element and
+no other, every structural check of the SAML signature profile, keys only from metadata.
+Where the ``xmlsec1`` program is installed, pysaml2's own backend remains available by
+setting ``crypto_backend: "xmlsec1"``.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from saml2.sigver import (
 )
 
 from sso_bridge.errors import BridgeError, ConfigError
+from sso_bridge.saml.verify import verify_enveloped
 
 if TYPE_CHECKING:
     # python-xmlsec's stubs name the transform type but do not export it.
@@ -395,8 +402,33 @@ class XmlSecBackend(CryptoBackend):  # type: ignore[misc]
         node_name: str,
         node_id: str | None,
     ) -> bool:
-        """Not provided: this backend serves identity providers for now."""
-        raise BridgeError("XmlSecBackend does not verify signatures", code="saml.unsupported")
+        """Verify the enveloped signature of the element ``node_id`` with ``cert_file``.
+
+        Runs :func:`sso_bridge.saml.verify.verify_enveloped`: exactly one Reference to the
+        element, only the enveloped and exclusive-c14n transforms, no ``ds:Object``, the
+        key from ``cert_file`` only (never KeyInfo). Unlike pysaml2's ``XMLSecurity``
+        backend it checks the signature of that element and no other. Failures raise
+        :class:`SamlCryptoError` (a pysaml2 ``XmlsecError``), so pysaml2 tries the IdP's
+        next certificate and finally refuses the message.
+        """
+        if not node_id:
+            raise SamlCryptoError("no element ID to verify", code="saml.missing_id")
+        pem = _read_pem(cert_file, what="certificate")
+        try:
+            if cert_type == "der" or b"-----BEGIN" not in pem:
+                certificate = x509.load_der_x509_certificate(pem)
+            else:
+                certificate = x509.load_pem_x509_certificate(pem)
+        except ValueError as exc:
+            raise SamlCryptoError(
+                f"unreadable certificate: {exc}", code="saml.key_invalid"
+            ) from exc
+        document = signedtext.encode("utf-8") if isinstance(signedtext, str) else signedtext
+        try:
+            verify_enveloped(document, node_id, [certificate])
+        except BridgeError as exc:
+            raise SamlCryptoError(exc.message, code=exc.code) from exc
+        return True
 
 
 # -- plugging into pysaml2 -------------------------------------------------------------------

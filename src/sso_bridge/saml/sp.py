@@ -13,15 +13,19 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import functools
 import heapq
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from types import MappingProxyType
 from typing import Any, Final, Protocol
 
 import attrs
 import xmlsec
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sso_bridge.clock import Clock
 from sso_bridge.errors import ConfigError
@@ -37,12 +41,17 @@ from sso_bridge.saml.verify import (
 
 __all__ = [
     "ESIA_ATTRIBUTES",
+    "ESIA_ATTRIBUTE_NAMES",
+    "IDENTITY_FIELDS",
+    "OID_ATTRIBUTE_NAMES",
     "InMemoryReplayCache",
     "InMemoryRequestStore",
     "ReplayCache",
     "RequestStore",
     "ServiceProviderConfig",
+    "identity_from_attributes",
     "idp_certificates_from_metadata",
+    "idp_endpoints_from_metadata",
     "process_response",
 ]
 
@@ -51,6 +60,8 @@ SAMLP_NS: Final = "urn:oasis:names:tc:SAML:2.0:protocol"
 MD_NS: Final = "urn:oasis:names:tc:SAML:2.0:metadata"
 STATUS_SUCCESS: Final = "urn:oasis:names:tc:SAML:2.0:status:Success"
 BEARER: Final = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+BINDING_REDIRECT: Final = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+BINDING_POST: Final = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 XENC_NS: Final = "http://www.w3.org/2001/04/xmlenc#"
 _NS: Final = {"saml": SAML_NS, "samlp": SAMLP_NS, "md": MD_NS, "ds": DS_NS, "xenc": XENC_NS}
 _C = xmlsec.constants
@@ -75,12 +86,68 @@ ESIA_ATTRIBUTES: Final = (
 )
 """The ESIA attribute names read into a :class:`FederatedIdentity`."""
 
+IDENTITY_FIELDS: Final = frozenset(
+    {
+        "subject",
+        "verified",
+        "last_name",
+        "first_name",
+        "middle_name",
+        "birth_date",
+        "snils",
+        "email",
+        "phone",
+    }
+)
+"""The :class:`FederatedIdentity` fields an attribute can be mapped to."""
+
+ESIA_ATTRIBUTE_NAMES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "subject": "userId",
+        "verified": "trusted",
+        "last_name": "lastName",
+        "first_name": "firstName",
+        "middle_name": "middleName",
+        "birth_date": "birthDate",
+        "snils": "personSNILS",
+        "email": "personEMail",
+        "phone": "personMobilePhone",
+    }
+)
+"""The default mapping of identity fields to attribute names: ESIA's."""
+
+OID_ATTRIBUTE_NAMES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "last_name": "urn:oid:2.5.4.4",
+        "first_name": "urn:oid:2.5.4.42",
+        "email": "urn:oid:0.9.2342.19200300.100.1.3",
+        "phone": "urn:oid:0.9.2342.19200300.100.1.41",
+        "subject": "urn:oid:0.9.2342.19200300.100.1.1",
+    }
+)
+"""A mapping for IdPs releasing the standard ``urn:oid`` attribute names (surname,
+givenName, mail, mobile, uid)."""
+
 
 def _refuse(code: str, message: str) -> SamlVerificationError:
     return SamlVerificationError(message, code=code)
 
 
 # -- configuration ----------------------------------------------------------------------------
+
+
+def _metadata_entities(metadata_xml: str | bytes, entity_id: str) -> list[Any]:
+    """The EntityDescriptors for ``entity_id`` in safely parsed metadata."""
+    data = metadata_xml.encode("utf-8") if isinstance(metadata_xml, str) else metadata_xml
+    try:
+        root = parse_xml(data, max_bytes=max(len(data), 1))
+    except SamlVerificationError as exc:
+        raise ConfigError(
+            f"IdP metadata refused: {exc.message}", code="saml.bad_metadata"
+        ) from None
+    entities = [root] if root.tag == f"{{{MD_NS}}}EntityDescriptor" else []
+    entities += root.findall(".//md:EntityDescriptor", _NS)
+    return [entity for entity in entities if entity.get("entityID") == entity_id]
 
 
 def idp_certificates_from_metadata(
@@ -91,19 +158,10 @@ def idp_certificates_from_metadata(
     KeyDescriptors without ``use`` count as signing keys. Raises ``ConfigError`` when the
     metadata does not parse or names no signing certificate for the entity.
     """
-    data = metadata_xml.encode("utf-8") if isinstance(metadata_xml, str) else metadata_xml
-    try:
-        root = parse_xml(data, max_bytes=max(len(data), 1))
-    except SamlVerificationError as exc:
-        raise ConfigError(
-            f"IdP metadata refused: {exc.message}", code="saml.bad_metadata"
-        ) from None
-    entities = [root] if root.tag == f"{{{MD_NS}}}EntityDescriptor" else []
-    entities += root.findall(".//md:EntityDescriptor", _NS)
+    entities = _metadata_entities(metadata_xml, idp_entity_id)
     bodies = [
         text
         for entity in entities
-        if entity.get("entityID") == idp_entity_id
         for descriptor in entity.findall("md:IDPSSODescriptor/md:KeyDescriptor", _NS)
         if descriptor.get("use") in (None, "signing")
         for text in descriptor.xpath(
@@ -127,8 +185,41 @@ def idp_certificates_from_metadata(
     return tuple(certificates)
 
 
+def idp_endpoints_from_metadata(
+    metadata_xml: str | bytes, idp_entity_id: str
+) -> tuple[str | None, str | None]:
+    """The HTTP-Redirect SingleSignOnService and SingleLogoutService URLs of
+    ``idp_entity_id`` in its metadata (None where it has none)."""
+    entities = _metadata_entities(metadata_xml, idp_entity_id)
+
+    def location(service: str) -> str | None:
+        for entity in entities:
+            for endpoint in entity.findall(f"md:IDPSSODescriptor/md:{service}", _NS):
+                if endpoint.get("Binding") == BINDING_REDIRECT and endpoint.get("Location"):
+                    return str(endpoint.get("Location"))
+        return None
+
+    return location("SingleSignOnService"), location("SingleLogoutService")
+
+
 def _certificates(value: Sequence[x509.Certificate]) -> tuple[x509.Certificate, ...]:
     return tuple(value)
+
+
+def _attribute_names(value: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(value))
+
+
+@functools.lru_cache(maxsize=16)
+def _rsa_private_key(pem: bytes) -> rsa.RSAPrivateKey:
+    # Parsed once: loading validates the RSA key (~40 ms), and every request is signed.
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"cannot load the signing key: {exc}", code="saml.bad_config") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ConfigError("the signing key must be an RSA key", code="saml.bad_config")
+    return key
 
 
 @attrs.frozen
@@ -137,6 +228,12 @@ class ServiceProviderConfig:
 
     ``idp_certificates`` are the only keys signatures are checked with (see
     :meth:`from_idp_metadata`). ``decryption_key_pem`` is for encrypted assertions.
+    ``idp_sso_url`` and ``idp_slo_url`` are the IdP's HTTP-Redirect endpoints;
+    ``slo_url`` is this service provider's own single logout endpoint.
+    ``signing_key_pem`` (RSA) with ``signing_certificate_pem`` signs outgoing requests;
+    ``encryption_certificate_pem`` is published for encrypted assertions.
+    ``attribute_names`` maps :data:`IDENTITY_FIELDS` to attribute names (ESIA's by default);
+    ``request_lifetime`` is how long an issued request stays answerable.
     """
 
     entity_id: str
@@ -148,10 +245,38 @@ class ServiceProviderConfig:
     allow_idp_initiated: bool = False
     decryption_key_pem: bytes | None = attrs.field(default=None, repr=False)
     max_response_bytes: int = MAX_DOCUMENT_BYTES
+    idp_sso_url: str | None = None
+    idp_slo_url: str | None = None
+    slo_url: str | None = None
+    signing_key_pem: bytes | None = attrs.field(default=None, repr=False)
+    signing_certificate_pem: bytes | None = None
+    encryption_certificate_pem: bytes | None = None
+    attribute_names: Mapping[str, str] = attrs.field(
+        default=ESIA_ATTRIBUTE_NAMES, converter=_attribute_names, hash=False
+    )
+    request_lifetime: timedelta = timedelta(minutes=10)
 
     def __attrs_post_init__(self) -> None:
         if not self.idp_certificates:
             raise ConfigError("at least one IdP certificate is needed", code="saml.bad_config")
+        unknown = set(self.attribute_names) - IDENTITY_FIELDS
+        if unknown:
+            raise ConfigError(
+                f"attribute_names maps unknown fields: {sorted(unknown)}", code="saml.bad_config"
+            )
+        if self.signing_key_pem is not None:
+            if self.signing_certificate_pem is None:
+                raise ConfigError("a signing key needs its certificate", code="saml.bad_config")
+            key = _rsa_private_key(self.signing_key_pem)
+            certificate = _pem_certificate(self.signing_certificate_pem, "signing")
+            if certificate.public_key() != key.public_key():
+                raise ConfigError(
+                    "the signing certificate is not for the signing key", code="saml.bad_config"
+                )
+        if self.encryption_certificate_pem is not None:
+            _pem_certificate(self.encryption_certificate_pem, "encryption")
+        if self.request_lifetime <= timedelta(0):
+            raise ConfigError("request lifetime must be positive", code="saml.bad_config")
         if self.decryption_key_pem is not None:
             _private_key(self.decryption_key_pem)
         if self.clock_skew < timedelta(0) or self.clock_skew > timedelta(minutes=5):
@@ -167,9 +292,26 @@ class ServiceProviderConfig:
         idp_entity_id: str,
         **options: Any,
     ) -> ServiceProviderConfig:
-        """A configuration whose IdP certificates come from the IdP's metadata."""
+        """A configuration whose IdP certificates and HTTP-Redirect SSO and SLO URLs come
+        from the IdP's metadata (``options`` override the URLs)."""
         certificates = idp_certificates_from_metadata(metadata_xml, idp_entity_id)
+        sso_url, slo_url = idp_endpoints_from_metadata(metadata_xml, idp_entity_id)
+        options.setdefault("idp_sso_url", sso_url)
+        options.setdefault("idp_slo_url", slo_url)
         return cls(entity_id, acs_url, idp_entity_id, certificates, **options)
+
+    def signing_key(self) -> rsa.RSAPrivateKey | None:
+        """The key that signs outgoing requests, if one is configured."""
+        return None if self.signing_key_pem is None else _rsa_private_key(self.signing_key_pem)
+
+
+def _pem_certificate(pem: bytes, what: str) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(pem)
+    except ValueError as exc:
+        raise ConfigError(
+            f"cannot load the {what} certificate: {exc}", code="saml.bad_config"
+        ) from None
 
 
 # -- request IDs and replay -------------------------------------------------------------------
@@ -498,29 +640,59 @@ def _identity(assertion: Any, config: ServiceProviderConfig, name_id: str) -> Fe
                 element_text(v).strip() for v in attribute.findall("saml:AttributeValue", _NS)
             ]
 
-    def first(name: str) -> str | None:
+    return identity_from_attributes(
+        attributes,
+        issuer=config.idp_entity_id,
+        name_id=name_id,
+        attribute_names=config.attribute_names,
+    )
+
+
+def identity_from_attributes(
+    attributes: Mapping[str, Sequence[str]],
+    *,
+    issuer: str,
+    name_id: str,
+    attribute_names: Mapping[str, str] = ESIA_ATTRIBUTE_NAMES,
+) -> FederatedIdentity:
+    """The identity described by assertion ``attributes`` (values by attribute name).
+
+    ``attribute_names`` maps :data:`IDENTITY_FIELDS` to attribute names; the subject falls
+    back to the NameID, ``verified`` is true only for the value ``true``, a birth date is
+    ``DD.MM.YYYY`` or ``YYYY-MM-DD``. Raises ``SamlVerificationError`` (``saml.bad_attribute``).
+    """
+
+    def first(field: str) -> str | None:
+        name = attribute_names.get(field)
+        if name is None:
+            return None
         values = [v for v in attributes.get(name, ()) if v]
         return values[0] if values else None
 
+    verified = first("verified")
     return FederatedIdentity(
-        issuer=config.idp_entity_id,
-        subject=first("userId") or name_id,
-        verified=first("trusted") == "true",
-        last_name=first("lastName"),
-        first_name=first("firstName"),
-        middle_name=first("middleName"),
-        birth_date=_birth_date(first("birthDate")),
-        snils=first("personSNILS"),
-        email=first("personEMail"),
-        phone=first("personMobilePhone"),
-        claims={"name_id": name_id, "attributes": attributes},
+        issuer=issuer,
+        subject=first("subject") or name_id,
+        verified=verified is not None and verified.lower() == "true",
+        last_name=first("last_name"),
+        first_name=first("first_name"),
+        middle_name=first("middle_name"),
+        birth_date=_birth_date(first("birth_date")),
+        snils=first("snils"),
+        email=first("email"),
+        phone=first("phone"),
+        claims={"name_id": name_id, "attributes": {k: list(v) for k, v in attributes.items()}},
     )
 
 
 def _birth_date(value: str | None) -> date | None:
     if value is None:
         return None
-    try:
-        return datetime.strptime(value, "%d.%m.%Y").date()
-    except ValueError:
-        raise _refuse("saml.bad_attribute", f"birthDate is not DD.MM.YYYY: {value!r}") from None
+    for pattern in ("%d.%m.%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value, pattern).date()
+        except ValueError:
+            continue
+    raise _refuse(
+        "saml.bad_attribute", f"the birth date is not DD.MM.YYYY or YYYY-MM-DD: {value!r}"
+    )

@@ -1,0 +1,395 @@
+"""The service provider's outgoing SAML messages and its metadata.
+
+:func:`build_authn_request` and :func:`build_logout_request` make requests for the
+HTTP-Redirect binding (deflated, base64, URL-encoded, the query signed with RSA-SHA256 when
+a signing key is configured) and record their IDs in a
+:class:`~sso_bridge.saml.sp.RequestStore`; :func:`process_logout_response` checks the IdP's
+answer to a logout request over either binding. :func:`sp_metadata` describes this service
+provider to the IdP.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import zlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+from urllib.parse import urlencode, urlsplit
+
+import attrs
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+from lxml import etree  # type: ignore[import-untyped]
+
+from sso_bridge.clock import Clock
+from sso_bridge.errors import ConfigError, InvalidInput
+from sso_bridge.saml.sp import (
+    BINDING_POST,
+    BINDING_REDIRECT,
+    MD_NS,
+    SAML_NS,
+    SAMLP_NS,
+    STATUS_SUCCESS,
+    RequestStore,
+    ServiceProviderConfig,
+)
+from sso_bridge.saml.verify import (
+    DS_NS,
+    SamlVerificationError,
+    element_text,
+    parse_xml,
+    verify_enveloped,
+)
+
+__all__ = [
+    "LOGOUT_KEY_PREFIX",
+    "MAX_RELAY_STATE_BYTES",
+    "RSA_SHA256",
+    "RedirectRequest",
+    "build_authn_request",
+    "build_logout_request",
+    "process_logout_response",
+    "sp_metadata",
+]
+
+RSA_SHA256: Final = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+NAMEID_TRANSIENT: Final = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+MAX_RELAY_STATE_BYTES: Final = 80
+"""The SAML bindings' limit on RelayState."""
+LOGOUT_KEY_PREFIX: Final = "logout "
+"""Prefix of logout request IDs in the request store (a space never occurs in an XML ID),
+so a LogoutResponse cannot consume a pending AuthnRequest nor the other way round."""
+
+_REDIRECT_HASHES: Final[Mapping[str, type[hashes.HashAlgorithm]]] = {
+    RSA_SHA256: hashes.SHA256,
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": hashes.SHA384,
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": hashes.SHA512,
+}
+_NS: Final = {"saml": SAML_NS, "samlp": SAMLP_NS, "md": MD_NS, "ds": DS_NS}
+
+
+@attrs.frozen
+class RedirectRequest:
+    """A request to send the browser to (HTTP-Redirect binding) and its ID."""
+
+    url: str
+    request_id: str
+
+
+def _refuse(code: str, message: str) -> SamlVerificationError:
+    return SamlVerificationError(message, code=code)
+
+
+def _new_id() -> str:
+    return "_" + secrets.token_hex(20)  # 160 random bits; an XML ID must not start with a digit
+
+
+def _instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _element(parent: Any, tag: str, text: str | None = None, **attributes: str) -> Any:
+    element = etree.SubElement(parent, tag, attributes)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _issuer(parent: Any, config: ServiceProviderConfig) -> None:
+    _element(parent, f"{{{SAML_NS}}}Issuer", config.entity_id)
+
+
+def _signer(config: ServiceProviderConfig, sign_with: bool | None) -> rsa.RSAPrivateKey | None:
+    key = config.signing_key()
+    if sign_with and key is None:
+        raise ConfigError("no signing key is configured", code="saml.bad_config")
+    return key if sign_with is not False else None
+
+
+def _check_relay_state(relay_state: str | None) -> None:
+    if relay_state is not None and len(relay_state.encode("utf-8")) > MAX_RELAY_STATE_BYTES:
+        raise InvalidInput(
+            f"RelayState must not exceed {MAX_RELAY_STATE_BYTES} bytes",
+            code="saml.relay_state_too_long",
+        )
+
+
+def _redirect_url(
+    location: str,
+    name: str,
+    root: Any,
+    relay_state: str | None,
+    key: rsa.RSAPrivateKey | None,
+) -> str:
+    """``location`` with the deflated message in the query, signed per the bindings spec
+    over ``name=...&RelayState=...&SigAlg=...`` exactly as encoded."""
+    xml = etree.tostring(root, encoding="UTF-8")
+    compressor = zlib.compressobj(zlib.Z_BEST_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
+    deflated = compressor.compress(xml) + compressor.flush()
+    pairs = [(name, base64.b64encode(deflated).decode("ascii"))]
+    if relay_state is not None:
+        pairs.append(("RelayState", relay_state))
+    query = urlencode(pairs)
+    if key is not None:
+        query += "&" + urlencode({"SigAlg": RSA_SHA256})
+        signature = key.sign(query.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
+        query += "&" + urlencode({"Signature": base64.b64encode(signature).decode("ascii")})
+    return location + ("&" if urlsplit(location).query else "?") + query
+
+
+# -- single sign-on ---------------------------------------------------------------------------
+
+
+def build_authn_request(
+    config: ServiceProviderConfig,
+    *,
+    request_store: RequestStore,
+    clock: Clock,
+    relay_state: str | None = None,
+    sign_with: bool | None = None,
+) -> RedirectRequest:
+    """An AuthnRequest to the IdP's HTTP-Redirect SSO endpoint, recorded as pending.
+
+    The request asks for a transient NameID and an HTTP-POST response at the ACS. It is
+    signed when ``sign_with`` is true, or when it is None and a signing key is configured.
+    Its ID stays in ``request_store`` for ``config.request_lifetime``. A ``relay_state``
+    over 80 bytes is refused (``InvalidInput``, ``saml.relay_state_too_long``).
+    """
+    if not config.idp_sso_url:
+        raise ConfigError("the IdP's SSO URL is not configured", code="saml.bad_config")
+    _check_relay_state(relay_state)
+    key = _signer(config, sign_with)
+    now = clock.now()
+    request_id = _new_id()
+    root = etree.Element(
+        f"{{{SAMLP_NS}}}AuthnRequest",
+        {
+            "ID": request_id,
+            "Version": "2.0",
+            "IssueInstant": _instant(now),
+            "Destination": config.idp_sso_url,
+            "AssertionConsumerServiceURL": config.acs_url,
+            "ProtocolBinding": BINDING_POST,
+        },
+        nsmap={"samlp": SAMLP_NS, "saml": SAML_NS},
+    )
+    _issuer(root, config)
+    _element(root, f"{{{SAMLP_NS}}}NameIDPolicy", Format=NAMEID_TRANSIENT, AllowCreate="true")
+    url = _redirect_url(config.idp_sso_url, "SAMLRequest", root, relay_state, key)
+    request_store.add(request_id, now + config.request_lifetime)
+    return RedirectRequest(url, request_id)
+
+
+# -- metadata ---------------------------------------------------------------------------------
+
+
+def sp_metadata(config: ServiceProviderConfig) -> str:
+    """This service provider's SAML metadata: ACS (HTTP-POST), SLO (both bindings) when
+    ``slo_url`` is set, transient NameIDs, its certificates, ``AuthnRequestsSigned`` when a
+    signing key is configured and ``WantAssertionsSigned``."""
+    root = etree.Element(
+        f"{{{MD_NS}}}EntityDescriptor",
+        {"entityID": config.entity_id},
+        nsmap={"md": MD_NS, "ds": DS_NS},
+    )
+    descriptor = _element(
+        root,
+        f"{{{MD_NS}}}SPSSODescriptor",
+        protocolSupportEnumeration=SAMLP_NS,
+        AuthnRequestsSigned="true" if config.signing_key_pem is not None else "false",
+        WantAssertionsSigned="true",
+    )
+    for use, pem in (
+        ("signing", config.signing_certificate_pem),
+        ("encryption", config.encryption_certificate_pem),
+    ):
+        if pem is not None:
+            certificate = x509.load_pem_x509_certificate(pem)
+            body = base64.b64encode(certificate.public_bytes(Encoding.DER)).decode("ascii")
+            key_descriptor = _element(descriptor, f"{{{MD_NS}}}KeyDescriptor", use=use)
+            key_info = _element(key_descriptor, f"{{{DS_NS}}}KeyInfo")
+            data = _element(key_info, f"{{{DS_NS}}}X509Data")
+            _element(data, f"{{{DS_NS}}}X509Certificate", body)
+    if config.slo_url:
+        for binding in (BINDING_REDIRECT, BINDING_POST):
+            _element(
+                descriptor,
+                f"{{{MD_NS}}}SingleLogoutService",
+                Binding=binding,
+                Location=config.slo_url,
+            )
+    _element(descriptor, f"{{{MD_NS}}}NameIDFormat", NAMEID_TRANSIENT)
+    _element(
+        descriptor,
+        f"{{{MD_NS}}}AssertionConsumerService",
+        Binding=BINDING_POST,
+        Location=config.acs_url,
+        index="0",
+        isDefault="true",
+    )
+    return str(etree.tostring(root, encoding="UTF-8", xml_declaration=True).decode("utf-8"))
+
+
+# -- single logout ----------------------------------------------------------------------------
+
+
+def build_logout_request(
+    config: ServiceProviderConfig,
+    name_id: str,
+    *,
+    request_store: RequestStore,
+    clock: Clock,
+    session_index: str | None = None,
+    relay_state: str | None = None,
+    sign_with: bool | None = None,
+) -> RedirectRequest:
+    """A LogoutRequest for the transient ``name_id`` to the IdP's HTTP-Redirect SLO
+    endpoint, recorded as pending (under :data:`LOGOUT_KEY_PREFIX`); signed as
+    :func:`build_authn_request` is."""
+    if not config.idp_slo_url:
+        raise ConfigError("the IdP's SLO URL is not configured", code="saml.bad_config")
+    _check_relay_state(relay_state)
+    key = _signer(config, sign_with)
+    now = clock.now()
+    request_id = _new_id()
+    root = etree.Element(
+        f"{{{SAMLP_NS}}}LogoutRequest",
+        {
+            "ID": request_id,
+            "Version": "2.0",
+            "IssueInstant": _instant(now),
+            "Destination": config.idp_slo_url,
+        },
+        nsmap={"samlp": SAMLP_NS, "saml": SAML_NS},
+    )
+    _issuer(root, config)
+    _element(root, f"{{{SAML_NS}}}NameID", name_id, Format=NAMEID_TRANSIENT)
+    if session_index is not None:
+        _element(root, f"{{{SAMLP_NS}}}SessionIndex", session_index)
+    url = _redirect_url(config.idp_slo_url, "SAMLRequest", root, relay_state, key)
+    request_store.add(LOGOUT_KEY_PREFIX + request_id, now + config.request_lifetime)
+    return RedirectRequest(url, request_id)
+
+
+def process_logout_response(
+    params: Mapping[str, str],
+    config: ServiceProviderConfig,
+    *,
+    binding: str,
+    request_store: RequestStore,
+    clock: Clock,
+    query_string: str | None = None,
+) -> str:
+    """Check a LogoutResponse and return the ID of the logout request it answers.
+
+    ``binding`` is ``"redirect"`` (``params`` is the query; the signature in it is checked
+    over ``query_string``, the raw query, when given) or ``"post"`` (``params`` is the form;
+    the response carries an enveloped signature). Either way the signature is required and
+    checked against the IdP's certificates only. The response must be a Success from the
+    IdP, addressed to ``slo_url`` and answer a pending logout
+    request, which it consumes. Raises :class:`SamlVerificationError`.
+    """
+    now = clock.now()
+    encoded = params.get("SAMLResponse")
+    if not encoded:
+        raise _refuse("saml.not_a_response", "SAMLResponse is missing")
+    limit = config.max_response_bytes
+    if binding == "redirect":
+        _verify_query_signature(params, query_string, config.idp_certificates)
+        root = parse_xml(_inflate(_base64(encoded, limit), limit), max_bytes=limit)
+    elif binding == "post":
+        root = parse_xml(_base64(encoded, limit), max_bytes=limit)
+        response_id = root.get("ID")
+        if not response_id or root.find("ds:Signature", _NS) is None:
+            raise _refuse("saml.unsigned", "the LogoutResponse is not signed")
+        root = verify_enveloped(root, str(response_id), config.idp_certificates)
+    else:
+        raise ValueError(f"unknown binding {binding!r}; use 'redirect' or 'post'")
+
+    if root.tag != f"{{{SAMLP_NS}}}LogoutResponse":
+        raise _refuse("saml.not_a_response", "the message is not a LogoutResponse")
+    if root.get("Version") != "2.0":
+        raise _refuse("saml.bad_version", "only SAML 2.0 is accepted")
+    issuers = root.findall("saml:Issuer", _NS)
+    if len(issuers) != 1 or element_text(issuers[0]).strip() != config.idp_entity_id:
+        raise _refuse("saml.wrong_issuer", "the message is not from the configured IdP")
+    if root.get("Destination") != config.slo_url:
+        raise _refuse("saml.wrong_destination", "the LogoutResponse is addressed elsewhere")
+    status = root.find("samlp:Status/samlp:StatusCode", _NS)
+    if status is None or status.get("Value") != STATUS_SUCCESS:
+        raise _refuse("saml.status_not_success", "the IdP reports that the logout failed")
+    in_response_to = root.get("InResponseTo")
+    if not in_response_to or not request_store.consume(LOGOUT_KEY_PREFIX + in_response_to, now):
+        raise _refuse(
+            "saml.in_response_to_mismatch", "the LogoutResponse answers no pending request"
+        )
+    return str(in_response_to)
+
+
+def _base64(value: str, limit: int) -> bytes:
+    if len(value) > limit * 4 // 3 + 1024:
+        raise _refuse("saml.too_large", f"the message exceeds {limit} bytes")
+    try:
+        return base64.b64decode("".join(value.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise _refuse("saml.bad_encoding", "the message is not base64") from None
+
+
+def _inflate(data: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        xml = inflater.decompress(data, limit + 1)
+    except zlib.error:
+        raise _refuse("saml.bad_encoding", "the message is not DEFLATE-compressed") from None
+    if len(xml) > limit or inflater.unconsumed_tail:
+        raise _refuse("saml.too_large", f"the message exceeds {limit} bytes")
+    if not inflater.eof:
+        raise _refuse("saml.bad_encoding", "the compressed message is truncated")
+    return xml
+
+
+def _verify_query_signature(
+    params: Mapping[str, str],
+    query_string: str | None,
+    certificates: tuple[x509.Certificate, ...],
+) -> None:
+    """Check the HTTP-Redirect signature of a response against the IdP certificates."""
+    hash_type = _REDIRECT_HASHES.get(params.get("SigAlg", ""))
+    if "Signature" not in params:
+        raise _refuse("saml.unsigned", "the message is not signed")
+    if hash_type is None:
+        raise _refuse("saml.bad_algorithm", "signature algorithm not allowed")
+    try:
+        signature = base64.b64decode("".join(params["Signature"].split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise _refuse("saml.bad_encoding", "Signature is not base64") from None
+    order = ("SAMLResponse", "RelayState", "SigAlg")
+    if query_string is not None:
+        raw: dict[str, str] = {}
+        for part in query_string.split("&"):
+            name = part.partition("=")[0]
+            if name in order:
+                if name in raw:
+                    raise _refuse("saml.bad_encoding", f"{name} occurs twice in the query")
+                raw[name] = part
+        if "SAMLResponse" not in raw or "SigAlg" not in raw:
+            raise _refuse("saml.bad_encoding", "the raw query lacks the signed parameters")
+        signed = "&".join(raw[name] for name in order if name in raw).encode("utf-8")
+    else:
+        signed = urlencode([(name, params[name]) for name in order if name in params]).encode()
+    for certificate in certificates:
+        public_key = certificate.public_key()
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            continue
+        try:
+            public_key.verify(signature, signed, padding.PKCS1v15(), hash_type())
+        except InvalidSignature:
+            continue
+        return
+    raise _refuse("saml.signature_invalid", "the signature does not verify with the IdP's keys")

@@ -74,6 +74,7 @@ from saml2.validate import valid_instance
 from mock_idp.users import ContactType, Person
 from sso_bridge.clock import Clock, SystemClock
 from sso_bridge.errors import BridgeError, InvalidInput
+from sso_bridge.saml.bindings import redirect_signed_octets
 from sso_bridge.saml.xmlsec_backend import (
     DIGEST_METHODS,
     RSA_SHA256,
@@ -1210,18 +1211,10 @@ def _verify_query_signature(
         signature = base64.b64decode("".join(params.get("Signature", "").split()), validate=True)
     except (binascii.Error, ValueError):
         raise _Rejected("Signature is not base64") from None
-    order = ("SAMLRequest", "RelayState", "SigAlg")
-    if query_string is not None:
-        raw: dict[str, str] = {}
-        for part in query_string.split("&"):
-            name = part.partition("=")[0]
-            if name in order:
-                if name in raw:
-                    raise _Rejected(f"{name} occurs twice in the query")
-                raw[name] = part
-        signed = "&".join(raw[name] for name in order if name in raw).encode("utf-8")
-    else:
-        signed = urlencode([(name, params[name]) for name in order if name in params]).encode()
+    try:
+        signed = redirect_signed_octets("SAMLRequest", params, query_string)
+    except ValueError as exc:
+        raise _Rejected(str(exc)) from None
     for body in certificates:
         public_key = _certificate(body).public_key()
         if not isinstance(public_key, rsa.RSAPublicKey):

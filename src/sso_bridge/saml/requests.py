@@ -29,6 +29,7 @@ from lxml import etree  # type: ignore[import-untyped]
 
 from sso_bridge.clock import Clock
 from sso_bridge.errors import ConfigError, InvalidInput
+from sso_bridge.saml.bindings import redirect_signed_octets
 from sso_bridge.saml.sp import (
     BINDING_POST,
     BINDING_REDIRECT,
@@ -369,20 +370,10 @@ def _verify_query_signature(
         signature = base64.b64decode("".join(params["Signature"].split()), validate=True)
     except (binascii.Error, ValueError):
         raise _refuse("saml.bad_encoding", "Signature is not base64") from None
-    order = ("SAMLResponse", "RelayState", "SigAlg")
-    if query_string is not None:
-        raw: dict[str, str] = {}
-        for part in query_string.split("&"):
-            name = part.partition("=")[0]
-            if name in order:
-                if name in raw:
-                    raise _refuse("saml.bad_encoding", f"{name} occurs twice in the query")
-                raw[name] = part
-        if "SAMLResponse" not in raw or "SigAlg" not in raw:
-            raise _refuse("saml.bad_encoding", "the raw query lacks the signed parameters")
-        signed = "&".join(raw[name] for name in order if name in raw).encode("utf-8")
-    else:
-        signed = urlencode([(name, params[name]) for name in order if name in params]).encode()
+    try:
+        signed = redirect_signed_octets("SAMLResponse", params, query_string)
+    except ValueError as exc:
+        raise _refuse("saml.bad_encoding", str(exc)) from None
     for certificate in certificates:
         public_key = certificate.public_key()
         if not isinstance(public_key, rsa.RSAPublicKey):

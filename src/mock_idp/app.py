@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -103,6 +103,7 @@ class MockIdP:
         self.base_url = base_url.rstrip("/")
         self.saml = saml or SamlIdP(self.base_url, clock=provider.clock)
         self.saml_faults: list[set[SamlFault]] = []
+        # Keeps a temporary directory of config-given SAML keys alive as long as the IdP.
         self._key_dir: tempfile.TemporaryDirectory[str] | None = None
         self._initial_people = list(provider.people)
         self._initial_clients = dict(provider.clients)
@@ -334,9 +335,6 @@ def _json_error(exc: EsiaError) -> JSONResponse:
         status_code=exc.status if exc.status != 302 else 400,
         headers={"Cache-Control": "no-store"},
     )
-
-
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -40,7 +40,7 @@ from mock_idp.saml_idp import (
 )
 from mock_idp.users import Person, person_from_dict
 from sso_bridge.errors import InvalidInput
-from sso_bridge.saml.xmlsec_backend import (
+from sso_bridge.integrations.pysaml2 import (
     RSA_SHA256,
     SHA256,
     XmlSecBackend,

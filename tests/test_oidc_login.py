@@ -409,7 +409,7 @@ def test_iss_of_another_provider(mock_idp: RunningIdP, make_rp: Make) -> None:
     params = callback(mock_idp, rp, pending) | {"iss": other}
     with pytest.raises(OidcError, match="another configured provider") as info:
         rp.complete(params, pending)
-    assert info.value.code == "oidc.iss_mismatch"
+    assert info.value.code == "oidc.wrong_provider"  # as docs/protocols.md says
 
 
 def test_error_response(mock_idp: RunningIdP, make_rp: Make) -> None:

@@ -19,7 +19,7 @@ from saml2.sigver import pre_encryption_part
 
 from certs import KeyPair, make_key_pair
 from sso_bridge.errors import ConfigError
-from sso_bridge.saml.xmlsec_backend import (
+from sso_bridge.integrations.pysaml2 import (
     AES256_CBC,
     SamlCryptoError,
     XmlSecBackend,

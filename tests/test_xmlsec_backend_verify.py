@@ -16,7 +16,7 @@ from certs import make_key_pair
 from mock_idp.saml_idp import SamlIdP
 from mock_idp.users import person_from_dict
 from sso_bridge.errors import BridgeError
-from sso_bridge.saml.xmlsec_backend import XmlSecBackend, install_backend, load_config
+from sso_bridge.integrations.pysaml2 import XmlSecBackend, install_backend, load_config
 
 SP = "https://sp.example/metadata"
 ACS = "https://sp.example/acs"

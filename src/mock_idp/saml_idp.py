@@ -30,7 +30,7 @@ never in a response to an address taken from an unverified request.
 
 pysaml2 builds the metadata and the protocol objects and parses incoming messages;
 signatures and encryption are made in process by
-:class:`sso_bridge.saml.xmlsec_backend.XmlSecBackend`. Signatures on incoming messages are
+:class:`sso_bridge.integrations.pysaml2.XmlSecBackend`. Signatures on incoming messages are
 checked here, against the certificates of the service provider's metadata only: that backend
 does not verify, and pysaml2 would only ask for signatures globally, not per service provider.
 """
@@ -74,8 +74,7 @@ from saml2.validate import valid_instance
 from mock_idp.users import ContactType, Person
 from sso_bridge.clock import Clock, SystemClock
 from sso_bridge.errors import BridgeError, InvalidInput
-from sso_bridge.saml.bindings import redirect_signed_octets
-from sso_bridge.saml.xmlsec_backend import (
+from sso_bridge.integrations.pysaml2 import (
     DIGEST_METHODS,
     RSA_SHA256,
     RSA_SHA384,
@@ -86,6 +85,7 @@ from sso_bridge.saml.xmlsec_backend import (
     create_server,
     load_config,
 )
+from sso_bridge.saml.codec import redirect_signed_octets
 
 __all__ = [
     "ENTITY_ID_PATH",
@@ -1213,8 +1213,8 @@ def _verify_query_signature(
         raise _Rejected("Signature is not base64") from None
     try:
         signed = redirect_signed_octets("SAMLRequest", params, query_string)
-    except ValueError as exc:
-        raise _Rejected(str(exc)) from None
+    except BridgeError as exc:
+        raise _Rejected(exc.message) from None
     for body in certificates:
         public_key = _certificate(body).public_key()
         if not isinstance(public_key, rsa.RSAPublicKey):

@@ -5,11 +5,11 @@ Nothing here ever emits a SNILS or passport number.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from sso_bridge.errors import InvalidInput
+from sso_bridge.jsonparse import parse_json
 from sso_bridge.matching.normalize import parse_date
 from sso_bridge.model import (
     AuditEvent,
@@ -72,9 +72,9 @@ def identity_from_json(data: Any) -> FederatedIdentity:
 
 def identity_from_text(text: str) -> FederatedIdentity:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"not JSON: {exc}", code="identity.bad_json") from None
+        data = parse_json(text)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, code="identity.bad_json") from None
     return identity_from_json(data)
 
 

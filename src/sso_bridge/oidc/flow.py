@@ -202,9 +202,14 @@ def _check_iss(config: ProviderConfig, iss: str | None, other_issuers: Collectio
         if config.authorization_response_iss_parameter_supported:
             raise OidcError("the callback lacks iss (RFC 9207)", code="oidc.iss_missing")
         return
-    if iss != config.issuer:
-        which = "another configured provider" if iss in other_issuers else "an unknown issuer"
+    if iss == config.issuer:
+        return
+    if iss in other_issuers:  # the mix-up attack of RFC 9207, named as such
         raise OidcError(
-            f"the callback comes from {which} ({iss!r}), not {config.issuer!r}",
-            code="oidc.iss_mismatch",
+            f"the callback comes from another configured provider ({iss!r}), not {config.issuer!r}",
+            code="oidc.wrong_provider",
         )
+    raise OidcError(
+        f"the callback comes from an unknown issuer ({iss!r}), not {config.issuer!r}",
+        code="oidc.iss_mismatch",
+    )

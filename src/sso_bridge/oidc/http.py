@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from sso_bridge.errors import InvalidInput
+from sso_bridge.jsonparse import parse_json
 from sso_bridge.oidc.errors import OidcError
 
 if TYPE_CHECKING:
@@ -23,11 +24,13 @@ class HttpResponse:
     body: bytes = b""
 
     def json_object(self, what: str) -> dict[str, Any]:
-        """The body as a JSON object, or ``oidc.bad_response``."""
+        """The body as a JSON object (bounded in size and depth), or ``oidc.bad_response``."""
         try:
-            data = json.loads(self.body)
-        except ValueError:
-            raise OidcError(f"{what} is not JSON", code="oidc.bad_response") from None
+            data = parse_json(self.body)
+        except InvalidInput as exc:
+            raise OidcError(
+                f"{what} is not usable: {exc.message}", code="oidc.bad_response"
+            ) from None
         if not isinstance(data, dict):
             raise OidcError(f"{what} is not a JSON object", code="oidc.bad_response")
         return data

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -20,6 +19,8 @@ from typing import Any
 import attrs
 from jose.exceptions import JOSEError
 
+from sso_bridge.errors import InvalidInput
+from sso_bridge.jsonparse import parse_json
 from sso_bridge.oidc.config import ProviderConfig
 from sso_bridge.oidc.errors import IdTokenError
 
@@ -27,6 +28,10 @@ KeyLookup = Callable[[str | None, str], Any]
 """``(kid, alg) -> jose key``; raises ``oidc.unknown_kid`` / ``oidc.kid_ambiguous``."""
 
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat")
+MAX_TOKEN_BYTES = 64 * 1024
+"""Longest ID token accepted."""
+MAX_NUMERIC_DATE = 253402300799
+"""The last second of 9999-12-31: numeric dates beyond it are refused as malformed."""
 _HASHES = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
 
 
@@ -52,16 +57,20 @@ def _malformed(reason: str) -> IdTokenError:
 
 def _split(token: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
     """Header, payload, signing input and signature of a JWS compact serialisation."""
+    if len(token) > MAX_TOKEN_BYTES:
+        raise _malformed(f"longer than {MAX_TOKEN_BYTES} characters")
     parts = token.split(".")
     if len(parts) != 3:
         raise _malformed("not three segments (a JWS compact serialisation)")
     try:
-        header = json.loads(_b64decode(parts[0]))
+        header = parse_json(_b64decode(parts[0]), max_bytes=MAX_TOKEN_BYTES)
         payload = _b64decode(parts[1])
         signature = _b64decode(parts[2])
         signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
+    except InvalidInput as exc:
+        raise _malformed(f"the header is not usable JSON ({exc.message})") from None
     except ValueError:
-        raise _malformed("a segment is not base64url (or the header not JSON)") from None
+        raise _malformed("a segment is not base64url") from None
     if not isinstance(header, dict):
         raise _malformed("the header is not a JSON object")
     return header, payload, signing_input, signature
@@ -74,9 +83,13 @@ def at_hash(access_token: str, alg: str) -> str:
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float:
+    """A NumericDate claim: a finite number of seconds between 0 and year 9999."""
     value = claims[name]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _malformed(f"{name} is not a number")
+    # Compared before any conversion: float(10**400) would raise OverflowError.
+    if not 0 <= value <= MAX_NUMERIC_DATE:  # also False for NaN
+        raise _malformed(f"{name} is not a date between 1970 and 9999")
     return float(value)
 
 
@@ -115,9 +128,9 @@ def validate_id_token(
     if not verified:
         raise IdTokenError("the ID token signature does not verify", code="oidc.bad_signature")
     try:
-        claims = json.loads(payload)
-    except ValueError:
-        raise _malformed("the payload is not JSON") from None
+        claims = parse_json(payload, max_bytes=MAX_TOKEN_BYTES)
+    except InvalidInput as exc:
+        raise _malformed(f"the payload is not usable JSON ({exc.message})") from None
     if not isinstance(claims, dict):
         raise _malformed("the payload is not a JSON object")
     check_claims(claims, config, alg, nonce=nonce, now=now, access_token=access_token)

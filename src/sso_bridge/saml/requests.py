@@ -11,47 +11,37 @@ provider to the IdP.
 from __future__ import annotations
 
 import base64
-import binascii
 import secrets
-import zlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
-from urllib.parse import urlencode, urlsplit
 
 import attrs
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree  # type: ignore[import-untyped]
 
 from sso_bridge.clock import Clock
 from sso_bridge.errors import ConfigError, InvalidInput
-from sso_bridge.saml.bindings import redirect_signed_octets
-from sso_bridge.saml.sp import (
+from sso_bridge.saml.codec import (
     BINDING_POST,
     BINDING_REDIRECT,
-    MD_NS,
-    SAML_NS,
-    SAMLP_NS,
-    STATUS_SUCCESS,
-    RequestStore,
-    ServiceProviderConfig,
+    decode_post,
+    decode_redirect,
+    redirect_query,
+    verify_redirect_signature,
 )
-from sso_bridge.saml.verify import (
-    DS_NS,
-    SamlVerificationError,
-    element_text,
-    parse_xml,
-    verify_enveloped,
-)
+from sso_bridge.saml.config import ServiceProviderConfig
+from sso_bridge.saml.errors import refuse
+from sso_bridge.saml.response import STATUS_SUCCESS
+from sso_bridge.saml.stores import RequestStore
+from sso_bridge.saml.verify import verify_enveloped
+from sso_bridge.saml.xml import DS_NS, MD_NS, NS, SAML_NS, SAMLP_NS, element_text, parse_xml
 
 __all__ = [
     "LOGOUT_KEY_PREFIX",
     "MAX_RELAY_STATE_BYTES",
-    "RSA_SHA256",
     "RedirectRequest",
     "build_authn_request",
     "build_logout_request",
@@ -59,20 +49,12 @@ __all__ = [
     "sp_metadata",
 ]
 
-RSA_SHA256: Final = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 NAMEID_TRANSIENT: Final = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
 MAX_RELAY_STATE_BYTES: Final = 80
 """The SAML bindings' limit on RelayState."""
 LOGOUT_KEY_PREFIX: Final = "logout "
 """Prefix of logout request IDs in the request store (a space never occurs in an XML ID),
 so a LogoutResponse cannot consume a pending AuthnRequest nor the other way round."""
-
-_REDIRECT_HASHES: Final[Mapping[str, type[hashes.HashAlgorithm]]] = {
-    RSA_SHA256: hashes.SHA256,
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": hashes.SHA384,
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": hashes.SHA512,
-}
-_NS: Final = {"saml": SAML_NS, "samlp": SAMLP_NS, "md": MD_NS, "ds": DS_NS}
 
 
 @attrs.frozen
@@ -81,10 +63,6 @@ class RedirectRequest:
 
     url: str
     request_id: str
-
-
-def _refuse(code: str, message: str) -> SamlVerificationError:
-    return SamlVerificationError(message, code=code)
 
 
 def _new_id() -> str:
@@ -128,20 +106,7 @@ def _redirect_url(
     relay_state: str | None,
     key: rsa.RSAPrivateKey | None,
 ) -> str:
-    """``location`` with the deflated message in the query, signed per the bindings spec
-    over ``name=...&RelayState=...&SigAlg=...`` exactly as encoded."""
-    xml = etree.tostring(root, encoding="UTF-8")
-    compressor = zlib.compressobj(zlib.Z_BEST_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
-    deflated = compressor.compress(xml) + compressor.flush()
-    pairs = [(name, base64.b64encode(deflated).decode("ascii"))]
-    if relay_state is not None:
-        pairs.append(("RelayState", relay_state))
-    query = urlencode(pairs)
-    if key is not None:
-        query += "&" + urlencode({"SigAlg": RSA_SHA256})
-        signature = key.sign(query.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
-        query += "&" + urlencode({"Signature": base64.b64encode(signature).decode("ascii")})
-    return location + ("&" if urlsplit(location).query else "?") + query
+    return redirect_query(location, name, etree.tostring(root, encoding="UTF-8"), relay_state, key)
 
 
 # -- single sign-on ---------------------------------------------------------------------------
@@ -294,93 +259,46 @@ def process_logout_response(
     the response carries an enveloped signature). Either way the signature is required and
     checked against the IdP's certificates only. The response must be a Success from the
     IdP, addressed to ``slo_url`` and answer a pending logout
-    request, which it consumes. Raises :class:`SamlVerificationError`.
+    request, which it consumes. Raises :class:`SamlError`.
     """
     now = clock.now()
     encoded = params.get("SAMLResponse")
     if not encoded:
-        raise _refuse("saml.not_a_response", "SAMLResponse is missing")
+        raise refuse("saml.not_a_response", "SAMLResponse is missing")
     limit = config.max_response_bytes
     if binding == "redirect":
-        _verify_query_signature(params, query_string, config.idp_certificates)
-        root = parse_xml(_inflate(_base64(encoded, limit), limit), max_bytes=limit)
+        verify_redirect_signature("SAMLResponse", params, query_string, config.idp_certificates)
+        root = parse_xml(decode_redirect(encoded, limit), max_bytes=limit)
     elif binding == "post":
-        root = parse_xml(_base64(encoded, limit), max_bytes=limit)
+        root = parse_xml(decode_post(encoded, limit), max_bytes=limit)
+        if root.find("ds:Signature", NS) is None:
+            raise refuse("saml.unsigned", "the LogoutResponse is not signed")
         response_id = root.get("ID")
-        if not response_id or root.find("ds:Signature", _NS) is None:
-            raise _refuse("saml.unsigned", "the LogoutResponse is not signed")
-        root = verify_enveloped(root, str(response_id), config.idp_certificates)
+        verified = verify_enveloped(
+            root, response_id or "", config.idp_certificates, min_rsa_bits=config.min_rsa_key_bits
+        )
+        if verified is not root:
+            raise refuse("saml.unsigned", "the LogoutResponse itself is not signed")
     else:
-        raise ValueError(f"unknown binding {binding!r}; use 'redirect' or 'post'")
+        raise InvalidInput(
+            f"unknown binding {binding!r}; use 'redirect' or 'post'", code="saml.unknown_binding"
+        )
 
     if root.tag != f"{{{SAMLP_NS}}}LogoutResponse":
-        raise _refuse("saml.not_a_response", "the message is not a LogoutResponse")
+        raise refuse("saml.not_a_response", "the message is not a LogoutResponse")
     if root.get("Version") != "2.0":
-        raise _refuse("saml.bad_version", "only SAML 2.0 is accepted")
-    issuers = root.findall("saml:Issuer", _NS)
+        raise refuse("saml.bad_version", "only SAML 2.0 is accepted")
+    issuers = root.findall("saml:Issuer", NS)
     if len(issuers) != 1 or element_text(issuers[0]).strip() != config.idp_entity_id:
-        raise _refuse("saml.wrong_issuer", "the message is not from the configured IdP")
+        raise refuse("saml.wrong_issuer", "the message is not from the configured IdP")
     if root.get("Destination") != config.slo_url:
-        raise _refuse("saml.wrong_destination", "the LogoutResponse is addressed elsewhere")
-    status = root.find("samlp:Status/samlp:StatusCode", _NS)
+        raise refuse("saml.wrong_destination", "the LogoutResponse is addressed elsewhere")
+    status = root.find("samlp:Status/samlp:StatusCode", NS)
     if status is None or status.get("Value") != STATUS_SUCCESS:
-        raise _refuse("saml.status_not_success", "the IdP reports that the logout failed")
+        raise refuse("saml.status_not_success", "the IdP reports that the logout failed")
     in_response_to = root.get("InResponseTo")
     if not in_response_to or not request_store.consume(LOGOUT_KEY_PREFIX + in_response_to, now):
-        raise _refuse(
+        raise refuse(
             "saml.in_response_to_mismatch", "the LogoutResponse answers no pending request"
         )
     return str(in_response_to)
-
-
-def _base64(value: str, limit: int) -> bytes:
-    if len(value) > limit * 4 // 3 + 1024:
-        raise _refuse("saml.too_large", f"the message exceeds {limit} bytes")
-    try:
-        return base64.b64decode("".join(value.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise _refuse("saml.bad_encoding", "the message is not base64") from None
-
-
-def _inflate(data: bytes, limit: int) -> bytes:
-    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-    try:
-        xml = inflater.decompress(data, limit + 1)
-    except zlib.error:
-        raise _refuse("saml.bad_encoding", "the message is not DEFLATE-compressed") from None
-    if len(xml) > limit or inflater.unconsumed_tail:
-        raise _refuse("saml.too_large", f"the message exceeds {limit} bytes")
-    if not inflater.eof:
-        raise _refuse("saml.bad_encoding", "the compressed message is truncated")
-    return xml
-
-
-def _verify_query_signature(
-    params: Mapping[str, str],
-    query_string: str | None,
-    certificates: tuple[x509.Certificate, ...],
-) -> None:
-    """Check the HTTP-Redirect signature of a response against the IdP certificates."""
-    hash_type = _REDIRECT_HASHES.get(params.get("SigAlg", ""))
-    if "Signature" not in params:
-        raise _refuse("saml.unsigned", "the message is not signed")
-    if hash_type is None:
-        raise _refuse("saml.bad_algorithm", "signature algorithm not allowed")
-    try:
-        signature = base64.b64decode("".join(params["Signature"].split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise _refuse("saml.bad_encoding", "Signature is not base64") from None
-    try:
-        signed = redirect_signed_octets("SAMLResponse", params, query_string)
-    except ValueError as exc:
-        raise _refuse("saml.bad_encoding", str(exc)) from None
-    for certificate in certificates:
-        public_key = certificate.public_key()
-        if not isinstance(public_key, rsa.RSAPublicKey):
-            continue
-        try:
-            public_key.verify(signature, signed, padding.PKCS1v15(), hash_type())
-        except InvalidSignature:
-            continue
-        return
-    raise _refuse("saml.signature_invalid", "the signature does not verify with the IdP's keys")

@@ -5,10 +5,8 @@ Signature allows (one enveloped reference to the signed element, exclusive
 canonicalization, allow-listed algorithms, no ``ds:Object``), verifies it with
 python-xmlsec against the configured IdP certificates only (``KeyInfo`` is never trusted),
 and returns the signed element of the very tree that was verified. Callers read every
-value from that element, so wrapped or re-parsed content never reaches them.
-
-:func:`parse_xml` is the safe parser used for every SAML document: no DTD, no entities,
-no network, no huge trees, and a size limit.
+value from that element, so wrapped or re-parsed content never reaches them. The element
+is named by its ``ID``, compared as a string (:func:`sso_bridge.saml.xml.element_by_id`).
 """
 
 from __future__ import annotations
@@ -20,10 +18,18 @@ from typing import TYPE_CHECKING, Any, Final
 
 import xmlsec
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree  # type: ignore[import-untyped]
 
-from sso_bridge.errors import BridgeError
+from sso_bridge.saml.errors import SamlError, refuse
+from sso_bridge.saml.xml import (
+    DS_NS,
+    MAX_DOCUMENT_BYTES,
+    element_by_id,
+    parse_xml,
+    refuse_dtd,
+)
 
 if TYPE_CHECKING:
     # python-xmlsec's stubs name the transform type but do not export it.
@@ -32,17 +38,15 @@ if TYPE_CHECKING:
 __all__ = [
     "ALLOWED_DIGEST_METHODS",
     "ALLOWED_SIGNATURE_METHODS",
-    "MAX_DOCUMENT_BYTES",
-    "SamlVerificationError",
-    "element_text",
-    "parse_xml",
+    "MIN_RSA_KEY_BITS",
+    "check_key_size",
     "verify_enveloped",
 ]
 
 _C = xmlsec.constants
 
-MAX_DOCUMENT_BYTES: Final = 256 * 1024
-"""Default size limit of a SAML document, in bytes."""
+MIN_RSA_KEY_BITS: Final = 2048
+"""The smallest RSA key accepted for an IdP signature unless configured otherwise."""
 
 ALLOWED_SIGNATURE_METHODS: Final[Mapping[str, Transform]] = {
     t.href: t
@@ -61,166 +65,95 @@ ALLOWED_DIGEST_METHODS: Final[Mapping[str, Transform]] = {
 }
 """Digest algorithms accepted, by URI."""
 
-DS_NS: Final = "http://www.w3.org/2000/09/xmldsig#"
 _EXC_C14N_NS: Final = "http://www.w3.org/2001/10/xml-exc-c14n#"
 _ENVELOPED: Final = _C.TransformEnveloped.href
 _EXC_C14N: Final = _C.TransformExclC14N.href
 _NS: Final = {"ds": DS_NS}
-_ID_ATTRIBUTES: Final = ("ID", "Id", "id", "{http://www.w3.org/XML/1998/namespace}id")
-
-
-class SamlVerificationError(BridgeError):
-    """A SAML document or signature was refused; ``code`` says why."""
-
-    code = "saml.invalid"
-
-
-def _refuse(code: str, message: str) -> SamlVerificationError:
-    return SamlVerificationError(message, code=code)
-
-
-def parse_xml(document: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
-    """Parse ``document`` safely and return its root element.
-
-    Refuses documents over ``max_bytes`` (``saml.too_large``), with any DOCTYPE
-    (``saml.dtd_forbidden``) and those that are not well-formed (``saml.xml_invalid``).
-    """
-    if len(document) > max_bytes:
-        raise _refuse("saml.too_large", f"the document exceeds {max_bytes} bytes")
-    # Checked before parsing as well, so an entity bomb is never even read.
-    if b"<!DOCTYPE" in document or b"<!ENTITY" in document:
-        raise _refuse("saml.dtd_forbidden", "XML with a DTD is not accepted")
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=False,
-    )
-    try:
-        root = etree.fromstring(document, parser)
-    except etree.XMLSyntaxError as exc:
-        raise _refuse("saml.xml_invalid", f"not well-formed XML: {exc}") from None
-    _refuse_dtd(root)
-    return root
-
-
-def _refuse_dtd(root: Any) -> None:
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        raise _refuse("saml.dtd_forbidden", "XML with a DTD is not accepted")
-
-
-def element_text(element: Any) -> str:
-    """The whole text content of ``element`` (comments and their splits ignored)."""
-    return "".join(element.itertext())
 
 
 def verify_enveloped(
     document: bytes | Any,
-    element_id_or_xpath: str,
+    element_id: str,
     trusted_certificates: Sequence[x509.Certificate],
     *,
-    namespaces: Mapping[str, str] | None = None,
     max_bytes: int = MAX_DOCUMENT_BYTES,
+    min_rsa_bits: int = MIN_RSA_KEY_BITS,
 ) -> Any:
-    """Verify the enveloped signature of one element and return that element.
+    """Verify the enveloped signature of the element ``element_id`` and return it.
 
-    ``document`` is the XML (parsed here with :func:`parse_xml`) or an lxml element of an
-    already safely parsed tree. ``element_id_or_xpath`` is the element's ``ID`` or, when it
-    starts with ``/`` or ``.``, an XPath (with ``namespaces``) that must select exactly one
-    element. The key comes only from ``trusted_certificates``; each is tried in turn.
+    ``document`` is the XML (parsed here with :func:`~sso_bridge.saml.xml.parse_xml`) or an
+    lxml element of an already safely parsed tree. ``element_id`` is compared as a string
+    with each element's ``ID`` (it must be an NCName, unique in the document); it is never
+    evaluated. The key comes only from ``trusted_certificates``, each tried in turn; RSA
+    keys under ``min_rsa_bits`` are refused (``saml.weak_key``).
 
     The returned element belongs to the verified tree: read values from it (for text use
-    :func:`element_text`), never from another parse of the document.
+    :func:`~sso_bridge.saml.xml.element_text`), never from another parse of the document.
     """
-    root = document if isinstance(document, etree._Element) else None
-    if root is None:
-        if not isinstance(document, bytes):
-            raise TypeError("document must be bytes or an lxml element")
+    if isinstance(document, etree._Element):
+        root = document.getroottree().getroot()
+        refuse_dtd(root)
+    elif isinstance(document, bytes):
         root = parse_xml(document, max_bytes=max_bytes)
     else:
-        root = root.getroottree().getroot()
-        _refuse_dtd(root)
-    element = _target(root, element_id_or_xpath, namespaces)
-    element_id = element.get("ID")
-    if not element_id:
-        raise _refuse("saml.missing_id", "the signed element has no ID attribute")
-    _require_unique_id(root, element_id)
+        raise TypeError("document must be bytes or an lxml element")
+    element = element_by_id(root, element_id)
     signature = _check_profile(element, element_id)
     if not trusted_certificates:
-        raise _refuse("saml.no_trusted_key", "no trusted certificate is configured")
+        raise refuse("saml.no_trusted_key", "no trusted certificate is configured")
+    for certificate in trusted_certificates:
+        check_key_size(certificate, min_rsa_bits)
     for certificate in trusted_certificates:
         if _verifies(element, signature, certificate):
             return element
     raise _verification_failure(signature, trusted_certificates)
 
 
-def _target(root: Any, selector: str, namespaces: Mapping[str, str] | None) -> Any:
-    if selector.startswith(("/", ".")):
-        try:
-            found = root.xpath(selector, namespaces=dict(namespaces or {}))
-        except etree.XPathError as exc:
-            raise ValueError(f"bad XPath {selector!r}: {exc}") from None
-        elements = found if isinstance(found, list) else []
-        elements = [n for n in elements if isinstance(n, etree._Element)]
-    else:
-        elements = [n for n in root.iter(etree.Element) if n.get("ID") == selector]
-    if len(elements) != 1:
-        raise _refuse(
-            "saml.element_not_found",
-            f"{selector!r} selects {len(elements)} elements; exactly one is needed",
+def check_key_size(certificate: x509.Certificate, min_rsa_bits: int = MIN_RSA_KEY_BITS) -> None:
+    """Refuse (``saml.weak_key``) a certificate whose RSA key is under ``min_rsa_bits``."""
+    key = certificate.public_key()
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < min_rsa_bits:
+        raise refuse(
+            "saml.weak_key",
+            f"the IdP's RSA key has {key.key_size} bits; at least {min_rsa_bits} are required",
         )
-    return elements[0]
-
-
-def _require_unique_id(root: Any, element_id: str) -> None:
-    count = sum(
-        1
-        for node in root.iter(etree.Element)
-        for name in _ID_ATTRIBUTES
-        if node.get(name) == element_id
-    )
-    if count != 1:
-        raise _refuse("saml.duplicate_id", f"ID {element_id!r} occurs {count} times")
 
 
 def _check_profile(element: Any, element_id: str) -> Any:
     """The element's one signature, if it follows the SAML signature profile."""
     signatures = element.findall("ds:Signature", _NS)
     if not signatures:
-        raise _refuse("saml.unsigned", "the element is not signed")
+        raise refuse("saml.unsigned", "the element is not signed")
     if len(signatures) > 1:
-        raise _refuse("saml.multiple_signatures", "the element has more than one signature")
+        raise refuse("saml.multiple_signatures", "the element has more than one signature")
     signature = signatures[0]
     if signature.find(".//ds:Object", _NS) is not None:
-        raise _refuse("saml.object_forbidden", "the signature carries a ds:Object")
+        raise refuse("saml.object_forbidden", "the signature carries a ds:Object")
     signed_info = _only(signature, "ds:SignedInfo")
     _only(signature, "ds:SignatureValue")
     if _algorithm(signed_info, "ds:CanonicalizationMethod") != _EXC_C14N:
-        raise _refuse("saml.bad_canonicalization", "SignedInfo must use exclusive c14n")
+        raise refuse("saml.bad_canonicalization", "SignedInfo must use exclusive c14n")
     if _algorithm(signed_info, "ds:SignatureMethod") not in ALLOWED_SIGNATURE_METHODS:
-        raise _refuse("saml.bad_algorithm", "signature algorithm not allowed")
+        raise refuse("saml.bad_algorithm", "signature algorithm not allowed")
     references = signed_info.findall("ds:Reference", _NS)
     if len(references) != 1 or references[0].get("URI") != f"#{element_id}":
-        raise _refuse(
+        raise refuse(
             "saml.reference_mismatch",
             "the signature must have exactly one reference, to the signed element",
         )
     reference = references[0]
     if _algorithm(reference, "ds:DigestMethod") not in ALLOWED_DIGEST_METHODS:
-        raise _refuse("saml.bad_algorithm", "digest algorithm not allowed")
+        raise refuse("saml.bad_algorithm", "digest algorithm not allowed")
     transforms = reference.findall("ds:Transforms/ds:Transform", _NS)
     algorithms = [t.get("Algorithm") for t in transforms]
     if algorithms != [_ENVELOPED, _EXC_C14N] or not _plain_transforms(transforms):
-        raise _refuse(
+        raise refuse(
             "saml.bad_transforms",
             "transforms must be enveloped-signature then exclusive c14n, nothing else",
         )
     value = _only(signature, "ds:SignatureValue")
     if not "".join(value.itertext()).strip():
-        raise _refuse("saml.empty_signature", "the SignatureValue is empty")
+        raise refuse("saml.empty_signature", "the SignatureValue is empty")
     return signature
 
 
@@ -239,7 +172,7 @@ def _plain_transforms(transforms: list[Any]) -> bool:
 def _only(parent: Any, path: str) -> Any:
     found = parent.findall(path, _NS)
     if len(found) != 1:
-        raise _refuse("saml.malformed_signature", f"expected exactly one {path}")
+        raise refuse("saml.malformed_signature", f"expected exactly one {path}")
     return found[0]
 
 
@@ -254,7 +187,7 @@ def _verifies(element: Any, signature: Any, certificate: x509.Certificate) -> bo
             certificate.public_bytes(Encoding.DER), _C.KeyDataFormatCertDer
         )
     except xmlsec.Error as exc:
-        raise _refuse("saml.key_invalid", f"cannot load a trusted certificate: {exc}") from None
+        raise refuse("saml.key_invalid", f"cannot load a trusted certificate: {exc}") from None
     digests = ALLOWED_DIGEST_METHODS.values()
     context = xmlsec.SignatureContext()
     # A preset key makes libxmlsec skip KeyInfo altogether.
@@ -272,9 +205,7 @@ def _verifies(element: Any, signature: Any, certificate: x509.Certificate) -> bo
     return True
 
 
-def _verification_failure(
-    signature: Any, trusted: Sequence[x509.Certificate]
-) -> SamlVerificationError:
+def _verification_failure(signature: Any, trusted: Sequence[x509.Certificate]) -> SamlError:
     """``saml.wrong_key`` when KeyInfo names a key we do not trust, else a bad signature.
 
     KeyInfo only picks the error code here; it never supplies a key.
@@ -289,5 +220,5 @@ def _verification_failure(
         except (ValueError, binascii.Error):
             continue
         if offered.public_key() not in trusted_keys:
-            return _refuse("saml.wrong_key", "signed with a key that is not trusted")
-    return _refuse("saml.signature_invalid", "the signature does not verify")
+            return refuse("saml.wrong_key", "signed with a key that is not trusted")
+    return refuse("saml.signature_invalid", "the signature does not verify")

@@ -1,0 +1,72 @@
+"""The one way the library reads JSON from anyone: bounded in size and depth, numbers
+finite.
+
+``json.loads`` on its own recurses once per nesting level (deep input raises
+``RecursionError``) and accepts ``NaN``, ``Infinity`` and ``1e999`` (an infinite float).
+:func:`parse_json` refuses all of these with :class:`~sso_bridge.errors.InvalidInput`
+(``input.bad_json``), so callers need to handle one error only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, Final
+
+from sso_bridge.errors import InvalidInput
+
+__all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "parse_json"]
+
+MAX_JSON_BYTES: Final = 1024 * 1024
+"""Default size limit of a JSON document, in bytes."""
+MAX_JSON_DEPTH: Final = 32
+"""Default limit on nested arrays and objects."""
+
+_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS: Final = re.compile(rb"[\[\]{}]")
+
+
+def _refuse(reason: str) -> InvalidInput:
+    return InvalidInput(f"bad JSON: {reason}", code="input.bad_json")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _refuse("a number is out of range")
+    return value
+
+
+def _no_constant(name: str) -> None:
+    raise _refuse(f"{name} is not a JSON number")
+
+
+def _depth(data: bytes) -> int:
+    deepest = level = 0
+    for match in _BRACKETS.finditer(_STRING.sub(b"", data)):
+        if match.group() in b"[{":
+            level += 1
+            deepest = max(deepest, level)
+        else:
+            level -= 1
+    return deepest
+
+
+def parse_json(
+    data: bytes | str, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH
+) -> Any:
+    """``data`` parsed as JSON; ``input.bad_json`` if it is not JSON, exceeds ``max_bytes``
+    or ``max_depth``, or holds a non-finite number (``NaN``, ``Infinity``, ``1e999``)."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if len(raw) > max_bytes:
+        raise _refuse(f"more than {max_bytes} bytes")
+    # Cheap bound first: a document with few brackets cannot be deep.
+    if raw.count(b"[") + raw.count(b"{") > max_depth and _depth(raw) > max_depth:
+        raise _refuse(f"nested more than {max_depth} levels deep")
+    try:
+        return json.loads(raw, parse_float=_finite_float, parse_constant=_no_constant)
+    except InvalidInput:
+        raise
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise _refuse(" ".join(str(exc).split())[:120]) from None

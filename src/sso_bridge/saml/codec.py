@@ -1,0 +1,168 @@
+"""The SAML 2.0 bindings (HTTP-Redirect and HTTP-POST): encoding, decoding within a size
+limit, and the Redirect binding's query signature (SAML 2.0 Bindings, §3.4 and §3.5).
+
+Used alike by the service provider and by the mock IdP, in both directions.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import Final
+from urllib.parse import urlencode, urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from sso_bridge.saml.errors import refuse
+
+__all__ = [
+    "BINDING_POST",
+    "BINDING_REDIRECT",
+    "REDIRECT_SIGNATURE_HASHES",
+    "RSA_SHA256",
+    "decode_post",
+    "decode_redirect",
+    "deflate",
+    "encode_post",
+    "redirect_query",
+    "redirect_signed_octets",
+    "verify_redirect_signature",
+]
+
+BINDING_REDIRECT: Final = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+BINDING_POST: Final = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+RSA_SHA256: Final = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+REDIRECT_SIGNATURE_HASHES: Final[Mapping[str, type[hashes.HashAlgorithm]]] = {
+    RSA_SHA256: hashes.SHA256,
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": hashes.SHA384,
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": hashes.SHA512,
+}
+"""Query-signature algorithms accepted on the Redirect binding, with their hashes."""
+
+
+def _base64(value: str | bytes, max_bytes: int) -> bytes:
+    text = value.encode("ascii", "replace") if isinstance(value, str) else value
+    # base64 is 4/3 the size of its content: refuse before decoding anything huge.
+    if len(text) > max_bytes * 4 // 3 + 1024:
+        raise refuse("saml.too_large", f"the message exceeds {max_bytes} bytes")
+    try:
+        return base64.b64decode(b"".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise refuse("saml.bad_encoding", "the message is not base64") from None
+
+
+def decode_post(value: str | bytes, max_bytes: int) -> bytes:
+    """The XML of an HTTP-POST form field (base64); ``saml.bad_encoding``/``too_large``."""
+    data = _base64(value, max_bytes)
+    if len(data) > max_bytes:
+        raise refuse("saml.too_large", f"the message exceeds {max_bytes} bytes")
+    return data
+
+
+def decode_redirect(value: str | bytes, max_bytes: int) -> bytes:
+    """The XML of an HTTP-Redirect query parameter (base64 of raw DEFLATE), inflated to at
+    most ``max_bytes``; ``saml.bad_encoding`` or ``saml.too_large``."""
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        xml = inflater.decompress(_base64(value, max_bytes), max_bytes + 1)
+    except zlib.error:
+        raise refuse("saml.bad_encoding", "the message is not DEFLATE-compressed") from None
+    if len(xml) > max_bytes or inflater.unconsumed_tail:
+        raise refuse("saml.too_large", f"the message exceeds {max_bytes} bytes")
+    if not inflater.eof:
+        raise refuse("saml.bad_encoding", "the compressed message is truncated")
+    return xml
+
+
+def encode_post(xml: bytes) -> str:
+    """An HTTP-POST form field value: the XML in base64."""
+    return base64.b64encode(xml).decode("ascii")
+
+
+def deflate(xml: bytes) -> bytes:
+    """Raw DEFLATE (no zlib header), as the Redirect binding carries messages."""
+    compressor = zlib.compressobj(zlib.Z_BEST_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return compressor.compress(xml) + compressor.flush()
+
+
+def redirect_query(
+    location: str,
+    name: str,
+    xml: bytes,
+    relay_state: str | None = None,
+    key: rsa.RSAPrivateKey | None = None,
+) -> str:
+    """``location`` with the message ``name`` (``SAMLRequest``/``SAMLResponse``) deflated
+    into its query; signed with RSA-SHA256 over ``name=…&RelayState=…&SigAlg=…`` exactly
+    as encoded when ``key`` is given."""
+    pairs = [(name, base64.b64encode(deflate(xml)).decode("ascii"))]
+    if relay_state is not None:
+        pairs.append(("RelayState", relay_state))
+    query = urlencode(pairs)
+    if key is not None:
+        query += "&" + urlencode({"SigAlg": RSA_SHA256})
+        signature = key.sign(query.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
+        query += "&" + urlencode({"Signature": base64.b64encode(signature).decode("ascii")})
+    return location + ("&" if urlsplit(location).query else "?") + query
+
+
+def redirect_signed_octets(
+    message_param: str, params: Mapping[str, str], query_string: str | None
+) -> bytes:
+    """What a Redirect-binding signature covers: the message, RelayState and SigAlg.
+
+    From the raw ``query_string`` when there is one, exactly as the sender encoded it;
+    otherwise re-encoded from ``params``. ``saml.bad_encoding`` for a parameter given
+    twice or a raw query without the message or SigAlg.
+    """
+    order = (message_param, "RelayState", "SigAlg")
+    if query_string is None:
+        return urlencode([(name, params[name]) for name in order if name in params]).encode()
+    raw: dict[str, str] = {}
+    for part in query_string.split("&"):
+        name = part.partition("=")[0]
+        if name in order:
+            if name in raw:
+                raise refuse("saml.bad_encoding", f"{name} occurs twice in the query")
+            raw[name] = part
+    if message_param not in raw or "SigAlg" not in raw:
+        raise refuse("saml.bad_encoding", "the query lacks the signed parameters")
+    return "&".join(raw[name] for name in order if name in raw).encode("utf-8")
+
+
+def verify_redirect_signature(
+    message_param: str,
+    params: Mapping[str, str],
+    query_string: str | None,
+    certificates: Sequence[x509.Certificate],
+) -> None:
+    """Check a Redirect-binding query signature against ``certificates`` only.
+
+    ``saml.unsigned``, ``saml.bad_algorithm``, ``saml.bad_encoding`` or
+    ``saml.signature_invalid``.
+    """
+    if "Signature" not in params:
+        raise refuse("saml.unsigned", "the message is not signed")
+    hash_type = REDIRECT_SIGNATURE_HASHES.get(params.get("SigAlg", ""))
+    if hash_type is None:
+        raise refuse("saml.bad_algorithm", "signature algorithm not allowed")
+    try:
+        signature = base64.b64decode("".join(params["Signature"].split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise refuse("saml.bad_encoding", "Signature is not base64") from None
+    signed = redirect_signed_octets(message_param, params, query_string)
+    for certificate in certificates:
+        public_key = certificate.public_key()
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            continue
+        try:
+            public_key.verify(signature, signed, padding.PKCS1v15(), hash_type())
+        except InvalidSignature:
+            continue
+        return
+    raise refuse("saml.signature_invalid", "the signature does not verify with the trusted keys")

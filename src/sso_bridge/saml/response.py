@@ -1,0 +1,371 @@
+"""Checking a login Response from the IdP (HTTP-POST binding).
+
+:func:`process_response` turns the ``SAMLResponse`` form field into a :class:`LoginResult`
+(the :class:`~sso_bridge.model.FederatedIdentity` and what caps the session), or refuses
+it with a :class:`~sso_bridge.saml.errors.SamlError` whose ``code`` says why. The
+assertion must be signed by a key of the configured IdP metadata, must answer a request
+this service provider sent (unless IdP-initiated login is enabled), and is accepted once.
+Every value is read from the verified assertion element only.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, Final
+
+import attrs
+import xmlsec
+
+from sso_bridge.clock import Clock
+from sso_bridge.model import FederatedIdentity
+from sso_bridge.saml.codec import decode_post
+from sso_bridge.saml.config import ESIA_ATTRIBUTE_NAMES, ServiceProviderConfig
+from sso_bridge.saml.errors import refuse
+from sso_bridge.saml.stores import ReplayCache, RequestStore
+from sso_bridge.saml.verify import verify_enveloped
+from sso_bridge.saml.xml import (
+    NS,
+    SAML_NS,
+    SAMLP_NS,
+    element_text,
+    parse_xml,
+    require_ncname,
+)
+
+__all__ = ["LoginResult", "identity_from_attributes", "process_response"]
+
+STATUS_SUCCESS: Final = "urn:oasis:names:tc:SAML:2.0:status:Success"
+BEARER: Final = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+_C = xmlsec.constants
+# AES-CBC is left out on purpose: it gives an attacker a padding oracle on the ciphertext.
+_DATA_ENCRYPTION: Final = {
+    _C.TransformAes128Gcm.href: 16,
+    _C.TransformAes192Gcm.href: 24,
+    _C.TransformAes256Gcm.href: 32,
+}
+_KEY_TRANSPORT: Final = frozenset({_C.TransformRsaOaep.href})
+
+
+@attrs.frozen
+class LoginResult:
+    """An accepted SAML login.
+
+    ``session_not_on_or_after`` is the IdP's ``SessionNotOnOrAfter`` (the earliest, when
+    several AuthnStatements give one): no session may outlive it. ``session_index`` is
+    for single logout; ``authn_context`` is the class reference of the authentication,
+    e.g. to tell whether the IdP already ran a second factor.
+    """
+
+    identity: FederatedIdentity
+    name_id: str
+    session_not_on_or_after: datetime | None = None
+    session_index: str | None = None
+    authn_context: str | None = None
+    authn_instant: datetime | None = None
+
+
+def process_response(
+    saml_response: str | bytes,
+    config: ServiceProviderConfig,
+    *,
+    request_store: RequestStore,
+    replay_cache: ReplayCache,
+    clock: Clock,
+) -> LoginResult:
+    """Check a base64 ``SAMLResponse`` and return the login its assertion asserts.
+
+    Raises :class:`SamlError` with a stable ``code``; nothing is consumed
+    or recorded unless the signatures verify.
+    """
+    now = clock.now()
+    limit = config.max_response_bytes
+    root = parse_xml(decode_post(saml_response, limit), max_bytes=limit)
+    if root.tag != f"{{{SAMLP_NS}}}Response":
+        raise refuse("saml.not_a_response", "the message is not a SAML Response")
+    if root.get("Version") != "2.0":
+        raise refuse("saml.bad_version", "only SAML 2.0 is accepted")
+    if config.want_signed_response or root.find("ds:Signature", NS) is not None:
+        _verify(root, _required_id(root, "the Response"), config)
+
+    if root.get("Destination") != config.acs_url:
+        raise refuse("saml.wrong_destination", "the Response is addressed elsewhere")
+    _check_issuer(root, config, required=False)
+    status = root.find("samlp:Status/samlp:StatusCode", NS)
+    if status is None or status.get("Value") != STATUS_SUCCESS:
+        raise refuse("saml.status_not_success", "the IdP reports that the login failed")
+
+    assertion = _verified_assertion(root, config)
+    if assertion.get("Version") != "2.0":
+        raise refuse("saml.bad_version", "only SAML 2.0 assertions are accepted")
+    _check_issuer(assertion, config, required=True)
+    in_response_to = root.get("InResponseTo")
+    confirmed_until, name_id = _check_subject(assertion, config, in_response_to, now)
+    not_on_or_after = _check_conditions(assertion, config, now)
+    session = _check_authn_statements(assertion, config, now)
+    identity = _identity(assertion, config, name_id)
+
+    if in_response_to is None:
+        if not config.allow_idp_initiated:
+            raise refuse("saml.unsolicited", "IdP-initiated login is not enabled")
+    elif not request_store.consume(in_response_to, now):
+        raise refuse("saml.in_response_to_mismatch", "the Response answers no pending request")
+    keep_until = max(not_on_or_after, confirmed_until) + config.skew
+    if not replay_cache.add_if_new(_required_id(assertion, "the assertion"), keep_until, now):
+        raise refuse("saml.replayed", "this assertion was accepted before")
+    return LoginResult(identity, name_id, **session)
+
+
+def _required_id(element: Any, what: str) -> str:
+    return require_ncname(element.get("ID"), what)
+
+
+def _verify(element: Any, element_id: str, config: ServiceProviderConfig) -> Any:
+    verified = verify_enveloped(
+        element, element_id, config.idp_certificates, min_rsa_bits=config.min_rsa_key_bits
+    )
+    if verified is not element:  # IDs are unique, so this cannot happen; never rely on it
+        raise refuse("saml.element_not_found", "the signed element is not the one expected")
+    return verified
+
+
+def _check_issuer(element: Any, config: ServiceProviderConfig, *, required: bool) -> None:
+    issuers = element.findall("saml:Issuer", NS)
+    if not issuers and not required:
+        return
+    if len(issuers) != 1 or element_text(issuers[0]).strip() != config.idp_entity_id:
+        raise refuse("saml.wrong_issuer", "the message is not from the configured IdP")
+
+
+def _verified_assertion(root: Any, config: ServiceProviderConfig) -> Any:
+    """The one assertion (decrypted if need be), as returned by signature verification."""
+    # Counted anywhere in the document: a second assertion is always a wrapping attempt.
+    found = root.findall(".//saml:Assertion", NS) + root.findall(".//saml:EncryptedAssertion", NS)
+    if len(found) != 1:
+        raise refuse("saml.assertion_count", f"expected one assertion, found {len(found)}")
+    node = found[0]
+    if node.getparent() is not root:
+        raise refuse("saml.assertion_misplaced", "the assertion is not a child of the Response")
+    if node.tag == f"{{{SAML_NS}}}Assertion":
+        return _verify(node, _required_id(node, "the assertion"), config)
+    document = parse_xml(_decrypt(node, config), max_bytes=config.max_response_bytes)
+    if (
+        document.tag != f"{{{SAML_NS}}}Assertion"
+        or document.find(".//saml:Assertion", NS) is not None
+        or document.find(".//saml:EncryptedAssertion", NS) is not None
+    ):
+        raise refuse("saml.assertion_count", "the encrypted content is not one assertion")
+    return _verify(document, _required_id(document, "the assertion"), config)
+
+
+def _decrypt(wrapper: Any, config: ServiceProviderConfig) -> bytes:
+    """The plaintext of an EncryptedAssertion: RSA-OAEP key transport, AES-GCM content."""
+    private_key = config.decryption_key()
+    if private_key is None:
+        raise refuse("saml.no_decryption_key", "no key is configured to decrypt assertions")
+    data = wrapper.findall("xenc:EncryptedData", NS)
+    if len(data) != 1:
+        raise refuse("saml.malformed_encryption", "expected one EncryptedData")
+    key_bytes = _DATA_ENCRYPTION.get(_encryption_method(data[0]))
+    if key_bytes is None:
+        raise refuse("saml.bad_algorithm", "content encryption algorithm not allowed")
+    encrypted_keys = data[0].findall("ds:KeyInfo/xenc:EncryptedKey", NS) + wrapper.findall(
+        "xenc:EncryptedKey", NS
+    )
+    if not encrypted_keys:
+        raise refuse("saml.malformed_encryption", "the assertion carries no EncryptedKey")
+    if any(_encryption_method(k) not in _KEY_TRANSPORT for k in encrypted_keys):
+        raise refuse("saml.bad_algorithm", "key transport algorithm not allowed")
+    for encrypted_key in encrypted_keys:
+        context = xmlsec.EncryptionContext()
+        context.key = private_key
+        try:
+            session_key = context.decrypt(encrypted_key)
+        except xmlsec.Error:
+            continue
+        if isinstance(session_key, bytes) and len(session_key) == key_bytes:
+            break
+    else:
+        raise refuse("saml.decrypt_failed", "the assertion cannot be decrypted")
+    # Without Type, libxmlsec hands back bytes instead of parsing them into the tree;
+    # the bytes then go through the same safe parser as the Response.
+    encrypted = copy.deepcopy(data[0])
+    encrypted.attrib.pop("Type", None)
+    context = xmlsec.EncryptionContext()
+    try:
+        context.key = xmlsec.Key.from_binary_data(_C.KeyDataAes, session_key)
+        plaintext = context.decrypt(encrypted)
+    except xmlsec.Error:
+        raise refuse("saml.decrypt_failed", "the assertion cannot be decrypted") from None
+    if not isinstance(plaintext, bytes):
+        raise refuse("saml.decrypt_failed", "the assertion cannot be decrypted")
+    return plaintext
+
+
+def _encryption_method(node: Any) -> str:
+    methods = node.findall("xenc:EncryptionMethod", NS)
+    return str(methods[0].get("Algorithm", "")) if len(methods) == 1 else ""
+
+
+def _check_subject(
+    assertion: Any, config: ServiceProviderConfig, in_response_to: str | None, now: datetime
+) -> tuple[datetime, str]:
+    """Check the bearer confirmation; return its NotOnOrAfter and the NameID."""
+    name_ids = assertion.findall("saml:Subject/saml:NameID", NS)
+    if len(name_ids) != 1 or not element_text(name_ids[0]).strip():
+        raise refuse("saml.no_subject", "the assertion has no NameID")
+    qualifier = name_ids[0].get("SPNameQualifier")
+    if qualifier is not None and qualifier != config.entity_id:
+        raise refuse(
+            "saml.wrong_sp_name_qualifier", "the NameID is qualified for another service provider"
+        )
+    confirmations = [
+        c
+        for c in assertion.findall("saml:Subject/saml:SubjectConfirmation", NS)
+        if c.get("Method") == BEARER
+    ]
+    if len(confirmations) != 1:
+        raise refuse("saml.no_bearer", "expected one bearer SubjectConfirmation")
+    data = confirmations[0].find("saml:SubjectConfirmationData", NS)
+    if data is None:
+        raise refuse("saml.no_bearer", "the bearer confirmation has no data")
+    if data.get("Recipient") != config.acs_url:
+        raise refuse("saml.wrong_recipient", "the assertion is for another recipient")
+    if data.get("InResponseTo") != in_response_to:
+        raise refuse("saml.in_response_to_mismatch", "the assertion answers another request")
+    until = _instant(data.get("NotOnOrAfter"), "SubjectConfirmationData NotOnOrAfter")
+    if now >= until + config.skew:
+        raise refuse("saml.expired", "the bearer confirmation has expired")
+    not_before = data.get("NotBefore")
+    if not_before is not None and now + config.skew < _instant(not_before, "NotBefore"):
+        raise refuse("saml.not_yet_valid", "the bearer confirmation is not valid yet")
+    return until, element_text(name_ids[0]).strip()
+
+
+def _check_conditions(assertion: Any, config: ServiceProviderConfig, now: datetime) -> datetime:
+    """Check the time window and audience; return NotOnOrAfter."""
+    conditions = assertion.findall("saml:Conditions", NS)
+    if len(conditions) != 1:
+        raise refuse("saml.no_conditions", "the assertion has no Conditions")
+    condition = conditions[0]
+    not_before = condition.get("NotBefore")
+    if not_before is not None and now + config.skew < _instant(not_before, "NotBefore"):
+        raise refuse("saml.not_yet_valid", "the assertion is not valid yet")
+    until = _instant(condition.get("NotOnOrAfter"), "Conditions NotOnOrAfter")
+    if now >= until + config.skew:
+        raise refuse("saml.expired", "the assertion has expired")
+    restrictions = condition.findall("saml:AudienceRestriction", NS)
+    if not restrictions:
+        raise refuse("saml.wrong_audience", "the assertion names no audience")
+    for restriction in restrictions:  # each restriction must admit us
+        audiences = {element_text(a).strip() for a in restriction.findall("saml:Audience", NS)}
+        if config.entity_id not in audiences:
+            raise refuse("saml.wrong_audience", "the assertion is for another audience")
+    return until
+
+
+def _check_authn_statements(
+    assertion: Any, config: ServiceProviderConfig, now: datetime
+) -> dict[str, Any]:
+    """Require an AuthnStatement; refuse an ended session; return what caps the session."""
+    statements = assertion.findall("saml:AuthnStatement", NS)
+    if not statements:
+        raise refuse("saml.no_authn_statement", "the assertion has no AuthnStatement")
+    ends = [
+        _instant(value, "SessionNotOnOrAfter")
+        for statement in statements
+        if (value := statement.get("SessionNotOnOrAfter")) is not None
+    ]
+    session_end = min(ends, default=None)
+    if session_end is not None and now >= session_end + config.skew:
+        raise refuse("saml.session_expired", "the IdP session named by the assertion has ended")
+    first = statements[0]
+    instant = first.get("AuthnInstant")
+    references = first.findall("saml:AuthnContext/saml:AuthnContextClassRef", NS)
+    return {
+        "session_not_on_or_after": session_end,
+        "session_index": first.get("SessionIndex"),
+        "authn_context": element_text(references[0]).strip() if references else None,
+        "authn_instant": None if instant is None else _instant(instant, "AuthnInstant"),
+    }
+
+
+def _instant(value: str | None, what: str) -> datetime:
+    if not value:
+        raise refuse("saml.missing_time", f"{what} is missing")
+    try:
+        if "T" not in value:
+            raise ValueError(value)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise refuse("saml.bad_time", f"{what} is not a dateTime: {value!r}") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _identity(assertion: Any, config: ServiceProviderConfig, name_id: str) -> FederatedIdentity:
+    attributes: dict[str, list[str]] = {}
+    for attribute in assertion.findall("saml:AttributeStatement/saml:Attribute", NS):
+        name = attribute.get("Name")
+        if not name:
+            continue
+        if name in attributes:
+            raise refuse("saml.duplicate_attribute", "an attribute name occurs more than once")
+        attributes[name] = [
+            element_text(v).strip() for v in attribute.findall("saml:AttributeValue", NS)
+        ]
+
+    return identity_from_attributes(
+        attributes,
+        issuer=config.idp_entity_id,
+        name_id=name_id,
+        attribute_names=config.attribute_names,
+    )
+
+
+def identity_from_attributes(
+    attributes: Mapping[str, Sequence[str]],
+    *,
+    issuer: str,
+    name_id: str,
+    attribute_names: Mapping[str, str] = ESIA_ATTRIBUTE_NAMES,
+) -> FederatedIdentity:
+    """The identity described by assertion ``attributes`` (values by attribute name).
+
+    ``attribute_names`` maps :data:`IDENTITY_FIELDS` to attribute names; the subject falls
+    back to the NameID, ``verified`` is true only for the value ``true``, a birth date is
+    ``DD.MM.YYYY`` or ``YYYY-MM-DD``. Raises ``SamlError`` (``saml.bad_attribute``).
+    """
+
+    def first(field: str) -> str | None:
+        name = attribute_names.get(field)
+        if name is None:
+            return None
+        values = [v for v in attributes.get(name, ()) if v]
+        return values[0] if values else None
+
+    verified = first("verified")
+    return FederatedIdentity(
+        issuer=issuer,
+        subject=first("subject") or name_id,
+        verified=verified is not None and verified.lower() == "true",
+        last_name=first("last_name"),
+        first_name=first("first_name"),
+        middle_name=first("middle_name"),
+        birth_date=_birth_date(first("birth_date")),
+        snils=first("snils"),
+        email=first("email"),
+        phone=first("phone"),
+        claims={"name_id": name_id, "attributes": {k: list(v) for k, v in attributes.items()}},
+    )
+
+
+def _birth_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    for pattern in ("%d.%m.%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value, pattern).date()
+        except ValueError:
+            continue
+    raise refuse("saml.bad_attribute", f"the birth date is not DD.MM.YYYY or YYYY-MM-DD: {value!r}")

@@ -1,0 +1,152 @@
+"""Bounded JSON and sane numbers wherever the relying party reads JSON from outside."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import re
+import time
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from jose import jwk
+
+from sso_bridge.errors import InvalidInput
+from sso_bridge.jsonparse import parse_json
+from sso_bridge.oidc import OidcError, ProviderConfig, parse_jwks, validate_id_token
+from sso_bridge.oidc.http import HttpResponse
+from sso_bridge.oidc.keys import select_key
+
+ISSUER = "https://idp.example/"
+NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
+NONCE = "n-0S6_WzA2Mj"
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.fixture(scope="module")
+def key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def sign_raw(key: ec.EllipticCurvePrivateKey, header: str, payload: str) -> str:
+    """A validly signed ES256 token whose header and payload are exactly the given text."""
+    signing_input = f"{b64url(header.encode())}.{b64url(payload.encode())}"
+    r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+    return signing_input + "." + b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+
+def claims_text(**raw: str) -> str:
+    """The payload JSON with some values given as raw JSON text (``1e999``, ``NaN``...)."""
+    values = {
+        "iss": f'"{ISSUER}"',
+        "sub": '"42"',
+        "aud": '"rp"',
+        "exp": str(int(NOW.timestamp()) + 600),
+        "iat": str(int(NOW.timestamp())),
+        "nonce": f'"{NONCE}"',
+    }
+    values.update(raw)
+    return "{" + ",".join(f'"{k}":{v}' for k, v in values.items()) + "}"
+
+
+def validate(key: ec.EllipticCurvePrivateKey, token: str) -> Any:
+    config = ProviderConfig(
+        issuer=ISSUER,
+        authorization_endpoint=ISSUER + "authorize",
+        token_endpoint=ISSUER + "token",
+        jwks_uri=ISSUER + "jwks",
+        client_id="rp",
+        redirect_uri="https://rp.example/cb",
+        client_secret="s",
+        algorithms=("ES256",),
+    )
+    public = jwk.construct(key, "ES256").public_key().to_dict() | {"kid": "k1"}
+    keys = parse_jwks({"keys": [public]}, ("ES256",))
+
+    def key_for(kid: str | None, alg: str) -> Any:
+        return select_key(keys, kid, alg)
+
+    return validate_id_token(token, config, key_for, nonce=NONCE, now=NOW)
+
+
+HEADER = '{"alg":"ES256","kid":"k1"}'
+
+
+def test_the_raw_signer_makes_tokens_that_validate(key: ec.EllipticCurvePrivateKey) -> None:
+    assert validate(key, sign_raw(key, HEADER, claims_text())).subject == "42"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"exp": "1e999"},  # valid JSON, an infinite float: a token that never expires
+        {"exp": "-1e999"},
+        {"exp": "NaN"},
+        {"exp": "Infinity"},
+        {"iat": "NaN"},
+        {"nbf": "-Infinity"},
+        {"exp": "1" + "0" * 400},  # 10**400: OverflowError on conversion to float
+        {"iat": "-" + "9" * 400},
+        {"exp": "true"},
+        {"exp": "-5"},
+        {"nbf": '"soon"'},
+    ],
+)
+def test_numeric_dates_must_be_finite_and_sane(
+    key: ec.EllipticCurvePrivateKey, raw: dict[str, str]
+) -> None:
+    with pytest.raises(OidcError) as info:
+        validate(key, sign_raw(key, HEADER, claims_text(**raw)))
+    assert info.value.code == "oidc.malformed_token"
+
+
+def test_deeply_nested_payload_is_malformed(key: ec.EllipticCurvePrivateKey) -> None:
+    token = sign_raw(key, HEADER, claims_text(extra="[" * 5000 + "]" * 5000))
+    with pytest.raises(OidcError, match=re.escape("oidc.malformed_token")):
+        validate(key, token)
+
+
+def test_deeply_nested_header_is_malformed(key: ec.EllipticCurvePrivateKey) -> None:
+    header = '{"alg":"ES256","kid":"k1","x":' + "[" * 5000 + "]" * 5000 + "}"
+    with pytest.raises(OidcError, match=re.escape("oidc.malformed_token")):
+        validate(key, sign_raw(key, header, claims_text()))
+
+
+def test_huge_token_is_malformed(key: ec.EllipticCurvePrivateKey) -> None:
+    token = sign_raw(key, HEADER, claims_text(extra='"' + "x" * 100_000 + '"'))
+    with pytest.raises(OidcError, match=re.escape("oidc.malformed_token")):
+        validate(key, token)
+
+
+@pytest.mark.parametrize("body", [DEEP.encode(), b'{"a":' * 50_000 + b"1" + b"}" * 50_000])
+def test_deep_response_bodies_are_bad_responses(body: bytes) -> None:
+    start = time.perf_counter()
+    with pytest.raises(OidcError) as info:
+        HttpResponse(200, {}, body).json_object("the JWKS")
+    assert info.value.code == "oidc.bad_response"
+    assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize("body", [b'{"a": NaN}', b'{"a": 1e999}', b'{"a": -Infinity}'])
+def test_non_finite_numbers_in_bodies_are_bad_responses(body: bytes) -> None:
+    with pytest.raises(OidcError) as info:
+        HttpResponse(200, {}, body).json_object("the token response")
+    assert info.value.code == "oidc.bad_response"
+
+
+def test_parse_json_bounds() -> None:
+    assert parse_json('{"a": [1, 2.5, "x[[[{{{"]}') == {"a": [1, 2.5, "x[[[{{{"]}
+    assert parse_json("[" * 32 + "]" * 32) is not None
+    for bad in ("[" * 33 + "]" * 33, "x" * 11, '"\\ud800', "1e400"):
+        with pytest.raises(InvalidInput) as info:
+            parse_json(bad, max_bytes=10 if bad == "x" * 11 else 1024)
+        assert info.value.code == "input.bad_json"
+    # brackets inside strings do not count towards the depth
+    assert parse_json('["' + "[" * 100 + '"]') == ["[" * 100]

@@ -23,7 +23,6 @@ from cryptography.x509.oid import NameOID
 from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.esia_cms import (
     MAX_SECRET_LENGTH,
-    ClientPrivateKey,
     check_timestamp,
     client_secret_message,
     esia_timestamp,
@@ -31,6 +30,7 @@ from sso_bridge.esia_cms import (
     sign_client_secret,
     verify_client_secret,
 )
+from sso_bridge.keytypes import PrivateKey
 
 MESSAGE = client_secret_message(
     "openid fullname",
@@ -48,7 +48,7 @@ needs_openssl = pytest.mark.skipif(
 
 
 def make_cert(
-    key: ClientPrivateKey | ed25519.Ed25519PrivateKey,
+    key: PrivateKey | ed25519.Ed25519PrivateKey,
     *,
     serial: int = 1001,
     common_name: str = "client",
@@ -72,7 +72,7 @@ def make_cert(
     return builder.sign(key, algorithm)
 
 
-def key_id_of(key: ClientPrivateKey) -> bytes:
+def key_id_of(key: PrivateKey) -> bytes:
     return x509.SubjectKeyIdentifier.from_public_key(key.public_key()).digest
 
 
@@ -108,7 +108,7 @@ def signer(
     rsa_cert: x509.Certificate,
     ec_key: ec.EllipticCurvePrivateKey,
     ec_cert: x509.Certificate,
-) -> tuple[ClientPrivateKey, x509.Certificate]:
+) -> tuple[PrivateKey, x509.Certificate]:
     if request.param == "rsa":
         return rsa_key, rsa_cert
     return ec_key, ec_cert
@@ -130,7 +130,7 @@ def to_secret(der: bytes) -> str:
     return base64.urlsafe_b64encode(der).rstrip(b"=").decode("ascii")
 
 
-def raw_sign(key: ClientPrivateKey, data: bytes, algorithm: hashes.HashAlgorithm) -> bytes:
+def raw_sign(key: PrivateKey, data: bytes, algorithm: hashes.HashAlgorithm) -> bytes:
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, padding.PKCS1v15(), algorithm)
     return key.sign(data, ec.ECDSA(algorithm))
@@ -140,7 +140,7 @@ def rebuild(
     secret: str,
     mutate: Callable[[Any, Any], None],
     *,
-    resign: ClientPrivateKey | None = None,
+    resign: PrivateKey | None = None,
     algorithm: hashes.HashAlgorithm | None = None,
 ) -> str:
     """Change the parsed SignedData, then sign the signed attributes again if asked."""
@@ -176,7 +176,7 @@ def refused(secret: str, message: bytes, cert: x509.Certificate) -> str:
 # --- round trips --------------------------------------------------------------------------
 
 
-def test_round_trip(signer: tuple[ClientPrivateKey, x509.Certificate]) -> None:
+def test_round_trip(signer: tuple[PrivateKey, x509.Certificate]) -> None:
     key, cert = signer
     secret = sign_client_secret(MESSAGE, cert, key)
     assert "=" not in secret
@@ -195,7 +195,7 @@ def test_signature_is_detached_sha256_and_by_certificate(rsa_secret: str) -> Non
 
 
 def test_message_bytes_are_signed_as_given(
-    signer: tuple[ClientPrivateKey, x509.Certificate],
+    signer: tuple[PrivateKey, x509.Certificate],
 ) -> None:
     # No MIME canonicalisation: a bare LF must not become CRLF.
     key, cert = signer
@@ -205,7 +205,7 @@ def test_message_bytes_are_signed_as_given(
     assert refused(secret, message.replace(b"\n", b"\r\n"), cert) == "esia.secret_bad_digest"
 
 
-def test_without_signed_attributes(signer: tuple[ClientPrivateKey, x509.Certificate]) -> None:
+def test_without_signed_attributes(signer: tuple[PrivateKey, x509.Certificate]) -> None:
     key, cert = signer
     rsa_padding = padding.PKCS1v15() if isinstance(key, rsa.RSAPrivateKey) else None
     der = (
@@ -237,7 +237,7 @@ def test_client_secret_message() -> None:
 # --- wrong message, signer, tampering -----------------------------------------------------
 
 
-def test_wrong_message(signer: tuple[ClientPrivateKey, x509.Certificate]) -> None:
+def test_wrong_message(signer: tuple[PrivateKey, x509.Certificate]) -> None:
     key, cert = signer
     secret = sign_client_secret(MESSAGE, cert, key)
     assert refused(secret, MESSAGE + b"x", cert) == "esia.secret_bad_digest"
@@ -276,7 +276,7 @@ def test_issuer_compared_as_rfc5280_names(rsa_secret: str, rsa_cert: x509.Certif
     verify_client_secret(rebuild(rsa_secret, shout), MESSAGE, rsa_cert)
 
 
-def test_tampered_signature_bytes(signer: tuple[ClientPrivateKey, x509.Certificate]) -> None:
+def test_tampered_signature_bytes(signer: tuple[PrivateKey, x509.Certificate]) -> None:
     key, cert = signer
 
     def flip(_: Any, signer_info: Any) -> None:
@@ -633,9 +633,7 @@ def openssl(*args: str | Path) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([OPENSSL, *map(str, args)], capture_output=True, timeout=20, check=False)
 
 
-def write_pair(
-    directory: Path, key: ClientPrivateKey, cert: x509.Certificate
-) -> tuple[Path, Path, Path]:
+def write_pair(directory: Path, key: PrivateKey, cert: x509.Certificate) -> tuple[Path, Path, Path]:
     msg, cert_pem, key_pem = directory / "msg.bin", directory / "cert.pem", directory / "key.pem"
     msg.write_bytes(MESSAGE)
     cert_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -651,7 +649,7 @@ def write_pair(
 
 @needs_openssl
 def test_openssl_accepts_our_signature(
-    tmp_path: Path, signer: tuple[ClientPrivateKey, x509.Certificate]
+    tmp_path: Path, signer: tuple[PrivateKey, x509.Certificate]
 ) -> None:
     key, cert = signer
     msg, cert_pem, _ = write_pair(tmp_path, key, cert)
@@ -671,7 +669,7 @@ def test_openssl_accepts_our_signature(
     "options", [(), ("-noattr",), ("-keyid",)], ids=["attrs", "noattr", "keyid"]
 )
 def test_we_accept_openssl_signature(
-    tmp_path: Path, signer: tuple[ClientPrivateKey, x509.Certificate], options: tuple[str, ...]
+    tmp_path: Path, signer: tuple[PrivateKey, x509.Certificate], options: tuple[str, ...]
 ) -> None:
     key, cert = signer
     msg, cert_pem, key_pem = write_pair(tmp_path, key, cert)

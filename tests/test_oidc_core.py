@@ -14,7 +14,7 @@ from jose import jwk, jwt
 
 from sso_bridge.errors import ConfigError
 from sso_bridge.oidc import (
-    MemoryStateLedger,
+    InMemoryStateStore,
     OidcError,
     PendingLogin,
     ProviderConfig,
@@ -195,15 +195,15 @@ def test_azp_with_several_audiences(signing_key: ec.EllipticCurvePrivateKey) -> 
     assert validate(token, signing_key).claims["azp"] == "rp"
 
 
-def test_leeway(signing_key: ec.EllipticCurvePrivateKey) -> None:
+def test_skew(signing_key: ec.EllipticCurvePrivateKey) -> None:
     token = sign(signing_key, exp=int(NOW.timestamp()) - 30, iat=int(NOW.timestamp()) - 600)
-    assert validate(token, signing_key, make_config(leeway=60))
+    assert validate(token, signing_key, make_config(skew=dt.timedelta(seconds=60)))
     with refused("oidc.expired"):
-        validate(token, signing_key, make_config(leeway=10))
+        validate(token, signing_key, make_config(skew=dt.timedelta(seconds=10)))
     future = sign(signing_key, iat=int(NOW.timestamp()) + 30)
-    assert validate(future, signing_key, make_config(leeway=60))
+    assert validate(future, signing_key, make_config(skew=dt.timedelta(seconds=60)))
     with refused("oidc.issued_in_future"):
-        validate(future, signing_key, make_config(leeway=10))
+        validate(future, signing_key, make_config(skew=dt.timedelta(seconds=10)))
 
 
 def test_at_hash_required_when_configured(signing_key: ec.EllipticCurvePrivateKey) -> None:
@@ -286,10 +286,10 @@ def callback_params(pending: PendingLogin, **changes: str) -> dict[str, str]:
 def test_callback_checks() -> None:
     config = make_config()
     pending = authorization_request(config, NOW).pending
-    ledger = MemoryStateLedger()
+    states = InMemoryStateStore()
     later = NOW + dt.timedelta(minutes=16)
     with refused("oidc.login_expired"):
-        check_callback(config, pending, callback_params(pending), now=later, ledger=ledger)
+        check_callback(config, pending, callback_params(pending), now=later, state_store=states)
     fresh = authorization_request(config, NOW).pending
     with refused("oidc.wrong_provider"):
         check_callback(
@@ -297,17 +297,21 @@ def test_callback_checks() -> None:
             fresh,
             callback_params(fresh),
             now=NOW,
-            ledger=ledger,
+            state_store=states,
         )
     with refused("oidc.iss_mismatch"):
         check_callback(
-            config, fresh, callback_params(fresh, iss="https://evil/"), now=NOW, ledger=ledger
+            config,
+            fresh,
+            callback_params(fresh, iss="https://evil/"),
+            now=NOW,
+            state_store=states,
         )
     third = authorization_request(config, NOW).pending
     params = callback_params(third)
     del params["code"]
     with refused("oidc.missing_code"):
-        check_callback(config, third, params, now=NOW, ledger=ledger)
+        check_callback(config, third, params, now=NOW, state_store=states)
 
 
 def test_iss_is_optional_when_not_announced() -> None:
@@ -315,7 +319,7 @@ def test_iss_is_optional_when_not_announced() -> None:
     pending = authorization_request(config, NOW).pending
     params = callback_params(pending)
     del params["iss"]
-    assert check_callback(config, pending, params, now=NOW, ledger=MemoryStateLedger()) == "c"
+    assert check_callback(config, pending, params, now=NOW, state_store=InMemoryStateStore()) == "c"
 
 
 def test_unknown_error_keeps_the_oauth_error() -> None:
@@ -323,7 +327,7 @@ def test_unknown_error_keeps_the_oauth_error() -> None:
     pending = authorization_request(config, NOW).pending
     params = {"error": "temporarily_unavailable", "state": pending.state, "iss": ISSUER}
     with refused("oidc.authorization_error") as info:
-        check_callback(config, pending, params, now=NOW, ledger=MemoryStateLedger())
+        check_callback(config, pending, params, now=NOW, state_store=InMemoryStateStore())
     assert info.value.error == "temporarily_unavailable"
 
 
@@ -350,11 +354,11 @@ def test_identity_from_standard_claims() -> None:
         identity_from_claims(ISSUER, claims, {"sub": "43"})
 
 
-def test_memory_ledger_forgets_only_expired_states() -> None:
-    ledger = MemoryStateLedger(prune_every=2)
+def test_memory_state_store_forgets_only_expired_states() -> None:
+    state_store = InMemoryStateStore(prune_every=2)
     until = NOW + dt.timedelta(minutes=15)
-    assert ledger.consume("a", until, NOW)
-    assert not ledger.consume("a", until, NOW)
-    assert not ledger.consume("a", until, NOW + dt.timedelta(minutes=1))
-    assert ledger.consume("b", until, NOW + dt.timedelta(minutes=20))  # prunes "a"
-    assert ledger.consume("a", until, NOW + dt.timedelta(minutes=20))
+    assert state_store.consume("a", until, NOW)
+    assert not state_store.consume("a", until, NOW)
+    assert not state_store.consume("a", until, NOW + dt.timedelta(minutes=1))
+    assert state_store.consume("b", until, NOW + dt.timedelta(minutes=20))  # prunes "a"
+    assert state_store.consume("a", until, NOW + dt.timedelta(minutes=20))

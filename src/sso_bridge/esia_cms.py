@@ -48,10 +48,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from sso_bridge.errors import BridgeError, ConfigError
+from sso_bridge.keytypes import PrivateKey
 
 __all__ = [
     "MAX_SECRET_LENGTH",
-    "ClientPrivateKey",
     "check_timestamp",
     "client_secret_message",
     "esia_timestamp",
@@ -60,7 +60,6 @@ __all__ = [
     "verify_client_secret",
 ]
 
-ClientPrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 MAX_SECRET_LENGTH: Final = 64 * 1024
 """Longest ``client_secret`` (in characters) that is parsed at all."""
@@ -115,23 +114,23 @@ def parse_esia_timestamp(text: str) -> datetime:
         ) from None
 
 
-def check_timestamp(timestamp: str, now: datetime, max_skew: timedelta) -> datetime:
-    """Parse ``timestamp`` and require it to be within ``max_skew`` of ``now`` either way.
+def check_timestamp(timestamp: str, now: datetime, skew: timedelta) -> datetime:
+    """Parse ``timestamp`` and require it to be within ``skew`` of ``now`` either way.
 
     Returns the parsed moment. Raises ``esia.timestamp_invalid`` for a malformed timestamp and
-    ``esia.timestamp_stale`` outside the window (a difference of exactly ``max_skew`` passes).
-    A naive ``now`` or a negative ``max_skew`` raises ``ValueError``.
+    ``esia.timestamp_stale`` outside the window (a difference of exactly ``skew`` passes).
+    A naive ``now`` or a negative ``skew`` raises ``ValueError``.
     """
     if now.utcoffset() is None:
         raise ValueError("check_timestamp needs a timezone-aware 'now'")
-    if max_skew < timedelta(0):
-        raise ValueError("max_skew must not be negative")
+    if skew < timedelta(0):
+        raise ValueError("skew must not be negative")
     moment = parse_esia_timestamp(timestamp)
-    skew = moment - now
-    if abs(skew) > max_skew:
-        where = "in the future" if skew > timedelta(0) else "old"
+    offset = moment - now
+    if abs(offset) > skew:
+        where = "in the future" if offset > timedelta(0) else "old"
         raise BridgeError(
-            f"timestamp {timestamp!r} is {abs(skew)} {where}; at most {max_skew} is allowed",
+            f"timestamp {timestamp!r} is {abs(offset)} {where}; at most {skew} is allowed",
             code="esia.timestamp_stale",
         )
     return moment
@@ -146,7 +145,7 @@ def client_secret_message(scope: str, timestamp: str, client_id: str, state: str
 
 
 def sign_client_secret(
-    message: bytes, certificate: x509.Certificate, private_key: ClientPrivateKey
+    message: bytes, certificate: x509.Certificate, private_key: PrivateKey
 ) -> str:
     """Sign ``message`` as a detached CMS SignedData; return it DER, base64url, unpadded.
 

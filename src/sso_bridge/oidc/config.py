@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, Final
 
 import attrs
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from sso_bridge.errors import ConfigError
+from sso_bridge.keytypes import PrivateKey
 from sso_bridge.oidc.errors import OidcError
 from sso_bridge.oidc.http import HttpClient
 
 SIGNATURE_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
 """Algorithms an allow-list may name. ``none`` and the HMAC family are never accepted:
 an ID token is checked with the provider's public keys only."""
-
-ClientKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
 class ClientAuthMethod(enum.StrEnum):
@@ -58,6 +58,7 @@ class ProviderConfig:
     ``private_key_jwt``; ``client_key`` and ``client_certificate`` for ``esia_cms``.
     ``require_at_hash`` makes ``at_hash`` mandatory in ID tokens (OIDC Core 3.1.3.6
     makes it optional in the code flow, so by default it is checked only when present).
+    ``skew`` is the clock tolerance on ``exp``, ``iat`` and ``nbf`` (0 to 5 minutes).
     """
 
     issuer: str
@@ -74,10 +75,10 @@ class ProviderConfig:
     authorization_response_iss_parameter_supported: bool = False
     scopes: tuple[str, ...] = attrs.field(default=("openid",), converter=_scopes)
     extra_authorization_params: Mapping[str, str] = attrs.field(factory=dict, hash=False)
-    leeway: int = 60
+    skew: timedelta = timedelta(seconds=60)
     require_at_hash: bool = False
     client_secret: str | None = attrs.field(default=None, repr=False)
-    client_key: ClientKey | None = attrs.field(default=None, repr=False, eq=False)
+    client_key: PrivateKey | None = attrs.field(default=None, repr=False, eq=False)
     client_key_id: str | None = None
     client_key_alg: str | None = None
     client_certificate: x509.Certificate | None = attrs.field(default=None, eq=False)
@@ -96,8 +97,8 @@ class ProviderConfig:
             raise ConfigError(
                 f"client_key_alg {self.client_key_alg!r} is not allowed", code="oidc.config_invalid"
             )
-        if self.leeway < 0:
-            raise ConfigError("leeway must not be negative", code="oidc.config_invalid")
+        if not timedelta(0) <= self.skew <= timedelta(minutes=5):
+            raise ConfigError("skew must be between 0 and 5 minutes", code="oidc.config_invalid")
         reserved = {"state", "nonce", "code_challenge", "client_id", "redirect_uri", "scope"}
         clash = reserved.intersection(self.extra_authorization_params)
         if clash:

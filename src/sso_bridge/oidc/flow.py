@@ -125,7 +125,7 @@ def authorization_request(config: ProviderConfig, now: datetime) -> Authorizatio
     )
 
 
-class StateLedger(Protocol):
+class StateStore(Protocol):
     """Remembers used ``state`` values until they would have expired anyway."""
 
     def consume(self, state: str, until: datetime, now: datetime) -> bool:
@@ -136,8 +136,8 @@ class StateLedger(Protocol):
         ...
 
 
-class MemoryStateLedger:
-    """A :class:`StateLedger` in this process's memory (one broker instance only)."""
+class InMemoryStateStore:
+    """A :class:`StateStore` in this process's memory (one broker instance only)."""
 
     def __init__(self, prune_every: int = 1024) -> None:
         self._used: dict[str, datetime] = {}
@@ -164,14 +164,14 @@ def check_callback(
     params: Mapping[str, str],
     *,
     now: datetime,
-    ledger: StateLedger,
+    state_store: StateStore,
     lifetime: timedelta = DEFAULT_LOGIN_LIFETIME,
     other_issuers: Collection[str] = (),
 ) -> str:
     """Check the redirect back from the IdP; return the authorization code.
 
     ``pending`` is the login kept in this browser's session (None if there is none).
-    The ``state`` is consumed in ``ledger`` once it matches, whatever happens next.
+    The ``state`` is consumed in ``state_store`` once it matches, whatever happens next.
     ``other_issuers`` are the other configured providers, named in mix-up refusals.
     """
     if pending is None:
@@ -181,7 +181,7 @@ def check_callback(
         raise OidcError("state does not match this browser's login", code="oidc.state_mismatch")
     if pending.issuer != config.issuer or pending.redirect_uri != config.redirect_uri:
         raise OidcError("the pending login is for another provider", code="oidc.wrong_provider")
-    if not ledger.consume(pending.state, pending.created_at + lifetime, now):
+    if not state_store.consume(pending.state, pending.created_at + lifetime, now):
         raise OidcError("this login's state was already used", code="oidc.state_reused")
     if now - pending.created_at > lifetime:
         raise OidcError("the login took too long", code="oidc.login_expired")

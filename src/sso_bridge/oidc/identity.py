@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
+from sso_bridge.errors import InvalidInput
+from sso_bridge.matching.normalize import parse_date
 from sso_bridge.model import FederatedIdentity
 from sso_bridge.oidc.errors import OidcError
 
@@ -15,12 +17,12 @@ def _text(data: Mapping[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def _date(value: str | None, fmt: str) -> date | None:
+def _date(value: str | None) -> date | None:
     if value is None:
         return None
     try:
-        return datetime.strptime(value.strip(), fmt).date()
-    except ValueError:
+        return parse_date(value)
+    except InvalidInput:
         return None  # an unreadable date is treated as absent, never guessed
 
 
@@ -51,7 +53,7 @@ def identity_from_claims(
         last_name=_text(info, "family_name"),
         first_name=_text(info, "given_name"),
         middle_name=_text(info, "middle_name"),
-        birth_date=_date(_text(info, "birthdate"), "%Y-%m-%d"),
+        birth_date=_date(_text(info, "birthdate")),
         snils=_text(info, "snils"),
         email=_text(info, "email") if info.get("email_verified") is True else None,
         phone=_text(info, "phone_number") if info.get("phone_number_verified") is True else None,
@@ -97,7 +99,7 @@ def identity_from_esia_person(
         last_name=_text(person, "lastName"),
         first_name=_text(person, "firstName"),
         middle_name=_text(person, "middleName"),
-        birth_date=_date(_text(person, "birthDate"), "%d.%m.%Y"),
+        birth_date=_date(_text(person, "birthDate")),
         snils=_text(person, "snils"),
         passport=_passport(person),
         email=_verified_contact(person, "EML"),

@@ -161,11 +161,12 @@ def check_claims(
     _check_audience(claims, config.client_id)
     moment = now.timestamp()
     exp, iat = _number(claims, "exp"), _number(claims, "iat")
-    if moment > exp + config.leeway:
+    skew = config.skew.total_seconds()
+    if moment > exp + skew:
         raise IdTokenError("the ID token has expired", code="oidc.expired")
-    if iat > moment + config.leeway:
+    if iat > moment + skew:
         raise IdTokenError("the ID token was issued in the future", code="oidc.issued_in_future")
-    if "nbf" in claims and _number(claims, "nbf") > moment + config.leeway:
+    if "nbf" in claims and _number(claims, "nbf") > moment + skew:
         raise IdTokenError("the ID token is not valid yet", code="oidc.not_yet_valid")
     got_nonce = claims.get("nonce")
     if not isinstance(got_nonce, str) or not hmac.compare_digest(

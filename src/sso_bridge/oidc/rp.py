@@ -17,9 +17,9 @@ from sso_bridge.oidc.errors import OidcError, TokenError
 from sso_bridge.oidc.flow import (
     DEFAULT_LOGIN_LIFETIME,
     AuthorizationRequest,
-    MemoryStateLedger,
+    InMemoryStateStore,
     PendingLogin,
-    StateLedger,
+    StateStore,
     authorization_request,
     check_callback,
 )
@@ -55,7 +55,7 @@ class LoginResult:
 class RelyingParty:
     """One provider's OIDC login: authorization request, callback, tokens, identity.
 
-    ``ledger`` remembers used ``state`` values (in memory by default: share one across
+    ``state_store`` remembers used ``state`` values (in memory by default: share one across
     processes behind a load balancer). ``other_issuers`` are the other providers the
     broker is configured for, named in mix-up refusals.
     """
@@ -66,7 +66,7 @@ class RelyingParty:
         http: HttpClient,
         *,
         clock: Clock | None = None,
-        ledger: StateLedger | None = None,
+        state_store: StateStore | None = None,
         jwks: JwksCache | None = None,
         jwks_refetch_interval: timedelta = timedelta(seconds=30),
         login_lifetime: timedelta = DEFAULT_LOGIN_LIFETIME,
@@ -75,7 +75,7 @@ class RelyingParty:
         self.config = config
         self._http = http
         self._clock = clock or SystemClock()
-        self._ledger = ledger or MemoryStateLedger()
+        self._state_store = state_store or InMemoryStateStore()
         self._jwks = jwks or JwksCache(
             http,
             config.jwks_uri,
@@ -97,7 +97,7 @@ class RelyingParty:
             pending,
             params,
             now=self._clock.now(),
-            ledger=self._ledger,
+            state_store=self._state_store,
             lifetime=self._lifetime,
             other_issuers=self._other_issuers,
         )

@@ -19,6 +19,8 @@ import attrs
 import xmlsec
 
 from sso_bridge.clock import Clock
+from sso_bridge.errors import InvalidInput
+from sso_bridge.matching.normalize import parse_date
 from sso_bridge.model import FederatedIdentity
 from sso_bridge.saml.codec import decode_post
 from sso_bridge.saml.config import ESIA_ATTRIBUTE_NAMES, ServiceProviderConfig
@@ -334,7 +336,7 @@ def identity_from_attributes(
 
     ``attribute_names`` maps :data:`IDENTITY_FIELDS` to attribute names; the subject falls
     back to the NameID, ``verified`` is true only for the value ``true``, a birth date is
-    ``DD.MM.YYYY`` or ``YYYY-MM-DD``. Raises ``SamlError`` (``saml.bad_attribute``).
+    ``DD.MM.YYYY`` or ``YYYY-MM-DD`` (anything else is treated as absent, never guessed).
     """
 
     def first(field: str) -> str | None:
@@ -363,9 +365,7 @@ def identity_from_attributes(
 def _birth_date(value: str | None) -> date | None:
     if value is None:
         return None
-    for pattern in ("%d.%m.%Y", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(value, pattern).date()
-        except ValueError:
-            continue
-    raise refuse("saml.bad_attribute", f"the birth date is not DD.MM.YYYY or YYYY-MM-DD: {value!r}")
+    try:
+        return parse_date(value)
+    except InvalidInput:
+        return None  # an unreadable date is treated as absent, never guessed

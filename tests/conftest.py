@@ -3,35 +3,16 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from sso_bridge.model import LocalAccount, Organization
+from helpers.accounts import KEY, ORGS
+from sso_bridge.model import LocalAccount
 from sso_bridge.store.sql import SqlStore, open_store
 
-KEY = bytes(range(32))
-ISSUER = "https://esia.example/"
 POSTGRES_ENV = "SSO_BRIDGE_TEST_POSTGRES"
-
-ORGS = (
-    Organization("sch1", "Школа № 1"),
-    Organization("sch2", "Школа № 2"),
-    Organization("sch3", "Гимназия № 3"),
-)
-
-
-def make_account(account_id: str, org_id: str = "sch1", **kw: object) -> LocalAccount:
-    fields: dict[str, object] = {
-        "last_name": "Смирнова",
-        "first_name": "Мария",
-        "middle_name": "Петровна",
-        "birth_date": date(1984, 3, 12),
-    }
-    fields.update(kw)
-    return LocalAccount(account_id=account_id, org_id=org_id, **fields)  # type: ignore[arg-type]
 
 
 def postgres_url() -> str | None:

@@ -7,20 +7,17 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from conftest import ISSUER, make_account
+from helpers.accounts import ISSUER, make_account
+from helpers.clock import FixedClock
 from sso_bridge.errors import AccountNotFound, BridgeError, LinkConflict, LinkNotFound, LinkRefused
 from sso_bridge.linking import Linker, RequestContext
 from sso_bridge.model import AccountStatus, AuditAction, FederatedIdentity, LinkMethod
 from sso_bridge.store.sql import SqlStore
 
+MOMENT = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 CTX = RequestContext("person:1000001", "203.0.113.7")
 SNILS_A = "112-233-445 95"
 SNILS_B = "123-456-789 64"
-
-
-class FixedClock:
-    def now(self) -> datetime:
-        return datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 
 
 def person(subject: str = "1000001", **kw: object) -> FederatedIdentity:
@@ -37,7 +34,7 @@ def person(subject: str = "1000001", **kw: object) -> FederatedIdentity:
 
 @pytest.fixture
 def linker(store: SqlStore) -> Linker:
-    return Linker(store, store, store, FixedClock())
+    return Linker(store, store, store, FixedClock(MOMENT))
 
 
 def test_auto_link_links_the_only_candidate(store: SqlStore, linker: Linker) -> None:
@@ -54,7 +51,7 @@ def test_auto_link_links_the_only_candidate(store: SqlStore, linker: Linker) -> 
         "t1",
     )
     assert (event.actor, event.ip, event.subject) == (CTX.actor, CTX.ip, "1000001")
-    assert event.at == FixedClock().now()
+    assert event.at == FixedClock(MOMENT).now()
 
 
 @pytest.mark.parametrize(

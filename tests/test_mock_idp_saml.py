@@ -26,7 +26,7 @@ from saml2.sigver import pre_signature_part, verify_redirect_signature
 from signxml import SignatureConfiguration, VerifyResult, XMLVerifier
 from signxml.exceptions import InvalidSignature
 
-from certs import KeyPair, make_key_pair
+from helpers.keys import KeyPair, make_key_pair
 from mock_idp.saml_idp import (
     ESIA_ATTRIBUTES,
     AuthnRequestInfo,

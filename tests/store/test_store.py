@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conftest import ISSUER, KEY, ORGS, make_account
+from helpers.accounts import ISSUER, KEY, ORGS, make_account
 from sso_bridge.errors import AccountNotFound, ConfigError, LinkConflict, LinkNotFound, StoreError
 from sso_bridge.matching.keys import MatchKeys
 from sso_bridge.model import (

@@ -17,7 +17,7 @@ import pytest
 from lxml import etree
 from starlette.testclient import TestClient
 
-from certs import KeyPair, make_key_pair
+from helpers.keys import KeyPair, make_key_pair
 from mock_idp.app import MockIdP, create_app
 from sso_bridge.clock import SystemClock
 from sso_bridge.errors import ConfigError, InvalidInput

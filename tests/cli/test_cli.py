@@ -10,7 +10,7 @@ from click.testing import CliRunner, Result
 
 from sso_bridge.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DATA = sorted((ROOT / "examples" / "data").glob("*.csv"))
 IDENTITIES = ROOT / "examples" / "identities"
 

@@ -10,6 +10,23 @@ import attrs
 import pytest
 from lxml import etree
 
+from helpers.clock import NOW, FixedClock
+from helpers.saml import (
+    ACS,
+    BILLION_LAUGHS,
+    EXTERNAL_ENTITY,
+    NS,
+    PERSON,
+    SP,
+    XSW_AT_VERIFY,
+    assertion_of,
+    make_idp,
+    request_info,
+    response_xml,
+    sign,
+    to_bytes,
+    xsw,
+)
 from mock_idp.saml_idp import SamlFault, SamlIdP, SamlSigningKey
 from mock_idp.users import person_from_dict
 from sso_bridge.errors import ConfigError
@@ -23,24 +40,6 @@ from sso_bridge.saml import (
     idp_certificates_from_metadata,
     parse_xml,
     process_response,
-)
-from test_saml_verify import (
-    ACS,
-    BILLION_LAUGHS,
-    EXTERNAL_ENTITY,
-    NOW,
-    NS,
-    PERSON,
-    SP,
-    XSW_AT_VERIFY,
-    FixedClock,
-    assertion_of,
-    make_idp,
-    request_info,
-    response_xml,
-    sign,
-    to_bytes,
-    xsw,
 )
 
 

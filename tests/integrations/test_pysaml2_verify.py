@@ -12,7 +12,7 @@ from saml2 import BINDING_HTTP_POST
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 
-from certs import make_key_pair
+from helpers.keys import make_key_pair
 from mock_idp.saml_idp import SamlIdP
 from mock_idp.users import person_from_dict
 from sso_bridge.errors import BridgeError

@@ -18,6 +18,20 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
+from helpers.clock import NOW, FixedClock
+from helpers.saml import (
+    ACS,
+    NS,
+    SAML,
+    SP,
+    assertion_of,
+    make_idp,
+    request_info,
+    response_xml,
+    sign,
+    sign_with,
+    to_bytes,
+)
 from mock_idp.saml_idp import SamlIdP, SamlSigningKey
 from sso_bridge.clock import SystemClock
 from sso_bridge.errors import ConfigError
@@ -33,21 +47,6 @@ from sso_bridge.saml import (
     process_logout_response,
     process_response,
     verify_enveloped,
-)
-from test_saml_verify import (
-    ACS,
-    NOW,
-    NS,
-    SAML,
-    SP,
-    FixedClock,
-    assertion_of,
-    make_idp,
-    request_info,
-    response_xml,
-    sign,
-    sign_with,
-    to_bytes,
 )
 
 DS = "http://www.w3.org/2000/09/xmldsig#"

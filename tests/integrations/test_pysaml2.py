@@ -17,7 +17,7 @@ from saml2.saml import NAMEID_FORMAT_PERSISTENT, NameID
 from saml2.server import Server
 from saml2.sigver import pre_encryption_part
 
-from certs import KeyPair, make_key_pair
+from helpers.keys import KeyPair, make_key_pair
 from sso_bridge.errors import ConfigError
 from sso_bridge.integrations.pysaml2 import (
     AES256_CBC,

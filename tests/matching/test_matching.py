@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import ISSUER, KEY, make_account
+from helpers.accounts import ISSUER, KEY, make_account
 from sso_bridge.matching import AccountEntry, BlindIndex, Matcher, account_keys, decide
 from sso_bridge.matching.keys import identity_keys
 from sso_bridge.model import (

@@ -1,4 +1,4 @@
-"""Benchmark: bulk account import and record matching at scale, on SQLite (DESIGN.md §6).
+"""Benchmark: bulk account import and record matching at scale, on SQLite.
 
 Generates a synthetic regional directory (default 1,000,000 accounts in about 1,000
 schools) with realistic Russian name frequencies, namesakes and duplicate accounts of one

@@ -1,4 +1,4 @@
-"""Linking rules (DESIGN.md §4): who may link what, one transaction each, all audited."""
+"""Linking rules (docs/matching.md): who may link what, one transaction each, all audited."""
 
 from __future__ import annotations
 

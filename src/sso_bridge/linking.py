@@ -14,7 +14,7 @@ method             when it may link
 =================  ====================================================================
 
 ``local-login`` and ``settings`` refuse a blocked account and one whose SNILS differs from
-the identity's: a SNILS conflict always vetoes (DESIGN.md §4).
+the identity's: a SNILS conflict always vetoes (docs/matching.md).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class LinkResult:
 
 
 class Linker:
-    """Makes and removes links under the rules of DESIGN.md §4."""
+    """Makes and removes links under the rules of docs/matching.md."""
 
     def __init__(
         self,

@@ -22,7 +22,7 @@ class AccountStatus(enum.StrEnum):
 
 
 class Outcome(enum.StrEnum):
-    """What record matching concluded for a federated identity (DESIGN.md §4)."""
+    """What record matching concluded for a federated identity (docs/matching.md)."""
 
     AUTO_LINK = "AUTO_LINK"
     CHOOSE = "CHOOSE"

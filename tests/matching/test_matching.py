@@ -1,4 +1,4 @@
-"""Every rule of DESIGN.md §4: candidates, vetoes, outcomes."""
+"""Every rule of docs/matching.md: candidates, vetoes, outcomes."""
 
 from __future__ import annotations
 

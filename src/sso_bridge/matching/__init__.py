@@ -1,4 +1,4 @@
-"""Record matching: normalisation, match keys and the match decision (DESIGN.md §4)."""
+"""Record matching: normalisation, match keys and the match decision (docs/matching.md)."""
 
 from sso_bridge.matching.decide import AccountEntry, decide, judge
 from sso_bridge.matching.engine import Matcher

@@ -1,4 +1,4 @@
-"""The match decision of DESIGN.md §4 as a pure function over found accounts."""
+"""The match decision of docs/matching.md as a pure function over found accounts."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def decide(
     found: Iterable[AccountEntry],
     warnings: tuple[str, ...] = (),
 ) -> MatchDecision:
-    """Apply the candidate rule, the vetoes and the outcome table of DESIGN.md §4."""
+    """Apply the candidate rule, the vetoes and the outcome table of docs/matching.md."""
     if not identity.verified:
         # Nothing about local accounts may reach a person whose identity is unchecked.
         return MatchDecision(Outcome.LOCAL_LOGIN_REQUIRED, warnings=warnings)

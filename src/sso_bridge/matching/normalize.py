@@ -1,4 +1,4 @@
-"""Normalisation of the identity data that record matching compares (DESIGN.md §4).
+"""Normalisation of the identity data that record matching compares (docs/matching.md).
 
 Every function here is pure and idempotent: ``f(f(x)) == f(x)`` for names, and the
 parsers accept their own output.

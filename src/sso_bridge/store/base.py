@@ -1,4 +1,4 @@
-"""Storage protocols, one per concern (DESIGN.md §3).
+"""Storage protocols, one per concern (docs/storage.md).
 
 Implementations: :class:`sso_bridge.store.sql.SqlStore` (SQLite, the embedded default,
 and PostgreSQL) implements all three.

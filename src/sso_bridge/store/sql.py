@@ -99,7 +99,7 @@ links = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("created_by", sa.Text, nullable=False),
     sa.Column("ip", sa.String(64)),
-    # One local account has at most one link per issuer (DESIGN.md §4).
+    # One local account has at most one link per issuer (docs/matching.md).
     sa.PrimaryKeyConstraint("account_id", "issuer", name="pk_links"),
     sa.Index("ix_links_subject", "issuer", "subject"),
 )

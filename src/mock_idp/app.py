@@ -43,9 +43,11 @@ from mock_idp.saml_idp import (
 from mock_idp.tokens import TokenFault
 from mock_idp.users import Directory, Person, SecondFactor, load_config, person_from_dict
 from sso_bridge.errors import BridgeError
+from sso_bridge.jsonparse import parse_json
 
 AUTHORIZE_PATHS = ("/aas/oauth2/ac", "/aas/oauth2/v2/ac")
 TOKEN_PATHS = ("/aas/oauth2/te", "/aas/oauth2/v3/te")
+MAX_ADMIN_BODY_BYTES = 1024 * 1024
 
 TEXTS = {
     "ru": {
@@ -339,10 +341,12 @@ def _json_error(exc: EsiaError) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     """Whatever went wrong, the answer is an ESIA-style error, never a stack trace."""
-    description = "ESIA-007008: the service cannot handle this request"
+    refusal = EsiaError("the service cannot handle this request", code="esia.server_error")
     if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
-        return _page(request, "error.html", _lang(request), 500, description=description)
-    return JSONResponse({"error": "server_error", "error_description": description}, 500)
+        return _page(
+            request, "error.html", _lang(request), refusal.status, description=refusal.description
+        )
+    return _json_error(refusal)
 
 
 class _Handlers:
@@ -434,7 +438,7 @@ class _Handlers:
             elif grant_type == "refresh_token":
                 body = self.provider.refresh(client, form)
             else:
-                raise EsiaError("unsupported_grant_type", "ESIA-007002", "unsupported grant_type")
+                raise EsiaError("unsupported grant_type", code="esia.unsupported_grant_type")
         except EsiaError as exc:
             return _json_error(exc)
         return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
@@ -450,15 +454,13 @@ class _Handlers:
         access = self.provider.access(request.headers.get("authorization"))
         collection = request.path_params.get("collection")
         if collection is not None and collection not in person_api.COLLECTIONS:
-            raise EsiaError("not_found", "ESIA-007024", "no such collection", status=404)
+            raise EsiaError("no such collection", code="esia.not_found")
         oid = request.path_params["oid"]
         if not oid.isdigit() or int(oid) != access.oid:
-            raise EsiaError(
-                "access_denied", "ESIA-007023", "the token belongs to someone else", status=403
-            )
+            raise EsiaError("the token belongs to someone else", code="esia.forbidden")
         person = self.provider.people.get(access.oid)
         if person is None:
-            raise EsiaError("not_found", "ESIA-007024", "no such person", status=404)
+            raise EsiaError("no such person", code="esia.not_found")
         return person, set(access.scopes)
 
     async def person(self, request: Request) -> Response:
@@ -490,7 +492,7 @@ class _Handlers:
         for item in items:
             if str(item["id"]) == wanted:
                 return JSONResponse(item)
-        return _json_error(EsiaError("not_found", "ESIA-007024", "no such element", status=404))
+        return _json_error(EsiaError("no such element", code="esia.not_found"))
 
     async def saml_metadata(self, request: Request) -> Response:
         return Response(self.idp.saml.metadata(), media_type="application/samlmetadata+xml")
@@ -507,7 +509,7 @@ class _Handlers:
                 lang = _lang(request, form)
                 info = self.idp.saml.parse_authn_request("post", form)
         except SamlRequestError as exc:
-            return _page(request, "error.html", lang, 400, description=f"{exc.code}: {exc}")
+            return _page(request, "error.html", lang, 400, description=str(exc))
         txn = self.provider.begin_saml(info, info.acs_url, info.relay_state or "")
         return _page(request, "login.html", lang, txn=txn.id, client_id=info.sp_entity_id)
 
@@ -527,9 +529,7 @@ class _Handlers:
                 form = {k: str(v) for k, v in (await request.form()).items()}
                 result = self.idp.saml.logout("post", form)
         except SamlRequestError as exc:
-            return _page(
-                request, "error.html", _lang(request), 400, description=f"{exc.code}: {exc}"
-            )
+            return _page(request, "error.html", _lang(request), 400, description=str(exc))
         if isinstance(result.answer, Redirect):
             return RedirectResponse(result.answer.url, status_code=303)
         return HTMLResponse(result.answer.html())
@@ -538,7 +538,14 @@ class _Handlers:
         client = self.provider.clients.get(request.query_params.get("client_id", ""))
         target = request.query_params.get("redirect_url", "")
         if client is None or target not in client.redirect_uris:
-            return _page(request, "error.html", _lang(request), 400, description="ESIA-007005")
+            refusal = EsiaError("redirect_url is not registered", code="esia.bad_redirect_uri")
+            return _page(
+                request,
+                "error.html",
+                _lang(request),
+                refusal.status,
+                description=refusal.description,
+            )
         return RedirectResponse(target, status_code=302)
 
     async def outbox(self, request: Request) -> Response:
@@ -547,7 +554,8 @@ class _Handlers:
     async def admin(self, request: Request) -> Response:
         action = request.path_params["action"]
         try:
-            data = await request.json() if await request.body() else {}
+            body = await request.body()
+            data = parse_json(body, max_bytes=MAX_ADMIN_BODY_BYTES) if body else {}
             if not isinstance(data, dict):
                 raise TypeError("the body must be a JSON object")
             if action == "users":

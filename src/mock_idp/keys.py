@@ -20,9 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jose import jwk
 
 from sso_bridge.errors import InvalidInput
+from sso_bridge.jsonparse import parse_json
+from sso_bridge.keytypes import PrivateKey
 
 ALGORITHMS = ("RS256", "ES256")
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
 def b64url(data: bytes) -> str:
@@ -143,7 +144,7 @@ class KeyRing:
 
     @classmethod
     def load(cls, directory: Path) -> KeyRing:
-        index = json.loads((directory / "keys.json").read_text(encoding="utf-8"))
+        index = parse_json((directory / "keys.json").read_bytes())
         keys = []
         for kid, alg in index["keys"].items():
             pem = (directory / f"{kid}.pem").read_bytes()

@@ -2,10 +2,11 @@
 (password, then a second factor), authorization codes, tokens, userinfo and ESIA's
 person API.
 
-Refusals are :class:`EsiaError`; the web layer turns those that may go back to the client
-into a redirect with ``error``, ``error_description`` (``ESIA-0070NN: ...``) and
-``state``, and the others into an error page. The ``ESIA-0070NN`` numbers are this
-mock's own table (see ``docs/mock-idp.md``), in ESIA's style.
+Refusals are :class:`EsiaError`, a :class:`~sso_bridge.errors.BridgeError` with a stable
+``esia.*`` code (:data:`ESIA_ERRORS`); the web layer turns those that may go back to the
+client into a redirect with ``error``, ``error_description`` (``ESIA-0070NN: ...``) and
+``state``, and the others into an error page or a JSON error. The ``ESIA-0070NN`` numbers
+are this mock's own table (see ``docs/mock-idp.md``), in ESIA's style.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import secrets
 import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final, NamedTuple
 from urllib.parse import unquote
 
 import attrs
@@ -25,12 +26,14 @@ from cryptography import x509
 from jose import jwt
 from jose.exceptions import JOSEError
 
-from mock_idp.keys import KeyRing, b64url
+from mock_idp.keys import KeyRing
 from mock_idp.tokens import TokenFault, id_token_claims, sign_token
 from mock_idp.users import Directory, Person, SecondFactor
 from sso_bridge import esia_cms
 from sso_bridge.clock import Clock, SystemClock
 from sso_bridge.errors import BridgeError
+from sso_bridge.matching.normalize import parse_date
+from sso_bridge.oidc.flow import pkce_challenge
 from sso_bridge.otp import decode_secret, totp_match
 
 MAX_CODE_ATTEMPTS = 5
@@ -71,16 +74,66 @@ ESIA_SECOND_FACTOR_FAILED = "ESIA-007014"
 ESIA_CLIENT_AUTH = "ESIA-007053"
 ESIA_BAD_GRANT = "ESIA-007055"
 ESIA_EXPIRED = "ESIA-007059"
+ESIA_SERVER_ERROR = "ESIA-007008"
+ESIA_FORBIDDEN = "ESIA-007023"
+ESIA_NOT_FOUND = "ESIA-007024"
 
 
-class EsiaError(Exception):
-    """A refusal with an OAuth ``error`` and an ESIA-style ``error_description``."""
+class EsiaErrorKind(NamedTuple):
+    """What an ``esia.*`` code means on the wire."""
 
-    def __init__(self, error: str, esia_code: str, message: str, *, status: int = 400) -> None:
-        super().__init__(f"{esia_code}: {message}")
-        self.error = error
-        self.description = f"{esia_code}: {message}"
-        self.status = status
+    error: str  # OAuth 2.0 ``error``
+    esia_code: str  # the ``ESIA-0070NN`` that starts ``error_description``
+    status: int  # HTTP status of a JSON answer or an error page
+
+
+ESIA_ERRORS: Final[Mapping[str, EsiaErrorKind]] = {
+    # authorization request
+    "esia.unknown_client": EsiaErrorKind("unauthorized_client", ESIA_UNKNOWN_CLIENT, 400),
+    "esia.bad_redirect_uri": EsiaErrorKind("invalid_request", ESIA_BAD_REDIRECT, 400),
+    "esia.unsupported_response_type": EsiaErrorKind(
+        "unsupported_response_type", ESIA_BAD_REQUEST, 400
+    ),
+    "esia.invalid_request": EsiaErrorKind("invalid_request", ESIA_BAD_REQUEST, 400),
+    "esia.invalid_scope": EsiaErrorKind("invalid_scope", ESIA_BAD_SCOPE, 400),
+    # login pages
+    "esia.login_over": EsiaErrorKind("invalid_request", ESIA_EXPIRED, 400),
+    "esia.login_timed_out": EsiaErrorKind("access_denied", ESIA_EXPIRED, 400),
+    "esia.wrong_credentials": EsiaErrorKind("access_denied", ESIA_WRONG_CREDENTIALS, 400),
+    "esia.not_confirmed": EsiaErrorKind("access_denied", ESIA_NOT_CONFIRMED, 400),
+    "esia.second_factor_failed": EsiaErrorKind("access_denied", ESIA_SECOND_FACTOR_FAILED, 400),
+    # token endpoint
+    "esia.invalid_client": EsiaErrorKind("invalid_client", ESIA_CLIENT_AUTH, 401),
+    "esia.unsupported_grant_type": EsiaErrorKind("unsupported_grant_type", ESIA_BAD_REQUEST, 400),
+    "esia.invalid_grant": EsiaErrorKind("invalid_grant", ESIA_BAD_GRANT, 400),
+    "esia.code_expired": EsiaErrorKind("invalid_grant", ESIA_EXPIRED, 400),
+    # userinfo and the person API
+    "esia.invalid_token": EsiaErrorKind("invalid_token", ESIA_BAD_GRANT, 401),
+    "esia.forbidden": EsiaErrorKind("access_denied", ESIA_FORBIDDEN, 403),
+    "esia.not_found": EsiaErrorKind("not_found", ESIA_NOT_FOUND, 404),
+    # anything unexpected
+    "esia.server_error": EsiaErrorKind("server_error", ESIA_SERVER_ERROR, 500),
+}
+"""Every refusal of the OIDC side by its stable code: OAuth ``error``, ESIA number, status."""
+
+
+class EsiaError(BridgeError):
+    """A refusal with a stable ``esia.*`` code, an OAuth ``error``, an ESIA-style
+    ``error_description`` and an HTTP ``status``, all three given by the code
+    (:data:`ESIA_ERRORS`)."""
+
+    code = "esia.invalid_request"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        try:
+            kind = ESIA_ERRORS[self.code]
+        except KeyError:
+            raise ValueError(f"unknown ESIA error code {self.code!r}") from None
+        self.error = kind.error
+        self.esia_code = kind.esia_code
+        self.status = kind.status
+        self.description = f"{kind.esia_code}: {message}"
 
 
 @attrs.frozen
@@ -203,30 +256,28 @@ class Provider:
         """
         client = self.clients.get(params.get("client_id", ""))
         if client is None:
-            raise EsiaError("unauthorized_client", ESIA_UNKNOWN_CLIENT, "unknown client_id")
+            raise EsiaError("unknown client_id", code="esia.unknown_client")
         redirect_uri = params.get("redirect_uri", "")
         if redirect_uri not in client.redirect_uris:
             # never redirect to an address the client did not register, character for character
-            raise EsiaError("invalid_request", ESIA_BAD_REDIRECT, "redirect_uri is not registered")
+            raise EsiaError("redirect_uri is not registered", code="esia.bad_redirect_uri")
         state = params.get("state", "")
 
-        def refuse(error: str, code: str, message: str) -> RedirectableError:
-            return RedirectableError(error, code, message, redirect_uri=redirect_uri, state=state)
+        def refuse(message: str, code: str) -> RedirectableError:
+            return RedirectableError(message, code=code, redirect_uri=redirect_uri, state=state)
 
         if params.get("response_type") != "code":
-            raise refuse(
-                "unsupported_response_type", ESIA_BAD_REQUEST, "response_type must be code"
-            )
+            raise refuse("response_type must be code", "esia.unsupported_response_type")
         if not state:
-            raise refuse("invalid_request", ESIA_BAD_REQUEST, "state is required")
+            raise refuse("state is required", "esia.invalid_request")
         scopes = tuple(params.get("scope", "").split())
         if "openid" not in scopes or not set(scopes) <= SCOPES:
-            raise refuse("invalid_scope", ESIA_BAD_SCOPE, "scope is unknown or lacks openid")
+            raise refuse("scope is unknown or lacks openid", "esia.invalid_scope")
         challenge = params.get("code_challenge")
         if challenge is not None and params.get("code_challenge_method") != "S256":
-            raise refuse("invalid_request", ESIA_BAD_REQUEST, "code_challenge_method must be S256")
+            raise refuse("code_challenge_method must be S256", "esia.invalid_request")
         if challenge is None and client.require_pkce:
-            raise refuse("invalid_request", ESIA_BAD_REQUEST, "PKCE (S256) is required")
+            raise refuse("PKCE (S256) is required", "esia.invalid_request")
         txn = Transaction(
             id=secrets.token_urlsafe(24),
             client=client,
@@ -259,9 +310,9 @@ class Provider:
         with self._lock:
             txn = self._transactions.get(txn_id)
         if txn is None or txn.dead:
-            raise EsiaError("invalid_request", ESIA_EXPIRED, "the login attempt is over")
+            raise EsiaError("the login attempt is over", code="esia.login_over")
         if self.clock.now() - txn.created > TRANSACTION_LIFETIME:
-            raise self._end(txn, "access_denied", ESIA_EXPIRED, "the login attempt timed out")
+            raise self._end(txn, "the login attempt timed out", "esia.login_timed_out")
         return txn
 
     def begin_saml(self, request: Any, acs_url: str, relay_state: str) -> Transaction:
@@ -281,23 +332,19 @@ class Provider:
             self._transactions[txn.id] = txn
         return txn
 
-    def _end(self, txn: Transaction, error: str, code: str, message: str) -> EsiaError:
+    def _end(self, txn: Transaction, message: str, code: str) -> EsiaError:
         txn.dead = True
         if txn.client is None:  # SAML: the page says it; nothing goes back unasked
-            return EsiaError(error, code, message)
-        return RedirectableError(
-            error, code, message, redirect_uri=txn.redirect_uri, state=txn.state
-        )
+            return EsiaError(message, code=code)
+        return RedirectableError(message, code=code, redirect_uri=txn.redirect_uri, state=txn.state)
 
     def check_password(self, txn: Transaction, login: str, password: str) -> Person:
         """First step. A wrong login or password ends the attempt, as ESIA does."""
         person = self.people.by_login(login)
         if person is None or not hmac.compare_digest(person.password.encode(), password.encode()):
-            raise self._end(txn, "access_denied", ESIA_WRONG_CREDENTIALS, "wrong login or password")
+            raise self._end(txn, "wrong login or password", "esia.wrong_credentials")
         if txn.client is not None and txn.client.require_trusted and not person.trusted:
-            raise self._end(
-                txn, "access_denied", ESIA_NOT_CONFIRMED, "the client requires a confirmed account"
-            )
+            raise self._end(txn, "the client requires a confirmed account", "esia.not_confirmed")
         txn.person = person
         if person.second_factor is SecondFactor.SMS:
             self.send_sms(txn, force=True)
@@ -319,7 +366,7 @@ class Provider:
 
     def _person(self, txn: Transaction) -> Person:
         if txn.person is None:
-            raise EsiaError("invalid_request", ESIA_BAD_REQUEST, "log in with a password first")
+            raise EsiaError("log in with a password first", code="esia.invalid_request")
         return txn.person
 
     def check_second_factor(self, txn: Transaction, code: str) -> Person:
@@ -345,9 +392,7 @@ class Provider:
         if not ok:
             txn.attempts += 1
             if txn.attempts >= MAX_CODE_ATTEMPTS:
-                raise self._end(
-                    txn, "access_denied", ESIA_SECOND_FACTOR_FAILED, "too many wrong codes"
-                )
+                raise self._end(txn, "too many wrong codes", "esia.second_factor_failed")
             raise WrongCode(MAX_CODE_ATTEMPTS - txn.attempts)
         txn.dead = True
         return person
@@ -355,7 +400,7 @@ class Provider:
     def grant_after_login(self, txn: Transaction, person: Person) -> Grant:
         """The authorization code of a finished OIDC login."""
         if txn.client is None:
-            raise EsiaError("invalid_request", ESIA_BAD_REQUEST, "not an OIDC login")
+            raise EsiaError("not an OIDC login", code="esia.invalid_request")
         return self.grant_for(
             txn.client.client_id,
             person.oid,
@@ -430,7 +475,7 @@ class Provider:
         return client
 
     def _client_error(self, message: str) -> EsiaError:
-        return EsiaError("invalid_client", ESIA_CLIENT_AUTH, message, status=401)
+        return EsiaError(message, code="esia.invalid_client")
 
     def _check_client_assertion(self, client: Client, assertion: str, audience: str) -> None:
         try:
@@ -481,20 +526,17 @@ class Provider:
                     for token in self._used_codes.pop(code):
                         self._access.pop(token, None)
                         self._refresh.pop(token, None)
-                raise EsiaError("invalid_grant", ESIA_BAD_GRANT, "unknown or used code")
+                raise EsiaError("unknown or used code", code="esia.invalid_grant")
         if grant.client_id != client.client_id:
-            raise EsiaError(
-                "invalid_grant", ESIA_BAD_GRANT, "the code was issued to another client"
-            )
+            raise EsiaError("the code was issued to another client", code="esia.invalid_grant")
         if grant.redirect_uri != form.get("redirect_uri"):
-            raise EsiaError("invalid_grant", ESIA_BAD_GRANT, "redirect_uri differs")
+            raise EsiaError("redirect_uri differs", code="esia.invalid_grant")
         if now > grant.expires:
-            raise EsiaError("invalid_grant", ESIA_EXPIRED, "the code expired")
-        if grant.code_challenge is not None:
-            verifier = form.get("code_verifier", "")
-            expected = b64url(hashlib.sha256(verifier.encode("ascii", "replace")).digest())
-            if not hmac.compare_digest(expected, grant.code_challenge):
-                raise EsiaError("invalid_grant", ESIA_BAD_GRANT, "PKCE verifier does not match")
+            raise EsiaError("the code expired", code="esia.code_expired")
+        if grant.code_challenge is not None and not _pkce_matches(
+            form.get("code_verifier", ""), grant.code_challenge
+        ):
+            raise EsiaError("PKCE verifier does not match", code="esia.invalid_grant")
         response = self._issue(client, grant, now)
         with self._lock:
             self._used_codes[code] = [response["access_token"], response["refresh_token"]]
@@ -505,13 +547,13 @@ class Provider:
         with self._lock:
             grant = self._refresh.pop(form.get("refresh_token", ""), None)
         if grant is None or grant.client_id != client.client_id:
-            raise EsiaError("invalid_grant", ESIA_BAD_GRANT, "unknown refresh token")
+            raise EsiaError("unknown refresh token", code="esia.invalid_grant")
         return self._issue(client, grant, self.clock.now())
 
     def _issue(self, client: Client, grant: Grant, now: datetime) -> dict[str, Any]:
         person = self.people.get(grant.oid)
         if person is None:
-            raise EsiaError("invalid_grant", ESIA_BAD_GRANT, "the person is gone")
+            raise EsiaError("the person is gone", code="esia.invalid_grant")
         access = AccessToken(
             secrets.token_urlsafe(32),
             client.client_id,
@@ -530,6 +572,7 @@ class Provider:
             now=now,
             lifetime=ID_TOKEN_LIFETIME,
             second_factor=grant.second_factor,
+            alg=client.id_token_alg,
         )
         id_token = sign_token(claims, self.keys.active(client.id_token_alg), faults)
         with self._lock:
@@ -558,15 +601,13 @@ class Provider:
         with self._lock:
             access = self._access.get(token)
         if access is None or self.clock.now() > access.expires:
-            raise EsiaError(
-                "invalid_token", ESIA_BAD_GRANT, "unknown or expired access token", status=401
-            )
+            raise EsiaError("unknown or expired access token", code="esia.invalid_token")
         return access
 
     def userinfo(self, access: AccessToken) -> dict[str, Any]:
         person = self.people.get(access.oid)
         if person is None:
-            raise EsiaError("invalid_token", ESIA_BAD_GRANT, "the person is gone", status=401)
+            raise EsiaError("the person is gone", code="esia.invalid_token")
         info: dict[str, Any] = {"sub": str(person.oid), "trusted": person.trusted}
         if access.token in self._mismatched_userinfo:
             info["sub"] = str(person.oid + 1)
@@ -578,8 +619,7 @@ class Provider:
                 middle_name=person.middle_name,
             )
         if "birthdate" in scopes:
-            day, month, year = person.birth_date.split(".")
-            info["birthdate"] = f"{year}-{month}-{day}"
+            info["birthdate"] = parse_date(person.birth_date).isoformat()
         if "gender" in scopes:
             info["gender"] = "female" if person.gender.value == "F" else "male"
         if "snils" in scopes and person.snils:
@@ -588,22 +628,34 @@ class Provider:
 
 
 class RedirectableError(EsiaError):
-    """An :class:`EsiaError` that goes back to the client's redirect URI."""
+    """An :class:`EsiaError` that goes back to the client's redirect URI (``status`` 302)."""
 
     def __init__(
-        self, error: str, esia_code: str, message: str, *, redirect_uri: str, state: str
+        self, message: str, *, code: str | None = None, redirect_uri: str, state: str
     ) -> None:
-        super().__init__(error, esia_code, message, status=302)
+        super().__init__(message, code=code)
+        self.status = 302
         self.redirect_uri = redirect_uri
         self.state = state
 
 
-class WrongCode(Exception):
-    """A wrong second-factor code; the person may try again."""
+class WrongCode(BridgeError):
+    """A wrong second-factor code; the person may try again (``mock_idp.wrong_code``)."""
+
+    code = "mock_idp.wrong_code"
 
     def __init__(self, attempts_left: int) -> None:
         super().__init__(f"wrong code; {attempts_left} attempts left")
         self.attempts_left = attempts_left
+
+
+def _pkce_matches(verifier: str, challenge: str) -> bool:
+    """Whether ``verifier`` is the S256 PKCE verifier of ``challenge``."""
+    try:
+        expected = pkce_challenge(verifier)
+    except UnicodeEncodeError:  # a verifier is ASCII (RFC 7636 §4.1)
+        return False
+    return hmac.compare_digest(expected, challenge)
 
 
 def _assertion_issuer(assertion: str) -> str | None:

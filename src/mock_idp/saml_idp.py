@@ -28,17 +28,20 @@ What the web layer does for each endpoint::
 Refusals are :class:`SamlRequestError` with a stable ``code``; they belong on an error page,
 never in a response to an address taken from an unverified request.
 
-pysaml2 builds the metadata and the protocol objects and parses incoming messages;
+pysaml2 builds the metadata and the protocol objects and reads incoming messages;
 signatures and encryption are made in process by
-:class:`sso_bridge.integrations.pysaml2.XmlSecBackend`. Signatures on incoming messages are
-checked here, against the certificates of the service provider's metadata only: that backend
-does not verify, and pysaml2 would only ask for signatures globally, not per service provider.
+:class:`sso_bridge.integrations.pysaml2.XmlSecBackend`. Everything else is the library's:
+messages are decoded by :mod:`sso_bridge.saml.codec`, parsed by
+:func:`sso_bridge.saml.xml.parse_xml`, and their signatures checked by
+:func:`sso_bridge.saml.verify.verify_enveloped` (POST) or
+:func:`sso_bridge.saml.codec.verify_redirect_signature` (Redirect), against the certificates
+of the service provider's metadata only; pysaml2 would only ask for signatures globally, not
+per service provider. A refusal of the library becomes the mock's :class:`SamlRequestError`.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import enum
 import html
 import os
@@ -47,22 +50,20 @@ import shutil
 import tempfile
 import threading
 import weakref
-import zlib
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Final
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import attrs
-import xmlsec
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree  # type: ignore[import-untyped]
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md, saml, samlp
+from saml2 import md, saml, samlp
 from saml2 import xmldsig as ds
 from saml2.authn_context import PASSWORDPROTECTEDTRANSPORT
 from saml2.mdstore import InMemoryMetaData
@@ -73,19 +74,26 @@ from saml2.validate import valid_instance
 
 from mock_idp.users import ContactType, Person
 from sso_bridge.clock import Clock, SystemClock
-from sso_bridge.errors import BridgeError, InvalidInput
+from sso_bridge.errors import InvalidInput
 from sso_bridge.integrations.pysaml2 import (
-    DIGEST_METHODS,
     RSA_SHA256,
-    RSA_SHA384,
-    RSA_SHA512,
     SHA256,
-    SIGNATURE_METHODS,
     XmlSecBackend,
     create_server,
     load_config,
 )
-from sso_bridge.saml.codec import redirect_signed_octets
+from sso_bridge.saml.codec import (
+    BINDING_POST,
+    BINDING_REDIRECT,
+    decode_post,
+    decode_redirect,
+    encode_post,
+    redirect_query,
+    verify_redirect_signature,
+)
+from sso_bridge.saml.errors import SamlError
+from sso_bridge.saml.verify import verify_enveloped
+from sso_bridge.saml.xml import DS_NS, MAX_DOCUMENT_BYTES, MD_NS, SAML_NS, SAMLP_NS, parse_xml
 
 __all__ = [
     "ENTITY_ID_PATH",
@@ -107,12 +115,12 @@ __all__ = [
 
 ENTITY_ID_PATH: Final = "/idp/shibboleth"
 SSO_PATHS: Final[Mapping[str, str]] = {
-    BINDING_HTTP_REDIRECT: "/idp/profile/SAML2/Redirect/SSO",
-    BINDING_HTTP_POST: "/idp/profile/SAML2/POST/SSO",
+    BINDING_REDIRECT: "/idp/profile/SAML2/Redirect/SSO",
+    BINDING_POST: "/idp/profile/SAML2/POST/SSO",
 }
 SLO_PATHS: Final[Mapping[str, str]] = {
-    BINDING_HTTP_REDIRECT: "/idp/profile/SAML2/Redirect/SLO",
-    BINDING_HTTP_POST: "/idp/profile/SAML2/POST/SLO",
+    BINDING_REDIRECT: "/idp/profile/SAML2/Redirect/SLO",
+    BINDING_POST: "/idp/profile/SAML2/POST/SLO",
 }
 
 ESIA_ATTRIBUTES: Final = (
@@ -131,56 +139,44 @@ ESIA_ATTRIBUTES: Final = (
 
 ASSERTION_LIFETIME: Final = timedelta(minutes=5)
 FAULT_TIME_SHIFT: Final = timedelta(hours=1)  # far outside any clock skew a relying party allows
-MAX_MESSAGE_BYTES: Final = 256 * 1024
+MAX_MESSAGE_BYTES: Final = MAX_DOCUMENT_BYTES  # an incoming request, decoded
+MAX_METADATA_BYTES: Final = 4 * 1024 * 1024
 MAX_SESSIONS: Final = 10_000
 
-_DS: Final = "http://www.w3.org/2000/09/xmldsig#"
-_ENVELOPED: Final = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
-_EXC_C14N: Final = frozenset(
-    {
-        "http://www.w3.org/2001/10/xml-exc-c14n#",
-        "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
-    }
-)
 # prefixes for serializing pysaml2 objects, without touching ElementTree's global registry
-_PROTOCOL_NS: Final = {"saml2p": samlp.NAMESPACE, "saml2": saml.NAMESPACE, "ds": _DS}
-_ASSERTION_NS: Final = {"saml2": saml.NAMESPACE, "ds": _DS}
-_METADATA_NS: Final = {"md": md.NAMESPACE, "saml2": saml.NAMESPACE, "ds": _DS}
-_ASSERTION_NODE: Final = f"{saml.NAMESPACE}:Assertion"
-_RESPONSE_NODE: Final = f"{samlp.NAMESPACE}:Response"
-_LOGOUT_RESPONSE_NODE: Final = f"{samlp.NAMESPACE}:LogoutResponse"
-_ENTITY_DESCRIPTOR_NODE: Final = f"{md.NAMESPACE}:EntityDescriptor"
-_REDIRECT_HASHES: Final[Mapping[str, type[hashes.HashAlgorithm]]] = {
-    RSA_SHA256: hashes.SHA256,
-    RSA_SHA384: hashes.SHA384,
-    RSA_SHA512: hashes.SHA512,
-}
+_PROTOCOL_NS: Final = {"saml2p": SAMLP_NS, "saml2": SAML_NS, "ds": DS_NS}
+_ASSERTION_NS: Final = {"saml2": SAML_NS, "ds": DS_NS}
+_METADATA_NS: Final = {"md": MD_NS, "saml2": SAML_NS, "ds": DS_NS}
+_ASSERTION_NODE: Final = f"{SAML_NS}:Assertion"
+_RESPONSE_NODE: Final = f"{SAMLP_NS}:Response"
+_LOGOUT_RESPONSE_NODE: Final = f"{SAMLP_NS}:LogoutResponse"
+_ENTITY_DESCRIPTOR_NODE: Final = f"{MD_NS}:EntityDescriptor"
 _REQUEST_PARSERS: Final = {
     "AuthnRequest": samlp.authn_request_from_string,
     "LogoutRequest": samlp.logout_request_from_string,
 }
 _BINDING_NAMES: Final[Mapping[str, str]] = {
-    "redirect": BINDING_HTTP_REDIRECT,
-    "post": BINDING_HTTP_POST,
-    BINDING_HTTP_REDIRECT.lower(): BINDING_HTTP_REDIRECT,
-    BINDING_HTTP_POST.lower(): BINDING_HTTP_POST,
+    "redirect": BINDING_REDIRECT,
+    "post": BINDING_POST,
+    BINDING_REDIRECT.lower(): BINDING_REDIRECT,
+    BINDING_POST.lower(): BINDING_POST,
 }
 
 
-class SamlRequestError(BridgeError):
-    """A SAML message refused, with a stable ``code``.
+class SamlRequestError(SamlError):
+    """A SAML message refused by the IdP, with a stable ``code``.
 
-    ``saml.bad_request`` (missing, undecodable, not well-formed, with a DTD, of the wrong
-    kind or invalid), ``saml.unknown_sp``, ``saml.bad_request_signature`` (missing where
-    required, or not verifying with the service provider's metadata), ``saml.bad_destination``,
-    ``saml.bad_acs``, ``saml.unsupported_binding``, ``saml.no_logout_endpoint``,
-    ``saml.nothing_to_replay``.
+    ``saml.bad_request`` (missing, undecodable, too large, not well-formed, with a DTD, of
+    the wrong kind or invalid), ``saml.unknown_sp``, ``saml.bad_request_signature`` (missing
+    where required, not following the SAML signature profile, or not verifying with the
+    service provider's metadata), ``saml.bad_destination``, ``saml.bad_acs``,
+    ``saml.unsupported_binding``, ``saml.no_logout_endpoint``, ``saml.nothing_to_replay``.
+
+    When the library refused the message, the message ends with the library's own code in
+    parentheses, e.g. ``(saml.bad_canonicalization)``.
     """
 
     code = "saml.bad_request"
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message, code=code)
 
 
 class SamlFault(enum.StrEnum):
@@ -522,14 +518,14 @@ class SamlIdP:
         """
         data = metadata_xml.encode("utf-8") if isinstance(metadata_xml, str) else metadata_xml
         try:
-            _parse_xml(data)
-        except _Rejected as exc:
-            raise _bad_metadata(str(exc)) from None
+            parse_xml(data, max_bytes=MAX_METADATA_BYTES)
+        except SamlError as exc:
+            raise _bad_metadata(_reason(exc)) from None
         store = InMemoryMetaData(self._config.attribute_converters, data.decode("utf-8"))
         try:
             store.load()
         except Exception as exc:  # pysaml2 raises many kinds while reading metadata
-            raise _bad_metadata(f"metadata does not parse: {exc}") from None
+            raise _bad_metadata(f"metadata does not parse: {_one_line(exc)}") from None
         entity_ids = [eid for eid, entity in store.items() if entity.get("spsso_descriptor")]
         if len(entity_ids) != 1:
             raise _bad_metadata(
@@ -568,7 +564,7 @@ class SamlIdP:
             try:
                 certificate = x509.load_pem_x509_certificate(pem)
             except ValueError as exc:
-                raise _bad_metadata(f"bad certificate: {exc}") from None
+                raise _bad_metadata(f"bad certificate: {_one_line(exc)}") from None
             body = base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
             key_descriptors.append(
                 md.KeyDescriptor(
@@ -594,7 +590,7 @@ class SamlIdP:
                     name_id_format=[md.NameIDFormat(text=saml.NAMEID_FORMAT_TRANSIENT)],
                     assertion_consumer_service=[
                         md.AssertionConsumerService(
-                            binding=BINDING_HTTP_POST,
+                            binding=BINDING_POST,
                             location=url,
                             index=str(index),
                             is_default="true" if index == 0 else None,
@@ -614,7 +610,9 @@ class SamlIdP:
         with self._lock:
             sp = self._sps.get(entity_id)
         if sp is None:
-            raise SamlRequestError("saml.unknown_sp", f"unknown service provider {entity_id!r}")
+            raise SamlRequestError(
+                f"unknown service provider {entity_id!r}", code="saml.unknown_sp"
+            )
         return sp
 
     @property
@@ -654,12 +652,13 @@ class SamlIdP:
         request, sp, signed = self._receive(binding, params, query_string, "AuthnRequest")
         if request.destination and request.destination != self.sso_url(binding):
             raise SamlRequestError(
-                "saml.bad_destination", f"Destination {request.destination!r} is not this endpoint"
+                f"Destination {request.destination!r} is not this endpoint",
+                code="saml.bad_destination",
             )
-        if request.protocol_binding and request.protocol_binding != BINDING_HTTP_POST:
+        if request.protocol_binding and request.protocol_binding != BINDING_POST:
             raise SamlRequestError(
-                "saml.unsupported_binding",
                 f"responses are sent over HTTP-POST only, not {request.protocol_binding}",
+                code="saml.unsupported_binding",
             )
         acs_url = _chosen_acs(sp, request)
         policy = request.name_id_policy
@@ -719,7 +718,7 @@ class SamlIdP:
                 assertion_xml = self._last_assertion.get(sp.entity_id)
             if assertion_xml is None:
                 raise SamlRequestError(
-                    "saml.nothing_to_replay", f"no assertion was sent to {sp.entity_id} yet"
+                    f"no assertion was sent to {sp.entity_id} yet", code="saml.nothing_to_replay"
                 )
         else:
             name_id = "_" + secrets.token_hex(16)
@@ -729,7 +728,7 @@ class SamlIdP:
             assertion_xml = _document(assertion.to_string_force_namespace(_ASSERTION_NS))
             if assertion.signature is not None:
                 assertion_xml = self._sign(assertion_xml, _ASSERTION_NODE, assertion.id, key)
-            assertion_xml = _element_bytes(_parse_xml(assertion_xml))
+            assertion_xml = _element_bytes(_parse_own(assertion_xml))
 
         destination = acs_url + "/other" if SamlFault.WRONG_DESTINATION in chosen else acs_url
         response = samlp.Response(
@@ -802,12 +801,13 @@ class SamlIdP:
         request, sp, _ = self._receive(binding, params, query_string, "LogoutRequest")
         if request.destination and request.destination != self.slo_url(binding):
             raise SamlRequestError(
-                "saml.bad_destination", f"Destination {request.destination!r} is not this endpoint"
+                f"Destination {request.destination!r} is not this endpoint",
+                code="saml.bad_destination",
             )
         endpoint = sp.logout_service(binding)
         if endpoint is None:
             raise SamlRequestError(
-                "saml.no_logout_endpoint", f"{sp.entity_id} has no SingleLogoutService"
+                f"{sp.entity_id} has no SingleLogoutService", code="saml.no_logout_endpoint"
             )
         name_id = None if request.name_id is None else (request.name_id.text or "").strip()
         with self._lock:
@@ -824,7 +824,7 @@ class SamlIdP:
         )
         relay_state = params.get("RelayState")
         answer: PostForm | Redirect
-        if endpoint.binding == BINDING_HTTP_POST:
+        if endpoint.binding == BINDING_POST:
             response.signature = self._signature_template(response.id, self.signing_key)
             xml = _document(response.to_string_force_namespace(_PROTOCOL_NS))
             xml = self._sign(xml, _LOGOUT_RESPONSE_NODE, response.id, self.signing_key)
@@ -832,7 +832,9 @@ class SamlIdP:
         else:
             xml = _document(response.to_string_force_namespace(_PROTOCOL_NS))
             answer = Redirect(
-                _redirect_url(location, "SAMLResponse", xml, relay_state, self.signing_key)
+                redirect_query(
+                    location, "SAMLResponse", xml, relay_state, self.signing_key.private_key
+                )
             )
         return LogoutResult(answer, sp.entity_id, name_id, oid)
 
@@ -848,29 +850,31 @@ class SamlIdP:
         """Decode, parse and check the issuer and signature of a request of type ``kind``."""
         encoded = params.get("SAMLRequest")
         if not encoded:
-            raise SamlRequestError("saml.bad_request", "SAMLRequest is missing")
+            raise SamlRequestError("SAMLRequest is missing", code="saml.bad_request")
         try:
-            xml = _decode_message(encoded, deflated=binding == BINDING_HTTP_REDIRECT)
-            root = _parse_xml(xml)
-        except _Rejected as exc:
-            raise SamlRequestError("saml.bad_request", str(exc)) from None
-        if root.tag != f"{{{samlp.NAMESPACE}}}{kind}":
-            raise SamlRequestError("saml.bad_request", f"expected a {kind}")
+            if binding == BINDING_REDIRECT:
+                xml = decode_redirect(encoded, MAX_MESSAGE_BYTES)
+            else:
+                xml = decode_post(encoded, MAX_MESSAGE_BYTES)
+            root = parse_xml(xml, max_bytes=MAX_MESSAGE_BYTES)
+        except SamlError as exc:
+            raise _refused(exc, "saml.bad_request") from None
+        if root.tag != f"{{{SAMLP_NS}}}{kind}":
+            raise SamlRequestError(f"expected a {kind}", code="saml.bad_request")
         try:
             message = _REQUEST_PARSERS[kind](xml)
             valid_instance(message)
         except Exception as exc:  # pysaml2 raises many kinds on invalid content
-            raise SamlRequestError("saml.bad_request", f"invalid {kind}: {exc}") from None
+            raise SamlRequestError(
+                f"invalid {kind}: {_one_line(exc)}", code="saml.bad_request"
+            ) from None
         if message.version != "2.0":
-            raise SamlRequestError("saml.bad_request", "only SAML 2.0 is spoken here")
+            raise SamlRequestError("only SAML 2.0 is spoken here", code="saml.bad_request")
         issuer = "" if message.issuer is None else (message.issuer.text or "").strip()
         if not issuer:
-            raise SamlRequestError("saml.bad_request", f"the {kind} names no Issuer")
+            raise SamlRequestError(f"the {kind} names no Issuer", code="saml.bad_request")
         sp = self.service_provider(issuer)
-        try:
-            signed = _check_request_signature(binding, params, query_string, root, sp)
-        except _Rejected as exc:
-            raise SamlRequestError("saml.bad_request_signature", str(exc)) from None
+        signed = _check_request_signature(binding, params, query_string, root, sp)
         return message, sp, signed
 
     def _assertion(
@@ -960,18 +964,18 @@ class SamlIdP:
         then sign the response with ``key`` (unless None)."""
         if key is not None:
             response.signature = self._signature_template(response.id, key)
-        root = _parse_xml(_document(response.to_string_force_namespace(_PROTOCOL_NS)))
+        root = _parse_own(_document(response.to_string_force_namespace(_PROTOCOL_NS)))
         if assertion_xml is not None:
-            assertion = _parse_xml(assertion_xml)
+            assertion = _parse_own(assertion_xml)
             if sp.encrypt_assertions and sp.encryption_certificate:
-                wrapper = etree.SubElement(root, f"{{{saml.NAMESPACE}}}EncryptedAssertion")
+                wrapper = etree.SubElement(root, f"{{{SAML_NS}}}EncryptedAssertion")
                 wrapper.append(assertion)
                 xml = self._backend.encrypt_assertion(
                     _element_bytes(root, declaration=True),
                     _certificate_pem(sp.encryption_certificate),
                     None,
                 )
-                root = _parse_xml(xml.encode("utf-8"))
+                root = _parse_own(xml.encode("utf-8"))
             else:
                 root.append(assertion)
         xml_bytes = _element_bytes(root, declaration=True)
@@ -998,10 +1002,6 @@ class SamlIdP:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-class _Rejected(Exception):
-    """Internal: a message part failed a check; the caller picks the error code."""
 
 
 def _binding(name: str) -> str:
@@ -1046,65 +1046,30 @@ def _certificate_pem(body: str) -> str:
     return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
 
 
-def _parse_xml(data: bytes) -> Any:
-    """Parse without DTDs, entity expansion or network access; refuse any DTD."""
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-    )
-    try:
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        raise _Rejected(f"not well-formed XML: {exc}") from None
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
-        raise _Rejected("XML with a DTD is not accepted")
-    return root
-
-
-def _decode_message(value: str, *, deflated: bool) -> bytes:
-    try:
-        raw = base64.b64decode("".join(value.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise _Rejected("the message is not base64") from None
-    if not deflated:
-        if len(raw) > MAX_MESSAGE_BYTES:
-            raise _Rejected("the message is too large")
-        return raw
-    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-    try:
-        xml = inflater.decompress(raw, MAX_MESSAGE_BYTES)
-    except zlib.error:
-        raise _Rejected("the message is not DEFLATE-compressed") from None
-    if inflater.unconsumed_tail:
-        raise _Rejected("the message inflates to more than the size limit")
-    if not inflater.eof:
-        raise _Rejected("the compressed message is truncated")
-    return xml
-
-
-def _deflate(data: bytes) -> bytes:
-    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
-    return compressor.compress(data) + compressor.flush()
+def _parse_own(xml: bytes) -> Any:
+    """Parse a document this IdP has just made; not input, so no size limit applies."""
+    return parse_xml(xml, max_bytes=max(len(xml), MAX_DOCUMENT_BYTES))
 
 
 def _post_form(action: str, name: str, xml: bytes, relay_state: str | None) -> PostForm:
-    fields = {name: base64.b64encode(xml).decode("ascii")}
+    fields = {name: encode_post(xml)}
     if relay_state is not None:
         fields["RelayState"] = relay_state
     return PostForm(action, fields)
 
 
-def _redirect_url(
-    location: str, name: str, xml: bytes, relay_state: str | None, key: SamlSigningKey
-) -> str:
-    pairs = [(name, base64.b64encode(_deflate(xml)).decode("ascii"))]
-    if relay_state is not None:
-        pairs.append(("RelayState", relay_state))
-    pairs.append(("SigAlg", RSA_SHA256))
-    signed = urlencode(pairs)
-    signature = key.private_key.sign(signed.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
-    query = signed + "&" + urlencode({"Signature": base64.b64encode(signature).decode("ascii")})
-    return location + ("&" if urlsplit(location).query else "?") + query
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _reason(exc: SamlError) -> str:
+    """The library's refusal as one line: its message and, in parentheses, its code."""
+    return _one_line(f"{exc.message} ({exc.code})")
+
+
+def _refused(exc: SamlError, code: str) -> SamlRequestError:
+    """A refusal of the library as the IdP's own refusal ``code``."""
+    return SamlRequestError(_reason(exc), code=code)
 
 
 def _service_provider(
@@ -1123,7 +1088,7 @@ def _service_provider(
             for s in found
         ]
 
-    acs = endpoints("assertion_consumer_service", BINDING_HTTP_POST)
+    acs = endpoints("assertion_consumer_service", BINDING_POST)
     if not acs:
         raise _bad_metadata(f"{entity_id} has no HTTP-POST AssertionConsumerService")
     logout = [e for b in SLO_PATHS for e in endpoints("single_logout_service", b)]
@@ -1155,7 +1120,7 @@ def _certificate_body(entity_id: str, text: object) -> str:
     try:
         _certificate(body)
     except ValueError as exc:
-        raise _bad_metadata(f"{entity_id} has a bad certificate: {exc}") from None
+        raise _bad_metadata(f"{entity_id} has a bad certificate: {_one_line(exc)}") from None
     return body
 
 
@@ -1165,14 +1130,14 @@ def _chosen_acs(sp: ServiceProvider, request: Any) -> str:
     if url:
         if url not in {s.location for s in sp.assertion_consumer_services}:
             raise SamlRequestError(
-                "saml.bad_acs", f"{url!r} is not an HTTP-POST ACS of {sp.entity_id}"
+                f"{url!r} is not an HTTP-POST ACS of {sp.entity_id}", code="saml.bad_acs"
             )
         return str(url)
     if index is not None:
         for service in sp.assertion_consumer_services:
             if service.index is not None and str(service.index) == str(index).strip():
                 return service.location
-        raise SamlRequestError("saml.bad_acs", f"{sp.entity_id} has no ACS with index {index}")
+        raise SamlRequestError(f"{sp.entity_id} has no ACS with index {index}", code="saml.bad_acs")
     return sp.default_acs.location
 
 
@@ -1183,98 +1148,33 @@ def _check_request_signature(
     root: Any,
     sp: ServiceProvider,
 ) -> bool:
-    """Whether the request was signed; raises _Rejected when a signature is missing but
-    required, or present and not made by one of the SP's metadata keys."""
-    if binding == BINDING_HTTP_REDIRECT:
-        if "Signature" not in params and "SigAlg" not in params:
-            if sp.want_signed_requests:
-                raise _Rejected(f"{sp.entity_id} must sign its requests")
-            return False
-        _verify_query_signature(params, query_string, sp.signing_certificates)
-        return True
-    if root.find(f"{{{_DS}}}Signature") is None:
+    """Whether the request was signed; ``saml.bad_request_signature`` when a signature is
+    missing but required, or present and not made by one of the SP's metadata keys under
+    the library's checks (the SAML signature profile for an enveloped signature)."""
+    if binding == BINDING_REDIRECT:
+        signed = "Signature" in params or "SigAlg" in params
+    else:
+        signed = root.find(f"{{{DS_NS}}}Signature") is not None
+    if not signed:
         if sp.want_signed_requests:
-            raise _Rejected(f"{sp.entity_id} must sign its requests")
+            raise SamlRequestError(
+                f"{sp.entity_id} must sign its requests", code="saml.bad_request_signature"
+            )
         return False
-    _verify_enveloped(root, sp.signing_certificates)
-    return True
-
-
-def _verify_query_signature(
-    params: Mapping[str, str], query_string: str | None, certificates: Sequence[str]
-) -> None:
-    algorithm = params.get("SigAlg", "")
-    hash_type = _REDIRECT_HASHES.get(algorithm)
-    if hash_type is None:
-        raise _Rejected(f"signature algorithm not accepted: {algorithm!r}")
-    try:
-        signature = base64.b64decode("".join(params.get("Signature", "").split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise _Rejected("Signature is not base64") from None
-    try:
-        signed = redirect_signed_octets("SAMLRequest", params, query_string)
-    except BridgeError as exc:
-        raise _Rejected(exc.message) from None
-    for body in certificates:
-        public_key = _certificate(body).public_key()
-        if not isinstance(public_key, rsa.RSAPublicKey):
-            continue
-        try:
-            public_key.verify(signature, signed, padding.PKCS1v15(), hash_type())
-        except InvalidSignature:
-            continue
-        return
-    raise _Rejected("the query signature does not verify with the SP's metadata keys")
-
-
-def _verify_enveloped(element: Any, certificates: Sequence[str]) -> None:
-    """Check ``element``'s own signature: SAML's profile (one enveloped reference to the
-    element, exclusive canonicalization, no ds:Object), then the value with each metadata
-    certificate in turn (never the one in KeyInfo)."""
-    signatures = element.findall(f"{{{_DS}}}Signature")
-    element_id = element.get("ID")
-    if len(signatures) != 1 or not element_id:
-        raise _Rejected("expected one signature on an element with an ID")
-    if len(element.getroottree().getroot().xpath("//*[@ID=$id]", id=element_id)) != 1:
-        raise _Rejected(f"ID {element_id!r} is not unique")
-    signature = signatures[0]
-    ns = {"ds": _DS}
-    signed_info = signature.find("ds:SignedInfo", ns)
-    references = [] if signed_info is None else signed_info.findall("ds:Reference", ns)
-    if len(references) != 1 or references[0].get("URI") != f"#{element_id}":
-        raise _Rejected("the signature must have exactly one reference, to the signed element")
-    reference = references[0]
-    transforms = reference.xpath("ds:Transforms/ds:Transform/@Algorithm", namespaces=ns)
-    follows_profile = (
-        _algorithm(signed_info, "ds:CanonicalizationMethod") in _EXC_C14N
-        and _algorithm(signed_info, "ds:SignatureMethod") in SIGNATURE_METHODS
-        and _algorithm(reference, "ds:DigestMethod") in DIGEST_METHODS
-        and _ENVELOPED in transforms
-        and set(transforms) <= _EXC_C14N | {_ENVELOPED}
-        and len(transforms) <= 2
-        and signature.find("ds:Object", ns) is None
-    )
-    if not follows_profile:
-        raise _Rejected("the signature does not follow the SAML signature profile")
+    certificates = [_certificate(body) for body in sp.signing_certificates]
     if not certificates:
-        raise _Rejected("the service provider's metadata has no signing certificate")
-    for body in certificates:
-        context = xmlsec.SignatureContext()
-        context.key = xmlsec.Key.from_memory(
-            base64.b64decode(body), xmlsec.constants.KeyDataFormatCertDer
+        raise SamlRequestError(
+            "the service provider's metadata has no signing certificate",
+            code="saml.bad_request_signature",
         )
-        context.register_id(element, "ID")
-        try:
-            context.verify(signature)
-        except xmlsec.Error:
-            continue
-        return
-    raise _Rejected("the signature does not verify with the SP's metadata keys")
-
-
-def _algorithm(parent: Any, path: str) -> str:
-    node = parent.find(path, {"ds": _DS})
-    return "" if node is None else str(node.get("Algorithm", ""))
+    try:
+        if binding == BINDING_REDIRECT:
+            verify_redirect_signature("SAMLRequest", params, query_string, certificates)
+        else:
+            verify_enveloped(root, root.get("ID") or "", certificates)
+    except SamlError as exc:
+        raise _refused(exc, "saml.bad_request_signature") from None
+    return True
 
 
 def _certificate(body: str) -> x509.Certificate:

@@ -21,6 +21,7 @@ from jose import jwt
 
 from mock_idp.keys import SigningKey, b64url
 from mock_idp.users import Person
+from sso_bridge.oidc.idtoken import at_hash
 
 
 class TokenFault(enum.StrEnum):
@@ -43,12 +44,6 @@ class TokenFault(enum.StrEnum):
     USERINFO_SUB_MISMATCH = "userinfo_sub_mismatch"  # applies to /userinfo, not the token
 
 
-def at_hash(access_token: str) -> str:
-    """OIDC ``at_hash`` for RS256/ES256: left half of SHA-256, base64url."""
-    digest = hashlib.sha256(access_token.encode("ascii")).digest()
-    return b64url(digest[: len(digest) // 2])
-
-
 def id_token_claims(
     person: Person,
     *,
@@ -59,8 +54,9 @@ def id_token_claims(
     now: datetime,
     lifetime: timedelta,
     second_factor: str | None,
+    alg: str = "RS256",
 ) -> dict[str, Any]:
-    """The claims of a correct ID token for ``person``."""
+    """The claims of a correct ID token for ``person``, to be signed with ``alg``."""
     iat = int(now.timestamp())
     claims: dict[str, Any] = {
         "iss": issuer,
@@ -84,11 +80,11 @@ def id_token_claims(
     if nonce is not None:
         claims["nonce"] = nonce
     if access_token is not None:
-        claims["at_hash"] = at_hash(access_token)
+        claims["at_hash"] = at_hash(access_token, alg)
     return claims
 
 
-def _apply_claim_faults(claims: dict[str, Any], faults: Collection[TokenFault]) -> None:
+def _apply_claim_faults(claims: dict[str, Any], faults: Collection[TokenFault], alg: str) -> None:
     if TokenFault.WRONG_ISS in faults:
         claims["iss"] = claims["iss"].rstrip("/") + ".evil/"
     if TokenFault.WRONG_AUD in faults:
@@ -108,7 +104,7 @@ def _apply_claim_faults(claims: dict[str, Any], faults: Collection[TokenFault]) 
     if TokenFault.WRONG_NONCE in faults:
         claims["nonce"] = "not-the-nonce-" + secrets.token_hex(4)
     if TokenFault.BAD_AT_HASH in faults and "at_hash" in claims:
-        claims["at_hash"] = at_hash("another-access-token")
+        claims["at_hash"] = at_hash("another-access-token", alg)
 
 
 def _segment(data: dict[str, Any]) -> str:
@@ -118,7 +114,7 @@ def _segment(data: dict[str, Any]) -> str:
 def sign_token(claims: dict[str, Any], key: SigningKey, faults: Collection[TokenFault] = ()) -> str:
     """Sign ``claims`` as a JWT with ``key``, applying any token faults."""
     claims = dict(claims)
-    _apply_claim_faults(claims, faults)
+    _apply_claim_faults(claims, faults, key.alg)
     if TokenFault.ALG_NONE in faults:
         return f"{_segment({'alg': 'none', 'typ': 'JWT'})}.{_segment(claims)}."
     if TokenFault.HS256_PUBLIC_KEY in faults:

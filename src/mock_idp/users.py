@@ -20,6 +20,7 @@ import attrs
 import yaml
 
 from sso_bridge.errors import InvalidInput
+from sso_bridge.jsonparse import parse_json
 from sso_bridge.matching.normalize import format_snils, parse_date, parse_passport, parse_snils
 
 
@@ -111,6 +112,7 @@ class Person:
 
 
 _DIGITS = re.compile(r"\D")
+MAX_CONFIG_BYTES = 64 * 1024 * 1024  # a config file is the operator's own, not input
 
 
 def _login_key(value: str) -> str:
@@ -288,9 +290,13 @@ def load_config(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise InvalidInput(f"{path}: {exc.strerror}", code="mock_idp.config_unreadable") from None
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InvalidInput(f"{path}: {exc}", code="mock_idp.config_invalid") from None
+        if path.suffix == ".json":
+            data = parse_json(text, max_bytes=MAX_CONFIG_BYTES)
+        else:
+            data = yaml.safe_load(text)
+    except (InvalidInput, yaml.YAMLError) as exc:
+        reason = exc.message if isinstance(exc, InvalidInput) else " ".join(str(exc).split())
+        raise InvalidInput(f"{path}: {reason}", code="mock_idp.config_invalid") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

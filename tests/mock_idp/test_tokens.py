@@ -8,8 +8,9 @@ from jose import jwk, jwt
 from jose.exceptions import JWTError
 
 from mock_idp.keys import KeyRing
-from mock_idp.tokens import TokenFault, at_hash, id_token_claims, sign_token
+from mock_idp.tokens import TokenFault, id_token_claims, sign_token
 from mock_idp.users import person_from_dict
+from sso_bridge.oidc.idtoken import at_hash
 
 ISSUER = "https://idp.test/"
 NOW = datetime.now(UTC)
@@ -67,7 +68,7 @@ def test_correct_tokens_verify(ring: KeyRing, alg: str) -> None:
     decoded = verify(token, ring, alg)
     assert decoded["sub"] == "1000000101"
     assert decoded["nonce"] == "n-1"
-    assert decoded["at_hash"] == at_hash("at-1")
+    assert decoded["at_hash"] == at_hash("at-1", alg)
     sbj = decoded["urn:esia:sbj"]
     assert isinstance(sbj, dict) and sbj["urn:esia:sbj:oid"] == PERSON.oid
     assert sbj["urn:esia:sbj:is_tru"] is True

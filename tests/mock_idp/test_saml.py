@@ -26,6 +26,7 @@ from saml2.sigver import pre_signature_part, verify_redirect_signature
 from signxml import SignatureConfiguration, VerifyResult, XMLVerifier
 from signxml.exceptions import InvalidSignature
 
+from helpers.clock import NOW, FixedClock
 from helpers.keys import KeyPair, make_key_pair
 from mock_idp.saml_idp import (
     ESIA_ATTRIBUTES,
@@ -39,7 +40,7 @@ from mock_idp.saml_idp import (
     esia_attributes,
 )
 from mock_idp.users import Person, person_from_dict
-from sso_bridge.errors import InvalidInput
+from sso_bridge.errors import BridgeError, InvalidInput
 from sso_bridge.integrations.pysaml2 import (
     RSA_SHA256,
     SHA256,
@@ -47,6 +48,7 @@ from sso_bridge.integrations.pysaml2 import (
     install_backend,
     load_config,
 )
+from sso_bridge.saml.errors import SamlError
 
 BASE = "https://idp.example"
 SP = "https://sp.example/metadata"
@@ -69,12 +71,6 @@ NS = {
 }
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
-class FixedClock:
-    def now(self) -> dt.datetime:
-        return NOW
 
 
 PERSON = person_from_dict(
@@ -703,6 +699,82 @@ def test_signed_requests_are_required_and_checked(idp: SamlIdP, client: Saml2Cli
     weak = {**params, "SigAlg": "http://www.w3.org/2000/09/xmldsig#rsa-sha1"}
     assert refused("redirect", weak) == "saml.bad_request_signature"
     assert idp.parse_authn_request("redirect", params, query_string=query).signed
+
+
+EXC_C14N_WITH_COMMENTS = EXC_C14N + "WithComments"
+
+
+def sign_request(
+    root: Any,
+    key_pem: bytes,
+    *,
+    canonicalization: str = EXC_C14N,
+    reference_c14n: str = EXC_C14N,
+    empty_value: bool = False,
+) -> bytes:
+    """``root`` (an AuthnRequest) with an enveloped RSA-SHA256 signature by ``key_pem``,
+    made with the given canonicalization of SignedInfo and of the reference."""
+    transforms = {
+        t.href: t
+        for t in (
+            xmlsec.constants.TransformExclC14N,
+            xmlsec.constants.TransformExclC14NWithComments,
+        )
+    }
+    signature = xmlsec.template.create(
+        root, transforms[canonicalization], xmlsec.constants.TransformRsaSha256, ns="ds"
+    )
+    issuer = root.find("saml:Issuer", NS)
+    issuer.addnext(signature)
+    reference = xmlsec.template.add_reference(
+        signature, xmlsec.constants.TransformSha256, uri="#" + root.get("ID")
+    )
+    xmlsec.template.add_transform(reference, xmlsec.constants.TransformEnveloped)
+    xmlsec.template.add_transform(reference, transforms[reference_c14n])
+    context = xmlsec.SignatureContext()
+    context.key = xmlsec.Key.from_memory(key_pem, xmlsec.constants.KeyDataFormatPem)
+    context.register_id(root, "ID")
+    context.sign(signature)
+    if empty_value:
+        signature.find("ds:SignatureValue", NS).text = ""
+    return bytes(etree.tostring(root))
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        ({"canonicalization": EXC_C14N_WITH_COMMENTS}, "saml.bad_canonicalization"),
+        ({"reference_c14n": EXC_C14N_WITH_COMMENTS}, "saml.bad_transforms"),
+        ({"empty_value": True}, "saml.empty_signature"),
+    ],
+    ids=["signed-info-with-comments", "reference-with-comments", "empty-signature-value"],
+)
+def test_signatures_outside_the_library_profile_are_refused(
+    idp: SamlIdP, client: Saml2Client, sp_keys: KeyPair, options: dict[str, Any], reason: str
+) -> None:
+    """The IdP checks request signatures with the library's verifier; its own, weaker copy
+    accepted exclusive c14n #WithComments and did not look at an empty SignatureValue."""
+    _, request = client.create_authn_request(idp.sso_url("post"), sign=False)
+    root = etree.fromstring(str(request).encode())
+    correct = sign_request(copy.deepcopy(root), sp_keys.key_pem)
+    assert idp.parse_authn_request("post", post(correct)).signed
+
+    with pytest.raises(SamlRequestError) as caught:
+        idp.parse_authn_request("post", post(sign_request(root, sp_keys.key_pem, **options)))
+    assert caught.value.code == "saml.bad_request_signature"
+    assert caught.value.message.endswith(f"({reason})")
+    assert "\n" not in caught.value.message
+
+
+def test_request_refusals_are_saml_errors() -> None:
+    error = SamlRequestError("no such ACS", code="saml.bad_acs")
+    assert isinstance(error, SamlError) and isinstance(error, BridgeError)
+    assert (error.code, error.message, str(error)) == (
+        "saml.bad_acs",
+        "no such ACS",
+        "saml.bad_acs: no such ACS",
+    )
+    assert SamlRequestError("refused").code == "saml.bad_request"
 
 
 def test_unknown_binding_is_a_programming_error(idp: SamlIdP) -> None:

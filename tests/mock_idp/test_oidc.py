@@ -22,7 +22,9 @@ from starlette.testclient import TestClient
 
 from mock_idp.app import MockIdP, create_app
 from mock_idp.keys import SigningKey
+from mock_idp.provider import ESIA_ERRORS, EsiaError, RedirectableError, WrongCode
 from sso_bridge import esia_cms
+from sso_bridge.errors import BridgeError
 from sso_bridge.otp import decode_secret, totp
 
 BASE = "http://idp.test"
@@ -671,3 +673,71 @@ def test_faults_for_several_responses(http: TestClient, idp: MockIdP) -> None:
     assert first["iss"] != BASE + "/" and "sub" not in first
     assert second["iss"] != BASE + "/" and second["sub"] == "1000000101"
     assert third["iss"] == BASE + "/"
+
+
+def test_refusals_are_bridge_errors_with_stable_codes(idp: MockIdP) -> None:
+    for code, kind in ESIA_ERRORS.items():
+        assert re.fullmatch(r"esia\.[a-z]+(_[a-z]+)*", code)
+        error = EsiaError("a reason", code=code)
+        assert isinstance(error, BridgeError)
+        assert (error.code, error.error, error.status) == (code, kind.error, kind.status)
+        assert error.description == f"{kind.esia_code}: a reason"
+        assert str(error) == f"{code}: a reason"
+    with pytest.raises(ValueError, match="unknown ESIA error code"):
+        EsiaError("a reason", code="esia.no_such_code")
+
+    provider = idp.provider
+    with pytest.raises(EsiaError) as caught:
+        provider.authorize({"client_id": "nobody"})
+    assert (caught.value.code, caught.value.error, caught.value.status) == (
+        "esia.unknown_client",
+        "unauthorized_client",
+        400,
+    )
+    assert caught.value.description.startswith("ESIA-007004: ")
+    with pytest.raises(RedirectableError) as back:
+        provider.authorize({"client_id": "portal", "redirect_uri": REDIRECT, "state": "s"})
+    assert (back.value.code, back.value.error, back.value.status) == (
+        "esia.unsupported_response_type",
+        "unsupported_response_type",
+        302,
+    )
+    assert (back.value.redirect_uri, back.value.state) == (REDIRECT, "s")
+
+    verifier = secrets.token_urlsafe(32)
+    txn = provider.authorize(
+        {
+            "client_id": "portal",
+            "redirect_uri": REDIRECT,
+            "response_type": "code",
+            "scope": "openid",
+            "state": "s",
+            "code_challenge": b64url(hashlib.sha256(verifier.encode()).digest()),
+            "code_challenge_method": "S256",
+        }
+    )
+    provider.check_password(txn, "+7 (900) 000-01-01", "parol-101")
+    with pytest.raises(WrongCode) as wrong:
+        provider.check_second_factor(txn, "not-a-code")
+    assert isinstance(wrong.value, BridgeError)
+    assert (wrong.value.code, wrong.value.attempts_left) == ("mock_idp.wrong_code", 4)
+
+
+def test_a_non_ascii_pkce_verifier_is_a_mismatch(http: TestClient, idp: MockIdP) -> None:
+    back, _params = log_in(http, idp)
+    refused = exchange(http, back["code"], "проверка-" + "x" * 40)
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"
+    assert refused.json()["error_description"].startswith("ESIA-007055")
+
+
+def test_admin_bodies_are_bounded_json(http: TestClient) -> None:
+    deep = b'{"faults": ' + b"[" * 100 + b"]" * 100 + b"}"
+    refused = http.post("/admin/faults", content=deep, headers={"content-type": "application/json"})
+    assert refused.status_code == 400
+    assert refused.json()["error_description"].startswith("input.bad_json")
+    nan = http.post(
+        "/admin/faults", content=b'{"responses": NaN}', headers={"content-type": "application/json"}
+    )
+    assert nan.status_code == 400
+    assert http.post("/admin/reset", content=b"").json() == {"ok": True}

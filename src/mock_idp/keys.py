@@ -7,7 +7,6 @@ IdP does during a rollover.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -19,15 +18,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jose import jwk
 
+from sso_bridge import base64url
 from sso_bridge.errors import InvalidInput
 from sso_bridge.jsonparse import parse_json
 from sso_bridge.keytypes import PrivateKey
 
 ALGORITHMS = ("RS256", "ES256")
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _int_bytes(value: int, length: int | None = None) -> bytes:
@@ -75,15 +71,15 @@ def _public_members(key: PrivateKey) -> dict[str, str]:
         numbers = key.public_key().public_numbers()
         return {
             "kty": "RSA",
-            "n": b64url(_int_bytes(numbers.n)),
-            "e": b64url(_int_bytes(numbers.e)),
+            "n": base64url.encode(_int_bytes(numbers.n)),
+            "e": base64url.encode(_int_bytes(numbers.e)),
         }
     point = key.public_key().public_numbers()
     return {
         "kty": "EC",
         "crv": "P-256",
-        "x": b64url(_int_bytes(point.x, 32)),
-        "y": b64url(_int_bytes(point.y, 32)),
+        "x": base64url.encode(_int_bytes(point.x, 32)),
+        "y": base64url.encode(_int_bytes(point.y, 32)),
     }
 
 
@@ -92,7 +88,7 @@ def _thumbprint(key: PrivateKey) -> str:
     members = _public_members(key)
     required = ("e", "kty", "n") if members["kty"] == "RSA" else ("crv", "kty", "x", "y")
     canonical = json.dumps({k: members[k] for k in required}, separators=(",", ":"), sort_keys=True)
-    return b64url(hashlib.sha256(canonical.encode()).digest())
+    return base64url.encode(hashlib.sha256(canonical.encode()).digest())
 
 
 class KeyRing:

@@ -653,7 +653,7 @@ def _pkce_matches(verifier: str, challenge: str) -> bool:
     """Whether ``verifier`` is the S256 PKCE verifier of ``challenge``."""
     try:
         expected = pkce_challenge(verifier)
-    except UnicodeEncodeError:  # a verifier is ASCII (RFC 7636 §4.1)
+    except BridgeError:  # a verifier is ASCII (RFC 7636 §4.1)
         return False
     return hmac.compare_digest(expected, challenge)
 

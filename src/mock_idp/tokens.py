@@ -6,7 +6,6 @@ party's refusal can be pinned on the check that caught it.
 
 from __future__ import annotations
 
-import base64
 import enum
 import hashlib
 import hmac
@@ -19,8 +18,9 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from jose import jwt
 
-from mock_idp.keys import SigningKey, b64url
+from mock_idp.keys import SigningKey
 from mock_idp.users import Person
+from sso_bridge import base64url
 from sso_bridge.oidc.idtoken import at_hash
 
 
@@ -108,7 +108,7 @@ def _apply_claim_faults(claims: dict[str, Any], faults: Collection[TokenFault], 
 
 
 def _segment(data: dict[str, Any]) -> str:
-    return b64url(json.dumps(data, separators=(",", ":")).encode())
+    return base64url.encode(json.dumps(data, separators=(",", ":")).encode())
 
 
 def sign_token(claims: dict[str, Any], key: SigningKey, faults: Collection[TokenFault] = ()) -> str:
@@ -125,7 +125,7 @@ def sign_token(claims: dict[str, Any], key: SigningKey, faults: Collection[Token
             f"{_segment({'alg': 'HS256', 'typ': 'JWT', 'kid': key.kid})}.{_segment(claims)}"
         )
         mac = hmac.new(public, signing_input.encode(), hashlib.sha256).digest()
-        return f"{signing_input}.{b64url(mac)}"
+        return f"{signing_input}.{base64url.encode(mac)}"
     headers: dict[str, Any] = {"kid": key.kid}
     if TokenFault.UNKNOWN_KID in faults:
         headers["kid"] = "unknown-" + secrets.token_hex(6)
@@ -134,11 +134,7 @@ def sign_token(claims: dict[str, Any], key: SigningKey, faults: Collection[Token
     token: str = jwt.encode(claims, key.signer, algorithm=key.alg, headers=headers)
     if TokenFault.BAD_SIGNATURE in faults:
         head, body, signature = token.split(".")
-        raw = bytearray(_b64decode(signature))
+        raw = bytearray(base64url.decode(signature))
         raw[len(raw) // 2] ^= 0x01
-        token = f"{head}.{body}.{b64url(bytes(raw))}"
+        token = f"{head}.{body}.{base64url.encode(bytes(raw))}"
     return token
-
-
-def _b64decode(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))

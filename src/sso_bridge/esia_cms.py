@@ -29,7 +29,6 @@ signing, ``esia.unsupported_key`` and ``esia.key_mismatch`` (as
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
@@ -47,6 +46,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
+from sso_bridge import base64url
 from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.keytypes import PrivateKey
 
@@ -181,7 +181,7 @@ def sign_client_secret(
             [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary],
         )
     )
-    return base64.urlsafe_b64encode(der).rstrip(b"=").decode("ascii")
+    return base64url.encode(der)
 
 
 # --- verification -------------------------------------------------------------------------
@@ -253,9 +253,9 @@ def _decode_base64url(secret: str) -> bytes:
     body = secret.rstrip("=")
     if (body != secret and len(secret) % 4) or len(body) % 4 == 1:
         raise _malformed("bad base64url length or padding")
-    raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    raw = base64url.decode(body)
     # Nonzero unused bits in the last character would give a second spelling of one secret.
-    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != body:
+    if base64url.encode(raw) != body:
         raise _malformed("non-canonical base64url")
     return raw
 

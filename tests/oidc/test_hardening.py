@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import re
 import time
@@ -14,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from jose import jwk
 
+from sso_bridge import base64url
 from sso_bridge.errors import InvalidInput
 from sso_bridge.jsonparse import parse_json
 from sso_bridge.oidc import OidcError, ProviderConfig, parse_jwks, validate_id_token
@@ -31,15 +31,11 @@ def key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def sign_raw(key: ec.EllipticCurvePrivateKey, header: str, payload: str) -> str:
     """A validly signed ES256 token whose header and payload are exactly the given text."""
-    signing_input = f"{b64url(header.encode())}.{b64url(payload.encode())}"
+    signing_input = f"{base64url.encode(header.encode())}.{base64url.encode(payload.encode())}"
     r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
-    return signing_input + "." + b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+    return signing_input + "." + base64url.encode(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
 
 
 def claims_text(**raw: str) -> str:
@@ -150,3 +146,16 @@ def test_parse_json_bounds() -> None:
         assert info.value.code == "input.bad_json"
     # brackets inside strings do not count towards the depth
     assert parse_json('["' + "[" * 100 + '"]') == ["[" * 100]
+
+
+@pytest.mark.parametrize("segment", ["a", "ab+c", "ab/c", "a b", "Zm9v!", "é"])
+def test_base64url_is_strict(segment: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        base64url.decode(segment)
+    assert info.value.code == "input.bad_base64url"
+
+
+def test_base64url_round_trip() -> None:
+    for data in (b"", b"f", b"fo", b"foo", bytes(range(256))):
+        assert base64url.decode(base64url.encode(data)) == data
+    assert base64url.decode("Zm8=") == b"fo"

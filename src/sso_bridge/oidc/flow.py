@@ -8,7 +8,6 @@ callback's query parameters, to :func:`check_callback`.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -20,7 +19,8 @@ from urllib.parse import urlencode
 
 import attrs
 
-from sso_bridge import esia_cms
+from sso_bridge import base64url, esia_cms
+from sso_bridge.errors import InvalidInput
 from sso_bridge.oidc.config import ClientAuthMethod, ProviderConfig
 from sso_bridge.oidc.errors import AuthorizationError, OidcError
 
@@ -78,9 +78,18 @@ class AuthorizationRequest:
 
 
 def pkce_challenge(verifier: str) -> str:
-    """RFC 7636 S256: base64url(SHA-256(verifier)) without padding."""
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    """RFC 7636 S256: base64url(SHA-256(verifier)) without padding.
+
+    A verifier outside ASCII (RFC 7636 allows only unreserved characters) is
+    ``input.bad_pkce_verifier``.
+    """
+    try:
+        data = verifier.encode("ascii")
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            "a PKCE verifier is ASCII only", code="input.bad_pkce_verifier"
+        ) from None
+    return base64url.encode(hashlib.sha256(data).digest())
 
 
 def esia_secret_params(config: ProviderConfig, state: str, now: datetime) -> dict[str, str]:

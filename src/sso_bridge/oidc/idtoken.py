@@ -9,7 +9,6 @@ the JWK for that very algorithm (a jose key object is bound to one algorithm, so
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
@@ -19,6 +18,7 @@ from typing import Any
 import attrs
 from jose.exceptions import JOSEError
 
+from sso_bridge import base64url
 from sso_bridge.errors import InvalidInput
 from sso_bridge.jsonparse import parse_json
 from sso_bridge.oidc.config import ProviderConfig
@@ -47,10 +47,6 @@ class IdToken:
         return str(self.claims["sub"])
 
 
-def _b64decode(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
 def _malformed(reason: str) -> IdTokenError:
     return IdTokenError(f"the ID token is malformed: {reason}", code="oidc.malformed_token")
 
@@ -63,13 +59,13 @@ def _split(token: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
     if len(parts) != 3:
         raise _malformed("not three segments (a JWS compact serialisation)")
     try:
-        header = parse_json(_b64decode(parts[0]), max_bytes=MAX_TOKEN_BYTES)
-        payload = _b64decode(parts[1])
-        signature = _b64decode(parts[2])
+        header = parse_json(base64url.decode(parts[0]), max_bytes=MAX_TOKEN_BYTES)
+        payload = base64url.decode(parts[1])
+        signature = base64url.decode(parts[2])
         signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
     except InvalidInput as exc:
-        raise _malformed(f"the header is not usable JSON ({exc.message})") from None
-    except ValueError:
+        raise _malformed(exc.message) from None
+    except UnicodeEncodeError:
         raise _malformed("a segment is not base64url") from None
     if not isinstance(header, dict):
         raise _malformed("the header is not a JSON object")
@@ -79,7 +75,7 @@ def _split(token: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
 def at_hash(access_token: str, alg: str) -> str:
     """OIDC ``at_hash``: the left half of the access token's hash by ``alg``'s digest."""
     digest = _HASHES[alg[-3:]](access_token.encode("utf-8")).digest()
-    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
+    return base64url.encode(digest[: len(digest) // 2])
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float:

@@ -1,0 +1,265 @@
+"""The registry of error codes: what each one means and the HTTP status it maps to.
+
+Every :class:`sso_bridge.errors.BridgeError` carries a stable dotted ``code``. This module
+lists each code that the library and the mock IdP raise, once, with a one-sentence
+meaning for the administrator or integrator who reads it in a log, and the HTTP status a
+web adapter should answer with::
+
+    from sso_bridge import codes
+
+    except BridgeError as exc:
+        status = codes.describe(exc.code).status
+
+The statuses follow one rule: 400 for a refused message or bad input, 401 for a refused
+authentication, 403 for a refusal by policy, 404 for something absent, 409 for a conflict
+with stored state, 413 for a message that is too large, 500 for configuration or server
+faults, 502 for an unusable answer from the IdP and 503 for a backend that cannot be
+reached. ``tests/test_codes.py`` checks that every code raised in ``src/`` is listed
+here, that every entry is raised somewhere, and that ``docs/errors.md`` matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+import attrs
+
+__all__ = ["CODES", "Code", "describe"]
+
+
+@attrs.frozen
+class Code:
+    """One error code: its dotted ``name``, the HTTP ``status`` and what it ``meaning``."""
+
+    name: str
+    status: int
+    meaning: str
+
+
+def _code(name: str, status: int, meaning: str) -> Code:
+    return Code(name, status, meaning)
+
+
+_ALL: Final[tuple[Code, ...]] = (
+    # bridge: the root of the hierarchy, when no more specific code applies
+    _code("bridge.error", 500, "An unexpected sso_bridge error; report it with its message."),
+    # config: the library's own settings
+    _code("config.invalid", 500, "A setting is wrong; the message names it."),
+    _code("config.bad_db_url", 500, "The database URL is not sqlite: or postgresql:; fix --db."),
+    _code("config.key_missing", 500, "No blind-index key found; set SSO_BRIDGE_KEY or --key-file."),
+    _code("config.bad_key", 500, "The blind-index key is not 64 or more hex digits."),
+    _code("config.key_too_short", 500, "The blind-index key has fewer than 32 bytes."),
+    # input: data handed to the library
+    _code("input.invalid", 400, "The data does not have the required form; see the message."),
+    _code("input.bad_json", 400, "The JSON is malformed, too large, too deep or out of range."),
+    _code("input.bad_base64url", 400, "A value is not strict unpadded base64url."),
+    _code("input.bad_pkce_verifier", 400, "A PKCE code_verifier must be ASCII."),
+    # identity: a federated identity given as JSON
+    _code("identity.bad_json", 400, "The identity is not valid JSON."),
+    _code("identity.invalid", 400, "The identity is not a JSON object or a field has a bad type."),
+    _code("identity.unknown_field", 400, "The identity has unknown fields; remove them."),
+    _code("identity.missing_subject", 400, "The identity lacks its issuer or subject."),
+    # snils: the insurance number (СНИЛС)
+    _code("snils.malformed", 400, "A SNILS must have 11 digits."),
+    _code("snils.checksum", 400, "The SNILS check digits are wrong; the number is mistyped."),
+    # passport: the Russian passport number
+    _code("passport.malformed", 400, "A passport needs a 4-digit series and a 6-digit number."),
+    # date: dates of birth
+    _code("date.malformed", 400, "A date must be YYYY-MM-DD or DD.MM.YYYY."),
+    # otp: one-time password secrets
+    _code("otp.bad_secret", 500, "A TOTP secret is not base32; fix the person's totp_secret."),
+    # import: CSV files of local accounts
+    _code("import.invalid_rows", 400, "Bad rows (listed above); fix them, nothing was imported."),
+    _code("import.bad_header", 400, "The file is empty or its header misnames columns."),
+    _code("import.bad_csv", 400, "The file is not readable CSV at the line given."),
+    _code("import.bad_encoding", 400, "The file is not UTF-8; save it as UTF-8."),
+    _code("import.unreadable", 400, "The file cannot be opened; check its path and permissions."),
+    # store: the database
+    _code("store.error", 500, "The database reported an error; the message gives its reason."),
+    _code("store.unavailable", 503, "The database cannot be reached; check the server and URL."),
+    _code("store.write_failed", 503, "A database write failed (locked, full or offline); retry."),
+    _code("store.schema_too_new", 500, "A newer sso_bridge made this database; upgrade."),
+    _code("store.key_mismatch", 500, "The database was built with another blind-index key."),
+    _code("store.unknown_organization", 400, "Accounts name an organisation that is not known."),
+    # account: local accounts
+    _code("account.not_found", 404, "No local account has this ID."),
+    # link: links between federated identities and local accounts
+    _code("link.error", 409, "A link could not be made or removed; nothing was changed."),
+    _code("link.refused", 403, "A linking rule forbids this link."),
+    _code("link.conflict", 409, "The account links to another subject of this IdP; unlink it."),
+    _code("link.not_found", 404, "There is no such link."),
+    _code("link.not_automatic", 409, "No single safe candidate; let the person choose or log in."),
+    _code("link.not_verified", 403, "The identity is unverified; the person must log in locally."),
+    _code("link.not_a_candidate", 403, "The chosen account is not (or no longer) a candidate."),
+    _code("link.account_blocked", 403, "The local account is blocked; unblock it before linking."),
+    _code("link.snils_conflict", 409, "The SNILS of account and identity differ; check both."),
+    # match: the match command
+    _code("match.choice_required", 409, "Several accounts match; name one with --account."),
+    # cli: the command line
+    _code("cli.usage", 400, "The command-line options do not fit together; the message says how."),
+    # oidc: the OIDC relying party (settings, discovery, callback, tokens, userinfo)
+    _code("oidc.error", 502, "An OIDC login failed; the message says why."),
+    _code("oidc.config_invalid", 500, "The OIDC client settings are wrong; fix the one named."),
+    _code("oidc.discovery_invalid", 502, "The IdP's discovery document failed or lacks a field."),
+    _code("oidc.discovery_issuer_mismatch", 502, "Discovery names another issuer; fix the issuer."),
+    _code("oidc.http_error", 503, "The IdP cannot be reached (network error, timeout); retry."),
+    _code("oidc.bad_response", 502, "The IdP answered an HTTP error or a body that is not JSON."),
+    _code("oidc.jwks_invalid", 502, "The IdP's key set (JWKS) failed to load or has no keys."),
+    _code("oidc.no_pending_login", 400, "No login is pending in this session; start it again."),
+    _code("oidc.pending_invalid", 400, "The login kept in the session is unreadable; start again."),
+    _code("oidc.state_mismatch", 400, "The callback's state is not this browser's; start again."),
+    _code("oidc.state_reused", 400, "This callback was already used; start the login again."),
+    _code("oidc.login_expired", 400, "The login took too long; start it again."),
+    _code("oidc.wrong_provider", 400, "The callback or login belongs to another configured IdP."),
+    _code("oidc.iss_missing", 400, "The callback lacks iss, which the IdP announced (RFC 9207)."),
+    _code("oidc.iss_mismatch", 400, "The callback's iss is not the configured IdP."),
+    _code("oidc.missing_code", 400, "The callback carries no authorization code."),
+    _code("oidc.authorization_error", 401, "The IdP refused the login; see the message for why."),
+    _code("oidc.access_denied", 401, "The person cancelled the login or the IdP denied it."),
+    _code("oidc.login_required", 401, "The IdP requires the person to log in again."),
+    _code("oidc.consent_required", 401, "The person did not consent to share the data."),
+    _code("oidc.invalid_scope", 500, "The IdP refused the requested scopes; fix the scopes."),
+    _code("oidc.invalid_request", 500, "The IdP refused the request; check the client settings."),
+    _code("oidc.token_error", 502, "The token endpoint refused or gave an unusable answer."),
+    _code("oidc.invalid_grant", 400, "The code is invalid, expired or used; log in again."),
+    _code("oidc.client_auth_failed", 500, "The IdP refused the client's credentials; check them."),
+    _code("oidc.invalid_id_token", 401, "The ID token failed validation."),
+    _code("oidc.malformed_token", 502, "The ID token is not a well-formed signed JWT."),
+    _code("oidc.alg_not_allowed", 401, "The ID token's algorithm is not on the allow-list."),
+    _code("oidc.kid_ambiguous", 502, "Several JWKS keys fit the ID token, which names no kid."),
+    _code("oidc.unknown_kid", 401, "The ID token's key is not in the JWKS, even after a refresh."),
+    _code("oidc.key_alg_mismatch", 401, "The ID token's key does not fit its algorithm."),
+    _code("oidc.bad_signature", 401, "The ID token's signature does not verify."),
+    _code("oidc.missing_claim", 401, "The ID token lacks a required claim."),
+    _code("oidc.wrong_issuer", 401, "The ID token is from another issuer than the configured IdP."),
+    _code("oidc.wrong_audience", 401, "The ID token is not for this client_id."),
+    _code("oidc.wrong_azp", 401, "The ID token's azp names another client."),
+    _code("oidc.expired", 401, "The ID token has expired; check the server clock if this repeats."),
+    _code("oidc.issued_in_future", 401, "The ID token is issued in the future; check the clock."),
+    _code("oidc.not_yet_valid", 401, "The ID token is not valid yet; check the server clock."),
+    _code("oidc.nonce_mismatch", 401, "The ID token's nonce is not this login's; maybe a replay."),
+    _code("oidc.bad_at_hash", 401, "The ID token's at_hash does not match the access token."),
+    _code("oidc.userinfo_sub_mismatch", 502, "Userinfo is about another person than the ID token."),
+    # esia: ESIA's client_secret (a detached CMS signature) and the mock IdP's OIDC refusals
+    _code("esia.unsupported_key", 500, "The ESIA client key must be RSA or EC P-256."),
+    _code("esia.key_mismatch", 500, "The ESIA client key does not belong to its certificate."),
+    _code("esia.timestamp_invalid", 401, "The timestamp is not YYYY.MM.DD HH:MM:SS +0000."),
+    _code("esia.timestamp_stale", 401, "The timestamp is too far off; check the client's clock."),
+    _code("esia.secret_malformed", 401, "The client_secret is not a one-signer CMS SignedData."),
+    _code("esia.secret_not_detached", 401, "The client_secret must be a detached signature."),
+    _code("esia.secret_wrong_signer", 401, "The client_secret has another signer than registered."),
+    _code("esia.secret_unsupported_algorithm", 401, "The client_secret uses a refused algorithm."),
+    _code("esia.secret_bad_digest", 401, "The client_secret signs another scope, time or state."),
+    _code("esia.secret_bad_signature", 401, "The client_secret's signature does not verify."),
+    _code("esia.unknown_client", 400, "The client_id is not registered with the IdP."),
+    _code("esia.bad_redirect_uri", 400, "The redirect_uri is not registered for this client."),
+    _code("esia.unsupported_response_type", 400, "The response_type must be code."),
+    _code("esia.invalid_request", 400, "The request lacks a parameter or has a bad one."),
+    _code("esia.invalid_scope", 400, "A scope is unknown, or openid is missing."),
+    _code("esia.login_over", 400, "The login attempt is over; start the login again."),
+    _code("esia.login_timed_out", 400, "The login attempt timed out; start the login again."),
+    _code("esia.wrong_credentials", 400, "Wrong login or password; the attempt is over."),
+    _code("esia.not_confirmed", 400, "The client requires a confirmed account."),
+    _code("esia.second_factor_failed", 400, "Too many wrong one-time codes; the attempt is over."),
+    _code("esia.invalid_client", 401, "The client's authentication failed; check its credentials."),
+    _code("esia.unsupported_grant_type", 400, "The grant_type is not one the IdP supports."),
+    _code("esia.invalid_grant", 400, "The code or refresh token is unknown, used or mismatched."),
+    _code("esia.code_expired", 400, "The authorization code expired; log in again."),
+    _code("esia.invalid_token", 401, "The access token is unknown or expired."),
+    _code("esia.forbidden", 403, "The access token belongs to another person."),
+    _code("esia.not_found", 404, "No such person, collection or element."),
+    _code("esia.server_error", 500, "The mock IdP failed unexpectedly; see its log."),
+    # saml: the SAML service provider, its xmlsec backend and the mock IdP's SAML side
+    _code("saml.invalid", 400, "A SAML message was refused; the message says why."),
+    _code("saml.bad_config", 500, "The SAML settings are wrong; fix the one named."),
+    _code("saml.bad_metadata", 500, "The SAML metadata cannot be used; fix or replace it."),
+    _code("saml.key_invalid", 500, "A SAML key or certificate cannot be loaded or does not fit."),
+    _code("saml.weak_key", 500, "An IdP certificate's RSA key is below the configured minimum."),
+    _code("saml.no_trusted_key", 500, "No IdP certificate is configured to check signatures."),
+    _code("saml.no_decryption_key", 500, "The assertion is encrypted but no key is configured."),
+    _code("saml.relay_state_too_long", 400, "The RelayState is too long; pass a shorter one."),
+    _code("saml.unknown_binding", 400, "The binding must be redirect or post."),
+    _code("saml.too_large", 413, "The SAML message exceeds the size limit."),
+    _code("saml.bad_encoding", 400, "The message is not valid base64/DEFLATE, or a bad query."),
+    _code("saml.xml_invalid", 400, "The message is not well-formed XML."),
+    _code("saml.dtd_forbidden", 400, "The message contains a DTD, which is never accepted."),
+    _code("saml.missing_id", 400, "The signed element has no ID."),
+    _code("saml.invalid_id", 400, "An ID is not an XML NCName."),
+    _code("saml.duplicate_id", 400, "An ID occurs more than once in the message."),
+    _code("saml.element_not_found", 400, "The signed ID names no element, or the wrong one."),
+    _code("saml.not_a_response", 400, "The message is missing or not the expected SAML response."),
+    _code("saml.bad_version", 400, "Only SAML 2.0 messages are accepted."),
+    _code("saml.unsigned", 401, "The message or assertion is not signed, but must be."),
+    _code("saml.multiple_signatures", 401, "The element carries more than one signature."),
+    _code("saml.object_forbidden", 401, "The signature carries a ds:Object, which is refused."),
+    _code("saml.malformed_signature", 401, "The signature lacks a required part or has it twice."),
+    _code("saml.reference_mismatch", 401, "The signature does not reference exactly this element."),
+    _code("saml.bad_transforms", 401, "The signature uses transforms that are not allowed."),
+    _code("saml.bad_canonicalization", 401, "The signature does not use exclusive c14n."),
+    _code("saml.bad_algorithm", 401, "A signature, digest or encryption algorithm is not allowed."),
+    _code("saml.empty_signature", 401, "The SignatureValue is empty."),
+    _code("saml.wrong_key", 401, "Signed by a key not in the IdP's metadata; update the metadata."),
+    _code("saml.signature_invalid", 401, "The signature does not verify with the IdP's keys."),
+    _code("saml.wrong_destination", 401, "Addressed to another URL; check the SP URLs at the IdP."),
+    _code("saml.wrong_issuer", 401, "The message is not from the configured IdP."),
+    _code("saml.status_not_success", 401, "The IdP reports that the login or logout failed."),
+    _code("saml.assertion_count", 400, "The response must carry exactly one assertion."),
+    _code("saml.assertion_misplaced", 400, "The assertion is not a direct child of the response."),
+    _code("saml.malformed_encryption", 400, "The encrypted assertion lacks a required part."),
+    _code("saml.decrypt_failed", 400, "Cannot decrypt; give the IdP the SP's current certificate."),
+    _code("saml.no_subject", 400, "The assertion has no NameID."),
+    _code("saml.wrong_sp_name_qualifier", 401, "The NameID is qualified for another SP."),
+    _code("saml.no_bearer", 400, "The assertion lacks one usable bearer SubjectConfirmation."),
+    _code("saml.wrong_recipient", 401, "The assertion is for another recipient than this ACS URL."),
+    _code("saml.in_response_to_mismatch", 401, "The response answers no pending request."),
+    _code("saml.unsolicited", 403, "An unrequested response, and IdP-initiated login is off."),
+    _code("saml.replayed", 401, "This assertion was accepted before; it is being replayed."),
+    _code("saml.expired", 401, "The assertion has expired; check the clock if this repeats."),
+    _code("saml.not_yet_valid", 401, "The assertion is not valid yet; check the server clock."),
+    _code("saml.no_conditions", 400, "The assertion has no Conditions."),
+    _code("saml.wrong_audience", 401, "The assertion is not for this SP's entity ID."),
+    _code("saml.no_authn_statement", 400, "The assertion has no AuthnStatement."),
+    _code("saml.session_expired", 401, "The IdP session of the assertion has ended; log in again."),
+    _code("saml.missing_time", 400, "A required time attribute is missing."),
+    _code("saml.bad_time", 400, "A time attribute is not an xs:dateTime."),
+    _code("saml.duplicate_attribute", 400, "An attribute occurs more than once in the assertion."),
+    _code("saml.crypto_failed", 500, "Signing or encrypting a SAML message failed."),
+    _code("saml.sign_failed", 500, "A SAML message could not be signed; the message says why."),
+    _code("saml.encrypt_failed", 500, "An assertion could not be encrypted for the recipient."),
+    _code("saml.unsupported", 500, "The xmlsec backend does not decrypt; pysaml2 must."),
+    _code("saml.bad_request", 400, "The SAML request is missing, malformed or of the wrong kind."),
+    _code("saml.unknown_sp", 403, "The service provider is not registered with the IdP."),
+    _code("saml.bad_request_signature", 403, "The request's signature is missing or wrong."),
+    _code("saml.bad_destination", 400, "The request is addressed to another IdP endpoint."),
+    _code("saml.bad_acs", 403, "The requested ACS is not in the SP's metadata."),
+    _code("saml.unsupported_binding", 400, "Responses are sent over HTTP-POST only."),
+    _code("saml.no_logout_endpoint", 400, "The SP's metadata has no SingleLogoutService."),
+    _code("saml.nothing_to_replay", 409, "No assertion was sent to this SP yet to replay."),
+    # mock_idp: the mock IdP's own configuration and keys
+    _code("mock_idp.config_unreadable", 500, "The mock IdP's config file cannot be read."),
+    _code("mock_idp.config_invalid", 500, "The mock IdP's config file is not a YAML/JSON mapping."),
+    _code("mock_idp.bad_person", 500, "A person in the mock IdP's config has an invalid field."),
+    _code("mock_idp.bad_key", 500, "A mock IdP key cannot be loaded or does not fit."),
+    _code("mock_idp.bad_algorithm", 500, "The mock IdP has no key for the requested algorithm."),
+    _code("mock_idp.wrong_code", 401, "A wrong one-time code; the person may try again."),
+)
+
+
+def _index(entries: tuple[Code, ...]) -> Mapping[str, Code]:
+    table: dict[str, Code] = {}
+    for entry in entries:
+        if entry.name in table:
+            raise ValueError(f"error code {entry.name!r} is listed twice")
+        table[entry.name] = entry
+    return MappingProxyType(table)
+
+
+CODES: Final[Mapping[str, Code]] = _index(_ALL)
+"""Every error code by name, in the order of the families above (read-only)."""
+
+
+def describe(code: str) -> Code:
+    """The registry entry of ``code``; ``KeyError`` when the code is not registered."""
+    return CODES[code]

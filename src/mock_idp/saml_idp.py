@@ -93,7 +93,16 @@ from sso_bridge.saml.codec import (
 )
 from sso_bridge.saml.errors import SamlError
 from sso_bridge.saml.verify import verify_enveloped
-from sso_bridge.saml.xml import DS_NS, MAX_DOCUMENT_BYTES, MD_NS, SAML_NS, SAMLP_NS, parse_xml
+from sso_bridge.saml.xml import (
+    DS_NS,
+    MAX_DOCUMENT_BYTES,
+    MD_NS,
+    SAML_NS,
+    SAMLP_NS,
+    format_instant,
+    new_id,
+    parse_xml,
+)
 
 __all__ = [
     "ENTITY_ID_PATH",
@@ -496,7 +505,7 @@ class SamlIdP:
         ]
         if not signed:
             return _document(descriptor.to_string_force_namespace(_METADATA_NS)).decode("utf-8")
-        descriptor.id = _new_id()
+        descriptor.id = new_id()
         descriptor.signature = self._signature_template(descriptor.id, self.signing_key)
         xml = _document(descriptor.to_string_force_namespace(_METADATA_NS))
         return self._sign(xml, _ENTITY_DESCRIPTOR_NODE, descriptor.id, self.signing_key).decode()
@@ -706,7 +715,7 @@ class SamlIdP:
             acs_url, in_response_to = sp.default_acs.location, None
 
         if SamlFault.WRONG_IN_RESPONSE_TO in chosen:
-            in_response_to = _new_id()
+            in_response_to = new_id()
         now = self.clock.now()
         key = self._other() if SamlFault.OTHER_KEY in chosen else self.signing_key
 
@@ -732,10 +741,10 @@ class SamlIdP:
 
         destination = acs_url + "/other" if SamlFault.WRONG_DESTINATION in chosen else acs_url
         response = samlp.Response(
-            id=_new_id(),
+            id=new_id(),
             in_response_to=in_response_to,
             version="2.0",
-            issue_instant=_instant(now),
+            issue_instant=format_instant(now),
             destination=destination,
             issuer=self._issuer(),
             status=samlp.Status(status_code=samlp.StatusCode(value=samlp.STATUS_SUCCESS)),
@@ -765,10 +774,10 @@ class SamlIdP:
         """
         sp = self.service_provider(request.sp_entity_id)
         response = samlp.Response(
-            id=_new_id(),
+            id=new_id(),
             in_response_to=request.id,
             version="2.0",
-            issue_instant=_instant(self.clock.now()),
+            issue_instant=format_instant(self.clock.now()),
             destination=request.acs_url,
             issuer=self._issuer(),
             status=samlp.Status(
@@ -814,10 +823,10 @@ class SamlIdP:
             oid = self._sessions.pop((sp.entity_id, name_id or ""), None)
         location = endpoint.response_location or endpoint.location
         response = samlp.LogoutResponse(
-            id=_new_id(),
+            id=new_id(),
             in_response_to=request.id,
             version="2.0",
-            issue_instant=_instant(self.clock.now()),
+            issue_instant=format_instant(self.clock.now()),
             destination=location,
             issuer=self._issuer(),
             status=samlp.Status(status_code=samlp.StatusCode(value=samlp.STATUS_SUCCESS)),
@@ -898,9 +907,9 @@ class SamlIdP:
         audience = sp.entity_id + "/other" if SamlFault.WRONG_AUDIENCE in faults else sp.entity_id
         recipient = acs_url + "/other" if SamlFault.WRONG_RECIPIENT in faults else acs_url
         return saml.Assertion(
-            id=_new_id(),
+            id=new_id(),
             version="2.0",
-            issue_instant=_instant(now),
+            issue_instant=format_instant(now),
             issuer=self._issuer(),
             subject=saml.Subject(
                 name_id=saml.NameID(
@@ -915,22 +924,22 @@ class SamlIdP:
                         subject_confirmation_data=saml.SubjectConfirmationData(
                             in_response_to=in_response_to,
                             recipient=recipient,
-                            not_on_or_after=_instant(confirmation_until),
+                            not_on_or_after=format_instant(confirmation_until),
                         ),
                     )
                 ],
             ),
             conditions=saml.Conditions(
-                not_before=_instant(not_before),
-                not_on_or_after=_instant(not_on_or_after),
+                not_before=format_instant(not_before),
+                not_on_or_after=format_instant(not_on_or_after),
                 audience_restriction=[
                     saml.AudienceRestriction(audience=[saml.Audience(text=audience)])
                 ],
             ),
             authn_statement=[
                 saml.AuthnStatement(
-                    authn_instant=_instant(now),
-                    session_index=_new_id(),
+                    authn_instant=format_instant(now),
+                    session_index=new_id(),
                     authn_context=saml.AuthnContext(
                         authn_context_class_ref=saml.AuthnContextClassRef(
                             text=PASSWORDPROTECTEDTRANSPORT
@@ -1013,14 +1022,6 @@ def _binding(name: str) -> str:
 
 def _bad_metadata(message: str) -> InvalidInput:
     return InvalidInput(message, code="saml.bad_metadata")
-
-
-def _new_id() -> str:
-    return "_" + secrets.token_hex(16)
-
-
-def _instant(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _true(value: object) -> bool:

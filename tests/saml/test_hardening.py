@@ -8,6 +8,7 @@ import base64
 import datetime as dt
 import time
 from typing import Any
+from urllib.parse import parse_qsl
 
 import attrs
 import pytest
@@ -47,7 +48,9 @@ from sso_bridge.saml import (
     process_logout_response,
     process_response,
     verify_enveloped,
+    verify_redirect_signature,
 )
+from sso_bridge.saml.codec import redirect_query
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XPATH_BOMB = "//*[count(//*[count(//*) > 0]) = -1]"
@@ -283,3 +286,16 @@ def test_key_size_of_the_signing_key(idp: SamlIdP) -> None:
     public = idp.signing_key.certificate.public_key()
     assert isinstance(public, rsa.RSAPublicKey)
     assert public.key_size >= 2048
+
+
+def test_weak_keys_are_refused_on_the_redirect_binding_too() -> None:
+    key_pem, _, certificate = weak_key(1024)
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    url = redirect_query("https://sp.example/slo", "SAMLResponse", b"<x/>", "rs", key)
+    query = url.partition("?")[2]
+    params = dict(parse_qsl(query))
+    with pytest.raises(SamlError) as info:
+        verify_redirect_signature("SAMLResponse", params, query, [certificate])
+    assert info.value.code == "saml.weak_key"
+    verify_redirect_signature("SAMLResponse", params, query, [certificate], min_rsa_bits=1024)

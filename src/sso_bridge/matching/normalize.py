@@ -166,6 +166,17 @@ def parse_passport(value: str) -> str:
     return digits
 
 
+def parse_date_or_none(value: str | None) -> date | None:
+    """:func:`parse_date` for data from an IdP: a date that does not parse is absent (None),
+    never guessed, and never a reason to refuse the whole login."""
+    if value is None:
+        return None
+    try:
+        return parse_date(value)
+    except InvalidInput:
+        return None
+
+
 def parse_date(value: str | date) -> date:
     """Parse ISO ``YYYY-MM-DD`` or ESIA's ``DD.MM.YYYY``; raise ``date.malformed``."""
     if isinstance(value, date):

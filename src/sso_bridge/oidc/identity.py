@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
-from sso_bridge.errors import InvalidInput
-from sso_bridge.matching.normalize import parse_date
+from sso_bridge.matching.normalize import parse_date_or_none
 from sso_bridge.model import FederatedIdentity
 from sso_bridge.oidc.errors import OidcError
 
@@ -15,15 +13,6 @@ from sso_bridge.oidc.errors import OidcError
 def _text(data: Mapping[str, Any], name: str) -> str | None:
     value = data.get(name)
     return value if isinstance(value, str) and value.strip() else None
-
-
-def _date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return parse_date(value)
-    except InvalidInput:
-        return None  # an unreadable date is treated as absent, never guessed
 
 
 def _esia_trusted(claims: Mapping[str, Any]) -> bool:
@@ -53,7 +42,7 @@ def identity_from_claims(
         last_name=_text(info, "family_name"),
         first_name=_text(info, "given_name"),
         middle_name=_text(info, "middle_name"),
-        birth_date=_date(_text(info, "birthdate")),
+        birth_date=parse_date_or_none(_text(info, "birthdate")),
         snils=_text(info, "snils"),
         email=_text(info, "email") if info.get("email_verified") is True else None,
         phone=_text(info, "phone_number") if info.get("phone_number_verified") is True else None,
@@ -99,7 +88,7 @@ def identity_from_esia_person(
         last_name=_text(person, "lastName"),
         first_name=_text(person, "firstName"),
         middle_name=_text(person, "middleName"),
-        birth_date=_date(_text(person, "birthDate")),
+        birth_date=parse_date_or_none(_text(person, "birthDate")),
         snils=_text(person, "snils"),
         passport=_passport(person),
         email=_verified_contact(person, "EML"),

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from sso_bridge.saml.errors import refuse
+from sso_bridge.saml.verify import MIN_RSA_KEY_BITS, check_key_size
 
 __all__ = [
     "BINDING_POST",
@@ -140,11 +141,13 @@ def verify_redirect_signature(
     params: Mapping[str, str],
     query_string: str | None,
     certificates: Sequence[x509.Certificate],
+    *,
+    min_rsa_bits: int = MIN_RSA_KEY_BITS,
 ) -> None:
     """Check a Redirect-binding query signature against ``certificates`` only.
 
-    ``saml.unsigned``, ``saml.bad_algorithm``, ``saml.bad_encoding`` or
-    ``saml.signature_invalid``.
+    ``saml.unsigned``, ``saml.bad_algorithm``, ``saml.bad_encoding``, ``saml.weak_key``
+    (an RSA key under ``min_rsa_bits``) or ``saml.signature_invalid``.
     """
     if "Signature" not in params:
         raise refuse("saml.unsigned", "the message is not signed")
@@ -156,6 +159,8 @@ def verify_redirect_signature(
     except (binascii.Error, ValueError):
         raise refuse("saml.bad_encoding", "Signature is not base64") from None
     signed = redirect_signed_octets(message_param, params, query_string)
+    for certificate in certificates:
+        check_key_size(certificate, min_rsa_bits)
     for certificate in certificates:
         public_key = certificate.public_key()
         if not isinstance(public_key, rsa.RSAPublicKey):

@@ -11,9 +11,7 @@ provider to the IdP.
 from __future__ import annotations
 
 import base64
-import secrets
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import attrs
@@ -37,7 +35,17 @@ from sso_bridge.saml.errors import refuse
 from sso_bridge.saml.response import STATUS_SUCCESS
 from sso_bridge.saml.stores import RequestStore
 from sso_bridge.saml.verify import verify_enveloped
-from sso_bridge.saml.xml import DS_NS, MD_NS, NS, SAML_NS, SAMLP_NS, element_text, parse_xml
+from sso_bridge.saml.xml import (
+    DS_NS,
+    MD_NS,
+    NS,
+    SAML_NS,
+    SAMLP_NS,
+    element_text,
+    format_instant,
+    new_id,
+    parse_xml,
+)
 
 __all__ = [
     "LOGOUT_KEY_PREFIX",
@@ -63,14 +71,6 @@ class RedirectRequest:
 
     url: str
     request_id: str
-
-
-def _new_id() -> str:
-    return "_" + secrets.token_hex(20)  # 160 random bits; an XML ID must not start with a digit
-
-
-def _instant(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _element(parent: Any, tag: str, text: str | None = None, **attributes: str) -> Any:
@@ -132,13 +132,13 @@ def build_authn_request(
     _check_relay_state(relay_state)
     key = _signer(config, sign_with)
     now = clock.now()
-    request_id = _new_id()
+    request_id = new_id()
     root = etree.Element(
         f"{{{SAMLP_NS}}}AuthnRequest",
         {
             "ID": request_id,
             "Version": "2.0",
-            "IssueInstant": _instant(now),
+            "IssueInstant": format_instant(now),
             "Destination": config.idp_sso_url,
             "AssertionConsumerServiceURL": config.acs_url,
             "ProtocolBinding": BINDING_POST,
@@ -223,13 +223,13 @@ def build_logout_request(
     _check_relay_state(relay_state)
     key = _signer(config, sign_with)
     now = clock.now()
-    request_id = _new_id()
+    request_id = new_id()
     root = etree.Element(
         f"{{{SAMLP_NS}}}LogoutRequest",
         {
             "ID": request_id,
             "Version": "2.0",
-            "IssueInstant": _instant(now),
+            "IssueInstant": format_instant(now),
             "Destination": config.idp_slo_url,
         },
         nsmap={"samlp": SAMLP_NS, "saml": SAML_NS},
@@ -267,7 +267,13 @@ def process_logout_response(
         raise refuse("saml.not_a_response", "SAMLResponse is missing")
     limit = config.max_response_bytes
     if binding == "redirect":
-        verify_redirect_signature("SAMLResponse", params, query_string, config.idp_certificates)
+        verify_redirect_signature(
+            "SAMLResponse",
+            params,
+            query_string,
+            config.idp_certificates,
+            min_rsa_bits=config.min_rsa_key_bits,
+        )
         root = parse_xml(decode_redirect(encoded, limit), max_bytes=limit)
     elif binding == "post":
         root = parse_xml(decode_post(encoded, limit), max_bytes=limit)

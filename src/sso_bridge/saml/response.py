@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import attrs
 import xmlsec
 
 from sso_bridge.clock import Clock
-from sso_bridge.errors import InvalidInput
-from sso_bridge.matching.normalize import parse_date
+from sso_bridge.matching.normalize import parse_date_or_none
 from sso_bridge.model import FederatedIdentity
 from sso_bridge.saml.codec import decode_post
 from sso_bridge.saml.config import ESIA_ATTRIBUTE_NAMES, ServiceProviderConfig
@@ -354,18 +353,9 @@ def identity_from_attributes(
         last_name=first("last_name"),
         first_name=first("first_name"),
         middle_name=first("middle_name"),
-        birth_date=_birth_date(first("birth_date")),
+        birth_date=parse_date_or_none(first("birth_date")),
         snils=first("snils"),
         email=first("email"),
         phone=first("phone"),
         claims={"name_id": name_id, "attributes": {k: list(v) for k, v in attributes.items()}},
     )
-
-
-def _birth_date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return parse_date(value)
-    except InvalidInput:
-        return None  # an unreadable date is treated as absent, never guessed

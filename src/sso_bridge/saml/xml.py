@@ -9,6 +9,8 @@ evaluated as XPath or any other expression.
 from __future__ import annotations
 
 import re
+import secrets
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from lxml import etree  # type: ignore[import-untyped]
@@ -26,7 +28,9 @@ __all__ = [
     "XENC_NS",
     "element_by_id",
     "element_text",
+    "format_instant",
     "is_ncname",
+    "new_id",
     "parse_xml",
     "refuse_dtd",
     "require_ncname",
@@ -55,6 +59,16 @@ _START: Final = (
     "\u2070-\u218f\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd\U00010000-\U000effff"
 )
 _NCNAME: Final = re.compile(f"[{_START}][{_START}\\-.0-9\u00b7\u0300-\u036f\u203f-\u2040]*")
+
+
+def new_id() -> str:
+    """A fresh message or assertion ID: 160 random bits, an NCName (never a leading digit)."""
+    return "_" + secrets.token_hex(20)
+
+
+def format_instant(moment: datetime) -> str:
+    """``moment`` as SAML writes instants: UTC, whole seconds, ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_ncname(value: str) -> bool:

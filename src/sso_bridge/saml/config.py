@@ -28,19 +28,6 @@ __all__ = [
     "ServiceProviderConfig",
 ]
 
-ESIA_ATTRIBUTES: Final = (
-    "userId",
-    "lastName",
-    "firstName",
-    "middleName",
-    "birthDate",
-    "personSNILS",
-    "trusted",
-    "personEMail",
-    "personMobilePhone",
-)
-"""The ESIA attribute names read into a :class:`FederatedIdentity`."""
-
 IDENTITY_FIELDS: Final = frozenset(
     {
         "subject",
@@ -70,6 +57,9 @@ ESIA_ATTRIBUTE_NAMES: Final[Mapping[str, str]] = MappingProxyType(
     }
 )
 """The default mapping of identity fields to attribute names: ESIA's."""
+
+ESIA_ATTRIBUTES: Final = tuple(ESIA_ATTRIBUTE_NAMES.values())
+"""The ESIA attribute names read into a :class:`FederatedIdentity`."""
 
 OID_ATTRIBUTE_NAMES: Final[Mapping[str, str]] = MappingProxyType(
     {

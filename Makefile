@@ -27,6 +27,9 @@ demo: $(STAMP)
 	@bash examples/demo.sh $(DEMO_DB)
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/pip install --quiet --no-deps python3-saml
+	$(BIN)/python bench/protocols.py
 	$(BIN)/python bench/matching.py
 
 clean:

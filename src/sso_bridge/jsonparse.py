@@ -53,11 +53,16 @@ def _depth(data: bytes) -> int:
     return deepest
 
 
+# Built once: json.loads would build a decoder on every call with these hooks.
+_DECODER: Final = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)
+
+
 def parse_json(
     data: bytes | str, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH
 ) -> Any:
-    """``data`` parsed as JSON; ``input.bad_json`` if it is not JSON, exceeds ``max_bytes``
-    or ``max_depth``, or holds a non-finite number (``NaN``, ``Infinity``, ``1e999``)."""
+    """``data`` parsed as JSON (bytes in UTF-8, RFC 8259 §8.1); ``input.bad_json`` if it is
+    not JSON, exceeds ``max_bytes`` or ``max_depth``, or holds a non-finite number (``NaN``,
+    ``Infinity``, ``1e999``)."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if len(raw) > max_bytes:
         raise _refuse(f"more than {max_bytes} bytes")
@@ -65,7 +70,8 @@ def parse_json(
     if raw.count(b"[") + raw.count(b"{") > max_depth and _depth(raw) > max_depth:
         raise _refuse(f"nested more than {max_depth} levels deep")
     try:
-        return json.loads(raw, parse_float=_finite_float, parse_constant=_no_constant)
+        text = raw.decode("utf-8-sig") if raw.startswith(b"\xef\xbb\xbf") else raw.decode()
+        return _DECODER.decode(text)
     except InvalidInput:
         raise
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError

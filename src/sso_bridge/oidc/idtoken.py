@@ -9,6 +9,7 @@ the JWK for that very algorithm (a jose key object is bound to one algorithm, so
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
@@ -55,21 +56,31 @@ def _split(token: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
     """Header, payload, signing input and signature of a JWS compact serialisation."""
     if len(token) > MAX_TOKEN_BYTES:
         raise _malformed(f"longer than {MAX_TOKEN_BYTES} characters")
-    parts = token.split(".")
-    if len(parts) != 3:
+    if token.count(".") != 2:
         raise _malformed("not three segments (a JWS compact serialisation)")
     try:
-        header = parse_json(base64url.decode(parts[0]), max_bytes=MAX_TOKEN_BYTES)
-        payload = base64url.decode(parts[1])
-        signature = base64url.decode(parts[2])
-        signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
-    except InvalidInput as exc:
-        raise _malformed(exc.message) from None
+        raw = token.encode("ascii")
     except UnicodeEncodeError:
         raise _malformed("a segment is not base64url") from None
+    first = raw.index(b".")
+    last = raw.rindex(b".")
+    try:
+        header = _header(raw[:first])
+        payload = base64url.decode(raw[first + 1 : last])
+        signature = base64url.decode(raw[last + 1 :])
+    except InvalidInput as exc:
+        raise _malformed(exc.message) from None
+    return header, payload, raw[:last], signature
+
+
+@functools.lru_cache(maxsize=64)
+def _header(segment: bytes) -> dict[str, Any]:
+    """The parsed header. An IdP signs every token with the same few headers, so they are
+    parsed once each; the cached dict is only ever read."""
+    header = parse_json(base64url.decode(segment), max_bytes=MAX_TOKEN_BYTES)
     if not isinstance(header, dict):
-        raise _malformed("the header is not a JSON object")
-    return header, payload, signing_input, signature
+        raise InvalidInput("the header is not a JSON object", code="input.bad_json")
+    return header
 
 
 def at_hash(access_token: str, alg: str) -> str:
@@ -174,8 +185,11 @@ def check_claims(
 
 def _check_audience(claims: Mapping[str, Any], client_id: str) -> None:
     aud = claims["aud"]
-    audiences = [aud] if isinstance(aud, str) else aud
-    if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+    if isinstance(aud, str):
+        audiences = [aud]
+    elif isinstance(aud, list) and all(isinstance(a, str) for a in aud):
+        audiences = aud
+    else:
         raise _malformed("aud is neither a string nor a list of strings")
     if client_id not in audiences:
         raise IdTokenError(f"the ID token is not for {client_id!r}", code="oidc.wrong_audience")

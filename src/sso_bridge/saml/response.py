@@ -25,7 +25,7 @@ from sso_bridge.saml.codec import decode_post
 from sso_bridge.saml.config import ESIA_ATTRIBUTE_NAMES, ServiceProviderConfig
 from sso_bridge.saml.errors import refuse
 from sso_bridge.saml.stores import ReplayCache, RequestStore
-from sso_bridge.saml.verify import verify_enveloped
+from sso_bridge.saml.verify import verify_element
 from sso_bridge.saml.xml import (
     NS,
     SAML_NS,
@@ -88,7 +88,7 @@ def process_response(
     if root.get("Version") != "2.0":
         raise refuse("saml.bad_version", "only SAML 2.0 is accepted")
     if config.want_signed_response or root.find("ds:Signature", NS) is not None:
-        _verify(root, _required_id(root, "the Response"), config)
+        _verify(root, config)
 
     if root.get("Destination") != config.acs_url:
         raise refuse("saml.wrong_destination", "the Response is addressed elsewhere")
@@ -122,13 +122,8 @@ def _required_id(element: Any, what: str) -> str:
     return require_ncname(element.get("ID"), what)
 
 
-def _verify(element: Any, element_id: str, config: ServiceProviderConfig) -> Any:
-    verified = verify_enveloped(
-        element, element_id, config.idp_certificates, min_rsa_bits=config.min_rsa_key_bits
-    )
-    if verified is not element:  # IDs are unique, so this cannot happen; never rely on it
-        raise refuse("saml.element_not_found", "the signed element is not the one expected")
-    return verified
+def _verify(element: Any, config: ServiceProviderConfig) -> Any:
+    return verify_element(element, config.idp_certificates, min_rsa_bits=config.min_rsa_key_bits)
 
 
 def _check_issuer(element: Any, config: ServiceProviderConfig, *, required: bool) -> None:
@@ -149,7 +144,7 @@ def _verified_assertion(root: Any, config: ServiceProviderConfig) -> Any:
     if node.getparent() is not root:
         raise refuse("saml.assertion_misplaced", "the assertion is not a child of the Response")
     if node.tag == f"{{{SAML_NS}}}Assertion":
-        return _verify(node, _required_id(node, "the assertion"), config)
+        return _verify(node, config)
     document = parse_xml(_decrypt(node, config), max_bytes=config.max_response_bytes)
     if (
         document.tag != f"{{{SAML_NS}}}Assertion"
@@ -157,7 +152,7 @@ def _verified_assertion(root: Any, config: ServiceProviderConfig) -> Any:
         or document.find(".//saml:EncryptedAssertion", NS) is not None
     ):
         raise refuse("saml.assertion_count", "the encrypted content is not one assertion")
-    return _verify(document, _required_id(document, "the assertion"), config)
+    return _verify(document, config)
 
 
 def _decrypt(wrapper: Any, config: ServiceProviderConfig) -> bytes:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import xmlsec
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from lxml import etree  # type: ignore[import-untyped]
 
 from sso_bridge.saml.errors import SamlError, refuse
@@ -29,6 +30,8 @@ from sso_bridge.saml.xml import (
     element_by_id,
     parse_xml,
     refuse_dtd,
+    require_ncname,
+    require_unique_id,
 )
 
 if TYPE_CHECKING:
@@ -40,6 +43,7 @@ __all__ = [
     "ALLOWED_SIGNATURE_METHODS",
     "MIN_RSA_KEY_BITS",
     "check_key_size",
+    "verify_element",
     "verify_enveloped",
 ]
 
@@ -97,14 +101,29 @@ def verify_enveloped(
         root = parse_xml(document, max_bytes=max_bytes)
     else:
         raise TypeError("document must be bytes or an lxml element")
-    element = element_by_id(root, element_id)
-    signature = _check_profile(element, element_id)
+    return verify_element(
+        element_by_id(root, element_id), trusted_certificates, min_rsa_bits=min_rsa_bits
+    )
+
+
+def verify_element(
+    element: Any,
+    trusted_certificates: Sequence[x509.Certificate],
+    *,
+    min_rsa_bits: int = MIN_RSA_KEY_BITS,
+) -> Any:
+    """Verify the enveloped signature of ``element`` itself (an element of a safely parsed
+    tree) and return it; as :func:`verify_enveloped`, for a caller that already holds the
+    element it is about to read (its ``ID`` must be an NCName, unique in the document)."""
+    element_id = require_ncname(element.get("ID"), "the signed element")
+    require_unique_id(element, element_id)
+    signature, algorithms = _check_profile(element, element_id)
     if not trusted_certificates:
         raise refuse("saml.no_trusted_key", "no trusted certificate is configured")
     for certificate in trusted_certificates:
         check_key_size(certificate, min_rsa_bits)
     for certificate in trusted_certificates:
-        if _verifies(element, signature, certificate):
+        if _verifies(element, signature, certificate, algorithms):
             return element
     raise _verification_failure(signature, trusted_certificates)
 
@@ -119,8 +138,12 @@ def check_key_size(certificate: x509.Certificate, min_rsa_bits: int = MIN_RSA_KE
         )
 
 
-def _check_profile(element: Any, element_id: str) -> Any:
-    """The element's one signature, if it follows the SAML signature profile."""
+_Algorithms = tuple["Transform", "Transform"]
+
+
+def _check_profile(element: Any, element_id: str) -> tuple[Any, _Algorithms]:
+    """The element's one signature, if it follows the SAML signature profile, with its
+    signature and digest algorithms."""
     signatures = element.findall("ds:Signature", _NS)
     if not signatures:
         raise refuse("saml.unsigned", "the element is not signed")
@@ -133,7 +156,8 @@ def _check_profile(element: Any, element_id: str) -> Any:
     _only(signature, "ds:SignatureValue")
     if _algorithm(signed_info, "ds:CanonicalizationMethod") != _EXC_C14N:
         raise refuse("saml.bad_canonicalization", "SignedInfo must use exclusive c14n")
-    if _algorithm(signed_info, "ds:SignatureMethod") not in ALLOWED_SIGNATURE_METHODS:
+    signature_method = ALLOWED_SIGNATURE_METHODS.get(_algorithm(signed_info, "ds:SignatureMethod"))
+    if signature_method is None:
         raise refuse("saml.bad_algorithm", "signature algorithm not allowed")
     references = signed_info.findall("ds:Reference", _NS)
     if len(references) != 1 or references[0].get("URI") != f"#{element_id}":
@@ -142,7 +166,8 @@ def _check_profile(element: Any, element_id: str) -> Any:
             "the signature must have exactly one reference, to the signed element",
         )
     reference = references[0]
-    if _algorithm(reference, "ds:DigestMethod") not in ALLOWED_DIGEST_METHODS:
+    digest_method = ALLOWED_DIGEST_METHODS.get(_algorithm(reference, "ds:DigestMethod"))
+    if digest_method is None:
         raise refuse("saml.bad_algorithm", "digest algorithm not allowed")
     transforms = reference.findall("ds:Transforms/ds:Transform", _NS)
     algorithms = [t.get("Algorithm") for t in transforms]
@@ -154,7 +179,7 @@ def _check_profile(element: Any, element_id: str) -> Any:
     value = _only(signature, "ds:SignatureValue")
     if not "".join(value.itertext()).strip():
         raise refuse("saml.empty_signature", "the SignatureValue is empty")
-    return signature
+    return signature, (signature_method, digest_method)
 
 
 def _plain_transforms(transforms: list[Any]) -> bool:
@@ -181,22 +206,31 @@ def _algorithm(parent: Any, path: str) -> str:
     return str(node.get("Algorithm", ""))
 
 
-def _verifies(element: Any, signature: Any, certificate: x509.Certificate) -> bool:
+@functools.lru_cache(maxsize=64)
+def _key(certificate: x509.Certificate) -> xmlsec.Key:
+    # Loaded once per certificate; libxmlsec copies the key into each context it is set on.
+    # The bare public key, not the certificate: copying a certificate key costs ~70 times more.
     try:
-        key = xmlsec.Key.from_memory(
-            certificate.public_bytes(Encoding.DER), _C.KeyDataFormatCertDer
+        return xmlsec.Key.from_memory(
+            certificate.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo),
+            _C.KeyDataFormatPem,
         )
     except xmlsec.Error as exc:
         raise refuse("saml.key_invalid", f"cannot load a trusted certificate: {exc}") from None
-    digests = ALLOWED_DIGEST_METHODS.values()
+
+
+def _verifies(
+    element: Any, signature: Any, certificate: x509.Certificate, algorithms: _Algorithms
+) -> bool:
     context = xmlsec.SignatureContext()
     # A preset key makes libxmlsec skip KeyInfo altogether.
-    context.key = key
-    for transform in (_C.TransformEnveloped, _C.TransformExclC14N, *digests):
+    context.key = _key(certificate)
+    # Only what this signature was found to use (and the profile allows) is enabled.
+    signature_method, digest_method = algorithms
+    for transform in (_C.TransformEnveloped, _C.TransformExclC14N, digest_method):
         context.enable_reference_transform(transform)
     context.enable_signature_transform(_C.TransformExclC14N)
-    for transform in ALLOWED_SIGNATURE_METHODS.values():
-        context.enable_signature_transform(transform)
+    context.enable_signature_transform(signature_method)
     context.register_id(element, "ID")
     try:
         context.verify(signature)

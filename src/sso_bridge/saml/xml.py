@@ -19,7 +19,6 @@ from sso_bridge.saml.errors import refuse
 
 __all__ = [
     "DS_NS",
-    "ID_ATTRIBUTES",
     "MAX_DOCUMENT_BYTES",
     "MD_NS",
     "NS",
@@ -48,8 +47,6 @@ NS: Final = {"saml": SAML_NS, "samlp": SAMLP_NS, "md": MD_NS, "ds": DS_NS, "xenc
 MAX_DOCUMENT_BYTES: Final = 256 * 1024
 """Default size limit of a SAML document, in bytes."""
 
-ID_ATTRIBUTES: Final = ("ID", "Id", "id", "{http://www.w3.org/XML/1998/namespace}id")
-"""Attributes that a signature reference may resolve to; an ID must be unique across all."""
 
 MAX_ID_LENGTH: Final = 256
 
@@ -69,6 +66,13 @@ def new_id() -> str:
 def format_instant(moment: datetime) -> str:
     """``moment`` as SAML writes instants: UTC, whole seconds, ``Z``."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Two fixed expressions, compiled once: the value of every attribute a signature reference
+# could resolve to (ID, Id, id, xml:id), and every element with an ID. The value sought is
+# compared with their results in Python; it never becomes part of an expression.
+_ID_VALUES: Final = etree.XPath("//@ID | //@Id | //@id | //@xml:id")
+_ELEMENTS_WITH_ID: Final = etree.XPath("//*[@ID]")
 
 
 def is_ncname(value: str) -> bool:
@@ -131,7 +135,7 @@ def element_by_id(root: Any, element_id: str) -> Any:
     string; ``saml.invalid_id``, ``saml.element_not_found`` or ``saml.duplicate_id``."""
     require_ncname(element_id, "the requested element")
     require_unique_id(root, element_id)
-    for node in root.iter(etree.Element):
+    for node in _ELEMENTS_WITH_ID(root):
         if node.get("ID") == element_id:
             return node
     raise refuse("saml.element_not_found", "no element carries the requested ID")
@@ -139,12 +143,7 @@ def element_by_id(root: Any, element_id: str) -> Any:
 
 def require_unique_id(root: Any, element_id: str) -> None:
     """Refuse (``saml.duplicate_id``) an ID that occurs more than once in any ID attribute."""
-    count = 0
-    for node in root.iter(etree.Element):
-        for name in ID_ATTRIBUTES:
-            if node.get(name) == element_id:
-                count += 1
-    if count > 1:
+    if _ID_VALUES(root).count(element_id) > 1:
         raise refuse("saml.duplicate_id", "the ID occurs more than once in the document")
 
 

@@ -178,7 +178,7 @@ class Transaction:
     state: str
     nonce: str | None
     code_challenge: str | None
-    created: datetime
+    created_at: datetime
     saml_request: Any = None  # the parsed AuthnRequest of a SAML login
     person: Person | None = None
     sms_code_hash: bytes | None = None
@@ -196,7 +196,7 @@ class Grant:
     scopes: tuple[str, ...]
     nonce: str | None
     code_challenge: str | None
-    expires: datetime
+    expires_at: datetime
     second_factor: str
 
 
@@ -206,7 +206,7 @@ class AccessToken:
     client_id: str
     oid: int
     scopes: tuple[str, ...]
-    expires: datetime
+    expires_at: datetime
 
 
 @attrs.frozen
@@ -286,21 +286,21 @@ class Provider:
             state=state,
             nonce=params.get("nonce"),
             code_challenge=challenge,
-            created=self.clock.now(),
+            created_at=self.clock.now(),
         )
         with self._lock:
             self._transactions[txn.id] = txn
             if len(self._transactions) % 256 == 0:
-                self._prune(txn.created)
+                self._prune(txn.created_at)
         return txn
 
     def _prune(self, now: datetime) -> None:
         """Forget what has expired, so that a long-running server does not grow."""
         self._transactions = {
-            k: t for k, t in self._transactions.items() if now - t.created <= TRANSACTION_LIFETIME
+            k: t for k, t in self._transactions.items() if now - t.created_at <= TRANSACTION_LIFETIME
         }
-        self._grants = {k: g for k, g in self._grants.items() if g.expires >= now}
-        self._access = {k: a for k, a in self._access.items() if a.expires >= now}
+        self._grants = {k: g for k, g in self._grants.items() if g.expires_at >= now}
+        self._access = {k: a for k, a in self._access.items() if a.expires_at >= now}
         live = set(self._access) | set(self._refresh)
         self._used_codes = {
             k: tokens for k, tokens in self._used_codes.items() if live.intersection(tokens)
@@ -311,7 +311,7 @@ class Provider:
             txn = self._transactions.get(txn_id)
         if txn is None or txn.dead:
             raise EsiaError("the login attempt is over", code="esia.login_over")
-        if self.clock.now() - txn.created > TRANSACTION_LIFETIME:
+        if self.clock.now() - txn.created_at > TRANSACTION_LIFETIME:
             raise self._end(txn, "the login attempt timed out", "esia.login_timed_out")
         return txn
 
@@ -325,7 +325,7 @@ class Provider:
             state=relay_state,
             nonce=None,
             code_challenge=None,
-            created=self.clock.now(),
+            created_at=self.clock.now(),
             saml_request=request,
         )
         with self._lock:
@@ -432,7 +432,7 @@ class Provider:
             scopes=scopes,
             nonce=nonce,
             code_challenge=code_challenge,
-            expires=self.clock.now() + CODE_LIFETIME,
+            expires_at=self.clock.now() + CODE_LIFETIME,
             second_factor=second_factor,
         )
         with self._lock:
@@ -531,7 +531,7 @@ class Provider:
             raise EsiaError("the code was issued to another client", code="esia.invalid_grant")
         if grant.redirect_uri != form.get("redirect_uri"):
             raise EsiaError("redirect_uri differs", code="esia.invalid_grant")
-        if now > grant.expires:
+        if now > grant.expires_at:
             raise EsiaError("the code expired", code="esia.code_expired")
         if grant.code_challenge is not None and not _pkce_matches(
             form.get("code_verifier", ""), grant.code_challenge
@@ -600,7 +600,7 @@ class Provider:
         token = (authorization or "")[7:] if (authorization or "").startswith("Bearer ") else ""
         with self._lock:
             access = self._access.get(token)
-        if access is None or self.clock.now() > access.expires:
+        if access is None or self.clock.now() > access.expires_at:
             raise EsiaError("unknown or expired access token", code="esia.invalid_token")
         return access
 

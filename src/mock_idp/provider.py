@@ -297,7 +297,9 @@ class Provider:
     def _prune(self, now: datetime) -> None:
         """Forget what has expired, so that a long-running server does not grow."""
         self._transactions = {
-            k: t for k, t in self._transactions.items() if now - t.created_at <= TRANSACTION_LIFETIME
+            k: t
+            for k, t in self._transactions.items()
+            if now - t.created_at <= TRANSACTION_LIFETIME
         }
         self._grants = {k: g for k, g in self._grants.items() if g.expires_at >= now}
         self._access = {k: a for k, a in self._access.items() if a.expires_at >= now}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any, Final
 
 from sso_bridge.errors import InvalidInput
@@ -22,9 +21,6 @@ MAX_JSON_BYTES: Final = 1024 * 1024
 """Default size limit of a JSON document, in bytes."""
 MAX_JSON_DEPTH: Final = 32
 """Default limit on nested arrays and objects."""
-
-_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKETS: Final = re.compile(rb"[\[\]{}]")
 
 
 def _refuse(reason: str) -> InvalidInput:
@@ -42,15 +38,16 @@ def _no_constant(name: str) -> None:
     raise _refuse(f"{name} is not a JSON number")
 
 
-def _depth(data: bytes) -> int:
-    deepest = level = 0
-    for match in _BRACKETS.finditer(_STRING.sub(b"", data)):
-        if match.group() in b"[{":
-            level += 1
-            deepest = max(deepest, level)
-        else:
-            level -= 1
-    return deepest
+def _deeper_than(value: Any, max_depth: int) -> bool:
+    """Whether arrays and objects nest more than ``max_depth`` levels (iteratively)."""
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > max_depth:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 # Built once: json.loads would build a decoder on every call with these hooks.
@@ -66,12 +63,14 @@ def parse_json(
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if len(raw) > max_bytes:
         raise _refuse(f"more than {max_bytes} bytes")
-    # Cheap bound first: a document with few brackets cannot be deep.
-    if raw.count(b"[") + raw.count(b"{") > max_depth and _depth(raw) > max_depth:
-        raise _refuse(f"nested more than {max_depth} levels deep")
     try:
         text = raw.decode("utf-8-sig") if raw.startswith(b"\xef\xbb\xbf") else raw.decode()
-        return _DECODER.decode(text)
+        # The C decoder guards its own recursion (RecursionError, caught below); the depth
+        # limit is checked on the result, and only when there are brackets enough to break it.
+        value = _DECODER.decode(text)
+        if raw.count(b"[") + raw.count(b"{") > max_depth and _deeper_than(value, max_depth):
+            raise _refuse(f"nested more than {max_depth} levels deep")
+        return value
     except InvalidInput:
         raise
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError

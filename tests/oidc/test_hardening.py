@@ -159,3 +159,20 @@ def test_base64url_round_trip() -> None:
     for data in (b"", b"f", b"fo", b"foo", bytes(range(256))):
         assert base64url.decode(base64url.encode(data)) == data
     assert base64url.decode("Zm8=") == b"fo"
+
+
+def test_unterminated_strings_cost_linear_time() -> None:
+    # Found by the fuzzer: a string scanner that restarts at every quote is quadratic.
+    body = b"{" * 40_000 + b'"\\"' * 8_000
+    start = time.perf_counter()
+    with pytest.raises(OidcError) as info:
+        HttpResponse(200, {}, body).json_object("the JWKS")
+    assert info.value.code == "oidc.bad_response"
+    assert time.perf_counter() - start < 0.5
+
+
+def test_depth_is_measured_on_the_value_not_on_brackets_in_strings() -> None:
+    assert parse_json('"' + "[" * 100 + '"') == "[" * 100
+    assert parse_json('{"a": "' + "{" * 50 + '"}') == {"a": "{" * 50}
+    with pytest.raises(InvalidInput):
+        parse_json('{"a":' * 40 + "1" + "}" * 40)

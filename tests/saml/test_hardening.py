@@ -14,12 +14,12 @@ import attrs
 import pytest
 import xmlsec
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from helpers.clock import NOW, FixedClock
+from helpers.keys import self_signed
 from helpers.saml import (
     ACS,
     NS,
@@ -243,24 +243,7 @@ def test_sp_name_qualifier_must_be_ours(idp: SamlIdP, config: ServiceProviderCon
 
 
 def weak_key(bits: int) -> tuple[bytes, bytes, x509.Certificate]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "weak")])
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    return key_pem, certificate.public_bytes(serialization.Encoding.PEM), certificate
+    return self_signed(rsa.generate_private_key(public_exponent=65537, key_size=bits), "weak")
 
 
 def test_rsa_keys_under_2048_bits_are_refused(idp: SamlIdP, config: ServiceProviderConfig) -> None:

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import copy
-import datetime as dt
 from typing import Any
 
 import pytest
 import xmlsec
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from lxml import etree
 
-from helpers.clock import NOW
+from helpers.keys import self_signed
 from helpers.saml import (
     ASSERTION_XPATH,
     BILLION_LAUGHS,
@@ -78,24 +74,7 @@ def test_second_trusted_certificate_is_tried(idp: SamlIdP) -> None:
     ],
 )
 def test_ecdsa_signature(idp: SamlIdP, curve: ec.EllipticCurve, method: Any) -> None:
-    key = ec.generate_private_key(curve)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ec-idp")])
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    certificate_pem = certificate.public_bytes(serialization.Encoding.PEM)
+    key_pem, certificate_pem, certificate = self_signed(ec.generate_private_key(curve), "ec-idp")
     root = parse_xml(response_xml(idp))
     sign_with(assertion_of(root), key_pem, certificate_pem, method)
     document = to_bytes(root)

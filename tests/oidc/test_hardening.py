@@ -52,7 +52,7 @@ def claims_text(**raw: str) -> str:
     return "{" + ",".join(f'"{k}":{v}' for k, v in values.items()) + "}"
 
 
-def validate(key: ec.EllipticCurvePrivateKey, token: str) -> Any:
+def validate(key: ec.EllipticCurvePrivateKey, token: str, access_token: str | None = None) -> Any:
     config = ProviderConfig(
         issuer=ISSUER,
         authorization_endpoint=ISSUER + "authorize",
@@ -69,7 +69,9 @@ def validate(key: ec.EllipticCurvePrivateKey, token: str) -> Any:
     def key_for(kid: str | None, alg: str) -> Any:
         return select_key(keys, kid, alg)
 
-    return validate_id_token(token, config, key_for, nonce=NONCE, now=NOW)
+    return validate_id_token(
+        token, config, key_for, nonce=NONCE, now=NOW, access_token=access_token
+    )
 
 
 HEADER = '{"alg":"ES256","kid":"k1"}'
@@ -176,3 +178,13 @@ def test_depth_is_measured_on_the_value_not_on_brackets_in_strings() -> None:
     assert parse_json('{"a": "' + "{" * 50 + '"}') == {"a": "{" * 50}
     with pytest.raises(InvalidInput):
         parse_json('{"a":' * 40 + "1" + "}" * 40)
+
+
+@pytest.mark.parametrize("claim", ["nonce", "at_hash"])
+def test_lone_surrogates_in_compared_claims_are_mismatches(
+    key: ec.EllipticCurvePrivateKey, claim: str
+) -> None:
+    token = sign_raw(key, HEADER, claims_text(**{claim: '"\\ud800"'}))
+    with pytest.raises(OidcError) as info:
+        validate(key, token, access_token="at-1")
+    assert info.value.code == {"nonce": "oidc.nonce_mismatch", "at_hash": "oidc.bad_at_hash"}[claim]

@@ -186,7 +186,9 @@ def check_callback(
     if pending is None:
         raise OidcError("no login is pending in this browser", code="oidc.no_pending_login")
     state = params.get("state", "")
-    if not hmac.compare_digest(state.encode(), pending.state.encode()):
+    if not hmac.compare_digest(
+        state.encode("utf-8", "surrogatepass"), pending.state.encode("utf-8", "surrogatepass")
+    ):
         raise OidcError("state does not match this browser's login", code="oidc.state_mismatch")
     if pending.issuer != config.issuer or pending.redirect_uri != config.redirect_uri:
         raise OidcError("the pending login is for another provider", code="oidc.wrong_provider")

@@ -48,6 +48,11 @@ class IdToken:
         return str(self.claims["sub"])
 
 
+def _utf8(text: str) -> bytes:
+    # JSON may carry lone surrogates ("\ud800"); they compare unequal, never raise.
+    return text.encode("utf-8", "surrogatepass")
+
+
 def _malformed(reason: str) -> IdTokenError:
     return IdTokenError(f"the ID token is malformed: {reason}", code="oidc.malformed_token")
 
@@ -85,7 +90,7 @@ def _header(segment: bytes) -> dict[str, Any]:
 
 def at_hash(access_token: str, alg: str) -> str:
     """OIDC ``at_hash``: the left half of the access token's hash by ``alg``'s digest."""
-    digest = _HASHES[alg[-3:]](access_token.encode("utf-8")).digest()
+    digest = _HASHES[alg[-3:]](_utf8(access_token)).digest()
     return base64url.encode(digest[: len(digest) // 2])
 
 
@@ -176,9 +181,7 @@ def check_claims(
     if "nbf" in claims and _number(claims, "nbf") > moment + skew:
         raise IdTokenError("the ID token is not valid yet", code="oidc.not_yet_valid")
     got_nonce = claims.get("nonce")
-    if not isinstance(got_nonce, str) or not hmac.compare_digest(
-        got_nonce.encode(), nonce.encode()
-    ):
+    if not isinstance(got_nonce, str) or not hmac.compare_digest(_utf8(got_nonce), _utf8(nonce)):
         raise IdTokenError("the ID token's nonce is not this login's", code="oidc.nonce_mismatch")
     _check_at_hash(claims, config, alg, access_token)
 
@@ -209,6 +212,6 @@ def _check_at_hash(
     if access_token is None:
         return
     if not isinstance(value, str) or not hmac.compare_digest(
-        value.encode(), at_hash(access_token, alg).encode()
+        _utf8(value), at_hash(access_token, alg).encode("ascii")
     ):
         raise IdTokenError("at_hash does not match the access token", code="oidc.bad_at_hash")

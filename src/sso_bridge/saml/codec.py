@@ -136,7 +136,7 @@ def redirect_signed_octets(
             raw[name] = part
     if message_param not in raw or "SigAlg" not in raw:
         raise refuse("saml.bad_encoding", "the query lacks the signed parameters")
-    return "&".join(raw[name] for name in order if name in raw).encode("utf-8")
+    return "&".join(raw[name] for name in order if name in raw).encode("utf-8", "surrogatepass")
 
 
 def verify_redirect_signature(

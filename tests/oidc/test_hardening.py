@@ -188,3 +188,19 @@ def test_lone_surrogates_in_compared_claims_are_mismatches(
     with pytest.raises(OidcError) as info:
         validate(key, token, access_token="at-1")
     assert info.value.code == {"nonce": "oidc.nonce_mismatch", "at_hash": "oidc.bad_at_hash"}[claim]
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        {"kty": "EC", "crv": "P-256", "x": 18446744073709551616, "y": "AAAA"},
+        {"kty": "EC", "crv": "P-256", "x": 3296101977, "y": "AAAA"},
+        {"kty": "RSA", "n": "AQAB", "e": 18446744073709551616},
+        {"kty": ["RSA"], "n": "AQAB", "e": "AQAB"},
+    ],
+)
+def test_jwk_members_that_are_not_strings_are_skipped(member: dict[str, Any]) -> None:
+    # Found by the fuzzer: integers reached python-jose, which called bytes(n) on them.
+    start = time.perf_counter()
+    assert parse_jwks({"keys": [member]}, ("ES256", "RS256")) == ()
+    assert time.perf_counter() - start < 0.5

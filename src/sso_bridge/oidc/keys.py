@@ -40,7 +40,14 @@ class ParsedKey:
     keys: Mapping[str, Any] = attrs.field(eq=False, repr=False)
 
 
+_KEY_MEMBERS = ("kty", "crv", "n", "e", "x", "y", "alg", "use")
+
+
 def _fits(entry: Mapping[str, Any], alg: str) -> bool:
+    # RFC 7517/7518 members are strings; anything else is skipped before python-jose sees
+    # it (it turns integers into bytes(n): an OverflowError, or gigabytes of memory).
+    if any(not isinstance(entry.get(name, ""), str) for name in _KEY_MEMBERS):
+        return False
     kty, crv = _KEY_TYPES[alg]
     if entry.get("kty") != kty or (crv is not None and entry.get("crv") != crv):
         return False

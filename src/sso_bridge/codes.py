@@ -31,7 +31,7 @@ __all__ = ["CODES", "Code", "describe"]
 
 @attrs.frozen
 class Code:
-    """One error code: its dotted ``name``, the HTTP ``status`` and what it ``meaning``."""
+    """One error code: its dotted ``name``, the HTTP ``status``, and its ``meaning``."""
 
     name: str
     status: int

@@ -46,7 +46,7 @@ from sso_bridge.saml.stores import (
     ReplayCache,
     RequestStore,
 )
-from sso_bridge.saml.verify import MIN_RSA_KEY_BITS, verify_enveloped
+from sso_bridge.saml.verify import MIN_RSA_KEY_BITS, verify_element, verify_enveloped
 from sso_bridge.saml.xml import element_by_id, element_text, is_ncname, parse_xml
 
 __all__ = [
@@ -79,6 +79,7 @@ __all__ = [
     "process_response",
     "redirect_signed_octets",
     "sp_metadata",
+    "verify_element",
     "verify_enveloped",
     "verify_redirect_signature",
 ]

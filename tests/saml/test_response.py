@@ -122,8 +122,14 @@ def test_unconfirmed_person_is_not_verified(idp: SamlIdP, flow: Flow) -> None:
 
 
 def test_idp_initiated_login_when_enabled(idp: SamlIdP, flow: Flow) -> None:
-    identity = flow.process(response_xml(idp), allow_idp_initiated=True)
-    assert identity.subject == "1000299654"
+    result = flow.result(response_xml(idp), allow_idp_initiated=True)
+    assert result.identity.subject == "1000299654"
+    assert result.idp_initiated
+
+
+def test_sp_initiated_login_says_so(idp: SamlIdP, flow: Flow) -> None:
+    flow.expect()
+    assert not flow.result(response_xml(idp, request_info())).idp_initiated
 
 
 def test_within_clock_skew(idp: SamlIdP, flow: Flow) -> None:

@@ -56,11 +56,14 @@ class LoginResult:
     ``session_not_on_or_after`` is the IdP's ``SessionNotOnOrAfter`` (the earliest, when
     several AuthnStatements give one): no session may outlive it. ``session_index`` is
     for single logout; ``authn_context`` is the class reference of the authentication,
-    e.g. to tell whether the IdP already ran a second factor.
+    e.g. to tell whether the IdP already ran a second factor. ``idp_initiated`` is true
+    for a response that answers no request of ours (accepted only when enabled): such a
+    login must never create or change a link.
     """
 
     identity: FederatedIdentity
     name_id: str
+    idp_initiated: bool = False
     session_not_on_or_after: datetime | None = None
     session_index: str | None = None
     authn_context: str | None = None
@@ -115,7 +118,7 @@ def process_response(
     keep_until = max(not_on_or_after, confirmed_until) + config.skew
     if not replay_cache.add_if_new(_required_id(assertion, "the assertion"), keep_until, now):
         raise refuse("saml.replayed", "this assertion was accepted before")
-    return LoginResult(identity, name_id, **session)
+    return LoginResult(identity, name_id, in_response_to is None, **session)
 
 
 def _required_id(element: Any, what: str) -> str:

@@ -96,7 +96,6 @@ def verify_enveloped(
     """
     if isinstance(document, etree._Element):
         root = document.getroottree().getroot()
-        refuse_dtd(root)
     elif isinstance(document, bytes):
         root = parse_xml(document, max_bytes=max_bytes)
     else:
@@ -115,6 +114,7 @@ def verify_element(
     """Verify the enveloped signature of ``element`` itself (an element of a safely parsed
     tree) and return it; as :func:`verify_enveloped`, for a caller that already holds the
     element it is about to read (its ``ID`` must be an NCName, unique in the document)."""
+    refuse_dtd(element)
     element_id = require_ncname(element.get("ID"), "the signed element")
     require_unique_id(element, element_id)
     signature, algorithms = _check_profile(element, element_id)

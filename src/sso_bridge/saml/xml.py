@@ -118,9 +118,9 @@ def parse_xml(document: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
     return root
 
 
-def refuse_dtd(root: Any) -> None:
-    """Refuse a tree that came with a DTD (``saml.dtd_forbidden``)."""
-    docinfo = root.getroottree().docinfo
+def refuse_dtd(element: Any) -> None:
+    """Refuse (``saml.dtd_forbidden``) an element of a tree that came with a DTD."""
+    docinfo = element.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise refuse("saml.dtd_forbidden", "XML with a DTD is not accepted")
 

@@ -17,6 +17,7 @@ import pytest
 from lxml import etree
 from starlette.testclient import TestClient
 
+from helpers.clock import FixedClock
 from helpers.keys import KeyPair, make_key_pair
 from mock_idp.app import MockIdP, create_app
 from sso_bridge.clock import SystemClock
@@ -466,18 +467,13 @@ def test_logout_response_does_not_answer_an_authn_request(http: TestClient, idp:
 
 
 def test_requests_expire(http: TestClient) -> None:
-    class Clock:
-        moment = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
-
-        def now(self) -> dt.datetime:
-            return self.moment
-
+    clock = FixedClock(dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC))
     config = attrs.evolve(configure(http), request_lifetime=dt.timedelta(minutes=5))
     store = InMemoryRequestStore()
-    request = build_authn_request(config, request_store=store, clock=Clock())
+    request = build_authn_request(config, request_store=store, clock=clock)
     root = etree.fromstring(inflate(parse_qs(urlsplit(request.url).query)["SAMLRequest"][0]))
     assert root.get("IssueInstant") == "2026-03-01T12:00:00Z"
-    assert not store.consume(request.request_id, Clock.moment + dt.timedelta(minutes=5))
+    assert not store.consume(request.request_id, clock.moment + dt.timedelta(minutes=5))
 
 
 def test_logout_response_for_another_endpoint(http: TestClient, idp: MockIdP) -> None:

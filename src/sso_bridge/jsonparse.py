@@ -50,16 +50,27 @@ def _deeper_than(value: Any, max_depth: int) -> bool:
     return False
 
 
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # RFC 8259 leaves duplicate names to the parser; taking the last one silently would let
+    # two readers of one signed document see different values. Refused instead.
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise _refuse("a member name occurs twice in one object")
+    return value
+
+
 # Built once: json.loads would build a decoder on every call with these hooks.
-_DECODER: Final = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)
+_DECODER: Final = json.JSONDecoder(
+    object_pairs_hook=_object, parse_float=_finite_float, parse_constant=_no_constant
+)
 
 
 def parse_json(
     data: bytes | str, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH
 ) -> Any:
     """``data`` parsed as JSON (bytes in UTF-8, RFC 8259 §8.1); ``input.bad_json`` if it is
-    not JSON, exceeds ``max_bytes`` or ``max_depth``, or holds a non-finite number (``NaN``,
-    ``Infinity``, ``1e999``)."""
+    not JSON, exceeds ``max_bytes`` or ``max_depth``, holds a non-finite number (``NaN``,
+    ``Infinity``, ``1e999``) or repeats a member name within an object."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if len(raw) > max_bytes:
         raise _refuse(f"more than {max_bytes} bytes")

@@ -204,3 +204,19 @@ def test_jwk_members_that_are_not_strings_are_skipped(member: dict[str, Any]) ->
     start = time.perf_counter()
     assert parse_jwks({"keys": [member]}, ("ES256", "RS256")) == ()
     assert time.perf_counter() - start < 0.5
+
+
+def test_duplicate_member_names_are_refused(key: ec.EllipticCurvePrivateKey) -> None:
+    # Found by the fuzzer: {"at_hash": "<right>", ..., "at_hash": null} was read as "absent".
+    payload = claims_text(at_hash='"R8PYaIQdcYEdkSc9TeGyiQ"')[:-1] + ',"at_hash":null}'
+    with pytest.raises(OidcError) as info:
+        validate(key, sign_raw(key, HEADER, payload), access_token="at-1")
+    assert info.value.code == "oidc.malformed_token"
+    with pytest.raises(InvalidInput, match="twice"):
+        parse_json('{"a": {"b": 1, "b": 2}}')
+
+
+def test_a_null_at_hash_is_a_wrong_one(key: ec.EllipticCurvePrivateKey) -> None:
+    with pytest.raises(OidcError) as info:
+        validate(key, sign_raw(key, HEADER, claims_text(at_hash="null")), access_token="at-1")
+    assert info.value.code == "oidc.bad_at_hash"

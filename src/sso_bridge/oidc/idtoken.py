@@ -204,13 +204,13 @@ def _check_audience(claims: Mapping[str, Any], client_id: str) -> None:
 def _check_at_hash(
     claims: Mapping[str, Any], config: ProviderConfig, alg: str, access_token: str | None
 ) -> None:
-    value = claims.get("at_hash")
-    if value is None:
+    if "at_hash" not in claims:
         if config.require_at_hash:
             raise IdTokenError("the ID token has no at_hash", code="oidc.missing_claim")
         return
     if access_token is None:
         return
+    value = claims["at_hash"]
     if not isinstance(value, str) or not hmac.compare_digest(
         _utf8(value), at_hash(access_token, alg).encode("ascii")
     ):

@@ -220,3 +220,20 @@ def test_a_null_at_hash_is_a_wrong_one(key: ec.EllipticCurvePrivateKey) -> None:
     with pytest.raises(OidcError) as info:
         validate(key, sign_raw(key, HEADER, claims_text(at_hash="null")), access_token="at-1")
     assert info.value.code == "oidc.bad_at_hash"
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        {"kty": "EC", "crv": "P-256", "x": "A" * 43, "y": "A" * 4000},
+        {"kty": "EC", "crv": "P-256", "x": "A" * 42, "y": "A" * 43},
+        {"kty": "RSA", "n": "u" * 40_000, "e": "AQAB"},
+        {"kty": "RSA", "n": "u" * 342, "e": "A" * 50},
+    ],
+)
+def test_key_numbers_of_impossible_size_are_skipped(member: dict[str, Any]) -> None:
+    # Found by the fuzzer: a 30,000-digit modulus took seconds to build; a long coordinate
+    # raised OverflowError.
+    start = time.perf_counter()
+    assert parse_jwks({"keys": [member]}, ("ES256", "RS256")) == ()
+    assert time.perf_counter() - start < 0.5

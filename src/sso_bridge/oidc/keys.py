@@ -41,12 +41,28 @@ class ParsedKey:
 
 
 _KEY_MEMBERS = ("kty", "crv", "n", "e", "x", "y", "alg", "use")
+# base64url lengths of the key numbers: an EC coordinate is exactly the curve's size; an
+# RSA modulus is at most 8,192 bits and its exponent at most 64 bits. Longer numbers are
+# not keys, and building them costs python-jose seconds (or an OverflowError).
+_COORDINATE_LENGTH = {"P-256": 43, "P-384": 64, "P-521": 88}
+_MAX_MODULUS_LENGTH = 1366
+_MAX_EXPONENT_LENGTH = 11
+
+
+def _sized(entry: Mapping[str, Any]) -> bool:
+    if entry.get("kty") == "RSA":
+        n, e = entry.get("n", ""), entry.get("e", "")
+        return 0 < len(n) <= _MAX_MODULUS_LENGTH and 0 < len(e) <= _MAX_EXPONENT_LENGTH
+    length = _COORDINATE_LENGTH.get(entry.get("crv", ""))
+    return length is not None and len(entry.get("x", "")) == len(entry.get("y", "")) == length
 
 
 def _fits(entry: Mapping[str, Any], alg: str) -> bool:
     # RFC 7517/7518 members are strings; anything else is skipped before python-jose sees
     # it (it turns integers into bytes(n): an OverflowError, or gigabytes of memory).
     if any(not isinstance(entry.get(name, ""), str) for name in _KEY_MEMBERS):
+        return False
+    if not _sized(entry):
         return False
     kty, crv = _KEY_TYPES[alg]
     if entry.get("kty") != kty or (crv is not None and entry.get("crv") != crv):
@@ -92,7 +108,7 @@ def parse_jwks(
                 continue
             try:
                 key = jwk.construct(dict(entry), alg)
-            except (JOSEError, ValueError, TypeError, KeyError):
+            except (JOSEError, ValueError, TypeError, KeyError, OverflowError):
                 continue
             if key.is_public():
                 keys[alg] = key

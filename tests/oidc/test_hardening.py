@@ -237,3 +237,11 @@ def test_key_numbers_of_impossible_size_are_skipped(member: dict[str, Any]) -> N
     start = time.perf_counter()
     assert parse_jwks({"keys": [member]}, ("ES256", "RS256")) == ()
     assert time.perf_counter() - start < 0.5
+
+
+def test_entries_with_private_members_are_skipped_unbuilt() -> None:
+    # Found by the long fuzzing run: "d": 2811694137 made python-jose allocate gigabytes.
+    entry = {"kty": "RSA", "n": "u" * 342, "e": "AQAB", "d": 2811694137}
+    start = time.perf_counter()
+    assert parse_jwks({"keys": [entry]}, ("RS256",)) == ()
+    assert time.perf_counter() - start < 0.5

@@ -41,6 +41,9 @@ class ParsedKey:
 
 
 _KEY_MEMBERS = ("kty", "crv", "n", "e", "x", "y", "alg", "use")
+# Members of private or symmetric keys: a JWKS entry with any of them is not a public key
+# and is skipped before python-jose builds it.
+_SECRET_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 # base64url lengths of the key numbers: an EC coordinate is exactly the curve's size; an
 # RSA modulus is at most 8,192 bits and its exponent at most 64 bits. Longer numbers are
 # not keys, and building them costs python-jose seconds (or an OverflowError).
@@ -61,6 +64,8 @@ def _fits(entry: Mapping[str, Any], alg: str) -> bool:
     # RFC 7517/7518 members are strings; anything else is skipped before python-jose sees
     # it (it turns integers into bytes(n): an OverflowError, or gigabytes of memory).
     if any(not isinstance(entry.get(name, ""), str) for name in _KEY_MEMBERS):
+        return False
+    if any(name in entry for name in _SECRET_MEMBERS):
         return False
     if not _sized(entry):
         return False

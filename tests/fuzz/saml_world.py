@@ -22,6 +22,7 @@ import xmlsec
 from lxml import etree
 
 from helpers.clock import NOW, FixedClock
+from helpers.saml import PERSON_DATA
 from mock_idp.saml_idp import AuthnRequestInfo, PostForm, Redirect, SamlIdP, SamlSigningKey
 from mock_idp.users import Person, person_from_dict
 from sso_bridge.saml import (
@@ -44,22 +45,7 @@ PENDING_FOR: Final = timedelta(minutes=10)
 DS: Final = "http://www.w3.org/2000/09/xmldsig#"
 
 PEOPLE: Final = (
-    {
-        "oid": 1000299654,
-        "login": "maria@example.org",
-        "password": "secret",
-        "last_name": "Смирнова",
-        "first_name": "Мария",
-        "middle_name": "Петровна",
-        "birth_date": "12.03.1984",
-        "gender": "F",
-        "level": "confirmed",
-        "snils": "112-233-445 95",
-        "contacts": [
-            {"type": "EML", "value": "maria@example.org", "verified": True},
-            {"type": "MBT", "value": "+7(900)0000001", "verified": True},
-        ],
-    },
+    PERSON_DATA,
     {
         "oid": 1000000777,
         "login": "dartagnan@example.org",

@@ -39,24 +39,24 @@ NS = {"saml": SAML, "samlp": SAMLP, "ds": DS}
 ASSERTION_XPATH = "/samlp:Response/saml:Assertion[1]"
 
 
-PERSON = person_from_dict(
-    {
-        "oid": 1000299654,
-        "login": "maria@example.org",
-        "password": "secret",
-        "last_name": "Смирнова",
-        "first_name": "Мария",
-        "middle_name": "Петровна",
-        "birth_date": "12.03.1984",
-        "gender": "F",
-        "level": "confirmed",
-        "snils": "112-233-445 95",
-        "contacts": [
-            {"type": "EML", "value": "maria@example.org", "verified": True},
-            {"type": "MBT", "value": "+7(900)0000001", "verified": True},
-        ],
-    }
-)
+PERSON_DATA: dict[str, Any] = {
+    "oid": 1000299654,
+    "login": "maria@example.org",
+    "password": "secret",
+    "last_name": "Смирнова",
+    "first_name": "Мария",
+    "middle_name": "Петровна",
+    "birth_date": "12.03.1984",
+    "gender": "F",
+    "level": "confirmed",
+    "snils": "112-233-445 95",
+    "contacts": [
+        {"type": "EML", "value": "maria@example.org", "verified": True},
+        {"type": "MBT", "value": "+7(900)0000001", "verified": True},
+    ],
+}
+"""A confirmed person with every attribute ESIA releases."""
+PERSON = person_from_dict(PERSON_DATA)
 
 
 def make_idp() -> SamlIdP:

@@ -28,6 +28,7 @@ from signxml.exceptions import InvalidSignature
 
 from helpers.clock import NOW, FixedClock
 from helpers.keys import KeyPair, make_key_pair
+from helpers.saml import PERSON_DATA
 from mock_idp.saml_idp import (
     ESIA_ATTRIBUTES,
     AuthnRequestInfo,
@@ -74,22 +75,12 @@ EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 
 
 PERSON = person_from_dict(
-    {
-        "oid": 1000299654,
-        "login": "maria@example.org",
-        "password": "secret",
-        "last_name": "Смирнова",
-        "first_name": "Мария",
-        "middle_name": "Петровна",
-        "birth_date": "12.03.1984",
-        "gender": "F",
-        "level": "confirmed",
-        "snils": "112-233-445 95",
+    PERSON_DATA
+    | {
         "contacts": [
-            {"type": "EML", "value": "maria@example.org", "verified": True},
-            {"type": "MBT", "value": "+7(900)0000001", "verified": True},
+            *PERSON_DATA["contacts"],
             {"type": "EML", "value": "old@example.org", "verified": False},
-        ],
+        ]
     }
 )
 

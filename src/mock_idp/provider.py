@@ -33,8 +33,8 @@ from sso_bridge import esia_cms
 from sso_bridge.clock import Clock, SystemClock
 from sso_bridge.errors import BridgeError
 from sso_bridge.matching.normalize import parse_date
+from sso_bridge.mfa.otp import decode_secret, totp_match
 from sso_bridge.oidc.flow import pkce_challenge
-from sso_bridge.otp import decode_secret, totp_match
 
 MAX_CODE_ATTEMPTS = 5
 CODE_LIFETIME = timedelta(seconds=60)
@@ -385,7 +385,7 @@ class Provider:
                 and hmac.compare_digest(given, txn.sms_code_hash)
             )
         elif person.totp_secret:
-            step = totp_match(decode_secret(person.totp_secret), code.strip(), now)
+            step = totp_match(decode_secret(person.totp_secret), code.strip(), int(now.timestamp()))
             with self._lock:
                 # a step once used stays used: no replay of an observed code
                 ok = step is not None and step > self._totp_steps.get(person.oid, -1)

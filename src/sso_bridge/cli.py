@@ -17,6 +17,9 @@ import click
 import sqlalchemy as sa
 
 from sso_bridge import __version__
+from sso_bridge.audit.chain import verify_log
+from sso_bridge.audit.errors import ChainBroken
+from sso_bridge.audit.show import event_line, json_safe, parse_since, report_json
 from sso_bridge.errors import AccountNotFound, BridgeError, ImportRejected, InvalidInput
 from sso_bridge.importing import import_accounts_csv
 from sso_bridge.keyfile import resolve_key
@@ -285,29 +288,49 @@ def audit() -> None:
 
 
 @audit.command("tail")
-@click.option("-n", "--lines", "limit", default=20, show_default=True, type=click.IntRange(1))
+@click.option(
+    "-n", "--limit", "--lines", "limit", default=20, show_default=True, type=click.IntRange(1)
+)
+@click.option("--account", "account_id", help="Only events about this local account.")
+@click.option("--since", help="Only events at or after this ISO date or date-time (UTC).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @store_options
-def audit_tail(limit: int, as_json: bool, db_url: str, key_file: Path | None) -> None:
+def audit_tail(
+    limit: int,
+    account_id: str | None,
+    since: str | None,
+    as_json: bool,
+    db_url: str,
+    key_file: Path | None,
+) -> None:
     """Show the newest audit events, oldest first."""
+    when = None if since is None else parse_since(since)
     store = _open(db_url, key_file)
-    events = store.tail(limit)
+    events = store.tail(limit, account_id=account_id, since=when)
     if as_json:
-        _echo_json([audit_json(e) for e in events])
+        click.echo(json_safe(json.dumps([audit_json(e) for e in events], ensure_ascii=False)))
         return
     for e in events:
-        parts = [
-            e.at.isoformat(timespec="seconds"),
-            e.action.value,
-            e.method.value if e.method else "-",
-            e.actor,
-            e.ip or "-",
-            f"{e.issuer or '-'} {e.subject or '-'}",
-            e.account_id or "-",
-        ]
-        if e.code:
-            parts.append(f"{e.code}: {e.detail or ''}")
-        click.echo("\t".join(parts))
+        click.echo(event_line(e))
+
+
+@audit.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Print the result and the head hash.")
+@store_options
+def audit_verify(as_json: bool, db_url: str, key_file: Path | None) -> None:
+    """Check the hash chain of the whole audit trail; name the first bad record."""
+    store = _open(db_url, key_file)
+    report = verify_log(store)
+    if as_json:
+        _echo_json(report_json(report))
+    if not report.ok:
+        raise ChainBroken(
+            f"record {report.first_bad}: {report.reason} "
+            f"({report.checked} record(s) before it are intact)",
+            code="audit.chain_broken",
+        )
+    if not as_json:
+        click.echo(f"audit chain intact: {report.checked} records")
 
 
 # -- match --------------------------------------------------------------------------------

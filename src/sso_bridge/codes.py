@@ -12,9 +12,9 @@ web adapter should answer with::
 
 The statuses follow one rule: 400 for a refused message or bad input, 401 for a refused
 authentication, 403 for a refusal by policy, 404 for something absent, 409 for a conflict
-with stored state, 413 for a message that is too large, 500 for configuration or server
-faults, 502 for an unusable answer from the IdP and 503 for a backend that cannot be
-reached. ``tests/test_codes.py`` checks that every code raised in ``src/`` is listed
+with stored state, 413 for a message that is too large, 429 for too many attempts, 500
+for configuration or server faults, 502 for an unusable answer from the IdP and 503 for a
+backend that cannot be reached. ``tests/test_codes.py`` checks that every code raised in ``src/`` is listed
 here, that every entry is raised somewhere, and that ``docs/errors.md`` matches.
 """
 
@@ -51,11 +51,17 @@ _ALL: Final[tuple[Code, ...]] = (
     _code("config.key_missing", 500, "No blind-index key found; set SSO_BRIDGE_KEY or --key-file."),
     _code("config.bad_key", 500, "The blind-index key is not 64 or more hex digits."),
     _code("config.key_too_short", 500, "The blind-index key has fewer than 32 bytes."),
+    _code(
+        "config.bad_store_url",
+        500,
+        "The short-lived store URL is not memory:, sqlite:///FILE, postgresql:// or redis://.",
+    ),
     # input: data handed to the library
     _code("input.invalid", 400, "The data does not have the required form; see the message."),
     _code("input.bad_json", 400, "The JSON is malformed, too large, too deep or out of range."),
     _code("input.bad_base64url", 400, "A value is not strict unpadded base64url."),
     _code("input.bad_pkce_verifier", 400, "A PKCE code_verifier must be ASCII."),
+    _code("input.bad_ip", 400, "A client or forwarded IP address is malformed."),
     # identity: a federated identity given as JSON
     _code("identity.bad_json", 400, "The identity is not valid JSON."),
     _code("identity.invalid", 400, "The identity is not a JSON object or a field has a bad type."),
@@ -70,6 +76,10 @@ _ALL: Final[tuple[Code, ...]] = (
     _code("date.malformed", 400, "A date must be YYYY-MM-DD or DD.MM.YYYY."),
     # otp: one-time password secrets
     _code("otp.bad_secret", 500, "A TOTP secret is not base32; fix the person's totp_secret."),
+    _code("otp.bad_algorithm", 400, "The OTP algorithm must be sha1, sha256 or sha512."),
+    _code("otp.bad_digits", 400, "An OTP code has 6 or 8 digits."),
+    _code("otp.bad_counter", 400, "An HOTP counter must be an unsigned 64-bit number."),
+    _code("otp.bad_step", 400, "A TOTP period or window is out of range."),
     # import: CSV files of local accounts
     _code("import.invalid_rows", 400, "Bad rows (listed above); fix them, nothing was imported."),
     _code("import.bad_header", 400, "The file is empty or its header misnames columns."),
@@ -83,6 +93,11 @@ _ALL: Final[tuple[Code, ...]] = (
     _code("store.schema_too_new", 500, "A newer sso_bridge made this database; upgrade."),
     _code("store.key_mismatch", 500, "The database was built with another blind-index key."),
     _code("store.unknown_organization", 400, "Accounts name an organisation that is not known."),
+    _code(
+        "store.credentials_key_mismatch",
+        500,
+        "The TOTP secrets were sealed with another credentials key; use that key.",
+    ),
     # account: local accounts
     _code("account.not_found", 404, "No local account has this ID."),
     # link: links between federated identities and local accounts
@@ -237,6 +252,121 @@ _ALL: Final[tuple[Code, ...]] = (
     _code("saml.unsupported_binding", 400, "Responses are sent over HTTP-POST only."),
     _code("saml.no_logout_endpoint", 400, "The SP's metadata has no SingleLogoutService."),
     _code("saml.nothing_to_replay", 409, "No assertion was sent to this SP yet to replay."),
+    # auth: local passwords
+    _code("auth.error", 401, "A local login was refused; the message says why."),
+    _code("auth.bad_password", 401, "Wrong organisation, login or password."),
+    _code("auth.locked", 403, "Locked after 5 failed logins; a school administrator unlocks it."),
+    _code(
+        "auth.account_blocked",
+        403,
+        "The school account is blocked; a school administrator unblocks it.",
+    ),
+    _code("auth.no_password", 401, "The account has no local password; set one first."),
+    _code(
+        "auth.weak_password",
+        400,
+        "The new password breaks the password policy; the message names the rule.",
+    ),
+    _code("auth.bad_hash", 500, "A stored password hash is not argon2; set the password again."),
+    # mfa: the second factor
+    _code("mfa.error", 401, "The second factor failed; the message says why."),
+    _code("mfa.wrong_code", 401, "The code is wrong; try again while attempts are left."),
+    _code(
+        "mfa.totp_step_reused",
+        401,
+        "This authenticator code was used already; wait for the next one.",
+    ),
+    _code(
+        "mfa.too_many_attempts",
+        429,
+        "Five wrong codes: the challenge is void; start the login again.",
+    ),
+    _code("mfa.challenge_expired", 401, "The code has expired; ask for a new one."),
+    _code("mfa.challenge_unknown", 404, "No such challenge: unknown, used, or another account's."),
+    _code("mfa.bad_channel", 400, "The channel is not sms, email or totp, or cannot send again."),
+    _code("mfa.no_destination", 400, "There is no phone or e-mail to send the code to."),
+    _code("mfa.resend_limit", 429, "The code was sent as often as allowed; start the login again."),
+    _code("mfa.resend_too_soon", 429, "Wait a little before asking for another code."),
+    _code("mfa.totp_not_enrolled", 404, "The account has no authenticator app enrolled."),
+    _code("mfa.bad_label", 400, "A TOTP issuer or account name is empty or has a colon."),
+    # session: sessions and kept requests
+    _code("session.missing", 401, "No session token, or one that is not well-formed; log in."),
+    _code(
+        "session.unknown", 401, "No such session: revoked, rotated, ended or long expired; log in."
+    ),
+    _code("session.expired", 401, "The session reached its absolute lifetime; log in again."),
+    _code("session.idle_expired", 401, "The session was idle too long; log in again."),
+    _code("session.ip_changed", 401, "The session was used from another IP address and was ended."),
+    _code("session.account_not_offered", 403, "This session may not switch to that account."),
+    _code(
+        "session.csrf_invalid", 403, "The form's CSRF token is wrong or missing; reload the page."
+    ),
+    _code("session.kept_request_unknown", 404, "No kept request with this id for this browser."),
+    _code(
+        "session.kept_request_other_account",
+        403,
+        "Another account logged in; the kept request was discarded.",
+    ),
+    _code(
+        "session.kept_request_too_large", 413, "The request is too large to keep across the login."
+    ),
+    _code(
+        "session.kept_request_bad_path", 400, "A kept request must go to a local path of this site."
+    ),
+    _code("session.kept_request_bad_method", 400, "Only GET and POST requests are kept."),
+    # broker: the login state machine
+    _code("broker.error", 500, "A login step failed; the message says why."),
+    _code(
+        "broker.out_of_order", 409, "A login step was taken out of order; start the login again."
+    ),
+    _code(
+        "broker.step_unknown",
+        400,
+        "The login step is unknown, used or expired; start the login again.",
+    ),
+    _code("broker.step_foreign", 403, "The login step belongs to another browser."),
+    _code("broker.not_offered", 403, "That account was not offered to this person."),
+    _code(
+        "broker.no_match", 404, "No school account is linked or matched; log in locally, then link."
+    ),
+    _code(
+        "broker.account_blocked",
+        403,
+        "The linked school account is blocked; ask the administrator.",
+    ),
+    _code(
+        "broker.no_second_factor",
+        403,
+        "A second factor is required but none is on record for the account.",
+    ),
+    _code(
+        "broker.provider_disabled",
+        403,
+        "Login through this provider is switched off in configuration.",
+    ),
+    _code("broker.unknown_provider", 404, "No provider of that name is configured."),
+    _code(
+        "broker.wrong_provider",
+        400,
+        "The answer came from another provider than the login started with.",
+    ),
+    _code(
+        "broker.idp_initiated",
+        403,
+        "A login started at the IdP never links an account; log in from the site.",
+    ),
+    _code("broker.saml_request_mismatch", 401, "The SAML answer is for a login started elsewhere."),
+    _code("broker.session_not_yours", 404, "No session of this account has that id."),
+    # audit: the audit trail
+    _code(
+        "audit.chain_broken", 409, "A record's hash does not match its content or its predecessor."
+    ),
+    _code(
+        "audit.invalid_event", 400, "An audit event has a naive time or a field of the wrong type."
+    ),
+    _code(
+        "audit.bad_since", 400, "The --since time is not an ISO date or date-time with a time zone."
+    ),
     # mock_idp: the mock IdP's own configuration and keys
     _code("mock_idp.config_unreadable", 500, "The mock IdP's config file cannot be read."),
     _code("mock_idp.config_invalid", 500, "The mock IdP's config file is not a YAML/JSON mapping."),

@@ -25,7 +25,7 @@ import attrs
 
 from sso_bridge.clock import Clock, SystemClock
 from sso_bridge.errors import AccountNotFound, BridgeError, LinkRefused
-from sso_bridge.matching import Matcher, identity_keys
+from sso_bridge.matching import Matcher, MatchKeys, identity_keys
 from sso_bridge.model import (
     AuditAction,
     AuditEvent,
@@ -67,9 +67,15 @@ class Linker:
         self._clock = clock or SystemClock()
         self._matcher = Matcher(directory)
 
-    def link_auto(self, identity: FederatedIdentity, ctx: RequestContext) -> LinkResult:
-        """Link a verified identity to its only candidate (outcome ``AUTO_LINK``)."""
-        decision = self._matcher.match(identity)
+    def link_auto(
+        self, identity: FederatedIdentity, ctx: RequestContext, *, keys: MatchKeys | None = None
+    ) -> LinkResult:
+        """Link a verified identity to its only candidate (outcome ``AUTO_LINK``).
+
+        Every linking method takes optional ``keys``: the identity's match keys, for a caller
+        that kept only the keyed hashes of its SNILS and passport.
+        """
+        decision = self._matcher.match(identity, keys)
         if decision.outcome is not Outcome.AUTO_LINK:
             self._refuse(
                 identity,
@@ -85,10 +91,15 @@ class Linker:
         return self._create(identity.issuer, identity.subject, account_id, LinkMethod.AUTO, ctx)
 
     def link_chosen(
-        self, identity: FederatedIdentity, account_id: str, ctx: RequestContext
+        self,
+        identity: FederatedIdentity,
+        account_id: str,
+        ctx: RequestContext,
+        *,
+        keys: MatchKeys | None = None,
     ) -> LinkResult:
         """Link the account a verified person picked; it must be a candidate *now*."""
-        decision = self._matcher.match(identity)
+        decision = self._matcher.match(identity, keys)
         if decision.outcome is Outcome.LOCAL_LOGIN_REQUIRED:
             self._refuse(
                 identity,
@@ -114,16 +125,26 @@ class Linker:
         return self._create(identity.issuer, identity.subject, account_id, LinkMethod.CHOSEN, ctx)
 
     def link_after_local_login(
-        self, identity: FederatedIdentity, account_id: str, ctx: RequestContext
+        self,
+        identity: FederatedIdentity,
+        account_id: str,
+        ctx: RequestContext,
+        *,
+        keys: MatchKeys | None = None,
     ) -> LinkResult:
         """Link after the person proved the local account by logging in to it."""
-        return self._link_owned(identity, account_id, LinkMethod.LOCAL_LOGIN, ctx)
+        return self._link_owned(identity, account_id, LinkMethod.LOCAL_LOGIN, ctx, keys)
 
     def link_from_settings(
-        self, identity: FederatedIdentity, account_id: str, ctx: RequestContext
+        self,
+        identity: FederatedIdentity,
+        account_id: str,
+        ctx: RequestContext,
+        *,
+        keys: MatchKeys | None = None,
     ) -> LinkResult:
         """Link from the settings of the logged-in local account ``account_id``."""
-        return self._link_owned(identity, account_id, LinkMethod.SETTINGS, ctx)
+        return self._link_owned(identity, account_id, LinkMethod.SETTINGS, ctx, keys)
 
     def link_admin(
         self, issuer: str, subject: str, account_id: str, ctx: RequestContext
@@ -151,6 +172,7 @@ class Linker:
         account_id: str,
         method: LinkMethod,
         ctx: RequestContext,
+        keys: MatchKeys | None,
     ) -> LinkResult:
         entry = self._directory.get_entry(account_id, identity.issuer)
         if entry is None:
@@ -169,7 +191,8 @@ class Linker:
                 ctx,
                 LinkRefused(f"account {account_id!r} is blocked", code="link.account_blocked"),
             )
-        keys, _ = identity_keys(identity, self._directory.blind_index)
+        if keys is None:
+            keys, _ = identity_keys(identity, self._directory.blind_index)
         if keys.snils is not None and entry.keys.snils not in (None, keys.snils):
             self._refuse(
                 identity,

@@ -177,9 +177,21 @@ class MatchDecision:
 
 
 class AuditAction(enum.StrEnum):
+    """What an audit record is about; ``code`` says the outcome or the reason."""
+
     LINK = "link"
     UNLINK = "unlink"
     LINK_REFUSED = "link_refused"
+    LOGIN = "login"
+    LOGIN_REFUSED = "login_refused"
+    SECOND_FACTOR_PASSED = "second_factor_passed"
+    SECOND_FACTOR_FAILED = "second_factor_failed"
+    CHOICE = "choice"
+    SESSION_START = "session_start"
+    SESSION_END = "session_end"
+    SESSION_REVOKED = "session_revoked"
+    SECURITY = "security"
+    UNLOCK = "unlock"
 
 
 @attrs.frozen
@@ -196,4 +208,6 @@ class AuditEvent:
     ip: str | None = None
     code: str | None = None
     detail: str | None = None
+    user_agent: str | None = None
     event_id: int | None = None
+    chain_hash: str | None = None

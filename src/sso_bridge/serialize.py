@@ -6,6 +6,7 @@ Nothing here ever emits a SNILS or passport number.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sso_bridge.errors import InvalidInput
@@ -135,17 +136,25 @@ def link_json(link: Link) -> dict[str, Any]:
     }
 
 
+def _plain(value: Any) -> Any:
+    # enum members as their values; anything else (only an edited row) as it is
+    return None if value is None else str(value)
+
+
 def audit_json(event: AuditEvent) -> dict[str, Any]:
+    at = event.at
     return {
         "event_id": event.event_id,
-        "at": event.at.isoformat(),
-        "action": event.action.value,
+        "at": at.isoformat() if isinstance(at, datetime) else _plain(at),
+        "action": _plain(event.action),
         "actor": event.actor,
-        "method": None if event.method is None else event.method.value,
+        "method": _plain(event.method),
         "issuer": event.issuer,
         "subject": event.subject,
         "account_id": event.account_id,
         "ip": event.ip,
+        "user_agent": event.user_agent,
         "code": event.code,
         "detail": event.detail,
+        "chain_hash": event.chain_hash,
     }

@@ -25,7 +25,7 @@ from mock_idp.keys import SigningKey
 from mock_idp.provider import ESIA_ERRORS, EsiaError, RedirectableError, WrongCode
 from sso_bridge import esia_cms
 from sso_bridge.errors import BridgeError
-from sso_bridge.otp import decode_secret, totp
+from sso_bridge.mfa.otp import decode_secret, totp
 
 BASE = "http://idp.test"
 SAMPLE = Path(str(resources.files("mock_idp") / "sample.yaml"))
@@ -158,7 +158,7 @@ def test_totp_second_factor(http: TestClient, idp: MockIdP) -> None:
     assert "приложения-аутентификатора" in page.text
     person = idp.provider.people.get(1000000103)
     assert person is not None and person.totp_secret
-    code = totp(decode_secret(person.totp_secret), idp.provider.clock.now())
+    code = totp(decode_secret(person.totp_secret), int(idp.provider.clock.now().timestamp()))
     back = redirect_params(http.post("/login/code", data={"txn": txn, "code": code}))
     assert back["state"] == params["state"]
     # the same step cannot be used twice

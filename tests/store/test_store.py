@@ -232,3 +232,28 @@ def test_name_keys_are_rebuilt_when_the_name_rules_change(db_url: str) -> None:
     found = s.find_accounts(entry.keys, ISSUER)
     assert [e.account.account_id for e in found] == ["a1"]
     s.close()
+
+
+def test_find_by_login_is_exact_and_within_the_organisation(store: SqlStore) -> None:
+    store.import_accounts(
+        [
+            make_account("a1", "sch1", login="m.smirnova"),
+            make_account("a2", "sch2", login="m.smirnova"),
+            make_account("a3", "sch1", login="p.petrov"),
+        ]
+    )
+    found = store.find_by_login("sch1", "m.smirnova")
+    assert found is not None
+    assert found.account_id == "a1"
+    other = store.find_by_login("sch2", "m.smirnova")
+    assert other is not None
+    assert other.account_id == "a2"
+    assert store.find_by_login("sch3", "m.smirnova") is None
+    assert store.find_by_login("sch1", "M.Smirnova") is None
+    assert store.find_by_login("sch1", "m.smirnov") is None
+    assert store.find_by_login("sch1", "m.smirnova%") is None
+
+
+def test_find_by_login_refuses_an_ambiguous_login(store: SqlStore) -> None:
+    store.import_accounts([make_account("a1", login="shared"), make_account("a2", login="shared")])
+    assert store.find_by_login("sch1", "shared") is None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sso_bridge.matching.decide import decide
-from sso_bridge.matching.keys import identity_keys
+from sso_bridge.matching.keys import MatchKeys, identity_keys
 from sso_bridge.model import FederatedIdentity, MatchDecision, Outcome
 from sso_bridge.store.base import AccountDirectory
 
@@ -14,8 +14,12 @@ class Matcher:
     def __init__(self, directory: AccountDirectory) -> None:
         self._directory = directory
 
-    def match(self, identity: FederatedIdentity) -> MatchDecision:
-        keys, warnings = identity_keys(identity, self._directory.blind_index)
+    def match(self, identity: FederatedIdentity, keys: MatchKeys | None = None) -> MatchDecision:
+        """The decision for ``identity``; ``keys``, when given, stand for its personal data
+        (a caller that kept only the keyed hashes of a SNILS or passport passes them)."""
+        warnings: tuple[str, ...] = ()
+        if keys is None:
+            keys, warnings = identity_keys(identity, self._directory.blind_index)
         if not identity.verified:
             # No lookup at all: neither the answer nor its timing may depend on local data.
             return MatchDecision(Outcome.LOCAL_LOGIN_REQUIRED, warnings=warnings)

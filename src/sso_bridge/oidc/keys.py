@@ -10,7 +10,7 @@ import json
 import threading
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from jose import jwk
@@ -18,7 +18,14 @@ from jose.exceptions import JOSEError
 
 from sso_bridge.clock import Clock, SystemClock
 from sso_bridge.oidc.errors import IdTokenError, OidcError
-from sso_bridge.oidc.http import HttpClient
+from sso_bridge.oidc.http import HttpClient, HttpResponse
+
+if TYPE_CHECKING:
+    from sso_bridge.store.ephemeral import EphemeralStore
+
+JWKS_KIND = "jwks"
+"""The :class:`EphemeralStore` kind under which a shared JWKS document is kept."""
+SHARED_JWKS_LIFETIME = timedelta(hours=1)
 
 # Which JWK fits which JWS algorithm (RFC 7518 §3.1).
 _KEY_TYPES: dict[str, tuple[str, str | None]] = {
@@ -153,6 +160,11 @@ class JwksCache:
 
     Refetches are at most one per ``min_refetch_interval``, so that tokens with made-up
     key IDs cannot make the relying party hammer the IdP. Thread-safe.
+
+    With a ``store``, the fetched document is kept there (kind ``jwks``, key the
+    ``jwks_uri``, for an hour) and read from there first, so that broker processes
+    sharing the store share one fetch; a document there that differs from the one in use
+    (another process saw a rotation) is taken before the IdP is asked.
     """
 
     def __init__(
@@ -163,8 +175,11 @@ class JwksCache:
         *,
         clock: Clock | None = None,
         min_refetch_interval: timedelta = timedelta(seconds=30),
+        store: EphemeralStore | None = None,
     ) -> None:
         self._http = http
+        self._store = store
+        self._document: bytes | None = None
         self._uri = jwks_uri
         self._algorithms = tuple(algorithms)
         self._clock = clock or SystemClock()
@@ -198,8 +213,20 @@ class JwksCache:
         return self._clock.now() - self._fetched_at >= self._interval
 
     def _refresh(self) -> None:
-        self._fetched_at = self._clock.now()
+        now = self._clock.now()
+        self._fetched_at = now
+        if self._store is not None:
+            shared = self._store.get(JWKS_KIND, self._uri, now)
+            if shared is not None and shared != self._document:
+                self._load(HttpResponse(status=200, body=shared))
+                return
         response = self._http.get(self._uri, headers={"Accept": "application/json"})
         if response.status != 200:
             raise OidcError(f"the JWKS answered HTTP {response.status}", code="oidc.jwks_invalid")
+        self._load(response)
+        if self._store is not None:
+            self._store.put(JWKS_KIND, self._uri, response.body, now + SHARED_JWKS_LIFETIME, now)
+
+    def _load(self, response: HttpResponse) -> None:
         self._keys = parse_jwks(response.json_object("JWKS"), self._algorithms, self._keys)
+        self._document = response.body

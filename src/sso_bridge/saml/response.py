@@ -58,7 +58,8 @@ class LoginResult:
     for single logout; ``authn_context`` is the class reference of the authentication,
     e.g. to tell whether the IdP already ran a second factor. ``idp_initiated`` is true
     for a response that answers no request of ours (accepted only when enabled): such a
-    login must never create or change a link.
+    login must never create or change a link. ``in_response_to`` is the ID of our request
+    that it answers, for a caller that binds requests to a browser.
     """
 
     identity: FederatedIdentity
@@ -68,6 +69,7 @@ class LoginResult:
     session_index: str | None = None
     authn_context: str | None = None
     authn_instant: datetime | None = None
+    in_response_to: str | None = None
 
 
 def process_response(
@@ -118,7 +120,9 @@ def process_response(
     keep_until = max(not_on_or_after, confirmed_until) + config.skew
     if not replay_cache.add_if_new(_required_id(assertion, "the assertion"), keep_until, now):
         raise refuse("saml.replayed", "this assertion was accepted before")
-    return LoginResult(identity, name_id, in_response_to is None, **session)
+    return LoginResult(
+        identity, name_id, in_response_to is None, in_response_to=in_response_to, **session
+    )
 
 
 def _required_id(element: Any, what: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Protocol
 
 from sso_bridge.matching.decide import AccountEntry
@@ -106,6 +107,13 @@ class AccountDirectory(Protocol):
 
     def get_organization(self, org_id: str) -> Organization | None: ...
 
+    def find_by_login(self, org_id: str, login: str) -> LocalAccount | None:
+        """The account of ``org_id`` with exactly this login (case and all).
+
+        ``None`` when there is none or when several accounts of the organisation share it.
+        """
+        ...
+
     def list_accounts(
         self, *, org_id: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[LocalAccount]: ...
@@ -160,10 +168,42 @@ class LinkStore(Protocol):
 
 
 class AuditLog(Protocol):
-    """Append-only trail of logins, links and refusals."""
+    """Append-only, hash-chained trail of logins, links, sessions and refusals.
 
-    def record(self, event: AuditEvent) -> AuditEvent: ...
+    See docs/audit.md and :mod:`sso_bridge.audit`. Events are numbered in the order they
+    were recorded; each carries the hash of the one before it.
+    """
 
-    def tail(self, limit: int = 20) -> list[AuditEvent]:
-        """The newest ``limit`` events, oldest first."""
+    def record(self, event: AuditEvent) -> AuditEvent:
+        """Append ``event`` and return it as stored, with ``event_id`` and ``chain_hash``.
+
+        What is stored is :func:`sso_bridge.audit.prepare` of ``event``: ``detail``
+        redacted, text cut to its column, the time in UTC. A time without a timezone is
+        refused (``audit.invalid_event``).
+        """
+        ...
+
+    def record_many(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+        """Append several events at once (one transaction), in order; as :meth:`record`."""
+        ...
+
+    def tail(
+        self,
+        limit: int = 20,
+        *,
+        account_id: str | None = None,
+        since: datetime | None = None,
+    ) -> list[AuditEvent]:
+        """The newest ``limit`` events, oldest first.
+
+        Only those of ``account_id`` and those at or after ``since`` (timezone-aware;
+        ``audit.bad_since`` otherwise), when given.
+        """
+        ...
+
+    def events(self, after_id: int = 0, limit: int = 1000) -> list[AuditEvent]:
+        """Up to ``limit`` events with ``event_id`` above ``after_id``, ascending.
+
+        For reading the whole trail in batches, as verification does.
+        """
         ...

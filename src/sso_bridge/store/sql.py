@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
+from sso_bridge.audit.sql import SqlAuditTrail
 from sso_bridge.errors import (
     AccountNotFound,
     ConfigError,
@@ -33,7 +34,6 @@ from sso_bridge.matching.normalize import (
 )
 from sso_bridge.model import (
     AccountStatus,
-    AuditAction,
     AuditEvent,
     Link,
     LinkMethod,
@@ -42,7 +42,8 @@ from sso_bridge.model import (
 )
 from sso_bridge.store.base import ACCOUNT_ROW_COLUMNS, AccountRow, account_row
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: accounts, links, audit. 2: audit records chained (user_agent, chain_hash), login index."""
 
 metadata = sa.MetaData()
 
@@ -82,6 +83,7 @@ accounts = sa.Table(
     sa.Index("ix_accounts_snils", "snils_hash"),
     sa.Index("ix_accounts_passport", "passport_hash"),
     sa.Index("ix_accounts_org", "org_id"),
+    sa.Index("ix_accounts_login", "org_id", "login"),
 )
 
 links = sa.Table(
@@ -118,6 +120,18 @@ audit = sa.Table(
     sa.Column("ip", sa.String(64)),
     sa.Column("code", sa.String(64)),
     sa.Column("detail", sa.Text),
+    sa.Column("user_agent", sa.Text),
+    # hex SHA-256 over the previous record's chain_hash and this record (sso_bridge.audit)
+    sa.Column("chain_hash", sa.String(64)),
+    sa.Index("ix_audit_account", "account_id", "event_id"),
+)
+
+
+_ACCOUNT_BY_ID = sa.select(accounts).where(accounts.c.account_id == sa.bindparam("id"))
+_LINKS_OF_SUBJECT = (
+    sa.select(links)
+    .where(links.c.issuer == sa.bindparam("issuer"), links.c.subject == sa.bindparam("subject"))
+    .order_by(links.c.account_id)
 )
 
 
@@ -189,6 +203,7 @@ class SqlStore:
         self._blind_index = blind_index
         self._dialect = engine.dialect.name
         self._writer = engine.execution_options(write=True)
+        self._audit = SqlAuditTrail(audit)
         self._migrate()
         self._entry_query = (
             sa.select(
@@ -235,6 +250,7 @@ class SqlStore:
                     code="store.key_mismatch",
                 )
             if version < SCHEMA_VERSION:
+                self._upgrade(conn)
                 self._put_meta(conn, "schema_version", str(SCHEMA_VERSION))
             rules = str(NAME_RULES_VERSION)
             if stored.get("name_rules") != rules:
@@ -243,6 +259,12 @@ class SqlStore:
                 self._put_meta(conn, "name_rules", rules)
             if key_id is None:
                 self._put_meta(conn, "blind_index_key_id", self._blind_index.key_id)
+
+    def _upgrade(self, conn: Connection) -> None:
+        """Schema 1 -> 2: the login index; audit columns, its index, its rows chained."""
+        for index in accounts.indexes:
+            index.create(conn, checkfirst=True)
+        self._audit.upgrade(conn)
 
     @staticmethod
     def _rebuild_name_keys(conn: Connection) -> None:
@@ -323,12 +345,23 @@ class SqlStore:
 
     def get_account(self, account_id: str) -> LocalAccount | None:
         with self.engine.connect() as conn:
-            row = (
-                conn.execute(sa.select(accounts).where(accounts.c.account_id == account_id))
-                .mappings()
-                .first()
-            )
+            row = conn.execute(_ACCOUNT_BY_ID, {"id": account_id}).mappings().first()
         return None if row is None else self._account(row)
+
+    def find_by_login(self, org_id: str, login: str) -> LocalAccount | None:
+        """The account of ``org_id`` whose login is exactly ``login``.
+
+        ``None`` when there is none, and also when several accounts of the organisation
+        share that login: an ambiguous login is refused, never guessed.
+        """
+        query = (
+            sa.select(accounts)
+            .where(accounts.c.org_id == org_id, accounts.c.login == login)
+            .limit(2)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return self._account(rows[0]) if len(rows) == 1 else None
 
     def get_organization(self, org_id: str) -> Organization | None:
         with self.engine.connect() as conn:
@@ -485,66 +518,40 @@ class SqlStore:
             return [self._link(r) for r in conn.execute(query.limit(limit)).mappings()]
 
     def links_for_subject(self, issuer: str, subject: str) -> list[Link]:
-        return self.list_links(issuer=issuer, subject=subject, limit=10_000)
+        # every login asks this: a statement built once is a compiled-cache hit
+        with self.engine.connect() as conn:
+            found = conn.execute(_LINKS_OF_SUBJECT, {"issuer": issuer, "subject": subject})
+            return [self._link(r) for r in found.mappings()]
 
     def links_for_account(self, account_id: str) -> list[Link]:
         return self.list_links(account_id=account_id, limit=10_000)
 
     # -- audit ----------------------------------------------------------------------------
 
-    def _record(self, conn: Connection, event: AuditEvent) -> int:
-        values = {
-            "at": event.at,
-            "action": event.action.value,
-            "actor": event.actor,
-            "method": None if event.method is None else event.method.value,
-            "issuer": event.issuer,
-            "subject": event.subject,
-            "account_id": event.account_id,
-            "ip": event.ip,
-            "code": event.code,
-            "detail": event.detail,
-        }
-        result = conn.execute(sa.insert(audit).values(**values).returning(audit.c.event_id))
-        return int(result.scalar_one())
+    def _record(self, conn: Connection, event: AuditEvent) -> AuditEvent:
+        return self._audit.append(conn, event)
 
     def record(self, event: AuditEvent) -> AuditEvent:
         with self._write() as conn:
-            event_id = self._record(conn, event)
-        return AuditEvent(
-            action=event.action,
-            at=event.at,
-            actor=event.actor,
-            method=event.method,
-            issuer=event.issuer,
-            subject=event.subject,
-            account_id=event.account_id,
-            ip=event.ip,
-            code=event.code,
-            detail=event.detail,
-            event_id=event_id,
-        )
+            return self._record(conn, event)
 
-    def tail(self, limit: int = 20) -> list[AuditEvent]:
-        query = sa.select(audit).order_by(audit.c.event_id.desc()).limit(limit)
+    def record_many(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+        with self._write() as conn:
+            return [self._record(conn, event) for event in events]
+
+    def tail(
+        self,
+        limit: int = 20,
+        *,
+        account_id: str | None = None,
+        since: datetime | None = None,
+    ) -> list[AuditEvent]:
         with self.engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-        return [
-            AuditEvent(
-                action=AuditAction(r["action"]),
-                at=_utc(r["at"]),
-                actor=r["actor"],
-                method=None if r["method"] is None else LinkMethod(r["method"]),
-                issuer=r["issuer"],
-                subject=r["subject"],
-                account_id=r["account_id"],
-                ip=r["ip"],
-                code=r["code"],
-                detail=r["detail"],
-                event_id=r["event_id"],
-            )
-            for r in reversed(rows)
-        ]
+            return self._audit.tail(conn, limit, account_id, since)
+
+    def events(self, after_id: int = 0, limit: int = 1000) -> list[AuditEvent]:
+        with self.engine.connect() as conn:
+            return self._audit.events(conn, after_id, limit)
 
 
 class _SqlBulkImport:

@@ -1,0 +1,41 @@
+"""The tamper-evident audit trail: hash chain, redaction, an in-memory log (docs/audit.md).
+
+``AuditEvent`` and ``AuditAction`` live in :mod:`sso_bridge.model`; the ``AuditLog`` port
+in :mod:`sso_bridge.store.base`. Both are re-exported here. The SQL implementation is
+:class:`sso_bridge.store.sql.SqlStore`.
+"""
+
+from sso_bridge.audit.chain import (
+    GENESIS,
+    MISMATCH,
+    ChainReport,
+    canonical,
+    chain_hash,
+    iter_events,
+    verify_chain,
+    verify_log,
+)
+from sso_bridge.audit.errors import ChainBroken
+from sso_bridge.audit.memory import InMemoryAuditLog
+from sso_bridge.audit.redact import MASK, prepare, redact
+from sso_bridge.model import AuditAction, AuditEvent
+from sso_bridge.store.base import AuditLog
+
+__all__ = [
+    "GENESIS",
+    "MASK",
+    "MISMATCH",
+    "AuditAction",
+    "AuditEvent",
+    "AuditLog",
+    "ChainBroken",
+    "ChainReport",
+    "InMemoryAuditLog",
+    "canonical",
+    "chain_hash",
+    "iter_events",
+    "prepare",
+    "redact",
+    "verify_chain",
+    "verify_log",
+]

@@ -1,0 +1,166 @@
+"""The hash chain that makes the audit trail tamper-evident.
+
+Each stored event carries ``chain_hash = SHA-256(previous chain_hash + canonical(event))``
+in hex, the first one chained to 64 zeros. Editing, removing, reordering or inserting a
+record breaks the chain at that record or the one after it; see docs/audit.md for what
+the chain does not protect against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Protocol
+
+import attrs
+
+from sso_bridge.errors import InvalidInput
+from sso_bridge.model import AuditEvent
+
+__all__ = [
+    "CHAIN_FORMAT",
+    "GENESIS",
+    "MISMATCH",
+    "ChainReport",
+    "EventSource",
+    "canonical",
+    "chain_hash",
+    "iter_events",
+    "verify_chain",
+    "verify_log",
+]
+
+CHAIN_FORMAT = "sso-bridge-audit/1"
+"""The version tag that starts every canonical encoding; a new encoding gets a new tag."""
+
+GENESIS = "0" * 64
+"""The "previous hash" of the first record."""
+
+MISMATCH = "hash does not match its content or its predecessor"
+
+_TEXT_FIELDS = (
+    "action",
+    "actor",
+    "method",
+    "issuer",
+    "subject",
+    "account_id",
+    "ip",
+    "code",
+    "detail",
+    "user_agent",
+)
+
+
+def _bad(message: str) -> InvalidInput:
+    return InvalidInput(message, code="audit.invalid_event")
+
+
+def _time(at: object) -> str:
+    if not isinstance(at, datetime):
+        raise _bad("the event time is not a date-time")
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise _bad("the event time has no timezone")
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def canonical(event: AuditEvent) -> bytes:
+    """The bytes that are hashed for ``event``: every field, in a fixed order.
+
+    A JSON array (UTF-8, no spaces) that starts with :data:`CHAIN_FORMAT`, then the
+    event id, the time in UTC with microseconds and the text fields; ``null`` and ``""``
+    stay distinct. Raises ``audit.invalid_event`` for a field of the wrong type or a time
+    without a timezone.
+    """
+    event_id = event.event_id
+    if event_id is not None and (not isinstance(event_id, int) or isinstance(event_id, bool)):
+        raise _bad("the event id is not an integer")
+    values: list[object] = [CHAIN_FORMAT, event_id, _time(event.at)]
+    for name in _TEXT_FIELDS:
+        value = getattr(event, name)
+        if value is not None and not isinstance(value, str):
+            raise _bad(f"the event's {name} is not text")
+        # an enum member (a str subclass) is encoded as its value
+        values.append(None if value is None else str.__str__(value))
+    text = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _bad("the event holds text that is not valid Unicode") from exc
+
+
+def chain_hash(previous: str, event: AuditEvent) -> str:
+    """Hex SHA-256 over ``previous`` (64 hex digits) and :func:`canonical` of ``event``."""
+    if len(previous) != 64 or not all(c in "0123456789abcdef" for c in previous):
+        raise _bad("the previous hash is not 64 lower-case hex digits")
+    return hashlib.sha256(previous.encode("ascii") + canonical(event)).hexdigest()
+
+
+@attrs.frozen
+class ChainReport:
+    """What verifying a trail found.
+
+    ``checked`` counts the records found intact; ``head_id`` and ``head`` are the last of
+    them and its hash (``None`` and :data:`GENESIS` for an empty trail), the value to keep
+    elsewhere. ``first_bad`` is the event id of the first record that fails, with
+    ``reason``.
+    """
+
+    checked: int
+    head: str = GENESIS
+    head_id: int | None = None
+    first_bad: int | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
+def verify_chain(events: Iterable[AuditEvent]) -> ChainReport:
+    """Check that ``events`` (oldest first, from the first record) form an unbroken chain.
+
+    Stops at the first record whose stored hash is not the one computed from its content
+    and its predecessor's stored hash.
+    """
+    previous, previous_id, checked = GENESIS, None, 0
+    for event in events:
+        if event.chain_hash is None:
+            reason = "record has no chain hash"
+        else:
+            try:
+                expected: str | None = chain_hash(previous, event)
+            except InvalidInput as exc:
+                expected, reason = None, f"record cannot be encoded: {exc.message}"
+            if expected is not None:
+                if expected == event.chain_hash:
+                    previous, previous_id, checked = expected, event.event_id, checked + 1
+                    continue
+                reason = MISMATCH
+        return ChainReport(checked, previous, previous_id, event.event_id, reason)
+    return ChainReport(checked, previous, previous_id)
+
+
+class EventSource(Protocol):
+    """Anything that hands out stored events in batches (every ``AuditLog`` does)."""
+
+    def events(self, after_id: int = 0, limit: int = 1000) -> list[AuditEvent]: ...
+
+
+def iter_events(source: EventSource, batch: int = 1000) -> Iterator[AuditEvent]:
+    """Every stored event, oldest first, read ``batch`` at a time."""
+    after = 0
+    while True:
+        page = source.events(after, batch)
+        yield from page
+        last = page[-1].event_id if page else None
+        if len(page) < batch or last is None:
+            return
+        after = last
+
+
+def verify_log(source: EventSource, batch: int = 1000) -> ChainReport:
+    """:func:`verify_chain` over a whole stored trail, read in batches."""
+    return verify_chain(iter_events(source, batch))

@@ -1,0 +1,52 @@
+"""The broker: one object that runs the whole login over the library's parts.
+
+:class:`Broker` takes the stores, the providers and the policies; web adapters
+(:mod:`sso_bridge.web`) turn requests into its calls and its results into responses.
+The login's order is a table (:mod:`sso_bridge.broker.states`).
+"""
+
+from sso_bridge.broker.broker import Broker
+from sso_bridge.broker.config import (
+    AlertHook,
+    BrokerPolicy,
+    Client,
+    OidcProvider,
+    Provider,
+    SamlProvider,
+    SecurityAlert,
+)
+from sso_bridge.broker.errors import BrokerError
+from sso_bridge.broker.results import (
+    AccountOption,
+    ChooseAccount,
+    LinkedFromSettings,
+    LocalLoginForm,
+    LoggedIn,
+    Redirect,
+    SecondFactorForm,
+    StepResult,
+)
+from sso_bridge.broker.states import TRANSITIONS, Event, State
+
+__all__ = [
+    "TRANSITIONS",
+    "AccountOption",
+    "AlertHook",
+    "Broker",
+    "BrokerError",
+    "BrokerPolicy",
+    "ChooseAccount",
+    "Client",
+    "Event",
+    "LinkedFromSettings",
+    "LocalLoginForm",
+    "LoggedIn",
+    "OidcProvider",
+    "Provider",
+    "Redirect",
+    "SamlProvider",
+    "SecondFactorForm",
+    "SecurityAlert",
+    "State",
+    "StepResult",
+]

@@ -1,0 +1,96 @@
+"""What a broker call asks the web layer to do next: redirect, show a form, or log in."""
+
+from __future__ import annotations
+
+import attrs
+
+from sso_bridge.errors import BridgeError
+from sso_bridge.mfa import Challenge
+from sso_bridge.model import Link
+from sso_bridge.sessions import SavedRequest, Session
+
+__all__ = [
+    "AccountOption",
+    "ChooseAccount",
+    "LinkedFromSettings",
+    "LocalLoginForm",
+    "LoggedIn",
+    "Redirect",
+    "SecondFactorForm",
+    "StepResult",
+]
+
+
+@attrs.frozen
+class Redirect:
+    """Send the browser to ``url`` (the IdP)."""
+
+    url: str
+
+
+@attrs.frozen
+class AccountOption:
+    """One account offered by the chooser: organisation and roles, no personal data."""
+
+    account_id: str
+    org_id: str
+    organization: str
+    roles: tuple[str, ...]
+
+
+@attrs.frozen
+class ChooseAccount:
+    """Show the chooser of organisation + account; answer with :meth:`Broker.choose`."""
+
+    step_id: str
+    options: tuple[AccountOption, ...]
+    linking: bool
+    """True when picking also links the account (a match, not existing links)."""
+
+
+@attrs.frozen
+class LocalLoginForm:
+    """Show the local login form; answer with :meth:`Broker.local_login`.
+
+    ``reason`` is ``"local"`` (a plain local login), ``"unverified"`` (the federated
+    identity is not confirmed: log in once locally to link it) or ``"prove"`` (prove one
+    of the offered accounts before it is linked). ``organizations`` narrows the selector
+    when not empty. ``error`` is the refusal of the previous attempt, if any.
+    """
+
+    step_id: str
+    reason: str
+    organizations: tuple[str, ...] = ()
+    error: BridgeError | None = None
+
+
+@attrs.frozen
+class SecondFactorForm:
+    """Show the code form; answer with :meth:`Broker.second_factor`."""
+
+    step_id: str
+    challenge: Challenge
+    error: BridgeError | None = None
+
+
+@attrs.frozen
+class LoggedIn:
+    """A session was issued: set the cookie to ``token``.
+
+    ``restored`` is the request kept when the previous session expired, when the same
+    account logged back in; the web layer replays it or shows its form filled in.
+    """
+
+    token: str = attrs.field(repr=False)
+    session: Session
+    restored: SavedRequest | None = None
+
+
+@attrs.frozen
+class LinkedFromSettings:
+    """A link was made from the settings page; the session is unchanged."""
+
+    link: Link
+
+
+StepResult = Redirect | ChooseAccount | LocalLoginForm | SecondFactorForm | LoggedIn

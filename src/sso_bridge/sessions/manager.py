@@ -1,0 +1,332 @@
+"""Issuing, validating, rotating and revoking sessions; CSRF tokens for forms.
+
+A session token is 256 random bits, handed to the browser in base64url and stored only as
+its SHA-256 (the store key, which is also the session id): a copy of the store does not
+let anyone sign in. Validation is one store read in the normal case; the idle deadline is
+pushed forward by a write at most once per ``touch_interval``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Final
+
+import attrs
+
+from sso_bridge import base64url
+from sso_bridge.errors import ConfigError, InvalidInput, StoreError
+from sso_bridge.sessions.binding import IpBinding, parse_ip
+from sso_bridge.sessions.errors import SessionError, SessionExpired, SessionIpChanged
+from sso_bridge.sessions.model import (
+    METHODS,
+    Method,
+    Session,
+    session_from_bytes,
+    session_to_bytes,
+)
+from sso_bridge.store.ephemeral import EphemeralStore
+
+__all__ = ["SESSION_KIND", "SessionManager", "SessionPolicy"]
+
+SESSION_KIND: Final = "session"
+"""The :class:`EphemeralStore` kind under which sessions are kept."""
+
+_MIN_KEY_BYTES: Final = 32
+_TOKEN_BYTES: Final = 32
+_TOKEN_FORM: Final = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of 32 bytes, unpadded
+_MAX_USER_AGENT: Final = 512
+_CSRF_LABEL: Final = b"sso_bridge csrf v1\x00"
+
+
+def _positive(instance: object, attribute: attrs.Attribute[timedelta], value: timedelta) -> None:
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        raise ConfigError(f"{attribute.name} must be a positive timedelta", code="config.invalid")
+
+
+def _not_negative(
+    instance: object, attribute: attrs.Attribute[timedelta], value: timedelta
+) -> None:
+    if not isinstance(value, timedelta) or value < timedelta(0):
+        raise ConfigError(f"{attribute.name} must not be negative", code="config.invalid")
+
+
+@attrs.frozen
+class SessionPolicy:
+    """Lifetimes and binding of sessions.
+
+    ``absolute_lifetime`` counts from login and is never extended; ``idle_timeout`` from
+    the last use. ``touch_interval`` bounds how stale the recorded last use may be (and so
+    how often validation writes). ``grace`` is how long a session that ended by time is
+    still remembered, so that validation can name its account (``session.expired``)
+    instead of knowing nothing (``session.unknown``).
+    """
+
+    absolute_lifetime: timedelta = attrs.field(default=timedelta(hours=8), validator=_positive)
+    idle_timeout: timedelta = attrs.field(default=timedelta(minutes=30), validator=_positive)
+    binding: IpBinding = attrs.field(
+        factory=IpBinding, validator=attrs.validators.instance_of(IpBinding)
+    )
+    touch_interval: timedelta = attrs.field(default=timedelta(seconds=60), validator=_not_negative)
+    grace: timedelta = attrs.field(default=timedelta(hours=24), validator=_not_negative)
+
+    def __attrs_post_init__(self) -> None:
+        if self.touch_interval >= self.idle_timeout:
+            raise ConfigError(
+                "touch_interval must be shorter than idle_timeout", code="config.invalid"
+            )
+
+
+def _session_id(token: str | None) -> str:
+    """The id (hex SHA-256) of a well-formed token; ``session.missing`` otherwise."""
+    if not token or not _TOKEN_FORM.fullmatch(token):
+        raise SessionError("no session token, or a malformed one", code="session.missing")
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _unknown() -> SessionError:
+    return SessionError("no such session", code="session.unknown")
+
+
+def _text(name: str, value: object) -> str:
+    if type(value) is not str or not value:
+        raise InvalidInput(f"{name} must be a non-empty string", code="input.invalid")
+    return value
+
+
+def _check_login(
+    account_id: str, issuer: str | None, subject: str | None, method: str, now: datetime
+) -> None:
+    _text("account_id", account_id)
+    if method not in METHODS:
+        raise InvalidInput(f"method must be one of {sorted(METHODS)}", code="input.invalid")
+    if method == "federated":
+        _text("issuer", issuer)
+        _text("subject", subject)
+    elif issuer is not None or subject is not None:
+        raise InvalidInput("a local login has no issuer or subject", code="input.invalid")
+    if now.utcoffset() is None:
+        raise InvalidInput("now must be timezone-aware", code="input.invalid")
+
+
+class SessionManager:
+    """Sessions in an :class:`EphemeralStore` (kind ``"session"``, owner the account).
+
+    ``csrf_key`` (at least 32 random bytes, kept secret and the same on every instance of
+    the service) keys the CSRF tokens.
+    """
+
+    def __init__(self, store: EphemeralStore, policy: SessionPolicy, csrf_key: bytes) -> None:
+        if not isinstance(csrf_key, bytes) or len(csrf_key) < _MIN_KEY_BYTES:
+            raise ConfigError(
+                f"the CSRF key must be at least {_MIN_KEY_BYTES} bytes", code="config.invalid"
+            )
+        self._store = store
+        self._policy = policy
+        self._csrf_key = csrf_key
+
+    @property
+    def policy(self) -> SessionPolicy:
+        return self._policy
+
+    def start(
+        self,
+        account_id: str,
+        *,
+        ip: str,
+        user_agent: str | None,
+        now: datetime,
+        issuer: str | None = None,
+        subject: str | None = None,
+        accounts: Sequence[str] = (),
+        not_on_or_after: datetime | None = None,
+        second_factor: bool = False,
+        method: Method = "federated",
+    ) -> tuple[str, Session]:
+        """A new session after a login: its token (for the cookie) and the session.
+
+        ``accounts`` are the other accounts the person may switch to; ``not_on_or_after``
+        (the IdP's ``SessionNotOnOrAfter``) caps the absolute deadline. The user agent is
+        kept for listing (its first 512 characters; "" when the request had none).
+        """
+        _check_login(account_id, issuer, subject, method, now)
+        expires_at = now + self._policy.absolute_lifetime
+        if not_on_or_after is not None:
+            if not_on_or_after <= now:
+                raise InvalidInput("not_on_or_after has already passed", code="input.invalid")
+            expires_at = min(expires_at, not_on_or_after)
+        offered = tuple(dict.fromkeys((account_id, *(_text("accounts", a) for a in accounts))))
+        template = Session(
+            session_id="",
+            account_id=account_id,
+            issuer=issuer,
+            subject=subject,
+            accounts=offered,
+            ip=str(parse_ip(ip)),
+            user_agent=(user_agent or "")[:_MAX_USER_AGENT],
+            created_at=now,
+            last_seen_at=now,
+            expires_at=expires_at,
+            idle_expires_at=now + self._policy.idle_timeout,
+            second_factor=bool(second_factor),
+            method=method,
+        )
+        return self._issue(template, now)
+
+    def validate(self, token: str | None, *, ip: str, now: datetime) -> Session:
+        """The live session of ``token`` used from ``ip``.
+
+        Raises ``session.missing`` (no or malformed token), ``session.unknown``,
+        ``session.expired`` / ``session.idle_expired`` (:class:`SessionExpired`) or
+        ``session.ip_changed`` (:class:`SessionIpChanged`; the session is ended); a
+        malformed ``ip`` that differs from the bound one is ``input.bad_ip``.
+        """
+        session_id = _session_id(token)
+        session = self._live(session_id, now)
+        if ip != session.ip and not self._policy.binding.same_client(session.ip, ip):
+            self._store.delete(SESSION_KIND, session_id)
+            raise SessionIpChanged(session, ip)
+        if now - session.last_seen_at >= self._policy.touch_interval:
+            session = attrs.evolve(
+                session, last_seen_at=now, idle_expires_at=now + self._policy.idle_timeout
+            )
+            self._put(session, now)
+        return session
+
+    def rotate(
+        self,
+        token: str | None,
+        *,
+        now: datetime,
+        account_id: str | None = None,
+        second_factor: bool | None = None,
+    ) -> tuple[str, Session]:
+        """Replace the session's token with a new one; the old token stops working at once.
+
+        Done after a login, after the second factor (``second_factor=True``) and to switch
+        to another of ``session.accounts`` (``account_id``; else
+        ``session.account_not_offered``). The creation time and absolute deadline carry
+        over. Switching account clears ``second_factor`` unless it is given.
+        """
+        session_id = _session_id(token)
+        current = self._live(session_id, now)
+        target = current.account_id if account_id is None else account_id
+        if target not in current.accounts:
+            raise SessionError(
+                "this session may not switch to that account", code="session.account_not_offered"
+            )
+        data = self._store.consume(SESSION_KIND, session_id, now)
+        taken = None if data is None else session_from_bytes(session_id, data)
+        if taken is None:  # rotated or revoked since the read above
+            raise _unknown()
+        if second_factor is None:
+            second_factor = taken.second_factor and target == taken.account_id
+        template = attrs.evolve(
+            taken,
+            account_id=target,
+            last_seen_at=now,
+            idle_expires_at=now + self._policy.idle_timeout,
+            second_factor=second_factor,
+        )
+        issued = self._issue(template, now)
+        # A validation that read the old entry before the consume may be writing it back
+        # (a touch); deleting once more, after the new entry is stored, leaves that write
+        # a window only if it took longer than this whole rotation.
+        self._store.delete(SESSION_KIND, session_id)
+        return issued
+
+    def revoke(self, session_id: str) -> bool:
+        """End the session with this id; True if there was one."""
+        return self._store.delete(SESSION_KIND, session_id)
+
+    def revoke_token(self, token: str | None, *, now: datetime) -> Session | None:
+        """End the session of ``token`` (a logout); the session it was, or None."""
+        try:
+            session_id = _session_id(token)
+        except SessionError:
+            return None
+        data = self._store.consume(SESSION_KIND, session_id, now)
+        return None if data is None else session_from_bytes(session_id, data)
+
+    def revoke_account(self, account_id: str) -> int:
+        """End every session acting as ``account_id``; how many there were."""
+        return self._store.delete_owned_by(SESSION_KIND, account_id)
+
+    def sessions_of(self, account_id: str, now: datetime) -> list[Session]:
+        """The live sessions acting as ``account_id``, oldest first."""
+        found = []
+        for key, data in self._store.owned_by(SESSION_KIND, account_id, now):
+            session = session_from_bytes(key, data)
+            if session is not None and session.account_id == account_id and now < session.ends_at():
+                found.append(session)
+        return sorted(found, key=lambda s: (s.created_at, s.session_id))
+
+    def csrf_token(self, session: Session) -> str:
+        """The CSRF token for forms of ``session`` (it changes when the token rotates)."""
+        return self._csrf(b"session\x00" + session.session_id.encode())
+
+    def check_csrf(self, session: Session, value: str | None) -> None:
+        """Accept ``value`` as the CSRF token of ``session``, or ``session.csrf_invalid``."""
+        self._check(self.csrf_token(session), value)
+
+    def csrf_token_for(self, binding: str) -> str:
+        """The CSRF token for forms shown before login, bound to a browser id."""
+        return self._csrf(b"browser\x00" + _text("binding", binding).encode())
+
+    def check_csrf_for(self, binding: str, value: str | None) -> None:
+        """Accept ``value`` as the CSRF token of ``binding``, or ``session.csrf_invalid``."""
+        self._check(self.csrf_token_for(binding), value)
+
+    def _csrf(self, message: bytes) -> str:
+        digest = hmac.new(self._csrf_key, _CSRF_LABEL + message, hashlib.sha256).digest()
+        return base64url.encode(digest)
+
+    @staticmethod
+    def _check(expected: str, value: str | None) -> None:
+        given = (value or "").encode("utf-8", "replace")
+        if not hmac.compare_digest(expected.encode(), given):
+            raise SessionError("the form's CSRF token is not valid", code="session.csrf_invalid")
+
+    def _live(self, session_id: str, now: datetime) -> Session:
+        data = self._store.get(SESSION_KIND, session_id, now)
+        session = None if data is None else session_from_bytes(session_id, data)
+        if session is None:
+            raise _unknown()
+        if now >= session.expires_at:
+            raise SessionExpired("the session has ended", session=session, code="session.expired")
+        if now >= session.idle_expires_at:
+            raise SessionExpired(
+                "the session has ended for want of use",
+                session=session,
+                code="session.idle_expired",
+            )
+        return session
+
+    def _issue(self, template: Session, now: datetime) -> tuple[str, Session]:
+        token = base64url.encode(secrets.token_bytes(_TOKEN_BYTES))
+        session = attrs.evolve(template, session_id=hashlib.sha256(token.encode()).hexdigest())
+        stored = self._store.add(
+            SESSION_KIND,
+            session.session_id,
+            session_to_bytes(session),
+            session.ends_at() + self._policy.grace,
+            now,
+            owner=session.account_id,
+        )
+        if not stored:
+            raise StoreError("a new session id is already in use", code="store.error")
+        return token, session
+
+    def _put(self, session: Session, now: datetime) -> None:
+        self._store.put(
+            SESSION_KIND,
+            session.session_id,
+            session_to_bytes(session),
+            session.ends_at() + self._policy.grace,
+            now,
+            owner=session.account_id,
+        )

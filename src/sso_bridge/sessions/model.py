@@ -1,0 +1,136 @@
+"""The session value and its stored form.
+
+A session is stored as a compact JSON array under the SHA-256 of its token; times are
+whole microseconds since the Unix epoch, so that reading one back parses no date text.
+Anything that does not decode to exactly that shape is treated as no session at all.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Final, Literal
+
+import attrs
+
+__all__ = ["METHODS", "Method", "Session", "session_from_bytes", "session_to_bytes"]
+
+Method = Literal["federated", "local"]
+METHODS: Final[frozenset[str]] = frozenset({"federated", "local"})
+
+_FORMAT: Final = 1
+_MAX_STORED_BYTES: Final = 16 * 1024
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+_METHOD_NAMES: Final = ("federated", "local")  # a tuple: `in` on it never hashes the value
+_decode: Final = json.JSONDecoder().decode
+
+
+@attrs.frozen
+class Session:
+    """A signed-in browser: who it acts as, where from, and until when.
+
+    ``session_id`` is the hex SHA-256 of the session token; the token itself is known only
+    to the browser. ``accounts`` are the local accounts the person may switch to without
+    logging in again (the current one among them). ``expires_at`` is the absolute deadline
+    (already capped by the IdP's ``SessionNotOnOrAfter``), ``idle_expires_at`` the one that
+    moves forward while the session is used.
+    """
+
+    session_id: str
+    account_id: str
+    issuer: str | None
+    subject: str | None
+    accounts: tuple[str, ...]
+    ip: str
+    user_agent: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    idle_expires_at: datetime
+    second_factor: bool
+    method: Method
+
+    def ends_at(self) -> datetime:
+        """The earlier of the absolute and the idle deadline."""
+        return min(self.expires_at, self.idle_expires_at)
+
+
+def micros(moment: datetime) -> int:
+    """``moment`` (timezone-aware) as whole microseconds since the Unix epoch."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _moment(value: int) -> datetime:
+    # exact for every microsecond up to the year 2242: the float's error stays below 0.5 µs
+    return datetime.fromtimestamp(value / 1e6, UTC)
+
+
+def session_to_bytes(session: Session) -> bytes:
+    """The stored form of ``session``; its id is the store key and is not repeated."""
+    row = [
+        _FORMAT,
+        session.account_id,
+        session.issuer,
+        session.subject,
+        list(session.accounts),
+        session.ip,
+        session.user_agent,
+        micros(session.created_at),
+        micros(session.last_seen_at),
+        micros(session.expires_at),
+        micros(session.idle_expires_at),
+        session.second_factor,
+        session.method,
+    ]
+    # ASCII: a lone surrogate in a header-derived string cannot break the encoding
+    return json.dumps(row, separators=(",", ":")).encode()
+
+
+def session_from_bytes(session_id: str, data: bytes) -> Session | None:
+    """The session stored as ``data`` under ``session_id``; None for anything else."""
+    # Read on every request, so checked inline; the shape check below refuses what the
+    # strict reader of sso_bridge.jsonparse exists for (objects, floats, NaN, depth).
+    if len(data) > _MAX_STORED_BYTES:
+        return None
+    try:
+        row = _decode(data.decode())
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    if type(row) is not list or len(row) != 13 or row[0] != _FORMAT:
+        return None
+    _, account, issuer, subject, accounts, ip, agent, created, seen, ends, idle, second, method = (
+        row
+    )
+    if (
+        type(account) is not str
+        or (issuer is not None and type(issuer) is not str)
+        or (subject is not None and type(subject) is not str)
+        or type(accounts) is not list
+        or any(type(a) is not str for a in accounts)
+        or type(ip) is not str
+        or type(agent) is not str
+        or type(created) is not int
+        or type(seen) is not int
+        or type(ends) is not int
+        or type(idle) is not int
+        or type(second) is not bool
+        or method not in _METHOD_NAMES
+    ):
+        return None
+    try:
+        times = (_moment(created), _moment(seen), _moment(ends), _moment(idle))
+    except (OverflowError, ValueError, OSError):  # beyond what a datetime holds
+        return None
+    return Session(
+        session_id,
+        account,
+        issuer,
+        subject,
+        tuple(accounts),
+        ip,
+        agent,
+        *times,
+        second,
+        method,
+    )

@@ -1,0 +1,315 @@
+"""An :class:`~sso_bridge.store.ephemeral.EphemeralStore` in Redis, shared by processes.
+
+An entry is the string ``{prefix}{kind}:{key}`` holding a header and the value::
+
+    16 hex digits  expires_at, microseconds since the Unix epoch
+     4 hex digits  length n of the owner in UTF-8 bytes (0: no owner)
+     n bytes       the owner
+     the rest      the value
+
+so that one GET both finds the value and tells whether it is live by the caller's
+``now``. The Redis TTL (``expires_at - now``, at least one second) only collects garbage.
+An owner's keys are the set ``{prefix}owner:{kind}:{owner}``, written together with the
+entry; members whose entry has gone or changed owner are removed when the set is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+import redis
+
+from sso_bridge.errors import ConfigError, InvalidInput, StoreError
+
+__all__ = ["RedisEphemeralStore"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_MILLISECOND = timedelta(milliseconds=1)
+_HEADER = 20
+_MAX_EXPIRY = 16**16 - 1
+_MAX_OWNER = 0xFFFF
+_MIN_TTL_MS = 1000
+
+# Lua helpers shared by the scripts: the expiry and the owner read back from a header.
+_LUA_HELPERS = """
+local function expiry(v) return tonumber(string.sub(v, 1, 16), 16) end
+local function owns(v, owner)
+  return tonumber(string.sub(v, 17, 20), 16) == #owner
+    and string.sub(v, 21, 20 + #owner) == owner
+end
+local function index(set, member, ttl)
+  redis.call('SADD', set, member)
+  if redis.call('PTTL', set) < ttl then redis.call('PEXPIRE', set, ttl) end
+end
+"""
+
+# KEYS: entry, owner set. ARGV: payload, ttl ms, member.
+_PUT_OWNED = (
+    _LUA_HELPERS
+    + """
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+index(KEYS[2], ARGV[3], tonumber(ARGV[2]))
+return 1
+"""
+)
+
+# KEYS: entry [, owner set]. ARGV: payload, ttl ms, now µs [, member].
+# An entry present in Redis but expired by the caller's now counts as absent.
+_ADD = (
+    _LUA_HELPERS
+    + """
+local old = redis.call('GET', KEYS[1])
+if old and expiry(old) > tonumber(ARGV[3]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if #KEYS > 1 then index(KEYS[2], ARGV[4], tonumber(ARGV[2])) end
+return 1
+"""
+)
+
+# KEYS: owner set, entries. ARGV: owner, members (one per entry).
+_DELETE_OWNED = (
+    _LUA_HELPERS
+    + """
+local n = 0
+for i = 2, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if v and owns(v, ARGV[1]) then
+    redis.call('DEL', KEYS[i])
+    n = n + 1
+  end
+  redis.call('SREM', KEYS[1], ARGV[i])
+end
+return n
+"""
+)
+
+# KEYS: owner set, entries. ARGV: owner, now µs, members (one per entry).
+# Checked again here: the entry may have been put anew since the caller read it.
+_FORGET_STALE = (
+    _LUA_HELPERS
+    + """
+local now = tonumber(ARGV[2])
+for i = 2, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if not v or expiry(v) <= now or not owns(v, ARGV[1]) then
+    redis.call('SREM', KEYS[1], ARGV[i + 1])
+  end
+end
+return 0
+"""
+)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _ttl_ms(expires_at: datetime, now: datetime) -> int:
+    return max(_MIN_TTL_MS, -((now - expires_at) // _MILLISECOND))
+
+
+def _payload(value: bytes, expires_at: datetime, owner: bytes) -> bytes:
+    if len(owner) > _MAX_OWNER:
+        raise InvalidInput("an entry's owner is longer than 65535 bytes", code="input.invalid")
+    expires = min(max(_micros(expires_at), 0), _MAX_EXPIRY)
+    return b"%016x%04x" % (expires, len(owner)) + owner + value
+
+
+def _split(raw: bytes) -> tuple[int, bytes, bytes]:
+    """``(expires_at µs, owner, value)`` of a stored entry."""
+    end = _HEADER + int(raw[16:_HEADER], 16)
+    return int(raw[:16], 16), raw[_HEADER:end], raw[end:]
+
+
+class RedisEphemeralStore:
+    """:class:`~sso_bridge.store.ephemeral.EphemeralStore` over one Redis database.
+
+    ``client`` must return bytes (``decode_responses`` off). ``prefix`` starts every key;
+    give each deployment (or test) its own. A ``kind`` must be non-empty, without ``:``
+    and not ``owner``, so that no two entries can share a Redis key.
+    """
+
+    def __init__(self, client: redis.Redis, prefix: str = "sso:") -> None:
+        if client.get_connection_kwargs().get("decode_responses"):
+            raise ConfigError(
+                "the Redis client decodes responses; entries are bytes", code="config.invalid"
+            )
+        self._client = client
+        self._prefix = prefix
+        self._kinds: set[str] = set()
+        self._put_owned = client.register_script(_PUT_OWNED)
+        self._add = client.register_script(_ADD)
+        self._delete_owned = client.register_script(_DELETE_OWNED)
+        self._forget_stale = client.register_script(_FORGET_STALE)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "sso:") -> RedisEphemeralStore:
+        """A store over a new client for ``url`` (``redis://``, ``rediss://``, ``unix://``)."""
+        try:
+            client = redis.Redis.from_url(url)
+        except ValueError as exc:
+            raise ConfigError(f"not a Redis URL: {exc}", code="config.bad_store_url") from None
+        return cls(client, prefix)
+
+    @property
+    def client(self) -> redis.Redis:
+        """The Redis client in use."""
+        return self._client
+
+    @property
+    def prefix(self) -> str:
+        """The prefix of every key this store writes."""
+        return self._prefix
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        self._client.close()
+
+    def put(
+        self,
+        kind: str,
+        key: str,
+        value: bytes,
+        expires_at: datetime,
+        now: datetime,
+        *,
+        owner: str | None = None,
+    ) -> None:
+        """Store ``value``, replacing any entry under the same key."""
+        name = self._name(kind, key)
+        data = _payload(value, expires_at, (owner or "").encode())
+        ttl = _ttl_ms(expires_at, now)
+        with _served():
+            if owner:
+                self._put_owned([name, self._owner_set(kind, owner)], [data, ttl, key])
+            else:
+                self._client.set(name, data, px=ttl)
+
+    def add(
+        self,
+        kind: str,
+        key: str,
+        value: bytes,
+        expires_at: datetime,
+        now: datetime,
+        *,
+        owner: str | None = None,
+    ) -> bool:
+        """Store ``value`` only if no live entry has this key; True when stored."""
+        keys = [self._name(kind, key)]
+        args: list[bytes | int | str] = [
+            _payload(value, expires_at, (owner or "").encode()),
+            _ttl_ms(expires_at, now),
+            _micros(now),
+        ]
+        if owner:
+            keys.append(self._owner_set(kind, owner))
+            args.append(key)
+        with _served():
+            return bool(self._add(keys, args))
+
+    def get(self, kind: str, key: str, now: datetime) -> bytes | None:
+        """The live entry's value, or None: exactly one GET."""
+        if kind not in self._kinds:
+            self._check_kind(kind)
+        try:
+            raw = cast("bytes | None", self._client.get(f"{self._prefix}{kind}:{key}"))
+        except redis.RedisError as exc:
+            raise _store_error(exc) from exc
+        if raw is None or int(raw[:16], 16) <= _micros(now):
+            return None
+        return raw[_HEADER + int(raw[16:_HEADER], 16) :]
+
+    def consume(self, kind: str, key: str, now: datetime) -> bytes | None:
+        """Remove the entry and return its value if it was live: one GETDEL, one winner."""
+        name = self._name(kind, key)
+        with _served():
+            raw = cast("bytes | None", self._client.getdel(name))
+        if raw is None:
+            return None
+        expires, _owner, value = _split(raw)
+        return value if expires > _micros(now) else None
+
+    def delete(self, kind: str, key: str) -> bool:
+        """Remove the entry; True if there was one (live or not)."""
+        name = self._name(kind, key)
+        with _served():
+            return bool(self._client.delete(name))
+
+    def owned_by(self, kind: str, owner: str, now: datetime) -> list[tuple[str, bytes]]:
+        """The live ``(key, value)`` pairs of ``kind`` put with this ``owner``, by key."""
+        if not owner:
+            return []
+        owner_set = self._owner_set(kind, owner)
+        owned, now_us = owner.encode(), _micros(now)
+        found: list[tuple[str, bytes]] = []
+        stale: list[bytes] = []
+        with _served():
+            members = sorted(cast("set[bytes]", self._client.smembers(owner_set)))
+            if not members:
+                return []
+            names = self._member_names(kind, members)
+            raws = cast("list[bytes | None]", self._client.mget(names))
+            for member, raw in zip(members, raws, strict=True):
+                entry = None if raw is None else _split(raw)
+                if entry is None or entry[0] <= now_us or entry[1] != owned:
+                    stale.append(member)
+                else:
+                    found.append((member.decode(), entry[2]))
+            if stale:
+                keys: list[str | bytes] = [owner_set, *self._member_names(kind, stale)]
+                self._forget_stale(keys, [owned, now_us, *stale])
+        found.sort()
+        return found
+
+    def delete_owned_by(self, kind: str, owner: str) -> int:
+        """Remove every entry of ``kind`` put with this ``owner``; how many went."""
+        if not owner:
+            return 0
+        owner_set = self._owner_set(kind, owner)
+        with _served():
+            members = list(cast("set[bytes]", self._client.smembers(owner_set)))
+            if not members:
+                return 0
+            keys: list[str | bytes] = [owner_set, *self._member_names(kind, members)]
+            return int(self._delete_owned(keys, [owner.encode(), *members]))
+
+    # -- key names -----------------------------------------------------------------------
+
+    def _name(self, kind: str, key: str) -> str:
+        if kind not in self._kinds:
+            self._check_kind(kind)
+        return f"{self._prefix}{kind}:{key}"
+
+    def _owner_set(self, kind: str, owner: str) -> str:
+        return f"{self._prefix}owner:{kind}:{owner}"
+
+    def _member_names(self, kind: str, members: Sequence[bytes]) -> list[bytes]:
+        start = f"{self._prefix}{kind}:".encode()
+        return [start + member for member in members]
+
+    def _check_kind(self, kind: str) -> None:
+        if not kind or ":" in kind or kind == "owner":
+            raise InvalidInput(
+                f"{kind!r} cannot be a kind: it must be non-empty, without ':', not 'owner'",
+                code="input.invalid",
+            )
+        self._kinds.add(kind)
+
+
+def _store_error(exc: redis.RedisError) -> StoreError:
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return StoreError(f"Redis cannot be reached: {exc}", code="store.unavailable")
+    return StoreError(f"Redis refused a command: {exc}", code="store.error")
+
+
+@contextmanager
+def _served() -> Iterator[None]:
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise _store_error(exc) from exc

@@ -1,0 +1,237 @@
+"""An :class:`~sso_bridge.store.ephemeral.EphemeralStore` in one SQL table.
+
+SQLite or PostgreSQL, through SQLAlchemy Core, with a schema of its own: the table
+``ephemeral`` (created on first use) next to, or apart from, the accounts and links.
+Expiry times are integer microseconds since the Unix epoch, compared in SQL with the
+caller's ``now``. Every change is one statement: ``add`` is an upsert that may only
+overwrite an expired row, ``consume`` a ``DELETE ... RETURNING``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from sso_bridge.errors import StoreError
+
+__all__ = ["SqlEphemeralStore", "ephemeral_table"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+# Not the lock of sso_bridge.store.sql: the two schemas may be created at the same time.
+_CREATE_LOCK_ID = 7261532
+
+_metadata = sa.MetaData()
+
+ephemeral_table = sa.Table(
+    "ephemeral",
+    _metadata,
+    sa.Column("kind", sa.String(64), primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.LargeBinary, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),  # µs since the Unix epoch
+    sa.Column("owner", sa.Text),
+    sa.Index("ix_ephemeral_owner", "kind", "owner"),
+    sa.Index("ix_ephemeral_expires", "expires_at"),
+)
+
+_t = ephemeral_table
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+class SqlEphemeralStore:
+    """:class:`~sso_bridge.store.ephemeral.EphemeralStore` over a SQLAlchemy ``engine``.
+
+    Make the engine with :func:`sso_bridge.store.sql.create_engine` (SQLite writers then
+    take the write lock up front). Every ``purge_every`` writes of this object also drop
+    the rows expired by then; :meth:`purge` does it on demand.
+    """
+
+    def __init__(self, engine: Engine, *, purge_every: int = 1000) -> None:
+        self.engine = engine
+        self._writer = engine.execution_options(write=True)
+        self._postgres = engine.dialect.name == "postgresql"
+        self._created = False
+        self._create_lock = threading.Lock()
+        self._purge_every = max(1, purge_every)
+        self._writes = itertools.count(1)
+
+    def close(self) -> None:
+        """Release the engine's connections."""
+        self.engine.dispose()
+
+    def put(
+        self,
+        kind: str,
+        key: str,
+        value: bytes,
+        expires_at: datetime,
+        now: datetime,
+        *,
+        owner: str | None = None,
+    ) -> None:
+        """Store ``value``, replacing any entry under the same key."""
+        stmt = self._upsert(kind, key, value, expires_at, owner)
+        with self._write() as conn:
+            conn.execute(stmt)
+        self._counted(now)
+
+    def add(
+        self,
+        kind: str,
+        key: str,
+        value: bytes,
+        expires_at: datetime,
+        now: datetime,
+        *,
+        owner: str | None = None,
+    ) -> bool:
+        """Store ``value`` only if no live entry has this key; True when stored."""
+        stmt = self._upsert(kind, key, value, expires_at, owner, unless_live_at=now)
+        with self._write() as conn:
+            stored = conn.execute(stmt.returning(_t.c.kind)).first() is not None
+        self._counted(now)
+        return stored
+
+    def get(self, kind: str, key: str, now: datetime) -> bytes | None:
+        """The live entry's value, or None."""
+        stmt = sa.select(_t.c.value).where(
+            _t.c.kind == kind, _t.c.key == key, _t.c.expires_at > _micros(now)
+        )
+        with self._read() as conn:
+            value = conn.execute(stmt).scalar()
+        return None if value is None else bytes(value)
+
+    def consume(self, kind: str, key: str, now: datetime) -> bytes | None:
+        """Remove the entry and return its value if it was live: at most one caller wins."""
+        stmt = (
+            sa.delete(_t)
+            .where(_t.c.kind == kind, _t.c.key == key)
+            .returning(_t.c.value, _t.c.expires_at)
+        )
+        with self._write() as conn:
+            row = conn.execute(stmt).first()
+        if row is None or row.expires_at <= _micros(now):
+            return None
+        return bytes(row.value)
+
+    def delete(self, kind: str, key: str) -> bool:
+        """Remove the entry; True if there was one (live or not)."""
+        with self._write() as conn:
+            result = conn.execute(sa.delete(_t).where(_t.c.kind == kind, _t.c.key == key))
+        return result.rowcount > 0
+
+    def owned_by(self, kind: str, owner: str, now: datetime) -> list[tuple[str, bytes]]:
+        """The live ``(key, value)`` pairs of ``kind`` put with this ``owner``, by key."""
+        if not owner:
+            return []
+        stmt = sa.select(_t.c.key, _t.c.value).where(
+            _t.c.kind == kind, _t.c.owner == owner, _t.c.expires_at > _micros(now)
+        )
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+        # Sorted here, by code point: database collations differ.
+        return sorted((key, bytes(value)) for key, value in rows)
+
+    def delete_owned_by(self, kind: str, owner: str) -> int:
+        """Remove every entry of ``kind`` put with this ``owner``; how many went."""
+        if not owner:
+            return 0
+        with self._write() as conn:
+            result = conn.execute(sa.delete(_t).where(_t.c.kind == kind, _t.c.owner == owner))
+        return int(result.rowcount)
+
+    def purge(self, now: datetime) -> int:
+        """Delete every row expired by ``now``; how many went."""
+        with self._write() as conn:
+            result = conn.execute(sa.delete(_t).where(_t.c.expires_at <= _micros(now)))
+        return int(result.rowcount)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _upsert(
+        self,
+        kind: str,
+        key: str,
+        value: bytes,
+        expires_at: datetime,
+        owner: str | None,
+        *,
+        unless_live_at: datetime | None = None,
+    ) -> Any:
+        insert: Any = pg.insert(_t) if self._postgres else sqlite.insert(_t)
+        stmt = insert.values(
+            kind=kind,
+            key=key,
+            value=bytes(value),
+            expires_at=_micros(expires_at),
+            owner=owner or None,
+        )
+        changes = {
+            "value": stmt.excluded.value,
+            "expires_at": stmt.excluded.expires_at,
+            "owner": stmt.excluded.owner,
+        }
+        where = None if unless_live_at is None else _t.c.expires_at <= _micros(unless_live_at)
+        return stmt.on_conflict_do_update(
+            index_elements=[_t.c.kind, _t.c.key], set_=changes, where=where
+        )
+
+    def _counted(self, now: datetime) -> None:
+        if next(self._writes) % self._purge_every == 0:
+            self.purge(now)
+
+    def _create(self) -> None:
+        with self._create_lock:
+            if self._created:
+                return
+            with self._writer.begin() as conn:
+                if self._postgres:
+                    # Serialise first use by several processes; CREATE TABLE races otherwise.
+                    conn.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CREATE_LOCK_ID}
+                    )
+                _metadata.create_all(conn, checkfirst=True)
+            self._created = True
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        try:
+            if not self._created:
+                self._create()
+            with self._writer.begin() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise StoreError(
+                f"database write failed: {exc.orig}", code="store.write_failed"
+            ) from exc
+        except sa.exc.DBAPIError as exc:
+            raise StoreError(
+                f"the database refused a write: {exc.orig}", code="store.error"
+            ) from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            if not self._created:
+                self._create()
+            with self.engine.connect() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"database read failed: {exc.orig}", code="store.unavailable") from exc
+        except sa.exc.DBAPIError as exc:
+            raise StoreError(
+                f"the database refused a read: {exc.orig}", code="store.error"
+            ) from exc

@@ -14,8 +14,9 @@ The statuses follow one rule: 400 for a refused message or bad input, 401 for a 
 authentication, 403 for a refusal by policy, 404 for something absent, 409 for a conflict
 with stored state, 413 for a message that is too large, 429 for too many attempts, 500
 for configuration or server faults, 502 for an unusable answer from the IdP and 503 for a
-backend that cannot be reached. ``tests/test_codes.py`` checks that every code raised in ``src/`` is listed
-here, that every entry is raised somewhere, and that ``docs/errors.md`` matches.
+backend that cannot be reached. ``tests/test_codes.py`` checks that every code raised in
+``src/`` is listed here, that every entry is raised somewhere, and that
+``docs/errors.md`` matches.
 """
 
 from __future__ import annotations

@@ -192,6 +192,8 @@ class AuditAction(enum.StrEnum):
     SESSION_REVOKED = "session_revoked"
     SECURITY = "security"
     UNLOCK = "unlock"
+    CREDENTIALS = "credentials"
+    """An administrator set a password or the contacts for one-time codes."""
 
 
 @attrs.frozen

@@ -294,16 +294,8 @@ class BrokerCore:
     def _switchable(self, identity: StepIdentity | None, account: LocalAccount) -> tuple[str, ...]:
         if identity is None:
             return (account.account_id,)
-        ids = [
-            link.account_id
-            for link in self.links.links_for_subject(identity.issuer, identity.subject)
-        ]
-        active = [
-            a.account_id
-            for i in ids
-            if (a := self.directory.get_account(i)) is not None and a.active
-        ]
-        return tuple(sorted({*active, account.account_id}))
+        linked = self.directory.linked_accounts(identity.issuer, identity.subject)
+        return tuple(sorted({*(a.account_id for a in linked if a.active), account.account_id}))
 
     def _restore(self, step: Step, account_id: str, client: Client) -> SavedRequest | None:
         if step.kept is None:

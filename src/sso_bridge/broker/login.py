@@ -216,11 +216,7 @@ class LoginFlow(BrokerCore):
             if idp_initiated:  # pragma: no cover - a LINK step always has its request
                 raise BrokerError("IdP-initiated logins never link", code="broker.idp_initiated")
             return self._link_from_settings(step, identity, client)
-        linked = [
-            account
-            for link in self.links.links_for_subject(identity.issuer, identity.subject)
-            if (account := self.directory.get_account(link.account_id)) is not None
-        ]
+        linked = self.directory.linked_accounts(identity.issuer, identity.subject)
         if linked:
             active = [a for a in linked if a.active]
             if not active:
@@ -228,8 +224,8 @@ class LoginFlow(BrokerCore):
                     "every account linked to this person is blocked; ask the school administrator",
                     code="broker.account_blocked",
                 )
+            ids = tuple(a.account_id for a in active)
             if len(active) == 1:
-                ids = (active[0].account_id,)
                 return self._settle(step, active[0], None, client, switchable=ids)
             return self._chooser(step, active, linking=False, weak=())
         if idp_initiated:

@@ -107,6 +107,10 @@ class AccountDirectory(Protocol):
 
     def get_organization(self, org_id: str) -> Organization | None: ...
 
+    def linked_accounts(self, issuer: str, subject: str) -> list[LocalAccount]:
+        """The accounts linked to (issuer, subject), by account id, blocked ones included."""
+        ...
+
     def find_by_login(self, org_id: str, login: str) -> LocalAccount | None:
         """The account of ``org_id`` with exactly this login (case and all).
 

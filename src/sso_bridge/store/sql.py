@@ -128,6 +128,12 @@ audit = sa.Table(
 
 
 _ACCOUNT_BY_ID = sa.select(accounts).where(accounts.c.account_id == sa.bindparam("id"))
+_ACCOUNTS_OF_SUBJECT = (
+    sa.select(accounts)
+    .join(links, links.c.account_id == accounts.c.account_id)
+    .where(links.c.issuer == sa.bindparam("issuer"), links.c.subject == sa.bindparam("subject"))
+    .order_by(accounts.c.account_id)
+)
 _LINKS_OF_SUBJECT = (
     sa.select(links)
     .where(links.c.issuer == sa.bindparam("issuer"), links.c.subject == sa.bindparam("subject"))
@@ -347,6 +353,11 @@ class SqlStore:
         with self.engine.connect() as conn:
             row = conn.execute(_ACCOUNT_BY_ID, {"id": account_id}).mappings().first()
         return None if row is None else self._account(row)
+
+    def linked_accounts(self, issuer: str, subject: str) -> list[LocalAccount]:
+        with self.engine.connect() as conn:
+            found = conn.execute(_ACCOUNTS_OF_SUBJECT, {"issuer": issuer, "subject": subject})
+            return [self._account(r) for r in found.mappings()]
 
     def find_by_login(self, org_id: str, login: str) -> LocalAccount | None:
         """The account of ``org_id`` whose login is exactly ``login``.

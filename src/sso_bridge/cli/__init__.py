@@ -1,0 +1,6 @@
+"""``sso-bridge``: the administrator's command line (docs/cli.md)."""
+
+from sso_bridge.cli import credentials as _credentials  # noqa: F401 - registers its commands
+from sso_bridge.cli.main import main
+
+__all__ = ["main"]

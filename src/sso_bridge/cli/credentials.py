@@ -1,0 +1,109 @@
+"""``sso-bridge accounts unlock | set-password | set-contacts``: local logins.
+
+The credentials (password hashes, lockout counters, contacts for one-time codes, sealed
+TOTP secrets) live in the ``credentials`` table of the same database. Their TOTP secrets
+are sealed under a key derived from the database's blind-index key (a different HKDF
+purpose), so the one key file serves both.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from sso_bridge.cli.main import _open, accounts, actor_option, store_options
+from sso_bridge.errors import AccountNotFound
+from sso_bridge.keyfile import resolve_key
+from sso_bridge.mfa import LocalPasswords
+from sso_bridge.model import AuditAction, AuditEvent
+from sso_bridge.store.sql import SqlStore
+from sso_bridge.store.sql_credentials import SqlCredentialStore
+
+__all__ = ["open_credentials"]
+
+
+def open_credentials(store: SqlStore, key: bytes) -> SqlCredentialStore:
+    """The credential store of ``store``'s database, sealed under ``key``."""
+    return SqlCredentialStore(store.engine, key)
+
+
+def _stores(
+    db_url: str, key_file: Path | None, account_id: str
+) -> tuple[SqlStore, SqlCredentialStore]:
+    store = _open(db_url, key_file)
+    if store.get_account(account_id) is None:
+        raise AccountNotFound(f"no local account {account_id!r}")
+    return store, open_credentials(store, resolve_key(db_url, key_file))
+
+
+@accounts.command("unlock")
+@click.argument("account_id")
+@actor_option
+@store_options
+def accounts_unlock(account_id: str, actor: str, db_url: str, key_file: Path | None) -> None:
+    """Unlock a local login locked after too many wrong passwords."""
+    store, credentials = _stores(db_url, key_file, account_id)
+    LocalPasswords(credentials).unlock(account_id)
+    store.record(AuditEvent(AuditAction.UNLOCK, datetime.now(UTC), actor, account_id=account_id))
+    click.echo(f"unlocked {account_id}")
+
+
+@accounts.command("set-password")
+@click.argument("account_id")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+@actor_option
+@store_options
+def accounts_set_password(
+    account_id: str, password_stdin: bool, actor: str, db_url: str, key_file: Path | None
+) -> None:
+    """Set the local password of an account (argon2id), after the password policy."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    store, credentials = _stores(db_url, key_file, account_id)
+    LocalPasswords(credentials).set_password(account_id, password, datetime.now(UTC))
+    store.record(
+        AuditEvent(
+            AuditAction.CREDENTIALS,
+            datetime.now(UTC),
+            actor,
+            account_id=account_id,
+            detail="password set",
+        )
+    )
+    click.echo(f"password set for {account_id}")
+
+
+@accounts.command("set-contacts")
+@click.argument("account_id")
+@click.option("--phone", help="Phone for one-time codes by SMS.")
+@click.option("--email", help="Address for one-time codes by e-mail.")
+@actor_option
+@store_options
+def accounts_set_contacts(
+    account_id: str,
+    phone: str | None,
+    email: str | None,
+    actor: str,
+    db_url: str,
+    key_file: Path | None,
+) -> None:
+    """Set where one-time codes go (both at once; an omitted one is removed)."""
+    store, credentials = _stores(db_url, key_file, account_id)
+    credentials.set_contacts(account_id, phone=phone, email=email)
+    store.record(
+        AuditEvent(
+            AuditAction.CREDENTIALS,
+            datetime.now(UTC),
+            actor,
+            account_id=account_id,
+            detail="contacts set",
+        )
+    )
+    click.echo(f"contacts set for {account_id}")

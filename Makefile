@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/pip install --quiet --no-deps python3-saml
 	$(BIN)/python bench/protocols.py
+	$(BIN)/python bench/broker.py
 	$(BIN)/python bench/matching.py
 
 # make fuzz: the long fuzzing profile of tests/fuzz (make test runs its quick profile), about

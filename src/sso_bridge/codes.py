@@ -368,6 +368,9 @@ _ALL: Final[tuple[Code, ...]] = (
     _code(
         "audit.bad_since", 400, "The --since time is not an ISO date or date-time with a time zone."
     ),
+    # web: the web adapters
+    _code("web.error", 400, "The web adapter refused the request; the message says why."),
+    _code("web.form_too_large", 413, "The submitted form is larger than the adapter's limit."),
     # mock_idp: the mock IdP's own configuration and keys
     _code("mock_idp.config_unreadable", 500, "The mock IdP's config file cannot be read."),
     _code("mock_idp.config_invalid", 500, "The mock IdP's config file is not a YAML/JSON mapping."),

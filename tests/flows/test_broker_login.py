@@ -48,9 +48,26 @@ def oidc_login(world: World, oid: int, browser: str = "browser-1") -> object:
     return world.broker.finish_oidc("esia", world.oidc_callback(redirect, oid), client)
 
 
-def links_of(world: World, oid: int) -> dict[str, LinkMethod]:
-    found = world.store.links_for_subject(world.idp.issuer, str(oid))
+def login(world: World, oid: int, protocol: str, browser: str = "browser-1") -> object:
+    """A federated login of ``oid`` over OIDC or SAML (through the IdP's own pages)."""
+    if protocol == "oidc":
+        return oidc_login(world, oid, browser)
+    client = world.client(browser)
+    redirect = world.broker.begin_federated("esia-saml", client)
+    assert isinstance(redirect, Redirect)
+    return world.broker.finish_saml("esia-saml", world.saml_post(redirect, oid), client)
+
+
+def issuer_of(world: World, protocol: str) -> str:
+    return world.idp.issuer if protocol == "oidc" else world.saml.idp_entity_id
+
+
+def links_of(world: World, oid: int, protocol: str = "oidc") -> dict[str, LinkMethod]:
+    found = world.store.links_for_subject(issuer_of(world, protocol), str(oid))
     return {link.account_id: link.method for link in found}
+
+
+BOTH = pytest.mark.parametrize("protocol", ["oidc", "saml"])
 
 
 def actions(world: World) -> list[tuple[AuditAction, str | None]]:
@@ -60,13 +77,16 @@ def actions(world: World) -> list[tuple[AuditAction, str | None]]:
 # -- after the federated step -------------------------------------------------------------
 
 
-def test_one_candidate_is_linked_automatically_then_goes_straight_in(world: World) -> None:
-    result = oidc_login(world, ANNA)
+@BOTH
+def test_one_candidate_is_linked_automatically_then_goes_straight_in(
+    world: World, protocol: str
+) -> None:
+    result = login(world, ANNA, protocol)
     assert isinstance(result, LoggedIn)
     assert result.session.account_id == "a-anna"
     assert result.session.subject == str(ANNA)
-    assert links_of(world, ANNA) == {"a-anna": LinkMethod.AUTO}
-    again = oidc_login(world, ANNA, "browser-2")
+    assert links_of(world, ANNA, protocol) == {"a-anna": LinkMethod.AUTO}
+    again = login(world, ANNA, protocol, "browser-2")
     assert isinstance(again, LoggedIn)
     assert again.session.account_id == "a-anna"
     assert again.token != result.token
@@ -74,8 +94,11 @@ def test_one_candidate_is_linked_automatically_then_goes_straight_in(world: Worl
     assert [a for a, _ in actions(world)].count(AuditAction.LINK) == 1
 
 
-def test_several_candidates_go_to_the_chooser_and_link_the_pick(world: World) -> None:
-    chooser = oidc_login(world, MARIA)
+@BOTH
+def test_several_candidates_go_to_the_chooser_and_link_the_pick(
+    world: World, protocol: str
+) -> None:
+    chooser = login(world, MARIA, protocol)
     assert isinstance(chooser, ChooseAccount)
     assert chooser.linking
     assert [(o.account_id, o.organization, o.roles) for o in chooser.options] == [
@@ -85,52 +108,63 @@ def test_several_candidates_go_to_the_chooser_and_link_the_pick(world: World) ->
     result = world.broker.choose(chooser.step_id, "p-maria", world.client())
     assert isinstance(result, LoggedIn)
     assert result.session.account_id == "p-maria"
-    assert links_of(world, MARIA) == {"p-maria": LinkMethod.CHOSEN}
+    assert links_of(world, MARIA, protocol) == {"p-maria": LinkMethod.CHOSEN}
     assert (AuditAction.CHOICE, None) in actions(world)
 
 
-def test_several_links_go_to_the_chooser_over_them_and_link_nothing(world: World) -> None:
+@BOTH
+def test_several_links_go_to_the_chooser_over_them_and_link_nothing(
+    world: World, protocol: str
+) -> None:
     ctx = RequestContext(actor="admin")
     for account in ("p-maria", "c-ivan"):
-        world.broker._linker.link_admin(world.idp.issuer, str(MARIA), account, ctx)
-    chooser = oidc_login(world, MARIA)
+        world.broker._linker.link_admin(issuer_of(world, protocol), str(MARIA), account, ctx)
+    chooser = login(world, MARIA, protocol)
     assert isinstance(chooser, ChooseAccount)
     assert not chooser.linking
     assert {o.account_id for o in chooser.options} == {"p-maria", "c-ivan"}
     result = world.broker.choose(chooser.step_id, "c-ivan", world.client())
     assert isinstance(result, LoggedIn)
     assert set(result.session.accounts) == {"p-maria", "c-ivan"}
-    assert links_of(world, MARIA) == {"p-maria": LinkMethod.ADMIN, "c-ivan": LinkMethod.ADMIN}
+    assert links_of(world, MARIA, protocol) == {
+        "p-maria": LinkMethod.ADMIN,
+        "c-ivan": LinkMethod.ADMIN,
+    }
 
 
-def test_an_unverified_identity_logs_in_locally_once_then_is_linked(world: World) -> None:
-    form = oidc_login(world, MARIA_SIMPLIFIED)
+@BOTH
+def test_an_unverified_identity_logs_in_locally_once_then_is_linked(
+    world: World, protocol: str
+) -> None:
+    form = login(world, MARIA_SIMPLIFIED, protocol)
     assert isinstance(form, LocalLoginForm)
     assert form.reason == "unverified"
     result = world.broker.local_login(
         form.step_id, "sch2", "smirnova.m", LOCAL_PASSWORD, world.client()
     )
     assert isinstance(result, LoggedIn)
-    assert links_of(world, MARIA_SIMPLIFIED) == {"p-maria": LinkMethod.LOCAL_LOGIN}
-    again = oidc_login(world, MARIA_SIMPLIFIED, "browser-2")
+    assert links_of(world, MARIA_SIMPLIFIED, protocol) == {"p-maria": LinkMethod.LOCAL_LOGIN}
+    again = login(world, MARIA_SIMPLIFIED, protocol, "browser-2")
     assert isinstance(again, LoggedIn)
     assert again.session.account_id == "p-maria"
 
 
-def test_no_match_says_how_to_link(tmp_path: Path) -> None:
+@BOTH
+def test_no_match_says_how_to_link(tmp_path: Path, protocol: str) -> None:
     world = build_world(
         tmp_path, accounts=[a for a in sample_accounts() if a.last_name != "Кузнецова"]
     )
     with refused("broker.no_match") as caught:
-        oidc_login(world, ANNA)
+        login(world, ANNA, protocol)
     assert "settings" in caught.value.message
     assert (AuditAction.LOGIN_REFUSED, "broker.no_match") in actions(world)
-    assert links_of(world, ANNA) == {}
+    assert links_of(world, ANNA, protocol) == {}
 
 
-def test_strong_policy_asks_to_prove_a_weak_match(tmp_path: Path) -> None:
+@BOTH
+def test_strong_policy_asks_to_prove_a_weak_match(tmp_path: Path, protocol: str) -> None:
     world = build_world(tmp_path, policy=BrokerPolicy(auto_link="strong"))
-    form = oidc_login(world, ANNA)
+    form = login(world, ANNA, protocol)
     assert isinstance(form, LocalLoginForm)
     assert (form.reason, form.organizations) == ("prove", ("sch1",))
     # another account, even with the right password, is not the one offered
@@ -139,32 +173,36 @@ def test_strong_policy_asks_to_prove_a_weak_match(tmp_path: Path) -> None:
     )
     assert isinstance(wrong, LocalLoginForm)
     assert wrong.error is not None
-    assert links_of(world, ANNA) == {}
+    assert links_of(world, ANNA, protocol) == {}
     result = world.broker.local_login(
         wrong.step_id, "sch1", "kuznetsova", LOCAL_PASSWORD, world.client()
     )
     assert isinstance(result, LoggedIn)
-    assert links_of(world, ANNA) == {"a-anna": LinkMethod.LOCAL_LOGIN}
+    assert links_of(world, ANNA, protocol) == {"a-anna": LinkMethod.LOCAL_LOGIN}
 
 
 # -- the linking proof -----------------------------------------------------------------------
 
 
-def test_a_chooser_answer_for_an_account_not_offered_is_refused(world: World) -> None:
-    chooser = oidc_login(world, MARIA)
+@BOTH
+def test_a_chooser_answer_for_an_account_not_offered_is_refused(
+    world: World, protocol: str
+) -> None:
+    chooser = login(world, MARIA, protocol)
     assert isinstance(chooser, ChooseAccount)
     with refused("broker.not_offered"):
         world.broker.choose(chooser.step_id, "c-ivan", world.client())
-    assert links_of(world, MARIA) == {}
+    assert links_of(world, MARIA, protocol) == {}
 
 
-def test_a_replayed_linking_proof_is_refused(world: World) -> None:
-    chooser = oidc_login(world, MARIA)
+@BOTH
+def test_a_replayed_linking_proof_is_refused(world: World, protocol: str) -> None:
+    chooser = login(world, MARIA, protocol)
     assert isinstance(chooser, ChooseAccount)
     assert isinstance(world.broker.choose(chooser.step_id, "p-maria", world.client()), LoggedIn)
     with refused("broker.step_unknown"):
         world.broker.choose(chooser.step_id, "t-maria", world.client())
-    assert links_of(world, MARIA) == {"p-maria": LinkMethod.CHOSEN}
+    assert links_of(world, MARIA, protocol) == {"p-maria": LinkMethod.CHOSEN}
 
 
 def test_a_step_is_bound_to_its_browser(world: World) -> None:

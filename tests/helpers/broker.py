@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -171,12 +171,14 @@ class World:
 
     def saml_post(self, redirect: Redirect, oid: int) -> dict[str, str]:
         """Log ``oid`` in through the IdP's pages; the form it posts to the ACS."""
+        self.http.cookies.clear()  # each login is another browser at the IdP
         page = self.http.get(redirect.url.removeprefix(BASE))
         txn = re.search(r'name="txn" value="([^"]+)"', page.text)
         assert txn is not None, page.text
         form = {"txn": txn.group(1), "login": LOGINS[oid], "password": PASSWORDS[oid]}
         self.http.post("/login", data=form)
         if oid in TOTP_SECRETS:
+            self.clock.advance(timedelta(seconds=30))  # the IdP accepts each step once
             key = decode_secret(TOTP_SECRETS[oid])
             code = totp(key, int(self.clock.now().timestamp()))
         else:

@@ -207,11 +207,17 @@ class BrokerCore:
                 challenge_id=challenge.challenge_id,
             )
             self._steps.save(nxt, now)
-            return SecondFactorForm(nxt.step_id, challenge)
+            return self._code_form(nxt.step_id, challenge)
         advance(step.state, Event.ACCOUNT_SETTLED)
         return self._log_in(
             step, account, link_method, client, step.idp_mfa, session_token, switchable
         )
+
+    def _code_form(
+        self, step_id: str, challenge: Challenge, error: BridgeError | None = None
+    ) -> SecondFactorForm:
+        left = max(0, self._challenges.max_attempts - challenge.attempts)
+        return SecondFactorForm(step_id, challenge, left, error)
 
     def _start_challenge(self, account_id: str, browser: str) -> Challenge:
         now = self._clock.now()

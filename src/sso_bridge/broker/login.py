@@ -377,8 +377,12 @@ class LoginFlow(BrokerCore):
                     if step.identity is None
                     else ("prove" if step.offered else "unverified")
                 )
-                return LocalLoginForm(nxt.step_id, reason, (), _public(exc))
+                return LocalLoginForm(nxt.step_id, reason, self._orgs_of(step.offered), exc)
             return self._settle(step, account, step.link_method, client)
+
+    def _orgs_of(self, account_ids: tuple[str, ...]) -> tuple[str, ...]:
+        found = (self.directory.get_account(i) for i in account_ids)
+        return tuple(sorted({a.org_id for a in found if a is not None}))
 
     def _check_password(self, step: Step, org_id: str, login: str, password: str) -> LocalAccount:
         now = self._clock.now()
@@ -427,7 +431,7 @@ class LoginFlow(BrokerCore):
                 challenge = self._challenges.get(step.challenge_id or "", account_id, now)
                 if challenge is None:  # pragma: no cover - verify just put it back
                     raise
-                return SecondFactorForm(nxt.step_id, challenge, exc)
+                return self._code_form(nxt.step_id, challenge, exc)
             self._record(AuditAction.SECOND_FACTOR_PASSED, client, account_id=account_id)
             advance(step.state, Event.SECOND_FACTOR_PASSED)
             account = self.directory.get_account(account_id)
@@ -452,8 +456,8 @@ class LoginFlow(BrokerCore):
                 current = self._challenges.get(step.challenge_id or "", step.account_id or "", now)
                 if current is None:
                     raise
-                return SecondFactorForm(nxt.step_id, current, exc)
-            return SecondFactorForm(nxt.step_id, challenge)
+                return self._code_form(nxt.step_id, current, exc)
+            return self._code_form(nxt.step_id, challenge)
 
 
 class _BadCredentials(BrokerError):
@@ -462,7 +466,3 @@ class _BadCredentials(BrokerError):
     def __init__(self, account_id: str | None) -> None:
         super().__init__("wrong organisation, login or password", code="auth.bad_password")
         self.account_id = account_id
-
-
-def _public(exc: BridgeError) -> BridgeError:
-    return exc

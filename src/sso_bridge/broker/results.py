@@ -70,6 +70,7 @@ class SecondFactorForm:
 
     step_id: str
     challenge: Challenge
+    attempts_left: int
     error: BridgeError | None = None
 
 

@@ -107,6 +107,10 @@ class AccountDirectory(Protocol):
 
     def get_organization(self, org_id: str) -> Organization | None: ...
 
+    def list_organizations(self) -> list[Organization]:
+        """Every organisation, by name (for a login form's selector)."""
+        ...
+
     def linked_accounts(self, issuer: str, subject: str) -> list[LocalAccount]:
         """The accounts linked to (issuer, subject), by account id, blocked ones included."""
         ...

@@ -374,6 +374,11 @@ class SqlStore:
             rows = conn.execute(query).mappings().all()
         return self._account(rows[0]) if len(rows) == 1 else None
 
+    def list_organizations(self) -> list[Organization]:
+        query = sa.select(organizations).order_by(organizations.c.name, organizations.c.org_id)
+        with self.engine.connect() as conn:
+            return [Organization(r["org_id"], r["name"]) for r in conn.execute(query).mappings()]
+
     def get_organization(self, org_id: str) -> Organization | None:
         with self.engine.connect() as conn:
             row = conn.execute(

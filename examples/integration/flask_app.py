@@ -1,0 +1,29 @@
+import os
+
+import flask
+
+from sso_bridge.broker import Broker, OidcProvider
+from sso_bridge.mfa import OutboxSender
+from sso_bridge.oidc import HttpxClient, RelyingParty, discover
+from sso_bridge.store import open_ephemeral_store, open_store
+from sso_bridge.store.sql_credentials import SqlCredentialStore
+from sso_bridge.web import WebConfig
+from sso_bridge.web.flask import auth_blueprint, require_session
+
+env, http, key = os.environ, HttpxClient(), bytes.fromhex(os.environ["BRIDGE_KEY"])
+db = open_store(env["BRIDGE_DB"], key)  # local accounts, imported with `sso-bridge accounts import`
+client = {"client_id": env["ESIA_CLIENT"], "client_secret": env["ESIA_SECRET"]}
+rp = discover(http, env["ESIA"], redirect_uri=env["SITE"] + "/auth/callback/esia", **client)
+esia = OidcProvider("esia", RelyingParty(rp, http))
+sql = {"directory": db, "links": db, "audit": db}  # one database serves these three ports
+temp = open_ephemeral_store(env["BRIDGE_EPHEMERAL"])  # redis://... for several processes
+creds, sms = SqlCredentialStore(db.engine, key), OutboxSender()  # put your SMS gateway here
+broker = Broker(**sql, store=temp, credentials=creds, sender=sms, secret=key, providers=[esia])
+app = flask.Flask(__name__)
+app.register_blueprint(auth_blueprint(broker, WebConfig(site_name="Школа № 17")))
+
+
+@app.route("/grades", methods=["GET", "POST"])
+@require_session
+def grades() -> str:
+    return f"{flask.g.sso_session.account_id}, form token {flask.g.sso_csrf_token}"

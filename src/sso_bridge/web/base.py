@@ -1,0 +1,298 @@
+"""What every auth route shares: the visiting browser, the session guard, and turning the
+broker's results into responses."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+from urllib.parse import urlencode
+
+import attrs
+
+from sso_bridge import base64url, codes
+from sso_bridge.broker import (
+    Broker,
+    BrokerError,
+    ChooseAccount,
+    Client,
+    LinkedFromSettings,
+    LocalLoginForm,
+    LoggedIn,
+    Provider,
+    Redirect,
+    SecondFactorForm,
+    StepResult,
+)
+from sso_bridge.errors import BridgeError, InvalidInput
+from sso_bridge.sessions import (
+    Session,
+    SessionError,
+    SessionExpired,
+    clear_cookie_header,
+    client_ip,
+    is_local_path,
+    new_browser_id,
+    set_cookie_header,
+)
+from sso_bridge.web.http import WebConfig, WebRequest, WebResponse
+from sso_bridge.web.rendering import Templates
+
+__all__ = ["NEXT_COOKIE", "ORGANIZATION_SCAN", "RoutesBase", "Visit", "kept_id"]
+
+NEXT_COOKIE: Final = "sso_next"
+"""Holds (base64url) where to go after a login that started at ``/login?next=...``."""
+
+BROWSER_MAX_AGE: Final = 365 * 24 * 3600
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+_BROWSER_ID: Final = re.compile(r"[A-Za-z0-9_-]{43}")
+_MAX_KEPT_ID: Final = 128
+ORGANIZATION_SCAN: Final = 500
+"""Above this many organisations the login form asks for the id as text instead."""
+
+
+@attrs.frozen
+class Visit:
+    """One request with the browser it comes from: ``client`` for the broker, the
+    session ``token`` from the cookie, and the cookie to set if the browser is new."""
+
+    request: WebRequest
+    client: Client
+    token: str | None
+    cookies: tuple[str, ...] = ()
+
+
+def kept_id(value: str | None) -> str | None:
+    """A kept-request id from a query, if it looks like one."""
+    return value if value and len(value) <= _MAX_KEPT_ID else None
+
+
+class RoutesBase:
+    """The broker, the configuration and the templates, and the shared steps of the
+    routes of :class:`~sso_bridge.web.core.AuthRoutes`."""
+
+    def __init__(
+        self, broker: Broker, config: WebConfig | None = None, templates: Templates | None = None
+    ) -> None:
+        self.broker = broker
+        self.config = config or WebConfig()
+        self.templates = templates or Templates(self.config)
+
+    # -- the visiting browser ----------------------------------------------------------------
+
+    def has_browser(self, request: WebRequest) -> bool:
+        """Whether the request carries a well-formed browser-id cookie."""
+        value = request.cookies.get(self.config.cookies.browser_cookie, "")
+        return _BROWSER_ID.fullmatch(value) is not None
+
+    def visit(self, request: WebRequest) -> Visit:
+        """The client of ``request``; a new browser id (and its cookie) on a first visit."""
+        settings = self.config.cookies
+        browser = request.cookies.get(settings.browser_cookie, "")
+        cookies: tuple[str, ...] = ()
+        if not self.has_browser(request):
+            browser = new_browser_id()
+            header = set_cookie_header(
+                settings, settings.browser_name, browser, max_age=BROWSER_MAX_AGE
+            )
+            cookies = (header,)
+        ip = client_ip(
+            request.remote_addr, request.header("x-forwarded-for"), self.config.trusted_proxies
+        )
+        client = Client(browser, ip, request.header("user-agent") or "")
+        token = request.cookies.get(settings.session_cookie) or None
+        return Visit(request, client, token, cookies)
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def guard(self, visit: Visit, *, check_csrf: bool = True) -> Session | WebResponse:
+        """The visit's live session, or where to send the browser instead.
+
+        No session: to the login page, coming back here afterwards. An expired one: the
+        request is kept (a POST only if its CSRF token was the expired session's) and the
+        login page gets its id. Other refusals (another IP) propagate. A state-changing
+        request must carry the session's CSRF token (``session.csrf_invalid``).
+        """
+        request = visit.request
+        try:
+            session = self.broker.authenticate(visit.token, visit.client)
+        except SessionExpired as exc:
+            return self._expired(visit, exc)
+        except SessionError as exc:
+            if exc.code not in ("session.missing", "session.unknown"):
+                raise
+            return self.to_login(
+                visit, next_path=request.full_path, cookies=self._clear_session(visit)
+            )
+        if check_csrf and request.method not in SAFE_METHODS:
+            self.broker.sessions.check_csrf(session, request.field(self.config.csrf_field))
+        return session
+
+    def _expired(self, visit: Visit, exc: SessionExpired) -> WebResponse:
+        request = visit.request
+        kept = None
+        token = request.field(self.config.csrf_field)
+        if request.method == "GET" or (
+            request.method == "POST" and self._csrf_ok(exc.session, token)
+        ):
+            form = [(k, v) for k, v in request.form if k != self.config.csrf_field]
+            try:
+                kept = self.broker.keep_request(
+                    visit.client, request.method, request.full_path, form, exc.account_id
+                )
+            except BridgeError:
+                kept = None  # too large or not a local path: the login still goes on
+        return self.to_login(
+            visit,
+            next_path=request.full_path if kept is None else None,
+            kept=kept,
+            cookies=self._clear_session(visit),
+        )
+
+    def _csrf_ok(self, session: Session, token: str) -> bool:
+        try:
+            self.broker.sessions.check_csrf(session, token)
+        except SessionError:
+            return False
+        return True
+
+    def _clear_session(self, visit: Visit) -> tuple[str, ...]:
+        if visit.token is None:
+            return ()
+        settings = self.config.cookies
+        return (clear_cookie_header(settings, settings.session_name),)
+
+    # -- responses ---------------------------------------------------------------------------
+
+    def to_login(
+        self,
+        visit: Visit,
+        *,
+        next_path: str | None = None,
+        kept: str | None = None,
+        cookies: tuple[str, ...] = (),
+    ) -> WebResponse:
+        """A redirect to the login page, with where to return and the kept request."""
+        query = {}
+        if next_path is not None and is_local_path(next_path):
+            query["next"] = next_path
+        if kept is not None:
+            query["kept"] = kept
+        location = self.config.url("/login") + ("?" + urlencode(query) if query else "")
+        return self.redirect(visit, location).with_cookies(*cookies)
+
+    def redirect(self, visit: Visit, location: str) -> WebResponse:
+        """302 after a GET; 303 otherwise, so that the browser follows with a GET."""
+        safe = visit.request.method in SAFE_METHODS
+        return WebResponse.redirect(location, 302 if safe else 303)
+
+    def page(self, template: str, status: int = 200, **context: Any) -> WebResponse:
+        return WebResponse.page(template, status, **context)
+
+    def providers(self) -> list[Provider]:
+        """The enabled providers, in configuration order."""
+        return [p for p in self.broker.providers if p.enabled]
+
+    def provider(self, name: str) -> Provider:
+        """The enabled provider ``name``; refused as the broker refuses it."""
+        for provider in self.broker.providers:
+            if provider.name == name:
+                if not provider.enabled:
+                    raise BrokerError(
+                        f"login through {provider.title} is switched off",
+                        code="broker.provider_disabled",
+                    )
+                return provider
+        raise BrokerError(f"no provider is called {name[:64]!r}", code="broker.unknown_provider")
+
+    def next_cookie(self, next_path: str | None) -> tuple[str, ...]:
+        """The cookie that remembers ``next_path`` across the login (none if not local)."""
+        if not next_path or not is_local_path(next_path) or len(next_path) > 2048:
+            return ()
+        value = base64url.encode(next_path.encode())
+        return (set_cookie_header(self.config.cookies, NEXT_COOKIE, value),)
+
+    def _after_login(self, visit: Visit) -> str:
+        raw = visit.request.cookies.get(self.config.cookies.full_name(NEXT_COOKIE), "")
+        try:
+            path = base64url.decode(raw).decode() if raw else ""
+        except (InvalidInput, UnicodeDecodeError):
+            path = ""
+        return path if is_local_path(path) else self.config.after_login
+
+    # -- the broker's results ------------------------------------------------------------------
+
+    def result(
+        self,
+        visit: Visit,
+        result: StepResult | LinkedFromSettings,
+        values: dict[str, str] | None = None,
+    ) -> WebResponse:
+        """The response to one of the broker's answers; ``values`` refill a local form."""
+        if isinstance(result, Redirect):
+            return self.redirect(visit, result.url)
+        if isinstance(result, LoggedIn):
+            return self.logged_in(visit, result)
+        if isinstance(result, LinkedFromSettings):
+            return self.redirect(visit, self.config.url("/settings?done=linked"))
+        if isinstance(result, ChooseAccount):
+            return self.page("chooser.html", form=result)
+        if isinstance(result, LocalLoginForm):
+            return self.local_form(result, values or {})
+        return self.second_factor_form(result)
+
+    def local_form(self, form: LocalLoginForm, values: dict[str, str]) -> WebResponse:
+        status = 200 if form.error is None else self.status_of(form.error.code)
+        return self.page(
+            "local_login.html",
+            status,
+            form=form,
+            organizations=self.organizations(form.organizations),
+            values=values,
+        )
+
+    def second_factor_form(self, form: SecondFactorForm) -> WebResponse:
+        left = form.attempts_left
+        status = 200 if form.error is None else self.status_of(form.error.code)
+        return self.page("second_factor.html", status, form=form, attempts_left=left)
+
+    def logged_in(self, visit: Visit, result: LoggedIn) -> WebResponse:
+        """Set the new session cookie (replacing any old one), then go on: replay a kept
+        GET, show a kept POST's form filled in, or go where the login was asked from."""
+        settings = self.config.cookies
+        cookies = (
+            set_cookie_header(settings, settings.session_name, result.token),
+            clear_cookie_header(settings, NEXT_COOKIE),
+        )
+        restored = result.restored
+        if restored is None:
+            response = self.redirect(visit, self._after_login(visit))
+        elif restored.method == "GET":
+            response = self.redirect(visit, restored.path)
+        else:
+            csrf = self.broker.sessions.csrf_token(result.session)
+            response = self.page("restored.html", saved=restored, csrf_token=csrf)
+        return response.with_cookies(*cookies)
+
+    def status_of(self, code: str) -> int:
+        """The HTTP status of an error code (500 for a code the registry lacks)."""
+        try:
+            return codes.describe(code).status
+        except KeyError:
+            return 500
+
+    def organizations(self, narrowed: tuple[str, ...]) -> list[tuple[str, str]] | None:
+        """(id, name) of the organisations for the login form's selector, by name; None
+        when there are too many to list (the form then asks for the id as text)."""
+        directory = self.broker.directory
+        if narrowed:
+            ids: set[str] = set(narrowed)
+        else:
+            listed = directory.list_organizations()
+            if len(listed) > ORGANIZATION_SCAN:
+                return None
+            return [(o.org_id, o.name) for o in listed]
+        named = []
+        for org_id in ids:
+            organization = directory.get_organization(org_id)
+            named.append((org_id, org_id if organization is None else organization.name))
+        return sorted(named, key=lambda p: (p[1], p[0]))

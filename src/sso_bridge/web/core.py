@@ -1,0 +1,135 @@
+"""The auth pages without a web framework: every route as a method taking a
+:class:`WebRequest` and giving a :class:`WebResponse`, and the one place where errors
+become pages. The Starlette and Flask adapters only translate requests and responses::
+
+    routes = AuthRoutes(broker, WebConfig())
+    response = routes.handle("login_page", WebRequest("GET", "/auth/login", remote_addr=ip))
+    status, headers, body = routes.output(response)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+import attrs
+
+from sso_bridge.errors import BridgeError
+from sso_bridge.sessions import Session, clear_cookie_header
+from sso_bridge.web.account import AccountPages
+from sso_bridge.web.http import RouteSpec, WebConfig, WebRequest, WebResponse
+from sso_bridge.web.login import LoginPages
+from sso_bridge.web.rendering import Output, Templates
+
+__all__ = [
+    "ROUTES",
+    "AuthRoutes",
+    "Authenticated",
+    "RouteSpec",
+    "Templates",
+    "WebConfig",
+    "WebRequest",
+    "WebResponse",
+]
+
+_log = logging.getLogger(__name__)
+
+ROUTES: Final[tuple[RouteSpec, ...]] = (
+    RouteSpec("GET", "/login", "login_page"),
+    RouteSpec("GET", "/login/{provider}", "login_with"),
+    RouteSpec("GET", "/callback/{provider}", "oidc_callback"),
+    RouteSpec("POST", "/acs/{provider}", "saml_acs"),
+    RouteSpec("POST", "/local", "local"),
+    RouteSpec("POST", "/choose", "choose"),
+    RouteSpec("POST", "/second-factor", "second_factor"),
+    RouteSpec("POST", "/second-factor/resend", "resend"),
+    RouteSpec("GET", "/settings", "settings"),
+    RouteSpec("GET", "/link/{provider}", "link_page"),
+    RouteSpec("POST", "/link/{provider}", "link"),
+    RouteSpec("POST", "/unlink", "unlink"),
+    RouteSpec("POST", "/sessions/revoke", "revoke"),
+    RouteSpec("POST", "/switch", "switch"),
+    RouteSpec("GET", "/totp", "totp_page"),
+    RouteSpec("POST", "/totp", "totp"),
+    RouteSpec("POST", "/logout", "logout"),
+)
+"""Every auth route, under :attr:`WebConfig.prefix`."""
+
+_NAMES: Final = frozenset(r.name for r in ROUTES)
+_SESSION_ENDED: Final = frozenset(
+    {"session.ip_changed", "session.expired", "session.idle_expired", "session.unknown"}
+)
+
+
+@attrs.frozen
+class Authenticated:
+    """A request with a live session: the session, the CSRF token for the view's own
+    forms, and cookies to set on the view's response (a new browser's id)."""
+
+    session: Session
+    csrf_token: str
+    cookies: tuple[str, ...] = ()
+
+
+class AuthRoutes(LoginPages, AccountPages):
+    """The auth pages over a broker: :meth:`handle` serves a route of :data:`ROUTES`,
+    :meth:`require` guards a view of the host application, :meth:`output` renders."""
+
+    routes: Final = ROUTES
+
+    def handle(self, name: str, request: WebRequest, **params: str) -> WebResponse:
+        """Serve route ``name`` (a :class:`RouteSpec` name) with its path ``params``."""
+        if name not in _NAMES:
+            raise KeyError(name)
+        if name == "saml_acs" and self.needs_repost(request):
+            return self.saml_repost(request)
+        try:
+            visit = self.visit(request)
+        except BridgeError as exc:
+            return self.error_response(exc, request)
+        try:
+            response: WebResponse = getattr(self, name)(visit, **params)
+        except BridgeError as exc:
+            response = self.error_response(exc, request)
+        except Exception:
+            _log.exception("unexpected failure serving %s %s", request.method, request.path)
+            response = self.error_response(BridgeError("unexpected failure"), request)
+        return response.with_cookies(*visit.cookies)
+
+    def require(
+        self, request: WebRequest, *, check_csrf: bool = True
+    ) -> Authenticated | WebResponse:
+        """The session of a request to a protected view, or the response to send instead
+        (the login page; the request kept if the session expired; an error page).
+
+        With ``check_csrf`` a POST, PUT, PATCH or DELETE must carry the session's CSRF
+        token in the form field :attr:`WebConfig.csrf_field`.
+        """
+        try:
+            visit = self.visit(request)
+            outcome = self.guard(visit, check_csrf=check_csrf)
+        except BridgeError as exc:
+            return self.error_response(exc, request)
+        if isinstance(outcome, WebResponse):
+            return outcome.with_cookies(*visit.cookies)
+        token = self.broker.sessions.csrf_token(outcome)
+        return Authenticated(outcome, token, visit.cookies)
+
+    def error_response(self, exc: BridgeError, request: WebRequest) -> WebResponse:
+        """The error page of ``exc``: its code's HTTP status, what to do in both
+        languages (the generic text for codes without one) and the code; never a trace."""
+        cookies: tuple[str, ...] = ()
+        settings = self.config.cookies
+        if exc.code in _SESSION_ENDED and request.cookies.get(settings.session_cookie):
+            cookies = (clear_cookie_header(settings, settings.session_name),)
+        response = WebResponse.page(
+            "error.html",
+            self.status_of(exc.code),
+            code=exc.code,
+            login_url=self.config.url("/login"),
+        )
+        return response.with_cookies(*cookies)
+
+    def output(self, response: WebResponse) -> Output:
+        """Status, headers and body of ``response``, ready to send."""
+        return self.templates.output(response)

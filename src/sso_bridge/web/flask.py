@@ -1,0 +1,143 @@
+"""The auth pages in a Flask application::
+
+    app.register_blueprint(auth_blueprint(broker, WebConfig()))
+
+    @app.route("/grades", methods=["GET", "POST"])
+    @require_session
+    def grades() -> str:
+        session = flask.g.sso_session  # and flask.g.sso_csrf_token
+
+Only requests and responses are translated here.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from typing import Any, Final, TypeVar, cast
+
+import flask
+
+from sso_bridge.broker import Broker
+from sso_bridge.errors import BridgeError, ConfigError
+from sso_bridge.web.core import ROUTES, AuthRoutes, RouteSpec, WebConfig, WebRequest, WebResponse
+from sso_bridge.web.errors import form_too_large
+
+__all__ = ["EXTENSION", "auth_blueprint", "require_session", "to_response", "web_request"]
+
+EXTENSION: Final = "sso_bridge"
+"""The key of the :class:`AuthRoutes` in ``app.extensions`` once the blueprint is registered."""
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+_PARAMETER: Final = re.compile(r"\{(\w+)\}")
+
+
+def web_request(config: WebConfig) -> WebRequest:
+    """The current request as a :class:`WebRequest`, its form read (files left out);
+    ``web.form_too_large`` over :attr:`WebConfig.max_form_bytes`."""
+    request = flask.request
+    form: list[tuple[str, str]] = []
+    if request.method != "GET":
+        if (request.content_length or 0) > config.max_form_bytes:
+            raise form_too_large(config.max_form_bytes)
+        form = list(request.form.items(multi=True))
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return WebRequest(
+        method=request.method,
+        path=request.script_root + request.path,
+        query=dict(request.args.items()),
+        form=form,
+        cookies=dict(request.cookies.items()),
+        headers=headers,
+        remote_addr=request.remote_addr or "",
+        query_string=request.query_string.decode("latin-1"),
+    )
+
+
+def to_response(auth: AuthRoutes, response: WebResponse) -> flask.Response:
+    """A Flask response for ``response`` (rendered; ``Set-Cookie`` may repeat)."""
+    status, headers, body = auth.output(response)
+    result = flask.Response(body, status=status)
+    for name, value in headers:
+        if name == "Set-Cookie":
+            result.headers.add(name, value)
+        else:
+            result.headers[name] = value
+    return result
+
+
+def _read(auth: AuthRoutes) -> WebRequest | flask.Response:
+    try:
+        return web_request(auth.config)
+    except BridgeError as exc:
+        request = flask.request
+        bare = WebRequest(request.method, request.path, cookies=dict(request.cookies.items()))
+        return to_response(auth, auth.error_response(exc, bare))
+
+
+def _view(auth: AuthRoutes, spec: RouteSpec) -> Callable[..., flask.Response]:
+    def view(**params: str) -> flask.Response:
+        web = _read(auth)
+        if isinstance(web, flask.Response):
+            return web
+        return to_response(auth, auth.handle(spec.name, web, **params))
+
+    view.__name__ = spec.name
+    return view
+
+
+def auth_blueprint(broker: Broker, config: WebConfig | None = None) -> flask.Blueprint:
+    """The auth pages of ``broker`` as a blueprint mounted at :attr:`WebConfig.prefix`."""
+    auth = AuthRoutes(broker, config)
+    blueprint = flask.Blueprint("sso_bridge", __name__, url_prefix=auth.config.prefix)
+    for spec in ROUTES:
+        blueprint.add_url_rule(
+            _PARAMETER.sub(r"<\1>", spec.path),
+            endpoint=f"{spec.name}_{spec.method.lower()}",
+            view_func=_view(auth, spec),
+            methods=[spec.method],
+        )
+
+    def remember(state: flask.blueprints.BlueprintSetupState) -> None:
+        state.app.extensions[EXTENSION] = auth
+
+    blueprint.record_once(remember)
+    return blueprint
+
+
+def require_session(view: View) -> View:
+    """Let only a live session through to ``view``.
+
+    Without a session the browser goes to the login page and comes back; a request
+    that met an expired session is kept and replayed (a GET) or shown filled in (a POST)
+    after the login. The view finds ``flask.g.sso_session`` and ``flask.g.sso_csrf_token``;
+    a POST must carry that token.
+    """
+
+    @functools.wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        auth = flask.current_app.extensions.get(EXTENSION)
+        if not isinstance(auth, AuthRoutes):
+            raise ConfigError(
+                "require_session needs the auth blueprint: register auth_blueprint(...)",
+                code="config.invalid",
+            )
+        web = _read(auth)
+        if isinstance(web, flask.Response):
+            return web
+        passed = auth.require(web)
+        if isinstance(passed, WebResponse):
+            return to_response(auth, passed)
+        flask.g.sso_session = passed.session
+        flask.g.sso_csrf_token = passed.csrf_token
+        result = flask.current_app.make_response(view(*args, **kwargs))
+        for cookie in passed.cookies:
+            result.headers.add("Set-Cookie", cookie)
+        return result
+
+    return cast(View, guarded)

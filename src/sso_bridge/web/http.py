@@ -1,0 +1,146 @@
+"""Framework-neutral HTTP values: the adapters' configuration, a request, a response."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from sso_bridge.errors import ConfigError
+from sso_bridge.sessions import CookieSettings, is_local_path
+
+__all__ = ["LANGUAGES", "RouteSpec", "WebConfig", "WebRequest", "WebResponse"]
+
+LANGUAGES = ("ru", "en")
+
+
+def _check_prefix(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not is_local_path(value + "/") or value.endswith("/") or "?" in value:
+        raise ConfigError(
+            f"{attribute.name} must be a path like /auth, not {value[:64]!r}",
+            code="config.invalid",
+        )
+
+
+def _check_local(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not is_local_path(value):
+        raise ConfigError(f"{attribute.name} must be a local path", code="config.invalid")
+
+
+def _check_language(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in LANGUAGES:
+        raise ConfigError(f"language must be one of {LANGUAGES}", code="config.invalid")
+
+
+def _texts(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(str(v) for v in values)
+
+
+def _strings(values: Iterable[str | os.PathLike[str]]) -> tuple[str, ...]:
+    return tuple(os.fspath(v) for v in values)
+
+
+@attrs.frozen
+class WebConfig:
+    """How the auth pages are mounted and shown.
+
+    ``prefix`` is where the routes live; ``after_login`` where a login lands when it has
+    nowhere else to go; ``trusted_proxies`` the reverse proxies whose ``X-Forwarded-For``
+    is believed (addresses or networks); ``template_dirs`` are searched before the
+    bundled templates, so a host can override any of them by name; ``language`` is the
+    language shown first (the other one follows it). ``prefix`` and the paths the
+    adapters report are full paths as the browser sees them (a host mounted under a
+    sub-path includes it). A form body over ``max_form_bytes`` is refused unread.
+    """
+
+    prefix: str = attrs.field(default="/auth", validator=_check_prefix)
+    after_login: str = attrs.field(default="/", validator=_check_local)
+    cookies: CookieSettings = attrs.field(factory=CookieSettings)
+    trusted_proxies: tuple[str, ...] = attrs.field(default=(), converter=_texts)
+    site_name: str = "Школьный портал"
+    language: str = attrs.field(default="ru", validator=_check_language)
+    template_dirs: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    csrf_field: str = "csrf_token"
+    max_form_bytes: int = 1024 * 1024
+
+    def url(self, path: str) -> str:
+        """``path`` (``/login``) under the prefix."""
+        return self.prefix + path
+
+
+@attrs.frozen
+class RouteSpec:
+    """One route of the auth pages: method, path under the prefix (``{provider}`` is a
+    path parameter) and the :class:`~sso_bridge.web.core.AuthRoutes` method serving it."""
+
+    method: str
+    path: str
+    name: str
+
+
+def _frozen_map(value: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(value))
+
+
+def _pairs(value: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple((str(k), str(v)) for k, v in value)
+
+
+@attrs.frozen
+class WebRequest:
+    """A request as the adapters hand it over.
+
+    ``query`` holds the first value of each parameter; ``form`` every field in order
+    (uploaded files are left out); ``headers`` are keyed in lower case, repeated headers
+    joined with ``", "``; ``remote_addr`` is the direct peer's address.
+    """
+
+    method: str
+    path: str
+    query: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_map)
+    form: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_pairs)
+    cookies: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_map)
+    headers: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_map)
+    remote_addr: str = ""
+    query_string: str = ""
+
+    def field(self, name: str) -> str:
+        """The first form field called ``name``, or ``""``."""
+        return next((v for k, v in self.form if k == name), "")
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    @property
+    def full_path(self) -> str:
+        """The path with its query string, as the browser asked for it."""
+        return self.path + ("?" + self.query_string if self.query_string else "")
+
+
+@attrs.frozen
+class WebResponse:
+    """What to answer: a redirect (``location``), a page (``template`` + ``context``) or
+    a plain ``body``; ``cookies`` are ``Set-Cookie`` values, ``headers`` any others."""
+
+    status: int = 200
+    location: str | None = None
+    template: str | None = None
+    context: Mapping[str, Any] = attrs.field(factory=dict)
+    body: str | None = None
+    cookies: tuple[str, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def redirect(cls, location: str, status: int = 302) -> WebResponse:
+        return cls(status=status, location=location)
+
+    @classmethod
+    def page(cls, template: str, status: int = 200, **context: Any) -> WebResponse:
+        return cls(status=status, template=template, context=context)
+
+    def with_cookies(self, *values: str) -> WebResponse:
+        """The same response setting these cookies too."""
+        return attrs.evolve(self, cookies=(*self.cookies, *values)) if values else self

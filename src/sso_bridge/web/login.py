@@ -1,0 +1,99 @@
+"""The login routes: the login page, the IdP round trip, the chooser, the local login and
+the second factor. Each turns the request into one broker call and its answer into a page."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sso_bridge.web.base import RoutesBase, Visit, kept_id
+from sso_bridge.web.http import WebRequest, WebResponse
+
+__all__ = ["REPOST_FIELD", "LoginPages"]
+
+REPOST_FIELD: Final = "sso_repost"
+"""Marks a SAML answer that the browser re-sent from this site (see :meth:`saml_repost`)."""
+
+
+class LoginPages(RoutesBase):
+    """The routes before a session exists; pre-login forms are protected by their
+    one-time, browser-bound step id."""
+
+    def login_page(self, visit: Visit) -> WebResponse:
+        """GET /login: a button per provider and the local form (``?next=``, ``?kept=``)."""
+        query = visit.request.query
+        kept = kept_id(query.get("kept"))
+        form = self.broker.begin_local(visit.client, kept=kept)
+        notice = "kept_notice" if kept else None
+        if query.get("done") == "logged_out":
+            notice = "logged_out"
+        return self.page(
+            "login.html",
+            providers=self.providers(),
+            form=form,
+            kept=kept,
+            organizations=self.organizations(()),
+            values={},
+            notice=notice,
+        ).with_cookies(*self.next_cookie(query.get("next")))
+
+    def login_with(self, visit: Visit, provider: str) -> WebResponse:
+        """GET /login/{provider}: off to the IdP."""
+        kept = kept_id(visit.request.query.get("kept"))
+        return self.result(visit, self.broker.begin_federated(provider, visit.client, kept=kept))
+
+    def oidc_callback(self, visit: Visit, provider: str) -> WebResponse:
+        """GET /callback/{provider}: the OIDC answer."""
+        params = visit.request.query
+        return self.result(visit, self.broker.finish_oidc(provider, params, visit.client))
+
+    def saml_acs(self, visit: Visit, provider: str) -> WebResponse:
+        """POST /acs/{provider}: the SAML answer."""
+        form: dict[str, str] = {}
+        for name, value in visit.request.form:
+            if name != REPOST_FIELD:
+                form.setdefault(name, value)
+        return self.result(visit, self.broker.finish_saml(provider, form, visit.client))
+
+    def saml_repost(self, request: WebRequest) -> WebResponse:
+        """The page that re-sends a SAML answer from this site.
+
+        The IdP posts the answer from its own site, and browsers do not send
+        ``SameSite=Lax`` cookies with such a cross-site POST, so the browser cookie that
+        binds the login is missing. Posted again from this site it comes along.
+        """
+        fields = [(k, v) for k, v in request.form if k != REPOST_FIELD]
+        fields.append((REPOST_FIELD, "1"))
+        return self.page("saml_repost.html", action=request.path, fields=fields)
+
+    def needs_repost(self, request: WebRequest) -> bool:
+        """Whether a SAML answer came without the browser cookie, not yet re-sent."""
+        return not self.has_browser(request) and not request.field(REPOST_FIELD)
+
+    def local(self, visit: Visit) -> WebResponse:
+        """POST /local: organisation, login and password."""
+        request = visit.request
+        org, login = request.field("org"), request.field("login")
+        result = self.broker.local_login(
+            request.field("step"), org, login, request.field("password"), visit.client
+        )
+        return self.result(visit, result, {"org": org, "login": login})
+
+    def choose(self, visit: Visit) -> WebResponse:
+        """POST /choose: one of the offered accounts."""
+        request = visit.request
+        result = self.broker.choose(request.field("step"), request.field("account"), visit.client)
+        return self.result(visit, result)
+
+    def second_factor(self, visit: Visit) -> WebResponse:
+        """POST /second-factor: the code (an old session of this browser is replaced)."""
+        request = visit.request
+        result = self.broker.second_factor(
+            request.field("step"), request.field("code"), visit.client, session_token=visit.token
+        )
+        return self.result(visit, result)
+
+    def resend(self, visit: Visit) -> WebResponse:
+        """POST /second-factor/resend: a new code."""
+        return self.result(
+            visit, self.broker.resend_code(visit.request.field("step"), visit.client)
+        )

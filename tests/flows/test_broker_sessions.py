@@ -298,3 +298,24 @@ def test_two_brokers_over_postgresql_and_redis_act_as_one(tmp_path: Path) -> Non
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+def test_switching_to_a_staff_account_asks_for_the_second_factor_first(world: World) -> None:
+    ctx = RequestContext(actor="admin")
+    for account in ("p-maria", "t-maria"):
+        world.broker._linker.link_admin(world.idp.issuer, str(MARIA), account, ctx)
+    chooser = federated(world, MARIA)
+    assert isinstance(chooser, ChooseAccount)
+    parent = world.broker.choose(chooser.step_id, "p-maria", world.client())
+    assert isinstance(parent, LoggedIn)
+    assert not parent.session.second_factor
+    form = world.broker.switch_account(parent.token, "t-maria", world.client())
+    assert isinstance(form, SecondFactorForm)
+    assert world.broker.authenticate(parent.token, world.client()).account_id == "p-maria"
+    teacher = world.broker.second_factor(
+        form.step_id, world.code_for("t-maria"), world.client(), session_token=parent.token
+    )
+    assert isinstance(teacher, LoggedIn)
+    assert (teacher.session.account_id, teacher.session.second_factor) == ("t-maria", True)
+    with refused("session.unknown"):
+        world.broker.authenticate(parent.token, world.client())

@@ -140,28 +140,9 @@ class BrokerCore:
             user_agent=client.user_agent,
         )
 
-    def _record(
-        self,
-        action: AuditAction,
-        client: Client,
-        *,
-        account_id: str | None = None,
-        issuer: str | None = None,
-        subject: str | None = None,
-        code: str | None = None,
-        detail: str | None = None,
-    ) -> None:
-        self.audit.record(
-            self._event(
-                action,
-                client,
-                account_id=account_id,
-                issuer=issuer,
-                subject=subject,
-                code=code,
-                detail=detail,
-            )
-        )
+    def _record(self, action: AuditAction, client: Client, **fields: str | None) -> None:
+        """Write one audit record (the fields of :meth:`_event`)."""
+        self.audit.record(self._event(action, client, **fields))
 
     @contextmanager
     def _audited(self, client: Client, action: AuditAction) -> Iterator[None]:

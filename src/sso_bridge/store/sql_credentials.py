@@ -10,9 +10,6 @@ database, so that concurrent broker processes cannot both win.
 from __future__ import annotations
 
 import secrets
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 from sso_bridge.errors import ConfigError, StoreError
 from sso_bridge.mfa.credentials import Credentials
 from sso_bridge.mfa.otp import check_algorithm, check_digits
+from sso_bridge.store.sqltables import OwnTables
 
 __all__ = ["SqlCredentialStore", "credentials_table", "metadata"]
 
@@ -82,7 +80,6 @@ class SqlCredentialStore:
                 "the credentials secret key needs 32 bytes or more", code="config.invalid"
             )
         self.engine = engine
-        self._writer = engine.execution_options(write=True)
         self._dialect = engine.dialect.name
         self._aead = AESGCM(
             HKDF(
@@ -92,44 +89,9 @@ class SqlCredentialStore:
                 info=b"totp secret sealing, version 1",
             ).derive(secret_key)
         )
-        self._ready = False
-        self._ready_lock = threading.Lock()
+        self._tables = OwnTables(engine, metadata, _ADVISORY_LOCK)
 
     # -- plumbing ---------------------------------------------------------------------------
-
-    def _create(self) -> None:
-        with self._ready_lock:
-            if self._ready:
-                return
-            with self._writer.begin() as conn:
-                if self._dialect == "postgresql":
-                    conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_ADVISORY_LOCK})"))
-                metadata.create_all(conn, checkfirst=True)
-            self._ready = True
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        try:
-            if not self._ready:
-                self._create()
-            with self._writer.begin() as conn:
-                yield conn
-        except sa.exc.OperationalError as exc:
-            raise StoreError(
-                f"database write failed: {exc.orig}", code="store.write_failed"
-            ) from exc
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        try:
-            if not self._ready:
-                self._create()
-            with self.engine.connect() as conn:
-                yield conn
-        except sa.exc.OperationalError as exc:
-            raise StoreError(
-                f"cannot read the database: {exc.orig}", code="store.unavailable"
-            ) from exc
 
     def _ensure(self, conn: Connection, account_id: str) -> None:
         insert: Any = pg.insert if self._dialect == "postgresql" else sqlite.insert
@@ -185,18 +147,18 @@ class SqlCredentialStore:
 
     def get(self, account_id: str) -> Credentials | None:
         query = sa.select(credentials_table).where(credentials_table.c.account_id == account_id)
-        with self._read() as conn:
+        with self._tables.read() as conn:
             row = conn.execute(query).mappings().first()
         return None if row is None else self._credentials(row)
 
     def set_password(self, account_id: str, password_hash: str, now: datetime) -> None:
-        with self._write() as conn:
+        with self._tables.write() as conn:
             self._ensure(conn, account_id)
             self._update(conn, account_id, password_hash=password_hash, password_set_at=_at(now))
 
     def replace_password_hash(self, account_id: str, old_hash: str, new_hash: str) -> bool:
         c = credentials_table.c
-        with self._write() as conn:
+        with self._tables.write() as conn:
             result = conn.execute(
                 credentials_table.update()
                 .where(c.account_id == account_id, c.password_hash == old_hash)
@@ -211,7 +173,7 @@ class SqlCredentialStore:
         now = _at(now)
         until = None if lockout is None else now + lockout
         locks = sa.and_(c.locked_at.is_(None), c.failed_logins + 1 >= max_failures)
-        with self._write() as conn:
+        with self._tables.write() as conn:
             self._ensure(conn, account_id)
             # a timed lock that has run out is forgotten, with the failures that made it
             conn.execute(
@@ -242,7 +204,7 @@ class SqlCredentialStore:
         in_force = sa.and_(
             c.locked_at.is_not(None), sa.or_(c.locked_until.is_(None), c.locked_until > _at(now))
         )
-        with self._write() as conn:
+        with self._tables.write() as conn:
             conn.execute(
                 credentials_table.update()
                 .where(c.account_id == account_id, sa.not_(in_force))
@@ -250,7 +212,7 @@ class SqlCredentialStore:
             )
 
     def unlock(self, account_id: str) -> None:
-        with self._write() as conn:
+        with self._tables.write() as conn:
             self._update(conn, account_id, failed_logins=0, locked_at=None, locked_until=None)
 
     def set_totp(
@@ -268,17 +230,17 @@ class SqlCredentialStore:
             "totp_digits": check_digits(digits),
             "totp_last_step": last_step,
         }
-        with self._write() as conn:
+        with self._tables.write() as conn:
             self._ensure(conn, account_id)
             self._update(conn, account_id, **values)
 
     def remove_totp(self, account_id: str) -> None:
-        with self._write() as conn:
+        with self._tables.write() as conn:
             self._update(conn, account_id, totp_secret=None, totp_last_step=None)
 
     def use_totp_step(self, account_id: str, step: int) -> bool:
         c = credentials_table.c
-        with self._write() as conn:
+        with self._tables.write() as conn:
             result = conn.execute(
                 credentials_table.update()
                 .where(
@@ -293,6 +255,6 @@ class SqlCredentialStore:
     def set_contacts(
         self, account_id: str, phone: str | None = None, email: str | None = None
     ) -> None:
-        with self._write() as conn:
+        with self._tables.write() as conn:
             self._ensure(conn, account_id)
             self._update(conn, account_id, phone=phone, email=email)

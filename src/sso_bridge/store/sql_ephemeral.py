@@ -10,25 +10,22 @@ overwrite an expired row, ``consume`` a ``DELETE ... RETURNING``.
 from __future__ import annotations
 
 import itertools
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
-from sso_bridge.errors import StoreError
+from sso_bridge.store.sqltables import OwnTables
 
 __all__ = ["SqlEphemeralStore", "ephemeral_table"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 # Not the lock of sso_bridge.store.sql: the two schemas may be created at the same time.
-_CREATE_LOCK_ID = 7261532
+_CREATE_LOCK_ID = 7261534
 
 _metadata = sa.MetaData()
 
@@ -61,10 +58,8 @@ class SqlEphemeralStore:
 
     def __init__(self, engine: Engine, *, purge_every: int = 1000) -> None:
         self.engine = engine
-        self._writer = engine.execution_options(write=True)
         self._postgres = engine.dialect.name == "postgresql"
-        self._created = False
-        self._create_lock = threading.Lock()
+        self._tables = OwnTables(engine, _metadata, _CREATE_LOCK_ID)
         self._purge_every = max(1, purge_every)
         self._writes = itertools.count(1)
 
@@ -84,7 +79,7 @@ class SqlEphemeralStore:
     ) -> None:
         """Store ``value``, replacing any entry under the same key."""
         stmt = self._upsert(kind, key, value, expires_at, owner)
-        with self._write() as conn:
+        with self._tables.write() as conn:
             conn.execute(stmt)
         self._counted(now)
 
@@ -100,7 +95,7 @@ class SqlEphemeralStore:
     ) -> bool:
         """Store ``value`` only if no live entry has this key; True when stored."""
         stmt = self._upsert(kind, key, value, expires_at, owner, unless_live_at=now)
-        with self._write() as conn:
+        with self._tables.write() as conn:
             stored = conn.execute(stmt.returning(_t.c.kind)).first() is not None
         self._counted(now)
         return stored
@@ -110,7 +105,7 @@ class SqlEphemeralStore:
         stmt = sa.select(_t.c.value).where(
             _t.c.kind == kind, _t.c.key == key, _t.c.expires_at > _micros(now)
         )
-        with self._read() as conn:
+        with self._tables.read() as conn:
             value = conn.execute(stmt).scalar()
         return None if value is None else bytes(value)
 
@@ -121,7 +116,7 @@ class SqlEphemeralStore:
             .where(_t.c.kind == kind, _t.c.key == key)
             .returning(_t.c.value, _t.c.expires_at)
         )
-        with self._write() as conn:
+        with self._tables.write() as conn:
             row = conn.execute(stmt).first()
         if row is None or row.expires_at <= _micros(now):
             return None
@@ -129,7 +124,7 @@ class SqlEphemeralStore:
 
     def delete(self, kind: str, key: str) -> bool:
         """Remove the entry; True if there was one (live or not)."""
-        with self._write() as conn:
+        with self._tables.write() as conn:
             result = conn.execute(sa.delete(_t).where(_t.c.kind == kind, _t.c.key == key))
         return result.rowcount > 0
 
@@ -140,7 +135,7 @@ class SqlEphemeralStore:
         stmt = sa.select(_t.c.key, _t.c.value).where(
             _t.c.kind == kind, _t.c.owner == owner, _t.c.expires_at > _micros(now)
         )
-        with self._read() as conn:
+        with self._tables.read() as conn:
             rows = conn.execute(stmt).all()
         # Sorted here, by code point: database collations differ.
         return sorted((key, bytes(value)) for key, value in rows)
@@ -149,13 +144,13 @@ class SqlEphemeralStore:
         """Remove every entry of ``kind`` put with this ``owner``; how many went."""
         if not owner:
             return 0
-        with self._write() as conn:
+        with self._tables.write() as conn:
             result = conn.execute(sa.delete(_t).where(_t.c.kind == kind, _t.c.owner == owner))
         return int(result.rowcount)
 
     def purge(self, now: datetime) -> int:
         """Delete every row expired by ``now``; how many went."""
-        with self._write() as conn:
+        with self._tables.write() as conn:
             result = conn.execute(sa.delete(_t).where(_t.c.expires_at <= _micros(now)))
         return int(result.rowcount)
 
@@ -192,46 +187,3 @@ class SqlEphemeralStore:
     def _counted(self, now: datetime) -> None:
         if next(self._writes) % self._purge_every == 0:
             self.purge(now)
-
-    def _create(self) -> None:
-        with self._create_lock:
-            if self._created:
-                return
-            with self._writer.begin() as conn:
-                if self._postgres:
-                    # Serialise first use by several processes; CREATE TABLE races otherwise.
-                    conn.execute(
-                        sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CREATE_LOCK_ID}
-                    )
-                _metadata.create_all(conn, checkfirst=True)
-            self._created = True
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        try:
-            if not self._created:
-                self._create()
-            with self._writer.begin() as conn:
-                yield conn
-        except sa.exc.OperationalError as exc:
-            raise StoreError(
-                f"database write failed: {exc.orig}", code="store.write_failed"
-            ) from exc
-        except sa.exc.DBAPIError as exc:
-            raise StoreError(
-                f"the database refused a write: {exc.orig}", code="store.error"
-            ) from exc
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        try:
-            if not self._created:
-                self._create()
-            with self.engine.connect() as conn:
-                yield conn
-        except sa.exc.OperationalError as exc:
-            raise StoreError(f"database read failed: {exc.orig}", code="store.unavailable") from exc
-        except sa.exc.DBAPIError as exc:
-            raise StoreError(
-                f"the database refused a read: {exc.orig}", code="store.error"
-            ) from exc

@@ -52,6 +52,17 @@ def test_records_are_chained_and_read_back_exactly(store: SqlStore) -> None:
     assert (report.ok, report.checked, report.head) == (True, 5, stored[-1].chain_hash)
 
 
+def test_several_records_at_once_continue_the_one_chain(store: SqlStore) -> None:
+    before = fill(store, 2)
+    together = store.record_many([event(10, "a0"), event(11, "a1"), event(12, "a0")])
+    after = store.record(event(13))
+    assert [e.event_id for e in together] == [3, 4, 5]
+    assert together[0].chain_hash == chain_hash(before[-1].chain_hash or "", together[0])
+    assert store.events() == [*before, *together, after]
+    report = verify_log(store)
+    assert (report.ok, report.checked) == (True, 6)
+
+
 def test_every_field_survives_the_round_trip(store: SqlStore) -> None:
     full = AuditEvent(
         AuditAction.SECOND_FACTOR_FAILED,

@@ -9,6 +9,7 @@ numbered ``last + 1`` and inserted with its hash in one statement.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -94,22 +95,33 @@ class SqlAuditTrail:
         self._lock = sa.select(sa.func.pg_advisory_xact_lock(AUDIT_LOCK))
 
     def append(self, conn: Connection, event: AuditEvent) -> AuditEvent:
-        """Insert ``event`` (see :func:`~sso_bridge.audit.redact.prepare`), chained.
+        """Insert ``event`` (see :func:`~sso_bridge.audit.redact.prepare`), chained."""
+        return self.append_many(conn, (event,))[0]
 
-        The record is numbered and hashed before the one ``INSERT``: the log needs no
+    def append_many(self, conn: Connection, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+        """Insert ``events`` in order, chained, with one read of the chain's head.
+
+        Each record is numbered and hashed before the ``INSERT``: the log needs no
         ``UPDATE`` or ``DELETE`` right on the table.
         """
-        stored = prepare(event)
         if conn.dialect.name == "postgresql":
             conn.execute(self._lock)
         last = conn.execute(self._last).first()
-        event_id, previous = (1, None) if last is None else (int(last[0]) + 1, last[1])
-        stored = attrs.evolve(stored, event_id=event_id)
-        stored = attrs.evolve(stored, chain_hash=chain_hash(previous or GENESIS, stored))
-        values = _values(stored)
-        values.update(event_id=event_id, chain_hash=stored.chain_hash)
-        conn.execute(self._insert, values)
-        return stored
+        event_id, previous = (0, GENESIS) if last is None else (int(last[0]), last[1] or GENESIS)
+        stored_events: list[AuditEvent] = []
+        rows: list[dict[str, Any]] = []
+        for event in events:
+            event_id += 1
+            stored = attrs.evolve(prepare(event), event_id=event_id)
+            previous = chain_hash(previous, stored)
+            stored = attrs.evolve(stored, chain_hash=previous)
+            values = _values(stored)
+            values.update(event_id=event_id, chain_hash=previous)
+            stored_events.append(stored)
+            rows.append(values)
+        if rows:
+            conn.execute(self._insert, rows)
+        return stored_events
 
     def tail(
         self,

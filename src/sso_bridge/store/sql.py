@@ -553,7 +553,7 @@ class SqlStore:
 
     def record_many(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
         with self._write() as conn:
-            return [self._record(conn, event) for event in events]
+            return self._audit.append_many(conn, events)
 
     def tail(
         self,

@@ -1,0 +1,41 @@
+"""docs/cli.md covers every command of `sso-bridge`, and only commands that exist."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from sso_bridge.cli import main
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+
+
+def commands(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[str]:
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from commands(command, (*prefix, name))
+        else:
+            yield " ".join((*prefix, name))
+
+
+def test_every_command_is_documented() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    missing = [c for c in commands(main) if f"sso-bridge {c}" not in text and f"`{c}" not in text]
+    assert not missing, f"docs/cli.md does not show: {missing}"
+
+
+def test_the_docs_name_no_command_that_does_not_exist() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    known = set(commands(main))
+    groups = {c.split()[0] for c in known if " " in c}
+    shown = set()
+    for line in text.splitlines():
+        for found in re.finditer(r"sso-bridge ((?:[a-z][a-z-]*)(?: [a-z][a-z-]*)?)", line):
+            words = found.group(1).split()
+            name = " ".join(words[:2]) if words[0] in groups and len(words) > 1 else words[0]
+            shown.add(name)
+    unknown = sorted(n for n in shown if n not in known and n not in groups)
+    assert not unknown, f"docs/cli.md shows commands that do not exist: {unknown}"

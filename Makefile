@@ -1,5 +1,7 @@
 # Two commands set everything up on a fresh machine:
-#   make demo   import the sample region into SQLite and show match decisions
+#   make demo   the school portal (examples/school_portal) with the mock IdP, on loopback:
+#               seeds the demo region into SQLite, prints the URLs and the demo people
+#               (make demo-cli: the terminal walk-through of matching and linking)
 #   make test   lint (ruff, mypy --strict) and the whole test suite
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DB := build/demo.db
 
-.PHONY: test lint demo bench fuzz clean
+.PHONY: test lint demo demo-cli bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +25,11 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
+# Ctrl-C stops it; ports: make demo DEMO_ARGS="--port 8001 --idp-port 8101"
 demo: $(STAMP)
+	@$(BIN)/python examples/school_portal/run.py --db $(DEMO_DB) $(DEMO_ARGS)
+
+demo-cli: $(STAMP)
 	@bash examples/demo.sh $(DEMO_DB)
 
 bench: $(STAMP)

@@ -154,6 +154,14 @@ _EXPIRED: Final[Pair] = (
     "Сеанс истёк. Войдите снова.",
     "Your session has expired. Sign in again.",
 )
+_IDP_REFUSED: Final[Pair] = (
+    "Вход через Госуслуги не завершён: он был отменён, или на Госуслугах неверно введены "
+    "пароль или код подтверждения. Войдите ещё раз; если не получается, войдите по логину "
+    "и паролю школы.",
+    "Signing in with Gosuslugi did not finish: it was cancelled, or a wrong password or "
+    "confirmation code was entered at Gosuslugi. Sign in again; if that fails, sign in with "
+    "your school login and password.",
+)
 _START_AGAIN: Final[Pair] = (
     "Эта страница входа устарела или уже была использована. Начните вход заново.",
     "This sign-in page is out of date or has already been used. Start signing in again.",
@@ -184,7 +192,12 @@ ERRORS: Final[Mapping[str, Pair]] = MappingProxyType(
             "У этой учётной записи нет пароля. Обратитесь к администратору школы.",
             "This account has no password. Ask the school administrator.",
         ),
-        "mfa.wrong_code": ("Неверный код.", "Wrong code."),
+        "mfa.wrong_code": (
+            "Неверный код. Проверьте последнее сообщение (или приложение-аутентификатор) "
+            "и введите код ещё раз.",
+            "Wrong code. Check the latest message (or your authenticator app) and enter the "
+            "code again.",
+        ),
         "mfa.totp_step_reused": (
             "Этот код уже использован. Дождитесь следующего кода в приложении.",
             "This code has already been used. Wait for the next code in the app.",
@@ -217,6 +230,8 @@ ERRORS: Final[Mapping[str, Pair]] = MappingProxyType(
             "Your session was ended because it was used from another IP address. Sign in "
             "again. If that was not you, change your password.",
         ),
+        "oidc.access_denied": _IDP_REFUSED,
+        "saml.status_not_success": _IDP_REFUSED,
         "session.expired": _EXPIRED,
         "session.idle_expired": _EXPIRED,
         "session.csrf_invalid": (

@@ -1,0 +1,226 @@
+"""The school portal: an electronic diary that signs people in through sso_bridge.
+
+    portal = build_portal(PortalSettings(Path("build/demo.db"), idp_url, base_url))
+    uvicorn.run(portal.app)
+
+Everything sso_bridge needs is made here, once: the directory and credentials in the
+demo's SQLite file, short-lived entries in memory (one process), the state portal as an
+OIDC client or a SAML service provider, the broker and its auth pages under ``/auth``.
+The diary's own pages are in :mod:`school_portal.views`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+import httpx
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from school_portal import views
+from school_portal.diary import GradeBook
+from school_portal.seed import link_seeded, open_region
+from sso_bridge.broker import Broker, BrokerPolicy, OidcProvider, SamlProvider
+from sso_bridge.clock import Clock, SystemClock
+from sso_bridge.errors import ConfigError
+from sso_bridge.mfa import CredentialStore, LocalPasswords, Message, OutboxSender
+from sso_bridge.oidc import HttpxClient, RelyingParty, discover
+from sso_bridge.saml import InMemoryReplayCache, InMemoryRequestStore, ServiceProviderConfig
+from sso_bridge.saml.requests import sp_metadata
+from sso_bridge.sessions import CookieSettings, SessionPolicy
+from sso_bridge.store import InMemoryEphemeralStore, SqlStore
+from sso_bridge.web import AuthRoutes, WebConfig
+from sso_bridge.web.starlette import auth_routes
+
+__all__ = [
+    "DEMO_SECRET",
+    "EchoSender",
+    "Portal",
+    "PortalSettings",
+    "build_portal",
+    "oidc_client_registration",
+    "saml_sp_metadata",
+]
+
+TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
+DEMO_SECRET: Final = b"school-portal-demo-broker-secret"
+"""The broker secret of the demo. Demo only: a real portal reads 32 random bytes from its
+secret store, the same on every instance."""
+CLIENT_ID: Final = "school-portal"
+CLIENT_SECRET: Final = "school-portal-demo-secret"  # noqa: S105 - the demo client's, public
+PROVIDER: Final = "esia"
+SCOPES: Final = ("openid", "fullname", "birthdate", "snils")
+
+
+@attrs.define
+class PortalSettings:
+    """Where the portal keeps its data, where it and the state portal (the IdP) live,
+    and how long sessions last. ``echo`` sees every one-time code the portal sends."""
+
+    db_path: Path
+    idp_url: str
+    base_url: str
+    protocol: str = "oidc"
+    secret: bytes = DEMO_SECRET
+    idle_timeout: timedelta = timedelta(minutes=30)
+    absolute_lifetime: timedelta = timedelta(hours=8)
+    trusted_proxies: tuple[str, ...] = ()
+    clock: Clock | None = None
+    echo: Callable[[str], None] | None = None
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"{self.base_url.rstrip('/')}/auth/callback/{PROVIDER}"
+
+    @property
+    def sp_entity_id(self) -> str:
+        return f"{self.base_url.rstrip('/')}/auth/saml"
+
+    @property
+    def acs_url(self) -> str:
+        return f"{self.base_url.rstrip('/')}/auth/acs/{PROVIDER}"
+
+    @property
+    def idp_saml_entity_id(self) -> str:
+        return f"{self.idp_url.rstrip('/')}/idp/shibboleth"
+
+
+class EchoSender(OutboxSender):
+    """Keeps every message like :class:`OutboxSender` and shows it through ``echo``: the
+    demo's stand-in for an SMS gateway."""
+
+    def __init__(self, echo: Callable[[str], None] | None = None) -> None:
+        super().__init__()
+        self.echo = echo
+
+    def send(self, message: Message) -> None:
+        super().send(message)
+        if self.echo is not None:
+            self.echo(f"portal {message.channel} to {message.destination}: {message.text}")
+
+
+@attrs.define
+class Portal:
+    """The running portal: the ASGI ``app`` and the parts tests look into."""
+
+    app: Starlette
+    broker: Broker
+    sender: OutboxSender
+    store: SqlStore
+    credentials: CredentialStore
+    auth: AuthRoutes
+    grades: GradeBook
+    settings: PortalSettings
+    clock: Clock
+
+
+def oidc_client_registration(settings: PortalSettings) -> dict[str, Any]:
+    """The portal as an OIDC client of the mock IdP (``MockIdP.add_client``)."""
+    return {
+        "client_id": CLIENT_ID,
+        "secret": CLIENT_SECRET,
+        "auth_method": "client_secret_basic",
+        "redirect_uris": [settings.redirect_uri],
+    }
+
+
+def _saml_config(settings: PortalSettings, http: httpx.Client) -> ServiceProviderConfig:
+    metadata = http.get(settings.idp_saml_entity_id)
+    if metadata.status_code != 200:
+        raise ConfigError(
+            f"the IdP's SAML metadata answered HTTP {metadata.status_code}",
+            code="config.invalid",
+        )
+    return ServiceProviderConfig.from_idp_metadata(
+        metadata.text,
+        entity_id=settings.sp_entity_id,
+        acs_url=settings.acs_url,
+        idp_entity_id=settings.idp_saml_entity_id,
+    )
+
+
+def saml_sp_metadata(settings: PortalSettings) -> str:
+    """The portal's SAML SP metadata, for ``MockIdP.add_service_provider({"metadata": ...})``."""
+    with httpx.Client(timeout=10) as http:
+        return sp_metadata(_saml_config(settings, http))
+
+
+def _provider(settings: PortalSettings, clock: Clock) -> OidcProvider | SamlProvider:
+    if settings.protocol == "saml":
+        with httpx.Client(timeout=10) as fetch:
+            saml = _saml_config(settings, fetch)
+        stores = (InMemoryRequestStore(), InMemoryReplayCache())
+        return SamlProvider(PROVIDER, saml, *stores, title="Госуслуги")
+    if settings.protocol != "oidc":
+        raise ConfigError("protocol must be 'oidc' or 'saml'", code="config.invalid")
+    http = HttpxClient(httpx.Client(timeout=10))
+    config = discover(
+        http,
+        settings.idp_url.rstrip("/") + "/",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        redirect_uri=settings.redirect_uri,
+        algorithms=("RS256",),
+        scopes=SCOPES,
+    )
+    return OidcProvider(PROVIDER, RelyingParty(config, http, clock=clock), title="Госуслуги")
+
+
+def _policy(settings: PortalSettings) -> BrokerPolicy:
+    touch = min(timedelta(seconds=60), settings.idle_timeout / 2)
+    sessions = SessionPolicy(
+        absolute_lifetime=settings.absolute_lifetime,
+        idle_timeout=settings.idle_timeout,
+        touch_interval=touch,
+    )
+    return BrokerPolicy(sessions=sessions)
+
+
+def build_portal(settings: PortalSettings) -> Portal:
+    """The portal over the seeded database at ``settings.db_path``, talking to the IdP at
+    ``settings.idp_url`` (which must be up: its configuration is read now)."""
+    clock = settings.clock or SystemClock()
+    store, credentials = open_region(settings.db_path)
+    provider = _provider(settings, clock)
+    # the demo's links name the IdP the portal really talks to, known only now
+    link_seeded(store, provider.issuer, clock.now())
+    sender = EchoSender(settings.echo)
+    broker = Broker(
+        directory=store,
+        links=store,
+        audit=store,
+        store=InMemoryEphemeralStore(),
+        credentials=credentials,
+        sender=sender,
+        secret=settings.secret,
+        providers=(provider,),
+        policy=_policy(settings),
+        clock=clock,
+    )
+    broker.passwords = LocalPasswords(credentials, lockout=timedelta(minutes=5))
+    config = WebConfig(
+        # secure=False: plain-http cookies, for this local demo on http://127.0.0.1 only;
+        # a portal reachable over a network keeps the default CookieSettings() and HTTPS
+        cookies=CookieSettings(secure=False),
+        after_login="/diary",
+        trusted_proxies=settings.trusted_proxies,
+        site_name="Электронный дневник",
+        template_dirs=(TEMPLATES,),
+    )
+    mount = auth_routes(broker, config)
+    app = Starlette(
+        routes=[
+            mount,
+            Route("/", views.home),
+            Route("/diary", views.diary),
+            Route("/journal/{class_id}", views.journal, methods=["GET", "POST"]),
+        ]
+    )
+    grades = GradeBook(settings.db_path)
+    portal = Portal(app, broker, sender, store, credentials, mount.auth, grades, settings, clock)
+    app.state.portal = portal
+    return portal

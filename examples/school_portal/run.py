@@ -1,0 +1,148 @@
+"""The demo launcher: seed the region into SQLite, start the mock IdP and the portal on
+loopback, print the addresses and the demo people, and show every one-time code as it
+is sent. Ctrl-C stops both.
+
+    python examples/school_portal/run.py --db build/demo.db [--port 8000] [--idp-port 8100]
+    python -m school_portal.run ...          (with examples/ on sys.path)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+if not __package__:  # run as a file: make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# pysaml2 touches a cipher mode that cryptography has moved; not the demo's business
+warnings.filterwarnings("ignore", message="CFB has been moved")
+
+import uvicorn  # noqa: E402
+
+from mock_idp.server import RunningIdP  # noqa: E402
+from school_portal.portal import PortalSettings, build_portal, oidc_client_registration  # noqa: E402
+from school_portal.seed import ORGANIZATIONS, PEOPLE, DemoPerson, seed_region  # noqa: E402
+
+__all__ = ["main", "people_table"]
+
+IDP_CONFIG = Path(__file__).resolve().parent / "idp.yaml"
+HOST = "127.0.0.1"
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+class _EchoOutbox(list[Any]):
+    """The mock IdP's SMS outbox that also prints each message as it is added."""
+
+    def __init__(self, echo: Callable[[str], None]) -> None:
+        super().__init__()
+        self.echo = echo
+
+    def append(self, sms: Any) -> None:
+        super().append(sms)
+        self.echo(f"mock IdP SMS to {sms.phone}: {sms.text}")
+
+
+def people_table(people: Sequence[DemoPerson] = PEOPLE) -> str:
+    """The demo people as a text table: Gosuslugi and school logins, and what each shows."""
+    rows = [
+        ("who", "name", "Госуслуги (mock IdP): login / password / 2FA", "school login", "shows")
+    ]
+    for p in people:
+        esia = (
+            f"{p.esia_login} / {p.esia_password} / {(p.esia_second_factor or '').upper()}"
+            if p.esia_login
+            else "—"
+        )
+        org = next((o.name for o in ORGANIZATIONS if o.org_id == p.org_id), p.org_id)
+        school = f"{org} / {p.login} / {p.password}" if p.login else "—"
+        rows.append((p.key, p.name, esia, school, p.shows))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4]
+        for r in rows
+    ]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def _notes(people: Sequence[DemoPerson], idp_url: str) -> str:
+    notes = [
+        "One-time codes appear below as they are sent: the portal's as 'portal sms to …'",
+        "(school phones are +7 900 000-00-NN), the mock IdP's as 'mock IdP SMS to …'",
+        f"(also listed at {idp_url}/outbox).",
+    ]
+    for p in people:
+        if p.totp_secret:
+            notes.append(
+                f"TOTP for {p.key}: add the base32 secret {p.totp_secret} to an authenticator "
+                "app (the same one works at the portal and at the mock IdP)."
+            )
+    return "\n".join(notes)
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, default=Path("build/demo.db"), help="SQLite file")
+    parser.add_argument("--port", type=int, default=8000, help="the portal's port")
+    parser.add_argument("--idp-port", type=int, default=8100, help="the mock IdP's port")
+    parser.add_argument("--protocol", choices=("oidc", "saml"), default="oidc")
+    parser.add_argument(
+        "--idle-minutes", type=float, default=30.0, help="session idle timeout (try 1)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo until Ctrl-C; 0 when stopped that way."""
+    args = _arguments(argv)
+    idp_url, base_url = f"http://{HOST}:{args.idp_port}", f"http://{HOST}:{args.port}"
+    seed_region(args.db, datetime.now(UTC), issuer=idp_url + "/")
+    idp = RunningIdP(IDP_CONFIG, host=HOST, port=args.idp_port)
+    idp.idp.provider.outbox = _EchoOutbox(say)
+    settings = PortalSettings(
+        db_path=args.db,
+        idp_url=idp_url,
+        base_url=base_url,
+        protocol=args.protocol,
+        idle_timeout=timedelta(minutes=args.idle_minutes),
+        # loopback may stand in for a proxy, so that X-Forwarded-For can play another IP
+        trusted_proxies=("127.0.0.1/32",),
+        echo=say,
+    )
+    idp.idp.add_client(oidc_client_registration(settings))
+    idp.idp.add_service_provider({"entity_id": settings.sp_entity_id, "acs_url": settings.acs_url})
+    idp.start()
+    try:
+        portal = build_portal(settings)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                portal.app, host=HOST, port=args.port, log_level="warning", lifespan="off"
+            )
+        )
+        say(f"\nSchool portal: {base_url}/  (sign-in: {args.protocol.upper()} or school login)")
+        say(f"Mock IdP:      {idp_url}/  (SMS outbox: {idp_url}/outbox)")
+        say(f"Database:      {args.db}\n")
+        say(people_table())
+        say("\n" + _notes(PEOPLE, idp_url))
+        say("\nSee docs/quickstart.md for what to try. Ctrl-C stops the demo.\n")
+        # uvicorn shuts down on Ctrl-C, then sends the signal on up to us: that is the end
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C while starting
+    finally:
+        idp.stop()
+    say("Demo stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""The diary's pages, each behind :func:`require_session`: the home redirect, the diary
+(or journal) of the current account, and a class journal with its grade form."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from school_portal import diary as data
+from school_portal.errors import PortalError
+from sso_bridge.model import LocalAccount
+from sso_bridge.sessions import Session
+from sso_bridge.web import WebResponse
+from sso_bridge.web.starlette import require_session, to_response
+
+if TYPE_CHECKING:
+    from school_portal.portal import Portal
+
+__all__ = ["diary", "home", "journal"]
+
+ROLE_NAMES: Final = {
+    "teacher": "учитель",
+    "parent": "родитель",
+    "pupil": "ученик",
+    "director": "директор",
+    "staff": "сотрудник",
+}
+PORTAL_ERRORS: Final = {
+    "portal.class_unavailable": (
+        "Этого класса нет в вашем журнале. Откройте журнал из списка ваших классов или "
+        "смените учётную запись в шапке страницы.",
+        "This class is not in your journal. Open it from the list of your classes, or "
+        "switch account at the top of the page.",
+    ),
+    "portal.bad_grade": (
+        "Оценка не сохранена: выберите ученика из списка и оценку от 2 до 5 "
+        "(комментарий — не длиннее 500 знаков) и отправьте форму ещё раз.",
+        "The grade was not saved: choose a pupil from the list and a grade from 2 to 5 "
+        "(a comment of 500 characters at most) and send the form again.",
+    ),
+    "portal.account_unavailable": (
+        "Учётная запись этого сеанса больше не существует. Выйдите и войдите снова.",
+        "The account of this session no longer exists. Sign out and sign in again.",
+    ),
+}
+
+
+def _portal(request: Request) -> Portal:
+    portal: Portal = request.app.state.portal
+    return portal
+
+
+def _render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
+    auth = _portal(request).auth
+    return to_response(auth, WebResponse.page(template, status, **context))
+
+
+def _label(portal: Portal, account: LocalAccount) -> dict[str, str]:
+    organization = portal.store.get_organization(account.org_id)
+    roles = ", ".join(ROLE_NAMES.get(r, r) for r in account.roles)
+    return {
+        "account_id": account.account_id,
+        "name": f"{account.last_name} {account.first_name}",
+        "roles": roles,
+        "org": account.org_id if organization is None else organization.name,
+    }
+
+
+def _account(portal: Portal, session: Session) -> LocalAccount:
+    account = portal.store.get_account(session.account_id)
+    if account is None:
+        raise PortalError(
+            "the session's account is gone", code="portal.account_unavailable", status=404
+        )
+    return account
+
+
+def _nav(portal: Portal, session: Session, account: LocalAccount) -> dict[str, Any]:
+    others = []
+    for account_id in session.accounts:
+        other = portal.store.get_account(account_id)
+        if other is not None and account_id != session.account_id:
+            others.append(_label(portal, other))
+    return {"current": _label(portal, account), "others": others}
+
+
+def _page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
+    """A page of the diary with the header's account menu."""
+    portal = _portal(request)
+    session: Session = request.state.sso_session
+    account = _account(portal, session)
+    return _render(
+        request,
+        template,
+        status,
+        nav=_nav(portal, session, account),
+        csrf_token=request.state.sso_csrf_token,
+        **context,
+    )
+
+
+def _refusal(request: Request, exc: PortalError) -> Response:
+    return _page(
+        request, "portal_error.html", exc.status, code=exc.code, text=PORTAL_ERRORS.get(exc.code)
+    )
+
+
+@require_session
+async def home(request: Request) -> Response:
+    """``/``: the diary for a signed-in browser (the login page otherwise)."""
+    return RedirectResponse("/diary", status_code=302)
+
+
+def _pupil_card(portal: Portal, pupil_id: str) -> dict[str, Any]:
+    pupil = data.PUPILS[pupil_id]
+    info = data.CLASSES[pupil.class_id]
+    organization = portal.store.get_organization(info.org_id)
+    return {
+        "pupil": pupil,
+        "info": info,
+        "org": info.org_id if organization is None else organization.name,
+        "grades": portal.grades.grades_of(pupil_id),
+    }
+
+
+def _diary_context(portal: Portal, account: LocalAccount) -> dict[str, Any]:
+    if data.view_of(account) == "journal":
+        return {"view": "journal", "classes": data.classes_for(account)}
+    own = data.pupil_of(account)
+    pupils = (own,) if own is not None else data.children_of(account)
+    return {
+        "view": "diary",
+        "own": own is not None,
+        "cards": [_pupil_card(portal, p) for p in pupils],
+    }
+
+
+@require_session
+async def diary(request: Request) -> Response:
+    """``/diary``: a pupil's own diary, a parent's children's, or a teacher's journal."""
+    portal = _portal(request)
+    try:
+        account = await run_in_threadpool(_account, portal, request.state.sso_session)
+        context = await run_in_threadpool(_diary_context, portal, account)
+    except PortalError as exc:
+        return await run_in_threadpool(_refusal, request, exc)
+    return await run_in_threadpool(_page, request, "diary.html", **context)
+
+
+def _journal(request: Request, class_id: str, form: dict[str, str] | None) -> Response:
+    portal = _portal(request)
+    session: Session = request.state.sso_session
+    saved = None
+    try:
+        info = data.class_for(_account(portal, session), class_id)
+        if form is not None:
+            saved = portal.grades.add(
+                info,
+                form.get("pupil", ""),
+                form.get("grade", ""),
+                form.get("comment", ""),
+                session.account_id,
+                portal.clock.now(),
+            )
+    except PortalError as exc:
+        return _refusal(request, exc)
+    pupils = [p for p in data.PUPILS.values() if p.class_id == info.class_id]
+    rows = [
+        (p, [g for g in portal.grades.grades_of(p.pupil_id) if g.subject == info.subject])
+        for p in pupils
+    ]
+    return _page(request, "journal.html", info=info, rows=rows, saved=saved)
+
+
+@require_session
+async def journal(request: Request) -> Response:
+    """``/journal/{class_id}``: the class's grades and the form that adds one."""
+    class_id = str(request.path_params["class_id"])
+    form: dict[str, str] | None = None
+    if request.method == "POST":
+        read = await request.form()
+        form = {k: v for k, v in read.items() if isinstance(v, str)}
+    return await run_in_threadpool(_journal, request, class_id, form)

@@ -1,0 +1,212 @@
+"""The portal over the seeded region, with the mock IdP of idp.yaml running: a whole OIDC
+login through the IdP's own pages, the chooser and the account switcher, a grade entered
+in a journal, and the refusal pages."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import attrs
+import httpx
+import pytest
+from school_portal.portal import (
+    Portal,
+    PortalSettings,
+    build_portal,
+    oidc_client_registration,
+    saml_sp_metadata,
+)
+from school_portal.seed import PEOPLE, seed_region
+from starlette.testclient import TestClient
+
+from mock_idp.server import RunningIdP
+
+IDP_YAML = Path(__file__).resolve().parents[2] / "examples" / "school_portal" / "idp.yaml"
+BASE = "http://testserver"
+BY_KEY = {p.key: p for p in PEOPLE}
+
+
+@attrs.define
+class Demo:
+    idp: RunningIdP
+    portal: Portal
+    browser: TestClient
+
+
+@pytest.fixture(scope="module")
+def idp() -> Iterator[RunningIdP]:
+    with RunningIdP(IDP_YAML) as running:
+        yield running
+
+
+@pytest.fixture
+def demo(idp: RunningIdP, tmp_path: Path) -> Iterator[Demo]:
+    db = tmp_path / "demo.db"
+    seed_region(db, datetime.now(UTC))
+    settings = PortalSettings(
+        db_path=db, idp_url=idp.base_url, base_url=BASE, trusted_proxies=("127.0.0.1/32",)
+    )
+    idp.idp.add_client(oidc_client_registration(settings))
+    portal = build_portal(settings)
+    with TestClient(portal.app, client=("127.0.0.1", 50000), follow_redirects=False) as browser:
+        yield Demo(idp, portal, browser)
+    portal.store.close()
+
+
+def _field(page: str, name: str) -> str:
+    found = re.search(rf'name="{re.escape(name)}" value="([^"]*)"', page)
+    assert found is not None, f"no field {name!r} in:\n{page}"
+    return html.unescape(found.group(1))
+
+
+def _login_at_idp(demo: Demo, key: str) -> httpx.Response:
+    """Through the mock IdP's own pages as ``key``; the portal's answer to the callback."""
+    person = BY_KEY[key]
+    to_idp = demo.browser.get("/auth/login/esia")
+    assert to_idp.status_code == 302, to_idp.text
+    with httpx.Client(follow_redirects=False, timeout=10) as at_idp:
+        page = at_idp.get(to_idp.headers["location"])
+        page = at_idp.post(
+            demo.idp.base_url + "/login",
+            data={
+                "txn": _field(page.text, "txn"),
+                "login": person.esia_login or "",
+                "password": person.esia_password or "",
+            },
+        )
+        done = at_idp.post(
+            demo.idp.base_url + "/login/code",
+            data={"txn": _field(page.text, "txn"), "code": demo.idp.idp.last_code()},
+        )
+    assert done.status_code == 302, done.text
+    back = urlsplit(done.headers["location"])
+    return demo.browser.get(f"{back.path}?{back.query}")
+
+
+def test_the_linked_person_goes_straight_to_the_diary(demo: Demo) -> None:
+    answer = _login_at_idp(demo, "linked")
+    assert answer.status_code in (302, 303), answer.text
+    assert answer.headers["location"] == "/diary"
+    page = demo.browser.get("/diary")
+    assert page.status_code == 200
+    assert re.search(r"<h1>Дневник[^<]*</h1>", page.text)
+    assert "Попова Вера" in page.text
+    assert '<nav aria-label="Аккаунт">' in page.text
+    assert 'action="/auth/switch"' not in page.text  # one account: nothing to switch to
+
+
+def test_a_session_used_from_another_ip_is_ended_and_the_page_says_so(demo: Demo) -> None:
+    _login_at_idp(demo, "linked")
+    moved = demo.browser.get("/diary", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert "session.ip_changed" in moved.text
+    assert "другого IP-адреса" in moved.text
+    assert demo.browser.get("/diary").headers["location"].startswith("/auth/login")
+
+
+def test_home_sends_a_stranger_to_the_login_page_and_a_signed_in_one_to_the_diary(
+    demo: Demo,
+) -> None:
+    first = demo.browser.get("/")
+    assert first.headers["location"].startswith("/auth/login")
+    login = demo.browser.get(first.headers["location"])
+    assert "Войти через Госуслуги" in login.text
+    _login_at_idp(demo, "linked")
+    assert demo.browser.get("/").headers["location"] == "/diary"
+
+
+def test_the_teacher_parent_chooses_an_account_then_switches(demo: Demo) -> None:
+    chooser = _login_at_idp(demo, "teacher_parent")
+    assert chooser.status_code == 200, chooser.text
+    assert chooser.text.count('name="account"') == 3
+    chosen = demo.browser.post(
+        "/auth/choose", data={"step": _field(chooser.text, "step"), "account": "t-smirnova"}
+    )
+    assert chosen.headers["location"] == "/diary"
+    journal = demo.browser.get("/diary")
+    assert "<h1>Журнал</h1>" in journal.text
+    assert 'action="/auth/switch"' in journal.text
+    assert journal.text.count('<option value="p-smirnova-') == 2
+    switched = demo.browser.post(
+        "/auth/switch",
+        data={"account": "p-smirnova-l2", "csrf_token": _field(journal.text, "csrf_token")},
+    )
+    assert switched.status_code == 303, switched.text
+    diary = demo.browser.get(switched.headers["location"])
+    assert re.search(r"<h1>Дневник[^<]*</h1>", diary.text)
+    assert "Смирнова Алиса" in diary.text
+
+
+def _local_login(demo: Demo, key: str, password: str | None = None) -> httpx.Response:
+    person = BY_KEY[key]
+    page = demo.browser.get("/auth/login")
+    form = {
+        "step": _field(page.text, "step"),
+        "org": person.org_id or "",
+        "login": person.login or "",
+        "password": password or person.password or "",
+    }
+    return demo.browser.post("/auth/local", data=form)
+
+
+def test_a_teacher_enters_a_grade(demo: Demo) -> None:
+    code_page = _local_login(demo, "locked_demo")
+    phone = BY_KEY["locked_demo"].phone
+    assert phone is not None
+    code = demo.portal.sender.last_code_for(phone)
+    assert code is not None
+    done = demo.browser.post(
+        "/auth/second-factor", data={"step": _field(code_page.text, "step"), "code": code}
+    )
+    assert done.headers["location"] == "/diary"
+    page = demo.browser.get("/journal/lyc2-9a")
+    assert 'id="grade-form"' in page.text
+    saved = demo.browser.post(
+        "/journal/lyc2-9a",
+        data={
+            "pupil": "vera",
+            "grade": "4",
+            "comment": "лабораторная",
+            "csrf_token": _field(page.text, "csrf_token"),
+        },
+    )
+    assert saved.status_code == 200
+    assert "Оценка сохранена" in saved.text
+    assert "4 (лабораторная)" in saved.text
+    foreign = demo.browser.get("/journal/sch17-7a")
+    assert foreign.status_code == 404
+    assert "portal.class_unavailable" in foreign.text
+
+
+def test_five_wrong_passwords_lock_the_account_and_the_page_says_so(demo: Demo) -> None:
+    for _ in range(5):
+        answer = _local_login(demo, "locked_demo", password="Wrong-pass-1")
+    error = re.search(r'<p class="error"[^>]*>(.*?)</p>', answer.text, re.S)
+    assert error is not None, answer.text
+    assert "заблокирована после нескольких неверных паролей" in error.group(1)
+
+
+def test_a_blocked_account_is_told_whom_to_ask(demo: Demo) -> None:
+    answer = _local_login(demo, "blocked")
+    assert answer.status_code == 403
+    assert "Эта школьная учётная запись заблокирована" in answer.text
+
+
+def test_the_portal_can_use_saml_instead(idp: RunningIdP, tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    seed_region(db, datetime.now(UTC))
+    settings = PortalSettings(db_path=db, idp_url=idp.base_url, base_url=BASE, protocol="saml")
+    idp.idp.add_service_provider({"metadata": saml_sp_metadata(settings)})
+    portal = build_portal(settings)
+    try:
+        with TestClient(portal.app, client=("127.0.0.1", 50000), follow_redirects=False) as web:
+            assert "Войти через Госуслуги" in web.get("/auth/login").text
+            to_idp = web.get("/auth/login/esia")
+        assert to_idp.status_code == 302
+        assert to_idp.headers["location"].startswith(idp.base_url + "/idp/profile/SAML2/")
+    finally:
+        portal.store.close()

@@ -70,7 +70,7 @@ class AccountPages(RoutesBase):
             return account_id
         organization = self.broker.directory.get_organization(account.org_id)
         place = account.org_id if organization is None else organization.name
-        roles = ", ".join(account.roles)
+        roles = ", ".join(self.templates.role(r) for r in account.roles)
         return f"{account.login or account_id} — {place}" + (f" ({roles})" if roles else "")
 
     def link_page(self, visit: Visit, provider: str) -> WebResponse:

@@ -10,7 +10,7 @@ from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, Pack
 from markupsafe import Markup, escape
 
 from sso_bridge.web.http import WebConfig, WebResponse
-from sso_bridge.web.texts import GENERIC_ERROR, TEXTS, Pair, error_text
+from sso_bridge.web.texts import GENERIC_ERROR, ROLE_NAMES, TEXTS, Pair, error_text
 
 __all__ = ["Output", "Templates"]
 
@@ -53,6 +53,7 @@ class Templates:
             prefix=config.prefix,
             csrf_field=config.csrf_field,
         )
+        self.environment.filters["role"] = self.role
 
     def _ordered(self, pair: Pair) -> tuple[tuple[str, str], tuple[str, str]]:
         russian, english = ("ru", pair[0]), ("en", pair[1])
@@ -71,6 +72,13 @@ class Templates:
     def first(self, key: str, **values: Any) -> str:
         """``TEXTS[key]`` in the configured language only (escaped when output)."""
         return self._ordered(TEXTS[key])[0][1].format(**values)
+
+    def role(self, name: str) -> str:
+        """A role's name in the page's language (a role not in ``ROLE_NAMES`` as given)."""
+        pair = ROLE_NAMES.get(name)
+        if pair is None:
+            return name
+        return pair[0] if self.config.language == "ru" else pair[1]
 
     def explain(self, code: str) -> Markup:
         """What to tell the person about error ``code``, in both languages."""

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-__all__ = ["ERRORS", "GENERIC_ERROR", "TEXTS", "error_text"]
+__all__ = ["ERRORS", "GENERIC_ERROR", "ROLE_NAMES", "TEXTS", "error_text"]
 
 Pair = tuple[str, str]
 
@@ -283,3 +283,16 @@ ERRORS: Final[Mapping[str, Pair]] = MappingProxyType(
 def error_text(code: str) -> Pair | None:
     """The explanation of ``code``, or None when the generic text applies."""
     return ERRORS.get(code)
+
+
+ROLE_NAMES: Final[Mapping[str, Pair]] = MappingProxyType(
+    {
+        "teacher": ("учитель", "teacher"),
+        "parent": ("родитель", "parent"),
+        "pupil": ("ученик", "pupil"),
+        "director": ("директор", "director"),
+        "staff": ("сотрудник", "staff"),
+        "admin": ("администратор", "administrator"),
+    }
+)
+"""How the chooser and the account switcher name the common roles; others show as given."""

@@ -52,7 +52,8 @@ FUZZ_PROFILE ?= long
 FUZZ_OUT := build/fuzz
 FUZZ_A := tests/fuzz/test_fuzz_saml.py tests/fuzz/test_fuzz_saml_logout.py
 FUZZ_B := tests/fuzz/test_fuzz_oidc.py tests/fuzz/test_fuzz_json.py \
-	tests/fuzz/test_fuzz_normalize.py tests/fuzz/test_fuzz_import.py
+	tests/fuzz/test_fuzz_normalize.py tests/fuzz/test_fuzz_import.py \
+	tests/fuzz/test_fuzz_sessions.py
 FUZZ_ENV := SSO_BRIDGE_FUZZ=$(FUZZ_PROFILE) SSO_BRIDGE_FUZZ_OUT=$(FUZZ_OUT)
 
 fuzz: $(STAMP)

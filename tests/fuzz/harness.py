@@ -133,6 +133,10 @@ BUDGETS: Final[dict[str, Budget]] = {
     "identity_keys": Budget(150, 40_000, 110),
     "import_csv": Budget(200, 50_000, 900),
     "import_sqlite": Budget(25, 4_000, 180),
+    # sessions: tokens, client addresses, kept requests
+    "session_token": Budget(300, 60_000, 120),
+    "client_ip": Budget(300, 60_000, 120),
+    "kept_request": Budget(200, 40_000, 150),
 }
 
 

@@ -28,6 +28,19 @@ ID token: one RS256 token from mock_idp; each contender's key is built once, bef
   the nonce's value (PyJWT by a comparison after decoding); none checks azp or at_hash.
 * floor: a raw ``cryptography`` RSA signature verification, nothing else.
 
+GOST (ESIA v2/v3), key on the CryptoPro-A curve, with ``openssl`` and its gost engine where
+they are installed (otherwise those rows are skipped, with a message):
+
+* token verification: one ESIA-like access token signed ``GOST3410_2012_256``.
+  sso_bridge: ``sso_bridge.esia.tokens.verify_gost_jwt`` with the certificate (where that
+  module is missing: base64url, ``gost.verify`` of ``header.payload`` and JSON decoding);
+  gostcrypto alone: its Streebog and its 34.10-2012 verify of the same bytes; openssl:
+  ``openssl dgst -md_gost12_256 -verify`` in a subprocess, the signature in a file.
+* client secret signing: ``client_secret`` over the v2 fields (``state`` varies) with the
+  ``InProcessGostSigner``; gostcrypto alone (Streebog, sign, base64url); and
+  ``OpenSslGostSigner`` (an ``openssl dgst -sign`` subprocess). Each output is checked once
+  to verify; there is no tampered copy to refuse.
+
 Every contender is first run once on the document (it must accept it) and once on a copy
 with one signed value changed (it must refuse it). Then, in each round, every contender
 makes N calls (N calibrated once to about ``--budget`` seconds) in five runs interleaved
@@ -39,9 +52,10 @@ the rounds' medians.
 
 Usage: ``python bench/protocols.py [--rounds 7] [--budget 0.4] [--quick]``.
 Last line: ``saml_speedup idtoken_over_floor saml_over_floor saml_vs_python3_saml
-saml_vs_signxml idtoken_vs_authlib idtoken_vs_joserfc idtoken_vs_pyjwt``; a ``_vs_`` ratio
-is the peer's time over ours (above 1: we are faster), ``*_over_floor`` ours over the
-floor's, ``saml_speedup`` pysaml2's over ours (``na`` without the xmlsec1 program).
+saml_vs_signxml idtoken_vs_authlib idtoken_vs_joserfc idtoken_vs_pyjwt gost_verify_ms
+gost_sign_ms``; a ``_vs_`` ratio is the peer's time over ours (above 1: we are faster),
+``*_over_floor`` ours over the floor's, ``saml_speedup`` pysaml2's over ours (``na`` without
+the xmlsec1 program), ``gost_*_ms`` our median wall time per call in milliseconds.
 """
 
 from __future__ import annotations
@@ -55,6 +69,7 @@ import logging
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -78,6 +93,7 @@ import xmlsec  # noqa: E402
 from authlib.jose import JsonWebKey, JsonWebToken  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
+from gostcrypto import gosthash, gostsignature  # type: ignore[import-untyped]  # noqa: E402
 from joserfc import jwt as joserfc_jwt  # noqa: E402
 from joserfc.jwk import RSAKey  # noqa: E402
 from lxml import etree  # type: ignore[import-untyped]  # noqa: E402
@@ -93,6 +109,10 @@ from mock_idp.keys import KeyRing  # noqa: E402
 from mock_idp.saml_idp import SamlIdP  # noqa: E402
 from mock_idp.tokens import id_token_claims, sign_token  # noqa: E402
 from mock_idp.users import person_from_dict  # noqa: E402
+from sso_bridge import base64url  # noqa: E402
+from sso_bridge.esia import gost  # noqa: E402
+from sso_bridge.esia.secret import client_secret, esia_timestamp, secret_message  # noqa: E402
+from sso_bridge.esia.signer import InProcessGostSigner, OpenSslGostSigner  # noqa: E402
 from sso_bridge.oidc.config import ProviderConfig  # noqa: E402
 from sso_bridge.oidc.http import HttpResponse  # noqa: E402
 from sso_bridge.oidc.idtoken import validate_id_token  # noqa: E402
@@ -132,10 +152,10 @@ class Contender:
 
 @dataclass
 class Group:
-    name: str  # "saml" or "idtoken", as in the last line
+    name: str  # "saml", "idtoken", "gostverify" or "gostsign"
     title: str
     document: str
-    tampered: str  # one signed value changed: every contender must refuse it
+    tampered: str | None  # one signed value changed: every contender must refuse it
     contenders: list[Contender] = field(default_factory=list)
 
 
@@ -365,6 +385,152 @@ def idtoken_group() -> Group:
     )
 
 
+def _gost_openssl() -> str | None:
+    """The ``openssl`` program when its gost engine loads, else None."""
+    binary = shutil.which("openssl")
+    if binary is None:
+        return None
+    done = subprocess.run([binary, "engine", "gost"], capture_output=True, check=False)  # noqa: S603
+    return binary if done.returncode == 0 else None
+
+
+def _gostcrypto_signer() -> Any:
+    curves = gostsignature.CURVES_R_1323565_1_024_2019
+    # CryptoPro-A is the TC26 set B; gostcrypto reads digests and signatures big-endian, r||s
+    return gostsignature.new(gostsignature.MODE_256, curves["id-tc26-gost-3410-2012-256-paramSetB"])
+
+
+def _gostcrypto_digest(data: bytes) -> bytearray:
+    return bytearray(gosthash.new("streebog256", data=data).digest()[::-1])
+
+
+def gost_verify_group(key: gost.GostPrivateKey, folder: Path, notes: list[str]) -> Group:
+    certificate = gost.self_signed_certificate(key, "esia.example", datetime.now(UTC))
+    now = int(time.time())
+    claims = {
+        "iss": "http://esia.gosuslugi.ru/",
+        "sub": 1000000101,
+        "client_id": "SCHOOL01",
+        "scope": "openid fullname birthdate gender snils contacts?oid=1000000101",
+        "nbf": now,
+        "exp": now + 3600,
+        "iat": now,
+        "urn:esia:sid": "1f2e3d4c5b6a79881f2e3d4c5b6a7988",
+        "urn:esia:sbj_id": 1000000101,
+    }
+    head = base64url.encode(json.dumps({"alg": gost.GOST_JWT_ALG, "typ": "JWT"}).encode())
+    body = base64url.encode(json.dumps(claims).encode())
+    signature = gost.sign(key, f"{head}.{body}".encode())
+    token = f"{head}.{body}.{base64url.encode(signature)}"
+    changed = base64url.encode(json.dumps({**claims, "sub": 1000000102}).encode())
+    tampered = f"{head}.{changed}.{base64url.encode(signature)}"
+    title = f"GOST token verification ({len(token)} characters)"
+    group = Group("gostverify", title, token, tampered)
+    try:
+        from sso_bridge.esia.tokens import verify_gost_jwt  # noqa: PLC0415
+
+        def ours(doc: str) -> object:
+            return verify_gost_jwt(doc, [certificate])
+
+        label = "sso_bridge verify_gost_jwt"
+    except ImportError:
+        notes.append("sso_bridge.esia.tokens is missing: 'ours' is gost.verify + JSON decoding")
+
+        def ours(doc: str) -> object:
+            signing_input, _, sig = doc.rpartition(".")
+            if not gost.verify(
+                certificate.public_key, signing_input.encode(), base64url.decode(sig)
+            ):
+                raise ValueError("bad signature")
+            return json.loads(base64url.decode(signing_input.partition(".")[2]))
+
+        label = "sso_bridge gost.verify + JSON"
+    point = certificate.public_key
+    public = point.x.to_bytes(32, "big") + point.y.to_bytes(32, "big")
+    reference = _gostcrypto_signer()
+
+    def gostcrypto(doc: str) -> object:
+        signing_input, _, sig = doc.rpartition(".")
+        raw = base64url.decode(sig)
+        digest = _gostcrypto_digest(signing_input.encode())
+        if not reference.verify(public, digest, bytearray(raw[32:] + raw[:32])):
+            raise ValueError("bad signature")
+        return json.loads(base64url.decode(signing_input.partition(".")[2]))
+
+    group.contenders = [
+        Contender("ours", label, ours),
+        Contender("gostcrypto", "gostcrypto", gostcrypto),
+    ]
+    openssl = _gost_openssl()
+    if openssl is None:
+        notes.append("openssl with the gost engine is not installed: no openssl rows")
+        return group
+    public_pem = folder / "gost-public.pem"
+    (folder / "gost-key.pem").write_bytes(gost.private_key_pem(key))
+    subprocess.run([openssl, "pkey", "-engine", "gost", "-in", folder / "gost-key.pem",  # noqa: S603
+                    "-pubout", "-out", public_pem], capture_output=True, check=True)  # fmt: skip
+    command = [openssl, "dgst", "-engine", "gost", "-md_gost12_256", "-verify", str(public_pem),
+               "-signature", str(folder / "gost-sig")]  # fmt: skip
+
+    def openssl_verify(doc: str) -> object:
+        signing_input, _, sig = doc.rpartition(".")
+        (folder / "gost-sig").write_bytes(base64url.decode(sig))
+        done = subprocess.run(  # noqa: S603
+            command, input=signing_input.encode(), capture_output=True, check=False
+        )
+        if done.returncode != 0:
+            raise ValueError("openssl refuses the signature")
+        return json.loads(base64url.decode(signing_input.partition(".")[2]))
+
+    group.contenders.append(Contender("openssl", "openssl dgst -verify process", openssl_verify))
+    return group
+
+
+def gost_sign_group(key: gost.GostPrivateKey, folder: Path) -> Group:
+    certificate = gost.self_signed_certificate(key, "school-portal", datetime.now(UTC))
+    fields = {
+        "client_id": "SCHOOL01",
+        "scope": "openid fullname birthdate snils",
+        "scope_org": "",
+        "timestamp": esia_timestamp(datetime.now(UTC)),
+        "redirect_uri": "https://portal.example/esia/callback",
+    }
+    state = "0b3a5e7c-2f1d-4c8a-9e6b-7d5f3a1c9e2b"
+    group = Group("gostsign", "ESIA client_secret signing", state, None)
+    signer = InProcessGostSigner(key, certificate)
+    reference = _gostcrypto_signer()
+    scalar = key.d.to_bytes(32, "big")
+
+    def ours(doc: str) -> str:
+        return client_secret(signer, **fields, state=doc)
+
+    def gostcrypto(doc: str) -> str:
+        digest = _gostcrypto_digest(secret_message(**fields, state=doc))
+        raw = bytes(reference.sign(bytearray(scalar), digest))
+        return base64url.encode(raw[32:] + raw[:32])
+
+    group.contenders = [
+        Contender("ours", "sso_bridge client_secret", ours),
+        Contender("gostcrypto", "gostcrypto", gostcrypto),
+    ]
+    if _gost_openssl() is not None:
+        (folder / "gost-key.pem").write_bytes(gost.private_key_pem(key))
+        (folder / "gost-cert.der").write_bytes(certificate.der)
+        process = OpenSslGostSigner(folder / "gost-key.pem", folder / "gost-cert.der")
+
+        def openssl_sign(doc: str) -> str:
+            return client_secret(process, **fields, state=doc)
+
+        group.contenders.append(Contender("openssl", "OpenSslGostSigner process", openssl_sign))
+    message = secret_message(**fields, state=state)
+    for contender in group.contenders:
+        secret = contender.check(state)
+        _expect(isinstance(secret, str), f"{contender.label} returns no secret")
+        raw = base64url.decode(str(secret))
+        _expect(gost.verify(key.public_key(), message, raw), f"{contender.label} signs wrongly")
+    return group
+
+
 def _cpu() -> float:
     """CPU seconds of this process and of its finished child processes (xmlsec1)."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -376,12 +542,13 @@ def calibrate(group: Group, budget: float) -> None:
     set its calls per round to about ``budget`` seconds."""
     for contender in group.contenders:
         contender.check(group.document)  # raises on refusal; warms up
-        try:
-            contender.check(group.tampered)
-            accepted = True
-        except Exception:  # any refusal will do: only a signature check can catch the change
-            accepted = False
-        _expect(not accepted, f"{contender.label} accepts a tampered document")
+        if group.tampered is not None:
+            try:
+                contender.check(group.tampered)
+                accepted = True
+            except Exception:  # any refusal will do: only a signature check can catch it
+                accepted = False
+            _expect(not accepted, f"{contender.label} accepts a tampered document")
         start, made = time.perf_counter(), 0
         while made < 3 or time.perf_counter() - start < budget / 10:
             contender.check(group.document)
@@ -415,7 +582,7 @@ def run_round(group: Group, number: int, slices: int = 5) -> None:
 
 
 def report(group: Group, ratios: dict[str, float]) -> None:
-    scale, unit = (1e3, "ms") if group.name == "saml" else (1e6, "us")
+    scale, unit = (1e6, "us") if group.name == "idtoken" else (1e3, "ms")
     print(f"\n{group.title}, {unit} per call")
     print(f"  {'':37} {'round medians (wall)':^29} {'round means':^19}".rstrip())
     head = ("calls", "min", "median", "max", "wall", "cpu")
@@ -444,7 +611,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rounds, budget = (3, 0.02) if args.quick else (max(1, args.rounds), args.budget)
     notes: list[str] = []
-    groups = [saml_group(notes), idtoken_group()]
+    gost_key, folder = gost.generate_private_key(), Path(tempfile.mkdtemp(prefix="bench-gost-"))
+    groups = [
+        saml_group(notes),
+        idtoken_group(),
+        gost_verify_group(gost_key, folder, notes),
+        gost_sign_group(gost_key, folder),
+    ]
     for group in groups:
         calibrate(group, budget)
     print(f"{rounds} rounds, about {budget:g} s per contender per round, order rotated")
@@ -475,6 +648,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         if key in ratios:
             met = ratios[key] <= bound if kind == "max" else ratios[key] > bound
             print(f"target: {label}: {'met' if met else 'NOT met'} ({ratios[key]:.2f})")
+    times = {g.name: 1e3 * statistics.median(g.contenders[0].wall) for g in groups}
+    for label, name, bound in [
+        ("GOST token verification: at most 5 ms", "gostverify", 5.0),
+        ("ESIA client_secret signing: at most 10 ms", "gostsign", 10.0),
+    ]:
+        met = times[name] <= bound
+        print(f"target: {label}: {'met' if met else 'NOT met'} ({times[name]:.2f} ms)")
     last_line = {
         "saml_speedup": figure("saml_pysaml2", 1),
         "idtoken_over_floor": figure("idtoken_floor"),
@@ -484,6 +664,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "idtoken_vs_authlib": figure("idtoken_authlib"),
         "idtoken_vs_joserfc": figure("idtoken_joserfc"),
         "idtoken_vs_pyjwt": figure("idtoken_pyjwt"),
+        "gost_verify_ms": f"{times['gostverify']:.2f}",
+        "gost_sign_ms": f"{times['gostsign']:.2f}",
     }
     print(" ".join(f"{name}={value}" for name, value in last_line.items()))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -20,7 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from mock_idp import person_api
-from mock_idp.keys import KeyRing
+from mock_idp.keys import KeyRing, certificate_pem
 from mock_idp.provider import (
     Client,
     EsiaError,
@@ -43,10 +44,13 @@ from mock_idp.saml_idp import (
 from mock_idp.tokens import TokenFault
 from mock_idp.users import Directory, Person, SecondFactor, load_config, person_from_dict
 from sso_bridge.errors import BridgeError
+from sso_bridge.esia import gost
+from sso_bridge.esia.signer import InProcessGostSigner
 from sso_bridge.jsonparse import parse_json
 
 AUTHORIZE_PATHS = ("/aas/oauth2/ac", "/aas/oauth2/v2/ac")
 TOKEN_PATHS = ("/aas/oauth2/te", "/aas/oauth2/v3/te")
+CERTIFICATES_PATH = "/aas/oauth2/certificates"
 MAX_ADMIN_BODY_BYTES = 1024 * 1024
 
 TEXTS = {
@@ -109,6 +113,8 @@ class MockIdP:
         self._key_dir: tempfile.TemporaryDirectory[str] | None = None
         self._initial_people = list(provider.people)
         self._initial_clients = dict(provider.clients)
+        # GOST keys the IdP made for esia_gost clients registered without a certificate
+        self._client_keys: dict[str, gost.GostPrivateKey] = {}
 
     @classmethod
     def from_config(
@@ -120,7 +126,11 @@ class MockIdP:
         """People and clients from ``config`` (YAML/JSON), keys from ``state_dir``."""
         data = load_config(config) if config else {}
         people = Directory(person_from_dict(p) for p in data.get("users") or ())
-        clients = {c.client_id: c for c in map(client_from_dict, data.get("clients") or ())}
+        generated: dict[str, gost.GostPrivateKey] = {}
+        clients = {
+            c.client_id: c
+            for c in (_client(entry, generated) for entry in data.get("clients") or ())
+        }
         given = data.get("keys") or {}
         if given.get("oidc"):
             keys = KeyRing.from_config(list(given["oidc"]))
@@ -140,6 +150,7 @@ class MockIdP:
             add_service_provider(saml, sp, config.parent if config else Path())
         idp = cls(provider, base_url, saml)
         idp._key_dir = holder
+        idp._client_keys.update(generated)
         return idp
 
     @property
@@ -152,10 +163,22 @@ class MockIdP:
         self.provider.people.put(person_from_dict(data))
 
     def add_client(self, client: Client | dict[str, Any]) -> Client:
+        """Add or replace a client; an ``esia_gost`` one without ``certificate_pem`` gets a
+        new GOST key and self-signed certificate (see :meth:`client_signer`)."""
         if isinstance(client, dict):
-            client = client_from_dict(client)
+            client = _client(client, self._client_keys)
         self.provider.clients[client.client_id] = client
         return client
+
+    def client_signer(self, client_id: str) -> InProcessGostSigner:
+        """A signer with the GOST key the IdP made for ``client_id`` (an ``esia_gost``
+        client registered without a certificate)."""
+        client = self.provider.clients[client_id]
+        return InProcessGostSigner(self._client_keys[client_id], client.gost_certificate())
+
+    def certificates(self) -> list[str]:
+        """The IdP's GOST certificates (PEM), as ``/aas/oauth2/certificates`` lists them."""
+        return self.provider.keys.certificates()
 
     def add_service_provider(self, settings: dict[str, Any]) -> None:
         """Know a SAML service provider: ``metadata`` (XML) or ``entity_id`` + ``acs_url``."""
@@ -227,17 +250,27 @@ class MockIdP:
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+            "id_token_signing_alg_values_supported": ["RS256", "ES256", gost.GOST_JWT_ALG],
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic",
                 "client_secret_post",
                 "private_key_jwt",
                 "esia_cms",
+                "esia_gost",
             ],
             "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
             "scopes_supported": sorted(
-                {"openid", "fullname", "birthdate", "gender", "snils", "id_doc", "contacts"}
+                {
+                    "openid",
+                    "fullname",
+                    "birthdate",
+                    "gender",
+                    "snils",
+                    "id_doc",
+                    "contacts",
+                    "usr_org",
+                }
             ),
             "claims_supported": [
                 "sub",
@@ -255,6 +288,19 @@ class MockIdP:
 
 
 _Fault = TypeVar("_Fault", TokenFault, SamlFault)
+
+
+def _client(data: Mapping[str, Any], generated: dict[str, gost.GostPrivateKey]) -> Client:
+    """A client from its config form; an ``esia_gost`` client without a certificate gets a
+    new key (kept in ``generated``) and a self-signed certificate."""
+    if data.get("auth_method") != "esia_gost" or data.get("certificate_pem"):
+        return client_from_dict(data)
+    client_id = str(data["client_id"])
+    key = generated.get(client_id) or gost.generate_private_key()
+    certificate = gost.self_signed_certificate(key, client_id, datetime.now(UTC), days=3650)
+    client = client_from_dict({**data, "certificate_pem": certificate_pem(certificate)})
+    generated[client_id] = key
+    return client
 
 
 def _enqueue(queue: list[set[_Fault]], faults: set[_Fault], responses: int) -> None:
@@ -359,6 +405,9 @@ class _Handlers:
 
     async def jwks(self, request: Request) -> Response:
         return JSONResponse(self.provider.keys.jwks())
+
+    async def certificates(self, request: Request) -> Response:
+        return JSONResponse({"certificates": self.idp.certificates()})
 
     async def authorize(self, request: Request) -> Response:
         lang = _lang(request)
@@ -471,6 +520,16 @@ class _Handlers:
         embed = person_api.parse_embed(request.query_params.get("embed"))
         return JSONResponse(person_api.embedded_person(person, scopes, self.idp.base_url, embed))
 
+    async def roles(self, request: Request) -> Response:
+        """The organisations the token's owner works for (scope ``usr_org``)."""
+        try:
+            person, scopes = self._person_for(request)
+            if person_api.ROLES_SCOPE not in scopes:
+                raise EsiaError("the token lacks the usr_org scope", code="esia.forbidden")
+        except EsiaError as exc:
+            return _json_error(exc)
+        return JSONResponse(person_api.roles_document(person))
+
     async def collection(self, request: Request) -> Response:
         try:
             person, scopes = self._person_for(request)
@@ -581,6 +640,7 @@ def create_app(idp: MockIdP) -> Starlette:
     routes = [
         Route("/.well-known/openid-configuration", h.discovery),
         Route("/jwks", h.jwks),
+        Route(CERTIFICATES_PATH, h.certificates),
         *(Route(path, h.authorize) for path in AUTHORIZE_PATHS),
         Route("/login", h.login, methods=["POST"]),
         Route("/login/code", h.second_factor, methods=["POST"]),
@@ -588,6 +648,7 @@ def create_app(idp: MockIdP) -> Starlette:
         *(Route(path, h.token, methods=["POST"]) for path in TOKEN_PATHS),
         Route("/userinfo", h.userinfo, methods=["GET", "POST"]),
         Route("/rs/prns/{oid}", h.person),
+        Route("/rs/prns/{oid}/roles", h.roles),
         Route("/rs/prns/{oid}/{collection:str}", h.collection),
         Route("/rs/prns/{oid}/{collection:str}/{item}", h.element),
         Route("/idp/ext/Logout", h.logout),

@@ -1,15 +1,19 @@
 """Signing keys of the mock IdP: generated on first start, kept in a state directory.
 
-One active key per algorithm (RS256 by default, ES256 for clients that ask for it).
-Rotation makes a new active key and keeps publishing the old ones in the JWKS, as a real
-IdP does during a rollover.
+One active key per algorithm (RS256 by default, ES256 or ESIA's ``GOST3410_2012_256`` for
+clients that ask for it). Rotation makes a new active key and keeps publishing the old ones
+— RSA and EC keys in the JWKS, GOST keys as certificates (the current and the previous
+one) — as a real IdP does during a rollover.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +23,15 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jose import jwk
 
 from sso_bridge import base64url
-from sso_bridge.errors import InvalidInput
+from sso_bridge.errors import BridgeError, InvalidInput
+from sso_bridge.esia import gost
+from sso_bridge.esia.tokens import certificate_kid
 from sso_bridge.jsonparse import parse_json
 from sso_bridge.keytypes import PrivateKey
 
 ALGORITHMS = ("RS256", "ES256")
+GOST_ALG = gost.GOST_JWT_ALG
+PUBLISHED_CERTIFICATES = 2  # the current GOST certificate and the one before it
 
 
 def _int_bytes(value: int, length: int | None = None) -> bytes:
@@ -66,6 +74,54 @@ class SigningKey:
         )
 
 
+@attrs.frozen
+class GostSigningKey:
+    """A GOST R 34.10-2012-256 key with its certificate; ``kid`` is the certificate's hash."""
+
+    private_key: gost.GostPrivateKey = attrs.field(repr=False)
+    certificate: gost.GostCertificate
+    alg: str = attrs.field(default=GOST_ALG, init=False)
+    kid: str = attrs.field(init=False)
+
+    @kid.default
+    def _kid(self) -> str:
+        return certificate_kid(self.certificate)
+
+    @classmethod
+    def generate(cls, now: datetime | None = None) -> GostSigningKey:
+        key = gost.generate_private_key()
+        moment = now or datetime.now(UTC)
+        return cls(key, gost.self_signed_certificate(key, "mock ESIA", moment, days=3650))
+
+    @classmethod
+    def from_pem(cls, key_pem: bytes, certificate_pem: bytes | None) -> GostSigningKey:
+        """A key (PKCS#8) and its certificate; a missing certificate is made self-signed."""
+        try:
+            key = gost.load_private_key_pem(key_pem)
+            if not certificate_pem:
+                return cls(key, gost.self_signed_certificate(key, "mock ESIA", datetime.now(UTC)))
+            certificate = gost.load_certificate(certificate_pem)
+        except BridgeError as exc:
+            raise InvalidInput(f"GOST key: {exc.message}", code="mock_idp.bad_key") from None
+        if certificate.public_key != key.public_key():
+            raise InvalidInput("the GOST certificate is not the key's", code="mock_idp.bad_key")
+        return cls(key, certificate)
+
+    def private_pem(self) -> bytes:
+        return gost.private_key_pem(self.private_key)
+
+    def certificate_pem(self) -> str:
+        """The certificate as PEM text."""
+        return certificate_pem(self.certificate)
+
+
+def certificate_pem(certificate: gost.GostCertificate) -> str:
+    """A certificate's DER as PEM text."""
+    body = base64.b64encode(certificate.der).decode("ascii")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "\n".join(["-----BEGIN CERTIFICATE-----", *lines, "-----END CERTIFICATE-----", ""])
+
+
 def _public_members(key: PrivateKey) -> dict[str, str]:
     if isinstance(key, rsa.RSAPrivateKey):
         numbers = key.public_key().public_numbers()
@@ -94,9 +150,15 @@ def _thumbprint(key: PrivateKey) -> str:
 class KeyRing:
     """Active keys by algorithm, plus retired keys still published."""
 
-    def __init__(self, keys: list[SigningKey], active: dict[str, str]) -> None:
+    def __init__(
+        self,
+        keys: list[SigningKey],
+        active: dict[str, str],
+        gost_keys: Sequence[GostSigningKey] = (),
+    ) -> None:
         self._keys = {k.kid: k for k in keys}
         self._active = dict(active)
+        self._gost = list(gost_keys) or [GostSigningKey.generate()]  # the newest is last
 
     @classmethod
     def generate(cls) -> KeyRing:
@@ -109,14 +171,21 @@ class KeyRing:
         except KeyError:
             raise InvalidInput(f"no active {alg} key", code="mock_idp.bad_algorithm") from None
 
+    def active_gost(self) -> GostSigningKey:
+        """The GOST key that signs tokens now."""
+        return self._gost[-1]
+
     def get(self, kid: str) -> SigningKey | None:
         return self._keys.get(kid)
 
     def keys(self) -> list[SigningKey]:
         return list(self._keys.values())
 
-    def rotate(self, alg: str = "RS256") -> SigningKey:
-        """Make a new active key for ``alg``; the old one stays in the JWKS."""
+    def rotate(self, alg: str = "RS256") -> SigningKey | GostSigningKey:
+        """Make a new active key for ``alg``; the old one stays published."""
+        if alg == GOST_ALG:
+            self._gost.append(GostSigningKey.generate())
+            return self._gost[-1]
         key = SigningKey.generate(alg)
         self._keys[key.kid] = key
         self._active[alg] = key.kid
@@ -125,17 +194,31 @@ class KeyRing:
     def jwks(self) -> dict[str, Any]:
         return {"keys": [k.public_jwk() for k in self._keys.values()]}
 
+    def certificates(self) -> list[str]:
+        """The GOST certificates (PEM) to publish: the current one first, then the previous."""
+        newest = reversed(self._gost[-PUBLISHED_CERTIFICATES:])
+        return [key.certificate_pem() for key in newest]
+
     # -- persistence ----------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        for key in self._keys.values():
+        every: list[SigningKey | GostSigningKey] = [*self._keys.values(), *self._gost]
+        for key in every:
             path = directory / f"{key.kid}.pem"
             if not path.exists():
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(key.private_pem())
-        index = {"active": self._active, "keys": {k.kid: k.alg for k in self._keys.values()}}
+        for gost_key in self._gost:
+            (directory / f"{gost_key.kid}.crt").write_text(
+                gost_key.certificate_pem(), encoding="ascii"
+            )
+        index = {
+            "active": self._active,
+            "keys": {k.kid: k.alg for k in self._keys.values()},
+            "gost": [k.kid for k in self._gost],
+        }
         (directory / "keys.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
@@ -148,18 +231,32 @@ class KeyRing:
             if not isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
                 raise InvalidInput(f"{kid}: unsupported key type", code="mock_idp.bad_key")
             keys.append(SigningKey(kid, alg, private))
-        return cls(keys, index["active"])
+        gost_keys = [
+            GostSigningKey.from_pem(
+                (directory / f"{kid}.pem").read_bytes(), (directory / f"{kid}.crt").read_bytes()
+            )
+            for kid in index.get("gost", ())
+        ]
+        return cls(keys, index["active"], gost_keys)
 
     @classmethod
     def from_config(cls, entries: list[dict[str, Any]]) -> KeyRing:
         """Keys given in a config file: ``[{alg: RS256, private_key_pem: ...}, ...]``.
 
+        A ``GOST3410_2012_256`` entry may add ``certificate_pem`` (else it is self-signed).
         Each given algorithm's key is active; missing algorithms get a new key.
         """
         keys = []
+        gost_keys = []
         for entry in entries:
             alg = str(entry.get("alg", "RS256"))
             pem = str(entry.get("private_key_pem", "")).encode()
+            if alg == GOST_ALG:
+                certificate = entry.get("certificate_pem")
+                gost_keys.append(
+                    GostSigningKey.from_pem(pem, str(certificate).encode() if certificate else None)
+                )
+                continue
             try:
                 private = serialization.load_pem_private_key(pem, password=None)
             except (ValueError, TypeError) as exc:
@@ -170,13 +267,18 @@ class KeyRing:
             keys.append(SigningKey(_thumbprint(private), alg, private))
         given = {k.alg for k in keys}
         keys += [SigningKey.generate(alg) for alg in ALGORITHMS if alg not in given]
-        return cls(keys, {k.alg: k.kid for k in keys})
+        return cls(keys, {k.alg: k.kid for k in keys}, gost_keys)
 
     @classmethod
     def load_or_create(cls, directory: Path) -> KeyRing:
-        """The keys kept in ``directory``, made and saved there on first use."""
+        """The keys kept in ``directory``, made and saved there on first use.
+
+        A directory from before GOST keys existed gets one, saved with the others.
+        """
         if (directory / "keys.json").exists():
-            return cls.load(directory)
+            ring = cls.load(directory)
+            ring.save(directory)
+            return ring
         ring = cls.generate()
         ring.save(directory)
         return ring

@@ -4,7 +4,8 @@ Collections (contacts ``ctts``, documents ``docs``, children ``kids``) list thei
 elements as links, or as embedded objects with ``?embed=(elements)``; the person itself
 embeds collections with ``?embed=(contacts.elements,documents.elements,kids.elements)``.
 Scopes gate the fields: ``fullname``, ``birthdate``, ``gender``, ``snils``, ``contacts``
-(or ``email`` / ``mobile``), ``id_doc``, and ``kid_*`` for children.
+(or ``email`` / ``mobile``), ``id_doc``, and ``kid_*`` for children. The organisations the
+person works for (``/rs/prns/{oid}/roles``) need ``usr_org``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import json
 from collections.abc import Collection
 from typing import Any
 
+from mock_idp.orgs import role_document
 from mock_idp.users import ContactType, Person
 
 COLLECTIONS = {"ctts": "contacts", "docs": "documents", "kids": "kids"}
+ROLES_SCOPE = "usr_org"
 
 
 def _etag(data: Any) -> str:
@@ -124,3 +127,9 @@ def embedded_person(
         if f"{name}.elements" in embed or name in embed:
             doc[name] = collection_document(person, path, scopes, base, True)
     return doc
+
+
+def roles_document(person: Person) -> dict[str, Any]:
+    """ESIA's list of the person's organisations: ``{"stateFacts": ["hasSize"], ...}``."""
+    items = [role_document(role, person.oid) for role in person.roles]
+    return {"stateFacts": ["hasSize"], "size": len(items), "elements": items}

@@ -3,10 +3,12 @@
 person API.
 
 Refusals are :class:`EsiaError`, a :class:`~sso_bridge.errors.BridgeError` with a stable
-``esia.*`` code (:data:`ESIA_ERRORS`); the web layer turns those that may go back to the
-client into a redirect with ``error``, ``error_description`` (``ESIA-0070NN: ...``) and
-``state``, and the others into an error page or a JSON error. The ``ESIA-0070NN`` numbers
-are this mock's own table (see ``docs/mock-idp.md``), in ESIA's style.
+``esia.*`` code (:data:`ESIA_ERRORS`, defined in :mod:`mock_idp.errors`); the web layer
+turns those that may go back to the client into a redirect with ``error``,
+``error_description`` (``ESIA-0070NN: ...``) and ``state``, and the others into an error
+page or a JSON error. The ``ESIA-0070NN`` numbers are this mock's own table (see
+``docs/mock-idp.md``), in ESIA's style, except those of the ESIA v2/v3 GOST client
+authentication (``esia_gost`` clients, :mod:`mock_idp.esia_v2`), which are ESIA's own.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import secrets
 import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Final, NamedTuple
+from typing import Any
 from urllib.parse import unquote
 
 import attrs
@@ -26,15 +28,35 @@ from cryptography import x509
 from jose import jwt
 from jose.exceptions import JOSEError
 
+from mock_idp import esia_v2
+from mock_idp.errors import ESIA_ERRORS, EsiaError, EsiaErrorKind
 from mock_idp.keys import KeyRing
 from mock_idp.tokens import TokenFault, id_token_claims, sign_token
 from mock_idp.users import Directory, Person, SecondFactor
 from sso_bridge import esia_cms
 from sso_bridge.clock import Clock, SystemClock
 from sso_bridge.errors import BridgeError
+from sso_bridge.esia import gost
 from sso_bridge.matching.normalize import parse_date
 from sso_bridge.mfa.otp import decode_secret, totp_match
 from sso_bridge.oidc.flow import pkce_challenge
+
+__all__ = [
+    "AUTH_METHODS",
+    "ESIA_ERRORS",
+    "SCOPES",
+    "AccessToken",
+    "Client",
+    "EsiaError",
+    "EsiaErrorKind",
+    "Grant",
+    "Provider",
+    "RedirectableError",
+    "Sms",
+    "Transaction",
+    "WrongCode",
+    "client_from_dict",
+]
 
 MAX_CODE_ATTEMPTS = 5
 CODE_LIFETIME = timedelta(seconds=60)
@@ -44,7 +66,15 @@ TRANSACTION_LIFETIME = timedelta(minutes=15)
 SMS_CODE_LIFETIME = timedelta(minutes=5)
 SMS_RESEND_COOLDOWN = timedelta(seconds=30)
 
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "esia_cms", "none")
+AUTH_METHODS = (
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "esia_cms",
+    "esia_gost",
+    "none",
+)
+ID_TOKEN_ALGS = ("RS256", "ES256", gost.GOST_JWT_ALG)
 SCOPES = frozenset(
     {
         "openid",
@@ -60,80 +90,9 @@ SCOPES = frozenset(
         "kid_birthdate",
         "kid_gender",
         "kid_snils",
+        "usr_org",
     }
 )
-
-# error_description numbers, in ESIA's style
-ESIA_BAD_REQUEST = "ESIA-007002"
-ESIA_UNKNOWN_CLIENT = "ESIA-007004"
-ESIA_BAD_REDIRECT = "ESIA-007005"
-ESIA_BAD_SCOPE = "ESIA-007007"
-ESIA_WRONG_CREDENTIALS = "ESIA-007011"
-ESIA_NOT_CONFIRMED = "ESIA-007013"
-ESIA_SECOND_FACTOR_FAILED = "ESIA-007014"
-ESIA_CLIENT_AUTH = "ESIA-007053"
-ESIA_BAD_GRANT = "ESIA-007055"
-ESIA_EXPIRED = "ESIA-007059"
-ESIA_SERVER_ERROR = "ESIA-007008"
-ESIA_FORBIDDEN = "ESIA-007023"
-ESIA_NOT_FOUND = "ESIA-007024"
-
-
-class EsiaErrorKind(NamedTuple):
-    """What an ``esia.*`` code means on the wire."""
-
-    error: str  # OAuth 2.0 ``error``
-    esia_code: str  # the ``ESIA-0070NN`` that starts ``error_description``
-    status: int  # HTTP status of a JSON answer or an error page
-
-
-ESIA_ERRORS: Final[Mapping[str, EsiaErrorKind]] = {
-    # authorization request
-    "esia.unknown_client": EsiaErrorKind("unauthorized_client", ESIA_UNKNOWN_CLIENT, 400),
-    "esia.bad_redirect_uri": EsiaErrorKind("invalid_request", ESIA_BAD_REDIRECT, 400),
-    "esia.unsupported_response_type": EsiaErrorKind(
-        "unsupported_response_type", ESIA_BAD_REQUEST, 400
-    ),
-    "esia.invalid_request": EsiaErrorKind("invalid_request", ESIA_BAD_REQUEST, 400),
-    "esia.invalid_scope": EsiaErrorKind("invalid_scope", ESIA_BAD_SCOPE, 400),
-    # login pages
-    "esia.login_over": EsiaErrorKind("invalid_request", ESIA_EXPIRED, 400),
-    "esia.login_timed_out": EsiaErrorKind("access_denied", ESIA_EXPIRED, 400),
-    "esia.wrong_credentials": EsiaErrorKind("access_denied", ESIA_WRONG_CREDENTIALS, 400),
-    "esia.not_confirmed": EsiaErrorKind("access_denied", ESIA_NOT_CONFIRMED, 400),
-    "esia.second_factor_failed": EsiaErrorKind("access_denied", ESIA_SECOND_FACTOR_FAILED, 400),
-    # token endpoint
-    "esia.invalid_client": EsiaErrorKind("invalid_client", ESIA_CLIENT_AUTH, 401),
-    "esia.unsupported_grant_type": EsiaErrorKind("unsupported_grant_type", ESIA_BAD_REQUEST, 400),
-    "esia.invalid_grant": EsiaErrorKind("invalid_grant", ESIA_BAD_GRANT, 400),
-    "esia.code_expired": EsiaErrorKind("invalid_grant", ESIA_EXPIRED, 400),
-    # userinfo and the person API
-    "esia.invalid_token": EsiaErrorKind("invalid_token", ESIA_BAD_GRANT, 401),
-    "esia.forbidden": EsiaErrorKind("access_denied", ESIA_FORBIDDEN, 403),
-    "esia.not_found": EsiaErrorKind("not_found", ESIA_NOT_FOUND, 404),
-    # anything unexpected
-    "esia.server_error": EsiaErrorKind("server_error", ESIA_SERVER_ERROR, 500),
-}
-"""Every refusal of the OIDC side by its stable code: OAuth ``error``, ESIA number, status."""
-
-
-class EsiaError(BridgeError):
-    """A refusal with a stable ``esia.*`` code, an OAuth ``error``, an ESIA-style
-    ``error_description`` and an HTTP ``status``, all three given by the code
-    (:data:`ESIA_ERRORS`)."""
-
-    code = "esia.invalid_request"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message, code=code)
-        try:
-            kind = ESIA_ERRORS[self.code]
-        except KeyError:
-            raise ValueError(f"unknown ESIA error code {self.code!r}") from None
-        self.error = kind.error
-        self.esia_code = kind.esia_code
-        self.status = kind.status
-        self.description = f"{kind.esia_code}: {message}"
 
 
 @attrs.frozen
@@ -142,7 +101,7 @@ class Client:
     redirect_uris: tuple[str, ...]
     auth_method: str = "client_secret_basic"
     secret: str | None = attrs.field(default=None, repr=False)
-    certificate_pem: str | None = None  # esia_cms
+    certificate_pem: str | None = None  # esia_cms (RSA/EC) or esia_gost (GOST 2012-256)
     jwks: Mapping[str, Any] | None = None  # private_key_jwt
     id_token_alg: str = "RS256"  # noqa: S105 - an algorithm name
     require_trusted: bool = False
@@ -151,6 +110,19 @@ class Client:
     def __attrs_post_init__(self) -> None:
         if self.auth_method not in AUTH_METHODS:
             raise ValueError(f"auth_method must be one of {', '.join(AUTH_METHODS)}")
+        if self.id_token_alg not in ID_TOKEN_ALGS:
+            raise ValueError(f"id_token_alg must be one of {', '.join(ID_TOKEN_ALGS)}")
+        if self.auth_method == "esia_gost":
+            self.gost_certificate()  # refuse a client whose certificate cannot be used
+
+    def gost_certificate(self) -> gost.GostCertificate:
+        """The registered GOST certificate of an ``esia_gost`` client."""
+        if not self.certificate_pem:
+            raise ValueError("an esia_gost client needs certificate_pem (GOST 2012-256)")
+        try:
+            return gost.load_certificate(self.certificate_pem.encode())
+        except BridgeError as exc:
+            raise ValueError(f"certificate_pem: {exc.message}") from None
 
 
 def client_from_dict(data: Mapping[str, Any]) -> Client:
@@ -270,6 +242,18 @@ class Provider:
             raise refuse("response_type must be code", "esia.unsupported_response_type")
         if not state:
             raise refuse("state is required", "esia.invalid_request")
+        if client.auth_method == "esia_gost":
+            try:
+                esia_v2.check_request(
+                    client.gost_certificate(),
+                    params,
+                    client_id=client.client_id,
+                    now=self.clock.now(),
+                )
+            except EsiaError as exc:
+                raise RedirectableError(
+                    exc.message, code=exc.code, redirect_uri=redirect_uri, state=state
+                ) from None
         scopes = tuple(params.get("scope", "").split())
         if "openid" not in scopes or not set(scopes) <= SCOPES:
             raise refuse("scope is unknown or lacks openid", "esia.invalid_scope")
@@ -460,6 +444,8 @@ class Provider:
         elif form.get("client_assertion_type"):
             method = "private_key_jwt"
             client_id = client_id or _assertion_issuer(form.get("client_assertion", ""))
+        elif self._registered_method(client_id) == "esia_gost":
+            method = "esia_gost"
         elif form.get("timestamp") and secret:
             method = "esia_cms"
         else:
@@ -474,7 +460,20 @@ class Provider:
             self._check_client_assertion(client, form.get("client_assertion", ""), token_endpoint)
         elif method == "esia_cms":
             self._check_esia_secret(client, form)
+        elif method == "esia_gost":
+            code = form.get("code") if form.get("grant_type") == "authorization_code" else None
+            esia_v2.check_request(
+                client.gost_certificate(),
+                form,
+                client_id=client.client_id,
+                now=self.clock.now(),
+                code=code,
+            )
         return client
+
+    def _registered_method(self, client_id: str | None) -> str | None:
+        client = self.clients.get(client_id or "")
+        return None if client is None else client.auth_method
 
     def _client_error(self, message: str) -> EsiaError:
         return EsiaError(message, code="esia.invalid_client")
@@ -539,7 +538,7 @@ class Provider:
             form.get("code_verifier", ""), grant.code_challenge
         ):
             raise EsiaError("PKCE verifier does not match", code="esia.invalid_grant")
-        response = self._issue(client, grant, now)
+        response = self._issue(client, grant, now, form)
         with self._lock:
             self._used_codes[code] = [response["access_token"], response["refresh_token"]]
         return response
@@ -550,9 +549,11 @@ class Provider:
             grant = self._refresh.pop(form.get("refresh_token", ""), None)
         if grant is None or grant.client_id != client.client_id:
             raise EsiaError("unknown refresh token", code="esia.invalid_grant")
-        return self._issue(client, grant, self.clock.now())
+        return self._issue(client, grant, self.clock.now(), form)
 
-    def _issue(self, client: Client, grant: Grant, now: datetime) -> dict[str, Any]:
+    def _issue(
+        self, client: Client, grant: Grant, now: datetime, form: Mapping[str, str]
+    ) -> dict[str, Any]:
         person = self.people.get(grant.oid)
         if person is None:
             raise EsiaError("the person is gone", code="esia.invalid_grant")
@@ -576,13 +577,15 @@ class Provider:
             second_factor=grant.second_factor,
             alg=client.id_token_alg,
         )
-        id_token = sign_token(claims, self.keys.active(client.id_token_alg), faults)
+        alg = client.id_token_alg
+        key = self.keys.active_gost() if alg == gost.GOST_JWT_ALG else self.keys.active(alg)
+        id_token = sign_token(claims, key, faults)
         with self._lock:
             self._access[access.token] = access
             self._refresh[refresh] = grant
             if TokenFault.USERINFO_SUB_MISMATCH in faults:
                 self._mismatched_userinfo.add(access.token)
-        return {
+        response = {
             "access_token": access.token,
             "token_type": "Bearer",
             "expires_in": int(ACCESS_TOKEN_LIFETIME.total_seconds()),
@@ -590,6 +593,9 @@ class Provider:
             "id_token": id_token,
             "scope": " ".join(grant.scopes),
         }
+        if client.auth_method == "esia_gost":  # ESIA v3/te echoes the request's own state
+            response["state"] = form.get("state", "")
+        return response
 
     def take_faults(self) -> set[TokenFault]:
         """The faults queued for this response (empty when none are)."""

@@ -18,9 +18,11 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from jose import jwt
 
-from mock_idp.keys import SigningKey
+from mock_idp.keys import GostSigningKey, SigningKey
 from mock_idp.users import Person
 from sso_bridge import base64url
+from sso_bridge.esia import gost
+from sso_bridge.esia.tokens import sign_gost_jwt
 from sso_bridge.oidc.idtoken import at_hash
 
 
@@ -79,7 +81,8 @@ def id_token_claims(
     }
     if nonce is not None:
         claims["nonce"] = nonce
-    if access_token is not None:
+    if access_token is not None and alg != gost.GOST_JWT_ALG:
+        # ESIA's GOST tokens carry no at_hash, and OIDC defines none for Streebog
         claims["at_hash"] = at_hash(access_token, alg)
     return claims
 
@@ -111,30 +114,49 @@ def _segment(data: dict[str, Any]) -> str:
     return base64url.encode(json.dumps(data, separators=(",", ":")).encode())
 
 
-def sign_token(claims: dict[str, Any], key: SigningKey, faults: Collection[TokenFault] = ()) -> str:
+def _corrupt_signature(token: str) -> str:
+    head, body, signature = token.split(".")
+    raw = bytearray(base64url.decode(signature))
+    raw[len(raw) // 2] ^= 0x01
+    return f"{head}.{body}.{base64url.encode(bytes(raw))}"
+
+
+def _kid(kid: str, faults: Collection[TokenFault]) -> str | None:
+    if TokenFault.NO_KID in faults:
+        return None
+    if TokenFault.UNKNOWN_KID in faults:
+        return "unknown-" + secrets.token_hex(6)
+    return kid
+
+
+def _hs256_token(claims: dict[str, Any], secret: bytes, kid: str) -> str:
+    """HMAC-SHA256 with public material as the secret: the algorithm-confusion attack."""
+    signing_input = f"{_segment({'alg': 'HS256', 'typ': 'JWT', 'kid': kid})}.{_segment(claims)}"
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64url.encode(mac)}"
+
+
+def sign_token(
+    claims: dict[str, Any],
+    key: SigningKey | GostSigningKey,
+    faults: Collection[TokenFault] = (),
+) -> str:
     """Sign ``claims`` as a JWT with ``key``, applying any token faults."""
     claims = dict(claims)
     _apply_claim_faults(claims, faults, key.alg)
     if TokenFault.ALG_NONE in faults:
         return f"{_segment({'alg': 'none', 'typ': 'JWT'})}.{_segment(claims)}."
+    if isinstance(key, GostSigningKey):
+        if TokenFault.HS256_PUBLIC_KEY in faults:
+            return _hs256_token(claims, key.certificate_pem().encode(), key.kid)
+        signed = sign_gost_jwt(claims, key.private_key, _kid(key.kid, faults))
+        return _corrupt_signature(signed) if TokenFault.BAD_SIGNATURE in faults else signed
     if TokenFault.HS256_PUBLIC_KEY in faults:
         public = key.private_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        signing_input = (
-            f"{_segment({'alg': 'HS256', 'typ': 'JWT', 'kid': key.kid})}.{_segment(claims)}"
-        )
-        mac = hmac.new(public, signing_input.encode(), hashlib.sha256).digest()
-        return f"{signing_input}.{base64url.encode(mac)}"
-    headers: dict[str, Any] = {"kid": key.kid}
-    if TokenFault.UNKNOWN_KID in faults:
-        headers["kid"] = "unknown-" + secrets.token_hex(6)
-    if TokenFault.NO_KID in faults:
-        headers = {}
+        return _hs256_token(claims, public, key.kid)
+    kid = _kid(key.kid, faults)
+    headers: dict[str, Any] = {} if kid is None else {"kid": kid}
     token: str = jwt.encode(claims, key.signer, algorithm=key.alg, headers=headers)
-    if TokenFault.BAD_SIGNATURE in faults:
-        head, body, signature = token.split(".")
-        raw = bytearray(base64url.decode(signature))
-        raw[len(raw) // 2] ^= 0x01
-        token = f"{head}.{body}.{base64url.encode(bytes(raw))}"
-    return token
+    return _corrupt_signature(token) if TokenFault.BAD_SIGNATURE in faults else token

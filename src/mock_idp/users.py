@@ -4,7 +4,8 @@ A person has a numeric ``oid`` (the subject), a login (phone, e-mail or SNILS), 
 password, names, a birth date written ``DD.MM.YYYY`` like ESIA writes it, gender, SNILS
 (``000-000-600 06``), an RF passport, contacts with a verified flag, an account level
 (``simplified``, ``standard`` or ``confirmed``; only a confirmed account is *trusted*),
-children, and the second-factor method (``sms`` or ``totp``).
+children, the second-factor method (``sms`` or ``totp``), and the organisations the person
+works for (``roles``, see :mod:`mock_idp.orgs`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import attrs
 import yaml
 
+from mock_idp.orgs import OrgRole, role_from_dict, role_to_dict
 from sso_bridge.errors import InvalidInput
 from sso_bridge.jsonparse import parse_json
 from sso_bridge.matching.normalize import format_snils, parse_date, parse_passport, parse_snils
@@ -92,6 +94,7 @@ class Person:
     kids: tuple[Kid, ...] = ()
     second_factor: SecondFactor = SecondFactor.SMS
     totp_secret: str | None = attrs.field(default=None, repr=False)
+    roles: tuple[OrgRole, ...] = ()
 
     @property
     def trusted(self) -> bool:
@@ -211,6 +214,7 @@ def person_from_dict(data: Mapping[str, Any]) -> Person:
         kids=kids,
         second_factor=second_factor,
         totp_secret=data.get("totp_secret"),
+        roles=tuple(role_from_dict(oid, r) for r in data.get("roles") or ()),
     )
 
 
@@ -243,6 +247,8 @@ def person_to_dict(person: Person) -> dict[str, Any]:
             {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in attrs.asdict(kid).items()}
             for kid in person.kids
         ]
+    if person.roles:
+        out["roles"] = [role_to_dict(role) for role in person.roles]
     return out
 
 

@@ -161,9 +161,17 @@ _ALL: Final[tuple[Code, ...]] = (
     # esia: ESIA's client_secret (a detached CMS signature) and the mock IdP's OIDC refusals
     _code("esia.unsupported_key", 500, "The ESIA client key must be RSA or EC P-256."),
     _code("esia.key_mismatch", 500, "The ESIA client key does not belong to its certificate."),
-    _code("esia.timestamp_invalid", 401, "The timestamp is not YYYY.MM.DD HH:MM:SS +0000."),
+    _code(
+        "esia.timestamp_invalid",
+        401,
+        "The timestamp is not YYYY.MM.DD HH:MM:SS +hhmm (+0000 v1, +0300 v2).",
+    ),
     _code("esia.timestamp_stale", 401, "The timestamp is too far off; check the client's clock."),
-    _code("esia.secret_malformed", 401, "The client_secret is not a one-signer CMS SignedData."),
+    _code(
+        "esia.secret_malformed",
+        401,
+        "The client_secret is not a CMS SignedData (v1) or a GOST signature (v2).",
+    ),
     _code("esia.secret_not_detached", 401, "The client_secret must be a detached signature."),
     _code("esia.secret_wrong_signer", 401, "The client_secret has another signer than registered."),
     _code("esia.secret_unsupported_algorithm", 401, "The client_secret uses a refused algorithm."),
@@ -187,6 +195,114 @@ _ALL: Final[tuple[Code, ...]] = (
     _code("esia.forbidden", 403, "The access token belongs to another person."),
     _code("esia.not_found", 404, "No such person, collection or element."),
     _code("esia.server_error", 500, "The mock IdP failed unexpectedly; see its log."),
+    _code("esia.error", 500, "An ESIA client-authentication step failed; the message says why."),
+    _code(
+        "esia.gost_bad_key",
+        500,
+        "A GOST key is unreadable, out of range, off its curve or on an unknown curve.",
+    ),
+    _code(
+        "esia.gost_bad_certificate",
+        500,
+        "The certificate is not X.509 with a GOST R 34.10-2012 256-bit key.",
+    ),
+    _code(
+        "esia.signer_not_configured",
+        500,
+        "The openssl signer cannot start: key, certificate, openssl or gost engine.",
+    ),
+    _code(
+        "esia.signer_failed",
+        503,
+        "The openssl signer failed, timed out or gave no 64-byte signature.",
+    ),
+    _code(
+        "esia.state_mismatch",
+        400,
+        "The v3/te answer's state is not the one our token request sent.",
+    ),
+    _code(
+        "esia.parameter_missing",
+        400,
+        "ESIA-007014: a mandatory parameter is missing, usually client_certificate_hash.",
+    ),
+    _code(
+        "esia.client_secret_wrong",
+        500,
+        "ESIA-007053: the client_secret or certificate hash is wrong, or the certificate inactive.",
+    ),
+    _code(
+        "esia.certificate_not_registered",
+        500,
+        "ESIA-007002: ESIA has no certificate, or another one, for this system.",
+    ),
+    _code(
+        "esia.client_not_authorized", 500, "ESIA-007005: this system may not get tokens this way."
+    ),
+    _code(
+        "esia.request_time_wrong",
+        500,
+        "ESIA-007015: ESIA refused the timestamp; check the server clock.",
+    ),
+    _code(
+        "esia.request_invalid",
+        500,
+        "ESIA-007003/-007038: a parameter is missing, wrong or repeated.",
+    ),
+    _code(
+        "esia.scope_refused",
+        500,
+        "ESIA-007006/-007013: a scope is unknown, not granted or missing.",
+    ),
+    _code(
+        "esia.grant_unsupported",
+        500,
+        "ESIA-007009/-007012: this grant or response type is not supported.",
+    ),
+    _code(
+        "esia.redirect_uri_refused",
+        500,
+        "ESIA-007023: the redirect_uri is not registered for the system.",
+    ),
+    _code(
+        "esia.client_auth_failed",
+        500,
+        "ESIA-008010: ESIA could not authenticate the client system.",
+    ),
+    _code("esia.access_denied", 401, "ESIA-007004: the person or ESIA declined the request."),
+    _code(
+        "esia.code_refused",
+        400,
+        "ESIA-007011: the code is invalid, expired, used or another client's.",
+    ),
+    _code(
+        "esia.pkce_refused",
+        400,
+        "ESIA-007039/-007040: the code_verifier does not match the code_challenge.",
+    ),
+    _code("esia.permission_missing", 403, "ESIA-007019: the person has not granted the access."),
+    _code(
+        "esia.second_factor_unavailable",
+        403,
+        "ESIA-007046: the scope needs a second factor the person cannot use.",
+    ),
+    _code(
+        "esia.account_not_confirmed",
+        403,
+        "ESIA-007055: the person's ESIA account is not confirmed.",
+    ),
+    _code(
+        "esia.org_scope_refused",
+        403,
+        "ESIA-007194: an organisation scope for an organisation the person is not in.",
+    ),
+    _code("esia.idp_failed", 503, "ESIA-007007: ESIA failed unexpectedly; retry later."),
+    _code(
+        "esia.idp_unavailable",
+        503,
+        "ESIA-007008: ESIA is overloaded or under maintenance; retry later.",
+    ),
+    _code("esia.roles_invalid", 502, "ESIA's roles answer is not a list of organisations."),
     # saml: the SAML service provider, its xmlsec backend and the mock IdP's SAML side
     _code("saml.invalid", 400, "A SAML message was refused; the message says why."),
     _code("saml.bad_config", 500, "The SAML settings are wrong; fix the one named."),
@@ -358,6 +474,11 @@ _ALL: Final[tuple[Code, ...]] = (
     ),
     _code("broker.saml_request_mismatch", 401, "The SAML answer is for a login started elsewhere."),
     _code("broker.session_not_yours", 404, "No session of this account has that id."),
+    _code(
+        "broker.not_an_employee",
+        403,
+        "A staff account, but ESIA does not list the person in its organisation.",
+    ),
     # audit: the audit trail
     _code(
         "audit.chain_broken", 409, "A record's hash does not match its content or its predecessor."

@@ -8,6 +8,7 @@ from typing import Literal
 
 import attrs
 
+from sso_bridge.esia.roles import StaffRolePolicy
 from sso_bridge.mfa import SecondFactorPolicy
 from sso_bridge.oidc.rp import RelyingParty
 from sso_bridge.saml.config import ServiceProviderConfig
@@ -68,13 +69,16 @@ class BrokerPolicy:
     """The rules of docs/matching.md and docs/broker.md that a deployment chooses.
 
     ``auto_link="strong"`` links a candidate matched on name and birth date alone only
-    after the person proves that account with a local login.
+    after the person proves that account with a local login. ``staff`` (None: off) makes
+    staff accounts log in through ESIA only for people ESIA lists as working for the
+    account's organisation (docs/esia.md).
     """
 
     auto_link: Literal["any", "strong"] = attrs.field(default="any", validator=_auto_link)
     step_lifetime: timedelta = timedelta(minutes=15)
     second_factor: SecondFactorPolicy = attrs.field(factory=SecondFactorPolicy)
     sessions: SessionPolicy = attrs.field(factory=SessionPolicy)
+    staff: StaffRolePolicy | None = None
 
 
 @attrs.frozen

@@ -12,7 +12,13 @@ from typing import Any
 import attrs
 
 from sso_bridge.audit import AuditLog
-from sso_bridge.broker.config import AlertHook, BrokerPolicy, Client, Provider, SecurityAlert
+from sso_bridge.broker.config import (
+    AlertHook,
+    BrokerPolicy,
+    Client,
+    Provider,
+    SecurityAlert,
+)
 from sso_bridge.broker.errors import BrokerError
 from sso_bridge.broker.results import LoggedIn, SecondFactorForm
 from sso_bridge.broker.states import Event, State, advance
@@ -174,6 +180,7 @@ class BrokerCore:
                 "this school account is blocked; ask the school administrator",
                 code="broker.account_blocked",
             )
+        self._check_employment(step, account)
         issuer = None if step.identity is None else step.identity.issuer
         needs = self.policy.second_factor.requires(
             account, issuer=issuer, idp_reported_mfa=step.idp_mfa
@@ -193,6 +200,20 @@ class BrokerCore:
         return self._log_in(
             step, account, link_method, client, step.idp_mfa, session_token, switchable
         )
+
+    def _check_employment(self, step: Step, account: LocalAccount) -> None:
+        """The staff-role policy: ESIA must list the person in the account's organisation."""
+        staff = self.policy.staff
+        if staff is None or step.identity is None:
+            return
+        if not staff.applies(account.roles, account.org_id):
+            return
+        if step.organisations is None or not staff.allows(account.org_id, step.organisations):
+            raise BrokerError(
+                "ESIA does not list you as working for this organisation, so this staff "
+                "account cannot be used; ask the school administrator",
+                code="broker.not_an_employee",
+            )
 
     def _code_form(
         self, step_id: str, challenge: Challenge, error: BridgeError | None = None

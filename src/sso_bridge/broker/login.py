@@ -142,6 +142,10 @@ class LoginFlow(BrokerCore):
                 amr=[a for a in amr if isinstance(a, str)] if isinstance(amr, list) else None,
                 acr=acr if isinstance(acr, str) else None,
             )
+            if self.policy.staff is not None and chosen.relying_party.config.esia_person_api:
+                step = attrs.evolve(
+                    step, organisations=chosen.relying_party.esia_roles(result.tokens)
+                )
             return self._after_idp(step, result.identity, client, idp_mfa=mfa)
 
     def finish_saml(

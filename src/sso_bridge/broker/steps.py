@@ -26,6 +26,7 @@ import attrs
 
 from sso_bridge.broker.errors import BrokerError
 from sso_bridge.broker.states import TERMINAL, State
+from sso_bridge.esia.roles import EsiaOrganisation
 from sso_bridge.matching.keys import MatchKeys
 from sso_bridge.model import FederatedIdentity, LinkMethod
 from sso_bridge.store.ephemeral import EphemeralStore
@@ -116,6 +117,9 @@ class Step:
     not_on_or_after: datetime | None = None
     session_id: str | None = None
     kept: str | None = None
+    organisations: tuple[EsiaOrganisation, ...] | None = None
+    """Where ESIA says the person works, read at the IdP's answer when the staff-role
+    policy is on (None: not read)."""
 
     def evolve(self, state: State, **changes: Any) -> Step:
         """The next step: a new id, the same browser, purpose and deadline."""
@@ -208,6 +212,9 @@ def encode_step(step: Step) -> bytes:
         "not_on_or_after": _time(step.not_on_or_after),
         "session_id": step.session_id,
         "kept": step.kept,
+        "organisations": None
+        if step.organisations is None
+        else [attrs.asdict(o) for o in step.organisations],
     }
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -239,6 +246,9 @@ def decode_step(step_id: str, raw: bytes) -> Step:
         not_on_or_after=_from_time(data["not_on_or_after"]),
         session_id=data["session_id"],
         kept=data["kept"],
+        organisations=None
+        if data.get("organisations") is None
+        else tuple(EsiaOrganisation(**o) for o in data["organisations"]),
     )
 
 

@@ -1,6 +1,7 @@
 """``sso-bridge``: the administrator's command line (docs/cli.md)."""
 
 from sso_bridge.cli import credentials as _credentials  # noqa: F401 - registers its commands
+from sso_bridge.cli import esia as _esia  # noqa: F401 - registers its commands
 from sso_bridge.cli.main import main
 
 __all__ = ["main"]

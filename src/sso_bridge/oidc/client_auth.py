@@ -11,7 +11,7 @@ from jose import jwt
 
 from sso_bridge.oidc.config import ClientAuthMethod, ProviderConfig
 from sso_bridge.oidc.errors import OidcError
-from sso_bridge.oidc.flow import esia_secret_params
+from sso_bridge.oidc.flow import esia_gost_params, esia_secret_params, esia_state
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 CLIENT_ASSERTION_LIFETIME = timedelta(seconds=60)
@@ -41,7 +41,11 @@ def client_assertion(config: ProviderConfig, now: datetime) -> str:
 def token_request(
     config: ProviderConfig, code: str, code_verifier: str, now: datetime
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """The form and headers of an ``authorization_code`` token request."""
+    """The form and headers of an ``authorization_code`` token request.
+
+    For ``esia_gost`` (ESIA's ``v3/te``) the form carries a fresh ``state`` UUID of its own
+    and a fresh timestamp, signed together with the code; the answer must echo that state.
+    """
     data = {
         "grant_type": "authorization_code",
         "code": code,
@@ -62,6 +66,9 @@ def token_request(
             client_assertion_type=CLIENT_ASSERTION_TYPE,
             client_assertion=client_assertion(config, now),
         )
+    elif method is ClientAuthMethod.ESIA_GOST:
+        data.update(esia_gost_params(config, esia_state(), now, code))
+        data["token_type"] = "Bearer"  # noqa: S105 - ESIA's token type, not a secret
     else:
         # ESIA signs scope + timestamp + client_id + state again, with a fresh state.
         state = secrets.token_urlsafe(32)

@@ -6,12 +6,15 @@ import enum
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sso_bridge.errors import ConfigError
+from sso_bridge.esia.gost import GOST_JWT_ALG, GostCertificate
+from sso_bridge.esia.signer import Signer
 from sso_bridge.keytypes import PrivateKey
 from sso_bridge.oidc.errors import OidcError
 from sso_bridge.oidc.http import HttpClient
@@ -19,6 +22,15 @@ from sso_bridge.oidc.http import HttpClient
 SIGNATURE_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
 """Algorithms an allow-list may name. ``none`` and the HMAC family are never accepted:
 an ID token is checked with the provider's public keys only."""
+TOKEN_ALGORITHMS: Final = SIGNATURE_ALGORITHMS | {GOST_JWT_ALG}
+"""Algorithms an ID token may be signed with: the JOSE ones and ESIA's GOST R 34.10-2012."""
+ESIA_PATHS: Final = {
+    "v1": ("/aas/oauth2/ac", "/aas/oauth2/te"),
+    "v2": ("/aas/oauth2/v2/ac", "/aas/oauth2/v3/te"),
+}
+"""ESIA's authorization and token endpoint paths by protocol version."""
+ESIA_CERTIFICATES_PATH: Final = "/aas/oauth2/certificates"
+ESIA_LOGOUT_PATH: Final = "/idp/ext/Logout"
 
 
 class ClientAuthMethod(enum.StrEnum):
@@ -28,18 +40,30 @@ class ClientAuthMethod(enum.StrEnum):
     CLIENT_SECRET_POST = "client_secret_post"  # noqa: S105 - a method name
     PRIVATE_KEY_JWT = "private_key_jwt"
     ESIA_CMS = "esia_cms"
+    """ESIA v1 (``/ac``, ``/te``): a detached CMS signature over scope, time, client, state."""
+    ESIA_GOST = "esia_gost"
+    """ESIA v2/v3 (``/v2/ac``, ``/v3/te``): a raw GOST signature and the certificate hash."""
 
 
 def _algorithms(values: Any) -> tuple[str, ...]:
     algs = (values,) if isinstance(values, str) else tuple(values)
     if not algs:
         raise ConfigError("the algorithm allow-list is empty", code="oidc.config_invalid")
-    bad = [alg for alg in algs if alg not in SIGNATURE_ALGORITHMS]
+    bad = [alg for alg in algs if alg not in TOKEN_ALGORITHMS]
     if bad:
         raise ConfigError(
             f"algorithms {bad} are not allowed for ID tokens", code="oidc.config_invalid"
         )
+    if GOST_JWT_ALG in algs and len(algs) > 1:
+        raise ConfigError(
+            f"{GOST_JWT_ALG} must be the only algorithm (pin one per provider)",
+            code="oidc.config_invalid",
+        )
     return algs
+
+
+def _words(values: Any) -> tuple[str, ...]:
+    return tuple(values.split()) if isinstance(values, str) else tuple(values)
 
 
 def _scopes(values: Any) -> tuple[str, ...]:
@@ -55,7 +79,10 @@ class ProviderConfig:
 
     Credentials by ``auth_method``: ``client_secret`` for the ``client_secret_*`` methods;
     ``client_key`` (and ``client_key_id``, the ``kid`` the IdP knows it by) for
-    ``private_key_jwt``; ``client_key`` and ``client_certificate`` for ``esia_cms``.
+    ``private_key_jwt``; ``client_key`` and ``client_certificate`` for ``esia_cms``;
+    ``signer`` (and ``scope_org``, organisation scopes) for ``esia_gost``.
+    An ID token signed with ``GOST3410_2012_256`` is checked against ``gost_certificates``,
+    refreshed from ``certificates_uri`` when set (an RS256 provider uses ``jwks_uri``).
     ``require_at_hash`` makes ``at_hash`` mandatory in ID tokens (OIDC Core 3.1.3.6
     makes it optional in the code flow, so by default it is checked only when present).
     ``skew`` is the clock tolerance on ``exp``, ``iat`` and ``nbf`` (0 to 5 minutes).
@@ -83,12 +110,22 @@ class ProviderConfig:
     client_key_alg: str | None = None
     client_certificate: x509.Certificate | None = attrs.field(default=None, eq=False)
     esia_person_api: str | None = None
+    signer: Signer | None = attrs.field(default=None, repr=False, eq=False)
+    scope_org: tuple[str, ...] = attrs.field(default=(), converter=_words)
+    gost_certificates: tuple[GostCertificate, ...] = attrs.field(
+        default=(), converter=tuple, repr=False
+    )
+    certificates_uri: str | None = None
+    esia_access_type: str = "online"
 
     def __attrs_post_init__(self) -> None:
         method = self.auth_method
         if method in (ClientAuthMethod.CLIENT_SECRET_BASIC, ClientAuthMethod.CLIENT_SECRET_POST):
             if not self.client_secret:
                 raise ConfigError(f"{method} needs a client_secret", code="oidc.config_invalid")
+        elif method is ClientAuthMethod.ESIA_GOST:
+            if self.signer is None:
+                raise ConfigError("esia_gost needs a signer", code="oidc.config_invalid")
         elif self.client_key is None:
             raise ConfigError(f"{method} needs a client_key", code="oidc.config_invalid")
         if method is ClientAuthMethod.ESIA_CMS and self.client_certificate is None:
@@ -97,6 +134,17 @@ class ProviderConfig:
             raise ConfigError(
                 f"client_key_alg {self.client_key_alg!r} is not allowed", code="oidc.config_invalid"
             )
+        if (
+            GOST_JWT_ALG in self.algorithms
+            and not self.gost_certificates
+            and self.certificates_uri is None
+        ):
+            raise ConfigError(
+                f"{GOST_JWT_ALG} tokens need gost_certificates or a certificates_uri",
+                code="oidc.config_invalid",
+            )
+        if self.esia_access_type not in ("online", "offline"):
+            raise ConfigError("esia_access_type is online or offline", code="oidc.config_invalid")
         if not timedelta(0) <= self.skew <= timedelta(minutes=5):
             raise ConfigError("skew must be between 0 and 5 minutes", code="oidc.config_invalid")
         reserved = {"state", "nonce", "code_challenge", "client_id", "redirect_uri", "scope"}
@@ -111,6 +159,11 @@ class ProviderConfig:
     def scope(self) -> str:
         """The scopes as the ``scope`` parameter spells them."""
         return " ".join(self.scopes)
+
+    @property
+    def esia_v2(self) -> bool:
+        """True for ESIA's v2/v3 protocol (GOST client secret, no nonce, echoed state)."""
+        return self.auth_method is ClientAuthMethod.ESIA_GOST
 
     @property
     def signing_alg(self) -> str:
@@ -160,3 +213,53 @@ def discover(http: HttpClient, expected_issuer: str, **settings: Any) -> Provide
     if response.status != 200:
         raise OidcError(f"discovery answered HTTP {response.status}", code="oidc.discovery_invalid")
     return config_from_discovery(response.json_object("discovery"), expected_issuer, **settings)
+
+
+def esia_provider_config(
+    base_url: str,
+    client_id: str,
+    signer: Signer | None,
+    redirect_uri: str,
+    scopes: Any,
+    *,
+    token_alg: str = GOST_JWT_ALG,
+    certificates: Any = (),
+    certificates_uri: str | None = None,
+    issuer: str | None = None,
+    version: str = "v2",
+    **settings: Any,
+) -> ProviderConfig:
+    """A :class:`ProviderConfig` for ESIA, which publishes no discovery document.
+
+    ``version="v2"`` (the default) uses ``/aas/oauth2/v2/ac`` and ``/aas/oauth2/v3/te``
+    with ``esia_gost`` client authentication by ``signer``; ``"v1"`` keeps the older
+    ``/ac`` and ``/te`` with ``esia_cms`` (pass ``client_key`` and ``client_certificate``).
+    ``token_alg`` pins the ID token algorithm this system was registered with;
+    ``certificates`` are ESIA's signing certificates, ``certificates_uri`` where fresh ones
+    are published. ``issuer`` defaults to ``http://<host>/``, the form ESIA's tokens carry.
+    Other ``settings`` (``scope_org``, ``esia_person_api``, ``skew``, ...) pass through.
+    """
+    if version not in ESIA_PATHS:
+        raise ConfigError(f"ESIA version {version!r} is not v1 or v2", code="oidc.config_invalid")
+    parts = urlsplit(base_url)
+    if not parts.scheme or not parts.netloc:
+        raise ConfigError(f"{base_url!r} is not an absolute URL", code="oidc.config_invalid")
+    base = base_url.rstrip("/")
+    authorize, token = ESIA_PATHS[version]
+    method = ClientAuthMethod.ESIA_GOST if version == "v2" else ClientAuthMethod.ESIA_CMS
+    settings.setdefault("jwks_uri", certificates_uri or base + ESIA_CERTIFICATES_PATH)
+    settings.setdefault("esia_person_api", base)
+    return ProviderConfig(
+        issuer=issuer if issuer is not None else f"http://{parts.netloc}/",
+        authorization_endpoint=base + authorize,
+        token_endpoint=base + token,
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        auth_method=method,
+        signer=signer,
+        scopes=scopes,
+        algorithms=(token_alg,),
+        gost_certificates=tuple(certificates),
+        certificates_uri=certificates_uri,
+        **settings,
+    )

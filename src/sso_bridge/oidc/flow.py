@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+import uuid
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -21,6 +22,8 @@ import attrs
 
 from sso_bridge import base64url, esia_cms
 from sso_bridge.errors import InvalidInput
+from sso_bridge.esia import secret
+from sso_bridge.esia.errors_table import esia_refusal
 from sso_bridge.oidc.config import ClientAuthMethod, ProviderConfig
 from sso_bridge.oidc.errors import AuthorizationError, OidcError
 
@@ -102,9 +105,46 @@ def esia_secret_params(config: ProviderConfig, state: str, now: datetime) -> dic
     return {"timestamp": timestamp, "client_secret": secret}
 
 
+def esia_state() -> str:
+    """A fresh random UUID: ESIA wants ``state`` in that form."""
+    return str(uuid.UUID(bytes=secrets.token_bytes(16), version=4))
+
+
+def esia_gost_params(
+    config: ProviderConfig, state: str, now: datetime, authorization_code: str | None = None
+) -> dict[str, str]:
+    """ESIA v2/v3 client authentication for ``state`` (and the authorization code on the
+    token request).
+
+    ``client_secret`` is the signer's GOST signature over ``client_id + scope + scope_org +
+    timestamp + state + redirect_uri (+ code)``; ``client_certificate_hash`` goes with it.
+    """
+    if config.signer is None:
+        raise OidcError("esia_gost needs a signer", code="oidc.config_invalid")
+    scope_org = " ".join(config.scope_org)
+    fields = {
+        "client_id": config.client_id,
+        "scope": config.scope,
+        "scope_org": scope_org,
+        "timestamp": secret.esia_timestamp(now),
+        "state": state,
+        "redirect_uri": config.redirect_uri,
+    }
+    params = dict(fields)
+    if not scope_org:
+        del params["scope_org"]
+    params["client_secret"] = secret.client_secret(config.signer, code=authorization_code, **fields)
+    params["client_certificate_hash"] = secret.certificate_hash(config.signer.certificate)
+    return params
+
+
 def authorization_request(config: ProviderConfig, now: datetime) -> AuthorizationRequest:
-    """A fresh authorization request: new ``state``, ``nonce`` and PKCE S256 verifier."""
-    state = secrets.token_urlsafe(32)
+    """A fresh authorization request: new ``state``, ``nonce`` and PKCE S256 verifier.
+
+    For ESIA v2 (``esia_gost``) the state is a UUID and no ``nonce`` is sent (ESIA does not
+    reliably return one); the request goes to ``v2/ac`` signed with the GOST client secret.
+    """
+    state = esia_state() if config.esia_v2 else secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(48)
     params = dict(config.extra_authorization_params)
@@ -120,6 +160,9 @@ def authorization_request(config: ProviderConfig, now: datetime) -> Authorizatio
     )
     if config.auth_method is ClientAuthMethod.ESIA_CMS:
         params.update(esia_secret_params(config, state, now))
+    elif config.esia_v2:
+        del params["nonce"]
+        params.update(esia_gost_params(config, state, now), access_type=config.esia_access_type)
     separator = "&" if "?" in config.authorization_endpoint else "?"
     pending = PendingLogin(
         state=state,
@@ -199,12 +242,21 @@ def check_callback(
     _check_iss(config, params.get("iss"), other_issuers)
     error = params.get("error")
     if error is not None:
-        code = f"oidc.{error}" if error in _KNOWN_ERRORS else None
-        raise AuthorizationError(error, params.get("error_description"), code=code)
+        raise _refused(config, error, params.get("error_description"))
     code_value = params.get("code")
     if not code_value:
         raise OidcError("the callback carries no code", code="oidc.missing_code")
     return code_value
+
+
+def _refused(config: ProviderConfig, error: str, description: str | None) -> AuthorizationError:
+    refusal = esia_refusal(description) if config.auth_method.startswith("esia") else None
+    if refusal is None:
+        code = f"oidc.{error}" if error in _KNOWN_ERRORS else None
+        return AuthorizationError(error, description, code=code)
+    exc = AuthorizationError(error, description, code=refusal.code)
+    exc.message = f"ESIA refused the login with {refusal.number}: {refusal.advice}"
+    return exc
 
 
 def _check_iss(config: ProviderConfig, iss: str | None, other_issuers: Collection[str]) -> None:

@@ -21,6 +21,7 @@ from jose.exceptions import JOSEError
 
 from sso_bridge import base64url
 from sso_bridge.errors import InvalidInput
+from sso_bridge.esia.gost import GOST_JWT_ALG, streebog256
 from sso_bridge.jsonparse import parse_json
 from sso_bridge.oidc.config import ProviderConfig
 from sso_bridge.oidc.errors import IdTokenError
@@ -89,8 +90,12 @@ def _header(segment: bytes) -> dict[str, Any]:
 
 
 def at_hash(access_token: str, alg: str) -> str:
-    """OIDC ``at_hash``: the left half of the access token's hash by ``alg``'s digest."""
-    digest = _HASHES[alg[-3:]](_utf8(access_token)).digest()
+    """OIDC ``at_hash``: the left half of the access token's hash by ``alg``'s digest
+    (Streebog-256 for ``GOST3410_2012_256``)."""
+    if alg == GOST_JWT_ALG:
+        digest = streebog256(_utf8(access_token))
+    else:
+        digest = _HASHES[alg[-3:]](_utf8(access_token)).digest()
     return base64url.encode(digest[: len(digest) // 2])
 
 
@@ -110,7 +115,7 @@ def validate_id_token(
     config: ProviderConfig,
     key_for: KeyLookup,
     *,
-    nonce: str,
+    nonce: str | None,
     now: datetime,
     access_token: str | None = None,
 ) -> IdToken:
@@ -118,7 +123,8 @@ def validate_id_token(
 
     ``key_for`` finds the provider's key (see :class:`~sso_bridge.oidc.keys.JwksCache`).
     ``at_hash`` is checked whenever it is present and ``access_token`` is given, and
-    required when ``config.require_at_hash``.
+    required when ``config.require_at_hash``. ``nonce=None`` (ESIA v2, which does not
+    reliably return one) skips the nonce check; every other check stays.
     """
     header, payload, signing_input, signature = _split(token)
     alg = header.get("alg")
@@ -154,7 +160,7 @@ def check_claims(
     config: ProviderConfig,
     alg: str,
     *,
-    nonce: str,
+    nonce: str | None,
     now: datetime,
     access_token: str | None = None,
 ) -> None:
@@ -181,7 +187,9 @@ def check_claims(
     if "nbf" in claims and _number(claims, "nbf") > moment + skew:
         raise IdTokenError("the ID token is not valid yet", code="oidc.not_yet_valid")
     got_nonce = claims.get("nonce")
-    if not isinstance(got_nonce, str) or not hmac.compare_digest(_utf8(got_nonce), _utf8(nonce)):
+    if nonce is not None and (
+        not isinstance(got_nonce, str) or not hmac.compare_digest(_utf8(got_nonce), _utf8(nonce))
+    ):
         raise IdTokenError("the ID token's nonce is not this login's", code="oidc.nonce_mismatch")
     _check_at_hash(claims, config, alg, access_token)
 

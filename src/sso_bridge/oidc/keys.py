@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -17,6 +18,11 @@ from jose import jwk
 from jose.exceptions import JOSEError
 
 from sso_bridge.clock import Clock, SystemClock
+from sso_bridge.errors import BridgeError, ConfigError, InvalidInput
+from sso_bridge.esia import gost
+from sso_bridge.esia import tokens as esia_tokens
+from sso_bridge.esia.gost import GOST_JWT_ALG, GostCertificate
+from sso_bridge.jsonparse import parse_json
 from sso_bridge.oidc.errors import IdTokenError, OidcError
 from sso_bridge.oidc.http import HttpClient, HttpResponse
 
@@ -230,3 +236,115 @@ class JwksCache:
     def _load(self, response: HttpResponse) -> None:
         self._keys = parse_jwks(response.json_object("JWKS"), self._algorithms, self._keys)
         self._document = response.body
+
+
+class GostKeyring:
+    """ESIA's GOST token-signing certificates: those configured, plus those published.
+
+    ``key(kid, alg)`` has the shape of :meth:`JwksCache.key`, so that
+    :func:`~sso_bridge.oidc.idtoken.validate_id_token` checks a GOST token exactly as any
+    other. When no certificate verifies a signature and ``certificates_uri`` is set, the
+    published list (a JSON list of PEM strings, or ``{"certificates": [...]}``) is fetched
+    again, at most once per ``min_refetch_interval``: that is how a rotation is picked up.
+    """
+
+    def __init__(
+        self,
+        certificates: Sequence[GostCertificate] = (),
+        *,
+        certificates_uri: str | None = None,
+        http: HttpClient | None = None,
+        clock: Clock | None = None,
+        min_refetch_interval: timedelta = timedelta(seconds=30),
+    ) -> None:
+        if certificates_uri is not None and http is None:
+            raise ConfigError("a certificates_uri needs an HTTP client", code="oidc.config_invalid")
+        self._pinned = tuple(certificates)
+        self._published: tuple[GostCertificate, ...] = ()
+        self._uri = certificates_uri
+        self._http = http
+        self._clock = clock or SystemClock()
+        self._interval = min_refetch_interval
+        self._fetched_at: datetime | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_files(cls, paths: Iterable[Path], **options: Any) -> GostKeyring:
+        """A keyring of the PEM or DER certificates in ``paths``."""
+        return cls([gost.load_certificate(Path(p).read_bytes()) for p in paths], **options)
+
+    def certificates(self) -> tuple[GostCertificate, ...]:
+        """The certificates in use: the configured ones, then the published ones."""
+        with self._lock:
+            if not self._pinned and self._fetched_at is None and self._uri is not None:
+                self._refresh()
+            return self._pinned + self._published
+
+    def key(self, kid: str | None, alg: str) -> _GostKey:
+        """A verifier for ``kid`` (the signer certificate's hex Streebog-256)."""
+        if alg != GOST_JWT_ALG:
+            raise IdTokenError(f"GOST keys cannot be used with {alg}", code="oidc.key_alg_mismatch")
+        return _GostKey(self, kid)
+
+    def verify(self, signing_input: bytes, signature: bytes, kid: str | None) -> bool:
+        """True when a current certificate verifies; one refetch is tried before False."""
+        if esia_tokens.gost_signature_valid(signing_input, signature, self.certificates(), kid):
+            return True
+        with self._lock:
+            if self._uri is None or not self._may_refetch():
+                return False
+            self._refresh()
+            current = self._pinned + self._published
+        return esia_tokens.gost_signature_valid(signing_input, signature, current, kid)
+
+    def refresh(self) -> None:
+        """Fetch the published certificates now."""
+        with self._lock:
+            self._refresh()
+
+    def _may_refetch(self) -> bool:
+        if self._fetched_at is None:
+            return True
+        return self._clock.now() - self._fetched_at >= self._interval
+
+    def _refresh(self) -> None:
+        if self._uri is None or self._http is None:
+            return
+        self._fetched_at = self._clock.now()
+        response = self._http.get(self._uri, headers={"Accept": "application/json"})
+        if response.status != 200:
+            raise OidcError(
+                f"the certificate list answered HTTP {response.status}", code="oidc.jwks_invalid"
+            )
+        self._published = _certificate_list(response.body)
+
+
+def _certificate_list(body: bytes) -> tuple[GostCertificate, ...]:
+    try:
+        document = parse_json(body)
+    except InvalidInput as exc:
+        raise OidcError(
+            f"the certificate list is not JSON: {exc.message}", code="oidc.jwks_invalid"
+        ) from None
+    if isinstance(document, dict):
+        document = document.get("certificates")
+    if not isinstance(document, list) or not all(isinstance(p, str) for p in document):
+        raise OidcError("the certificate list is not a list of PEM", code="oidc.jwks_invalid")
+    found = []
+    for pem in document:
+        try:
+            found.append(gost.load_certificate(pem.encode("ascii")))
+        except (BridgeError, UnicodeEncodeError, ValueError):
+            continue  # a certificate of another kind (RSA) or one this library cannot read
+    return tuple(found)
+
+
+@attrs.frozen
+class _GostKey:
+    """Bound to a keyring and a ``kid``; ``verify`` as python-jose keys have it."""
+
+    keyring: GostKeyring
+    kid: str | None
+
+    def verify(self, signing_input: bytes, signature: bytes) -> bool:
+        return self.keyring.verify(signing_input, signature, self.kid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Collection, Mapping
 from datetime import timedelta
 from typing import Any
@@ -10,6 +11,10 @@ from urllib.parse import quote
 import attrs
 
 from sso_bridge.clock import Clock, SystemClock
+from sso_bridge.esia.errors import EsiaError
+from sso_bridge.esia.errors_table import esia_refusal
+from sso_bridge.esia.gost import GOST_JWT_ALG
+from sso_bridge.esia.roles import EsiaOrganisation, organisations_from_roles
 from sso_bridge.model import FederatedIdentity
 from sso_bridge.oidc.client_auth import token_request
 from sso_bridge.oidc.config import ProviderConfig
@@ -25,8 +30,8 @@ from sso_bridge.oidc.flow import (
 )
 from sso_bridge.oidc.http import HttpClient, HttpResponse
 from sso_bridge.oidc.identity import identity_from_claims, identity_from_esia_person
-from sso_bridge.oidc.idtoken import IdToken, validate_id_token
-from sso_bridge.oidc.keys import JwksCache
+from sso_bridge.oidc.idtoken import IdToken, KeyLookup, validate_id_token
+from sso_bridge.oidc.keys import GostKeyring, JwksCache
 
 ESIA_PERSON_EMBED = "(contacts.elements,documents.elements)"
 
@@ -57,7 +62,9 @@ class RelyingParty:
 
     ``state_store`` remembers used ``state`` values (in memory by default: share one across
     processes behind a load balancer). ``other_issuers`` are the other providers the
-    broker is configured for, named in mix-up refusals.
+    broker is configured for, named in mix-up refusals. A provider pinned to
+    ``GOST3410_2012_256`` checks tokens with ``gost_keys`` (by default a
+    :class:`GostKeyring` of the config's certificates and ``certificates_uri``).
     """
 
     def __init__(
@@ -71,18 +78,35 @@ class RelyingParty:
         jwks_refetch_interval: timedelta = timedelta(seconds=30),
         login_lifetime: timedelta = DEFAULT_LOGIN_LIFETIME,
         other_issuers: Collection[str] = (),
+        gost_keys: GostKeyring | None = None,
     ) -> None:
         self.config = config
         self._http = http
         self._clock = clock or SystemClock()
         self._state_store = state_store or InMemoryStateStore()
-        self._jwks = jwks or JwksCache(
-            http,
-            config.jwks_uri,
-            config.algorithms,
-            clock=self._clock,
-            min_refetch_interval=jwks_refetch_interval,
-        )
+        self._key_for: KeyLookup
+        if GOST_JWT_ALG in config.algorithms:
+            self._key_for = (
+                gost_keys
+                or GostKeyring(
+                    config.gost_certificates,
+                    certificates_uri=config.certificates_uri,
+                    http=http,
+                    clock=self._clock,
+                    min_refetch_interval=jwks_refetch_interval,
+                )
+            ).key
+        else:
+            self._key_for = (
+                jwks
+                or JwksCache(
+                    http,
+                    config.jwks_uri,
+                    config.algorithms,
+                    clock=self._clock,
+                    min_refetch_interval=jwks_refetch_interval,
+                )
+            ).key
         self._lifetime = login_lifetime
         self._other_issuers = tuple(other_issuers)
 
@@ -109,7 +133,9 @@ class RelyingParty:
         now = self._clock.now()
         data, headers = token_request(self.config, code, pending.code_verifier, now)
         response = self._http.post(self.config.token_endpoint, data=data, headers=headers)
-        body = _token_body(response)
+        body = _token_body(response, esia=self.config.auth_method.startswith("esia"))
+        if self.config.esia_v2:
+            _check_echoed_state(body, data["state"])
         access_token = body.get("access_token")
         id_token = body.get("id_token")
         token_type = body.get("token_type")
@@ -122,8 +148,8 @@ class RelyingParty:
         validated = validate_id_token(
             id_token,
             self.config,
-            self._jwks.key,
-            nonce=pending.nonce,
+            self._key_for,
+            nonce=None if self.config.esia_v2 else pending.nonce,
             now=self._clock.now(),
             access_token=access_token,
         )
@@ -156,6 +182,16 @@ class RelyingParty:
         url = f"{base.rstrip('/')}/rs/prns/{oid}?embed={ESIA_PERSON_EMBED}"
         return self._get_json(url, tokens, "the ESIA person API")
 
+    def esia_roles(self, tokens: TokenSet) -> tuple[EsiaOrganisation, ...]:
+        """The organisations ESIA lists the token's person as working for
+        (``/rs/prns/{oid}/roles``; the ``usr_org`` scope grants it)."""
+        base = self.config.esia_person_api
+        if base is None:
+            raise OidcError("no ESIA person API is configured", code="oidc.config_invalid")
+        oid = quote(tokens.id_token.subject, safe="")
+        url = f"{base.rstrip('/')}/rs/prns/{oid}/roles"
+        return organisations_from_roles(self._get_json(url, tokens, "the ESIA roles list"))
+
     def identity(self, tokens: TokenSet) -> FederatedIdentity:
         """The person: from ESIA's person API when configured, else userinfo (if any)
         merged over the ID token's claims."""
@@ -171,7 +207,8 @@ class RelyingParty:
         if pending is None:  # pragma: no cover - callback_code refused it already
             raise OidcError("no login is pending", code="oidc.no_pending_login")
         tokens = self.exchange_code(code, pending)
-        return LoginResult(self.identity(tokens), tokens)
+        result = LoginResult(self.identity(tokens), tokens)
+        return result
 
     def _get_json(self, url: str, tokens: TokenSet, what: str) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {tokens.access_token}", "Accept": "application/json"}
@@ -181,7 +218,19 @@ class RelyingParty:
         return response.json_object(what)
 
 
-def _token_body(response: HttpResponse) -> dict[str, Any]:
+def _check_echoed_state(body: Mapping[str, Any], sent: str) -> None:
+    """ESIA's v3/te answer repeats the token request's own ``state``; it must be that one."""
+    got = body.get("state")
+    if not isinstance(got, str) or not hmac.compare_digest(
+        got.encode("utf-8", "surrogatepass"), sent.encode("utf-8")
+    ):
+        raise EsiaError(
+            "the token answer's state is not the one the token request sent",
+            code="esia.state_mismatch",
+        )
+
+
+def _token_body(response: HttpResponse, *, esia: bool = False) -> dict[str, Any]:
     if response.status == 200:
         return response.json_object("the token response")
     try:
@@ -192,6 +241,15 @@ def _token_body(response: HttpResponse) -> dict[str, Any]:
     description = body.get("error_description")
     error = error if isinstance(error, str) else None
     description = description if isinstance(description, str) else None
+    refusal = esia_refusal(description) if esia else None
+    if refusal is not None:
+        raise TokenError(
+            f"ESIA refused the token request (HTTP {response.status}) with {refusal.number}: "
+            f"{refusal.advice}",
+            error=error,
+            description=description,
+            code=refusal.code,
+        )
     raise TokenError(
         f"the token endpoint refused (HTTP {response.status}): {error} ({description or '-'})",
         error=error,

@@ -1,0 +1,126 @@
+"""The staff-role policy: does the ESIA person work for the local account's organisation?
+
+ESIA lists the organisations a person works for at ``/rs/prns/{oid}/roles`` (each with its
+OGRN, INN and KPP). Local accounts know only their ``org_id``, so the deployment names the
+registration numbers of each organisation in an :class:`Employer` registry. An organisation
+matches on OGRN, or else on INN together with KPP. Everything here is pure: the fetching is
+:meth:`sso_bridge.oidc.rp.RelyingParty.esia_roles`'s, the refusal the broker's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from sso_bridge.esia.errors import EsiaError
+
+__all__ = [
+    "Employer",
+    "EsiaOrganisation",
+    "StaffRolePolicy",
+    "employs",
+    "organisations_from_roles",
+]
+
+
+def _digits(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+@attrs.frozen
+class EsiaOrganisation:
+    """One organisation from ESIA's roles list, with the person's standing in it."""
+
+    oid: str
+    name: str
+    ogrn: str | None = None
+    inn: str | None = None
+    kpp: str | None = None
+    active: bool = True
+
+
+def _bool(value: object, default: bool) -> bool:
+    return value if isinstance(value, bool) else default
+
+
+def organisations_from_roles(document: Mapping[str, Any]) -> tuple[EsiaOrganisation, ...]:
+    """Parse ESIA's ``{"elements": [...]}`` roles document (``esia.roles_invalid`` if odd)."""
+    elements = document.get("elements", [])
+    if not isinstance(elements, list):
+        raise EsiaError("the ESIA roles list has no elements list", code="esia.roles_invalid")
+    found = []
+    for item in elements:
+        if not isinstance(item, dict) or "oid" not in item:
+            raise EsiaError("an ESIA role is not an organisation", code="esia.roles_invalid")
+        name = item.get("fullName") or item.get("shortName") or ""
+        found.append(
+            EsiaOrganisation(
+                oid=str(item["oid"]),
+                name=str(name),
+                ogrn=_digits(item.get("ogrn")),
+                inn=_digits(item.get("inn")),
+                kpp=_digits(item.get("kpp")),
+                active=_bool(item.get("active"), True),
+            )
+        )
+    return tuple(found)
+
+
+@attrs.frozen
+class Employer:
+    """The registration numbers of a local organisation: OGRN, or INN with KPP."""
+
+    ogrn: str | None = attrs.field(default=None, converter=_digits)
+    inn: str | None = attrs.field(default=None, converter=_digits)
+    kpp: str | None = attrs.field(default=None, converter=_digits)
+
+    def __attrs_post_init__(self) -> None:
+        if self.ogrn is None and (self.inn is None or self.kpp is None):
+            raise ValueError("an employer needs an OGRN, or an INN together with a KPP")
+
+    def is_(self, organisation: EsiaOrganisation) -> bool:
+        """True when ``organisation`` is this employer (OGRN, else INN and KPP, equal)."""
+        if self.ogrn is not None and organisation.ogrn is not None:
+            return self.ogrn == organisation.ogrn
+        return (
+            self.inn is not None
+            and self.kpp is not None
+            and (self.inn, self.kpp) == (organisation.inn, organisation.kpp)
+        )
+
+
+def employs(employer: Employer, organisations: Iterable[EsiaOrganisation]) -> bool:
+    """True when the person holds an active role in ``employer``."""
+    return any(o.active and employer.is_(o) for o in organisations)
+
+
+@attrs.frozen
+class StaffRolePolicy:
+    """Which local accounts must be confirmed as employees through ESIA, and by whom.
+
+    An account with any of ``staff_roles`` logs in through ESIA only when ESIA lists the
+    person in the organisation ``employers[account.org_id]``. An account of an
+    organisation missing from ``employers`` is refused when ``strict``, else not checked.
+    """
+
+    employers: Mapping[str, Employer] = attrs.field(factory=dict, hash=False)
+    staff_roles: frozenset[str] = attrs.field(
+        default=frozenset({"teacher", "staff", "admin"}), converter=frozenset
+    )
+    strict: bool = True
+
+    def applies(self, roles: Collection[str], org_id: str) -> bool:
+        """True when an account with ``roles`` in ``org_id`` needs the check."""
+        if self.staff_roles.isdisjoint(roles):
+            return False
+        return self.strict or org_id in self.employers
+
+    def allows(self, org_id: str, organisations: Iterable[EsiaOrganisation]) -> bool:
+        """The decision for an account that :meth:`applies`: False refuses the login."""
+        employer = self.employers.get(org_id)
+        return employer is not None and employs(employer, organisations)

@@ -18,6 +18,7 @@ from sso_bridge.esia.gost import (
     streebog256,
     verify,
 )
+from sso_bridge.esia.roles import Employer, EsiaOrganisation, StaffRolePolicy
 from sso_bridge.esia.secret import (
     MOSCOW,
     certificate_hash,
@@ -34,13 +35,16 @@ __all__ = [
     "DEFAULT_CURVE",
     "GOST_JWT_ALG",
     "MOSCOW",
+    "Employer",
     "EsiaError",
+    "EsiaOrganisation",
     "GostCertificate",
     "GostPrivateKey",
     "GostPublicKey",
     "InProcessGostSigner",
     "OpenSslGostSigner",
     "Signer",
+    "StaffRolePolicy",
     "certificate_hash",
     "check_timestamp",
     "client_secret",

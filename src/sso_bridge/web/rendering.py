@@ -6,7 +6,14 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    PrefixLoader,
+)
 from markupsafe import Markup, escape
 
 from sso_bridge.web.http import WebConfig, WebResponse
@@ -42,7 +49,11 @@ class Templates:
         loaders: list[BaseLoader] = []
         if config.template_dirs:
             loaders.append(FileSystemLoader(list(config.template_dirs)))
-        loaders.append(PackageLoader("sso_bridge.web", "templates"))
+        bundled = PackageLoader("sso_bridge.web", "templates")
+        loaders.append(bundled)
+        # "sso_bridge/<name>" is always the bundled template, so that a host's own
+        # base.html can extend the bundled one instead of copying it
+        loaders.append(PrefixLoader({"sso_bridge": bundled}))
         self.environment = Environment(loader=ChoiceLoader(loaders), autoescape=True)
         self.environment.globals.update(
             t=self.both,

@@ -271,3 +271,22 @@ def test_progress_reports_every_byte(sqlite_store: SqlStore, tmp_path: Path) -> 
     done: list[int] = []
     import_accounts_csv(sqlite_store, path, progress=done.append)
     assert sum(done) == path.stat().st_size
+
+
+@pytest.mark.parametrize(
+    ("column", "limit"),
+    [("account_id", 128), ("org_id", 128), ("login", 256), ("roles", 512), ("first_name", 200)],
+)
+def test_values_longer_than_the_limit_are_bad_rows(
+    sqlite_store: SqlStore, tmp_path: Path, column: str, limit: int
+) -> None:
+    cells = dict(zip(COLUMNS, GOOD.splitlines()[1].split(","), strict=True))
+    at_limit = {**cells, column: "x" * limit}
+    over = {**cells, "account_id": "a3", column: "y" * (limit + 1)}
+    body = ",".join(at_limit.values()) + "\n" + ",".join(over.values()) + "\n"
+    with pytest.raises(ImportRejected) as caught:
+        import_accounts_csv(sqlite_store, write(tmp_path, body))
+    assert [(e.line, e.reason) for e in caught.value.errors] == [
+        (3, f"{column} is longer than {limit} characters")
+    ]
+    assert sqlite_store.count_accounts() == 0

@@ -63,6 +63,7 @@ _ALL: Final[tuple[Code, ...]] = (
     _code("input.bad_base64url", 400, "A value is not strict unpadded base64url."),
     _code("input.bad_pkce_verifier", 400, "A PKCE code_verifier must be ASCII."),
     _code("input.bad_ip", 400, "A client or forwarded IP address is malformed."),
+    _code("input.control_characters", 400, "An identifier holds control or invisible characters."),
     # identity: a federated identity given as JSON
     _code("identity.bad_json", 400, "The identity is not valid JSON."),
     _code("identity.invalid", 400, "The identity is not a JSON object or a field has a bad type."),
@@ -95,6 +96,11 @@ _ALL: Final[tuple[Code, ...]] = (
     _code("store.key_mismatch", 500, "The database was built with another blind-index key."),
     _code("store.unknown_organization", 400, "Accounts name an organisation that is not known."),
     _code(
+        "store.not_found",
+        404,
+        "The database does not exist or has no schema; create it with sso-bridge init.",
+    ),
+    _code(
         "store.credentials_key_mismatch",
         500,
         "The TOTP secrets were sealed with another credentials key; use that key.",
@@ -111,6 +117,8 @@ _ALL: Final[tuple[Code, ...]] = (
     _code("link.not_a_candidate", 403, "The chosen account is not (or no longer) a candidate."),
     _code("link.account_blocked", 403, "The local account is blocked; unblock it before linking."),
     _code("link.snils_conflict", 409, "The SNILS of account and identity differ; check both."),
+    _code("link.bad_issuer", 400, "The issuer of a link is not an absolute http(s) URL."),
+    _code("link.bad_subject", 400, "The subject of a link is empty or holds control characters."),
     # match: the match command
     _code("match.choice_required", 409, "Several accounts match; name one with --account."),
     # cli: the command line

@@ -21,8 +21,9 @@ import operator
 import os
 import sys
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 from typing import BinaryIO
@@ -50,6 +51,18 @@ COLUMNS = (
     "status",
 )
 _REQUIRED = ("account_id", "org_id", "last_name", "first_name")
+MAX_LENGTHS = {
+    "account_id": 128,
+    "org_id": 128,
+    "org_name": 200,
+    "login": 256,
+    "roles": 512,
+    "last_name": 200,
+    "first_name": 200,
+    "middle_name": 200,
+}
+"""The longest value, in characters, of each text column (the same on every backend)."""
+_LIMITED = tuple(COLUMNS.index(name) for name in MAX_LENGTHS)
 _STATUSES = {s.value: s.value for s in AccountStatus} | {"": AccountStatus.ACTIVE.value}
 _BOM = b"\xef\xbb\xbf"
 BLOCK_BYTES = 1 << 20
@@ -257,8 +270,11 @@ class _RowChecker:
             snils_text,
             passport_text,
             status_text,
-        ) = self.pick(list(map(str.strip, record)))
+        ) = cells = self.pick(list(map(str.strip, record)))
         reasons: list[str] = []
+        for name, i in zip(MAX_LENGTHS, _LIMITED, strict=True):
+            if len(cells[i]) > MAX_LENGTHS[name]:
+                reasons.append(f"{name} is longer than {MAX_LENGTHS[name]} characters")
         if not (account_id and org_id and last and first):
             required = (account_id, org_id, last, first)
             reasons.extend(
@@ -483,33 +499,66 @@ def import_accounts_csv(
     of the file done since its last call. ``workers`` sets the number of checking
     processes (0: check in this process); by default large files use up to two.
     """
-    path = Path(path)
-    source = str(path)
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise InvalidInput(f"{source}: {exc.strerror}", code="import.unreadable") from None
-    with handle:
-        size = os.fstat(handle.fileno()).st_size
-        header, rest, header_lines = _read_header(handle, source)
-        positions = _column_positions(header, source)
-        if workers is None:
-            workers = min(2, os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 0
-        today = date_number(date.today())
-        index = directory.blind_index
+    reports = import_accounts_files(
+        directory, [path], skip_invalid=skip_invalid, progress=progress, workers=workers
+    )
+    return reports[0]
 
-        def jobs() -> Iterator[_Job]:
-            line = header_lines + 1
-            for data in _blocks(handle, rest, BLOCK_BYTES):
-                yield _Job(source, line, data, positions, index, today)
-                line += data.count(b"\n")
 
+def import_accounts_files(
+    directory: AccountDirectory,
+    paths: Sequence[str | Path],
+    *,
+    skip_invalid: bool = False,
+    progress: ProgressCallback | None = None,
+    workers: int | None = None,
+) -> list[ImportReport]:
+    """Import several CSV files in ONE transaction: a file that is refused (a bad row
+    without ``skip_invalid``, or a file that is unusable as a whole) writes nothing of
+    any file. Otherwise as :func:`import_accounts_csv`, one report per file."""
+    with ExitStack() as stack:
+        handles: list[tuple[str, BinaryIO]] = []
+        for path in paths:
+            try:
+                handles.append((str(path), stack.enter_context(Path(path).open("rb"))))
+            except OSError as exc:
+                raise InvalidInput(f"{path}: {exc.strerror}", code="import.unreadable") from None
+        sizes = [os.fstat(h.fileno()).st_size for _, h in handles]
+        with directory.bulk_import(expected_rows=sum(sizes) // 80) as writer:
+            return [
+                _import_one(directory, writer, name, handle, size, skip_invalid, progress, workers)
+                for (name, handle), size in zip(handles, sizes, strict=True)
+            ]
+
+
+def _import_one(
+    directory: AccountDirectory,
+    writer: BulkImport,
+    source: str,
+    handle: BinaryIO,
+    size: int,
+    skip_invalid: bool,
+    progress: ProgressCallback | None,
+    workers: int | None,
+) -> ImportReport:
+    header, rest, header_lines = _read_header(handle, source)
+    positions = _column_positions(header, source)
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 0
+    today = date_number(date.today())
+    index = directory.blind_index
+
+    def jobs() -> Iterator[_Job]:
+        line = header_lines + 1
+        for data in _blocks(handle, rest, BLOCK_BYTES):
+            yield _Job(source, line, data, positions, index, today)
+            line += data.count(b"\n")
+
+    if progress is not None:
+        progress(handle.tell() - len(rest))
+    merger = _Merger(source, writer, skip_invalid)
+    for block in _checked_blocks(jobs(), workers):
+        merger.add(block)
         if progress is not None:
-            progress(handle.tell() - len(rest))
-        with directory.bulk_import(expected_rows=size // 80) as writer:
-            merger = _Merger(source, writer, skip_invalid)
-            for block in _checked_blocks(jobs(), workers):
-                merger.add(block)
-                if progress is not None:
-                    progress(block.size)
-            return merger.finish()
+            progress(block.size)
+    return merger.finish()

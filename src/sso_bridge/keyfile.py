@@ -63,8 +63,18 @@ def sqlite_path(db_url: str) -> Path | None:
     return Path(url.database)
 
 
-def resolve_key(db_url: str, key_file: Path | None = None) -> bytes:
-    """The blind-index key for ``db_url`` by the rules of this module's docstring."""
+def key_path(db_url: str) -> Path | None:
+    """The key file beside a SQLite database file, or None for other databases."""
+    db_path = sqlite_path(db_url)
+    return None if db_path is None else db_path.with_name(db_path.name + ".key")
+
+
+def resolve_key(db_url: str, key_file: Path | None = None, *, create: bool = True) -> bytes:
+    """The blind-index key for ``db_url`` by the rules of this module's docstring.
+
+    With ``create=False`` a missing key file beside a SQLite database is
+    ``config.key_missing`` instead of a new key.
+    """
     from_env = os.environ.get(KEY_ENV)
     if from_env:
         return parse_key(from_env, KEY_ENV)
@@ -86,4 +96,6 @@ def resolve_key(db_url: str, key_file: Path | None = None) -> bytes:
             f"{path} is missing: the key this database was built with is needed",
             code="config.key_missing",
         )
+    if not create:
+        raise ConfigError(f"{path} is missing", code="config.key_missing")
     return create_key_file(path)

@@ -20,11 +20,12 @@ the identity's: a SNILS conflict always vetoes (docs/matching.md).
 from __future__ import annotations
 
 from typing import NoReturn
+from urllib.parse import urlsplit
 
 import attrs
 
 from sso_bridge.clock import Clock, SystemClock
-from sso_bridge.errors import AccountNotFound, BridgeError, LinkRefused
+from sso_bridge.errors import AccountNotFound, BridgeError, InvalidInput, LinkRefused
 from sso_bridge.matching import Matcher, MatchKeys, identity_keys
 from sso_bridge.model import (
     AuditAction,
@@ -35,6 +36,23 @@ from sso_bridge.model import (
     Outcome,
 )
 from sso_bridge.store.base import AccountDirectory, AuditLog, LinkStore
+
+
+def check_admin_identity(issuer: str, subject: str) -> None:
+    """Refuse an issuer that is not an absolute http(s) URL, or an empty subject."""
+    try:
+        host = urlsplit(issuer).hostname
+        scheme = urlsplit(issuer).scheme
+    except ValueError:  # a malformed IPv6 host or port
+        host = scheme = ""
+    if scheme not in ("http", "https") or not host or not issuer.isprintable() or " " in issuer:
+        raise InvalidInput(
+            f"the issuer {issuer!r} is not an absolute http(s) URL", code="link.bad_issuer"
+        )
+    if not subject.strip() or not subject.isprintable():
+        raise InvalidInput(
+            "the subject is empty or holds control characters", code="link.bad_subject"
+        )
 
 
 @attrs.frozen
@@ -149,7 +167,12 @@ class Linker:
     def link_admin(
         self, issuer: str, subject: str, account_id: str, ctx: RequestContext
     ) -> LinkResult:
-        """Link by an administrator's decision; only the database constraints apply."""
+        """Link by an administrator's decision; only the database constraints apply.
+
+        The issuer must be an absolute http(s) URL and the subject not empty, and neither
+        may hold control characters (``link.bad_issuer``, ``link.bad_subject``).
+        """
+        check_admin_identity(issuer, subject)
         return self._create(issuer, subject, account_id, LinkMethod.ADMIN, ctx)
 
     def unlink(

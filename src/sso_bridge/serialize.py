@@ -71,7 +71,9 @@ def identity_from_json(data: Any) -> FederatedIdentity:
     )
 
 
-def identity_from_text(text: str) -> FederatedIdentity:
+def identity_from_text(text: bytes | str) -> FederatedIdentity:
+    """A :class:`FederatedIdentity` from JSON text (bytes in UTF-8); ``identity.bad_json``
+    for anything that is not bounded, well-formed JSON."""
     try:
         data = parse_json(text)
     except InvalidInput as exc:

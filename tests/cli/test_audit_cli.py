@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from helpers.accounts import KEY
 from sso_bridge.cli import main
+from sso_bridge.cli.output import exit_status
 from sso_bridge.model import AuditAction, AuditEvent
 from sso_bridge.store.sql import SqlStore, open_store
 
@@ -65,7 +66,7 @@ def fill(store: SqlStore) -> list[AuditEvent]:
 
 
 def error_line(result: Result, code: str) -> str:
-    assert result.exit_code == 1
+    assert result.exit_code == exit_status(code)
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"error: {code}: "), result.stderr
@@ -100,7 +101,7 @@ def test_verify_names_the_first_tampered_record(cli: Run, store: SqlStore) -> No
     line = error_line(cli("verify"), "audit.chain_broken")
     assert f"record {bad}: hash does not match its content or its predecessor" in line
     result = cli("verify", "--json")
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # a conflict with what is stored
     data = json.loads(result.stdout)
     assert (data["ok"], data["first_bad"], data["records"]) == (False, bad, 3)
     assert data["head"] == stored[2].chain_hash

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from sso_bridge.cli import main
+from sso_bridge.cli.output import exit_status
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = sorted((ROOT / "examples" / "data").glob("*.csv"))
@@ -36,7 +37,7 @@ def region(cli):  # type: ignore[no-untyped-def]
 
 
 def one_error_line(result: Result, code: str) -> None:
-    assert result.exit_code == 1
+    assert result.exit_code == exit_status(code)
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith(f"error: {code}: "), result.stderr
 
@@ -50,7 +51,10 @@ def match_json(cli, name: str) -> dict:  # type: ignore[no-untyped-def, type-arg
 def test_import_reports_each_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     result = cli("accounts", "import", *map(str, DATA))
     assert result.exit_code == 0
-    assert [line.split(": ")[1] for line in result.stdout.splitlines()] == [
+    created, key, *imported = result.stdout.splitlines()
+    assert created == f"created database sqlite:///{tmp_path / 'region.db'}"
+    assert key.startswith(f"created key file {tmp_path / 'region.db.key'}")
+    assert [line.split(": ")[1] for line in imported] == [
         "imported 6 account(s)",
         "imported 4 account(s)",
         "imported 2 account(s)",
@@ -143,7 +147,7 @@ def test_links_add_remove_and_audit(region) -> None:  # type: ignore[no-untyped-
         "link.conflict",
     )
     one_error_line(
-        region("links", "add", "--issuer", "i", "--subject", "43", "--account", "nope"),
+        region("links", "add", "--issuer", "https://esia/", "--subject", "43", "--account", "no"),
         "account.not_found",
     )
     assert region("links", "remove", *args).exit_code == 0
@@ -206,7 +210,7 @@ def test_bad_identities(region, text: str, code: str) -> None:  # type: ignore[n
 
 
 def test_key_handling(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    assert cli("accounts", "list").exit_code == 0  # creates the database and its key
+    assert cli("init").exit_code == 0  # creates the database and its key
     (tmp_path / "region.db.key").unlink()
     one_error_line(cli("accounts", "list"), "config.key_missing")
     monkeypatch.setenv("SSO_BRIDGE_KEY", "00" * 32)

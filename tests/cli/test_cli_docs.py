@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from sso_bridge.cli import main
+from sso_bridge.codes import CODES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
@@ -39,3 +40,42 @@ def test_the_docs_name_no_command_that_does_not_exist() -> None:
             shown.add(name)
     unknown = sorted(n for n in shown if n not in known and n not in groups)
     assert not unknown, f"docs/cli.md shows commands that do not exist: {unknown}"
+
+
+# Where the codes the command line can emit are raised: its own modules and what it calls.
+EMITTERS = [
+    "cli/main.py",
+    "cli/match.py",
+    "cli/credentials.py",
+    "cli/output.py",
+    "importing.py",
+    "keyfile.py",
+    "linking.py",
+    "serialize.py",
+    "jsonparse.py",
+    "store/sql.py",
+    "audit/show.py",
+    "errors.py",
+]
+SRC = Path(__file__).resolve().parents[2] / "src" / "sso_bridge"
+
+
+def emitted_codes() -> set[str]:
+    found: set[str] = set()
+    for name in EMITTERS:
+        source = (SRC / name).read_text(encoding="utf-8")
+        found.update(re.findall(r"""code\s*=\s*["']([a-z_]+\.[a-z_]+)["']""", source))
+        found.update(re.findall(r"""["']([a-z_]+\.[a-z_]+)["']: \d{3}""", source))
+    return found
+
+
+def test_every_code_the_cli_emits_is_documented_and_known() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    codes = emitted_codes()
+    assert {"store.not_found", "input.control_characters", "config.bad_db_url"} <= codes
+    undocumented = sorted(
+        c for c in codes if f"`{c}`" not in text and f"`{c.split('.')[0]}.*`" not in text
+    )
+    assert not undocumented, f"docs/cli.md does not name: {undocumented}"
+    unknown = sorted(c for c in codes if c not in CODES)
+    assert not unknown, f"neither registered nor given a status: {unknown}"

@@ -53,7 +53,7 @@ def test_set_password_then_it_checks(store: SqlStore) -> None:
 
 def test_a_weak_password_is_refused_and_nothing_is_set(store: SqlStore) -> None:
     result = run("set-password", "t1", "--password-stdin", stdin="123\n")
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # bad input
     assert "auth.weak_password" in result.output
     credentials = open_credentials(store, KEY).get("t1")
     assert credentials is None or credentials.password_hash is None
@@ -76,7 +76,7 @@ def test_unlock_lifts_the_lockout(store: SqlStore) -> None:
 def test_an_unknown_account_is_refused(store: SqlStore) -> None:
     for args in (("unlock", "nobody"), ("set-contacts", "nobody", "--phone", "+79000000000")):
         result = run(*args)
-        assert result.exit_code == 1
+        assert result.exit_code == 4  # not found
         assert "account.not_found" in result.output
 
 

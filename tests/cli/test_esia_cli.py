@@ -102,7 +102,7 @@ def test_secret_refuses_a_malformed_timestamp(files: dict[str, Path]) -> None:
     args = secret_args(files)
     args[args.index(TIMESTAMP)] = "2026-03-01T15:04:05Z"
     result = run(*args)
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # bad input
     assert "error: esia.timestamp_invalid:" in result.output
 
 
@@ -110,7 +110,7 @@ def test_secret_refuses_a_key_of_another_certificate(files: dict[str, Path]) -> 
     args = secret_args(files)
     args[args.index(str(files["cert"]))] = str(files["other"])
     result = run(*args)
-    assert result.exit_code == 1
+    assert result.exit_code == 6  # configuration
     assert "error: esia.key_mismatch:" in result.output
 
 
@@ -136,7 +136,7 @@ def test_verify_token_reads_stdin_and_prints_json(files: dict[str, Path]) -> Non
 
 def test_verify_token_says_why_a_token_does_not_verify(files: dict[str, Path]) -> None:
     result = run("verify-token", _token(OTHER_KEY), "--cert", str(files["cert"]))
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # bad input
     assert result.output.strip().splitlines() == [
         "error: oidc.bad_signature: the token's GOST signature does not verify"
     ]
@@ -153,7 +153,7 @@ def test_verify_token_json_gives_the_stable_code(
     files: dict[str, Path], token: str, code: str
 ) -> None:
     result = run("verify-token", token, "--cert", str(files["cert"]), "--json")
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # bad input
     data = json.loads(result.output)
     assert data["valid"] is False
     assert data["code"] == code

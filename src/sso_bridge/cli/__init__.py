@@ -2,6 +2,7 @@
 
 from sso_bridge.cli import credentials as _credentials  # noqa: F401 - registers its commands
 from sso_bridge.cli import esia as _esia  # noqa: F401 - registers its commands
+from sso_bridge.cli import match as _match  # noqa: F401 - registers its commands
 from sso_bridge.cli.main import main
 
 __all__ = ["main"]

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from sso_bridge.cli.main import _open, accounts, actor_option, store_options
+from sso_bridge.cli.output import echo_json, identifier, json_option, text
 from sso_bridge.errors import AccountNotFound
 from sso_bridge.keyfile import resolve_key
 from sso_bridge.mfa import LocalPasswords
@@ -39,27 +40,44 @@ def _stores(
     return store, open_credentials(store, resolve_key(db_url, key_file))
 
 
+def _done(as_json: bool, account_id: str, what: str) -> None:
+    if as_json:
+        echo_json({"account_id": account_id, "done": what})
+    else:
+        joiner = " " if what == "unlocked" else " for "
+        click.echo(f"{what}{joiner}{text(account_id)}")
+
+
 @accounts.command("unlock")
-@click.argument("account_id")
+@click.argument("account_id", callback=identifier)
 @actor_option
+@json_option
 @store_options
-def accounts_unlock(account_id: str, actor: str, db_url: str, key_file: Path | None) -> None:
+def accounts_unlock(
+    account_id: str, actor: str, as_json: bool, db_url: str, key_file: Path | None
+) -> None:
     """Unlock a local login locked after too many wrong passwords."""
     store, credentials = _stores(db_url, key_file, account_id)
     LocalPasswords(credentials).unlock(account_id)
     store.record(AuditEvent(AuditAction.UNLOCK, datetime.now(UTC), actor, account_id=account_id))
-    click.echo(f"unlocked {account_id}")
+    _done(as_json, account_id, "unlocked")
 
 
 @accounts.command("set-password")
-@click.argument("account_id")
+@click.argument("account_id", callback=identifier)
 @click.option(
     "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
 )
 @actor_option
+@json_option
 @store_options
 def accounts_set_password(
-    account_id: str, password_stdin: bool, actor: str, db_url: str, key_file: Path | None
+    account_id: str,
+    password_stdin: bool,
+    actor: str,
+    as_json: bool,
+    db_url: str,
+    key_file: Path | None,
 ) -> None:
     """Set the local password of an account (argon2id), after the password policy."""
     if password_stdin:
@@ -77,20 +95,22 @@ def accounts_set_password(
             detail="password set",
         )
     )
-    click.echo(f"password set for {account_id}")
+    _done(as_json, account_id, "password set")
 
 
 @accounts.command("set-contacts")
-@click.argument("account_id")
+@click.argument("account_id", callback=identifier)
 @click.option("--phone", help="Phone for one-time codes by SMS.")
 @click.option("--email", help="Address for one-time codes by e-mail.")
 @actor_option
+@json_option
 @store_options
 def accounts_set_contacts(
     account_id: str,
     phone: str | None,
     email: str | None,
     actor: str,
+    as_json: bool,
     db_url: str,
     key_file: Path | None,
 ) -> None:
@@ -106,4 +126,4 @@ def accounts_set_contacts(
             detail="contacts set",
         )
     )
-    click.echo(f"contacts set for {account_id}")
+    _done(as_json, account_id, "contacts set")

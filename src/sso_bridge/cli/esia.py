@@ -15,7 +15,8 @@ from typing import Any
 
 import click
 
-from sso_bridge.cli.main import _echo_json, main
+from sso_bridge.cli.main import main
+from sso_bridge.cli.output import echo_json, exit_status, text
 from sso_bridge.errors import BridgeError
 from sso_bridge.esia import gost, secret
 from sso_bridge.esia.signer import InProcessGostSigner
@@ -77,10 +78,10 @@ def esia_secret(
         "client_certificate_hash": secret.certificate_hash(certificate),
     }
     if as_json:
-        _echo_json(result)
+        echo_json(result)
         return
     for name, value in result.items():
-        click.echo(f"{name}: {value}")
+        click.echo(f"{name}: {text(value)}")
 
 
 @esia.command("verify-token")
@@ -104,11 +105,11 @@ def esia_verify_token(token: str, cert_paths: tuple[Path, ...], as_json: bool) -
     except BridgeError as exc:
         if not as_json:
             raise
-        _echo_json({"valid": False, "code": exc.code, "message": exc.message})
-        sys.exit(1)
+        echo_json({"valid": False, "code": exc.code, "message": exc.message})
+        sys.exit(exit_status(exc.code))
     kids = [certificate_kid(c) for c in certificates]
     summary = {"valid": True, "sub": claims.get("sub"), "iss": claims.get("iss"), "kids": kids}
     if as_json:
-        _echo_json(summary)
+        echo_json(summary)
         return
-    click.echo(f"valid: GOST signature verifies (sub {claims.get('sub')!r})")
+    click.echo(text(f"valid: GOST signature verifies (sub {claims.get('sub')!r})"))

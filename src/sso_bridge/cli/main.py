@@ -1,17 +1,20 @@
 """``sso-bridge``: inspect, import, match and link accounts from the command line.
 
-Every command takes ``--db URL`` (or ``SSO_BRIDGE_DB``). Errors are one line on stderr,
-``error: <code>: <message>``, and a non-zero exit; nothing is half-written.
+Every command takes ``--db URL`` (or ``SSO_BRIDGE_DB``) and ``--json``. A database is
+created only by ``init`` and ``accounts import``; every other command refuses one that
+does not exist (``store.not_found``). Errors are one line on stderr, ``error: <code>:
+<message>`` (with ``--json``: ``{"error": ...}`` on stdout), and an exit status from
+:func:`sso_bridge.cli.output.exit_status`; a refused command writes nothing.
 """
 
 from __future__ import annotations
 
 import getpass
-import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TypeVar
 
 import click
 import sqlalchemy as sa
@@ -19,48 +22,48 @@ import sqlalchemy as sa
 from sso_bridge import __version__
 from sso_bridge.audit.chain import verify_log
 from sso_bridge.audit.errors import ChainBroken
-from sso_bridge.audit.show import event_line, json_safe, parse_since, report_json
-from sso_bridge.errors import AccountNotFound, BridgeError, ImportRejected, InvalidInput
-from sso_bridge.importing import import_accounts_csv
-from sso_bridge.keyfile import resolve_key
-from sso_bridge.linking import Linker, RequestContext
-from sso_bridge.matching import Matcher
-from sso_bridge.model import Candidate, MatchDecision, Outcome, RejectReason
-from sso_bridge.serialize import (
-    account_json,
-    audit_json,
-    decision_json,
-    full_name,
-    identity_from_text,
-    link_json,
+from sso_bridge.audit.show import event_line, parse_since, report_json
+from sso_bridge.cli.output import (
+    JSON_META,
+    echo_json,
+    exit_status,
+    fail,
+    identifier,
+    json_option,
+    text,
 )
-from sso_bridge.store.sql import SqlStore, open_store, parse_db_url
+from sso_bridge.errors import AccountNotFound, BridgeError, StoreError
+from sso_bridge.importing import import_accounts_files
+from sso_bridge.keyfile import KEY_ENV, key_path, resolve_key, sqlite_path
+from sso_bridge.linking import Linker, RequestContext
+from sso_bridge.serialize import account_json, audit_json, full_name, link_json
+from sso_bridge.store.sql import SqlStore, check_database_file, open_store, parse_db_url
 
 DEFAULT_DB = "sqlite:///sso_bridge.db"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Cli(click.Group):
-    """Turns every sso_bridge error into one line on stderr and exit status 1."""
+    """Turns every error into one line (or JSON) and the exit status of its code."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[JSON_META] = "--json" in args
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
+        as_json = bool(ctx.meta.get(JSON_META))
         try:
             return super().invoke(ctx)
-        except ImportRejected as exc:
-            for row in exc.errors:
-                click.echo(str(row), err=True)
-            _fail(exc)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
         except BridgeError as exc:
-            _fail(exc)
+            fail(exc, as_json)
         except sa.exc.SQLAlchemyError as exc:
             orig = getattr(exc, "orig", None) or exc
-            click.echo(f"error: store.error: {str(orig).splitlines()[0]}", err=True)
-            sys.exit(1)
-
-
-def _fail(exc: BridgeError) -> None:
-    click.echo(f"error: {exc.code}: {exc.message}", err=True)
-    sys.exit(1)
+            fail(StoreError((str(orig).splitlines() or ["?"])[0]), as_json)
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            fail(BridgeError(f"unexpected {message}"), as_json)
 
 
 def store_options(func: F) -> F:
@@ -85,6 +88,7 @@ def actor_option(func: F) -> F:
         "--actor",
         default=lambda: f"admin:{_user()}",
         show_default="admin:$USER",
+        callback=identifier,
         help="Who is acting, as written to the audit trail.",
     )(func)
 
@@ -97,18 +101,48 @@ def _user() -> str:
 
 
 def _open(db_url: str, key_file: Path | None) -> SqlStore:
+    """The existing database at ``db_url``; ``store.not_found`` when there is none."""
     parse_db_url(db_url)
-    return open_store(db_url, resolve_key(db_url, key_file))
+    check_database_file(db_url)
+    return open_store(db_url, resolve_key(db_url, key_file, create=False), create=False)
 
 
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+def _open_or_create(db_url: str, key_file: Path | None) -> tuple[SqlStore, list[str]]:
+    """The database at ``db_url``, created with its key when missing; what was created."""
+    try:
+        return _open(db_url, key_file), []
+    except StoreError as exc:
+        if exc.code != "store.not_found":
+            raise
+    made: list[str] = [f"database {parse_db_url(db_url).render_as_string()}"]
+    new_key = None if key_file or os.environ.get(KEY_ENV) else key_path(db_url)
+    if new_key is not None and not new_key.exists():
+        made.append(f"key file {new_key} (mode 0600; back it up with the database)")
+    db_path = sqlite_path(db_url)
+    if db_path is not None:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    return open_store(db_url, resolve_key(db_url, key_file), create=True), made
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sso-bridge")
 def main() -> None:
     """Identity broker administration: accounts, record matching, links, audit."""
+
+
+@main.command("init")
+@json_option
+@store_options
+def init(as_json: bool, db_url: str, key_file: Path | None) -> None:
+    """Create the database and its key (nothing changes if it exists)."""
+    _store, made = _open_or_create(db_url, key_file)
+    if as_json:
+        echo_json({"created": made})
+    elif made:
+        for what in made:
+            click.echo(f"created {text(what)}")
+    else:
+        click.echo("the database exists already; nothing changed")
 
 
 # -- accounts -----------------------------------------------------------------------------
@@ -122,35 +156,58 @@ def accounts() -> None:
 @accounts.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--skip-invalid", is_flag=True, help="Import the good rows; list the bad ones.")
+@json_option
 @store_options
 def accounts_import(
-    files: Sequence[Path], skip_invalid: bool, db_url: str, key_file: Path | None
+    files: Sequence[Path], skip_invalid: bool, as_json: bool, db_url: str, key_file: Path | None
 ) -> None:
-    """Import accounts from CSV FILES (each file all-or-nothing); re-import updates."""
-    store = _open(db_url, key_file)
-    for path in files:
-        if sys.stderr.isatty() and path.is_file():
-            with click.progressbar(
-                length=path.stat().st_size, label=f"importing {path}", file=sys.stderr
-            ) as bar:
-                report = import_accounts_csv(
-                    store, path, skip_invalid=skip_invalid, progress=bar.update
-                )
-        else:
-            report = import_accounts_csv(store, path, skip_invalid=skip_invalid)
+    """Import accounts from CSV FILES, all in one transaction; re-import updates."""
+    store, made = _open_or_create(db_url, key_file)
+    if not as_json:
+        for what in made:
+            click.echo(f"created {text(what)}")
+    sizes = [p.stat().st_size if p.is_file() else 0 for p in files]
+    if sys.stderr.isatty() and not as_json:
+        with click.progressbar(
+            length=sum(sizes), label=f"importing {len(files)} file(s)", file=sys.stderr
+        ) as bar:
+            reports = import_accounts_files(
+                store, files, skip_invalid=skip_invalid, progress=bar.update
+            )
+    else:
+        reports = import_accounts_files(store, files, skip_invalid=skip_invalid)
+    if as_json:
+        echo_json(
+            {
+                "created": made,
+                "files": [
+                    {
+                        "file": r.source,
+                        "imported": r.imported,
+                        "skipped": [str(row) for row in r.skipped],
+                        "warnings": [str(w) for w in r.warnings],
+                    }
+                    for r in reports
+                ],
+            }
+        )
+        return
+    for report in reports:
         for warning in report.warnings:
-            click.echo(f"{warning.source}:{warning.line}: warning: {warning.reason}", err=True)
+            click.echo(
+                text(f"{warning.source}:{warning.line}: warning: {warning.reason}"), err=True
+            )
         for row in report.skipped:
-            click.echo(f"{row}  (skipped)", err=True)
+            click.echo(f"{text(row)}  (skipped)", err=True)
         skipped = f", skipped {len(report.skipped)} bad row(s)" if report.skipped else ""
-        click.echo(f"{path}: imported {report.imported} account(s){skipped}")
+        click.echo(f"{text(report.source)}: imported {report.imported} account(s){skipped}")
 
 
 @accounts.command("list")
-@click.option("--org", "org_id", help="Only accounts of this organisation.")
+@click.option("--org", "org_id", callback=identifier, help="Only accounts of this organisation.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--offset", default=0, type=click.IntRange(0))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @store_options
 def accounts_list(
     org_id: str | None,
@@ -164,18 +221,19 @@ def accounts_list(
     store = _open(db_url, key_file)
     found = store.list_accounts(org_id=org_id, limit=limit, offset=offset)
     if as_json:
-        _echo_json([account_json(a) for a in found])
+        echo_json([account_json(a) for a in found])
         return
     for a in found:
         birth = a.birth_date.isoformat() if a.birth_date else "-"
         roles = ",".join(a.roles) or "-"
         name = full_name(a.last_name, a.first_name, a.middle_name)
-        click.echo(f"{a.account_id}\t{a.org_id}\t{roles}\t{name}\t{birth}\t{a.status.value}")
+        fields = (a.account_id, a.org_id, roles, name, birth, a.status.value)
+        click.echo("\t".join(text(f) for f in fields))
 
 
 @accounts.command("show")
-@click.argument("account_id")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.argument("account_id", callback=identifier)
+@json_option
 @store_options
 def accounts_show(account_id: str, as_json: bool, db_url: str, key_file: Path | None) -> None:
     """Show one account, what is on file for matching, and its links."""
@@ -189,24 +247,31 @@ def accounts_show(account_id: str, as_json: bool, db_url: str, key_file: Path | 
     data["passport_on_file"] = entry.keys.passport is not None
     data["links"] = [link_json(link) for link in links]
     if as_json:
-        _echo_json(data)
+        echo_json(data)
         return
     a = entry.account
-    click.echo(f"account      {a.account_id} ({a.status.value})")
-    click.echo(f"organisation {entry.organization.name} ({a.org_id})")
-    click.echo(f"name         {full_name(a.last_name, a.first_name, a.middle_name)}")
-    click.echo(f"login        {a.login or '-'}")
-    click.echo(f"roles        {', '.join(a.roles) or '-'}")
-    click.echo(f"birth date   {a.birth_date.isoformat() if a.birth_date else '-'}")
-    click.echo(f"SNILS        {'on file' if data['snils_on_file'] else '-'}")
-    click.echo(f"passport     {'on file' if data['passport_on_file'] else '-'}")
-    for link in links:
-        click.echo(
-            f"link         {link.issuer} {link.subject} ({link.method.value}, "
-            f"{link.created_at:%Y-%m-%d %H:%M} by {link.created_by})"
+    rows = [
+        ("account", f"{a.account_id} ({a.status.value})"),
+        ("organisation", f"{entry.organization.name} ({a.org_id})"),
+        ("name", full_name(a.last_name, a.first_name, a.middle_name)),
+        ("login", a.login or "-"),
+        ("roles", ", ".join(a.roles) or "-"),
+        ("birth date", a.birth_date.isoformat() if a.birth_date else "-"),
+        ("SNILS", "on file" if data["snils_on_file"] else "-"),
+        ("passport", "on file" if data["passport_on_file"] else "-"),
+    ]
+    rows.extend(
+        (
+            "link",
+            f"{link.issuer} {link.subject} ({link.method.value}, "
+            f"{link.created_at:%Y-%m-%d %H:%M} by {link.created_by})",
         )
+        for link in links
+    )
     if not links:
-        click.echo("links        -")
+        rows.append(("links", "-"))
+    for label, value in rows:
+        click.echo(f"{label:<12} {text(value)}")
 
 
 # -- links --------------------------------------------------------------------------------
@@ -218,65 +283,96 @@ def links() -> None:
 
 
 @links.command("list")
-@click.option("--issuer")
-@click.option("--subject")
-@click.option("--account", "account_id")
+@click.option("--issuer", callback=identifier)
+@click.option("--subject", callback=identifier)
+@click.option("--account", "account_id", callback=identifier)
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--offset", default=0, type=click.IntRange(0, 1_000_000))
+@json_option
 @store_options
 def links_list(
     issuer: str | None,
     subject: str | None,
     account_id: str | None,
     limit: int,
+    offset: int,
     as_json: bool,
     db_url: str,
     key_file: Path | None,
 ) -> None:
     """List links, optionally only those of an issuer, subject or account."""
     store = _open(db_url, key_file)
-    found = store.list_links(issuer=issuer, subject=subject, account_id=account_id, limit=limit)
+    found = store.list_links(
+        issuer=issuer, subject=subject, account_id=account_id, limit=offset + limit
+    )[offset:]
     if as_json:
-        _echo_json([link_json(link) for link in found])
+        echo_json([link_json(link) for link in found])
         return
     for link in found:
-        click.echo(
-            f"{link.issuer}\t{link.subject}\t{link.account_id}\t{link.method.value}\t"
-            f"{link.created_at.isoformat(timespec='seconds')}\t{link.created_by}"
+        fields = (
+            link.issuer,
+            link.subject,
+            link.account_id,
+            link.method.value,
+            link.created_at.isoformat(timespec="seconds"),
+            link.created_by,
         )
+        click.echo("\t".join(text(f) for f in fields))
+
+
+def link_options(func: F) -> F:
+    func = click.option("--account", "account_id", required=True, callback=identifier)(func)
+    func = click.option("--subject", required=True, callback=identifier)(func)
+    return click.option("--issuer", required=True, callback=identifier)(func)
 
 
 @links.command("add")
-@click.option("--issuer", required=True)
-@click.option("--subject", required=True)
-@click.option("--account", "account_id", required=True)
+@link_options
 @actor_option
+@json_option
 @store_options
 def links_add(
-    issuer: str, subject: str, account_id: str, actor: str, db_url: str, key_file: Path | None
+    issuer: str,
+    subject: str,
+    account_id: str,
+    actor: str,
+    as_json: bool,
+    db_url: str,
+    key_file: Path | None,
 ) -> None:
     """Link a federated identity to a local account (administrator's decision)."""
     store = _open(db_url, key_file)
     result = Linker(store, store, store).link_admin(
         issuer, subject, account_id, RequestContext(actor)
     )
+    if as_json:
+        echo_json({"created": result.created, "link": link_json(result.link)})
+        return
     state = "linked" if result.created else "already linked"
-    click.echo(f"{state}: {issuer} {subject} -> {account_id}")
+    click.echo(f"{state}: {text(issuer)} {text(subject)} -> {text(account_id)}")
 
 
 @links.command("remove")
-@click.option("--issuer", required=True)
-@click.option("--subject", required=True)
-@click.option("--account", "account_id", required=True)
+@link_options
 @actor_option
+@json_option
 @store_options
 def links_remove(
-    issuer: str, subject: str, account_id: str, actor: str, db_url: str, key_file: Path | None
+    issuer: str,
+    subject: str,
+    account_id: str,
+    actor: str,
+    as_json: bool,
+    db_url: str,
+    key_file: Path | None,
 ) -> None:
     """Remove a link."""
     store = _open(db_url, key_file)
-    Linker(store, store, store).unlink(issuer, subject, account_id, RequestContext(actor))
-    click.echo(f"unlinked: {issuer} {subject} -x- {account_id}")
+    link = Linker(store, store, store).unlink(issuer, subject, account_id, RequestContext(actor))
+    if as_json:
+        echo_json({"removed": link_json(link)})
+        return
+    click.echo(f"unlinked: {text(issuer)} {text(subject)} -x- {text(account_id)}")
 
 
 # -- audit --------------------------------------------------------------------------------
@@ -291,9 +387,11 @@ def audit() -> None:
 @click.option(
     "-n", "--limit", "--lines", "limit", default=20, show_default=True, type=click.IntRange(1)
 )
-@click.option("--account", "account_id", help="Only events about this local account.")
+@click.option(
+    "--account", "account_id", callback=identifier, help="Only events about this local account."
+)
 @click.option("--since", help="Only events at or after this ISO date or date-time (UTC).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @store_options
 def audit_tail(
     limit: int,
@@ -308,128 +406,34 @@ def audit_tail(
     store = _open(db_url, key_file)
     events = store.tail(limit, account_id=account_id, since=when)
     if as_json:
-        click.echo(json_safe(json.dumps([audit_json(e) for e in events], ensure_ascii=False)))
+        echo_json([audit_json(e) for e in events])
         return
     for e in events:
         click.echo(event_line(e))
 
 
 @audit.command("verify")
-@click.option("--json", "as_json", is_flag=True, help="Print the result and the head hash.")
+@json_option
 @store_options
 def audit_verify(as_json: bool, db_url: str, key_file: Path | None) -> None:
     """Check the hash chain of the whole audit trail; name the first bad record."""
     store = _open(db_url, key_file)
     report = verify_log(store)
     if as_json:
-        _echo_json(report_json(report))
-    if not report.ok:
-        raise ChainBroken(
-            f"record {report.first_bad}: {report.reason} "
-            f"({report.checked} record(s) before it are intact)",
-            code="audit.chain_broken",
-        )
-    if not as_json:
-        click.echo(f"audit chain intact: {report.checked} records")
-
-
-# -- match --------------------------------------------------------------------------------
-
-_REASONS = {
-    RejectReason.NAME_DIFFERS: "full name differs (a key matched)",
-    RejectReason.SNILS_CONFLICT: "SNILS differs: a namesake",
-    RejectReason.BIRTH_DATE_CONFLICT: "birth date differs and neither SNILS nor passport matches",
-    RejectReason.LINKED_TO_OTHER_SUBJECT: "already linked to another subject of this issuer",
-    RejectReason.ACCOUNT_BLOCKED: "the account is blocked",
-}
-_OUTCOMES = {
-    Outcome.AUTO_LINK: "exactly one account matches; it is linked automatically",
-    Outcome.CHOOSE: "several accounts match; the person picks organisation and account",
-    Outcome.NO_MATCH: (
-        "no local account matches; the person can link one from the account's settings "
-        "or an administrator can (sso-bridge links add)"
-    ),
-    Outcome.LOCAL_LOGIN_REQUIRED: (
-        "the identity is not verified; the person logs in once with local credentials, "
-        "then the link is made. No account was looked up."
-    ),
-}
-
-
-def _candidate_line(c: Candidate) -> str:
-    a = c.account
-    extra = [f"matched on {', '.join(k.value for k in c.matched_on)}"]
-    if c.already_linked:
-        extra.append("already linked")
-    extra.extend(n.replace("_", " ") for n in c.notes)
-    return (
-        f"  + {a.account_id}  {c.organization.name} ({a.org_id})  "
-        f"{', '.join(a.roles) or '-'}  {full_name(a.last_name, a.first_name, a.middle_name)}"
-        f"  [{'; '.join(extra)}]"
-    )
-
-
-def _explain(decision: MatchDecision, verbose: bool) -> None:
-    click.echo(f"outcome: {decision.outcome.value}")
-    if verbose:
-        click.echo(f"  {_OUTCOMES[decision.outcome]}")
-    for c in decision.candidates:
-        click.echo(_candidate_line(c))
-    if verbose:
-        for r in decision.rejected:
-            click.echo(f"  - {r.account_id}  ({r.org_id})  {r.reason.value}: {_REASONS[r.reason]}")
-    for w in decision.warnings:
-        click.echo(f"  ! {w}: treated as absent" if w != "identity.name_missing" else f"  ! {w}")
-
-
-@main.command()
-@click.argument("identity_file", default="-", type=click.File("r", encoding="utf-8"))
-@click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
-@click.option("--explain", is_flag=True, help="Say why, for every account considered.")
-@click.option("--apply", is_flag=True, help="Make the link (AUTO_LINK, or CHOOSE with --account).")
-@click.option("--account", "account_id", help="With --apply: the candidate to link for CHOOSE.")
-@actor_option
-@store_options
-def match(
-    identity_file: TextIO,
-    as_json: bool,
-    explain: bool,
-    apply: bool,
-    account_id: str | None,
-    actor: str,
-    db_url: str,
-    key_file: Path | None,
-) -> None:
-    """Decide which local accounts belong to a federated identity (JSON, file or stdin)."""
-    if account_id and not apply:
-        raise InvalidInput("--account needs --apply", code="cli.usage")
-    identity = identity_from_text(identity_file.read())
-    store = _open(db_url, key_file)
-    decision = Matcher(store).match(identity)
-    data = decision_json(decision)
-    linked = None
-    if apply:
-        linker = Linker(store, store, store)
-        ctx = RequestContext(actor)
-        if account_id is not None:
-            linked = linker.link_chosen(identity, account_id, ctx)
-        elif decision.outcome is Outcome.AUTO_LINK:
-            linked = linker.link_auto(identity, ctx)
-        elif decision.outcome is Outcome.CHOOSE:
-            if as_json:
-                _echo_json(data)
-            else:
-                _explain(decision, explain)
-            raise InvalidInput(
-                "several candidates: say which with --account", code="match.choice_required"
-            )
-        data["link"] = None if linked is None else link_json(linked.link)
-    if as_json:
-        _echo_json(data)
+        data = report_json(report)
+        if not report.ok:
+            data["error"] = {"code": "audit.chain_broken", "message": _broken(report)}
+        echo_json(data)
+        if not report.ok:
+            sys.exit(exit_status("audit.chain_broken"))
         return
-    _explain(decision, explain)
-    if linked is not None:
-        state = "linked" if linked.created else "already linked"
-        click.echo(f"{state}: {identity.issuer} {identity.subject} -> {linked.link.account_id}")
-    elif apply:
-        click.echo("no link made")
+    if not report.ok:
+        raise ChainBroken(_broken(report), code="audit.chain_broken")
+    click.echo(f"audit chain intact: {report.checked} records")
+
+
+def _broken(report: Any) -> str:
+    return (
+        f"record {report.first_bad}: {report.reason} "
+        f"({report.checked} record(s) before it are intact)"
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -153,6 +154,9 @@ def _engine_url(url: str) -> str:
     return url
 
 
+_DRIVERS = frozenset({"pysqlite", "psycopg"})
+
+
 def parse_db_url(url: str) -> sa.URL:
     """Parse and check a database URL; only SQLite and PostgreSQL are served."""
     try:
@@ -163,6 +167,12 @@ def parse_db_url(url: str) -> sa.URL:
         raise ConfigError(
             f"unsupported database {parsed.get_backend_name()!r}; "
             "use sqlite:///FILE or postgresql://USER@HOST/DB",
+            code="config.bad_db_url",
+        )
+    if parsed.get_driver_name() not in _DRIVERS:
+        raise ConfigError(
+            f"unsupported database driver {parsed.get_driver_name()!r}; "
+            "use sqlite:///FILE or postgresql://USER@HOST/DB (psycopg 3)",
             code="config.bad_db_url",
         )
     return parsed
@@ -654,23 +664,53 @@ class _SqlBulkImport:
             self._conn.exec_driver_sql(statement)
 
 
-def open_store(url: str, key: bytes) -> SqlStore:
+def open_store(url: str, key: bytes, *, create: bool = True) -> SqlStore:
     """Open (creating or migrating on first use) the store at ``url``.
 
     ``key`` is the blind-index secret (at least 32 bytes). The same key must be used for
     the whole life of a database; a different one is refused with ``store.key_mismatch``.
+    With ``create=False`` a database that does not exist yet (no SQLite file, or no schema)
+    is refused with ``store.not_found`` and nothing is created.
     """
+    parsed = parse_db_url(url)
+    if not create:
+        check_database_file(url)
     engine = create_engine(url)
     index = BlindIndex(key)
     try:
-        with engine.connect():
-            pass
+        with engine.connect() as conn:
+            if not create and not sa.inspect(conn).has_table(meta_table.name):
+                raise StoreError(
+                    f"the database {parsed.render_as_string()} has no sso_bridge schema; "
+                    "create it with: sso-bridge init --db URL",
+                    code="store.not_found",
+                )
     except sa.exc.OperationalError as exc:
         engine.dispose()
         reason = str(exc.orig).strip().splitlines()[0]
         raise StoreError(f"cannot open the database: {reason}", code="store.unavailable") from exc
+    except BaseException:
+        engine.dispose()
+        raise
     try:
         return SqlStore(engine, index)
     except BaseException:
         engine.dispose()
         raise
+
+
+def check_database_file(url: str) -> None:
+    """``store.not_found`` when ``url`` names a SQLite file that does not exist or is
+    empty (SQLite would create it on connecting)."""
+    parsed = parse_db_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or name in (None, "", ":memory:"):
+        return
+    path = Path(name)
+    if name.startswith("file:") or (path.is_file() and path.stat().st_size > 0):
+        return
+    raise StoreError(
+        f"the database {name} does not exist; create it with: sso-bridge init --db "
+        f"sqlite:///{name} (or check --db / SSO_BRIDGE_DB)",
+        code="store.not_found",
+    )

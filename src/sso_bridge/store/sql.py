@@ -42,6 +42,7 @@ from sso_bridge.model import (
     Organization,
 )
 from sso_bridge.store.base import ACCOUNT_ROW_COLUMNS, AccountRow, account_row
+from sso_bridge.store.sql_match import open_entry_reader
 
 SCHEMA_VERSION = 2
 """1: accounts, links, audit. 2: audit records chained (user_agent, chain_hash), login index."""
@@ -235,6 +236,7 @@ class SqlStore:
             )
         )
         self._find = self._find_statement()
+        self._reader = open_entry_reader(engine.url)
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -243,6 +245,8 @@ class SqlStore:
         return self._blind_index
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
         self.engine.dispose()
 
     def _migrate(self) -> None:
@@ -422,12 +426,20 @@ class SqlStore:
         return self._entry_query.where(a.c.account_id.in_(ids))
 
     def get_entry(self, account_id: str, issuer: str | None = None) -> AccountEntry | None:
+        if self._reader is not None:
+            return self._reader.entry(account_id, issuer)
         query = self._entry_query.where(accounts.c.account_id == account_id)
         with self.engine.connect() as conn:
             row = conn.execute(query, {"issuer": issuer}).mappings().first()
         return None if row is None else self.entry_from_row(row)
 
     def find_accounts(self, keys: MatchKeys, issuer: str) -> list[AccountEntry]:
+        if self._reader is not None:
+            return self._reader.find(keys, issuer)
+        return self._find_accounts_sqlalchemy(keys, issuer)
+
+    def _find_accounts_sqlalchemy(self, keys: MatchKeys, issuer: str) -> list[AccountEntry]:
+        """The same read through SQLAlchemy: in-memory SQLite, and the cross-check."""
         params = {
             "name_key": keys.name_key,
             "snils": keys.snils,

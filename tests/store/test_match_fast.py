@@ -1,0 +1,207 @@
+"""The driver-level read path of SqlStore gives what the SQLAlchemy statement gives."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import pytest
+
+from helpers.accounts import ISSUER, KEY, make_account
+from helpers.clock import NOW
+from sso_bridge.matching.decide import AccountEntry
+from sso_bridge.matching.keys import MatchKeys, account_keys
+from sso_bridge.matching.normalize import snils_check_digits
+from sso_bridge.model import (
+    AccountStatus,
+    AuditAction,
+    AuditEvent,
+    Link,
+    LinkMethod,
+    LocalAccount,
+    Organization,
+)
+from sso_bridge.store.sql import SqlStore, open_store
+from sso_bridge.store.sql_match import EntryReader
+
+LAST = ("Иванов", "Смирнова", "Кузнецов", "Попова", "Соколов", "Ёлкина")
+FIRST = ("Анна", "Иван", "Мария", "Пётр", "Ольга")
+MIDDLE = ("Петровна", "Иванович", None, "Сергеевна")
+ORGS = tuple(Organization(f"org{i}", f"Школа № {i}") for i in range(5))
+
+
+def _snils(rng: random.Random) -> str:
+    head = f"{rng.randrange(2_000_000, 999_999_999):09d}"
+    return head + f"{snils_check_digits(head):02d}"
+
+
+def _region(rng: random.Random, count: int) -> list[LocalAccount]:
+    """Namesakes, shared SNILS and passports, blocked accounts, missing keys."""
+    snils_pool = [_snils(rng) for _ in range(count // 3)]
+    passport_pool = [f"{rng.randrange(10**10):010d}" for _ in range(count // 3)]
+    births = [date(1970, 1, 1) + timedelta(days=rng.randrange(40)) for _ in range(8)]
+    accounts = []
+    for i in range(count):
+        accounts.append(
+            LocalAccount(
+                account_id=f"a{i}",
+                org_id=rng.choice(ORGS).org_id,
+                last_name=rng.choice(LAST),
+                first_name=rng.choice(FIRST),
+                middle_name=rng.choice(MIDDLE),
+                login=f"u{i}" if rng.random() < 0.8 else None,
+                roles=rng.sample(("student", "teacher", "parent"), rng.randrange(3)),
+                birth_date=rng.choice(births) if rng.random() < 0.9 else None,
+                snils=rng.choice(snils_pool) if rng.random() < 0.6 else None,
+                passport=rng.choice(passport_pool) if rng.random() < 0.4 else None,
+                status=AccountStatus.BLOCKED if rng.random() < 0.1 else AccountStatus.ACTIVE,
+            )
+        )
+    return accounts
+
+
+def _link(account_id: str, subject: str, issuer: str = ISSUER) -> tuple[Link, AuditEvent]:
+    link = Link(issuer, subject, account_id, LinkMethod.ADMIN, NOW, "admin:test")
+    event = AuditEvent(AuditAction.LINK, NOW, "admin:test", LinkMethod.ADMIN, issuer, subject)
+    return link, event
+
+
+def _probes(rng: random.Random, store: SqlStore, region: list[LocalAccount]) -> list[MatchKeys]:
+    probes = []
+    for _ in range(2000):
+        keys = account_keys(rng.choice(region), store.blind_index)
+        mix = rng.choice(region)
+        other = account_keys(mix, store.blind_index)
+        probes.append(
+            MatchKeys(
+                last=keys.last,
+                first=keys.first,
+                middle=keys.middle,
+                birth_date=rng.choice((keys.birth_date, other.birth_date, None)),
+                snils=rng.choice((keys.snils, other.snils, None)),
+                passport=rng.choice((keys.passport, other.passport, None)),
+            )
+        )
+    probes.append(MatchKeys("нет", "никого", None, None, None, None))
+    return probes
+
+
+def _ordered(entries: list[AccountEntry]) -> list[AccountEntry]:
+    return sorted(entries, key=lambda e: e.account.account_id)
+
+
+@pytest.fixture
+def region_store(db_url: str) -> Iterator[SqlStore]:
+    store = open_store(db_url, KEY)
+    yield store
+    store.close()
+
+
+def _reader(store: SqlStore) -> EntryReader:
+    reader = store._reader
+    assert reader is not None, "the fast path is not in use"
+    return reader
+
+
+def test_find_accounts_agrees_with_the_sqlalchemy_statement(region_store: SqlStore) -> None:
+    store = region_store
+    rng = random.Random(20240601)  # noqa: S311 - a reproducible region, not a secret
+    region = _region(rng, 1500)
+    store.import_accounts(region, ORGS)
+    for account in rng.sample(region, 150):
+        store.create_link(*_link(account.account_id, f"s-{account.account_id}"))
+    for account in rng.sample(region, 50):
+        store.create_link(*_link(account.account_id, "x", issuer="https://other.example/"))
+    _reader(store)
+    found_any = 0
+    for issuer in (ISSUER, "https://other.example/"):
+        for keys in _probes(rng, store, region):
+            fast = _ordered(store.find_accounts(keys, issuer))
+            assert fast == _ordered(store._find_accounts_sqlalchemy(keys, issuer))
+            found_any += bool(fast)
+    assert found_any > 2000
+    keyed = [a for a in region if a.birth_date or a.snils or a.passport]
+    for account in rng.sample(keyed, 100):
+        entry = store.get_entry(account.account_id, ISSUER)
+        assert entry is not None
+        assert [entry] == [
+            e
+            for e in store._find_accounts_sqlalchemy(
+                account_keys(account, store.blind_index), ISSUER
+            )
+            if e.account.account_id == account.account_id
+        ]
+    assert store.get_entry("absent", ISSUER) is None
+
+
+def test_a_write_is_seen_by_the_next_find(region_store: SqlStore) -> None:
+    store = region_store
+    store.import_accounts([make_account("first", "org1")], ORGS)
+    keys = account_keys(make_account("probe"), store.blind_index)
+    assert [e.account.account_id for e in store.find_accounts(keys, ISSUER)] == ["first"]
+    store.import_accounts([make_account("second", "org2")])
+    store.create_link(*_link("first", "subj"))
+    found = {e.account.account_id: e.linked_subject for e in store.find_accounts(keys, ISSUER)}
+    assert found == {"first": "subj", "second": None}
+    entry = store.get_entry("first", ISSUER)
+    assert entry is not None and entry.linked_subject == "subj"
+
+
+def test_threads_each_get_their_connection_and_close_closes_them(
+    region_store: SqlStore,
+) -> None:
+    store = region_store
+    store.import_accounts([make_account("only", "org1")], ORGS)
+    keys = account_keys(make_account("probe"), store.blind_index)
+    reader = _reader(store)
+    barrier = threading.Barrier(4)
+    results: list[int] = []
+
+    def work() -> None:
+        results.append(len(store.find_accounts(keys, ISSUER)))
+        barrier.wait(timeout=10)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    barrier.wait(timeout=10)
+    assert reader.connection_count() == 3
+    for t in threads:
+        t.join()
+    assert results == [1, 1, 1]
+    opened = list(reader._open.values())
+    store.close()
+    assert reader.connection_count() == 0
+    for conn in opened:
+        with pytest.raises(Exception, match="closed"):
+            conn.execute("SELECT 1")
+
+
+def test_in_memory_sqlite_stays_on_sqlalchemy() -> None:
+    store = open_store("sqlite://", KEY)
+    try:
+        assert store._reader is None
+        store.import_accounts([make_account("m", "org1")], ORGS)
+        keys = account_keys(make_account("probe"), store.blind_index)
+        assert [e.account.account_id for e in store.find_accounts(keys, ISSUER)] == ["m"]
+    finally:
+        store.close()
+
+
+def test_a_dropped_postgres_connection_is_reopened_once(postgres_schema_url: str) -> None:
+    store = open_store(postgres_schema_url, KEY)
+    try:
+        store.import_accounts([make_account("pg", "org1")], ORGS)
+        keys = account_keys(make_account("probe"), store.blind_index)
+        assert len(store.find_accounts(keys, ISSUER)) == 1
+        (conn,) = _reader(store)._open.values()
+        pid = conn.info.backend_pid
+        with store.engine.begin() as admin:
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        assert len(store.find_accounts(keys, ISSUER)) == 1
+        (again,) = _reader(store)._open.values()
+        assert again is not conn and again.info.backend_pid != pid
+    finally:
+        store.close()

@@ -48,6 +48,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 
 from sso_bridge import base64url
 from sso_bridge.errors import BridgeError, ConfigError
+from sso_bridge.esia.secret import within_skew
 from sso_bridge.keytypes import PrivateKey
 
 __all__ = [
@@ -121,19 +122,7 @@ def check_timestamp(timestamp: str, now: datetime, skew: timedelta) -> datetime:
     ``esia.timestamp_stale`` outside the window (a difference of exactly ``skew`` passes).
     A naive ``now`` or a negative ``skew`` raises ``ValueError``.
     """
-    if now.utcoffset() is None:
-        raise ValueError("check_timestamp needs a timezone-aware 'now'")
-    if skew < timedelta(0):
-        raise ValueError("skew must not be negative")
-    moment = parse_esia_timestamp(timestamp)
-    offset = moment - now
-    if abs(offset) > skew:
-        where = "in the future" if offset > timedelta(0) else "old"
-        raise BridgeError(
-            f"timestamp {timestamp!r} is {abs(offset)} {where}; at most {skew} is allowed",
-            code="esia.timestamp_stale",
-        )
-    return moment
+    return within_skew(parse_esia_timestamp(timestamp), timestamp, now, skew)
 
 
 # --- signing ------------------------------------------------------------------------------

@@ -89,11 +89,16 @@ def check_timestamp(timestamp: str, now: datetime, skew: timedelta) -> datetime:
     ``esia.timestamp_invalid`` for a malformed one, ``esia.timestamp_stale`` outside the
     window (exactly ``skew`` passes). A naive ``now`` or a negative ``skew`` is ``ValueError``.
     """
+    return within_skew(parse_esia_timestamp(timestamp), timestamp, now, skew)
+
+
+def within_skew(moment: datetime, timestamp: str, now: datetime, skew: timedelta) -> datetime:
+    """``moment`` (parsed from ``timestamp``) when it is within ``skew`` of ``now``; else
+    ``esia.timestamp_stale``. Shared by the v1 and v2 timestamp checks."""
     if now.utcoffset() is None:
         raise ValueError("check_timestamp needs a timezone-aware 'now'")
     if skew < timedelta(0):
         raise ValueError("skew must not be negative")
-    moment = parse_esia_timestamp(timestamp)
     offset = moment - now
     if abs(offset) > skew:
         where = "in the future" if offset > timedelta(0) else "old"

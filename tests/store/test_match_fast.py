@@ -6,13 +6,19 @@ import random
 import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from helpers.accounts import ISSUER, KEY, make_account
 from helpers.clock import NOW
+from mock_idp import region as synthetic
+from sso_bridge.importing import import_accounts_csv
+from sso_bridge.linking import Linker, RequestContext
+from sso_bridge.matching import Matcher, decide
 from sso_bridge.matching.decide import AccountEntry
-from sso_bridge.matching.keys import MatchKeys, account_keys
+from sso_bridge.matching.keys import MatchKeys, account_keys, identity_keys
 from sso_bridge.matching.normalize import snils_check_digits
 from sso_bridge.model import (
     AccountStatus,
@@ -22,8 +28,10 @@ from sso_bridge.model import (
     LinkMethod,
     LocalAccount,
     Organization,
+    Outcome,
 )
 from sso_bridge.store.sql import SqlStore, open_store
+from sso_bridge.store.sql import accounts as accounts_table
 from sso_bridge.store.sql_match import EntryReader
 
 LAST = ("Иванов", "Смирнова", "Кузнецов", "Попова", "Соколов", "Ёлкина")
@@ -134,6 +142,74 @@ def test_find_accounts_agrees_with_the_sqlalchemy_statement(region_store: SqlSto
             if e.account.account_id == account.account_id
         ]
     assert store.get_entry("absent", ISSUER) is None
+
+
+SCAN_SQL = """
+SELECT a.*, o.name AS org_name, l.subject AS linked
+FROM accounts AS a NOT INDEXED
+CROSS JOIN organizations AS o
+LEFT JOIN links AS l ON l.account_id = a.account_id AND l.issuer = :issuer
+WHERE o.org_id = a.org_id
+  AND (a.name_key = :name_key OR a.snils_hash = :snils OR a.passport_hash = :passport)
+"""
+
+
+def _scan(store: SqlStore, keys: MatchKeys, issuer: str) -> list[AccountEntry]:
+    """The accounts sharing a key, from a full scan of the table (no index used)."""
+    query = (
+        sa.text(SCAN_SQL)
+        .bindparams(
+            sa.bindparam("snils", type_=sa.LargeBinary),
+            sa.bindparam("passport", type_=sa.LargeBinary),
+        )
+        .columns(*accounts_table.c, sa.column("org_name", sa.Text), sa.column("linked"))
+    )
+    params = {
+        "name_key": keys.name_key,
+        "snils": keys.snils,
+        "passport": keys.passport,
+        "issuer": issuer,
+    }
+    with store.engine.connect() as conn:
+        rows = conn.execute(query, params).mappings().all()
+    return [SqlStore.entry_from_row(r) for r in rows]
+
+
+def test_a_synthetic_region_gets_the_same_answers_as_a_full_scan(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    rng = random.Random(20240601)  # noqa: S311 - a reproducible region, not a secret
+    csv_path = tmp_path / "region.csv"
+    directory = synthetic.generate_directory(rng, 3000, csv_path)
+    store = open_store(sqlite_url, KEY)
+    try:
+        assert import_accounts_csv(store, csv_path).imported == 3000
+        people = directory.people
+        linker, ctx = Linker(store, store, store), RequestContext("test:setup")
+        for person in rng.sample(people, 40):
+            person.subject = str(rng.randrange(1_000_000_000, 9_999_999_999))
+            for account_id in person.accounts:
+                linker.link_admin(synthetic.ISSUER, person.subject, account_id, ctx)
+        factory = synthetic.PersonFactory.outside(rng, people)
+        queries = synthetic.QueryFactory(rng, people, factory).build(300)
+        _reader(store)
+        matcher = Matcher(store)
+        found_any, outcomes = 0, set[Outcome]()
+        for query in queries:
+            identity = query.identity
+            keys, warnings = identity_keys(identity, store.blind_index)
+            fast = _ordered(store.find_accounts(keys, identity.issuer))
+            assert fast == _ordered(store._find_accounts_sqlalchemy(keys, identity.issuer))
+            scanned = _scan(store, keys, identity.issuer)
+            assert fast == _ordered(scanned), query.kind
+            decision = matcher.match(identity)
+            assert decision == decide(identity, keys, scanned, warnings), query.kind
+            found_any += bool(fast)
+            outcomes.add(decision.outcome)
+        assert found_any > 250
+        assert outcomes == set(Outcome)
+    finally:
+        store.close()
 
 
 def test_a_write_is_seen_by_the_next_find(region_store: SqlStore) -> None:

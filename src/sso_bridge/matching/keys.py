@@ -25,12 +25,15 @@ from sso_bridge.model import FederatedIdentity, LocalAccount
 
 MIN_KEY_BYTES = 32
 HASH_BYTES = 16
+_SHA256_BLOCK = 64
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
 
 
 class BlindIndex:
     """Keyed hashes of SNILS and passport numbers, for equality lookups only."""
 
-    __slots__ = ("_key", "key_id")
+    __slots__ = ("_inner", "_key", "_outer", "key_id")
 
     def __init__(self, key: bytes) -> None:
         if len(key) < MIN_KEY_BYTES:
@@ -41,17 +44,33 @@ class BlindIndex:
         self._key = key
         # Identifies the key without revealing it, so a store can refuse a wrong key.
         self.key_id = hmac.new(key, b"sso_bridge key id", hashlib.sha256).hexdigest()[:16]
+        # HMAC's padded-key states, computed once: each hash then costs two compressions
+        # instead of four (RFC 2104; the bytes are exactly those of hmac.digest).
+        block = key if len(key) <= _SHA256_BLOCK else hashlib.sha256(key).digest()
+        block = block.ljust(_SHA256_BLOCK, b"\0")
+        self._inner = hashlib.sha256(block.translate(_IPAD))
+        self._outer = hashlib.sha256(block.translate(_OPAD))
+
+    def __reduce__(self) -> tuple[type[BlindIndex], tuple[bytes]]:
+        return (BlindIndex, (self._key,))
+
+    def _hash(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()[:HASH_BYTES]
 
     def __repr__(self) -> str:
         return f"BlindIndex(key_id={self.key_id!r})"
 
     def snils(self, digits: str) -> bytes:
         """Hash of a SNILS already normalised by :func:`parse_snils`."""
-        return hmac.digest(self._key, b"snils:" + digits.encode("ascii"), "sha256")[:HASH_BYTES]
+        return self._hash(b"snils:" + digits.encode("ascii"))
 
     def passport(self, digits: str) -> bytes:
         """Hash of a passport already normalised by :func:`parse_passport`."""
-        return hmac.digest(self._key, b"passport:" + digits.encode("ascii"), "sha256")[:HASH_BYTES]
+        return self._hash(b"passport:" + digits.encode("ascii"))
 
 
 @attrs.frozen

@@ -7,7 +7,7 @@ passport numbers are stored only as keyed hashes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +41,8 @@ from sso_bridge.model import (
     LocalAccount,
     Organization,
 )
-from sso_bridge.store.base import ACCOUNT_ROW_COLUMNS, AccountRow, account_row
+from sso_bridge.store.base import account_row
+from sso_bridge.store.sql_import import SqlBulkImport
 from sso_bridge.store.sql_match import open_entry_reader
 
 SCHEMA_VERSION = 2
@@ -327,9 +328,9 @@ class SqlStore:
     # -- accounts directory ---------------------------------------------------------------
 
     @contextmanager
-    def bulk_import(self, expected_rows: int = 0) -> Iterator[_SqlBulkImport]:
+    def bulk_import(self, expected_rows: int = 0) -> Iterator[SqlBulkImport]:
         with self._write() as conn:
-            writer = _SqlBulkImport(conn, self._insert, expected_rows)
+            writer = SqlBulkImport(conn, self._insert, expected_rows, accounts, organizations)
             yield writer
             writer.finish()
 
@@ -590,90 +591,6 @@ class SqlStore:
     def events(self, after_id: int = 0, limit: int = 1000) -> list[AuditEvent]:
         with self.engine.connect() as conn:
             return self._audit.events(conn, after_id, limit)
-
-
-class _SqlBulkImport:
-    """One import transaction (see :class:`~sso_bridge.store.base.BulkImport`).
-
-    On SQLite a large load into a comparatively small table drops the secondary indexes
-    and builds them again at the end: sorting once is several times faster than updating
-    four B-trees row by row. Readers are not affected; they see the old snapshot until
-    the commit.
-    """
-
-    _SQLITE_IMPORT_CACHE_KIB = 256 * 1024
-
-    def __init__(self, conn: Connection, insert: Callable[[sa.Table], Any], expected: int) -> None:
-        self._conn = conn
-        self._insert = insert
-        self._known_orgs: set[str] = set()
-        self._sqlite = conn.dialect.name == "sqlite"
-        self._dropped: list[sa.Index] = []
-        self._restore: list[str] = []
-        stmt = insert(accounts).values({c: sa.bindparam(c) for c in ACCOUNT_ROW_COLUMNS})
-        self._upsert = stmt.on_conflict_do_update(
-            index_elements=["account_id"],
-            set_={c: stmt.excluded[c] for c in ACCOUNT_ROW_COLUMNS if c != "account_id"},
-        )
-        if self._sqlite:
-            compiled = self._upsert.compile(dialect=conn.dialect)
-            # rows are handed to the driver positionally, in ACCOUNT_ROW_COLUMNS order
-            if tuple(compiled.positiontup or ()) != ACCOUNT_ROW_COLUMNS:
-                raise AssertionError("account upsert binds columns out of order")
-            self._sql = str(compiled)
-            self._prepare_sqlite(expected)
-
-    def _prepare_sqlite(self, expected: int) -> None:
-        for pragma in ("cache_size", "threads"):
-            value = self._conn.exec_driver_sql(f"PRAGMA {pragma}").scalar()
-            self._restore.append(f"PRAGMA {pragma}={int(value or 0)}")
-        self._conn.exec_driver_sql(f"PRAGMA cache_size=-{self._SQLITE_IMPORT_CACHE_KIB}")
-        self._conn.exec_driver_sql("PRAGMA threads=2")
-        if expected > 10_000:
-            existing = self._conn.scalar(sa.select(sa.func.count()).select_from(accounts)) or 0
-            if expected > existing:
-                self._dropped = list(accounts.indexes)
-                for index in self._dropped:
-                    index.drop(self._conn)
-
-    def add_organizations(self, organizations_: Iterable[Organization]) -> None:
-        values = [{"org_id": o.org_id, "name": o.name} for o in organizations_]
-        if not values:
-            return
-        stmt = self._insert(organizations)
-        self._conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["org_id"], set_={"name": stmt.excluded.name}
-            ),
-            values,
-        )
-        self._known_orgs.update(v["org_id"] for v in values)
-
-    def has_organization(self, org_id: str) -> bool:
-        if org_id in self._known_orgs:
-            return True
-        query = sa.select(organizations.c.org_id).where(organizations.c.org_id == org_id)
-        if self._conn.execute(query).first() is None:
-            return False
-        self._known_orgs.add(org_id)
-        return True
-
-    def add_rows(self, rows: Sequence[AccountRow]) -> None:
-        if not rows:
-            return
-        if self._sqlite:
-            # Straight to the driver: the rows are already in their stored form.
-            self._conn.exec_driver_sql(self._sql, list(rows))
-        else:
-            self._conn.execute(
-                self._upsert, [dict(zip(ACCOUNT_ROW_COLUMNS, r, strict=True)) for r in rows]
-            )
-
-    def finish(self) -> None:
-        for index in self._dropped:
-            index.create(self._conn)
-        for statement in self._restore:
-            self._conn.exec_driver_sql(statement)
 
 
 def open_store(url: str, key: bytes, *, create: bool = True) -> SqlStore:

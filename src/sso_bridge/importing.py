@@ -70,6 +70,8 @@ BLOCK_BYTES = 1 << 20
 """Size of the blocks a file is checked in."""
 PARALLEL_MIN_BYTES = 4 << 20
 """Files from this size on are checked in worker processes."""
+MAX_WORKERS = 8
+"""By default a large file is checked by one worker process per core, up to this many."""
 
 
 @attrs.frozen
@@ -556,7 +558,8 @@ def import_accounts_csv(
     Raises :class:`~sso_bridge.errors.ImportRejected`, having written nothing, when a row
     is bad and ``skip_invalid`` is false. ``progress`` is called with the number of bytes
     of the file done since its last call. ``workers`` sets the number of checking
-    processes (0: check in this process); by default large files use up to two.
+    processes (0: check in this process); by default large files use one per core,
+    up to :data:`MAX_WORKERS`.
     """
     reports = import_accounts_files(
         directory, [path], skip_invalid=skip_invalid, progress=progress, workers=workers
@@ -603,7 +606,7 @@ def _import_one(
     header, rest, header_lines = _read_header(handle, source)
     positions = _column_positions(header, source)
     if workers is None:
-        workers = min(2, os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 0
+        workers = min(MAX_WORKERS, os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 0
     today = date_number(date.today())
     index = directory.blind_index
 

@@ -30,6 +30,7 @@ from sso_bridge.model import (
     Organization,
     Outcome,
 )
+from sso_bridge.store import sql_match
 from sso_bridge.store.sql import SqlStore, open_store
 from sso_bridge.store.sql import accounts as accounts_table
 from sso_bridge.store.sql_match import EntryReader
@@ -281,3 +282,21 @@ def test_a_dropped_postgres_connection_is_reopened_once(postgres_schema_url: str
         assert again is not conn and again.info.backend_pid != pid
     finally:
         store.close()
+
+
+def test_the_value_caches_stay_bounded_and_change_no_answer(
+    region_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql_match, "_CACHE_LIMIT", 3)
+    for name in ("_NAMES", "_DATES", "_ROLES", "_ORGS"):
+        monkeypatch.setattr(sql_match, name, {})
+    store = region_store
+    rng = random.Random(7)  # noqa: S311 - a reproducible region, not a secret
+    region = _region(rng, 300)
+    store.import_accounts(region, ORGS)
+    _reader(store)
+    for keys in _probes(rng, store, region)[:300]:
+        fast = _ordered(store.find_accounts(keys, ISSUER))
+        assert fast == _ordered(store._find_accounts_sqlalchemy(keys, ISSUER))
+        for table in (sql_match._NAMES, sql_match._DATES, sql_match._ROLES, sql_match._ORGS):
+            assert len(table) <= 3

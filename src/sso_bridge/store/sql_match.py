@@ -13,6 +13,7 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import psycopg
@@ -21,7 +22,7 @@ import sqlalchemy as sa
 from sso_bridge.errors import StoreError
 from sso_bridge.matching.decide import AccountEntry
 from sso_bridge.matching.keys import MatchKeys, number_date
-from sso_bridge.matching.normalize import normalize_name, normalize_optional_name
+from sso_bridge.matching.normalize import normalize_name
 from sso_bridge.model import AccountStatus, LocalAccount, Organization
 
 _SELECT = """
@@ -43,33 +44,68 @@ def _statements(placeholder: str) -> tuple[str, str]:
     return find, entry
 
 
+# A region's names, birth dates, role lists and schools repeat a great deal (a name-key
+# lookup returns namesakes): each distinct value is converted once, not once per row.
+# The values are immutable, so sharing them is safe; each table is emptied when it grows
+# past _CACHE_LIMIT.
+_CACHE_LIMIT = 100_000
+_NAMES: dict[str, str] = {}
+_DATES: dict[int, date] = {}
+_ROLES: dict[str, tuple[str, ...]] = {}
+_ORGS: dict[tuple[str, str], Organization] = {}
+_STATUSES = {s.value: s for s in AccountStatus}
+
+
+def _remember(table: dict[Any, Any], key: Any, value: Any) -> Any:
+    if len(table) >= _CACHE_LIMIT:
+        table.clear()
+    table[key] = value
+    return value
+
+
 def entry_from_tuple(row: Sequence[Any]) -> AccountEntry:
     """An entry from a row in the column order of the fast-path statements."""
     (account_id, org_id, login, roles, last, first, middle, birth, snils, passport) = row[:10]
-    birth_date = None if birth is None else number_date(birth)
+    birth_date = None
+    if birth is not None:
+        birth_date = _DATES.get(birth) or _remember(_DATES, birth, number_date(birth))
+    role_list = _ROLES.get(roles)
+    if role_list is None:
+        role_list = _remember(_ROLES, roles, tuple(r for r in roles.split(";") if r))
+    org = _ORGS.get((org_id, row[11]))
+    if org is None:
+        org = _remember(_ORGS, (org_id, row[11]), Organization(org_id, row[11]))
     account = LocalAccount(
         account_id=account_id,
         org_id=org_id,
         login=login,
-        roles=tuple(r for r in roles.split(";") if r),
+        roles=role_list,
         last_name=last,
         first_name=first,
         middle_name=middle,
         birth_date=birth_date,
-        status=AccountStatus(row[10]),
+        status=_STATUSES.get(row[10]) or AccountStatus(row[10]),
     )
+    names = _NAMES
+    last_key = names.get(last) or _remember(names, last, normalize_name(last))
+    first_key = names.get(first) or _remember(names, first, normalize_name(first))
+    middle_key = None
+    if middle:
+        middle_key = names.get(middle)
+        if middle_key is None:
+            middle_key = _remember(names, middle, normalize_name(middle))
     return AccountEntry(
-        account=account,
-        organization=Organization(org_id, row[11]),
-        keys=MatchKeys(
-            last=normalize_name(last),
-            first=normalize_name(first),
-            middle=normalize_optional_name(middle),
-            birth_date=birth_date,
-            snils=None if snils is None else bytes(snils),
-            passport=None if passport is None else bytes(passport),
+        account,
+        org,
+        MatchKeys(
+            last_key,
+            first_key,
+            middle_key or None,
+            birth_date,
+            None if snils is None else bytes(snils),
+            None if passport is None else bytes(passport),
         ),
-        linked_subject=row[12],
+        row[12],
     )
 
 
@@ -155,6 +191,17 @@ class SqliteEntryReader(EntryReader):
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("PRAGMA query_only=ON")
         return conn
+
+    def find(self, keys: MatchKeys, issuer: str) -> list[AccountEntry]:
+        # _fetch inlined: this is the hot path of every login
+        params = (issuer, keys.name_key, keys.snils, keys.passport)
+        try:
+            conn = getattr(self._local, "conn", None) or self._connection()
+            rows = conn.execute(self._find_sql, params).fetchall()
+        except sqlite3.Error as exc:
+            self._forget()
+            raise StoreError(f"database read failed: {exc}", code="store.unavailable") from exc
+        return [entry_from_tuple(r) for r in rows]
 
     def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         try:

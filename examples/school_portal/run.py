@@ -3,6 +3,7 @@ loopback, print the addresses and the demo people, and show every one-time code 
 is sent. Ctrl-C stops both.
 
     python examples/school_portal/run.py --db build/demo.db [--port 8000] [--idp-port 8100]
+        [--synthetic N]     (N generated accounts of other schools around the demo people)
     python -m school_portal.run ...          (with examples/ on sys.path)
 """
 
@@ -26,7 +27,13 @@ import uvicorn  # noqa: E402
 
 from mock_idp.server import RunningIdP  # noqa: E402
 from school_portal.portal import PortalSettings, build_portal, oidc_client_registration  # noqa: E402
-from school_portal.seed import ORGANIZATIONS, PEOPLE, DemoPerson, seed_region  # noqa: E402
+from school_portal.seed import (  # noqa: E402
+    ORGANIZATIONS,
+    PEOPLE,
+    DemoPerson,
+    add_synthetic_region,
+    seed_region,
+)
 
 __all__ = ["main", "people_table"]
 
@@ -97,6 +104,13 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--idle-minutes", type=float, default=30.0, help="session idle timeout (try 1)"
     )
+    parser.add_argument(
+        "--synthetic",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also import N generated accounts of other schools (mock_idp.region)",
+    )
     return parser.parse_args(argv)
 
 
@@ -105,6 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
     idp_url, base_url = f"http://{HOST}:{args.idp_port}", f"http://{HOST}:{args.port}"
     seed_region(args.db, datetime.now(UTC), issuer=idp_url + "/")
+    if args.synthetic > 0:
+        schools = add_synthetic_region(args.db, args.synthetic)
+        say(f"Imported {args.synthetic:,} generated accounts of {schools:,} other schools.")
     idp = RunningIdP(IDP_CONFIG, host=HOST, port=args.idp_port)
     idp.idp.provider.outbox = _EchoOutbox(say)
     settings = PortalSettings(

@@ -7,6 +7,8 @@ Everything here, keys and passwords included, is for a local demo only.
 
 from __future__ import annotations
 
+import random
+import tempfile
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
@@ -14,6 +16,8 @@ from typing import Final
 
 import attrs
 
+from mock_idp.region import generate_directory
+from sso_bridge.importing import import_accounts_csv
 from sso_bridge.mfa import LocalPasswords, decode_secret, password_hasher
 from sso_bridge.model import (
     AccountStatus,
@@ -242,3 +246,18 @@ def link_seeded(
             store.create_link(link, event)
             made += 1
     return made
+
+
+def add_synthetic_region(db_path: Path, accounts: int, seed: int = 20240601) -> int:
+    """Import ``accounts`` generated accounts (``mock_idp.region``: other schools of the
+    region, with its namesakes and duplicates) around the demo people; returns how many
+    schools they are in. The demo people's decisions stay what the table says."""
+    with tempfile.TemporaryDirectory(prefix="sso_bridge_demo_") as work:
+        path = Path(work) / "region.csv"
+        directory = generate_directory(random.Random(seed), accounts, path)  # noqa: S311 - test data
+        store, _ = open_region(db_path)
+        try:
+            import_accounts_csv(store, path)
+        finally:
+            store.close()
+    return directory.schools

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 import yaml
-from school_portal.seed import DEMO_ISSUER, PEOPLE, DemoPerson, open_region, seed_region
+from school_portal.seed import (
+    DEMO_ISSUER,
+    PEOPLE,
+    DemoPerson,
+    add_synthetic_region,
+    open_region,
+    seed_region,
+)
 
 from helpers.clock import NOW
 from sso_bridge.matching import Matcher, parse_date
@@ -20,10 +27,14 @@ IDP_YAML = Path(__file__).resolve().parents[2] / "examples" / "school_portal" / 
 BY_KEY = {p.key: p for p in PEOPLE}
 
 
-@pytest.fixture(scope="module")
-def region(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=[0, 3000], ids=["alone", "in-a-synthetic-region"])
+def region(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """The demo region, alone and among generated accounts of other schools: every
+    decision below must hold in both."""
     db = tmp_path_factory.mktemp("region") / "demo.db"
     seed_region(db, NOW)
+    if request.param:
+        assert add_synthetic_region(db, request.param) >= 10
     return db
 
 

@@ -81,6 +81,7 @@ class SqlBulkImport:
         )
         self._fresh = conn.execute(sa.select(sa.exists().select_from(accounts))).scalar() is False
         self._staged = 0
+        self._written = 0
         if self._sqlite:
             self._prepare_sqlite(expected)
         else:
@@ -147,6 +148,7 @@ class SqlBulkImport:
     def add_rows(self, rows: Sequence[AccountRow]) -> None:
         if not rows:
             return
+        self._written += len(rows)
         if self._sqlite:
             self._add_sqlite(rows)
         elif self._fresh:
@@ -160,8 +162,11 @@ class SqlBulkImport:
             self._conn.exec_driver_sql(_MERGE_SQL)
         for index in self._dropped:
             index.create(self._conn)
-        if self._dropped and not self._sqlite:
+        if self._written > _LARGE_LOAD_ROWS and not self._sqlite:
+            # Fresh statistics at once, not at autovacuum's leisure: without them the
+            # planner hashes the whole organisations table for every match.
             self._conn.exec_driver_sql("ANALYZE accounts")
+            self._conn.exec_driver_sql("ANALYZE organizations")
         for statement in self._restore:
             self._conn.exec_driver_sql(statement)
 

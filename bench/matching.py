@@ -641,6 +641,10 @@ def prepare(
         try:
             started = time.perf_counter()
             made = make_links(store, found.linked)
+            if backend.path is None:
+                with store.engine.begin() as conn:
+                    # the statistics autovacuum would have gathered by the next login
+                    conn.exec_driver_sql("ANALYZE")
             say(
                 f"  {backend.name} links: {made:,} accounts linked in "
                 f"{time.perf_counter() - started:.1f} s"

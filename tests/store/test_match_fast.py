@@ -284,6 +284,18 @@ def test_a_dropped_postgres_connection_is_reopened_once(postgres_schema_url: str
         store.close()
 
 
+def test_postgres_plans_the_find_statement_once(postgres_schema_url: str) -> None:
+    store = open_store(postgres_schema_url, KEY)
+    try:
+        store.import_accounts([make_account("pg", "org1")], ORGS)
+        keys = account_keys(make_account("probe"), store.blind_index)
+        assert len(store.find_accounts(keys, ISSUER)) == 1
+        (conn,) = _reader(store)._open.values()
+        assert conn.execute("SHOW plan_cache_mode").fetchone() == ("force_generic_plan",)
+    finally:
+        store.close()
+
+
 def test_the_value_caches_stay_bounded_and_change_no_answer(
     region_store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -567,9 +567,9 @@ def report_import(name: str, accounts: int, figures: ImportFigures, floor_name: 
     floor = [accounts / s for s in figures.floor_s]
     cpus = [c / s for c, s in zip(figures.ours_cpu_s, figures.ours_s, strict=True)]
     say(f"{name} import of {accounts:,} accounts, rows/s, median of {len(ours)} (min-max):")
-    say(f"  sso_bridge import_accounts_csv    {spread(ours, 0)}  ({spread(cpus, 2)} CPUs busy)")
-    say(f"  floor: {floor_name:<27}{spread(floor, 0)}")
-    say(f"  ours / floor                      {figures.ratio():.2f}")
+    say(f"  sso_bridge import_accounts_csv        {spread(ours, 0)}  ({spread(cpus, 2)} CPUs busy)")
+    say(f"  floor: {floor_name:<31}{spread(floor, 0)}")
+    say(f"  ours / floor                          {figures.ratio():.2f}")
 
 
 def verdict(ok: bool) -> str:

@@ -13,7 +13,7 @@
   this thread's CPU time over the two calls: state machine, HTTP client, ID token
   validation, links lookup, session, two audit records in SQLite. The harness asks the
   IdP for the authorization code outside the timed calls (as if the person had logged
-  in). For scale, DESIGN's reference peer, SATOSA proxying the same login, spends about
+  in). For scale, the reference peer, SATOSA proxying the same login, spends about
   200 ms of CPU per login on this machine (not re-measured here).
 
 Each round times every contender for about ``--budget`` seconds, the contenders

@@ -19,7 +19,7 @@ imported into SQLite and, when a PostgreSQL server is given, into PostgreSQL. Th
 * a full scan of the accounts table (``NOT INDEXED``) on a sample, as a correctness
   cross-check only.
 
-Targets (DESIGN.md section 6, as ratios in one run): match p50 and p99 <= 1.0x the peer on
+Targets (as ratios in one run): match p50 and p99 <= 1.0x the peer on
 both databases; import >= 0.7x the floor on both. The last line is machine-readable::
 
     match_p50_ratio=... match_p99_ratio=... pg_match_p50_ratio=... pg_match_p99_ratio=...

@@ -228,7 +228,6 @@ def _check_block_unguarded(job: _Job) -> _Checked:
     if len(_BIRTHS) + len(_NAMES) > _CACHE_LIMIT:
         _BIRTHS.clear()
         _NAMES.clear()
-        _BIRTHS[""] = 0
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     checker = _RowChecker(job)
     start = job.first_line
@@ -240,37 +239,18 @@ def _check_block_unguarded(job: _Job) -> _Checked:
         raise InvalidInput(
             f"{job.source}:{start}: unreadable CSV: {exc}", code="import.bad_csv"
         ) from None
-    return _sorted(
-        job,
-        checker.rows,
-        checker.lines,
-        checker.named,
+    # In account-id order the primary-key B-tree is updated with far better locality.
+    rows = checker.rows
+    order = sorted(range(len(rows)), key=[row[0] for row in rows].__getitem__)
+    return _Checked(
+        # Version 2 writes no back-references: v3+ hashes every string and tuple that is
+        # still referenced elsewhere (all of them here), which made this five times slower.
+        marshal.dumps([rows[i] for i in order], 2),
+        [checker.lines[i] for i in order],
+        [checker.named[i] for i in order],
         checker.errors,
         checker.warnings,
         checker.org_names,
-    )
-
-
-def _sorted(
-    job: _Job,
-    rows: list[AccountRow],
-    lines: list[int],
-    named: list[bool],
-    errors: list[RowError],
-    warnings: list[RowError],
-    org_names: dict[str, tuple[str, int]],
-) -> _Checked:
-    # In account-id order the primary-key B-tree is updated with far better locality.
-    order = sorted(range(len(rows)), key=[row[0] for row in rows].__getitem__)
-    return _Checked(
-        # Version 2 writes no back-references: v3+ would hash every string and tuple
-        # that is still referenced elsewhere (all of them here), a third of the cost.
-        marshal.dumps([rows[i] for i in order], 2),
-        [lines[i] for i in order],
-        [named[i] for i in order],
-        errors,
-        warnings,
-        org_names,
         len(job.data),
     )
 
@@ -282,7 +262,7 @@ def _clean_roles(roles: str) -> str:
 
 
 # Birth dates and names repeat a great deal in a region; each is parsed once per process.
-_BIRTHS: dict[str, int] = {"": 0}
+_BIRTHS: dict[str, int] = {}
 _NAMES: dict[str, str] = {}
 _CACHE_LIMIT = 200_000
 

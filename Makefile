@@ -40,20 +40,24 @@ bench: $(STAMP)
 	$(BIN)/python bench/matching.py
 
 # make fuzz: the long fuzzing profile of tests/fuzz (make test runs its quick profile), about
-# 1,000,000 generated inputs: mutated signed SAML responses and logouts from the mock IdP,
+# 1,220,000 generated inputs: mutated signed SAML responses and logouts from the mock IdP,
 # signed ID tokens with odd claims and headers, JSON bodies, identity mapping, the CSV
-# importer and the normalisers. Two pytest processes, one per core, on disjoint targets;
-# 25 to 30 minutes on 2 cores (from the inputs per second each target reached in a medium
-# run); each target also has a time budget, so a target that turns slow cannot stretch it
-# past about 55 minutes. Counters and reproducers of failures go to build/fuzz/, and a
-# table of inputs and outcomes per target is printed at the end.
-# FUZZ_PROFILE=medium runs a twentieth of it (about 52,000 inputs, about 2 minutes).
+# importer and the normalisers; and what input costs: SAML, OIDC and ESIA input shaped to
+# take time at the size limits (test_fuzz_cost_*.py). Two pytest processes, one per core, on
+# disjoint targets; 25 to 30 minutes on 2 cores (from the inputs per second each target
+# reached in a medium run); each target also has a time budget, so a target that turns slow
+# cannot stretch it past about 70 minutes. Every input of unauthenticated origin is held to
+# a CPU budget (SSO_BRIDGE_FUZZ_CPU_BUDGET_MS, 20 ms). Counters and reproducers of failures
+# and of the slowest inputs go to build/fuzz/, and a table of inputs, outcomes and the slowest
+# input per target is printed at the end; the run fails on a failure or a slow input.
+# FUZZ_PROFILE=medium runs a twentieth of it (about 61,000 inputs, about 3 minutes).
 FUZZ_PROFILE ?= long
 FUZZ_OUT := build/fuzz
-FUZZ_A := tests/fuzz/test_fuzz_saml.py tests/fuzz/test_fuzz_saml_logout.py
+FUZZ_A := tests/fuzz/test_fuzz_saml.py tests/fuzz/test_fuzz_saml_logout.py \
+	tests/fuzz/test_fuzz_cost_saml.py tests/fuzz/test_fuzz_cost_oidc.py
 FUZZ_B := tests/fuzz/test_fuzz_oidc.py tests/fuzz/test_fuzz_json.py \
 	tests/fuzz/test_fuzz_normalize.py tests/fuzz/test_fuzz_import.py \
-	tests/fuzz/test_fuzz_sessions.py
+	tests/fuzz/test_fuzz_sessions.py tests/fuzz/test_fuzz_cost_esia.py
 FUZZ_ENV := SSO_BRIDGE_FUZZ=$(FUZZ_PROFILE) SSO_BRIDGE_FUZZ_OUT=$(FUZZ_OUT)
 
 fuzz: $(STAMP)

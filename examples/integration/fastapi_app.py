@@ -8,7 +8,7 @@ from sso_bridge.oidc import HttpxClient, RelyingParty, discover
 from sso_bridge.store import open_ephemeral_store, open_store
 from sso_bridge.store.sql_credentials import SqlCredentialStore
 from sso_bridge.web import WebConfig
-from sso_bridge.web.starlette import auth_routes, require_session
+from sso_bridge.web.starlette import BodyLimit, auth_routes, require_session
 
 env, http, key = os.environ, HttpxClient(), bytes.fromhex(os.environ["BRIDGE_KEY"])
 db = open_store(env["BRIDGE_DB"], key)  # local accounts, imported with `sso-bridge accounts import`
@@ -20,6 +20,7 @@ temp = open_ephemeral_store(env["BRIDGE_EPHEMERAL"])  # redis://... for several 
 creds, sms = SqlCredentialStore(db.engine, key), OutboxSender()  # put your SMS gateway here
 broker = Broker(**sql, store=temp, credentials=creds, sender=sms, secret=key, providers=[esia])
 app = FastAPI()
+app.add_middleware(BodyLimit)  # every body bounded while it streams in, Form(...) too
 app.router.routes.append(auth_routes(broker, WebConfig(site_name="Школа № 17")))
 
 
@@ -27,3 +28,11 @@ app.router.routes.append(auth_routes(broker, WebConfig(site_name="Школа №
 @require_session
 async def grades(request: Request) -> str:
     return f"{request.state.sso_session.account_id}, form token {request.state.sso_csrf_token}"
+
+
+if __name__ == "__main__":
+    import uvicorn
+
+    # uvicorn's proxy_headers would let a client rewrite its own address; sso_bridge reads
+    # X-Forwarded-For itself, only from WebConfig(trusted_proxies=[...])
+    uvicorn.run(app, host="127.0.0.1", port=8000, proxy_headers=False)

@@ -27,3 +27,9 @@ app.register_blueprint(auth_blueprint(broker, WebConfig(site_name="Школа �
 @require_session
 def grades() -> str:
     return f"{flask.g.sso_session.account_id}, form token {flask.g.sso_csrf_token}"
+
+
+if __name__ == "__main__":
+    # development only; in production a WSGI server (gunicorn) without werkzeug's ProxyFix:
+    # sso_bridge reads X-Forwarded-For itself, only from WebConfig(trusted_proxies=[...])
+    app.run(host="127.0.0.1", port=8000)

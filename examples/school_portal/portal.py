@@ -1,7 +1,7 @@
 """The school portal: an electronic diary that signs people in through sso_bridge.
 
     portal = build_portal(PortalSettings(Path("build/demo.db"), idp_url, base_url))
-    uvicorn.run(portal.app)
+    uvicorn.run(portal.app, proxy_headers=False)  # sso_bridge reads X-Forwarded-For itself
 
 Everything sso_bridge needs is made here, once: the directory and credentials in the
 demo's SQLite file, short-lived entries in memory (one process), the state portal as an

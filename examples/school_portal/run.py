@@ -4,7 +4,12 @@ is sent. Ctrl-C stops both.
 
     python examples/school_portal/run.py --db build/demo.db [--port 8000] [--idp-port 8100]
         [--synthetic N]     (N generated accounts of other schools around the demo people)
+        [--trust-loopback-proxy]  (believe X-Forwarded-For from 127.0.0.1, to play another IP)
     python -m school_portal.run ...          (with examples/ on sys.path)
+
+No proxy is trusted unless asked: uvicorn runs with ``proxy_headers=False`` (its default
+would let anyone on loopback rewrite the client address), and the portal reads
+``X-Forwarded-For`` itself, only from the proxies it is told to trust.
 """
 
 from __future__ import annotations
@@ -105,6 +110,11 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--idle-minutes", type=float, default=30.0, help="session idle timeout (try 1)"
     )
     parser.add_argument(
+        "--trust-loopback-proxy",
+        action="store_true",
+        help="believe X-Forwarded-For from 127.0.0.1 (to play a session moving to another IP)",
+    )
+    parser.add_argument(
         "--synthetic",
         type=int,
         default=0,
@@ -130,8 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         base_url=base_url,
         protocol=args.protocol,
         idle_timeout=timedelta(minutes=args.idle_minutes),
-        # loopback may stand in for a proxy, so that X-Forwarded-For can play another IP
-        trusted_proxies=("127.0.0.1/32",),
+        # only if asked: loopback stands in for a proxy, so X-Forwarded-For plays another IP
+        trusted_proxies=("127.0.0.1/32",) if args.trust_loopback_proxy else (),
         echo=say,
     )
     idp.idp.add_client(oidc_client_registration(settings))
@@ -141,11 +151,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         portal = build_portal(settings)
         server = uvicorn.Server(
             uvicorn.Config(
-                portal.app, host=HOST, port=args.port, log_level="warning", lifespan="off"
+                portal.app,
+                host=HOST,
+                port=args.port,
+                log_level="warning",
+                lifespan="off",
+                # the client address is the peer's; sso_bridge reads X-Forwarded-For itself,
+                # from the proxies in WebConfig.trusted_proxies only
+                proxy_headers=False,
             )
         )
         say(f"\nSchool portal: {base_url}/  (sign-in: {args.protocol.upper()} or school login)")
         say(f"Mock IdP:      {idp_url}/  (SMS outbox: {idp_url}/outbox)")
+        say(f"Mock IdP admin token (header X-Mock-IdP-Admin): {idp.admin_token}")
         say(f"Database:      {args.db}\n")
         say(people_table())
         say("\n" + _notes(PEOPLE, idp_url))

@@ -2,13 +2,33 @@
 admin API for tests.
 
     app = create_app(MockIdP.from_config(Path("idp.yaml"), base_url="http://127.0.0.1:8900"))
+
+The mock runs on shared networks, in integration tests and demos, so it protects itself
+(see ``docs/mock-idp.md``):
+
+* ``/admin/*`` and ``/outbox`` answer only requests that carry the IdP's admin token
+  (:attr:`MockIdP.admin_token`, made at start) in an ``X-Mock-IdP-Admin`` or
+  ``Authorization: Bearer`` header; a browser form cannot send either, so they cannot be
+  driven by cross-site requests;
+* a login transaction is bound to the browser that was shown its login page (a cookie),
+  and posts from another browser are refused;
+* every request body is read with a limit while it streams (chunked ones too): past the
+  limit the answer is 413 before the handler runs;
+* every response carries framing, sniffing, referrer and caching headers;
+* forms post to the configured base URL, never to one taken from the ``Host`` header.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import os
+import re
+import secrets
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,8 +39,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_idp import person_api
+from mock_idp.errors import ESIA_BAD_REQUEST
 from mock_idp.keys import KeyRing, certificate_pem
 from mock_idp.provider import (
     Client,
@@ -52,6 +74,37 @@ AUTHORIZE_PATHS = ("/aas/oauth2/ac", "/aas/oauth2/v2/ac")
 TOKEN_PATHS = ("/aas/oauth2/te", "/aas/oauth2/v3/te")
 CERTIFICATES_PATH = "/aas/oauth2/certificates"
 MAX_ADMIN_BODY_BYTES = 1024 * 1024
+"""Largest body of an ``/admin/*`` request (a person or client as JSON)."""
+MAX_SAML_BODY_BYTES = 512 * 1024
+"""Largest body posted to the SAML endpoints: a 256 KB message, base64 and form-encoded."""
+MAX_FORM_BODY_BYTES = 64 * 1024
+"""Largest body of any other request (token requests, the login forms)."""
+ADMIN_HEADER = "X-Mock-IdP-Admin"
+"""The header that carries the admin token (``Authorization: Bearer`` works as well)."""
+BROWSER_COOKIE = "mock_idp_browser"
+"""The cookie that binds login transactions to the browser that opened them (with the
+``__Host-`` prefix when the IdP is served over HTTPS)."""
+_BROWSER_RE = re.compile(r"[A-Za-z0-9_-]{43}")
+_SAML_POST_ONLOAD = "document.forms[0].submit()"  # the SAML POST binding's auto-submit
+_CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "style-src 'unsafe-inline'",  # the pages' one <style> block
+        "script-src 'unsafe-hashes' 'sha256-"
+        + base64.b64encode(hashlib.sha256(_SAML_POST_ONLOAD.encode()).digest()).decode()
+        + "'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    )
+)
+SECURITY_HEADERS: Mapping[str, str] = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": _CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+"""Headers on every response of the mock; ``Cache-Control: no-store`` is added to every
+response that does not set its own."""
 
 TEXTS = {
     "ru": {
@@ -104,9 +157,18 @@ _templates = Environment(
 class MockIdP:
     """A running mock IdP's state and the Python API that tests drive it with."""
 
-    def __init__(self, provider: Provider, base_url: str, saml: SamlIdP | None = None) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        base_url: str,
+        saml: SamlIdP | None = None,
+        *,
+        admin_token: str | None = None,
+    ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
+        self.admin_token = admin_token or secrets.token_urlsafe(32)
+        """The token ``/admin/*`` and ``/outbox`` require (see :attr:`admin_headers`)."""
         self.saml = saml or SamlIdP(self.base_url, clock=provider.clock)
         self.saml_faults: list[set[SamlFault]] = []
         # Keeps a temporary directory of config-given SAML keys alive as long as the IdP.
@@ -122,8 +184,11 @@ class MockIdP:
         config: Path | None,
         base_url: str,
         state_dir: Path | None = None,
+        *,
+        admin_token: str | None = None,
     ) -> MockIdP:
-        """People and clients from ``config`` (YAML/JSON), keys from ``state_dir``."""
+        """People and clients from ``config`` (YAML/JSON), keys from ``state_dir``; a new
+        random admin token unless ``admin_token`` is given."""
         data = load_config(config) if config else {}
         people = Directory(person_from_dict(p) for p in data.get("users") or ())
         generated: dict[str, gost.GostPrivateKey] = {}
@@ -148,7 +213,7 @@ class MockIdP:
         saml = SamlIdP(base_url.rstrip("/"), saml_dir, clock=provider.clock)
         for sp in data.get("saml_service_providers") or ():
             add_service_provider(saml, sp, config.parent if config else Path())
-        idp = cls(provider, base_url, saml)
+        idp = cls(provider, base_url, saml, admin_token=admin_token)
         idp._key_dir = holder
         idp._client_keys.update(generated)
         return idp
@@ -156,6 +221,19 @@ class MockIdP:
     @property
     def issuer(self) -> str:
         return self.provider.issuer
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The header that admits a request to ``/admin/*`` and ``/outbox``."""
+        return {ADMIN_HEADER: self.admin_token}
+
+    def is_admin(self, headers: Mapping[str, str]) -> bool:
+        """Whether ``headers`` carry the admin token (``X-Mock-IdP-Admin`` or Bearer)."""
+        given = headers.get(ADMIN_HEADER.lower()) or ""
+        authorization = headers.get("authorization") or ""
+        if not given and authorization[:7].lower() == "bearer ":
+            given = authorization[7:].strip()
+        return bool(given) and hmac.compare_digest(given.encode(), self.admin_token.encode())
 
     # -- test controls ----------------------------------------------------------------------
 
@@ -357,10 +435,11 @@ def _page(request: Request, name: str, lang: str, status: int = 200, **values: A
         query = dict(request.query_params)
         query["lang"] = "en" if lang == "ru" else "ru"
         switch_url = f"{request.url.path}?{urlencode(query)}"
+    idp: MockIdP = request.app.state.idp
     html = _templates.get_template(name).render(
         t=TEXTS[lang],
         lang=lang,
-        base=str(request.base_url).rstrip("/"),
+        base=idp.base_url,  # the configured address, never the request's Host header
         switch_url=switch_url,
         **values,
     )
@@ -399,6 +478,36 @@ class _Handlers:
     def __init__(self, idp: MockIdP) -> None:
         self.idp = idp
         self.provider = idp.provider
+        self.secure = idp.base_url.startswith("https://")
+        self.cookie = ("__Host-" if self.secure else "") + BROWSER_COOKIE
+
+    def _browser(self, request: Request) -> tuple[str, bool]:
+        """This browser's id from its cookie, or a new one (True: the cookie must be set)."""
+        value = request.cookies.get(self.cookie, "")
+        if _BROWSER_RE.fullmatch(value):
+            return value, False
+        return secrets.token_urlsafe(32), True
+
+    def _login_page(
+        self, request: Request, lang: str, txn: Transaction, client_id: str, fresh: bool
+    ) -> Response:
+        page = _page(request, "login.html", lang, txn=txn.id, client_id=client_id)
+        if fresh:
+            page.set_cookie(
+                self.cookie,
+                txn.browser,
+                path="/",
+                secure=self.secure,
+                httponly=True,
+                samesite="lax",
+            )
+        return page
+
+    def _transaction(self, request: Request, form: Mapping[str, Any]) -> Transaction:
+        """The form's login transaction, if it belongs to this browser."""
+        return self.provider.transaction(
+            str(form.get("txn", "")), browser=request.cookies.get(self.cookie, "")
+        )
 
     async def discovery(self, request: Request) -> Response:
         return JSONResponse(self.idp.discovery())
@@ -411,32 +520,28 @@ class _Handlers:
 
     async def authorize(self, request: Request) -> Response:
         lang = _lang(request)
+        browser, fresh = self._browser(request)
         try:
-            txn = self.provider.authorize(dict(request.query_params))
+            txn = self.provider.authorize(dict(request.query_params), browser=browser)
         except RedirectableError as exc:
             return _redirect_error(exc, self.idp.issuer)
         except EsiaError as exc:
             return _page(request, "error.html", lang, 400, description=exc.description)
-        return _page(
-            request,
-            "login.html",
-            lang,
-            txn=txn.id,
-            client_id=txn.client.client_id if txn.client else "",
-        )
+        client_id = txn.client.client_id if txn.client else ""
+        return self._login_page(request, lang, txn, client_id, fresh)
 
     async def login(self, request: Request) -> Response:
         form = dict(await request.form())
         lang = _lang(request, form)
         try:
-            txn = self.provider.transaction(str(form.get("txn", "")))
+            txn = self._transaction(request, form)
             person = self.provider.check_password(
                 txn, str(form.get("login", "")), str(form.get("password", ""))
             )
         except RedirectableError as exc:
             return _redirect_error(exc, self.idp.issuer)
         except EsiaError as exc:
-            return _page(request, "error.html", lang, 400, description=exc.description)
+            return _page(request, "error.html", lang, exc.status, description=exc.description)
         return self._code_page(request, txn, lang, person.second_factor)
 
     def _code_page(
@@ -448,7 +553,7 @@ class _Handlers:
         form = dict(await request.form())
         lang = _lang(request, form)
         try:
-            txn = self.provider.transaction(str(form.get("txn", "")))
+            txn = self._transaction(request, form)
             person = self.provider.check_second_factor(txn, str(form.get("code", "")))
             if txn.saml_request is not None:
                 return self._saml_login_response(request, txn, person)
@@ -460,7 +565,7 @@ class _Handlers:
         except RedirectableError as exc:
             return _redirect_error(exc, self.idp.issuer)
         except EsiaError as exc:
-            return _page(request, "error.html", lang, 400, description=exc.description)
+            return _page(request, "error.html", lang, exc.status, description=exc.description)
         params = {"code": grant.code, "state": txn.state, "iss": self.idp.issuer}
         return RedirectResponse(_with_query(grant.redirect_uri, params), status_code=302)
 
@@ -468,18 +573,20 @@ class _Handlers:
         form = dict(await request.form())
         lang = _lang(request, form)
         try:
-            txn = self.provider.transaction(str(form.get("txn", "")))
+            txn = self._transaction(request, form)
             sent = self.provider.send_sms(txn)
         except EsiaError as exc:
-            return _page(request, "error.html", lang, 400, description=exc.description)
+            return _page(request, "error.html", lang, exc.status, description=exc.description)
         message = TEXTS[lang]["resent" if sent else "cooldown"]
         return self._code_page(request, txn, lang, SecondFactor.SMS, message)
 
     async def token(self, request: Request) -> Response:
         form = {k: str(v) for k, v in (await request.form()).items()}
         try:
+            # the audience of a client assertion: the configured address, not the Host header
+            endpoint = self.idp.base_url + request.url.path
             client = self.provider.authenticate_client(
-                form, request.headers.get("authorization"), str(request.url)
+                form, request.headers.get("authorization"), endpoint
             )
             grant_type = form.get("grant_type")
             if grant_type == "authorization_code":
@@ -505,7 +612,8 @@ class _Handlers:
         if collection is not None and collection not in person_api.COLLECTIONS:
             raise EsiaError("no such collection", code="esia.not_found")
         oid = request.path_params["oid"]
-        if not oid.isdigit() or int(oid) != access.oid:
+        # ASCII digits of a 64-bit number only: int() of thousands of digits is a ValueError
+        if not (oid.isascii() and oid.isdigit() and len(oid) <= 19) or int(oid) != access.oid:
             raise EsiaError("the token belongs to someone else", code="esia.forbidden")
         person = self.provider.people.get(access.oid)
         if person is None:
@@ -569,8 +677,9 @@ class _Handlers:
                 info = self.idp.saml.parse_authn_request("post", form)
         except SamlRequestError as exc:
             return _page(request, "error.html", lang, 400, description=str(exc))
-        txn = self.provider.begin_saml(info, info.acs_url, info.relay_state or "")
-        return _page(request, "login.html", lang, txn=txn.id, client_id=info.sp_entity_id)
+        browser, fresh = self._browser(request)
+        txn = self.provider.begin_saml(info, info.acs_url, info.relay_state or "", browser=browser)
+        return self._login_page(request, lang, txn, info.sp_entity_id, fresh)
 
     def _saml_login_response(self, request: Request, txn: Transaction, person: Person) -> Response:
         form = self.idp.saml.login_response(
@@ -608,12 +717,16 @@ class _Handlers:
         return RedirectResponse(target, status_code=302)
 
     async def outbox(self, request: Request) -> Response:
+        if not self.idp.is_admin(request.headers):  # the guard refused it already
+            return _admin_refusal()
         return JSONResponse(self.idp.outbox)
 
     async def admin(self, request: Request) -> Response:
+        if not self.idp.is_admin(request.headers):  # the guard refused it already
+            return _admin_refusal()
         action = request.path_params["action"]
         try:
-            body = await request.body()
+            body = await request.body()  # at most MAX_ADMIN_BODY_BYTES: the guard counted
             data = parse_json(body, max_bytes=MAX_ADMIN_BODY_BYTES) if body else {}
             if not isinstance(data, dict):
                 raise TypeError("the body must be a JSON object")
@@ -622,7 +735,10 @@ class _Handlers:
             elif action == "clients":
                 self.idp.add_client(data)
             elif action == "faults":
-                self.idp.inject(*data.get("faults", []), responses=int(data.get("responses", 1)))
+                faults = data.get("faults", [])
+                if not isinstance(faults, list) or len(faults) > MAX_FAULTS:
+                    raise ValueError(f"faults must be a list of at most {MAX_FAULTS} names")
+                self.idp.inject(*faults, responses=_responses(data.get("responses", 1)))
             elif action == "rotate":
                 return JSONResponse({"kid": self.idp.rotate_keys(data.get("alg", "RS256"))})
             elif action == "reset":
@@ -632,6 +748,146 @@ class _Handlers:
         except (BridgeError, ValueError, KeyError, TypeError, AttributeError) as exc:
             return JSONResponse({"error": "invalid_request", "error_description": str(exc)}, 400)
         return JSONResponse({"ok": True})
+
+
+MAX_FAULTS = 32
+"""Most fault names one ``/admin/faults`` request may give."""
+MAX_FAULT_RESPONSES = 100
+"""Most responses one ``/admin/faults`` request may apply its faults to."""
+
+
+def _responses(value: object) -> int:
+    """``responses`` of ``/admin/faults``: a whole number from 1 to MAX_FAULT_RESPONSES."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("responses must be a whole number")
+    if not 1 <= value <= MAX_FAULT_RESPONSES:
+        raise ValueError(f"responses must be between 1 and {MAX_FAULT_RESPONSES}")
+    return value
+
+
+def _admin_refusal() -> Response:
+    return JSONResponse(
+        {
+            "error": "unauthorized",
+            "error_description": f"this endpoint needs the admin token in {ADMIN_HEADER}",
+        },
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class _Guard:
+    """The outermost layer of the mock's application: the admin token, bounded bodies
+    and the security headers (see the module's docstring)."""
+
+    def __init__(self, app: ASGIApp, idp: MockIdP) -> None:
+        self.app = app
+        self.idp = idp
+        self.saml_paths = frozenset((*SSO_PATHS.values(), *SLO_PATHS.values()))
+
+    def limit(self, path: str) -> int:
+        """The largest body accepted for ``path``."""
+        if path.startswith("/admin/"):
+            return MAX_ADMIN_BODY_BYTES
+        if path in self.saml_paths:
+            return MAX_SAML_BODY_BYTES
+        return MAX_FORM_BODY_BYTES
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        send = _with_headers(send)
+        path = str(scope.get("path", ""))
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        admin_only = path.startswith("/admin/") or path == "/outbox"
+        if admin_only and not self.idp.is_admin(headers):
+            await _admin_refusal()(scope, receive, send)
+            return
+        limit = self.limit(path)
+        try:
+            declared = int(headers.get("content-length", "0") or "0")
+        except ValueError:
+            declared = -1
+        if declared < 0 or declared > limit:
+            await _too_large(limit)(scope, receive, send)
+            return
+        try:
+            body = await _read_body(receive, limit)
+        except _BodyTooLarge:
+            await _too_large(limit)(scope, receive, send)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    """The whole request body, counted while it streams; past ``limit`` bytes the reading
+    stops (:class:`_BodyTooLarge`), whatever Content-Length said or did not say."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives the counted body once, then waits on the real one."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _with_headers(send: Send) -> Send:
+    async def sending(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            present = {name.lower() for name, _ in headers}
+            for name, value in SECURITY_HEADERS.items():
+                if name.lower().encode() not in present:
+                    headers.append((name.lower().encode(), value.encode()))
+            if b"cache-control" not in present:
+                headers.append((b"cache-control", b"no-store"))
+            message["headers"] = headers
+        await send(message)
+
+    return sending
+
+
+def _too_large(limit: int) -> Response:
+    description = f"{ESIA_BAD_REQUEST}: the request body is larger than {limit} bytes"
+    return Response(
+        json.dumps({"error": "invalid_request", "error_description": description}),
+        status_code=413,
+        media_type="application/json",
+        headers={"Connection": "close"},
+    )
+
+
+class _MockApp(Starlette):
+    """Starlette with :class:`_Guard` outside everything, error pages included."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return _Guard(super().build_middleware_stack(), self.state.idp)
 
 
 def create_app(idp: MockIdP) -> Starlette:
@@ -658,6 +914,6 @@ def create_app(idp: MockIdP) -> Starlette:
         Route("/outbox", h.outbox),
         Route("/admin/{action}", h.admin, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={Exception: _unexpected})
+    app = _MockApp(routes=routes, exception_handlers={Exception: _unexpected})
     app.state.idp = idp
     return app

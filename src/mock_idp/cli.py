@@ -43,12 +43,26 @@ def main() -> None:
     show_default=True,
     help="Where the signing keys live.",
 )
-def serve(config: Path | None, host: str, port: int, state_dir: Path) -> None:
+@click.option(
+    "--admin-token",
+    envvar="MOCK_IDP_ADMIN_TOKEN",
+    help="The token /admin/* and /outbox require (default: a new random one, printed).",
+)
+def serve(
+    config: Path | None, host: str, port: int, state_dir: Path, admin_token: str | None
+) -> None:
     """Serve the mock IdP until interrupted."""
     from mock_idp.server import serve as run  # noqa: PLC0415 - keeps `users` free of uvicorn
 
-    click.echo(f"mock IdP on http://{host}:{port}/ (SMS outbox at /outbox)")
-    run(config or SAMPLE_CONFIG, host, port, state_dir)
+    click.echo(f"mock IdP on http://{host}:{port}/ (SMS outbox at /outbox, with the token)")
+    run(
+        config or SAMPLE_CONFIG,
+        host,
+        port,
+        state_dir,
+        admin_token=admin_token,
+        announce=click.echo,
+    )
 
 
 @main.group()

@@ -61,6 +61,7 @@ ESIA_ERRORS: Final[Mapping[str, EsiaErrorKind]] = {
     "esia.wrong_credentials": EsiaErrorKind("access_denied", ESIA_WRONG_CREDENTIALS, 400),
     "esia.not_confirmed": EsiaErrorKind("access_denied", ESIA_NOT_CONFIRMED, 400),
     "esia.second_factor_failed": EsiaErrorKind("access_denied", ESIA_SECOND_FACTOR_FAILED, 400),
+    "esia.login_wrong_browser": EsiaErrorKind("access_denied", ESIA_FORBIDDEN, 403),
     # token endpoint
     "esia.invalid_client": EsiaErrorKind("invalid_client", ESIA_CLIENT_AUTH, 401),
     "esia.unsupported_grant_type": EsiaErrorKind("unsupported_grant_type", ESIA_BAD_REQUEST, 400),
@@ -72,6 +73,7 @@ ESIA_ERRORS: Final[Mapping[str, EsiaErrorKind]] = {
     "esia.timestamp_stale": EsiaErrorKind("invalid_client", ESIA_BAD_TIMESTAMP, 401),
     "esia.secret_malformed": EsiaErrorKind("invalid_client", ESIA_CLIENT_SECRET_WRONG, 401),
     "esia.secret_bad_signature": EsiaErrorKind("invalid_client", ESIA_CLIENT_SECRET_WRONG, 401),
+    "esia.field_too_long": EsiaErrorKind("invalid_request", ESIA_BAD_REQUEST, 400),
     # userinfo and the person API
     "esia.invalid_token": EsiaErrorKind("invalid_token", ESIA_BAD_GRANT, 401),
     "esia.forbidden": EsiaErrorKind("access_denied", ESIA_FORBIDDEN, 403),

@@ -10,9 +10,10 @@ A client registered with ``auth_method: esia_gost`` sends, with both requests:
   appends ``code``).
 
 The checks run in this order and give ESIA's own numbers: a missing
-parameter ``ESIA-007014``, another certificate's hash ``ESIA-007053``, a stale or malformed
-timestamp ``ESIA-007015``, a signature that does not verify ``ESIA-007053``
-(:data:`mock_idp.errors.ESIA_ERRORS`).
+parameter ``ESIA-007014``, a field over its size limit (``esia.field_too_long``, before
+anything is hashed: :data:`sso_bridge.esia.secret.FIELD_LIMITS`), another certificate's
+hash ``ESIA-007053``, a stale or malformed timestamp ``ESIA-007015``, a signature that
+does not verify ``ESIA-007053`` (:data:`mock_idp.errors.ESIA_ERRORS`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ _HEX_RE: Final = re.compile(r"[0-9a-fA-F]{64}")
 _MANDATORY: Final = ("client_certificate_hash", "timestamp", "client_secret", "state")
 _PASSED_ON: Final = frozenset(
     {
+        "esia.field_too_long",
         "esia.timestamp_invalid",
         "esia.timestamp_stale",
         "esia.secret_malformed",
@@ -52,9 +54,9 @@ def check_request(
 ) -> None:
     """Check a v2/ac (``code`` None) or v3/te request's GOST client authentication.
 
-    Raises :class:`EsiaError` with ``esia.parameter_missing``, ``esia.invalid_client`` (the
-    certificate hash), ``esia.timestamp_invalid``, ``esia.timestamp_stale``,
-    ``esia.secret_malformed`` or ``esia.secret_bad_signature``.
+    Raises :class:`EsiaError` with ``esia.parameter_missing``, ``esia.field_too_long``,
+    ``esia.invalid_client`` (the certificate hash), ``esia.timestamp_invalid``,
+    ``esia.timestamp_stale``, ``esia.secret_malformed`` or ``esia.secret_bad_signature``.
     """
     for name in _MANDATORY:
         if not params.get(name):
@@ -62,6 +64,13 @@ def check_request(
                 f"the request lacks the mandatory parameter [{name}]",
                 code="esia.parameter_missing",
             )
+    sized = {name: params.get(name) for name in secret.FIELD_LIMITS}
+    sized["client_id"] = client_id
+    sized["code"] = code
+    try:
+        secret.check_field_sizes(sized)
+    except BridgeError as exc:
+        raise EsiaError(exc.message, code="esia.field_too_long") from None
     given = params["client_certificate_hash"]
     expected = secret.certificate_hash(certificate)
     if not _HEX_RE.fullmatch(given) or not hmac.compare_digest(given.lower(), expected):

@@ -27,6 +27,7 @@ from sso_bridge.errors import BridgeError, InvalidInput
 from sso_bridge.esia import gost
 from sso_bridge.esia.tokens import certificate_kid
 from sso_bridge.jsonparse import parse_json
+from sso_bridge.keysize import MAX_RSA_KEY_BITS, MIN_RSA_KEY_BITS, rsa_key_acceptable
 from sso_bridge.keytypes import PrivateKey
 
 ALGORITHMS = ("RS256", "ES256")
@@ -139,6 +140,15 @@ def _public_members(key: PrivateKey) -> dict[str, str]:
     }
 
 
+def _check_size(key: PrivateKey, name: str) -> None:
+    """Refuse an RSA key outside the library's one size rule (:mod:`sso_bridge.keysize`)."""
+    if not rsa_key_acceptable(key):
+        raise InvalidInput(
+            f"{name}: an RSA key must have {MIN_RSA_KEY_BITS} to {MAX_RSA_KEY_BITS} bits",
+            code="mock_idp.bad_key",
+        )
+
+
 def _thumbprint(key: PrivateKey) -> str:
     """RFC 7638 JWK thumbprint: the required members, sorted, no white space."""
     members = _public_members(key)
@@ -230,6 +240,7 @@ class KeyRing:
             private = serialization.load_pem_private_key(pem, password=None)
             if not isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
                 raise InvalidInput(f"{kid}: unsupported key type", code="mock_idp.bad_key")
+            _check_size(private, kid)
             keys.append(SigningKey(kid, alg, private))
         gost_keys = [
             GostSigningKey.from_pem(
@@ -264,6 +275,7 @@ class KeyRing:
             expected = rsa.RSAPrivateKey if alg == "RS256" else ec.EllipticCurvePrivateKey
             if alg not in ALGORITHMS or not isinstance(private, expected):
                 raise InvalidInput(f"a {alg} key does not fit", code="mock_idp.bad_key")
+            _check_size(private, alg)
             keys.append(SigningKey(_thumbprint(private), alg, private))
         given = {k.alg for k in keys}
         keys += [SigningKey.generate(alg) for alg in ALGORITHMS if alg not in given]

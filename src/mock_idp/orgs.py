@@ -99,8 +99,8 @@ def role_from_dict(owner: object, data: Mapping[str, Any]) -> OrgRole:
     if not isinstance(data, Mapping):
         raise _bad(owner, "a role must be a mapping")
     oid = data.get("oid")
-    if not isinstance(oid, int) or isinstance(oid, bool) or oid <= 0:
-        raise _bad(owner, "role oid must be a positive number")
+    if not isinstance(oid, int) or isinstance(oid, bool) or not 0 < oid <= 2**63 - 1:
+        raise _bad(owner, "role oid must be a whole number from 1 to 2**63 - 1")
     try:
         kind = OrgType(data.get("type", "LEGAL"))
     except ValueError:

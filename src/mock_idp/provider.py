@@ -37,9 +37,11 @@ from sso_bridge import esia_cms
 from sso_bridge.clock import Clock, SystemClock
 from sso_bridge.errors import BridgeError
 from sso_bridge.esia import gost
+from sso_bridge.keysize import rsa_key_acceptable
 from sso_bridge.matching.normalize import parse_date
 from sso_bridge.mfa.otp import decode_secret, totp_match
 from sso_bridge.oidc.flow import pkce_challenge
+from sso_bridge.oidc.keys import parse_jwks
 
 __all__ = [
     "AUTH_METHODS",
@@ -65,6 +67,8 @@ ID_TOKEN_LIFETIME = timedelta(minutes=10)
 TRANSACTION_LIFETIME = timedelta(minutes=15)
 SMS_CODE_LIFETIME = timedelta(minutes=5)
 SMS_RESEND_COOLDOWN = timedelta(seconds=30)
+MAX_CLIENT_ASSERTION_LENGTH = 8 * 1024
+"""Longest ``client_assertion`` (private_key_jwt) the token endpoint looks at."""
 
 AUTH_METHODS = (
     "client_secret_basic",
@@ -114,6 +118,10 @@ class Client:
             raise ValueError(f"id_token_alg must be one of {', '.join(ID_TOKEN_ALGS)}")
         if self.auth_method == "esia_gost":
             self.gost_certificate()  # refuse a client whose certificate cannot be used
+        if self.auth_method == "esia_cms" and self.certificate_pem:
+            certificate = x509.load_pem_x509_certificate(self.certificate_pem.encode())
+            if not rsa_key_acceptable(certificate):
+                raise ValueError("certificate_pem has an RSA key under 2048 bits")
 
     def gost_certificate(self) -> gost.GostCertificate:
         """The registered GOST certificate of an ``esia_gost`` client."""
@@ -157,6 +165,7 @@ class Transaction:
     sms_sent_at: datetime | None = None
     attempts: int = 0
     dead: bool = False
+    browser: str = attrs.field(default="", repr=False)  # the id in the login page's cookie
 
 
 @attrs.frozen
@@ -220,8 +229,9 @@ class Provider:
 
     # -- authorization ----------------------------------------------------------------------
 
-    def authorize(self, params: Mapping[str, str]) -> Transaction:
-        """Check an authorization request and open its login transaction.
+    def authorize(self, params: Mapping[str, str], *, browser: str = "") -> Transaction:
+        """Check an authorization request and open its login transaction for ``browser``
+        (the id the login page's cookie carries; see :meth:`transaction`).
 
         Raises :class:`RedirectableError` for errors that go back to the client, and
         :class:`EsiaError` (shown as a page) when the client or redirect URI is unknown.
@@ -271,6 +281,7 @@ class Provider:
             nonce=params.get("nonce"),
             code_challenge=challenge,
             created_at=self.clock.now(),
+            browser=browser,
         )
         with self._lock:
             self._transactions[txn.id] = txn
@@ -292,17 +303,31 @@ class Provider:
             k: tokens for k, tokens in self._used_codes.items() if live.intersection(tokens)
         }
 
-    def transaction(self, txn_id: str) -> Transaction:
+    def transaction(self, txn_id: str, *, browser: str) -> Transaction:
+        """The live login transaction ``txn_id`` of ``browser``.
+
+        ``esia.login_wrong_browser`` when it was opened in another browser (or ``browser``
+        is empty): knowing a transaction's id is not enough to log in through it.
+        """
         with self._lock:
             txn = self._transactions.get(txn_id)
+        if txn is not None and not (
+            txn.browser and browser and hmac.compare_digest(txn.browser, browser)
+        ):
+            raise EsiaError(
+                "this login was started in another browser; start it again here",
+                code="esia.login_wrong_browser",
+            )
         if txn is None or txn.dead:
             raise EsiaError("the login attempt is over", code="esia.login_over")
         if self.clock.now() - txn.created_at > TRANSACTION_LIFETIME:
             raise self._end(txn, "the login attempt timed out", "esia.login_timed_out")
         return txn
 
-    def begin_saml(self, request: Any, acs_url: str, relay_state: str) -> Transaction:
-        """Open a login transaction for a parsed SAML AuthnRequest."""
+    def begin_saml(
+        self, request: Any, acs_url: str, relay_state: str, *, browser: str = ""
+    ) -> Transaction:
+        """Open a login transaction of ``browser`` for a parsed SAML AuthnRequest."""
         txn = Transaction(
             id=secrets.token_urlsafe(24),
             client=None,
@@ -313,6 +338,7 @@ class Provider:
             code_challenge=None,
             created_at=self.clock.now(),
             saml_request=request,
+            browser=browser,
         )
         with self._lock:
             self._transactions[txn.id] = txn
@@ -479,23 +505,35 @@ class Provider:
         return EsiaError(message, code="esia.invalid_client")
 
     def _check_client_assertion(self, client: Client, assertion: str, audience: str) -> None:
+        if len(assertion) > MAX_CLIENT_ASSERTION_LENGTH:
+            raise self._client_error("the client assertion is too long")
         try:
             header = jwt.get_unverified_header(assertion)
-            keys = [
-                k for k in (client.jwks or {}).get("keys", []) if k.get("kid") == header.get("kid")
+            alg = header.get("alg")
+            if alg not in ("RS256", "ES256"):
+                raise self._client_error("client assertion algorithm not allowed")
+            # the registered keys, bounded and size-checked as any JWKS (RSA >= 2048 bits)
+            usable = [
+                k
+                for k in parse_jwks(client.jwks or {"keys": []}, (alg,))
+                if k.kid == header.get("kid")
             ]
-            if len(keys) != 1 or header.get("alg") not in ("RS256", "ES256"):
+            if len(usable) != 1:
                 raise self._client_error("client assertion key not found")
+            if alg not in usable[0].keys:
+                raise self._client_error("the client's key is refused (RSA under 2048 bits?)")
             claims = jwt.decode(
                 assertion,
-                keys[0],
-                algorithms=[header["alg"]],
+                usable[0].keys[alg],
+                algorithms=[alg],
                 audience=audience,
                 issuer=client.client_id,
                 subject=client.client_id,
                 options={"require_exp": True, "require_jti": True},
             )
-        except JOSEError as exc:
+        except (JOSEError, BridgeError) as exc:
+            if isinstance(exc, EsiaError):
+                raise
             raise self._client_error(f"bad client assertion: {exc}") from None
         with self._lock:
             if claims["jti"] in self._assertion_ids:
@@ -506,6 +544,8 @@ class Provider:
         if not client.certificate_pem:
             raise self._client_error("the client has no registered certificate")
         certificate = x509.load_pem_x509_certificate(client.certificate_pem.encode())
+        if not rsa_key_acceptable(certificate):
+            raise self._client_error("the client's certificate has an RSA key under 2048 bits")
         try:
             esia_cms.check_timestamp(form["timestamp"], self.clock.now(), timedelta(minutes=5))
             message = esia_cms.client_secret_message(

@@ -3,6 +3,9 @@
 The server runs once per test session; every test gets it reset (configured people and
 clients, no faults, empty outbox). Point it at your own people and clients with the ini
 option ``mock_idp_config`` (a YAML or JSON file); the default is the bundled sample.
+
+``/admin/*`` and ``/outbox`` need the server's admin token: ``mock_idp.admin_headers``
+(or the ``mock_idp_admin_headers`` fixture) holds the header to send.
 """
 
 from __future__ import annotations
@@ -38,3 +41,9 @@ def mock_idp(mock_idp_server: RunningIdP) -> RunningIdP:
     """The running mock IdP, reset for this test: ``.base_url``, and ``.idp`` to drive it."""
     mock_idp_server.idp.reset()
     return mock_idp_server
+
+
+@pytest.fixture
+def mock_idp_admin_headers(mock_idp_server: RunningIdP) -> dict[str, str]:
+    """The header that admits a request to the mock IdP's ``/admin/*`` and ``/outbox``."""
+    return mock_idp_server.admin_headers

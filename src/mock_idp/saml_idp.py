@@ -97,10 +97,12 @@ from sso_bridge.saml.xml import (
     DS_NS,
     MAX_DOCUMENT_BYTES,
     MD_NS,
+    METADATA_LIMITS,
     SAML_NS,
     SAMLP_NS,
     format_instant,
     new_id,
+    parse_instant,
     parse_xml,
 )
 
@@ -527,7 +529,7 @@ class SamlIdP:
         """
         data = metadata_xml.encode("utf-8") if isinstance(metadata_xml, str) else metadata_xml
         try:
-            parse_xml(data, max_bytes=MAX_METADATA_BYTES)
+            parse_xml(data, max_bytes=MAX_METADATA_BYTES, limits=METADATA_LIMITS)
         except SamlError as exc:
             raise _bad_metadata(_reason(exc)) from None
         store = InMemoryMetaData(self._config.attribute_converters, data.decode("utf-8"))
@@ -870,6 +872,10 @@ class SamlIdP:
             raise _refused(exc, "saml.bad_request") from None
         if root.tag != f"{{{SAMLP_NS}}}{kind}":
             raise SamlRequestError(f"expected a {kind}", code="saml.bad_request")
+        try:  # range-checked here: pysaml2 below only checks the form
+            parse_instant(root.get("IssueInstant"), f"the {kind}'s IssueInstant")
+        except SamlError as exc:
+            raise _refused(exc, "saml.bad_request") from None
         try:
             message = _REQUEST_PARSERS[kind](xml)
             valid_instance(message)
@@ -1048,8 +1054,9 @@ def _certificate_pem(body: str) -> str:
 
 
 def _parse_own(xml: bytes) -> Any:
-    """Parse a document this IdP has just made; not input, so no size limit applies."""
-    return parse_xml(xml, max_bytes=max(len(xml), MAX_DOCUMENT_BYTES))
+    """Parse a document this IdP has just made; not input, so no size limit applies and
+    the shape limits are metadata's generous ones."""
+    return parse_xml(xml, max_bytes=max(len(xml), MAX_DOCUMENT_BYTES), limits=METADATA_LIMITS)
 
 
 def _post_form(action: str, name: str, xml: bytes, relay_state: str | None) -> PostForm:

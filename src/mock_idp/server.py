@@ -6,12 +6,13 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 import uvicorn
 
-from mock_idp.app import MockIdP, create_app
+from mock_idp.app import ADMIN_HEADER, MockIdP, create_app
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -24,7 +25,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 class RunningIdP:
     """A mock IdP served by uvicorn in a daemon thread; a context manager.
 
-    ``idp`` is the :class:`MockIdP` to drive from the test; ``base_url`` its address.
+    ``idp`` is the :class:`MockIdP` to drive from the test; ``base_url`` its address;
+    ``admin_token`` the token its ``/admin/*`` and ``/outbox`` require (random unless
+    given), sent as :attr:`admin_headers`.
     """
 
     def __init__(
@@ -34,16 +37,27 @@ class RunningIdP:
         host: str = "127.0.0.1",
         port: int | None = None,
         state_dir: Path | None = None,
+        admin_token: str | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.base_url = f"http://{host}:{self.port}"
-        self.idp = MockIdP.from_config(config, self.base_url, state_dir)
+        self.idp = MockIdP.from_config(config, self.base_url, state_dir, admin_token=admin_token)
         settings = uvicorn.Config(
             create_app(self.idp), host=host, port=self.port, log_level="warning", lifespan="off"
         )
         self._server = uvicorn.Server(settings)
         self._thread = threading.Thread(target=self._server.run, name="mock-idp", daemon=True)
+
+    @property
+    def admin_token(self) -> str:
+        """The token ``/admin/*`` and ``/outbox`` require."""
+        return self.idp.admin_token
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """Headers that admit a request to ``/admin/*`` and ``/outbox``."""
+        return self.idp.admin_headers
 
     def start(self, timeout: float = 10.0) -> RunningIdP:
         self._thread.start()
@@ -70,7 +84,16 @@ class RunningIdP:
         self.stop()
 
 
-def serve(config: Path | None, host: str, port: int, state_dir: Path) -> None:
-    """Serve in the foreground until interrupted."""
-    idp = MockIdP.from_config(config, f"http://{host}:{port}", state_dir)
+def serve(
+    config: Path | None,
+    host: str,
+    port: int,
+    state_dir: Path,
+    *,
+    admin_token: str | None = None,
+    announce: Callable[[str], None] = print,
+) -> None:
+    """Serve in the foreground until interrupted; ``announce`` gets the admin token."""
+    idp = MockIdP.from_config(config, f"http://{host}:{port}", state_dir, admin_token=admin_token)
+    announce(f"admin token (header {ADMIN_HEADER}, for /admin/* and /outbox): {idp.admin_token}")
     uvicorn.run(create_app(idp), host=host, port=port, log_level="info")

@@ -130,7 +130,16 @@ def _login_key(value: str) -> str:
 
 
 def _bad(oid: object, message: str) -> InvalidInput:
-    return InvalidInput(f"person {oid}: {message}", code="mock_idp.bad_person")
+    return InvalidInput(f"person {str(oid)[:40]}: {message}", code="mock_idp.bad_person")
+
+
+MAX_OID = 2**63 - 1
+"""The largest ESIA ``oid`` accepted (they are 64-bit numbers at ESIA)."""
+
+
+def valid_oid(value: object) -> bool:
+    """A whole number (not a bool) from 1 to :data:`MAX_OID`."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_OID
 
 
 def _esia_date(oid: object, value: Any, field: str) -> str:
@@ -162,8 +171,11 @@ def _enum(oid: object, kind: type[enum.StrEnum], value: Any, field: str) -> Any:
 def person_from_dict(data: Mapping[str, Any]) -> Person:
     """A :class:`Person` from its YAML/JSON form; raises ``mock_idp.bad_person``."""
     oid = data.get("oid")
-    if not isinstance(oid, int) or oid <= 0:
-        raise _bad(oid, "oid must be a positive number")
+    if not isinstance(oid, int) or not valid_oid(oid):
+        raise _bad(oid, f"oid must be a whole number from 1 to {MAX_OID}")
+    for k in data.get("kids") or ():
+        if not isinstance(k, Mapping) or not valid_oid(k.get("oid")):
+            raise _bad(oid, f"a kid's oid must be a whole number from 1 to {MAX_OID}")
     for field in ("login", "password", "last_name", "first_name"):
         if not isinstance(data.get(field), str) or not data[field]:
             raise _bad(oid, f"{field} is required")

@@ -130,6 +130,7 @@ _ALL: Final[tuple[Code, ...]] = (
     _code("oidc.discovery_issuer_mismatch", 502, "Discovery names another issuer; fix the issuer."),
     _code("oidc.http_error", 503, "The IdP cannot be reached (network error, timeout); retry."),
     _code("oidc.bad_response", 502, "The IdP answered an HTTP error or a body that is not JSON."),
+    _code("oidc.response_too_large", 502, "The IdP's answer is over the relying party's size cap."),
     _code("oidc.jwks_invalid", 502, "The IdP's key set (JWKS) failed to load or has no keys."),
     _code("oidc.no_pending_login", 400, "No login is pending in this session; start it again."),
     _code("oidc.pending_invalid", 400, "The login kept in the session is unreadable; start again."),
@@ -166,8 +167,10 @@ _ALL: Final[tuple[Code, ...]] = (
     _code("oidc.nonce_mismatch", 401, "The ID token's nonce is not this login's; maybe a replay."),
     _code("oidc.bad_at_hash", 401, "The ID token's at_hash does not match the access token."),
     _code("oidc.userinfo_sub_mismatch", 502, "Userinfo is about another person than the ID token."),
+    _code("oidc.weak_key", 502, "The IdP's signing key is RSA under 2048 bits (or the minimum)."),
     # esia: ESIA's client_secret (a detached CMS signature) and the mock IdP's OIDC refusals
     _code("esia.unsupported_key", 500, "The ESIA client key must be RSA or EC P-256."),
+    _code("esia.weak_key", 500, "An ESIA RSA key or certificate is under 2048 bits; replace it."),
     _code("esia.key_mismatch", 500, "The ESIA client key does not belong to its certificate."),
     _code(
         "esia.timestamp_invalid",
@@ -185,6 +188,7 @@ _ALL: Final[tuple[Code, ...]] = (
     _code("esia.secret_unsupported_algorithm", 401, "The client_secret uses a refused algorithm."),
     _code("esia.secret_bad_digest", 401, "The client_secret signs another scope, time or state."),
     _code("esia.secret_bad_signature", 401, "The client_secret's signature does not verify."),
+    _code("esia.field_too_long", 400, "A client-authentication field is over its size limit."),
     _code("esia.unknown_client", 400, "The client_id is not registered with the IdP."),
     _code("esia.bad_redirect_uri", 400, "The redirect_uri is not registered for this client."),
     _code("esia.unsupported_response_type", 400, "The response_type must be code."),
@@ -195,6 +199,7 @@ _ALL: Final[tuple[Code, ...]] = (
     _code("esia.wrong_credentials", 400, "Wrong login or password; the attempt is over."),
     _code("esia.not_confirmed", 400, "The client requires a confirmed account."),
     _code("esia.second_factor_failed", 400, "Too many wrong one-time codes; the attempt is over."),
+    _code("esia.login_wrong_browser", 403, "The login began in another browser; start it again."),
     _code("esia.invalid_client", 401, "The client's authentication failed; check its credentials."),
     _code("esia.unsupported_grant_type", 400, "The grant_type is not one the IdP supports."),
     _code("esia.invalid_grant", 400, "The code or refresh token is unknown, used or mismatched."),
@@ -325,6 +330,8 @@ _ALL: Final[tuple[Code, ...]] = (
     _code("saml.bad_encoding", 400, "The message is not valid base64/DEFLATE, or a bad query."),
     _code("saml.xml_invalid", 400, "The message is not well-formed XML."),
     _code("saml.dtd_forbidden", 400, "The message contains a DTD, which is never accepted."),
+    _code("saml.too_complex", 400, "The XML shape is beyond a limit, named in the message."),
+    _code("saml.external_reference", 400, "The message refers outside itself; nothing is fetched."),
     _code("saml.missing_id", 400, "The signed element has no ID."),
     _code("saml.invalid_id", 400, "An ID is not an XML NCName."),
     _code("saml.duplicate_id", 400, "An ID occurs more than once in the message."),
@@ -364,6 +371,7 @@ _ALL: Final[tuple[Code, ...]] = (
     _code("saml.session_expired", 401, "The IdP session of the assertion has ended; log in again."),
     _code("saml.missing_time", 400, "A required time attribute is missing."),
     _code("saml.bad_time", 400, "A time attribute is not an xs:dateTime."),
+    _code("saml.time_out_of_range", 400, "A time attribute lies outside years 1970 to 2999."),
     _code("saml.duplicate_attribute", 400, "An attribute occurs more than once in the assertion."),
     _code("saml.crypto_failed", 500, "Signing or encrypting a SAML message failed."),
     _code("saml.sign_failed", 500, "A SAML message could not be signed; the message says why."),
@@ -451,6 +459,7 @@ _ALL: Final[tuple[Code, ...]] = (
     ),
     _code("broker.step_foreign", 403, "The login step belongs to another browser."),
     _code("broker.not_offered", 403, "That account was not offered to this person."),
+    _code("broker.not_linked", 403, "That account is no longer linked to this person's login."),
     _code(
         "broker.no_match", 404, "No school account is linked or matched; log in locally, then link."
     ),
@@ -500,6 +509,11 @@ _ALL: Final[tuple[Code, ...]] = (
     # web: the web adapters
     _code("web.error", 400, "The web adapter refused the request; the message says why."),
     _code("web.form_too_large", 413, "The submitted form is larger than the adapter's limit."),
+    _code("web.too_many_fields", 413, "The form has more fields than the adapter's limit."),
+    _code("web.field_too_large", 413, "A form field is larger than the adapter's limit."),
+    _code("web.bad_form", 400, "The form body is malformed, or the client stopped mid-body."),
+    _code("web.query_too_large", 414, "The query string is too long or has too many parameters."),
+    _code("web.headers_too_large", 431, "The request has more headers than the adapter's limit."),
     # mock_idp: the mock IdP's own configuration and keys
     _code("mock_idp.config_unreadable", 500, "The mock IdP's config file cannot be read."),
     _code("mock_idp.config_invalid", 500, "The mock IdP's config file is not a YAML/JSON mapping."),

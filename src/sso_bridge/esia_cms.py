@@ -19,9 +19,12 @@ Verification policy:
   trusting the registered certificate is the caller's decision.
 * Unsigned attributes are ignored.
 
+RSA keys and certificates must have at least 2048 bits (:mod:`sso_bridge.keysize`);
+smaller ones are ``esia.weak_key``, when signing and when verifying.
+
 Every failure is a :class:`~sso_bridge.errors.BridgeError` with one of these codes:
-``esia.secret_malformed``, ``esia.secret_not_detached``, ``esia.secret_wrong_signer``,
-``esia.secret_unsupported_algorithm``, ``esia.secret_bad_digest``,
+``esia.weak_key``, ``esia.secret_malformed``, ``esia.secret_not_detached``,
+``esia.secret_wrong_signer``, ``esia.secret_unsupported_algorithm``, ``esia.secret_bad_digest``,
 ``esia.secret_bad_signature``, ``esia.timestamp_invalid``, ``esia.timestamp_stale``; and, when
 signing, ``esia.unsupported_key`` and ``esia.key_mismatch`` (as
 :class:`~sso_bridge.errors.ConfigError`).
@@ -49,6 +52,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from sso_bridge import base64url
 from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.esia.secret import within_skew
+from sso_bridge.keysize import MAX_RSA_KEY_BITS, MIN_RSA_KEY_BITS, rsa_key_acceptable
 from sso_bridge.keytypes import PrivateKey
 
 __all__ = [
@@ -143,6 +147,12 @@ def sign_client_secret(
     """
     rsa_padding: padding.PKCS1v15 | None = None
     if isinstance(private_key, rsa.RSAPrivateKey):
+        if not rsa_key_acceptable(private_key):
+            raise ConfigError(
+                f"the RSA key has {private_key.key_size} bits; at least {MIN_RSA_KEY_BITS} "
+                "are required",
+                code="esia.weak_key",
+            )
         rsa_padding = padding.PKCS1v15()
     elif isinstance(private_key, ec.EllipticCurvePrivateKey):
         if not isinstance(private_key.curve, ec.SECP256R1):
@@ -208,6 +218,12 @@ def verify_client_secret(secret: str, message: bytes, certificate: x509.Certific
     ``secret`` is base64url DER, with or without padding. Returns nothing on success and
     raises :class:`~sso_bridge.errors.BridgeError` otherwise (codes in the module docstring).
     """
+    if not rsa_key_acceptable(certificate):
+        raise BridgeError(
+            f"the registered certificate's RSA key is under {MIN_RSA_KEY_BITS} bits (or over "
+            f"{MAX_RSA_KEY_BITS}); it is not used",
+            code="esia.weak_key",
+        )
     signer = _read_signer(_decode_base64url(secret))
     _check_signer_identifier(signer, certificate)
     public_key = certificate.public_key()

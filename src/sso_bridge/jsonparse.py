@@ -1,10 +1,14 @@
-"""The one way the library reads JSON from anyone: bounded in size and depth, numbers
-finite.
+"""The one way the library reads JSON from anyone: bounded in size, depth and number of
+arrays and objects, numbers finite.
 
 ``json.loads`` on its own recurses once per nesting level (deep input raises
 ``RecursionError``) and accepts ``NaN``, ``Infinity`` and ``1e999`` (an infinite float).
 :func:`parse_json` refuses all of these with :class:`~sso_bridge.errors.InvalidInput`
 (``input.bad_json``), so callers need to handle one error only.
+
+Cost is bounded as well as shape: arrays and objects are counted in the raw text before
+anything is decoded, since each one costs a Python call (the duplicate-member check) and a
+step of the depth check; what is left scales with the size limit alone.
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ from typing import Any, Final
 
 from sso_bridge.errors import InvalidInput
 
-__all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "parse_json"]
+__all__ = ["MAX_JSON_BYTES", "MAX_JSON_CONTAINERS", "MAX_JSON_DEPTH", "parse_json"]
 
 MAX_JSON_BYTES: Final = 1024 * 1024
 """Default size limit of a JSON document, in bytes."""
 MAX_JSON_DEPTH: Final = 32
 """Default limit on nested arrays and objects."""
+MAX_JSON_CONTAINERS: Final = 10_000
+"""Default limit on arrays and objects in one document, counted as ``[`` and ``{`` in the
+raw text (inside strings too, so the count is an upper bound). Real documents (tokens,
+JWKS, userinfo, ESIA's person documents) hold a few dozen."""
 
 
 def _refuse(reason: str) -> InvalidInput:
@@ -66,20 +74,28 @@ _DECODER: Final = json.JSONDecoder(
 
 
 def parse_json(
-    data: bytes | str, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH
+    data: bytes | str,
+    *,
+    max_bytes: int = MAX_JSON_BYTES,
+    max_depth: int = MAX_JSON_DEPTH,
+    max_containers: int = MAX_JSON_CONTAINERS,
 ) -> Any:
     """``data`` parsed as JSON (bytes in UTF-8, RFC 8259 §8.1); ``input.bad_json`` if it is
-    not JSON, exceeds ``max_bytes`` or ``max_depth``, holds a non-finite number (``NaN``,
-    ``Infinity``, ``1e999``) or repeats a member name within an object."""
+    not JSON, exceeds ``max_bytes``, ``max_depth`` or ``max_containers`` (arrays and objects),
+    holds a non-finite number (``NaN``, ``Infinity``, ``1e999``) or repeats a member name
+    within an object."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if len(raw) > max_bytes:
         raise _refuse(f"more than {max_bytes} bytes")
+    containers = raw.count(b"[") + raw.count(b"{")
+    if containers > max_containers:
+        raise _refuse(f"more than {max_containers} arrays and objects")
     try:
         text = raw.decode("utf-8-sig") if raw.startswith(b"\xef\xbb\xbf") else raw.decode()
         # The C decoder guards its own recursion (RecursionError, caught below); the depth
         # limit is checked on the result, and only when there are brackets enough to break it.
         value = _DECODER.decode(text)
-        if raw.count(b"[") + raw.count(b"{") > max_depth and _deeper_than(value, max_depth):
+        if containers > max_depth and _deeper_than(value, max_depth):
             raise _refuse(f"nested more than {max_depth} levels deep")
         return value
     except InvalidInput:

@@ -53,6 +53,37 @@ def test_a_malformed_roles_list_is_refused(document: dict[str, object]) -> None:
     assert caught.value.code == "esia.roles_invalid"
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"oid": 10**30},
+        {"oid": 0},
+        {"oid": -5},
+        {"oid": True},
+        {"oid": 1.5},
+        {"oid": "1e9"},
+        {"oid": "٣٣"},
+        {"oid": "9" * 5000},
+        {"oid": {"a": 1}},
+        {"ogrn": 10**25},
+        {"inn": True},
+        {"kpp": ["773601001"]},
+        {"ogrn": "1" * 10_000},
+    ],
+)
+def test_numbers_in_the_roles_list_are_range_checked(changes: dict[str, object]) -> None:
+    with pytest.raises(EsiaError) as caught:
+        organisations_from_roles({"elements": [{**SCHOOL, **changes}]})
+    assert caught.value.code == "esia.roles_invalid"
+
+
+def test_numbers_may_come_as_json_numbers_or_text() -> None:
+    found = organisations_from_roles(
+        {"elements": [{**SCHOOL, "oid": "1000451", "ogrn": 1027700132195, "inn": 7707083893}]}
+    )
+    assert found == organisations_from_roles({"elements": [SCHOOL]})
+
+
 SCHOOL_ORG = organisations_from_roles({"elements": [SCHOOL]})[0]
 
 

@@ -3,10 +3,13 @@ table, serves the portal, and stops cleanly on Ctrl-C (SIGINT)."""
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -67,3 +70,65 @@ def test_the_launcher_serves_the_demo_and_stops_on_ctrl_c(tmp_path: Path) -> Non
     assert "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP" in output
     assert "Traceback" not in output
     assert (tmp_path / "demo.db").exists()
+
+
+SPOOFED = {"X-Forwarded-For": "203.0.113.7"}
+
+
+def _field(page: str, name: str) -> str:
+    found = re.search(rf'name="{re.escape(name)}" value="([^"]*)"', page)
+    assert found is not None, f"no field {name!r} in:\n{page}"
+    return html.unescape(found.group(1))
+
+
+def _code_for(lines: list[str], phone: str, deadline: float) -> str:
+    while time.monotonic() < deadline:
+        for line in reversed(lines):
+            found = re.search(r"\b(\d{6})\b", line)
+            if phone in line and found:
+                return found.group(1)
+        time.sleep(0.1)
+    raise AssertionError(f"no code for {phone} in:\n" + "\n".join(lines))
+
+
+def test_the_launched_portal_ignores_a_spoofed_forwarded_for(tmp_path: Path) -> None:
+    """uvicorn as the launcher runs it: X-Forwarded-For from the (untrusted) peer changes
+    nothing, so the session is bound to the real address, 127.0.0.1."""
+    port, idp_port = free_port(), free_port()
+    command = [sys.executable, str(LAUNCHER), "--db", str(tmp_path / "demo.db")]
+    command += ["--port", str(port), "--idp-port", str(idp_port)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT
+    )
+    lines: list[str] = []
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True)
+    reader.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        _wait_for(base + "/", process, deadline)
+        with httpx.Client(base_url=base, timeout=10, headers=SPOOFED) as browser:
+            page = browser.get("/auth/login")
+            form = {"step": _field(page.text, "step"), "org": "lyc2", "login": "popov"}
+            answer = browser.post("/auth/local", data={**form, "password": "Shkola-2024"})
+            if answer.status_code == 200 and 'name="code"' in answer.text:
+                code = _code_for(lines, "+7 900 000-00-06", deadline)
+                step = _field(answer.text, "step")
+                answer = browser.post("/auth/second-factor", data={"step": step, "code": code})
+            assert answer.status_code == 303, answer.text
+            assert browser.cookies.get("sso_session")
+            # from the real address, without the header: the same client as at login
+            plain = browser.get("/diary", headers={"X-Forwarded-For": ""})
+            assert plain.status_code == 200, plain.text
+            other = browser.get("/diary", headers={"X-Forwarded-For": "198.51.100.9"})
+            assert other.status_code == 200, other.text
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    reader.join(5)
+    assert not any("session.ip_changed" in line for line in lines)

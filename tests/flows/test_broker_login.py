@@ -213,6 +213,30 @@ def test_a_step_is_bound_to_its_browser(world: World) -> None:
     assert links_of(world, MARIA) == {}
 
 
+def test_a_foreign_attempt_leaves_the_step_to_its_owner(world: World) -> None:
+    chooser = oidc_login(world, MARIA)
+    assert isinstance(chooser, ChooseAccount)
+    with refused("broker.step_foreign"):
+        world.broker.choose(chooser.step_id, "p-maria", world.client("attacker"))
+    with refused("broker.step_foreign"):
+        world.broker.choose(chooser.step_id, "p-maria", world.client("attacker"))
+    owner = world.broker.choose(chooser.step_id, "p-maria", world.client())
+    assert isinstance(owner, LoggedIn)
+    assert owner.session.account_id == "p-maria"
+    with refused("broker.step_unknown"):
+        world.broker.choose(chooser.step_id, "p-maria", world.client())
+
+
+def test_a_foreign_saml_answer_leaves_the_login_to_its_owner(world: World) -> None:
+    mine = world.broker.begin_federated("esia-saml", world.client("victim"))
+    assert isinstance(mine, Redirect)
+    form = world.saml_post(mine, ANNA)
+    with refused("broker.step_foreign"):
+        world.broker.finish_saml("esia-saml", form, world.client("attacker"))
+    result = world.broker.finish_saml("esia-saml", form, world.client("victim"))
+    assert isinstance(result, LoggedIn)
+
+
 def test_a_step_cannot_be_taken_out_of_order(world: World) -> None:
     chooser = oidc_login(world, MARIA)
     assert isinstance(chooser, ChooseAccount)

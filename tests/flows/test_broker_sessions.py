@@ -13,7 +13,7 @@ import pytest
 from helpers.broker import ANNA, LOCAL_PASSWORD, MARIA, World, build_world
 from sso_bridge.broker import ChooseAccount, LocalLoginForm, LoggedIn, SecondFactorForm
 from sso_bridge.errors import BridgeError
-from sso_bridge.linking import RequestContext
+from sso_bridge.linking import Linker, RequestContext
 from sso_bridge.mfa import new_secret, totp
 from sso_bridge.model import AuditAction
 from sso_bridge.sessions import SavedRequest
@@ -240,6 +240,42 @@ def test_switching_account_rotates_the_session(world: World) -> None:
         world.broker.authenticate(logged.token, world.client())
     with refused("broker.not_offered"):
         world.broker.switch_account(switched.token, "t-maria", world.client())
+
+
+def test_switching_to_an_account_unlinked_since_the_login_is_refused(world: World) -> None:
+    ctx = RequestContext(actor="admin")
+    admin = Linker(world.store, world.store, world.store, world.clock)
+    for account in ("p-maria", "c-ivan"):
+        admin.link_admin(world.idp.issuer, str(MARIA), account, ctx)
+    chooser = federated(world, MARIA)
+    assert isinstance(chooser, ChooseAccount)
+    logged = world.broker.choose(chooser.step_id, "p-maria", world.client())
+    assert isinstance(logged, LoggedIn)
+    assert "c-ivan" in logged.session.accounts
+    admin.unlink(world.idp.issuer, str(MARIA), "c-ivan", ctx)
+    with refused("broker.not_linked"):
+        world.broker.switch_account(logged.token, "c-ivan", world.client())
+    assert world.broker.authenticate(logged.token, world.client()).account_id == "p-maria"
+    assert (AuditAction.LOGIN_REFUSED, "broker.not_linked") in actions(world)
+
+
+def test_an_unlink_during_a_switchs_second_factor_stops_the_switch(world: World) -> None:
+    ctx = RequestContext(actor="admin")
+    admin = Linker(world.store, world.store, world.store, world.clock)
+    for account in ("p-maria", "t-maria"):
+        admin.link_admin(world.idp.issuer, str(MARIA), account, ctx)
+    chooser = federated(world, MARIA)
+    assert isinstance(chooser, ChooseAccount)
+    parent = world.broker.choose(chooser.step_id, "p-maria", world.client())
+    assert isinstance(parent, LoggedIn)
+    form = world.broker.switch_account(parent.token, "t-maria", world.client())
+    assert isinstance(form, SecondFactorForm)
+    admin.unlink(world.idp.issuer, str(MARIA), "t-maria", ctx)
+    with refused("broker.not_linked"):
+        world.broker.second_factor(
+            form.step_id, world.code_for("t-maria"), world.client(), session_token=parent.token
+        )
+    assert world.broker.authenticate(parent.token, world.client()).account_id == "p-maria"
 
 
 def test_sessions_are_listed_and_revoked(world: World) -> None:

@@ -27,5 +27,6 @@ def pytest_report_header(config: pytest.Config) -> str:
     total = sum(harness.examples(name) for name in harness.BUDGETS)
     return (
         f"fuzz profile: {harness.PROFILE} ({total:,} cases over "
-        f"{len(harness.BUDGETS)} targets), {harness.DEADLINE:g} s per input"
+        f"{len(harness.BUDGETS)} targets), {harness.DEADLINE:g} s per input, "
+        f"{harness.CPU_BUDGET_MS:g} ms of CPU per unauthenticated input"
     )

@@ -290,6 +290,7 @@ def test_import_csv(count: int) -> None:
         call=_import,
         verify=_verify_import,
         repro=lambda case: _repro(case, "memory"),
+        cpu_budget_ms=None,  # an administrator's file, not unauthenticated input
     )
     try:
         fuzz(target, import_cases(), count)
@@ -338,6 +339,7 @@ def test_import_sqlite(count: int) -> None:
         call=_import_sqlite,
         verify=_verify_sqlite,
         repro=lambda case: _repro(case, "sqlite"),
+        cpu_budget_ms=None,  # an administrator's file, not unauthenticated input
     )
     try:
         fuzz(target, import_cases(), count)

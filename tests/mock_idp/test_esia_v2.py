@@ -66,7 +66,9 @@ def idp() -> MockIdP:
 
 @pytest.fixture
 def http(idp: MockIdP) -> TestClient:
-    return TestClient(create_app(idp), base_url=BASE, follow_redirects=False)
+    return TestClient(
+        create_app(idp), base_url=BASE, follow_redirects=False, headers=idp.admin_headers
+    )
 
 
 def signed(

@@ -45,7 +45,9 @@ def idp() -> MockIdP:
 
 @pytest.fixture
 def http(idp: MockIdP) -> TestClient:
-    return TestClient(create_app(idp), base_url=BASE, follow_redirects=False)
+    return TestClient(
+        create_app(idp), base_url=BASE, follow_redirects=False, headers=idp.admin_headers
+    )
 
 
 def start(http: TestClient, **extra: str) -> tuple[str, dict[str, str]]:
@@ -622,7 +624,9 @@ def test_expired_state_is_forgotten(http: TestClient, idp: MockIdP) -> None:
 
 
 def test_malformed_input_never_shows_a_stack_trace(idp: MockIdP) -> None:
-    http = TestClient(create_app(idp), base_url=BASE, raise_server_exceptions=False)
+    http = TestClient(
+        create_app(idp), base_url=BASE, raise_server_exceptions=False, headers=idp.admin_headers
+    )
     bad_json = http.post(
         "/admin/users", content=b"{not json", headers={"content-type": "application/json"}
     )
@@ -646,7 +650,9 @@ def test_an_internal_error_is_an_esia_style_answer(
         raise RuntimeError("boom")
 
     monkeypatch.setattr(idp, "discovery", broken)
-    http = TestClient(create_app(idp), base_url=BASE, raise_server_exceptions=False)
+    http = TestClient(
+        create_app(idp), base_url=BASE, raise_server_exceptions=False, headers=idp.admin_headers
+    )
     answer = http.get("/.well-known/openid-configuration")
     assert answer.status_code == 500
     assert answer.json() == {

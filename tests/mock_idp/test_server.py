@@ -31,7 +31,25 @@ def test_fixture_serves_over_real_http(mock_idp: RunningIdP) -> None:
 
 def test_fixture_resets_between_tests(mock_idp: RunningIdP) -> None:
     assert mock_idp.idp.provider.faults == []  # the previous test's fault is gone
-    assert httpx.get(mock_idp.base_url + "/outbox").json() == []
+    assert httpx.get(mock_idp.base_url + "/outbox", headers=mock_idp.admin_headers).json() == []
+
+
+def test_the_fixture_gives_the_admin_token(
+    mock_idp: RunningIdP, mock_idp_admin_headers: dict[str, str]
+) -> None:
+    assert mock_idp_admin_headers == mock_idp.admin_headers == mock_idp.idp.admin_headers
+    assert httpx.post(mock_idp.base_url + "/admin/reset").status_code == 401
+    reset = httpx.post(mock_idp.base_url + "/admin/reset", headers=mock_idp_admin_headers)
+    assert reset.json() == {"ok": True}
+
+
+def test_a_running_idp_takes_a_given_admin_token() -> None:
+    with RunningIdP(SAMPLE_CONFIG, admin_token="g" * 40) as running:
+        assert running.admin_token == "g" * 40
+        answer = httpx.get(
+            running.base_url + "/outbox", headers={"Authorization": "Bearer " + "g" * 40}
+        )
+        assert answer.json() == []
 
 
 def test_keys_persist_across_restarts(tmp_path: Path) -> None:
@@ -43,7 +61,7 @@ def test_keys_persist_across_restarts(tmp_path: Path) -> None:
 
 def test_serve_command(tmp_path: Path) -> None:
     port = free_port()
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", MOCK_IDP_ADMIN_TOKEN="t" * 40)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -71,6 +89,9 @@ def test_serve_command(tmp_path: Path) -> None:
                 time.sleep(0.1)
         assert meta.json()["issuer"] == f"http://127.0.0.1:{port}/"
         assert (tmp_path / "state" / "keys.json").exists()
+        outbox = f"http://127.0.0.1:{port}/outbox"
+        assert httpx.get(outbox).status_code == 401
+        assert httpx.get(outbox, headers={"X-Mock-IdP-Admin": "t" * 40}).json() == []
     finally:
         process.terminate()
         process.wait(10)

@@ -95,6 +95,18 @@ def test_the_raw_signer_makes_tokens_that_validate(key: ec.EllipticCurvePrivateK
         {"exp": "true"},
         {"exp": "-5"},
         {"nbf": '"soon"'},
+        # auth_time is read by callers (max_age): held to the same rules when present
+        {"auth_time": "NaN"},
+        {"auth_time": "1e999"},
+        {"auth_time": "1" + "0" * 400},
+        {"auth_time": "-1"},
+        {"auth_time": "true"},
+        {"auth_time": '"yesterday"'},
+        {"auth_time": "[1700000000]"},
+        {"auth_time": "253402300800"},  # a second after 9999-12-31
+        # NumericDates are whole seconds
+        {"iat": str(int(NOW.timestamp())) + ".5"},
+        {"auth_time": str(int(NOW.timestamp())) + ".25"},
     ],
 )
 def test_numeric_dates_must_be_finite_and_sane(
@@ -103,6 +115,19 @@ def test_numeric_dates_must_be_finite_and_sane(
     with pytest.raises(OidcError) as info:
         validate(key, sign_raw(key, HEADER, claims_text(**raw)))
     assert info.value.code == "oidc.malformed_token"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"auth_time": str(int(NOW.timestamp()) - 60)},
+        {"iat": f"{int(NOW.timestamp())}.0"},
+        {"exp": "1.7955e9"},  # 1,795,500,000: whole, written as a float
+        {"nbf": "0"},
+    ],
+)
+def test_sane_numeric_dates_pass(key: ec.EllipticCurvePrivateKey, raw: dict[str, str]) -> None:
+    assert validate(key, sign_raw(key, HEADER, claims_text(**raw))).subject == "42"
 
 
 def test_deeply_nested_payload_is_malformed(key: ec.EllipticCurvePrivateKey) -> None:

@@ -259,9 +259,16 @@ def test_rsa_keys_under_2048_bits_are_refused(idp: SamlIdP, config: ServiceProvi
     with pytest.raises(SamlError) as refusal:
         verify_enveloped(to_bytes(root), assertion.get("ID"), [certificate])
     assert refusal.value.code == "saml.weak_key"
-    # ...unless configured otherwise
-    allowed = attrs.evolve(config, idp_certificates=(certificate,), min_rsa_key_bits=1024)
-    assert process(to_bytes(root), allowed).identity.subject == "1000299654"
+    # ...and the minimum may be raised, never lowered
+    with pytest.raises(ConfigError) as lowered:
+        attrs.evolve(config, idp_certificates=(certificate,), min_rsa_key_bits=1024)
+    assert lowered.value.code == "saml.bad_config"
+    with pytest.raises(SamlError) as still:
+        verify_enveloped(to_bytes(root), assertion.get("ID"), [certificate], min_rsa_bits=1024)
+    assert still.value.code == "saml.weak_key"
+    with pytest.raises(ConfigError) as raised:
+        attrs.evolve(config, min_rsa_key_bits=4096)
+    assert raised.value.code == "saml.weak_key"
 
 
 def test_key_size_of_the_signing_key(idp: SamlIdP) -> None:
@@ -281,4 +288,7 @@ def test_weak_keys_are_refused_on_the_redirect_binding_too() -> None:
     with pytest.raises(SamlError) as info:
         verify_redirect_signature("SAMLResponse", params, query, [certificate])
     assert info.value.code == "saml.weak_key"
-    verify_redirect_signature("SAMLResponse", params, query, [certificate], min_rsa_bits=1024)
+    # A smaller minimum given by a caller never weakens the rule.
+    with pytest.raises(SamlError) as lowered:
+        verify_redirect_signature("SAMLResponse", params, query, [certificate], min_rsa_bits=1024)
+    assert lowered.value.code == "saml.weak_key"

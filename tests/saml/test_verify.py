@@ -31,7 +31,7 @@ from helpers.saml import (
     xsw,
 )
 from mock_idp.saml_idp import SamlFault, SamlIdP, SamlSigningKey
-from sso_bridge.saml import SamlError, element_text, parse_xml, verify_enveloped
+from sso_bridge.saml import SamlError, XmlLimits, element_text, parse_xml, verify_enveloped
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,11 @@ def test_oversized_document_is_refused() -> None:
     with pytest.raises(SamlError) as info:
         parse_xml(document)
     assert info.value.code == "saml.too_large"
-    assert parse_xml(document, max_bytes=len(document)).tag == "a"
+    with pytest.raises(SamlError) as info:  # the text node is beyond the shape limits
+        parse_xml(document, max_bytes=len(document))
+    assert info.value.code == "saml.too_complex"
+    roomy = XmlLimits(max_text=len(document))
+    assert parse_xml(document, max_bytes=len(document), limits=roomy).tag == "a"
 
 
 def test_not_well_formed() -> None:

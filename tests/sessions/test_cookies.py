@@ -9,6 +9,7 @@ import pytest
 from sso_bridge import base64url
 from sso_bridge.errors import InvalidInput
 from sso_bridge.sessions import (
+    BrowserIds,
     CookieSettings,
     clear_cookie_header,
     new_browser_id,
@@ -102,3 +103,27 @@ def test_browser_ids_are_256_random_bits() -> None:
     for browser_id in ids:
         assert len(base64url.decode(browser_id)) == 32
         set_cookie_header(CookieSettings(), "sso_browser", browser_id)  # a valid cookie value
+
+
+def test_only_browser_ids_this_server_issued_are_accepted() -> None:
+    ids = BrowserIds(b"k" * 32)
+    browser_id, value = ids.issue()
+    assert ids.verify(value) == browser_id
+    set_cookie_header(CookieSettings(), "sso_browser", value)  # a valid cookie value
+    tag = value.split(".")[1]
+    forged_tag = ("A" if tag[0] != "A" else "B") + tag[1:]
+    planted = [
+        browser_id,  # the bare id, as the cookie once held it
+        new_browser_id(),
+        f"{browser_id}.{forged_tag}",
+        f"{new_browser_id()}.{tag}",  # another id under this id's tag
+        BrowserIds(b"o" * 32).issue()[1],  # issued under another key
+        value + "x",
+        "",
+        None,
+    ]
+    for cookie in planted:
+        assert ids.verify(cookie) is None, cookie
+    assert ids.issue()[0] != browser_id
+    with pytest.raises(InvalidInput):
+        BrowserIds(b"short")

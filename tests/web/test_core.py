@@ -27,7 +27,6 @@ from sso_bridge.web import Authenticated, AuthRoutes, WebConfig, WebRequest, Web
 from web.support import PASSWORD, SECRET, TEACHER
 
 IP = "192.0.2.10"
-BROWSER = "b" * 43
 
 
 @pytest.fixture
@@ -74,7 +73,7 @@ def render(routes: AuthRoutes, response: WebResponse) -> tuple[int, dict[str, li
 
 def log_in(routes: AuthRoutes) -> dict[str, str]:
     """The cookies of a browser that logged in locally."""
-    cookies = {"__Host-sso_browser": BROWSER}
+    cookies = {"__Host-sso_browser": routes.broker.browser_ids.issue()[1]}
     page = routes.handle("login_page", get("/auth/login", cookies))
     step = page.context["form"].step_id
     form = [("step", step), ("org", "sch1"), ("login", "smirnova"), ("password", PASSWORD)]

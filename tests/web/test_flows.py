@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
+
 from sso_bridge.mfa import decode_secret, totp
 from web.support import DIRECTOR, PASSWORD, SUBJECT, TEACHER, World, field, fields
 
@@ -248,3 +250,45 @@ def test_a_form_over_the_limit_is_refused_unread(world: World) -> None:
     refused = world.browser.post("/auth/local", data={"step": "s", "login": big})
     assert refused.status_code == 413
     assert "web.form_too_large" in refused.text
+
+
+def _browser_cookie(response: httpx.Response) -> str | None:
+    for header in response.headers.get_list("set-cookie"):
+        if header.startswith(BROWSER_COOKIE + "="):
+            return header.split("=", 1)[1].split(";", 1)[0]
+    return None
+
+
+def test_a_browser_id_the_server_did_not_issue_is_replaced(world: World) -> None:
+    planted = "p" * 43  # what an attacker puts into a victim's browser and keeps for itself
+    attacker = httpx.Client(base_url=world.base_url, timeout=10, cookies={BROWSER_COOKIE: planted})
+    try:
+        page = attacker.get("/auth/login")
+        issued = _browser_cookie(page)
+        assert issued is not None and planted not in issued
+        step = field(page.text, "step")
+        # the victim's browser still sends the planted value: it shares nothing with it
+        world.browser.cookies.set(BROWSER_COOKIE, planted)
+        form = {"step": step, "org": "sch1", "login": "smirnova", "password": PASSWORD}
+        refused = world.browser.post("/auth/local", data=form)
+        assert refused.status_code == 403, refused.text
+        assert "broker.step_foreign" in refused.text
+        assert not world.browser.cookies.get(SESSION_COOKIE)
+    finally:
+        attacker.close()
+
+
+def test_the_browser_id_is_replaced_at_login(world: World) -> None:
+    page = world.browser.get("/auth/login")
+    before = world.browser.cookies[BROWSER_COOKIE]
+    earlier_step = field(world.browser.get("/auth/login").text, "step")
+    form = {"step": field(page.text, "step"), "org": "sch1", "login": "smirnova"}
+    done = world.browser.post("/auth/local", data={**form, "password": PASSWORD})
+    assert done.status_code == 303, done.text
+    after = _browser_cookie(done)
+    assert after is not None and after != before
+    assert world.browser.cookies[BROWSER_COOKIE] == after
+    # a step begun before the login belonged to the old id
+    stale = world.browser.post("/auth/local", data={**form, "step": earlier_step, "password": "x"})
+    assert stale.status_code == 403, stale.text
+    assert "broker.step_foreign" in stale.text

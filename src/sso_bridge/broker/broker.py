@@ -12,7 +12,7 @@ from sso_bridge.broker.errors import BrokerError
 from sso_bridge.broker.login import LoginFlow
 from sso_bridge.broker.results import LoggedIn, Redirect, SecondFactorForm
 from sso_bridge.broker.states import Event, State, advance
-from sso_bridge.broker.steps import Purpose, StepIdentity, browser_hash
+from sso_bridge.broker.steps import Purpose, StepIdentity, browser_hash, check_linked
 from sso_bridge.errors import AccountNotFound
 from sso_bridge.linking import RequestContext
 from sso_bridge.mfa import TotpEnrolment, confirm_enrolment, new_secret, otpauth_uri
@@ -35,13 +35,17 @@ class Broker(LoginFlow):
         self, token: str, account_id: str, client: Client
     ) -> LoggedIn | SecondFactorForm:
         """Switch the session to another of the person's linked accounts, under a new
-        token; a second factor first if that account needs one and none was passed."""
+        token; a second factor first if that account needs one and none was passed. The
+        links are read again here: an account unlinked since the login is refused
+        (``broker.not_linked``, audited)."""
         with self._audited(client, AuditAction.LOGIN_REFUSED):
             session = self.authenticate(token, client)
             if account_id not in session.accounts:
                 raise BrokerError(
                     "that account is not one of yours in this session", code="broker.not_offered"
                 )
+            if session.issuer is not None and session.subject is not None:
+                check_linked(self.links, session.issuer, session.subject, account_id)
             account = self.directory.get_account(account_id)
             if account is None:
                 raise AccountNotFound(f"no local account {account_id!r}")

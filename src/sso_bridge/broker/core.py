@@ -43,7 +43,7 @@ from sso_bridge.mfa import (
     TotpVerifier,
 )
 from sso_bridge.model import AuditAction, AuditEvent, LinkMethod, LocalAccount
-from sso_bridge.sessions import RequestKeeper, SavedRequest, Session, SessionManager
+from sso_bridge.sessions import BrowserIds, RequestKeeper, SavedRequest, Session, SessionManager
 from sso_bridge.store.base import AccountDirectory, LinkStore
 from sso_bridge.store.ephemeral import EphemeralStore
 
@@ -64,7 +64,7 @@ class BrokerCore:
     entry points.
 
     ``secret`` (32 bytes or more, the same on every instance) keys the one-time code
-    hashes, the CSRF tokens and the encryption of kept requests.
+    hashes, the CSRF tokens, the encryption of kept requests and the browser ids.
     """
 
     def __init__(
@@ -99,6 +99,7 @@ class BrokerCore:
         self._matcher = Matcher(directory)
         self.sessions = SessionManager(store, self.policy.sessions, _subkey(secret, "csrf"))
         self._keeper = RequestKeeper(store, _subkey(secret, "kept"))
+        self.browser_ids = BrowserIds(_subkey(secret, "browser"))
         self.totp = TotpVerifier(credentials)
         self._challenges = CodeChallenges(store, sender, _subkey(secret, "codes"), totp=self.totp)
         self.passwords = LocalPasswords(credentials)

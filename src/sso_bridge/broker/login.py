@@ -24,7 +24,7 @@ from sso_bridge.broker.results import (
     StepResult,
 )
 from sso_bridge.broker.states import Event, State, advance
-from sso_bridge.broker.steps import Purpose, Step, StepIdentity, browser_hash
+from sso_bridge.broker.steps import Purpose, Step, StepIdentity, browser_hash, check_linked
 from sso_bridge.errors import AccountNotFound, BridgeError
 from sso_bridge.linking import RequestContext
 from sso_bridge.matching import MatchKeys, identity_keys
@@ -438,6 +438,8 @@ class LoginFlow(BrokerCore):
                 return self._code_form(nxt.step_id, challenge, exc)
             self._record(AuditAction.SECOND_FACTOR_PASSED, client, account_id=account_id)
             advance(step.state, Event.SECOND_FACTOR_PASSED)
+            if step.purpose is Purpose.SWITCH and step.identity is not None:
+                check_linked(self.links, step.identity.issuer, step.identity.subject, account_id)
             account = self.directory.get_account(account_id)
             if account is None:
                 raise AccountNotFound(f"no local account {account_id!r}")

@@ -3,10 +3,11 @@
 A step is stored under a random id in an :class:`~sso_bridge.store.EphemeralStore`
 (kind ``"step"``, owner = the hash of the browser id), expires, and is consumed when the
 next input arrives: a step id works once, only in the browser that started it, and only
-for the input its state expects. The step is the *linking proof* of docs/matching.md: it
-carries the verified issuer and subject and the accounts that were offered, so a chooser
-answer or a local login can only link what this browser was shown. Logout and unlink
-drop every step of the browser.
+for the input its state expects; another browser's attempt is refused before the step
+is consumed, so it cannot spend the owner's step. The step is the *linking proof* of
+docs/matching.md: it carries the verified issuer and subject and the accounts that were
+offered, so a chooser answer or a local login can only link what this browser was
+shown. Logout and unlink drop every step of the browser.
 
 The identity kept in a step has no SNILS or passport number: only their keyed hashes
 (the match keys), which is all that linking needs.
@@ -29,9 +30,10 @@ from sso_bridge.broker.states import TERMINAL, State
 from sso_bridge.esia.roles import EsiaOrganisation
 from sso_bridge.matching.keys import MatchKeys
 from sso_bridge.model import FederatedIdentity, LinkMethod
+from sso_bridge.store.base import LinkStore
 from sso_bridge.store.ephemeral import EphemeralStore
 
-__all__ = ["Purpose", "Step", "StepIdentity", "StepStore", "browser_hash"]
+__all__ = ["Purpose", "Step", "StepIdentity", "StepStore", "browser_hash", "check_linked"]
 
 STEP_KIND = "step"
 
@@ -252,6 +254,22 @@ def decode_step(step_id: str, raw: bytes) -> Step:
     )
 
 
+def check_linked(links: LinkStore, issuer: str, subject: str, account_id: str) -> None:
+    """Refuse (``broker.not_linked``) switching to an account that the link store no
+    longer links to ``issuer`` and ``subject``: a session's accounts were read at its
+    login, so an unlink since then is only seen here."""
+    if account_id not in {link.account_id for link in links.links_for_subject(issuer, subject)}:
+        raise BrokerError(
+            "that account is no longer linked to your state-portal account",
+            code="broker.not_linked",
+        )
+
+
+def _check_owner(step: Step, browser: str) -> None:
+    if not secrets.compare_digest(step.browser, browser):
+        raise BrokerError("this login step belongs to another browser", code="broker.step_foreign")
+
+
 class StepStore:
     """Steps in an ephemeral store: saved once, taken once, bound to one browser."""
 
@@ -272,20 +290,26 @@ class StepStore:
 
     def take(self, step_id: str, browser: str, now: datetime, *expected: State) -> Step:
         """Consume the step; refuse an unknown, used, expired or foreign one, or one whose
-        state is not among ``expected``."""
+        state is not among ``expected``.
+
+        The step is read and checked first and consumed only when it belongs to
+        ``browser``: another browser's attempt leaves it usable by its owner. Consuming
+        is atomic, so of two attempts by the owner one wins; the step is checked again
+        as consumed, in case its id was written anew in between.
+        """
         if not step_id or len(step_id) > 128:
             raise BrokerError("the login step is missing", code="broker.step_unknown")
-        raw = self._store.consume(STEP_KIND, step_id, now)
+        raw = self._store.get(STEP_KIND, step_id, now)
+        if raw is not None:
+            _check_owner(decode_step(step_id, raw), browser)
+            raw = self._store.consume(STEP_KIND, step_id, now)
         if raw is None:
             raise BrokerError(
                 "this login step is unknown, used or expired; start the login again",
                 code="broker.step_unknown",
             )
         step = decode_step(step_id, raw)
-        if not secrets.compare_digest(step.browser, browser):
-            raise BrokerError(
-                "this login step belongs to another browser", code="broker.step_foreign"
-            )
+        _check_owner(step, browser)
         if step.state not in expected:
             raise BrokerError(
                 f"this page does not belong to the {step.state.value} step",

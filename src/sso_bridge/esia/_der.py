@@ -119,9 +119,13 @@ def read_integer(content: bytes) -> int:
     return int.from_bytes(content, "big", signed=True)
 
 
+_MAX_OID_BYTES: Final = 64  # the longest OID this library knows has 9 bytes
+
+
 def oid_text(content: bytes) -> str:
-    """The dotted form of an OBJECT IDENTIFIER's content."""
-    if not content or content[-1] & 0x80:
+    """The dotted form of an OBJECT IDENTIFIER's content (at most 64 bytes: longer ones
+    are no OID anything here knows, and their arcs would be numbers of any size)."""
+    if not content or content[-1] & 0x80 or len(content) > _MAX_OID_BYTES:
         raise ValueError("bad OBJECT IDENTIFIER")
     arcs: list[int] = []
     value = 0

@@ -48,6 +48,39 @@ def _bool(value: object, default: bool) -> bool:
     return value if isinstance(value, bool) else default
 
 
+_MAX_OID = 2**63 - 1
+_MAX_NUMBER_LENGTH = 20  # OGRNIP has 15 digits, INN 12, KPP 9
+
+
+def _oid(value: object) -> str:
+    """An organisation's ``oid``: a whole number from 1 to 2**63 - 1, or its ASCII digits."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= _MAX_OID:
+        return str(value)
+    if (
+        isinstance(value, str)
+        and 0 < len(value) <= 19
+        and value.isascii()
+        and value.isdigit()
+        and 0 < int(value) <= _MAX_OID
+    ):
+        return value
+    raise EsiaError("an ESIA role's oid is not a 64-bit number", code="esia.roles_invalid")
+
+
+def _registration_number(item: Mapping[str, Any], name: str) -> str | None:
+    """OGRN, INN or KPP as ESIA sends them (text, sometimes a number); None when absent."""
+    value = item.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise EsiaError(f"an ESIA role's {name} is not text", code="esia.roles_invalid")
+    if isinstance(value, int) and not 0 <= value < 10**_MAX_NUMBER_LENGTH:
+        raise EsiaError(f"an ESIA role's {name} is out of range", code="esia.roles_invalid")
+    if isinstance(value, str) and len(value) > 4 * _MAX_NUMBER_LENGTH:
+        raise EsiaError(f"an ESIA role's {name} is too long", code="esia.roles_invalid")
+    return _digits(value)
+
+
 def organisations_from_roles(document: Mapping[str, Any]) -> tuple[EsiaOrganisation, ...]:
     """Parse ESIA's ``{"elements": [...]}`` roles document (``esia.roles_invalid`` if odd)."""
     elements = document.get("elements", [])
@@ -60,11 +93,11 @@ def organisations_from_roles(document: Mapping[str, Any]) -> tuple[EsiaOrganisat
         name = item.get("fullName") or item.get("shortName") or ""
         found.append(
             EsiaOrganisation(
-                oid=str(item["oid"]),
+                oid=_oid(item["oid"]),
                 name=str(name),
-                ogrn=_digits(item.get("ogrn")),
-                inn=_digits(item.get("inn")),
-                kpp=_digits(item.get("kpp")),
+                ogrn=_registration_number(item, "ogrn"),
+                inn=_registration_number(item, "inn"),
+                kpp=_registration_number(item, "kpp"),
                 active=_bool(item.get("active"), True),
             )
         )

@@ -8,12 +8,20 @@ Streebog-256 of the certificate's DER.
 
 Only the byte order OpenSSL's gost engine writes is accepted (see
 :mod:`sso_bridge.esia.gost`), so that a secret has one form. Errors: ``esia.secret_malformed``,
-``esia.secret_bad_signature``, ``esia.timestamp_invalid``, ``esia.timestamp_stale``.
+``esia.secret_bad_signature``, ``esia.timestamp_invalid``, ``esia.timestamp_stale``,
+``esia.field_too_long``.
+
+Streebog runs in Python (about 2.2 µs a byte), so every signed field is size-checked
+before anything is hashed (:data:`FIELD_LIMITS`, in UTF-8 bytes; each well above what
+ESIA's clients send): the longest message that can be hashed is
+:data:`MAX_MESSAGE_BYTES`, and one check costs at most about 15 ms of CPU.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Final
 
@@ -25,8 +33,12 @@ from sso_bridge.esia.gost import GostCertificate
 from sso_bridge.esia.signer import Signer
 
 __all__ = [
+    "FIELD_LIMITS",
+    "MAX_MESSAGE_BYTES",
+    "MAX_TIMESTAMP_OFFSET",
     "MOSCOW",
     "certificate_hash",
+    "check_field_sizes",
     "check_timestamp",
     "client_secret",
     "esia_timestamp",
@@ -39,6 +51,28 @@ MOSCOW: Final = timezone(timedelta(hours=3), "MSK")
 """Moscow time, UTC+3 all year: the zone of ESIA's timestamps."""
 
 _MAX_SECRET_LENGTH: Final = 128  # 64 bytes make 86 characters
+
+FIELD_LIMITS: Final[Mapping[str, int]] = {
+    "client_id": 128,  # ESIA mnemonics are a few dozen characters
+    "scope": 1024,  # a dozen scopes, or a few organisation scopes with their oid
+    "scope_org": 1024,
+    "timestamp": 32,  # exactly 25 characters
+    "state": 256,  # a UUID: 36 characters
+    "redirect_uri": 1024,
+    "code": 2048,  # ESIA's codes are JWTs of under 1 KB
+    "client_secret": _MAX_SECRET_LENGTH,  # 86 characters
+    "client_certificate_hash": 64,  # exactly 64 hex digits
+}
+"""The longest value (UTF-8 bytes) of each client-authentication field; a longer one is
+``esia.field_too_long`` before anything is hashed or verified."""
+
+_SIGNED_FIELDS: Final = ("client_id", "scope", "scope_org", "timestamp", "state", "redirect_uri")
+MAX_MESSAGE_BYTES: Final = sum(FIELD_LIMITS[name] for name in (*_SIGNED_FIELDS, "code"))
+"""The longest signed message (5,536 bytes): the sum of the signed fields' limits."""
+
+MAX_TIMESTAMP_OFFSET: Final = timedelta(hours=14)
+"""The largest UTC offset a timestamp may carry (UTC+14 is the furthest zone in use)."""
+
 _TIMESTAMP_RE: Final = re.compile(
     r"([0-9]{4})\.([0-9]{2})\.([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})"
     r" ([+-])([0-9]{2})([0-9]{2})"
@@ -56,31 +90,40 @@ def esia_timestamp(now: datetime) -> str:
 
 
 def parse_esia_timestamp(text: str) -> datetime:
-    """Parse ``yyyy.MM.dd HH:mm:ss ±hhmm`` exactly (any offset; ESIA sends ``+0300``) to UTC."""
-    match = _TIMESTAMP_RE.fullmatch(text)
+    """Parse ``yyyy.MM.dd HH:mm:ss ±hhmm`` exactly (any offset; ESIA sends ``+0300``) to UTC.
+
+    Every part is range-checked into ``esia.timestamp_invalid``: the date and time must
+    exist, the offset's minutes be under 60 and the offset at most
+    :data:`MAX_TIMESTAMP_OFFSET` either way, and the moment in UTC fall within years
+    1 to 9999.
+    """
+    match = _TIMESTAMP_RE.fullmatch(text) if len(text) <= FIELD_LIMITS["timestamp"] else None
     if match is None:
         raise EsiaError(
             f"timestamp {text[:40]!r} does not have the form 'yyyy.MM.dd HH:mm:ss +0300'",
             code="esia.timestamp_invalid",
         )
     year, month, day, hour, minute, second, sign, hours, minutes = match.groups()
-    offset = timedelta(hours=int(hours), minutes=int(minutes)) * (-1 if sign == "-" else 1)
-    try:
-        moment = datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour),
-            int(minute),
-            int(second),
-            0,
-            timezone(offset),
+    if int(minutes) >= 60:
+        raise EsiaError(
+            f"timestamp {text!r} has an offset with {minutes} minutes",
+            code="esia.timestamp_invalid",
         )
-    except ValueError:
+    offset = timedelta(hours=int(hours), minutes=int(minutes)) * (-1 if sign == "-" else 1)
+    if abs(offset) > MAX_TIMESTAMP_OFFSET:
+        raise EsiaError(
+            f"timestamp {text!r} has an offset beyond ±14:00", code="esia.timestamp_invalid"
+        )
+    try:
+        local = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC
+        )
+        # the same instant in UTC; near year 1 or 9999 the shift leaves the calendar
+        return local - offset
+    except (ValueError, OverflowError):
         raise EsiaError(
             f"timestamp {text!r} is not a valid date and time", code="esia.timestamp_invalid"
         ) from None
-    return moment.astimezone(UTC)
 
 
 def check_timestamp(timestamp: str, now: datetime, skew: timedelta) -> datetime:
@@ -121,7 +164,28 @@ def certificate_hash(certificate: GostCertificate | bytes) -> str:
             der = gost._pem_body(certificate, "CERTIFICATE")
         except ValueError as exc:
             raise EsiaError(f"not a certificate: {exc}", code="esia.gost_bad_certificate") from None
+    return _der_hash(der)
+
+
+@functools.lru_cache(maxsize=256)
+def _der_hash(der: bytes) -> str:
+    # A certificate is hashed once: checking a kid or a client_certificate_hash against a
+    # list of certificates would otherwise hash each of them for every request.
     return gost.streebog256(der).hex()
+
+
+def check_field_sizes(fields: Mapping[str, str | None]) -> None:
+    """Refuse (``esia.field_too_long``) any field over its :data:`FIELD_LIMITS` entry.
+
+    Cheap: the length in characters is compared first, the UTF-8 length only when a
+    character could take more than a byte. Fields without a limit are not looked at.
+    """
+    for name, value in fields.items():
+        limit = FIELD_LIMITS.get(name)
+        if limit is None or value is None:
+            continue
+        if len(value) > limit or (not value.isascii() and len(value.encode("utf-8")) > limit):
+            raise EsiaError(f"{name} is longer than {limit} bytes", code="esia.field_too_long")
 
 
 def secret_message(
@@ -180,10 +244,23 @@ def verify_client_secret(
 ) -> None:
     """Check that ``secret`` is ``certificate``'s signature over these fields.
 
-    Raises ``esia.secret_malformed`` unless ``secret`` is base64url of 64 bytes, and
-    ``esia.secret_bad_signature`` when the signature does not verify. The timestamp's
+    Raises ``esia.field_too_long`` when a field is over its :data:`FIELD_LIMITS` entry
+    (checked before anything is hashed), ``esia.secret_malformed`` unless ``secret`` is
+    base64url of 64 bytes, and ``esia.secret_bad_signature`` when the signature does not
+    verify. The timestamp's
     freshness is the caller's check (:func:`check_timestamp`).
     """
+    check_field_sizes(
+        {
+            "client_id": client_id,
+            "scope": scope,
+            "scope_org": scope_org,
+            "timestamp": timestamp,
+            "state": state,
+            "redirect_uri": redirect_uri,
+            "code": code,
+        }
+    )
     if len(secret) > _MAX_SECRET_LENGTH:
         raise EsiaError("the client_secret is too long", code="esia.secret_malformed")
     try:

@@ -21,7 +21,7 @@ from jose.exceptions import JOSEError
 
 from sso_bridge import base64url
 from sso_bridge.errors import InvalidInput
-from sso_bridge.esia.gost import GOST_JWT_ALG, streebog256
+from sso_bridge.esia.gost import GOST_JWT_ALG, MAX_GOST_TOKEN_LENGTH, streebog256
 from sso_bridge.jsonparse import parse_json
 from sso_bridge.oidc.config import ProviderConfig
 from sso_bridge.oidc.errors import IdTokenError
@@ -30,6 +30,8 @@ KeyLookup = Callable[[str | None, str], Any]
 """``(kid, alg) -> jose key``; raises ``oidc.unknown_kid`` / ``oidc.kid_ambiguous``."""
 
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat")
+OPTIONAL_NUMERIC_CLAIMS = ("auth_time",)
+"""NumericDate claims checked for range whenever present, besides exp, iat and nbf."""
 MAX_TOKEN_BYTES = 64 * 1024
 """Longest ID token accepted."""
 MAX_NUMERIC_DATE = 253402300799
@@ -91,23 +93,35 @@ def _header(segment: bytes) -> dict[str, Any]:
 
 def at_hash(access_token: str, alg: str) -> str:
     """OIDC ``at_hash``: the left half of the access token's hash by ``alg``'s digest
-    (Streebog-256 for ``GOST3410_2012_256``)."""
+    (Streebog-256 for ``GOST3410_2012_256``, whose access token must be at most
+    ``MAX_GOST_TOKEN_LENGTH`` characters, else ``oidc.bad_at_hash``)."""
     if alg == GOST_JWT_ALG:
+        if len(access_token) > MAX_GOST_TOKEN_LENGTH:  # never hashed: see validate_id_token
+            raise IdTokenError(
+                f"the access token is longer than {MAX_GOST_TOKEN_LENGTH} characters",
+                code="oidc.bad_at_hash",
+            )
         digest = streebog256(_utf8(access_token))
     else:
         digest = _HASHES[alg[-3:]](_utf8(access_token)).digest()
     return base64url.encode(digest[: len(digest) // 2])
 
 
-def _number(claims: Mapping[str, Any], name: str) -> float:
-    """A NumericDate claim: a finite number of seconds between 0 and year 9999."""
+def _number(claims: Mapping[str, Any], name: str) -> int:
+    """A NumericDate claim: a finite whole number of seconds between 0 and year 9999.
+
+    JSON ``1700000000`` and ``1.7e9`` pass; fractions, booleans, strings, NaN, infinities
+    and numbers out of range (10**400 included) are ``oidc.malformed_token``.
+    """
     value = claims[name]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _malformed(f"{name} is not a number")
     # Compared before any conversion: float(10**400) would raise OverflowError.
     if not 0 <= value <= MAX_NUMERIC_DATE:  # also False for NaN
         raise _malformed(f"{name} is not a date between 1970 and 9999")
-    return float(value)
+    if isinstance(value, float) and not value.is_integer():
+        raise _malformed(f"{name} is not a whole number of seconds")
+    return int(value)
 
 
 def validate_id_token(
@@ -133,6 +147,9 @@ def validate_id_token(
             f"alg {alg!r} is not in the allow-list {list(config.algorithms)}",
             code="oidc.alg_not_allowed",
         )
+    if alg == GOST_JWT_ALG and len(token) > MAX_GOST_TOKEN_LENGTH:
+        # Streebog runs in Python: the bound comes before any hashing
+        raise _malformed(f"a GOST token longer than {MAX_GOST_TOKEN_LENGTH} characters")
     if "crit" in header:
         raise _malformed("critical header extensions are not supported")
     kid = header.get("kid")
@@ -186,6 +203,9 @@ def check_claims(
         raise IdTokenError("the ID token was issued in the future", code="oidc.issued_in_future")
     if "nbf" in claims and _number(claims, "nbf") > moment + skew:
         raise IdTokenError("the ID token is not valid yet", code="oidc.not_yet_valid")
+    for name in OPTIONAL_NUMERIC_CLAIMS:
+        if name in claims:
+            _number(claims, name)  # read by callers (max_age checks): only sane values
     got_nonce = claims.get("nonce")
     if nonce is not None and (
         not isinstance(got_nonce, str) or not hmac.compare_digest(_utf8(got_nonce), _utf8(nonce))

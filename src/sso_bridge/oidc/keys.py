@@ -11,18 +11,21 @@ import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
+from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwk
 from jose.exceptions import JOSEError
 
+from sso_bridge import base64url
 from sso_bridge.clock import Clock, SystemClock
 from sso_bridge.errors import BridgeError, ConfigError, InvalidInput
 from sso_bridge.esia import gost
 from sso_bridge.esia import tokens as esia_tokens
 from sso_bridge.esia.gost import GOST_JWT_ALG, GostCertificate
 from sso_bridge.jsonparse import parse_json
+from sso_bridge.keysize import MAX_RSA_KEY_BITS, MIN_RSA_KEY_BITS, rsa_minimum
 from sso_bridge.oidc.errors import IdTokenError, OidcError
 from sso_bridge.oidc.http import HttpClient, HttpResponse
 
@@ -46,42 +49,115 @@ _KEY_TYPES: dict[str, tuple[str, str | None]] = {
 
 @attrs.frozen
 class ParsedKey:
-    """One usable JWK: its ``kid`` (or None) and the prepared jose key per algorithm."""
+    """One JWK: its ``kid`` (or None) and the prepared jose key per algorithm.
+
+    An RSA key under the minimum size has no prepared keys; ``weak_for`` names the
+    algorithms it would otherwise serve, so that a token signed by it is refused as
+    ``oidc.weak_key`` rather than as an unknown key.
+    """
 
     kid: str | None
     fingerprint: str
     keys: Mapping[str, Any] = attrs.field(eq=False, repr=False)
+    weak_for: frozenset[str] = frozenset()
 
 
 _KEY_MEMBERS = ("kty", "crv", "n", "e", "x", "y", "alg", "use")
 # Members of private or symmetric keys: a JWKS entry with any of them is not a public key
 # and is skipped before python-jose builds it.
 _SECRET_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
-# base64url lengths of the key numbers: an EC coordinate is exactly the curve's size; an
-# RSA modulus is at most 8,192 bits and its exponent at most 64 bits. Longer numbers are
-# not keys, and building them costs python-jose seconds (or an OverflowError).
+# base64url lengths of the key numbers, checked before anything is decoded: an EC
+# coordinate is exactly the curve's size; an RSA modulus is at most MAX_RSA_KEY_BITS and
+# its exponent at most 64 bits. Longer numbers are not keys, and building them costs
+# python-jose seconds (or an OverflowError).
 _COORDINATE_LENGTH = {"P-256": 43, "P-384": 64, "P-521": 88}
-_MAX_MODULUS_LENGTH = 1366
-_MAX_EXPONENT_LENGTH = 11
+_CURVES: dict[str, ec.EllipticCurve] = {
+    "P-256": ec.SECP256R1(),
+    "P-384": ec.SECP384R1(),
+    "P-521": ec.SECP521R1(),
+}
+_MAX_MODULUS_LENGTH = -(-MAX_RSA_KEY_BITS // 6)  # 1,366 characters
+_MAX_EXPONENT_LENGTH = 11  # 8 bytes
+MAX_JWKS_KEYS: Final = 100
+"""The most keys a JWKS may list; providers publish a handful (current, next, retired)."""
+
+
+def _unsigned(text: str, max_length: int) -> bytes | None:
+    """The big-endian bytes of a JWK number: canonical base64url, minimal (no leading
+    zero byte, RFC 7518 §6.3.1), at most ``max_length`` characters; else None."""
+    if not 0 < len(text) <= max_length:
+        return None
+    try:
+        raw = base64url.decode(text)
+    except InvalidInput:
+        return None
+    if not raw or raw[0] == 0 or base64url.encode(raw) != text:
+        return None
+    return raw
+
+
+def modulus_bits(entry: Mapping[str, Any]) -> int | None:
+    """The bit length of an RSA JWK's ``n`` without building the key (None: not a modulus)."""
+    n = entry.get("n")
+    if not isinstance(n, str):
+        return None
+    raw = _unsigned(n, _MAX_MODULUS_LENGTH)
+    if raw is None:
+        return None
+    return 8 * (len(raw) - 1) + raw[0].bit_length()
+
+
+def _rsa_numbers_usable(entry: Mapping[str, Any]) -> bool:
+    """``n`` within MAX_RSA_KEY_BITS and odd; ``e`` odd, at least 3 and at most 64 bits."""
+    bits = modulus_bits(entry)
+    raw_e = _unsigned(entry.get("e", ""), _MAX_EXPONENT_LENGTH)
+    if bits is None or bits > MAX_RSA_KEY_BITS or raw_e is None:
+        return False
+    e = int.from_bytes(raw_e, "big")
+    n_last = base64url.decode(entry["n"])[-1]
+    return e >= 3 and e % 2 == 1 and n_last % 2 == 1
+
+
+def _ec_point_usable(entry: Mapping[str, Any]) -> bool:
+    """``x`` and ``y`` of exactly the curve's length, and a point on that curve."""
+    crv = entry.get("crv", "")
+    length = _COORDINATE_LENGTH.get(crv)
+    if length is None:
+        return False
+    x = _unsigned_fixed(entry.get("x", ""), length)
+    y = _unsigned_fixed(entry.get("y", ""), length)
+    if x is None or y is None:
+        return False
+    try:
+        ec.EllipticCurvePublicNumbers(x, y, _CURVES[crv]).public_key()
+    except ValueError:  # not on the curve (or a coordinate out of the field)
+        return False
+    return True
+
+
+def _unsigned_fixed(text: str, length: int) -> int | None:
+    # EC coordinates are fixed-length octet strings (RFC 7518 §6.2.1.2): leading zeros stay
+    if len(text) != length:
+        return None
+    try:
+        raw = base64url.decode(text)
+    except InvalidInput:
+        return None
+    if base64url.encode(raw) != text:
+        return None
+    return int.from_bytes(raw, "big")
 
 
 def _sized(entry: Mapping[str, Any]) -> bool:
     if entry.get("kty") == "RSA":
-        n, e = entry.get("n", ""), entry.get("e", "")
-        return 0 < len(n) <= _MAX_MODULUS_LENGTH and 0 < len(e) <= _MAX_EXPONENT_LENGTH
-    length = _COORDINATE_LENGTH.get(entry.get("crv", ""))
-    return length is not None and len(entry.get("x", "")) == len(entry.get("y", "")) == length
+        return _rsa_numbers_usable(entry)
+    if entry.get("kty") == "EC":
+        return _ec_point_usable(entry)
+    return False
 
 
 def _fits(entry: Mapping[str, Any], alg: str) -> bool:
-    # RFC 7517/7518 members are strings; anything else is skipped before python-jose sees
-    # it (it turns integers into bytes(n): an OverflowError, or gigabytes of memory).
-    if any(not isinstance(entry.get(name, ""), str) for name in _KEY_MEMBERS):
-        return False
-    if any(name in entry for name in _SECRET_MEMBERS):
-        return False
-    if not _sized(entry):
-        return False
+    """Whether ``entry`` is meant for ``alg`` (type, curve, use, key_ops, alg members)."""
     kty, crv = _KEY_TYPES[alg]
     if entry.get("kty") != kty or (crv is not None and entry.get("crv") != crv):
         return False
@@ -93,18 +169,36 @@ def _fits(entry: Mapping[str, Any], alg: str) -> bool:
     return entry.get("alg") in (None, alg)
 
 
+def _well_formed(entry: Mapping[str, Any]) -> bool:
+    # RFC 7517/7518 members are strings; anything else is skipped before python-jose sees
+    # it (it turns integers into bytes(n): an OverflowError, or gigabytes of memory).
+    if any(not isinstance(entry.get(name, ""), str) for name in _KEY_MEMBERS):
+        return False
+    return not any(name in entry for name in _SECRET_MEMBERS)
+
+
 def parse_jwks(
     document: Mapping[str, Any],
     algorithms: Collection[str],
     previous: Collection[ParsedKey] = (),
+    *,
+    min_rsa_bits: int = MIN_RSA_KEY_BITS,
 ) -> tuple[ParsedKey, ...]:
-    """The usable keys of a JWKS for ``algorithms``; entries that do not parse are skipped.
+    """The keys of a JWKS for ``algorithms``; entries that do not parse are skipped.
 
-    Keys equal to one in ``previous`` (same members) are reused, not built again.
+    Every number is bounded and checked before a key is built (see
+    :func:`modulus_bits`): an RSA modulus of at most ``MAX_RSA_KEY_BITS``, an exponent of
+    at most 64 bits, an EC point of the curve's size and on that curve. An RSA key under
+    ``min_rsa_bits`` (never less than ``MIN_RSA_KEY_BITS``) is kept without prepared keys,
+    marked :attr:`ParsedKey.weak_for`. Keys equal to one in ``previous`` (same members)
+    are reused, not built again.
     """
+    minimum = max(min_rsa_bits, MIN_RSA_KEY_BITS)
     entries = document.get("keys")
     if not isinstance(entries, list):
         raise OidcError("the JWKS has no keys list", code="oidc.jwks_invalid")
+    if len(entries) > MAX_JWKS_KEYS:
+        raise OidcError(f"the JWKS lists more than {MAX_JWKS_KEYS} keys", code="oidc.jwks_invalid")
     known = {key.fingerprint: key for key in previous}
     parsed: list[ParsedKey] = []
     for entry in entries:
@@ -120,10 +214,15 @@ def parse_jwks(
         if fingerprint in known:
             parsed.append(known[fingerprint])
             continue
+        if not _well_formed(entry) or not _sized(entry):
+            continue
+        meant = [alg for alg in algorithms if _fits(entry, alg)]
+        if entry.get("kty") == "RSA" and (modulus_bits(entry) or 0) < minimum:
+            if meant:
+                parsed.append(ParsedKey(kid, fingerprint, {}, frozenset(meant)))
+            continue
         keys: dict[str, Any] = {}
-        for alg in algorithms:
-            if not _fits(entry, alg):
-                continue
+        for alg in meant:
             try:
                 key = jwk.construct(dict(entry), alg)
             except (JOSEError, ValueError, TypeError, KeyError, OverflowError):
@@ -135,14 +234,25 @@ def parse_jwks(
     return tuple(parsed)
 
 
+def _weak(kid: str | None, alg: str) -> IdTokenError:
+    return IdTokenError(
+        f"the IdP's key {kid!r} for {alg} is an RSA key under {MIN_RSA_KEY_BITS} bits "
+        "(or under the configured minimum); it is not used",
+        code="oidc.weak_key",
+    )
+
+
 def select_key(keys: Collection[ParsedKey], kid: str | None, alg: str) -> Any | None:
     """The one key for ``kid`` and ``alg``; None when no key has that ``kid``.
 
     Without a ``kid`` a key is chosen only when exactly one key fits ``alg``
     (else ``oidc.kid_ambiguous``). Two keys with one ``kid`` are ``oidc.kid_ambiguous`` too.
+    A key refused for its size is ``oidc.weak_key``.
     """
     if kid is None:
         fitting = [key.keys[alg] for key in keys if alg in key.keys]
+        if not fitting and any(alg in key.weak_for for key in keys):
+            raise _weak(None, alg)
         if len(fitting) != 1:
             raise IdTokenError(
                 f"the token names no kid and {len(fitting)} keys fit {alg}",
@@ -156,6 +266,8 @@ def select_key(keys: Collection[ParsedKey], kid: str | None, alg: str) -> Any | 
         )
     if not named:
         return None
+    if alg in named[0].weak_for:
+        raise _weak(kid, alg)
     if alg not in named[0].keys:
         raise IdTokenError(f"key {kid!r} cannot be used with {alg}", code="oidc.key_alg_mismatch")
     return named[0].keys[alg]
@@ -171,6 +283,9 @@ class JwksCache:
     ``jwks_uri``, for an hour) and read from there first, so that broker processes
     sharing the store share one fetch; a document there that differs from the one in use
     (another process saw a rotation) is taken before the IdP is asked.
+
+    RSA keys under ``min_rsa_bits`` (default and floor: 2048, see
+    :mod:`sso_bridge.keysize`; a smaller setting is ``config.invalid``) are not used.
     """
 
     def __init__(
@@ -182,7 +297,9 @@ class JwksCache:
         clock: Clock | None = None,
         min_refetch_interval: timedelta = timedelta(seconds=30),
         store: EphemeralStore | None = None,
+        min_rsa_bits: int | None = None,
     ) -> None:
+        self._min_rsa_bits = rsa_minimum(min_rsa_bits)
         self._http = http
         self._store = store
         self._document: bytes | None = None
@@ -234,7 +351,12 @@ class JwksCache:
             self._store.put(JWKS_KIND, self._uri, response.body, now + SHARED_JWKS_LIFETIME, now)
 
     def _load(self, response: HttpResponse) -> None:
-        self._keys = parse_jwks(response.json_object("JWKS"), self._algorithms, self._keys)
+        self._keys = parse_jwks(
+            response.json_object("JWKS"),
+            self._algorithms,
+            self._keys,
+            min_rsa_bits=self._min_rsa_bits,
+        )
         self._document = response.body
 
 
@@ -287,15 +409,25 @@ class GostKeyring:
         return _GostKey(self, kid)
 
     def verify(self, signing_input: bytes, signature: bytes, kid: str | None) -> bool:
-        """True when a current certificate verifies; one refetch is tried before False."""
-        if esia_tokens.gost_signature_valid(signing_input, signature, self.certificates(), kid):
+        """True when a current certificate verifies; one refetch is tried before False.
+
+        The signing input is hashed once (not at all when it is over
+        :data:`~sso_bridge.esia.tokens.MAX_GOST_TOKEN_LENGTH` or the signature is not 64
+        bytes) and checked against each certificate, before and after a refetch.
+        """
+        if len(signature) != 64:
+            return False
+        digest = esia_tokens.signing_input_digest(signing_input)
+        if digest is None:
+            return False
+        if esia_tokens.gost_digest_valid(digest, signature, self.certificates(), kid):
             return True
         with self._lock:
             if self._uri is None or not self._may_refetch():
                 return False
             self._refresh()
             current = self._pinned + self._published
-        return esia_tokens.gost_signature_valid(signing_input, signature, current, kid)
+        return esia_tokens.gost_digest_valid(digest, signature, current, kid)
 
     def refresh(self) -> None:
         """Fetch the published certificates now."""

@@ -3,8 +3,8 @@
 The checks are split as :mod:`sso_bridge.oidc` is: safe parsing and ID lookup by string
 (:mod:`.xml`), the bindings (:mod:`.codec`), configuration and IdP metadata
 (:mod:`.config`, :mod:`.metadata`), the signature profile (:mod:`.verify`), the login
-response (:mod:`.response`), outgoing requests, SP metadata and logout
-(:mod:`.requests`), and use-once server-side state (:mod:`.stores`)::
+response (:mod:`.response`) and its decryption (:mod:`.encryption`), outgoing requests,
+SP metadata and logout (:mod:`.requests`), and use-once server-side state (:mod:`.stores`)::
 
     config = ServiceProviderConfig.from_idp_metadata(xml, entity_id=..., acs_url=...,
                                                      idp_entity_id=...)
@@ -47,7 +47,7 @@ from sso_bridge.saml.stores import (
     RequestStore,
 )
 from sso_bridge.saml.verify import MIN_RSA_KEY_BITS, verify_element, verify_enveloped
-from sso_bridge.saml.xml import element_by_id, element_text, is_ncname, parse_xml
+from sso_bridge.saml.xml import XmlLimits, element_by_id, element_text, is_ncname, parse_xml
 
 __all__ = [
     "BINDING_POST",
@@ -64,6 +64,7 @@ __all__ = [
     "RequestStore",
     "SamlError",
     "ServiceProviderConfig",
+    "XmlLimits",
     "build_authn_request",
     "build_logout_request",
     "decode_post",

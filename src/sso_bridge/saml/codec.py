@@ -18,8 +18,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from sso_bridge.keysize import MIN_RSA_KEY_BITS
 from sso_bridge.saml.errors import refuse
-from sso_bridge.saml.verify import MIN_RSA_KEY_BITS, check_key_size
+from sso_bridge.saml.verify import check_key_size
 
 __all__ = [
     "BINDING_POST",

@@ -9,16 +9,17 @@ from types import MappingProxyType
 from typing import Any, Final
 
 import attrs
-import xmlsec
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sso_bridge.errors import ConfigError
+from sso_bridge.keysize import MIN_RSA_KEY_BITS, rsa_minimum
 from sso_bridge.saml.errors import SamlError
 from sso_bridge.saml.metadata import idp_certificates_from_metadata, idp_endpoints_from_metadata
-from sso_bridge.saml.verify import MIN_RSA_KEY_BITS, check_key_size
-from sso_bridge.saml.xml import MAX_DOCUMENT_BYTES
+from sso_bridge.saml.verify import check_key_size
+from sso_bridge.saml.xml import DEFAULT_LIMITS, MAX_DOCUMENT_BYTES, XmlLimits
 
 __all__ = [
     "ESIA_ATTRIBUTES",
@@ -107,7 +108,9 @@ class ServiceProviderConfig:
     ``attribute_names`` maps :data:`IDENTITY_FIELDS` to attribute names (ESIA's by default);
     ``request_lifetime`` is how long an issued request stays answerable; ``skew`` is the
     clock tolerance on every time check (0 to 5 minutes). IdP RSA keys under
-    ``min_rsa_key_bits`` are refused (``saml.weak_key``).
+    ``min_rsa_key_bits`` are refused (``saml.weak_key``). ``max_response_bytes`` and
+    ``xml_limits`` bound the size and the shape of every message read (see
+    :class:`~sso_bridge.saml.xml.XmlLimits`).
     """
 
     entity_id: str
@@ -130,6 +133,7 @@ class ServiceProviderConfig:
     )
     request_lifetime: timedelta = timedelta(minutes=10)
     min_rsa_key_bits: int = MIN_RSA_KEY_BITS
+    xml_limits: XmlLimits = DEFAULT_LIMITS
 
     def __attrs_post_init__(self) -> None:
         if not self.idp_certificates:
@@ -156,6 +160,10 @@ class ServiceProviderConfig:
             _decryption_key(self.decryption_key_pem)
         if self.skew < timedelta(0) or self.skew > timedelta(minutes=5):
             raise ConfigError("skew must be between 0 and 5 minutes", code="saml.bad_config")
+        try:
+            rsa_minimum(self.min_rsa_key_bits)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, code="saml.bad_config") from None
         for certificate in self.idp_certificates:
             try:
                 check_key_size(certificate, self.min_rsa_key_bits)
@@ -184,8 +192,8 @@ class ServiceProviderConfig:
         """The key that signs outgoing requests, if one is configured."""
         return None if self.signing_key_pem is None else _rsa_private_key(self.signing_key_pem)
 
-    def decryption_key(self) -> xmlsec.Key | None:
-        """The key that decrypts assertions, if one is configured."""
+    def decryption_key(self) -> rsa.RSAPrivateKey | None:
+        """The RSA key that decrypts assertions, if one is configured."""
         pem = self.decryption_key_pem
         return None if pem is None else _decryption_key(pem)
 
@@ -200,11 +208,14 @@ def _pem_certificate(pem: bytes, what: str) -> x509.Certificate:
 
 
 @functools.lru_cache(maxsize=16)
-def _decryption_key(pem: bytes) -> xmlsec.Key:
-    # Parsed once; libxmlsec copies a key into each context that uses it.
+def _decryption_key(pem: bytes) -> rsa.RSAPrivateKey:
+    # Parsed once: loading validates the RSA key.
     try:
-        return xmlsec.Key.from_memory(pem, xmlsec.constants.KeyDataFormatPem)
-    except xmlsec.Error as exc:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise ConfigError(
             f"cannot load the decryption key: {exc}", code="saml.bad_config"
         ) from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ConfigError("the decryption key must be an RSA key", code="saml.bad_config")
+    return key

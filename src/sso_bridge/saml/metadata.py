@@ -11,7 +11,7 @@ from cryptography import x509
 from sso_bridge.errors import ConfigError
 from sso_bridge.saml.codec import BINDING_REDIRECT
 from sso_bridge.saml.errors import SamlError
-from sso_bridge.saml.xml import MD_NS, NS, parse_xml
+from sso_bridge.saml.xml import MD_NS, METADATA_LIMITS, NS, parse_xml
 
 __all__ = ["idp_certificates_from_metadata", "idp_endpoints_from_metadata"]
 
@@ -20,7 +20,7 @@ def _metadata_entities(metadata_xml: str | bytes, entity_id: str) -> list[Any]:
     """The EntityDescriptors for ``entity_id`` in safely parsed metadata."""
     data = metadata_xml.encode("utf-8") if isinstance(metadata_xml, str) else metadata_xml
     try:
-        root = parse_xml(data, max_bytes=max(len(data), 1))
+        root = parse_xml(data, max_bytes=max(len(data), 1), limits=METADATA_LIMITS)
     except SamlError as exc:
         raise ConfigError(
             f"IdP metadata refused: {exc.message}", code="saml.bad_metadata"

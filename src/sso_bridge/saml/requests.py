@@ -274,9 +274,9 @@ def process_logout_response(
             config.idp_certificates,
             min_rsa_bits=config.min_rsa_key_bits,
         )
-        root = parse_xml(decode_redirect(encoded, limit), max_bytes=limit)
+        root = parse_xml(decode_redirect(encoded, limit), max_bytes=limit, limits=config.xml_limits)
     elif binding == "post":
-        root = parse_xml(decode_post(encoded, limit), max_bytes=limit)
+        root = parse_xml(decode_post(encoded, limit), max_bytes=limit, limits=config.xml_limits)
         if root.find("ds:Signature", NS) is None:
             raise refuse("saml.unsigned", "the LogoutResponse is not signed")
         response_id = root.get("ID")

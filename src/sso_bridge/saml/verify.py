@@ -7,6 +7,13 @@ python-xmlsec against the configured IdP certificates only (``KeyInfo`` is never
 and returns the signed element of the very tree that was verified. Callers read every
 value from that element, so wrapped or re-parsed content never reaches them. The element
 is named by its ``ID``, compared as a string (:func:`sso_bridge.saml.xml.element_by_id`).
+
+Nothing is ever fetched. The profile refuses any ``URI`` but the one ``#id`` reference and
+any ``RetrievalMethod`` before libxmlsec sees the tree; libxmlsec runs with a preset key
+(``KeyInfo`` is never read) and only the transforms the profile allows enabled; and, from
+the moment this module is imported, libxmlsec's I/O callbacks are replaced by one set that
+opens nothing (:func:`refuse_xmlsec_io`), for the whole process, so no reference can reach
+a file or the network even if a check were missed.
 """
 
 from __future__ import annotations
@@ -19,10 +26,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 import xmlsec
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from lxml import etree  # type: ignore[import-untyped]
 
+from sso_bridge.keysize import MAX_RSA_KEY_BITS, MIN_RSA_KEY_BITS, rsa_bits, rsa_key_acceptable
 from sso_bridge.saml.errors import SamlError, refuse
 from sso_bridge.saml.xml import (
     DS_NS,
@@ -41,16 +48,16 @@ if TYPE_CHECKING:
 __all__ = [
     "ALLOWED_DIGEST_METHODS",
     "ALLOWED_SIGNATURE_METHODS",
+    "MAX_INCLUSIVE_PREFIXES",
     "MIN_RSA_KEY_BITS",
     "check_key_size",
+    "refuse_xmlsec_io",
     "verify_element",
     "verify_enveloped",
 ]
 
 _C = xmlsec.constants
 
-MIN_RSA_KEY_BITS: Final = 2048
-"""The smallest RSA key accepted for an IdP signature unless configured otherwise."""
 
 ALLOWED_SIGNATURE_METHODS: Final[Mapping[str, Transform]] = {
     t.href: t
@@ -69,10 +76,51 @@ ALLOWED_DIGEST_METHODS: Final[Mapping[str, Transform]] = {
 }
 """Digest algorithms accepted, by URI."""
 
+MAX_INCLUSIVE_PREFIXES: Final = 16
+"""The most prefixes an ``InclusiveNamespaces`` PrefixList may name: libxmlsec looks each
+one up at every element it canonicalizes. IdPs name one to four (``xs``, ``xsd``)."""
+
+MAX_OFFERED_CERTIFICATES: Final = 4
+"""How many KeyInfo certificates are looked at to tell ``saml.wrong_key`` from a bad
+signature; any further ones are ignored (each costs a certificate parse)."""
+
 _EXC_C14N_NS: Final = "http://www.w3.org/2001/10/xml-exc-c14n#"
 _ENVELOPED: Final = _C.TransformEnveloped.href
 _EXC_C14N: Final = _C.TransformExclC14N.href
 _NS: Final = {"ds": DS_NS}
+
+
+def _no_uri(uri: bytes) -> bool:
+    return False
+
+
+def _open_nothing(uri: bytes) -> None:
+    return None
+
+
+def _read_nothing(context: object, buffer: memoryview) -> int:
+    return -1
+
+
+def _close_nothing(context: object) -> None:
+    return None
+
+
+def refuse_xmlsec_io() -> None:
+    """Make libxmlsec unable to open any URI, in this whole process.
+
+    Its default I/O callbacks (files, and the network where libxml2 was built with it)
+    are unregistered, and one set that matches no URI takes their place, so a
+    ``CipherReference``, a ``RetrievalMethod`` or a ``Reference`` to anything but the
+    document itself fails inside libxmlsec. Called when this module is imported; nothing
+    in SAML needs libxmlsec to read from outside the document. Any other code in the
+    process that calls ``xmlsec.register_default_callbacks()`` undoes it.
+    """
+    xmlsec.cleanup_callbacks()
+    xmlsec.register_callbacks(_no_uri, _open_nothing, _read_nothing, _close_nothing)
+
+
+refuse_xmlsec_io()
 
 
 def verify_enveloped(
@@ -100,9 +148,9 @@ def verify_enveloped(
         root = parse_xml(document, max_bytes=max_bytes)
     else:
         raise TypeError("document must be bytes or an lxml element")
-    return verify_element(
-        element_by_id(root, element_id), trusted_certificates, min_rsa_bits=min_rsa_bits
-    )
+    element = element_by_id(root, element_id)  # also checks that the ID is unique
+    refuse_dtd(element)
+    return _verify_unique(element, element_id, trusted_certificates, min_rsa_bits)
 
 
 def verify_element(
@@ -117,6 +165,16 @@ def verify_element(
     refuse_dtd(element)
     element_id = require_ncname(element.get("ID"), "the signed element")
     require_unique_id(element, element_id)
+    return _verify_unique(element, element_id, trusted_certificates, min_rsa_bits)
+
+
+def _verify_unique(
+    element: Any,
+    element_id: str,
+    trusted_certificates: Sequence[x509.Certificate],
+    min_rsa_bits: int,
+) -> Any:
+    """:func:`verify_element` once the element's ID is known to be an NCName, unique."""
     signature, algorithms = _check_profile(element, element_id)
     if not trusted_certificates:
         raise refuse("saml.no_trusted_key", "no trusted certificate is configured")
@@ -129,12 +187,15 @@ def verify_element(
 
 
 def check_key_size(certificate: x509.Certificate, min_rsa_bits: int = MIN_RSA_KEY_BITS) -> None:
-    """Refuse (``saml.weak_key``) a certificate whose RSA key is under ``min_rsa_bits``."""
-    key = certificate.public_key()
-    if isinstance(key, rsa.RSAPublicKey) and key.key_size < min_rsa_bits:
+    """Refuse (``saml.weak_key``) a certificate whose RSA key is under ``min_rsa_bits``
+    (never less than :data:`~sso_bridge.keysize.MIN_RSA_KEY_BITS`) or over
+    :data:`~sso_bridge.keysize.MAX_RSA_KEY_BITS`."""
+    if not rsa_key_acceptable(certificate, min_rsa_bits):
+        minimum = max(min_rsa_bits, MIN_RSA_KEY_BITS)
         raise refuse(
             "saml.weak_key",
-            f"the IdP's RSA key has {key.key_size} bits; at least {min_rsa_bits} are required",
+            f"the IdP's RSA key has {rsa_bits(certificate)} bits; "
+            f"{minimum} to {MAX_RSA_KEY_BITS} are accepted",
         )
 
 
@@ -159,10 +220,15 @@ def _check_profile(element: Any, element_id: str) -> tuple[Any, _Algorithms]:
     signature = signatures[0]
     if signature.find(_ds(".//ds:Object")) is not None:
         raise refuse("saml.object_forbidden", "the signature carries a ds:Object")
+    for _ in signature.iter(_ds("ds:RetrievalMethod")):
+        raise refuse("saml.external_reference", "the signature carries a RetrievalMethod")
     signed_info = _only(signature, "ds:SignedInfo")
     _only(signature, "ds:SignatureValue")
-    if _algorithm(signed_info, "ds:CanonicalizationMethod") != _EXC_C14N:
+    canonicalization = _only(signed_info, "ds:CanonicalizationMethod")
+    if canonicalization.get("Algorithm") != _EXC_C14N:
         raise refuse("saml.bad_canonicalization", "SignedInfo must use exclusive c14n")
+    if not _plain_exclusive(canonicalization):
+        raise refuse("saml.bad_canonicalization", "SignedInfo's c14n takes no parameters")
     signature_method = ALLOWED_SIGNATURE_METHODS.get(_algorithm(signed_info, "ds:SignatureMethod"))
     if signature_method is None:
         raise refuse("saml.bad_algorithm", "signature algorithm not allowed")
@@ -172,6 +238,8 @@ def _check_profile(element: Any, element_id: str) -> tuple[Any, _Algorithms]:
             "saml.reference_mismatch",
             "the signature must have exactly one reference, to the signed element",
         )
+    if len(signature.xpath(".//@URI")) != 1:
+        raise refuse("saml.external_reference", "the signature names a URI besides its reference")
     reference = references[0]
     digest_method = ALLOWED_DIGEST_METHODS.get(_algorithm(reference, "ds:DigestMethod"))
     if digest_method is None:
@@ -192,13 +260,25 @@ def _check_profile(element: Any, element_id: str) -> tuple[Any, _Algorithms]:
 def _plain_transforms(transforms: list[Any]) -> bool:
     """No parameters except exclusive c14n's InclusiveNamespaces."""
     enveloped, exclusive = transforms
-    if len(enveloped):
-        return False
-    children = list(exclusive)
-    return all(
-        child.tag == f"{{{_EXC_C14N_NS}}}InclusiveNamespaces" and len(child) == 0
+    return len(enveloped) == 0 and _plain_exclusive(exclusive)
+
+
+def _plain_exclusive(method: Any) -> bool:
+    """Exclusive c14n with at most one InclusiveNamespaces, of at most
+    :data:`MAX_INCLUSIVE_PREFIXES` prefixes (``saml.too_complex`` beyond)."""
+    children = list(method)
+    if len(children) > 1 or any(
+        child.tag != f"{{{_EXC_C14N_NS}}}InclusiveNamespaces" or len(child) != 0
         for child in children
-    )
+    ):
+        return False
+    for child in children:
+        if len(child.get("PrefixList", "").split()) > MAX_INCLUSIVE_PREFIXES:
+            raise refuse(
+                "saml.too_complex",
+                f"the PrefixList names more than {MAX_INCLUSIVE_PREFIXES} prefixes",
+            )
+    return True
 
 
 def _only(parent: Any, path: str) -> Any:
@@ -251,9 +331,10 @@ def _verification_failure(signature: Any, trusted: Sequence[x509.Certificate]) -
 
     KeyInfo only picks the error code here; it never supplies a key.
     """
-    bodies = signature.xpath("ds:KeyInfo/ds:X509Data/ds:X509Certificate/text()", namespaces=_NS)
+    bodies = signature.xpath("ds:KeyInfo/ds:X509Data/ds:X509Certificate", namespaces=_NS)
     trusted_keys = [c.public_key() for c in trusted]
-    for body in bodies:
+    for node in bodies[:MAX_OFFERED_CERTIFICATES]:
+        body = "".join(node.itertext())
         try:
             offered = x509.load_der_x509_certificate(
                 base64.b64decode("".join(str(body).split()), validate=True)

@@ -1,35 +1,47 @@
 """The one safe XML parser for SAML documents, and ID lookup by string.
 
-:func:`parse_xml` reads every SAML document: no DTD, no entities, no network, no huge
-trees, and a size limit. An ``ID`` read from a document is only ever compared as a string
-(:func:`element_by_id`) and must be an XML NCName (:func:`require_ncname`); it is never
-evaluated as XPath or any other expression.
+:func:`parse_xml` reads every SAML document: no DTD, no entities, no XInclude, no network,
+no file, a size limit, and a bounded shape (:class:`XmlLimits`: nodes, depth, attributes
+and namespace declarations per element and in all, text per node), checked right after
+parsing and before any cryptography runs on the tree. An ``ID`` read from a document is
+only ever compared as a string (:func:`element_by_id`) and must be an XML NCName
+(:func:`require_ncname`); it is never evaluated as XPath or any other expression.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+import attrs
 from lxml import etree  # type: ignore[import-untyped]
 
-from sso_bridge.saml.errors import refuse
+from sso_bridge.saml.errors import SamlError, refuse
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "DS_NS",
     "MAX_DOCUMENT_BYTES",
+    "MAX_INSTANT",
     "MD_NS",
+    "METADATA_LIMITS",
+    "MIN_INSTANT",
     "NS",
     "SAMLP_NS",
     "SAML_NS",
     "XENC_NS",
+    "XINCLUDE_NS",
+    "XmlLimits",
+    "check_shape",
     "element_by_id",
     "element_text",
     "format_instant",
     "is_ncname",
     "new_id",
+    "parse_instant",
     "parse_xml",
     "refuse_dtd",
     "require_ncname",
@@ -41,11 +53,51 @@ SAMLP_NS: Final = "urn:oasis:names:tc:SAML:2.0:protocol"
 MD_NS: Final = "urn:oasis:names:tc:SAML:2.0:metadata"
 DS_NS: Final = "http://www.w3.org/2000/09/xmldsig#"
 XENC_NS: Final = "http://www.w3.org/2001/04/xmlenc#"
+XINCLUDE_NS: Final = "http://www.w3.org/2001/XInclude"
+XINCLUDE_2003_NS: Final = "http://www.w3.org/2003/XInclude"
 NS: Final = {"saml": SAML_NS, "samlp": SAMLP_NS, "md": MD_NS, "ds": DS_NS, "xenc": XENC_NS}
 """Prefixes used in the library's ``find`` paths."""
 
 MAX_DOCUMENT_BYTES: Final = 256 * 1024
 """Default size limit of a SAML document, in bytes."""
+
+
+@attrs.frozen
+class XmlLimits:
+    """The largest shape :func:`parse_xml` accepts; anything beyond is ``saml.too_complex``.
+
+    The defaults are far above real responses (ESIA, AD FS and Shibboleth send a few
+    hundred nodes, under 10 attributes and 10 namespace declarations on any element,
+    depth under 10, text nodes of a few kilobytes) and low enough that the worst document
+    within them costs libxmlsec a few milliseconds: its canonicalization sorts each
+    element's attributes and namespaces by insertion, so that cost grows with their square.
+
+    ``max_nodes`` counts elements, text, comments and processing instructions;
+    ``max_text`` is in characters, for one text, comment or attribute value.
+    """
+
+    max_nodes: int = 4096
+    max_depth: int = 32
+    max_attributes: int = 4096
+    max_attributes_per_element: int = 32
+    max_namespaces: int = 1024
+    max_namespaces_per_element: int = 32
+    max_text: int = 64 * 1024
+
+    def __attrs_post_init__(self) -> None:
+        for field in attrs.fields(type(self)):
+            if getattr(self, field.name) < 1:
+                raise ValueError(f"XmlLimits.{field.name} must be positive")
+
+
+DEFAULT_LIMITS: Final = XmlLimits()
+"""The shape limits of SAML messages."""
+
+METADATA_LIMITS: Final = XmlLimits(
+    max_nodes=1 << 22, max_attributes=1 << 22, max_namespaces=1 << 16, max_text=1 << 20
+)
+"""The shape limits of metadata, which may describe many entities (never signed-checked
+here); the per-element limits and the depth stay those of messages."""
 
 
 MAX_ID_LENGTH: Final = 256
@@ -68,11 +120,78 @@ def format_instant(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# Two fixed expressions, compiled once: the value of every attribute a signature reference
-# could resolve to (ID, Id, id, xml:id), and every element with an ID. The value sought is
-# compared with their results in Python; it never becomes part of an expression.
-_ID_VALUES: Final = etree.XPath("//@ID | //@Id | //@id | //@xml:id")
-_ELEMENTS_WITH_ID: Final = etree.XPath("//*[@ID]")
+MIN_INSTANT: Final = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_INSTANT: Final = datetime(3000, 1, 1, tzinfo=UTC)
+"""Instants read from a message lie in [MIN_INSTANT, MAX_INSTANT): far beyond any real
+validity period, and far enough from ``datetime``'s own limits (years 1 and 9999) that
+adding a skew, a lifetime or a cache period never overflows."""
+
+_MAX_INSTANT_LENGTH: Final = 64
+# xs:dateTime: a four-digit year (more digits, a sign or year 0000 are out of range anyway),
+# any number of fractional digits, an optional Z or offset of at most 14:00.
+_DATETIME: Final = re.compile(
+    r"(-?\d{4,})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?", re.ASCII
+)
+
+
+def parse_instant(value: str | None, what: str) -> datetime:
+    """An ``xs:dateTime`` attribute (``what`` names it in refusals) as an aware UTC datetime.
+
+    No time zone means UTC. ``saml.missing_time`` when absent, ``saml.bad_time`` when not
+    an xs:dateTime (a 60th second or an offset beyond 14:00 included) and
+    ``saml.time_out_of_range`` outside [:data:`MIN_INSTANT`, :data:`MAX_INSTANT`).
+    Fractional seconds are cut to microseconds. Never raises anything else.
+    """
+    if not value:
+        raise refuse("saml.missing_time", f"{what} is missing")
+    match = _DATETIME.fullmatch(value) if len(value) <= _MAX_INSTANT_LENGTH else None
+    if match is None:
+        raise refuse("saml.bad_time", f"{what} is not an xs:dateTime: {value[:40]!r}")
+    year_text, month, day, hour, minute, second, fraction, zone = match.groups()
+    year = int(year_text)
+    # Checked before any arithmetic: one year of margin for the time zone offset.
+    if not MIN_INSTANT.year - 1 <= year <= MAX_INSTANT.year:
+        raise refuse("saml.time_out_of_range", f"{what} is out of range: {value!r}")
+    offset = timedelta(0)
+    if zone is not None and zone != "Z":
+        hours, minutes = int(zone[1:3]), int(zone[4:6])
+        if minutes > 59 or hours * 60 + minutes > 14 * 60:
+            raise refuse("saml.bad_time", f"{what} has an impossible time zone: {value!r}")
+        offset = timedelta(hours=hours, minutes=minutes) * (-1 if zone[0] == "-" else 1)
+    try:
+        local = datetime(
+            year,
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            int((fraction or "").ljust(6, "0")[:6]),
+            tzinfo=UTC,
+        )
+    except ValueError:
+        raise refuse("saml.bad_time", f"{what} is not an xs:dateTime: {value!r}") from None
+    moment = local - offset
+    if not MIN_INSTANT <= moment < MAX_INSTANT:
+        raise refuse("saml.time_out_of_range", f"{what} is out of range: {value!r}")
+    return moment
+
+
+# Fixed expressions, compiled once. The ID sought is bound to the variable ``$id`` as a
+# string and compared by string equality; it is never part of an expression's text. Four
+# counts, not one union: libxml2 merges a union's node-sets in quadratic time.
+_ID_COUNT: Final = etree.XPath(
+    "count(//@ID[. = $id]) + count(//@Id[. = $id]) + count(//@id[. = $id])"
+    " + count(//@xml:id[. = $id])"
+)
+_ELEMENT_WITH_ID: Final = etree.XPath("//*[@ID = $id]")
+_NODES: Final = etree.XPath("count(//node())")
+_ATTRIBUTES: Final = etree.XPath("count(//@*)")
+_XINCLUDE: Final = etree.XPath("boolean(//*[namespace-uri() = $old or namespace-uri() = $new])")
+# Encodings in which markup is plain ASCII, so byte counts bound what the tree holds.
+_ASCII_MARKUP: Final = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+_LIBXML2_MAX_DEPTH: Final = 256
+_UNPARSED_FACTOR: Final = 4
 
 
 def is_ncname(value: str) -> bool:
@@ -89,22 +208,29 @@ def require_ncname(value: str | None, what: str = "the element") -> str:
     return value
 
 
-def parse_xml(document: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
+def parse_xml(
+    document: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES, limits: XmlLimits = DEFAULT_LIMITS
+) -> Any:
     """Parse ``document`` safely and return its root element.
 
     Refuses documents over ``max_bytes`` (``saml.too_large``), with any DOCTYPE
-    (``saml.dtd_forbidden``) and those that are not well-formed (``saml.xml_invalid``).
+    (``saml.dtd_forbidden``), those that are not well-formed (``saml.xml_invalid``), with
+    an XInclude element (``saml.external_reference``) and those beyond ``limits``
+    (``saml.too_complex``, the message names the limit). Nothing is ever fetched: no DTD,
+    entity, XInclude or network access.
     """
     if len(document) > max_bytes:
         raise refuse("saml.too_large", f"the document exceeds {max_bytes} bytes")
     # Checked before parsing as well, so an entity bomb is never even read.
     if b"<!DOCTYPE" in document or b"<!ENTITY" in document:
         raise refuse("saml.dtd_forbidden", "XML with a DTD is not accepted")
+    _refuse_hopeless(document, limits)
     parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
         dtd_validation=False,
+        attribute_defaults=False,
         huge_tree=False,
         remove_comments=False,
         remove_pis=False,
@@ -115,7 +241,115 @@ def parse_xml(document: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
         # ValueError: lxml refuses some inputs (e.g. unicode with an encoding declaration).
         raise refuse("saml.xml_invalid", f"not well-formed XML: {_one_line(exc)}") from None
     refuse_dtd(root)
+    check_shape(root, limits, document)
     return root
+
+
+def check_shape(root: Any, limits: XmlLimits = DEFAULT_LIMITS, document: bytes = b"") -> None:
+    """Refuse (``saml.too_complex``) a tree beyond ``limits`` and (``saml.external_reference``)
+    one with an XInclude element. ``document``, the bytes ``root`` was parsed from, lets
+    byte counts skip the checks that cannot fail; each check is one pass in libxml2."""
+    ascii_markup = _ascii_markup(root, document)
+
+    def too_complex(what: str, limit: int) -> SamlError:
+        return refuse("saml.too_complex", f"the document has more than {limit} {what}")
+
+    if _NODES(root) > limits.max_nodes:
+        raise too_complex("nodes", limits.max_nodes)
+    attributes = _ATTRIBUTES(root)
+    if attributes > limits.max_attributes:
+        raise too_complex("attributes", limits.max_attributes)
+    per_element = limits.max_attributes_per_element
+    if attributes > per_element and _nth_attribute(per_element + 1)(root):
+        raise too_complex("attributes on one element", per_element)
+    # libxml2 itself refuses documents deeper than 256 (huge_tree is off).
+    if limits.max_depth < _LIBXML2_MAX_DEPTH and _deeper_than(limits.max_depth)(root):
+        raise too_complex("levels of nesting", limits.max_depth)
+    # A character takes at least one byte: no value is longer than the whole document.
+    if (not document or len(document) > limits.max_text) and _longer_than(limits.max_text)(root):
+        raise too_complex("characters in one text or attribute value", limits.max_text)
+    declarations = document.count(b"xmlns") if ascii_markup else None
+    if declarations is None or declarations > min(
+        limits.max_namespaces, limits.max_namespaces_per_element
+    ):
+        _check_namespaces(root, limits)
+    # A namespace name can be spelt with character references, hence the "&#".
+    maybe_xinclude = not ascii_markup or b"XInclude" in document or b"&#" in document
+    if maybe_xinclude and _XINCLUDE(root, old=XINCLUDE_NS, new=XINCLUDE_2003_NS):
+        raise refuse("saml.external_reference", "XInclude is not accepted")
+
+
+def _refuse_hopeless(document: bytes, limits: XmlLimits) -> None:
+    """Refuse, before parsing it, a document with four times more ``<`` than ``max_nodes``
+    or ``xmlns`` than ``max_namespaces``: each node starts with a ``<`` and each
+    declaration with ``xmlns``, and a real message has no such runs of them in text."""
+    size = len(document)  # a shorter document cannot hold that many
+    nodes = _UNPARSED_FACTOR * limits.max_nodes
+    if size > nodes and document.count(b"<") > nodes:
+        raise refuse("saml.too_complex", f"the document has more than {limits.max_nodes} nodes")
+    namespaces = _UNPARSED_FACTOR * limits.max_namespaces
+    if size > 5 * namespaces and document.count(b"xmlns") > namespaces:
+        raise refuse(
+            "saml.too_complex",
+            f"the document has more than {limits.max_namespaces} namespace declarations",
+        )
+
+
+def _ascii_markup(root: Any, document: bytes) -> bool:
+    """Whether ``document`` spells its markup in ASCII bytes (UTF-8 or ASCII): lxml names
+    UTF-8 for some UTF-16 documents too, which the NUL bytes give away."""
+    encoding = root.getroottree().docinfo.encoding
+    head = document.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    return (
+        head.startswith(b"<")
+        and b"\x00" not in document
+        and isinstance(encoding, str)
+        and encoding.lower() in _ASCII_MARKUP
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _nth_attribute(position: int) -> Any:
+    """Whether some element has a ``position``-th attribute."""
+    return etree.XPath(f"boolean(//@*[{position:d}])")
+
+
+@functools.lru_cache(maxsize=16)
+def _deeper_than(depth: int) -> Any:
+    """Whether some element lies deeper than ``depth`` (the root is at depth 1)."""
+    return etree.XPath("boolean(/" + "*/" * depth + "*)")
+
+
+@functools.lru_cache(maxsize=16)
+def _longer_than(length: int) -> Any:
+    """Whether some text, comment, processing instruction or attribute value is longer
+    than ``length`` characters."""
+    return etree.XPath(
+        f"boolean(//node()[not(self::*)][string-length() > {length:d}])"
+        f" or boolean(//@*[string-length() > {length:d}])"
+    )
+
+
+def _check_namespaces(root: Any, limits: XmlLimits) -> None:
+    """Count namespace declarations exactly: in all and on each element."""
+    total = here = 0
+    for event, _ in etree.iterwalk(root, events=("start-ns", "start")):
+        if event == "start":
+            here = 0
+            continue
+        total += 1
+        here += 1
+        if here > limits.max_namespaces_per_element:
+            raise refuse(
+                "saml.too_complex",
+                "the document has more than "
+                f"{limits.max_namespaces_per_element} namespace declarations on one element",
+            )
+        if total > limits.max_namespaces:
+            raise refuse(
+                "saml.too_complex",
+                f"the document has more than {limits.max_namespaces} namespace declarations",
+            )
 
 
 def refuse_dtd(element: Any) -> None:
@@ -135,7 +369,7 @@ def element_by_id(root: Any, element_id: str) -> Any:
     string; ``saml.invalid_id``, ``saml.element_not_found`` or ``saml.duplicate_id``."""
     require_ncname(element_id, "the requested element")
     require_unique_id(root, element_id)
-    for node in _ELEMENTS_WITH_ID(root):
+    for node in _ELEMENT_WITH_ID(root, id=element_id):
         if node.get("ID") == element_id:
             return node
     raise refuse("saml.element_not_found", "no element carries the requested ID")
@@ -143,7 +377,7 @@ def element_by_id(root: Any, element_id: str) -> Any:
 
 def require_unique_id(root: Any, element_id: str) -> None:
     """Refuse (``saml.duplicate_id``) an ID that occurs more than once in any ID attribute."""
-    if _ID_VALUES(root).count(element_id) > 1:
+    if _ID_COUNT(root, id=element_id) > 1:
         raise refuse("saml.duplicate_id", "the ID occurs more than once in the document")
 
 

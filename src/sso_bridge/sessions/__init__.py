@@ -15,6 +15,7 @@ Every refusal is a :class:`SessionError` with a stable ``session.*`` code.
 from sso_bridge.sessions.binding import IpBinding, client_ip, parse_ip
 from sso_bridge.sessions.cookies import (
     HOST_PREFIX,
+    BrowserIds,
     CookieSettings,
     clear_cookie_header,
     new_browser_id,
@@ -29,6 +30,7 @@ __all__ = [
     "HOST_PREFIX",
     "KEPT_REQUEST_KIND",
     "SESSION_KIND",
+    "BrowserIds",
     "CookieSettings",
     "IpBinding",
     "Method",

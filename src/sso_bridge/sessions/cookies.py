@@ -9,6 +9,8 @@ neither a sibling subdomain nor plain HTTP can plant or read it. Every cookie is
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 from typing import Final
@@ -20,6 +22,7 @@ from sso_bridge.errors import InvalidInput
 
 __all__ = [
     "HOST_PREFIX",
+    "BrowserIds",
     "CookieSettings",
     "clear_cookie_header",
     "new_browser_id",
@@ -97,3 +100,38 @@ def new_browser_id() -> str:
     """A fresh browser id (256 random bits, base64url) for the browser-id cookie, which
     binds the steps before login (CSRF tokens, kept requests) to one browser."""
     return base64url.encode(secrets.token_bytes(32))
+
+
+_RANDOM_ID: Final = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+class BrowserIds:
+    """Browser ids that only this server can issue: a random id and an HMAC-SHA256 tag
+    over it under ``key`` (``<id>.<tag>``, 87 characters).
+
+    A browser-id cookie binds the steps before login to one browser, so it must not be
+    chosen by anyone else: a value without this server's tag (planted in a victim's
+    browser by a sibling site, a script or by hand) is ignored and replaced. The id is
+    replaced again at login, so nothing started before it carries over.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 32:
+            raise InvalidInput("the browser-id key needs 32 bytes or more", code="input.invalid")
+        self._key = key
+
+    def _tag(self, browser_id: str) -> str:
+        digest = hmac.new(self._key, b"browser-id:" + browser_id.encode(), hashlib.sha256)
+        return base64url.encode(digest.digest())
+
+    def issue(self) -> tuple[str, str]:
+        """A new browser id and the cookie value that carries it."""
+        browser_id = new_browser_id()
+        return browser_id, f"{browser_id}.{self._tag(browser_id)}"
+
+    def verify(self, value: str | None) -> str | None:
+        """The browser id in a cookie value this server issued, or None for any other."""
+        browser_id, dot, tag = (value or "").partition(".")
+        if not dot or not _RANDOM_ID.fullmatch(browser_id) or len(tag) != 43:
+            return None
+        return browser_id if hmac.compare_digest(tag, self._tag(browser_id)) else None

@@ -3,7 +3,6 @@ broker's results into responses."""
 
 from __future__ import annotations
 
-import re
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -31,7 +30,6 @@ from sso_bridge.sessions import (
     clear_cookie_header,
     client_ip,
     is_local_path,
-    new_browser_id,
     set_cookie_header,
 )
 from sso_bridge.web.http import WebConfig, WebRequest, WebResponse
@@ -44,7 +42,6 @@ NEXT_COOKIE: Final = "sso_next"
 
 BROWSER_MAX_AGE: Final = 365 * 24 * 3600
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
-_BROWSER_ID: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 _MAX_KEPT_ID: Final = 128
 ORGANIZATION_SCAN: Final = 500
 """Above this many organisations the login form asks for the id as text instead."""
@@ -80,20 +77,29 @@ class RoutesBase:
     # -- the visiting browser ----------------------------------------------------------------
 
     def has_browser(self, request: WebRequest) -> bool:
-        """Whether the request carries a well-formed browser-id cookie."""
-        value = request.cookies.get(self.config.cookies.browser_cookie, "")
-        return _BROWSER_ID.fullmatch(value) is not None
+        """Whether the request carries a browser-id cookie that this server issued."""
+        return self._browser_of(request) is not None
+
+    def _browser_of(self, request: WebRequest) -> str | None:
+        value = request.cookies.get(self.config.cookies.browser_cookie)
+        return self.broker.browser_ids.verify(value)
+
+    def new_browser(self) -> tuple[str, str]:
+        """A new server-issued browser id, and the ``Set-Cookie`` value that sets it."""
+        browser, value = self.broker.browser_ids.issue()
+        settings = self.config.cookies
+        return browser, set_cookie_header(
+            settings, settings.browser_name, value, max_age=BROWSER_MAX_AGE
+        )
 
     def visit(self, request: WebRequest) -> Visit:
-        """The client of ``request``; a new browser id (and its cookie) on a first visit."""
+        """The client of ``request``; a new browser id (and its cookie) when the request
+        carries none that this server issued (a first visit, or a planted value)."""
         settings = self.config.cookies
-        browser = request.cookies.get(settings.browser_cookie, "")
+        browser = self._browser_of(request)
         cookies: tuple[str, ...] = ()
-        if not self.has_browser(request):
-            browser = new_browser_id()
-            header = set_cookie_header(
-                settings, settings.browser_name, browser, max_age=BROWSER_MAX_AGE
-            )
+        if browser is None:
+            browser, header = self.new_browser()
             cookies = (header,)
         ip = client_ip(
             request.remote_addr, request.header("x-forwarded-for"), self.config.trusted_proxies
@@ -256,12 +262,14 @@ class RoutesBase:
         return self.page("second_factor.html", status, form=form, attempts_left=left)
 
     def logged_in(self, visit: Visit, result: LoggedIn) -> WebResponse:
-        """Set the new session cookie (replacing any old one), then go on: replay a kept
-        GET, show a kept POST's form filled in, or go where the login was asked from."""
+        """Set the new session cookie (replacing any old one) and a new browser id, then
+        go on: replay a kept GET, show a kept POST's form filled in, or go where the login
+        was asked from."""
         settings = self.config.cookies
         cookies = (
             set_cookie_header(settings, settings.session_name, result.token),
             clear_cookie_header(settings, NEXT_COOKIE),
+            self.new_browser()[1],  # a new browser id: nothing from before the login goes on
         )
         restored = result.restored
         if restored is None:

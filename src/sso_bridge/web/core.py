@@ -17,6 +17,7 @@ import attrs
 from sso_bridge.errors import BridgeError
 from sso_bridge.sessions import Session, clear_cookie_header
 from sso_bridge.web.account import AccountPages
+from sso_bridge.web.errors import RequestRefused
 from sso_bridge.web.http import RouteSpec, WebConfig, WebRequest, WebResponse
 from sso_bridge.web.login import LoginPages
 from sso_bridge.web.rendering import Output, Templates
@@ -94,7 +95,9 @@ class AuthRoutes(LoginPages, AccountPages):
         except Exception:
             _log.exception("unexpected failure serving %s %s", request.method, request.path)
             response = self.error_response(BridgeError("unexpected failure"), request)
-        return response.with_cookies(*visit.cookies)
+        # the visit's new browser cookie first, so that one set by the route (a login
+        # gives the browser a new id) is the one the browser keeps
+        return attrs.evolve(response, cookies=(*visit.cookies, *response.cookies))
 
     def require(
         self, request: WebRequest, *, check_csrf: bool = True
@@ -117,7 +120,8 @@ class AuthRoutes(LoginPages, AccountPages):
 
     def error_response(self, exc: BridgeError, request: WebRequest) -> WebResponse:
         """The error page of ``exc``: its code's HTTP status, what to do in both
-        languages (the generic text for codes without one) and the code; never a trace."""
+        languages (the generic text for codes without one) and the code; never a trace.
+        A request refused while it was read is answered with ``Connection: close``."""
         cookies: tuple[str, ...] = ()
         settings = self.config.cookies
         if exc.code in _SESSION_ENDED and request.cookies.get(settings.session_cookie):
@@ -128,6 +132,9 @@ class AuthRoutes(LoginPages, AccountPages):
             code=exc.code,
             login_url=self.config.url("/login"),
         )
+        if isinstance(exc, RequestRefused):
+            # part of the body may still be on its way: never read it, end the connection
+            response = attrs.evolve(response, headers=(("Connection", "close"),))
         return response.with_cookies(*cookies)
 
     def output(self, response: WebResponse) -> Output:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sso_bridge.errors import BridgeError
 
-__all__ = ["WebError", "form_too_large"]
+__all__ = ["RequestRefused", "WebError"]
 
 
 class WebError(BridgeError):
@@ -13,6 +13,6 @@ class WebError(BridgeError):
     code = "web.error"
 
 
-def form_too_large(limit: int) -> WebError:
-    """The refusal of a request body over ``limit`` bytes (``web.form_too_large``)."""
-    return WebError(f"the form is larger than {limit} bytes", code="web.form_too_large")
+class RequestRefused(WebError):
+    """A request over one of the limits of :mod:`sso_bridge.web.body`, or malformed; its
+    page is sent with ``Connection: close``, since part of the body may be left unread."""

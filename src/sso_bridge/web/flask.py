@@ -13,16 +13,29 @@ Only requests and responses are translated here.
 from __future__ import annotations
 
 import functools
+import io
 import re
 from collections.abc import Callable
 from typing import Any, Final, TypeVar, cast
 
 import flask
+from werkzeug.exceptions import ClientDisconnected, HTTPException
+from werkzeug.wsgi import get_input_stream
 
 from sso_bridge.broker import Broker
 from sso_bridge.errors import BridgeError, ConfigError
+from sso_bridge.web.body import (
+    CHUNK_BYTES,
+    MULTIPART,
+    BodyCounter,
+    check_fields,
+    media_type,
+    parse_form,
+    read_headers,
+    read_query,
+)
 from sso_bridge.web.core import ROUTES, AuthRoutes, RouteSpec, WebConfig, WebRequest, WebResponse
-from sso_bridge.web.errors import form_too_large
+from sso_bridge.web.errors import RequestRefused
 
 __all__ = ["EXTENSION", "auth_blueprint", "require_session", "to_response", "web_request"]
 
@@ -34,28 +47,60 @@ View = TypeVar("View", bound=Callable[..., Any])
 _PARAMETER: Final = re.compile(r"\{(\w+)\}")
 
 
+def _body(config: WebConfig) -> bytes:
+    environ = flask.request.environ
+    counter = BodyCounter(config.max_form_bytes, environ.get("CONTENT_LENGTH"))
+    # bounded by Content-Length, or ended by the server (a chunked body, which werkzeug
+    # and gunicorn mark with wsgi.input_terminated), else empty; never trusted for size
+    stream = get_input_stream(environ, max_content_length=None)
+    try:
+        while chunk := stream.read(CHUNK_BYTES):
+            counter.add(chunk)  # refused past the limit: the rest is never read
+    except ClientDisconnected:
+        raise RequestRefused("the client went away mid-body", code="web.bad_form") from None
+    body = counter.body()
+    # the view (and werkzeug's own parser) read the same bytes again, from memory
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["wsgi.input_terminated"] = True
+    return body
+
+
+def _multipart(config: WebConfig) -> list[tuple[str, str]]:
+    request = flask.request  # the body is in memory already, within max_form_bytes
+    request.max_form_memory_size = config.max_field_bytes
+    request.max_form_parts = config.max_form_fields
+    try:
+        items = list(request.form.items(multi=True))
+    except HTTPException:
+        raise RequestRefused(
+            "the multipart form is malformed or over the field limits", code="web.bad_form"
+        ) from None
+    return check_fields(config, items)
+
+
 def web_request(config: WebConfig) -> WebRequest:
-    """The current request as a :class:`WebRequest`, its form read (files left out);
-    ``web.form_too_large`` over :attr:`WebConfig.max_form_bytes`."""
+    """The current request as a :class:`WebRequest`, its form read (files left out),
+    within every limit of :mod:`sso_bridge.web.body` (the body's while it streams in);
+    the view reads the same body afterwards (``flask.request.form``, ``get_data()``)."""
     request = flask.request
-    form: list[tuple[str, str]] = []
-    if request.method != "GET":
-        if (request.content_length or 0) > config.max_form_bytes:
-            raise form_too_large(config.max_form_bytes)
-        form = list(request.form.items(multi=True))
-    headers: dict[str, str] = {}
-    for name, value in request.headers.items():
-        key = name.lower()
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    headers = read_headers(config, request.headers.items())
+    query_string = request.query_string.decode("latin-1")
+    query = read_query(config, query_string)
+    body = _body(config)
+    content_type = headers.get("content-type")
+    if media_type(content_type) == MULTIPART:
+        form = _multipart(config)
+    else:
+        form = parse_form(config, content_type, body)
     return WebRequest(
         method=request.method,
         path=request.script_root + request.path,
-        query=dict(request.args.items()),
+        query=query,
         form=form,
         cookies=dict(request.cookies.items()),
         headers=headers,
         remote_addr=request.remote_addr or "",
-        query_string=request.query_string.decode("latin-1"),
+        query_string=query_string,
     )
 
 
@@ -75,8 +120,7 @@ def _read(auth: AuthRoutes) -> WebRequest | flask.Response:
     try:
         return web_request(auth.config)
     except BridgeError as exc:
-        request = flask.request
-        bare = WebRequest(request.method, request.path, cookies=dict(request.cookies.items()))
+        bare = WebRequest(flask.request.method, flask.request.path)
         return to_response(auth, auth.error_response(exc, bare))
 
 

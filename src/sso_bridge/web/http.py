@@ -35,6 +35,11 @@ def _check_language(instance: object, attribute: attrs.Attribute[str], value: st
         raise ConfigError(f"language must be one of {LANGUAGES}", code="config.invalid")
 
 
+def _check_limit(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if type(value) is not int or value < 1:
+        raise ConfigError(f"{attribute.name} must be a positive integer", code="config.invalid")
+
+
 def _texts(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(str(v) for v in values)
 
@@ -53,7 +58,14 @@ class WebConfig:
     bundled templates, so a host can override any of them by name; ``language`` is the
     language shown first (the other one follows it). ``prefix`` and the paths the
     adapters report are full paths as the browser sees them (a host mounted under a
-    sub-path includes it). A form body over ``max_form_bytes`` is refused unread.
+    sub-path includes it).
+
+    What a request may carry (see docs/integration.md, "Limits"): a body of at most
+    ``max_form_bytes`` (any method, any content type, counted while it streams in, so a
+    chunked body without ``Content-Length`` is cut off at the limit too); at most
+    ``max_form_fields`` form fields or query parameters, each name and value at most
+    ``max_field_bytes``; a query string of at most ``max_query_bytes``; at most
+    ``max_headers`` headers of at most ``max_header_bytes`` together.
     """
 
     prefix: str = attrs.field(default="/auth", validator=_check_prefix)
@@ -64,7 +76,12 @@ class WebConfig:
     language: str = attrs.field(default="ru", validator=_check_language)
     template_dirs: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     csrf_field: str = "csrf_token"
-    max_form_bytes: int = 1024 * 1024
+    max_form_bytes: int = attrs.field(default=1024 * 1024, validator=_check_limit)
+    max_form_fields: int = attrs.field(default=256, validator=_check_limit)
+    max_field_bytes: int = attrs.field(default=512 * 1024, validator=_check_limit)
+    max_query_bytes: int = attrs.field(default=8 * 1024, validator=_check_limit)
+    max_headers: int = attrs.field(default=100, validator=_check_limit)
+    max_header_bytes: int = attrs.field(default=32 * 1024, validator=_check_limit)
 
     def url(self, path: str) -> str:
         """``path`` (``/login``) under the prefix."""

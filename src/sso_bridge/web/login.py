@@ -8,10 +8,13 @@ from typing import Final
 from sso_bridge.web.base import RoutesBase, Visit, kept_id
 from sso_bridge.web.http import WebRequest, WebResponse
 
-__all__ = ["REPOST_FIELD", "LoginPages"]
+__all__ = ["REPOST_FIELD", "SAML_FIELDS", "LoginPages"]
 
 REPOST_FIELD: Final = "sso_repost"
 """Marks a SAML answer that the browser re-sent from this site (see :meth:`saml_repost`)."""
+
+SAML_FIELDS: Final = ("SAMLResponse", "RelayState")
+"""The fields of a SAML answer that the repost page sends again."""
 
 
 class LoginPages(RoutesBase):
@@ -59,9 +62,14 @@ class LoginPages(RoutesBase):
 
         The IdP posts the answer from its own site, and browsers do not send
         ``SameSite=Lax`` cookies with such a cross-site POST, so the browser cookie that
-        binds the login is missing. Posted again from this site it comes along.
+        binds the login is missing. Posted again from this site it comes along. Only the
+        SAML fields are sent back, once each; the body they came in was within the limit.
         """
-        fields = [(k, v) for k, v in request.form if k != REPOST_FIELD]
+        fields: list[tuple[str, str]] = []
+        for name in SAML_FIELDS:
+            value = request.field(name)
+            if value:
+                fields.append((name, value))
         fields.append((REPOST_FIELD, "1"))
         return self.page("saml_repost.html", action=request.path, fields=fields)
 

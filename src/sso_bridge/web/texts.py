@@ -166,6 +166,10 @@ _START_AGAIN: Final[Pair] = (
     "Эта страница входа устарела или уже была использована. Начните вход заново.",
     "This sign-in page is out of date or has already been used. Start signing in again.",
 )
+_TOO_LARGE: Final[Pair] = (
+    "Форма слишком большая, она не была принята. Сократите данные и отправьте снова.",
+    "The form is too large and was not accepted. Shorten it and send it again.",
+)
 
 ERRORS: Final[Mapping[str, Pair]] = MappingProxyType(
     {
@@ -265,9 +269,13 @@ ERRORS: Final[Mapping[str, Pair]] = MappingProxyType(
             "This school account is already linked to another Gosuslugi account. Unlink it "
             "in your sign-in settings first.",
         ),
-        "web.form_too_large": (
-            "Форма слишком большая, она не была принята. Сократите данные и отправьте снова.",
-            "The form is too large and was not accepted. Shorten it and send it again.",
+        "web.form_too_large": _TOO_LARGE,
+        "web.too_many_fields": _TOO_LARGE,
+        "web.field_too_large": _TOO_LARGE,
+        "broker.not_linked": (
+            "Эта учётная запись больше не связана с вашей учётной записью Госуслуг. "
+            "Войдите заново.",
+            "That account is no longer linked to your Gosuslugi account. Sign in again.",
         ),
         "mfa.bad_label": (
             "Приложение-аутентификатор нельзя подключить для этой учётной записи. "

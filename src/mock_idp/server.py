@@ -44,7 +44,12 @@ class RunningIdP:
         self.base_url = f"http://{host}:{self.port}"
         self.idp = MockIdP.from_config(config, self.base_url, state_dir, admin_token=admin_token)
         settings = uvicorn.Config(
-            create_app(self.idp), host=host, port=self.port, log_level="warning", lifespan="off"
+            create_app(self.idp),
+            host=host,
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            proxy_headers=False,  # no client may rewrite its address or scheme by header
         )
         self._server = uvicorn.Server(settings)
         self._thread = threading.Thread(target=self._server.run, name="mock-idp", daemon=True)
@@ -96,4 +101,4 @@ def serve(
     """Serve in the foreground until interrupted; ``announce`` gets the admin token."""
     idp = MockIdP.from_config(config, f"http://{host}:{port}", state_dir, admin_token=admin_token)
     announce(f"admin token (header {ADMIN_HEADER}, for /admin/* and /outbox): {idp.admin_token}")
-    uvicorn.run(create_app(idp), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(idp), host=host, port=port, log_level="info", proxy_headers=False)

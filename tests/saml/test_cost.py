@@ -15,6 +15,7 @@ import time
 import zlib
 from collections.abc import Callable
 from typing import Any, Final
+from urllib.parse import urlencode
 
 import attrs
 import pytest
@@ -33,7 +34,12 @@ from sso_bridge.saml import (
     process_logout_response,
     process_response,
 )
-from sso_bridge.saml.codec import deflate, encode_post
+from sso_bridge.saml.codec import (
+    MAX_REDIRECT_QUERY_BYTES,
+    RSA_SHA256,
+    deflate,
+    encode_post,
+)
 from sso_bridge.saml.xml import MAX_DOCUMENT_BYTES, check_shape
 
 LIMIT: Final = MAX_DOCUMENT_BYTES
@@ -332,6 +338,35 @@ def test_deflate_bombs_cost_little_at_logout(config: ServiceProviderConfig) -> N
 
     assert cpu(run) <= BUDGET
     assert len(zlib.decompress(bomb, -zlib.MAX_WBITS)) > 100 * LIMIT
+
+
+@pytest.mark.parametrize("size", [MAX_REDIRECT_QUERY_BYTES - 200, LIMIT * 4 // 3])
+@pytest.mark.parametrize("raw_query", [True, False])
+def test_long_redirect_queries_cost_little(
+    config: ServiceProviderConfig, size: int, raw_query: bool
+) -> None:
+    # Without the raw query the signed octets are re-encoded from the parameters, byte by
+    # byte in Python, and "+" and "/" are the characters that cost most to encode.
+    params = {"SAMLResponse": "+/" * (size // 2), "SigAlg": RSA_SHA256, "Signature": "AA=="}
+    query = urlencode(params) if raw_query else None
+
+    def run() -> object:
+        return process_logout_response(
+            params,
+            config,
+            binding="redirect",
+            request_store=InMemoryRequestStore(),
+            clock=FixedClock(),
+            query_string=query,
+        )
+
+    with pytest.raises(SamlError) as refused:
+        run()
+    expected = "saml.too_large" if size > MAX_REDIRECT_QUERY_BYTES else "saml.signature_invalid"
+    if raw_query and size <= MAX_REDIRECT_QUERY_BYTES:
+        expected = "saml.too_large"  # the raw query is three times the parameters' length
+    assert refused.value.code == expected
+    assert cpu(run) <= BUDGET
 
 
 # -- each limit, named and configurable -------------------------------------------------------

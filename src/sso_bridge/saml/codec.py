@@ -25,6 +25,7 @@ from sso_bridge.saml.verify import check_key_size
 __all__ = [
     "BINDING_POST",
     "BINDING_REDIRECT",
+    "MAX_REDIRECT_QUERY_BYTES",
     "REDIRECT_SIGNATURE_HASHES",
     "RSA_SHA256",
     "decode_post",
@@ -45,6 +46,11 @@ REDIRECT_SIGNATURE_HASHES: Final[Mapping[str, type[hashes.HashAlgorithm]]] = {
     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": hashes.SHA512,
 }
 """Query-signature algorithms accepted on the Redirect binding, with their hashes."""
+
+MAX_REDIRECT_QUERY_BYTES: Final = 64 * 1024
+"""The longest Redirect-binding query whose signature is checked: browsers and servers cut
+URLs far shorter (8 KiB is a common server limit), and a deflated message of 256 KiB
+fits in a few KiB."""
 
 
 def _base64(value: str | bytes, max_bytes: int) -> bytes:
@@ -126,6 +132,15 @@ def redirect_signed_octets(
     twice or a raw query without the message or SigAlg.
     """
     order = (message_param, "RelayState", "SigAlg")
+    size = (
+        len(query_string)
+        if query_string is not None
+        else sum(len(name) + len(params[name]) for name in order if name in params)
+    )
+    if size > MAX_REDIRECT_QUERY_BYTES:  # checked before any re-encoding, which is per byte
+        raise refuse(
+            "saml.too_large", f"the Redirect query exceeds {MAX_REDIRECT_QUERY_BYTES} bytes"
+        )
     if query_string is None:
         return urlencode([(name, params[name]) for name in order if name in params]).encode()
     raw: dict[str, str] = {}

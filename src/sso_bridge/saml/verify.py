@@ -88,6 +88,7 @@ _EXC_C14N_NS: Final = "http://www.w3.org/2001/10/xml-exc-c14n#"
 _ENVELOPED: Final = _C.TransformEnveloped.href
 _EXC_C14N: Final = _C.TransformExclC14N.href
 _NS: Final = {"ds": DS_NS}
+_URI_COUNT: Final = etree.XPath("count(.//@URI)")
 
 
 def _no_uri(uri: bytes) -> bool:
@@ -218,9 +219,9 @@ def _check_profile(element: Any, element_id: str) -> tuple[Any, _Algorithms]:
     if len(signatures) > 1:
         raise refuse("saml.multiple_signatures", "the element has more than one signature")
     signature = signatures[0]
-    if signature.find(_ds(".//ds:Object")) is not None:
-        raise refuse("saml.object_forbidden", "the signature carries a ds:Object")
-    for _ in signature.iter(_ds("ds:RetrievalMethod")):
+    for node in signature.iter(_ds("ds:Object"), _ds("ds:RetrievalMethod")):
+        if node.tag == _ds("ds:Object"):
+            raise refuse("saml.object_forbidden", "the signature carries a ds:Object")
         raise refuse("saml.external_reference", "the signature carries a RetrievalMethod")
     signed_info = _only(signature, "ds:SignedInfo")
     _only(signature, "ds:SignatureValue")
@@ -238,7 +239,7 @@ def _check_profile(element: Any, element_id: str) -> tuple[Any, _Algorithms]:
             "saml.reference_mismatch",
             "the signature must have exactly one reference, to the signed element",
         )
-    if len(signature.xpath(".//@URI")) != 1:
+    if _URI_COUNT(signature) != 1:
         raise refuse("saml.external_reference", "the signature names a URI besides its reference")
     reference = references[0]
     digest_method = ALLOWED_DIGEST_METHODS.get(_algorithm(reference, "ds:DigestMethod"))

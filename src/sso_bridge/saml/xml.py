@@ -254,16 +254,16 @@ def check_shape(root: Any, limits: XmlLimits = DEFAULT_LIMITS, document: bytes =
     def too_complex(what: str, limit: int) -> SamlError:
         return refuse("saml.too_complex", f"the document has more than {limit} {what}")
 
-    if _NODES(root) > limits.max_nodes:
-        raise too_complex("nodes", limits.max_nodes)
-    attributes = _ATTRIBUTES(root)
-    if attributes > limits.max_attributes:
-        raise too_complex("attributes", limits.max_attributes)
-    per_element = limits.max_attributes_per_element
-    if attributes > per_element and _nth_attribute(per_element + 1)(root):
-        raise too_complex("attributes on one element", per_element)
-    # libxml2 itself refuses documents deeper than 256 (huge_tree is off).
-    if limits.max_depth < _LIBXML2_MAX_DEPTH and _deeper_than(limits.max_depth)(root):
+    # The usual case, within all of these limits, is answered by one evaluation; which
+    # limit a document breaks is found out only when it breaks one.
+    if _beyond_limits(limits)(root):
+        if _NODES(root) > limits.max_nodes:
+            raise too_complex("nodes", limits.max_nodes)
+        if _ATTRIBUTES(root) > limits.max_attributes:
+            raise too_complex("attributes", limits.max_attributes)
+        per_element = limits.max_attributes_per_element
+        if _nth_attribute(per_element + 1)(root):
+            raise too_complex("attributes on one element", per_element)
         raise too_complex("levels of nesting", limits.max_depth)
     # A character takes at least one byte: no value is longer than the whole document.
     if (not document or len(document) > limits.max_text) and _longer_than(limits.max_text)(root):
@@ -309,15 +309,22 @@ def _ascii_markup(root: Any, document: bytes) -> bool:
 
 
 @functools.lru_cache(maxsize=16)
-def _nth_attribute(position: int) -> Any:
-    """Whether some element has a ``position``-th attribute."""
-    return etree.XPath(f"boolean(//@*[{position:d}])")
+def _beyond_limits(limits: XmlLimits) -> Any:
+    """Whether the tree breaks the node, attribute or depth limits, in one evaluation.
+    libxml2 itself refuses documents deeper than 256 (``huge_tree`` is off)."""
+    depth = (
+        f" or boolean(/{'*/' * limits.max_depth}*)" if limits.max_depth < _LIBXML2_MAX_DEPTH else ""
+    )
+    return etree.XPath(
+        f"count(//node()) > {limits.max_nodes:d} or count(//@*) > {limits.max_attributes:d}"
+        f" or boolean(//@*[{limits.max_attributes_per_element + 1:d}]){depth}"
+    )
 
 
 @functools.lru_cache(maxsize=16)
-def _deeper_than(depth: int) -> Any:
-    """Whether some element lies deeper than ``depth`` (the root is at depth 1)."""
-    return etree.XPath("boolean(/" + "*/" * depth + "*)")
+def _nth_attribute(position: int) -> Any:
+    """Whether some element has a ``position``-th attribute."""
+    return etree.XPath(f"boolean(//@*[{position:d}])")
 
 
 @functools.lru_cache(maxsize=16)

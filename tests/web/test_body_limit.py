@@ -4,6 +4,7 @@ framework already parsed instead of failing on a consumed body."""
 
 from __future__ import annotations
 
+import io
 import itertools
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -126,3 +127,35 @@ def test_require_session_takes_the_form_fastapi_already_parsed(world: World) -> 
     # No session: sent to log in, not a 500 from a body read twice.
     assert status in (302, 303), text
     assert b"/auth/login" in headers[b"location"]
+
+
+def test_a_flask_host_route_is_bounded_once_the_blueprint_is_registered(world: World) -> None:
+    if world.framework != "flask":
+        pytest.skip("werkzeug's MAX_CONTENT_LENGTH is Flask's")
+    import flask  # noqa: PLC0415 - only this test needs it
+
+    from sso_bridge.web import flask as web_flask  # noqa: PLC0415
+
+    app = flask.Flask("bounded_host")
+    app.register_blueprint(web_flask.auth_blueprint(world.broker, world.config))
+
+    @app.post("/upload")
+    def upload() -> str:
+        return f"{len(flask.request.get_data())} bytes"
+
+    assert app.config["MAX_CONTENT_LENGTH"] == world.config.max_form_bytes
+    client = app.test_client()
+    small = client.post("/upload", data=b"x" * 100)
+    assert small.get_data(as_text=True) == "100 bytes"
+    # chunked, as a server that ends the body itself hands it on
+    endless = io.BytesIO(b"x" * (world.config.max_form_bytes + PIECE))
+    answer = client.post(
+        "/upload", input_stream=endless, environ_overrides={"wsgi.input_terminated": True}
+    )
+    assert answer.status_code == 413
+    assert endless.tell() <= world.config.max_form_bytes + 64 * 1024
+
+    own = flask.Flask("own_limit")
+    own.config["MAX_CONTENT_LENGTH"] = 10 * 1024 * 1024
+    own.register_blueprint(web_flask.auth_blueprint(world.broker, world.config))
+    assert own.config["MAX_CONTENT_LENGTH"] == 10 * 1024 * 1024

@@ -136,7 +136,11 @@ def _view(auth: AuthRoutes, spec: RouteSpec) -> Callable[..., flask.Response]:
 
 
 def auth_blueprint(broker: Broker, config: WebConfig | None = None) -> flask.Blueprint:
-    """The auth pages of ``broker`` as a blueprint mounted at :attr:`WebConfig.prefix`."""
+    """The auth pages of ``broker`` as a blueprint mounted at :attr:`WebConfig.prefix`.
+
+    Registering it sets the application's ``MAX_CONTENT_LENGTH`` to
+    :attr:`WebConfig.max_form_bytes` when the host has not set one, so that the host's
+    own routes refuse larger bodies (413) as well."""
     auth = AuthRoutes(broker, config)
     blueprint = flask.Blueprint("sso_bridge", __name__, url_prefix=auth.config.prefix)
     for spec in ROUTES:
@@ -149,6 +153,10 @@ def auth_blueprint(broker: Broker, config: WebConfig | None = None) -> flask.Blu
 
     def remember(state: flask.blueprints.BlueprintSetupState) -> None:
         state.app.extensions[EXTENSION] = auth
+        # Every other route of the host is bounded too (werkzeug enforces this limit on
+        # chunked bodies while they stream in), unless the host chose a limit of its own.
+        if state.app.config.get("MAX_CONTENT_LENGTH") is None:
+            state.app.config["MAX_CONTENT_LENGTH"] = auth.config.max_form_bytes
 
     blueprint.record_once(remember)
     return blueprint

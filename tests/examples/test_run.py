@@ -124,6 +124,7 @@ def test_the_launched_portal_ignores_a_spoofed_forwarded_for(tmp_path: Path) -> 
             assert plain.status_code == 200, plain.text
             other = browser.get("/diary", headers={"X-Forwarded-For": "198.51.100.9"})
             assert other.status_code == 200, other.text
+        _check_the_printed_outbox_command(lines, idp_port)
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
     finally:
@@ -132,3 +133,15 @@ def test_the_launched_portal_ignores_a_spoofed_forwarded_for(tmp_path: Path) -> 
             process.wait()
     reader.join(5)
     assert not any("session.ip_changed" in line for line in lines)
+
+
+def _check_the_printed_outbox_command(lines: list[str], idp_port: int) -> None:
+    """The outbox command the launcher prints works as printed; without its header the
+    outbox is closed."""
+    printed = next(line for line in lines if line.startswith("SMS outbox:"))
+    found = re.search(r"curl -H '([^:]+): ([^']+)' (\S+)", printed)
+    assert found is not None, printed
+    header, token, url = found.groups()
+    assert url == f"http://127.0.0.1:{idp_port}/outbox"
+    assert httpx.get(url, headers={header: token}, timeout=10).status_code == 200
+    assert httpx.get(url, timeout=10).status_code == 401

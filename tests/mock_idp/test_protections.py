@@ -3,6 +3,7 @@ bounded bodies and fields, range-checked input, response headers and its own add
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
@@ -20,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwk, jwt
 from starlette.testclient import TestClient
 
-from helpers.aio import run_coroutine
+from helpers.aio import post_asgi
 from helpers.clock import NOW, FixedClock
 from helpers.keys import self_signed
 from mock_idp.app import (
@@ -405,37 +406,12 @@ def test_bodies_over_the_limit_are_413_with_or_without_content_length(
 def test_a_streamed_body_is_cut_off_at_the_limit(idp: MockIdP) -> None:
     """Driven as a server does: chunks without Content-Length, never-ending; the mock stops
     reading just past the limit and answers 413 without calling the handler."""
-    app = create_app(idp)
-    calls = 0
     chunk = b"x" * 1024
-
-    async def receive() -> dict[str, Any]:
-        nonlocal calls
-        calls += 1
-        return {"type": "http.request", "body": chunk, "more_body": True}
-
-    sent: list[dict[str, Any]] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/aas/oauth2/v3/te",
-        "raw_path": b"/aas/oauth2/v3/te",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"idp.test"), (b"transfer-encoding", b"chunked")],
-        "client": ("127.0.0.1", 5000),
-        "server": ("idp.test", 80),
-    }
-    run_coroutine(app(scope, receive, send))  # type: ignore[arg-type]
-    assert sent[0]["status"] == 413
-    assert calls == MAX_FORM_BODY_BYTES // len(chunk) + 1
+    endless = itertools.repeat(chunk)
+    headers = [(b"transfer-encoding", b"chunked")]
+    answer = post_asgi(create_app(idp), "/aas/oauth2/v3/te", endless, headers, host="idp.test")
+    assert answer.status == 413
+    assert answer.pulled == (MAX_FORM_BODY_BYTES // len(chunk) + 1) * len(chunk)
 
 
 # --- dates and numbers from outside (item 5) ----------------------------------------------

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 import pytest
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import PlainTextResponse
 
-from helpers.aio import run_coroutine
+from helpers.aio import post_asgi
 from sso_bridge.errors import ConfigError
 from sso_bridge.web import starlette as web_starlette
 from sso_bridge.web.starlette import BodyLimit
@@ -21,42 +20,6 @@ from web.support import World
 
 LIMIT = 64 * 1024
 PIECE = 16 * 1024
-
-
-def _post(app: Any, path: str, headers: list[tuple[bytes, bytes]], body: Iterator[bytes]):
-    """POST ``body`` piece by piece, as a chunked body; the answer and the bytes pulled."""
-    pulled = 0
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        nonlocal pulled
-        piece = next(body, None)
-        if piece is None:
-            return {"type": "http.request", "body": b"", "more_body": False}
-        pulled += len(piece)
-        return {"type": "http.request", "body": piece, "more_body": True}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1"), *headers],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 80),
-    }
-    run_coroutine(app(scope, receive, send))
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    text = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start["status"], dict(start["headers"]), text.decode(), pulled
 
 
 FORM = (b"content-type", b"application/x-www-form-urlencoded")
@@ -76,7 +39,8 @@ def _note_app(limit: int | None) -> FastAPI:
 
 def test_body_limit_stops_a_form_the_framework_reads_before_the_view() -> None:
     endless = itertools.repeat(b"a" * PIECE, 64 * 1024 * 1024 // PIECE)
-    status, headers, text, pulled = _post(_note_app(LIMIT), "/note", [FORM], endless)
+    answer = post_asgi(_note_app(LIMIT), "/note", endless, [FORM])
+    status, headers, text, pulled = answer.status, answer.headers, answer.text, answer.pulled
     assert status == 413
     assert headers[b"connection"] == b"close"
     assert text.startswith("web.form_too_large")
@@ -86,21 +50,24 @@ def test_body_limit_stops_a_form_the_framework_reads_before_the_view() -> None:
 def test_body_limit_refuses_an_announced_length_before_reading() -> None:
     body = iter([b"text=short"])
     headers = [FORM, (b"content-length", str(LIMIT + 1).encode())]
-    status, _, text, pulled = _post(_note_app(LIMIT), "/note", headers, body)
+    answer = post_asgi(_note_app(LIMIT), "/note", body, headers)
+    status, text, pulled = answer.status, answer.text, answer.pulled
     assert (status, pulled) == (413, 0)
     assert "web.form_too_large" in text
 
 
 def test_body_limit_lets_a_form_within_it_through() -> None:
     body = iter([b"text=", b"b" * 100])
-    status, _, text, _ = _post(_note_app(LIMIT), "/note", [FORM], body)
+    answer = post_asgi(_note_app(LIMIT), "/note", body, [FORM])
+    status, text = answer.status, answer.text
     assert (status, text) == (200, "100 characters")
 
 
 def test_without_body_limit_fastapi_would_read_it_all() -> None:
     # The reason for the middleware: FastAPI's own form reading has no limit.
     many = itertools.repeat(b"a" * PIECE, 2 * LIMIT // PIECE)
-    status, _, text, pulled = _post(_note_app(None), "/note", [FORM], iter([b"text=", *many]))
+    answer = post_asgi(_note_app(None), "/note", iter([b"text=", *many]), [FORM])
+    status, text, pulled = answer.status, answer.text, answer.pulled
     assert status == 200, text
     assert pulled > LIMIT
 
@@ -123,7 +90,8 @@ def test_require_session_takes_the_form_fastapi_already_parsed(world: World) -> 
         return PlainTextResponse(text)
 
     app.add_middleware(BodyLimit, max_bytes=LIMIT)
-    status, headers, text, _ = _post(app, "/note", [FORM], iter([b"text=hello"]))
+    answer = post_asgi(app, "/note", iter([b"text=hello"]), [FORM])
+    status, headers, text = answer.status, answer.headers, answer.text
     # No session: sent to log in, not a 500 from a body read twice.
     assert status in (302, 303), text
     assert b"/auth/login" in headers[b"location"]

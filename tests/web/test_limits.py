@@ -20,7 +20,7 @@ import httpx
 import pytest
 from werkzeug.test import create_environ
 
-from helpers.aio import run_coroutine
+from helpers.aio import post_asgi
 from mock_idp.server import free_port
 from sso_bridge.web import WebConfig
 from sso_bridge.web.body import CHUNK_BYTES
@@ -268,41 +268,6 @@ def test_a_chunked_form_within_the_limit_is_read(limited: Limited) -> None:
 # -- a Content-Length that lies -----------------------------------------------------------------
 
 
-def _asgi_post(app: Any, path: str, headers: list[tuple[bytes, bytes]], body: Iterator[bytes]):
-    pulled = 0
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        nonlocal pulled
-        piece = next(body, None)
-        if piece is None:
-            return {"type": "http.request", "body": b"", "more_body": False}
-        pulled += len(piece)
-        return {"type": "http.request", "body": piece, "more_body": True}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1"), *headers],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 80),
-    }
-    run_coroutine(app(scope, receive, send))
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    text = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start["status"], dict(start["headers"]), text.decode(), pulled
-
-
 @pytest.mark.parametrize("path", ["/auth/acs/saml", "/auth/local", "/grades"])
 def test_a_content_length_that_lies_does_not_lift_the_limit(world: World, path: str) -> None:
     config = attrs.evolve(world.config, max_form_bytes=LIMIT)
@@ -312,8 +277,9 @@ def test_a_content_length_that_lies_does_not_lift_the_limit(world: World, path: 
     if world.framework == "starlette":
         app = starlette_app(config, world.broker)
         headers = [(b"content-length", b"10"), form]
-        status, sent_headers, text, pulled = _asgi_post(app, path, headers, big)
-        assert sent_headers[b"connection"] == b"close"
+        answer = post_asgi(app, path, big, headers)
+        status, text, pulled = answer.status, answer.text, answer.pulled
+        assert answer.headers[b"connection"] == b"close"
     else:
         flask = flask_app(config, world.broker)
         stream = CountingInput(_Pieces(big))

@@ -13,7 +13,13 @@ from lxml import etree
 from helpers.clock import FixedClock
 from mock_idp.saml_idp import AuthnRequestInfo, SamlFault, SamlIdP, SamlSigningKey
 from mock_idp.users import Person, person_from_dict
-from sso_bridge.saml import parse_xml
+from sso_bridge.saml import (
+    InMemoryReplayCache,
+    InMemoryRequestStore,
+    SamlError,
+    parse_xml,
+    process_response,
+)
 
 BASE = "https://idp.example"
 
@@ -57,6 +63,36 @@ PERSON_DATA: dict[str, Any] = {
 }
 """A confirmed person with every attribute ESIA releases."""
 PERSON = person_from_dict(PERSON_DATA)
+
+
+ENC_SP = "https://enc.example/metadata"
+"""A service provider that wants its assertions encrypted (see :func:`encrypting_sp`)."""
+
+ENC_ACS = "https://enc.example/acs"
+
+
+def encrypting_sp(idp: SamlIdP) -> SamlSigningKey:
+    """Register :data:`ENC_SP` at ``idp`` with a new key to encrypt assertions for; the key."""
+    key = SamlSigningKey.generate("sp")
+    idp.register_sp_settings(
+        ENC_SP, ENC_ACS, certificate_pem=key.certificate_pem(), encrypt_assertions=True
+    )
+    return key
+
+
+def acs_outcome(document: bytes, config: Any) -> str:
+    """``accepted``, or the code of the refusal, for ``document`` posted to the ACS."""
+    try:
+        process_response(
+            base64.b64encode(document).decode(),
+            config,
+            request_store=InMemoryRequestStore(),
+            replay_cache=InMemoryReplayCache(),
+            clock=FixedClock(),
+        )
+    except SamlError as exc:
+        return exc.code
+    return "accepted"
 
 
 def make_idp() -> SamlIdP:

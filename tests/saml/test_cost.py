@@ -22,7 +22,18 @@ import pytest
 from lxml import etree
 
 from helpers.clock import FixedClock
-from helpers.saml import ACS, NS, PERSON, SP, make_idp, response_xml, to_bytes
+from helpers.saml import (
+    ACS,
+    ENC_ACS,
+    ENC_SP,
+    NS,
+    PERSON,
+    SP,
+    encrypting_sp,
+    make_idp,
+    response_xml,
+    to_bytes,
+)
 from mock_idp.saml_idp import SamlIdP, SamlSigningKey
 from sso_bridge.saml import (
     InMemoryReplayCache,
@@ -47,8 +58,6 @@ BUDGET: Final = 0.020
 SAMLP: Final = "urn:oasis:names:tc:SAML:2.0:protocol"
 DS: Final = "http://www.w3.org/2000/09/xmldsig#"
 XENC: Final = "http://www.w3.org/2001/04/xmlenc#"
-ENC_SP: Final = "https://enc.example/metadata"
-ENC_ACS: Final = "https://enc.example/acs"
 SLO: Final = "https://sp.example/slo"
 
 
@@ -59,11 +68,7 @@ def idp() -> SamlIdP:
 
 @pytest.fixture(scope="module")
 def sp_key(idp: SamlIdP) -> SamlSigningKey:
-    key = SamlSigningKey.generate("sp")
-    idp.register_sp_settings(
-        ENC_SP, ENC_ACS, certificate_pem=key.certificate_pem(), encrypt_assertions=True
-    )
-    return key
+    return encrypting_sp(idp)
 
 
 @pytest.fixture(scope="module")

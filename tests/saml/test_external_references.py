@@ -21,10 +21,14 @@ from helpers.clock import FixedClock
 from helpers.saml import (
     ACS,
     BILLION_LAUGHS,
+    ENC_ACS,
+    ENC_SP,
     EXTERNAL_ENTITY,
     NS,
     PERSON,
     SP,
+    acs_outcome,
+    encrypting_sp,
     make_idp,
     request_info,
     response_xml,
@@ -34,21 +38,17 @@ from mock_idp.saml_idp import SamlIdP, SamlRequestError, SamlSigningKey
 from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.integrations.pysaml2 import XmlSecBackend
 from sso_bridge.saml import (
-    InMemoryReplayCache,
     InMemoryRequestStore,
     SamlError,
     ServiceProviderConfig,
     idp_certificates_from_metadata,
     parse_xml,
     process_logout_response,
-    process_response,
 )
 from sso_bridge.saml.codec import encode_post
 
 XENC = "http://www.w3.org/2001/04/xmlenc#"
 DS = "http://www.w3.org/2000/09/xmldsig#"
-ENC_SP = "https://enc.example/metadata"
-ENC_ACS = "https://enc.example/acs"
 E = {"xenc": XENC, "ds": DS}
 
 
@@ -59,11 +59,7 @@ def idp() -> SamlIdP:
 
 @pytest.fixture(scope="module")
 def sp_key(idp: SamlIdP) -> SamlSigningKey:
-    key = SamlSigningKey.generate("sp")
-    idp.register_sp_settings(
-        ENC_SP, ENC_ACS, certificate_pem=key.certificate_pem(), encrypt_assertions=True
-    )
-    return key
+    return encrypting_sp(idp)
 
 
 @pytest.fixture
@@ -89,17 +85,7 @@ def encrypted(idp: SamlIdP) -> Any:
 
 
 def outcome(root: Any, config: ServiceProviderConfig) -> str:
-    try:
-        process_response(
-            encode_post(to_bytes(root)),
-            config,
-            request_store=InMemoryRequestStore(),
-            replay_cache=InMemoryReplayCache(),
-            clock=FixedClock(),
-        )
-    except SamlError as exc:
-        return exc.code
-    return "accepted"
+    return acs_outcome(to_bytes(root), config)
 
 
 def cipher_data(root: Any, where: str) -> Any:

@@ -4,16 +4,16 @@ ValueError, on the ACS and at the mock IdP."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 
 import pytest
 
-from helpers.clock import NOW, FixedClock
+from helpers.clock import NOW
 from helpers.saml import (
     ACS,
     NS,
     SP,
+    acs_outcome,
     assertion_of,
     make_idp,
     response_xml,
@@ -22,12 +22,9 @@ from helpers.saml import (
 )
 from mock_idp.saml_idp import SamlIdP, SamlRequestError
 from sso_bridge.saml import (
-    InMemoryReplayCache,
-    InMemoryRequestStore,
     SamlError,
     ServiceProviderConfig,
     parse_xml,
-    process_response,
 )
 from sso_bridge.saml.codec import encode_post
 from sso_bridge.saml.xml import parse_instant
@@ -137,17 +134,7 @@ def signed_with(idp: SamlIdP, path: str, attribute: str, value: str) -> bytes:
 
 
 def outcome(xml: bytes, config: ServiceProviderConfig) -> str:
-    try:
-        process_response(
-            base64.b64encode(xml).decode(),
-            config,
-            request_store=InMemoryRequestStore(),
-            replay_cache=InMemoryReplayCache(),
-            clock=FixedClock(),
-        )
-    except SamlError as exc:
-        return exc.code
-    return "accepted"
+    return acs_outcome(xml, config)
 
 
 @pytest.mark.parametrize("place", list(SIGNED_TIMES))

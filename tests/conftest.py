@@ -9,10 +9,26 @@ import pytest
 import sqlalchemy as sa
 
 from helpers.accounts import KEY, ORGS
+from sso_bridge.esia import gost
 from sso_bridge.model import LocalAccount
 from sso_bridge.store.sql import SqlStore, open_store
 
 POSTGRES_ENV = "SSO_BRIDGE_TEST_POSTGRES"
+
+
+@pytest.fixture
+def hashed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The length of every input Streebog-256 hashes while the test runs (for tests that
+    show a size is refused before anything is hashed, or that a token is hashed once)."""
+    lengths: list[int] = []
+    real = gost._fast_streebog256
+
+    def counting(data: bytes) -> bytes:
+        lengths.append(len(data))
+        return real(data)
+
+    monkeypatch.setattr(gost, "_fast_streebog256", counting)
+    return lengths
 
 
 def postgres_url() -> str | None:

@@ -52,20 +52,6 @@ def cpu_seconds(action: Callable[[], object], tries: int = 3) -> float:
     return best
 
 
-@pytest.fixture
-def hashed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The length of every input Streebog-256 hashes while the test runs."""
-    lengths: list[int] = []
-    real = gost._fast_streebog256
-
-    def counting(data: bytes) -> bytes:
-        lengths.append(len(data))
-        return real(data)
-
-    monkeypatch.setattr(gost, "_fast_streebog256", counting)
-    return lengths
-
-
 # --- timestamps ---------------------------------------------------------------------------
 
 

@@ -114,20 +114,6 @@ def back(response: Any) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
 
 
-@pytest.fixture
-def hashed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The length of every input Streebog-256 hashes while the test runs."""
-    lengths: list[int] = []
-    real = gost._fast_streebog256
-
-    def counting(data: bytes) -> bytes:
-        lengths.append(len(data))
-        return real(data)
-
-    monkeypatch.setattr(gost, "_fast_streebog256", counting)
-    return lengths
-
-
 def login_page(client: TestClient) -> str:
     page = client.get(
         "/aas/oauth2/v2/ac",

@@ -42,6 +42,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_idp import person_api
+from mock_idp.archive import certificates_archive
 from mock_idp.errors import ESIA_BAD_REQUEST
 from mock_idp.keys import KeyRing, certificate_pem
 from mock_idp.provider import (
@@ -73,6 +74,12 @@ from sso_bridge.jsonparse import parse_json
 AUTHORIZE_PATHS = ("/aas/oauth2/ac", "/aas/oauth2/v2/ac")
 TOKEN_PATHS = ("/aas/oauth2/te", "/aas/oauth2/v3/te")
 CERTIFICATES_PATH = "/aas/oauth2/certificates"
+"""The mock's convenience: its GOST certificates as a JSON list of PEM texts."""
+CERTIFICATES_ARCHIVE_PATH = "/aas/oauth2/certificates.zip"
+"""ESIA's way: the signing certificates as a ZIP of certificate files (see
+:mod:`mock_idp.archive`)."""
+ORGANISATION_PATH = "/rs/orgs/{oid}"
+"""ESIA's organisation document (scope ``usr_org``; INN and KPP are here, not in roles)."""
 MAX_ADMIN_BODY_BYTES = 1024 * 1024
 """Largest body of an ``/admin/*`` request (a person or client as JSON)."""
 MAX_SAML_BODY_BYTES = 512 * 1024
@@ -257,6 +264,12 @@ class MockIdP:
     def certificates(self) -> list[str]:
         """The IdP's GOST certificates (PEM), as ``/aas/oauth2/certificates`` lists them."""
         return self.provider.keys.certificates()
+
+    def certificates_archive(self) -> bytes:
+        """The ZIP that ``/aas/oauth2/certificates.zip`` serves: the published GOST
+        certificates (DER, ``.cer``) and each RS256 key's self-signed certificate (PEM,
+        ``.pem``)."""
+        return certificates_archive(self.provider.keys)
 
     def add_service_provider(self, settings: dict[str, Any]) -> None:
         """Know a SAML service provider: ``metadata`` (XML) or ``entity_id`` + ``acs_url``."""
@@ -518,6 +531,13 @@ class _Handlers:
     async def certificates(self, request: Request) -> Response:
         return JSONResponse({"certificates": self.idp.certificates()})
 
+    async def certificates_archive(self, request: Request) -> Response:
+        return Response(
+            self.idp.certificates_archive(),
+            media_type="application/zip",
+            headers={"Content-Disposition": 'attachment; filename="certificates.zip"'},
+        )
+
     async def authorize(self, request: Request) -> Response:
         lang = _lang(request)
         browser, fresh = self._browser(request)
@@ -637,6 +657,20 @@ class _Handlers:
         except EsiaError as exc:
             return _json_error(exc)
         return JSONResponse(person_api.roles_document(person))
+
+    async def organisation(self, request: Request) -> Response:
+        """An organisation the token's owner works for (scope ``usr_org``)."""
+        try:
+            access = self.provider.access(request.headers.get("authorization"))
+            person = self.provider.people.get(access.oid)
+            if person is None:
+                raise EsiaError("the person is gone", code="esia.invalid_token")
+            doc = person_api.organisation(
+                self.provider.people, person, access.scopes, request.path_params["oid"]
+            )
+        except EsiaError as exc:
+            return _json_error(exc)
+        return JSONResponse(doc)
 
     async def collection(self, request: Request) -> Response:
         try:
@@ -897,6 +931,7 @@ def create_app(idp: MockIdP) -> Starlette:
         Route("/.well-known/openid-configuration", h.discovery),
         Route("/jwks", h.jwks),
         Route(CERTIFICATES_PATH, h.certificates),
+        Route(CERTIFICATES_ARCHIVE_PATH, h.certificates_archive),
         *(Route(path, h.authorize) for path in AUTHORIZE_PATHS),
         Route("/login", h.login, methods=["POST"]),
         Route("/login/code", h.second_factor, methods=["POST"]),
@@ -907,6 +942,7 @@ def create_app(idp: MockIdP) -> Starlette:
         Route("/rs/prns/{oid}/roles", h.roles),
         Route("/rs/prns/{oid}/{collection:str}", h.collection),
         Route("/rs/prns/{oid}/{collection:str}/{item}", h.element),
+        Route(ORGANISATION_PATH, h.organisation),
         Route("/idp/ext/Logout", h.logout),
         Route(ENTITY_ID_PATH, h.saml_metadata),
         *(Route(path, h.saml_sso, methods=["GET", "POST"]) for path in SSO_PATHS.values()),

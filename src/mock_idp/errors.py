@@ -1,10 +1,31 @@
 """Refusals of the mock IdP's OIDC side: :class:`EsiaError` and its table of codes.
 
-Each stable ``esia.*`` code fixes the OAuth ``error``, the ``ESIA-0070NN`` number that starts
-``error_description`` and the HTTP status (:data:`ESIA_ERRORS`). The numbers of the v2/v3
-client authentication are ESIA's own, taken from the relying party's table
-(:data:`sso_bridge.esia.errors_table.ESIA_NUMBERS`) so that both sides read them alike; the
-older ones are this mock's table.
+Each stable ``esia.*`` code fixes the OAuth ``error``, the ``ESIA-0NNNNN`` number that
+starts ``error_description`` and the HTTP status (:data:`ESIA_ERRORS`). Every number is
+ESIA's own, with ESIA's meaning, taken from the relying party's table
+(:data:`sso_bridge.esia.errors_table.ESIA_NUMBERS`), so that a relying party reading the
+mock's answers with :func:`sso_bridge.esia.errors_table.esia_refusal` gets the meaning the
+mock intended. A refusal that has no ESIA number (an unknown access token, a missing
+document of the REST API) carries none: its description is then the plain message.
+
+* ``ESIA-007002``: ``esia.unknown_client``;
+* ``ESIA-007003``: ``esia.invalid_request``, ``esia.field_too_long``,
+  ``esia.request_replayed``;
+* ``ESIA-007004``: ``esia.wrong_credentials``, ``esia.login_over``,
+  ``esia.login_timed_out``, ``esia.login_wrong_browser``, ``esia.second_factor_failed``;
+* ``ESIA-007006``: ``esia.invalid_scope``; ``ESIA-007013``: ``esia.scope_missing``;
+* ``ESIA-007007``: ``esia.server_error``;
+* ``ESIA-007009``: ``esia.unsupported_grant_type``; ``ESIA-007012``:
+  ``esia.unsupported_response_type``;
+* ``ESIA-007011``: ``esia.invalid_grant``, ``esia.code_expired``;
+* ``ESIA-007014``: ``esia.parameter_missing``; ``ESIA-007015``: ``esia.timestamp_invalid``,
+  ``esia.timestamp_stale``;
+* ``ESIA-007019``: ``esia.forbidden``; ``ESIA-007023``: ``esia.bad_redirect_uri``;
+* ``ESIA-007039``: ``esia.pkce_verifier_unexpected``; ``ESIA-007040``: ``esia.pkce_mismatch``;
+* ``ESIA-007053``: ``esia.certificate_hash_wrong``, ``esia.secret_malformed``,
+  ``esia.secret_bad_signature``;
+* ``ESIA-007055``: ``esia.not_confirmed``; ``ESIA-008010``: ``esia.invalid_client``;
+* no number: ``esia.invalid_token``, ``esia.not_found``.
 """
 
 from __future__ import annotations
@@ -17,67 +38,80 @@ from sso_bridge.esia.errors_table import ESIA_NUMBERS
 
 __all__ = ["ESIA_ERRORS", "EsiaError", "EsiaErrorKind"]
 
-# error_description numbers of the mock's own table, in ESIA's style
-ESIA_BAD_REQUEST = "ESIA-007002"
-ESIA_UNKNOWN_CLIENT = "ESIA-007004"
-ESIA_BAD_REDIRECT = "ESIA-007005"
-ESIA_BAD_SCOPE = "ESIA-007007"
-ESIA_WRONG_CREDENTIALS = "ESIA-007011"
-ESIA_NOT_CONFIRMED = "ESIA-007013"
-ESIA_SECOND_FACTOR_FAILED = "ESIA-007014"
-ESIA_CLIENT_AUTH = "ESIA-007053"
-ESIA_BAD_GRANT = "ESIA-007055"
-ESIA_EXPIRED = "ESIA-007059"
-ESIA_SERVER_ERROR = "ESIA-007008"
-ESIA_FORBIDDEN = "ESIA-007023"
-ESIA_NOT_FOUND = "ESIA-007024"
 
-# ESIA's own numbers for the v2/v3 client authentication, from the relying party's table
-ESIA_MISSING_PARAMETER = ESIA_NUMBERS["ESIA-007014"].number  # a mandatory parameter is missing
-ESIA_BAD_TIMESTAMP = ESIA_NUMBERS["ESIA-007015"].number  # wrong request time
-ESIA_CLIENT_SECRET_WRONG = ESIA_NUMBERS["ESIA-007053"].number  # bad secret or certificate hash
+def _esia(number: str) -> str:
+    """``number`` as ESIA's table has it; a number missing from it is a bug (KeyError)."""
+    return ESIA_NUMBERS[number].number
+
+
+# ESIA's numbers, by the meaning ESIA gives them
+ESIA_CERTIFICATE_UNKNOWN = _esia("ESIA-007002")  # no certificate, or another, for the client
+ESIA_BAD_REQUEST = _esia("ESIA-007003")  # a parameter is missing, wrong or repeated
+ESIA_DECLINED = _esia("ESIA-007004")  # the owner or the service declined
+ESIA_BAD_SCOPE = _esia("ESIA-007006")  # a scope is wrong or unknown
+ESIA_SERVER_ERROR = _esia("ESIA-007007")  # an unexpected failure
+ESIA_GRANT_UNSUPPORTED = _esia("ESIA-007009")  # the grant type is not supported
+ESIA_BAD_GRANT = _esia("ESIA-007011")  # the code or refresh token is invalid or expired
+ESIA_RESPONSE_TYPE_UNSUPPORTED = _esia("ESIA-007012")
+ESIA_NO_SCOPE = _esia("ESIA-007013")  # the request names no scope
+ESIA_MISSING_PARAMETER = _esia("ESIA-007014")  # a mandatory parameter is missing
+ESIA_BAD_TIMESTAMP = _esia("ESIA-007015")  # wrong request time
+ESIA_FORBIDDEN = _esia("ESIA-007019")  # no permission for the access
+ESIA_BAD_REDIRECT = _esia("ESIA-007023")  # redirect_uri not registered
+ESIA_PKCE_UNEXPECTED = _esia("ESIA-007039")  # code_verifier, but no code_challenge at v2/ac
+ESIA_PKCE_MISMATCH = _esia("ESIA-007040")  # code_verifier does not match code_challenge
+ESIA_CLIENT_SECRET_WRONG = _esia("ESIA-007053")  # client_secret or certificate hash wrong
+ESIA_NOT_CONFIRMED = _esia("ESIA-007055")  # login with an unconfirmed account
+ESIA_CLIENT_AUTH = _esia("ESIA-008010")  # the client's authentication failed
 
 
 class EsiaErrorKind(NamedTuple):
     """What an ``esia.*`` code means on the wire."""
 
     error: str  # OAuth 2.0 ``error``
-    esia_code: str  # the ``ESIA-0070NN`` that starts ``error_description``
+    esia_code: str | None  # the ``ESIA-0NNNNN`` that starts ``error_description``, if any
     status: int  # HTTP status of a JSON answer or an error page
 
 
 ESIA_ERRORS: Final[Mapping[str, EsiaErrorKind]] = {
     # authorization request
-    "esia.unknown_client": EsiaErrorKind("unauthorized_client", ESIA_UNKNOWN_CLIENT, 400),
+    "esia.unknown_client": EsiaErrorKind("unauthorized_client", ESIA_CERTIFICATE_UNKNOWN, 400),
     "esia.bad_redirect_uri": EsiaErrorKind("invalid_request", ESIA_BAD_REDIRECT, 400),
     "esia.unsupported_response_type": EsiaErrorKind(
-        "unsupported_response_type", ESIA_BAD_REQUEST, 400
+        "unsupported_response_type", ESIA_RESPONSE_TYPE_UNSUPPORTED, 400
     ),
     "esia.invalid_request": EsiaErrorKind("invalid_request", ESIA_BAD_REQUEST, 400),
     "esia.invalid_scope": EsiaErrorKind("invalid_scope", ESIA_BAD_SCOPE, 400),
+    "esia.scope_missing": EsiaErrorKind("invalid_scope", ESIA_NO_SCOPE, 400),
+    "esia.request_replayed": EsiaErrorKind("invalid_request", ESIA_BAD_REQUEST, 400),
     # login pages
-    "esia.login_over": EsiaErrorKind("invalid_request", ESIA_EXPIRED, 400),
-    "esia.login_timed_out": EsiaErrorKind("access_denied", ESIA_EXPIRED, 400),
-    "esia.wrong_credentials": EsiaErrorKind("access_denied", ESIA_WRONG_CREDENTIALS, 400),
+    "esia.login_over": EsiaErrorKind("access_denied", ESIA_DECLINED, 400),
+    "esia.login_timed_out": EsiaErrorKind("access_denied", ESIA_DECLINED, 400),
+    "esia.wrong_credentials": EsiaErrorKind("access_denied", ESIA_DECLINED, 400),
     "esia.not_confirmed": EsiaErrorKind("access_denied", ESIA_NOT_CONFIRMED, 400),
-    "esia.second_factor_failed": EsiaErrorKind("access_denied", ESIA_SECOND_FACTOR_FAILED, 400),
-    "esia.login_wrong_browser": EsiaErrorKind("access_denied", ESIA_FORBIDDEN, 403),
+    "esia.second_factor_failed": EsiaErrorKind("access_denied", ESIA_DECLINED, 400),
+    "esia.login_wrong_browser": EsiaErrorKind("access_denied", ESIA_DECLINED, 403),
     # token endpoint
     "esia.invalid_client": EsiaErrorKind("invalid_client", ESIA_CLIENT_AUTH, 401),
-    "esia.unsupported_grant_type": EsiaErrorKind("unsupported_grant_type", ESIA_BAD_REQUEST, 400),
+    "esia.unsupported_grant_type": EsiaErrorKind(
+        "unsupported_grant_type", ESIA_GRANT_UNSUPPORTED, 400
+    ),
     "esia.invalid_grant": EsiaErrorKind("invalid_grant", ESIA_BAD_GRANT, 400),
-    "esia.code_expired": EsiaErrorKind("invalid_grant", ESIA_EXPIRED, 400),
+    "esia.code_expired": EsiaErrorKind("invalid_grant", ESIA_BAD_GRANT, 400),
+    "esia.pkce_verifier_unexpected": EsiaErrorKind("invalid_grant", ESIA_PKCE_UNEXPECTED, 400),
+    "esia.pkce_mismatch": EsiaErrorKind("invalid_grant", ESIA_PKCE_MISMATCH, 400),
     # ESIA v2/v3 (GOST) client authentication, at v2/ac and v3/te
     "esia.parameter_missing": EsiaErrorKind("invalid_request", ESIA_MISSING_PARAMETER, 400),
+    "esia.field_too_long": EsiaErrorKind("invalid_request", ESIA_BAD_REQUEST, 400),
+    "esia.certificate_hash_wrong": EsiaErrorKind("invalid_client", ESIA_CLIENT_SECRET_WRONG, 401),
     "esia.timestamp_invalid": EsiaErrorKind("invalid_client", ESIA_BAD_TIMESTAMP, 401),
     "esia.timestamp_stale": EsiaErrorKind("invalid_client", ESIA_BAD_TIMESTAMP, 401),
     "esia.secret_malformed": EsiaErrorKind("invalid_client", ESIA_CLIENT_SECRET_WRONG, 401),
     "esia.secret_bad_signature": EsiaErrorKind("invalid_client", ESIA_CLIENT_SECRET_WRONG, 401),
-    "esia.field_too_long": EsiaErrorKind("invalid_request", ESIA_BAD_REQUEST, 400),
-    # userinfo and the person API
-    "esia.invalid_token": EsiaErrorKind("invalid_token", ESIA_BAD_GRANT, 401),
+    # userinfo and the REST API (persons, organisations)
+    "esia.invalid_token": EsiaErrorKind("invalid_token", None, 401),
     "esia.forbidden": EsiaErrorKind("access_denied", ESIA_FORBIDDEN, 403),
-    "esia.not_found": EsiaErrorKind("not_found", ESIA_NOT_FOUND, 404),
+    "esia.not_found": EsiaErrorKind("not_found", None, 404),
     # anything unexpected
     "esia.server_error": EsiaErrorKind("server_error", ESIA_SERVER_ERROR, 500),
 }
@@ -100,4 +134,4 @@ class EsiaError(BridgeError):
         self.error = kind.error
         self.esia_code = kind.esia_code
         self.status = kind.status
-        self.description = f"{kind.esia_code}: {message}"
+        self.description = message if kind.esia_code is None else f"{kind.esia_code}: {message}"

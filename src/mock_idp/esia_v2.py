@@ -2,7 +2,8 @@
 
 A client registered with ``auth_method: esia_gost`` sends, with both requests:
 
-* ``client_certificate_hash``: lowercase hex Streebog-256 of its certificate's DER;
+* ``client_certificate_hash``: hex Streebog-256 of its certificate's DER (lower- or
+  upper-case);
 * ``timestamp``: ``yyyy.MM.dd HH:mm:ss +0300`` (any ``±hhmm`` offset is read), within
   :data:`SKEW` of the IdP's clock;
 * ``client_secret``: base64url of a raw GOST R 34.10-2012-256 signature over
@@ -10,16 +11,24 @@ A client registered with ``auth_method: esia_gost`` sends, with both requests:
   appends ``code``).
 
 The checks run in this order and give ESIA's own numbers: a missing
-parameter ``ESIA-007014``, a field over its size limit (``esia.field_too_long``, before
-anything is hashed: :data:`sso_bridge.esia.secret.FIELD_LIMITS`), another certificate's
-hash ``ESIA-007053``, a stale or malformed timestamp ``ESIA-007015``, a signature that
-does not verify ``ESIA-007053`` (:data:`mock_idp.errors.ESIA_ERRORS`).
+parameter ``ESIA-007014``, a field over its size limit (``esia.field_too_long``,
+``ESIA-007003``, before anything is hashed: :data:`sso_bridge.esia.secret.FIELD_LIMITS`),
+another certificate's hash (``esia.certificate_hash_wrong``, ``ESIA-007053``), a stale or
+malformed timestamp ``ESIA-007015``, a signature that does not verify ``ESIA-007053``
+(:data:`mock_idp.errors.ESIA_ERRORS`).
+
+A signed v2/ac request is good once: :class:`ReplayGuard` remembers each accepted
+``client_id`` + ``state`` + ``timestamp`` for ``2 × SKEW`` (the whole time the same
+timestamp could pass the clock check), and the provider refuses the same request seen again
+(``esia.request_replayed``, ``ESIA-007003``).
 """
 
 from __future__ import annotations
 
 import hmac
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Final
@@ -55,7 +64,7 @@ def check_request(
     """Check a v2/ac (``code`` None) or v3/te request's GOST client authentication.
 
     Raises :class:`EsiaError` with ``esia.parameter_missing``, ``esia.field_too_long``,
-    ``esia.invalid_client`` (the certificate hash), ``esia.timestamp_invalid``,
+    ``esia.certificate_hash_wrong``, ``esia.timestamp_invalid``,
     ``esia.timestamp_stale``, ``esia.secret_malformed`` or ``esia.secret_bad_signature``.
     """
     for name in _MANDATORY:
@@ -77,7 +86,7 @@ def check_request(
         raise EsiaError(
             "client_certificate_hash is not the Streebog-256 hash of the registered "
             "certificate's DER",
-            code="esia.invalid_client",
+            code="esia.certificate_hash_wrong",
         )
     try:
         secret.check_timestamp(params["timestamp"], now, SKEW)
@@ -98,3 +107,46 @@ def check_request(
             exc.message if known else "client_secret does not verify",
             code=exc.code if known else "esia.secret_bad_signature",
         ) from None
+
+
+MAX_REMEMBERED: Final = 100_000
+"""Most v2/ac requests a :class:`ReplayGuard` remembers; past it the oldest are forgotten."""
+
+
+class ReplayGuard:
+    """The signed v2/ac requests accepted in the last ``2 × SKEW``; thread-safe.
+
+    Memory is bounded: entries older than the window are dropped as new ones come, and
+    at most :data:`MAX_REMEMBERED` are kept.
+    """
+
+    def __init__(self, window: timedelta = 2 * SKEW, limit: int = MAX_REMEMBERED) -> None:
+        self.window = window
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[tuple[str, str, str], datetime] = OrderedDict()
+
+    def first_time(self, client_id: str, state: str, timestamp: str, now: datetime) -> bool:
+        """Record the request; False when the same one was recorded within the window."""
+        key = (client_id, state, timestamp)
+        with self._lock:
+            self._prune(now)
+            until = self._seen.get(key)
+            if until is not None and now < until:
+                return False
+            self._seen[key] = now + self.window
+            self._seen.move_to_end(key)
+            while len(self._seen) > self.limit:
+                self._seen.popitem(last=False)
+            return True
+
+    def _prune(self, now: datetime) -> None:
+        while self._seen:
+            key, until = next(iter(self._seen.items()))
+            if now < until:
+                break
+            del self._seen[key]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._seen)

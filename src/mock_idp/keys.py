@@ -4,6 +4,11 @@ One active key per algorithm (RS256 by default, ES256 or ESIA's ``GOST3410_2012_
 clients that ask for it). Rotation makes a new active key and keeps publishing the old ones
 — RSA and EC keys in the JWKS, GOST keys as certificates (the current and the previous
 one) — as a real IdP does during a rollover.
+
+Each RS256 key has a self-signed X.509 certificate, made once with the key (and kept
+beside it in the state directory), so that the certificates archive
+(:func:`mock_idp.archive.certificates_archive`) can publish RSA keys as ESIA publishes
+its own: as certificates to download.
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import attrs
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jose import jwk
 
@@ -33,6 +39,8 @@ from sso_bridge.keytypes import PrivateKey
 ALGORITHMS = ("RS256", "ES256")
 GOST_ALG = gost.GOST_JWT_ALG
 PUBLISHED_CERTIFICATES = 2  # the current GOST certificate and the one before it
+RSA_CERTIFICATE_DAYS = 3650
+"""How long an RS256 key's self-signed certificate is valid."""
 
 
 def _int_bytes(value: int, length: int | None = None) -> bytes:
@@ -44,11 +52,26 @@ class SigningKey:
     kid: str
     alg: str
     private_key: PrivateKey = attrs.field(repr=False)
+    # an RS256 key's self-signed certificate: given (from the state directory) or made once
+    certificate: x509.Certificate | None = attrs.field(default=None, repr=False, eq=False)
     # Prepared once: building a signer from PEM validates the RSA key every time (~40 ms).
     signer: Any = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "signer", jwk.construct(self.private_key, self.alg))
+        if self.certificate is not None:
+            if self.certificate.public_key() != self.private_key.public_key():
+                raise InvalidInput(
+                    f"{self.kid}: the certificate is not the key's", code="mock_idp.bad_key"
+                )
+        elif isinstance(self.private_key, rsa.RSAPrivateKey):
+            object.__setattr__(self, "certificate", _self_signed(self.private_key, self.kid))
+
+    def certificate_pem(self) -> bytes | None:
+        """The RS256 key's self-signed certificate as PEM (None for other keys)."""
+        if self.certificate is None:
+            return None
+        return self.certificate.public_bytes(serialization.Encoding.PEM)
 
     @classmethod
     def generate(cls, alg: str) -> SigningKey:
@@ -116,6 +139,23 @@ class GostSigningKey:
         return certificate_pem(self.certificate)
 
 
+def _self_signed(key: rsa.RSAPrivateKey, kid: str) -> x509.Certificate:
+    """A self-signed certificate for an RS256 signing key, valid from a day ago."""
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, f"mock ESIA RS256 {kid[:16]}")])
+    now = datetime.now(UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=RSA_CERTIFICATE_DAYS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+
+
 def certificate_pem(certificate: gost.GostCertificate) -> str:
     """A certificate's DER as PEM text."""
     body = base64.b64encode(certificate.der).decode("ascii")
@@ -155,6 +195,17 @@ def _thumbprint(key: PrivateKey) -> str:
     required = ("e", "kty", "n") if members["kty"] == "RSA" else ("crv", "kty", "x", "y")
     canonical = json.dumps({k: members[k] for k in required}, separators=(",", ":"), sort_keys=True)
     return base64url.encode(hashlib.sha256(canonical.encode()).digest())
+
+
+def _saved_certificate(directory: Path, kid: str) -> x509.Certificate | None:
+    """The certificate kept beside key ``kid``, if there is one."""
+    path = directory / f"{kid}.crt"
+    if not path.exists():
+        return None
+    try:
+        return x509.load_pem_x509_certificate(path.read_bytes())
+    except ValueError as exc:
+        raise InvalidInput(f"{kid}: bad certificate ({exc})", code="mock_idp.bad_key") from None
 
 
 class KeyRing:
@@ -206,8 +257,16 @@ class KeyRing:
 
     def certificates(self) -> list[str]:
         """The GOST certificates (PEM) to publish: the current one first, then the previous."""
-        newest = reversed(self._gost[-PUBLISHED_CERTIFICATES:])
-        return [key.certificate_pem() for key in newest]
+        return [key.certificate_pem() for key in self.published_gost()]
+
+    def rsa_certificates(self) -> dict[str, bytes]:
+        """The self-signed certificate (PEM) of every RS256 key still published, by kid."""
+        found = {k.kid: k.certificate_pem() for k in self._keys.values()}
+        return {kid: pem for kid, pem in found.items() if pem is not None}
+
+    def published_gost(self) -> list[GostSigningKey]:
+        """The GOST keys whose certificates are published: the current one first."""
+        return list(reversed(self._gost[-PUBLISHED_CERTIFICATES:]))
 
     # -- persistence ----------------------------------------------------------------------
 
@@ -224,6 +283,10 @@ class KeyRing:
             (directory / f"{gost_key.kid}.crt").write_text(
                 gost_key.certificate_pem(), encoding="ascii"
             )
+        for signing_key in self._keys.values():
+            pem = signing_key.certificate_pem()
+            if pem is not None:
+                (directory / f"{signing_key.kid}.crt").write_bytes(pem)
         index = {
             "active": self._active,
             "keys": {k.kid: k.alg for k in self._keys.values()},
@@ -241,7 +304,7 @@ class KeyRing:
             if not isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
                 raise InvalidInput(f"{kid}: unsupported key type", code="mock_idp.bad_key")
             _check_size(private, kid)
-            keys.append(SigningKey(kid, alg, private))
+            keys.append(SigningKey(kid, alg, private, _saved_certificate(directory, kid)))
         gost_keys = [
             GostSigningKey.from_pem(
                 (directory / f"{kid}.pem").read_bytes(), (directory / f"{kid}.crt").read_bytes()

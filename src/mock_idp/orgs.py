@@ -1,7 +1,11 @@
-"""Organisations a person works for, as ESIA lists them at ``/rs/prns/{oid}/roles``.
+"""Organisations a person works for, as ESIA lists them at ``/rs/prns/{oid}/roles``, and
+the organisations themselves, as ESIA's ``/rs/orgs/{oid}`` gives them.
 
 A role names the organisation (its ESIA ``oid``, full and short name, OGRN, INN, KPP and
-type) and the person's place in it (``chief``, ``admin``, ``active``). The registration
+type) and the person's place in it (``chief``, ``admin``, ``active``). As in ESIA, the
+roles list (:func:`role_document`) carries the organisation's oid, names, OGRN and type
+and the person's standing, but not INN and KPP: those come from the organisation's own
+document (:func:`organisation_document`). The registration
 numbers are checked as the tax service builds them: OGRN (13 digits) and OGRNIP (15
 digits) by their mod-11 / mod-13 check digit, a legal entity's INN (10 digits) and a
 sole trader's INN (12 digits) by their weighted check digits, KPP by its form.
@@ -141,18 +145,17 @@ def role_to_dict(role: OrgRole) -> dict[str, Any]:
 
 
 def role_document(role: OrgRole, person_oid: int) -> dict[str, Any]:
-    """One element of ESIA's ``/rs/prns/{oid}/roles`` collection."""
+    """One element of ESIA's ``/rs/prns/{oid}/roles`` collection (no INN, no KPP)."""
     doc: dict[str, Any] = {
         "oid": role.oid,
         "prnOid": person_oid,
         "fullName": role.full_name,
         "shortName": role.short_name,
         "ogrn": role.ogrn,
-        "inn": role.inn,
+        "type": role.type.value,
+        "chief": role.chief,
+        "admin": role.admin,
     }
-    if role.kpp:
-        doc["kpp"] = role.kpp
-    doc.update(type=role.type.value, chief=role.chief, admin=role.admin)
     if role.phone:
         doc["phone"] = role.phone
     if role.email:
@@ -163,4 +166,20 @@ def role_document(role: OrgRole, person_oid: int) -> dict[str, Any]:
         hasApprovalTabAccess=False,
         isLiquidated=False,
     )
+    return doc
+
+
+def organisation_document(role: OrgRole) -> dict[str, Any]:
+    """ESIA's ``/rs/orgs/{oid}`` document of the organisation ``role`` is in (no eTag)."""
+    doc: dict[str, Any] = {
+        "stateFacts": ["EntityRoot"],
+        "oid": role.oid,
+        "fullName": role.full_name,
+        "shortName": role.short_name,
+        "ogrn": role.ogrn,
+        "inn": role.inn,
+    }
+    if role.kpp:  # a sole trader has none
+        doc["kpp"] = role.kpp
+    doc["type"] = role.type.value
     return doc

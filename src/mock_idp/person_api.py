@@ -5,7 +5,9 @@ elements as links, or as embedded objects with ``?embed=(elements)``; the person
 embeds collections with ``?embed=(contacts.elements,documents.elements,kids.elements)``.
 Scopes gate the fields: ``fullname``, ``birthdate``, ``gender``, ``snils``, ``contacts``
 (or ``email`` / ``mobile``), ``id_doc``, and ``kid_*`` for children. The organisations the
-person works for (``/rs/prns/{oid}/roles``) need ``usr_org``.
+person works for (``/rs/prns/{oid}/roles``: oid, names, OGRN, type and the person's
+standing) need ``usr_org``, and so does an organisation's own document
+(``/rs/orgs/{oid}``: with INN and KPP), which answers only a person with a role in it.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import json
 from collections.abc import Collection
 from typing import Any
 
-from mock_idp.orgs import role_document
-from mock_idp.users import ContactType, Person
+from mock_idp.errors import EsiaError
+from mock_idp.orgs import OrgRole, organisation_document, role_document
+from mock_idp.users import ContactType, Directory, Person
 
 COLLECTIONS = {"ctts": "contacts", "docs": "documents", "kids": "kids"}
 ROLES_SCOPE = "usr_org"
@@ -133,3 +136,31 @@ def roles_document(person: Person) -> dict[str, Any]:
     """ESIA's list of the person's organisations: ``{"stateFacts": ["hasSize"], ...}``."""
     items = [role_document(role, person.oid) for role in person.roles]
     return {"stateFacts": ["hasSize"], "size": len(items), "elements": items}
+
+
+def _organisation(people: Directory, oid: int) -> OrgRole | None:
+    """A role in organisation ``oid`` held by anyone (it describes the organisation)."""
+    everyone: list[Person] = list(people)
+    return next((r for p in everyone for r in p.roles if r.oid == oid), None)
+
+
+def organisation(
+    people: Directory, person: Person, scopes: Collection[str], oid: str
+) -> dict[str, Any]:
+    """ESIA's ``/rs/orgs/{oid}`` for the token of ``person`` with ``scopes``.
+
+    ``esia.forbidden`` without ``usr_org`` or when ``person`` holds no role in it,
+    ``esia.not_found`` for an organisation nobody works for.
+    """
+    if ROLES_SCOPE not in scopes:
+        raise EsiaError("the token lacks the usr_org scope", code="esia.forbidden")
+    # ASCII digits of a 64-bit number only: int() of thousands of digits is a ValueError
+    number = int(oid) if oid.isascii() and oid.isdigit() and len(oid) <= 19 else None
+    role = next((r for r in person.roles if r.oid == number), None)
+    if role is None:
+        if number is None or _organisation(people, number) is None:
+            raise EsiaError("no such organisation", code="esia.not_found")
+        raise EsiaError("the person holds no role in this organisation", code="esia.forbidden")
+    doc = organisation_document(role)
+    doc["eTag"] = _etag(doc)
+    return doc

@@ -5,15 +5,20 @@ person API.
 Refusals are :class:`EsiaError`, a :class:`~sso_bridge.errors.BridgeError` with a stable
 ``esia.*`` code (:data:`ESIA_ERRORS`, defined in :mod:`mock_idp.errors`); the web layer
 turns those that may go back to the client into a redirect with ``error``,
-``error_description`` (``ESIA-0070NN: ...``) and ``state``, and the others into an error
-page or a JSON error. The ``ESIA-0070NN`` numbers are this mock's own table (see
-``docs/mock-idp.md``), in ESIA's style, except those of the ESIA v2/v3 GOST client
-authentication (``esia_gost`` clients, :mod:`mock_idp.esia_v2`), which are ESIA's own.
+``error_description`` (``ESIA-0NNNNN: ...``) and ``state``, and the others into an error
+page or a JSON error. The numbers are ESIA's own, with ESIA's meaning (see
+``docs/mock-idp.md``).
+
+As ESIA does: a scope is required but ``openid`` is not (an ID token is issued only when
+the grant has ``openid``); PKCE is supported, and demanded only of clients whose
+``require_pkce`` is on (:mod:`mock_idp.clients`); access tokens are signed JWTs
+(:func:`mock_idp.tokens.access_token_claims`), still looked up in the provider's own
+table, so that revoking and expiring them works; a signed v2/ac request of an
+``esia_gost`` client is good once (:class:`mock_idp.esia_v2.ReplayGuard`).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -21,27 +26,27 @@ import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import unquote
 
 import attrs
-from cryptography import x509
-from jose import jwt
-from jose.exceptions import JOSEError
 
-from mock_idp import esia_v2
+from mock_idp import client_auth, esia_v2
+from mock_idp.clients import AUTH_METHODS, ESIA_AUTH_METHODS, Client, client_from_dict
 from mock_idp.errors import ESIA_ERRORS, EsiaError, EsiaErrorKind
-from mock_idp.keys import KeyRing
-from mock_idp.tokens import TokenFault, id_token_claims, sign_token
+from mock_idp.keys import GostSigningKey, KeyRing, SigningKey
+from mock_idp.tokens import (
+    TokenFault,
+    access_token_claims,
+    id_token_claims,
+    sign_access_token,
+    sign_token,
+)
 from mock_idp.users import Directory, Person, SecondFactor
-from sso_bridge import esia_cms
 from sso_bridge.clock import Clock, SystemClock
 from sso_bridge.errors import BridgeError
 from sso_bridge.esia import gost
-from sso_bridge.keysize import rsa_key_acceptable
 from sso_bridge.matching.normalize import parse_date
 from sso_bridge.mfa.otp import decode_secret, totp_match
 from sso_bridge.oidc.flow import pkce_challenge
-from sso_bridge.oidc.keys import parse_jwks
 
 __all__ = [
     "AUTH_METHODS",
@@ -67,18 +72,7 @@ ID_TOKEN_LIFETIME = timedelta(minutes=10)
 TRANSACTION_LIFETIME = timedelta(minutes=15)
 SMS_CODE_LIFETIME = timedelta(minutes=5)
 SMS_RESEND_COOLDOWN = timedelta(seconds=30)
-MAX_CLIENT_ASSERTION_LENGTH = 8 * 1024
-"""Longest ``client_assertion`` (private_key_jwt) the token endpoint looks at."""
 
-AUTH_METHODS = (
-    "client_secret_basic",
-    "client_secret_post",
-    "private_key_jwt",
-    "esia_cms",
-    "esia_gost",
-    "none",
-)
-ID_TOKEN_ALGS = ("RS256", "ES256", gost.GOST_JWT_ALG)
 SCOPES = frozenset(
     {
         "openid",
@@ -97,54 +91,6 @@ SCOPES = frozenset(
         "usr_org",
     }
 )
-
-
-@attrs.frozen
-class Client:
-    client_id: str
-    redirect_uris: tuple[str, ...]
-    auth_method: str = "client_secret_basic"
-    secret: str | None = attrs.field(default=None, repr=False)
-    certificate_pem: str | None = None  # esia_cms (RSA/EC) or esia_gost (GOST 2012-256)
-    jwks: Mapping[str, Any] | None = None  # private_key_jwt
-    id_token_alg: str = "RS256"  # noqa: S105 - an algorithm name
-    require_trusted: bool = False
-    require_pkce: bool = True
-
-    def __attrs_post_init__(self) -> None:
-        if self.auth_method not in AUTH_METHODS:
-            raise ValueError(f"auth_method must be one of {', '.join(AUTH_METHODS)}")
-        if self.id_token_alg not in ID_TOKEN_ALGS:
-            raise ValueError(f"id_token_alg must be one of {', '.join(ID_TOKEN_ALGS)}")
-        if self.auth_method == "esia_gost":
-            self.gost_certificate()  # refuse a client whose certificate cannot be used
-        if self.auth_method == "esia_cms" and self.certificate_pem:
-            certificate = x509.load_pem_x509_certificate(self.certificate_pem.encode())
-            if not rsa_key_acceptable(certificate):
-                raise ValueError("certificate_pem has an RSA key under 2048 bits")
-
-    def gost_certificate(self) -> gost.GostCertificate:
-        """The registered GOST certificate of an ``esia_gost`` client."""
-        if not self.certificate_pem:
-            raise ValueError("an esia_gost client needs certificate_pem (GOST 2012-256)")
-        try:
-            return gost.load_certificate(self.certificate_pem.encode())
-        except BridgeError as exc:
-            raise ValueError(f"certificate_pem: {exc.message}") from None
-
-
-def client_from_dict(data: Mapping[str, Any]) -> Client:
-    return Client(
-        client_id=str(data["client_id"]),
-        redirect_uris=tuple(data.get("redirect_uris") or ()),
-        auth_method=str(data.get("auth_method", "client_secret_basic")),
-        secret=data.get("secret"),
-        certificate_pem=data.get("certificate_pem"),
-        jwks=data.get("jwks"),
-        id_token_alg=str(data.get("id_token_alg", "RS256")),
-        require_trusted=bool(data.get("require_trusted", False)),
-        require_pkce=bool(data.get("require_pkce", True)),
-    )
 
 
 @attrs.define
@@ -166,6 +112,7 @@ class Transaction:
     attempts: int = 0
     dead: bool = False
     browser: str = attrs.field(default="", repr=False)  # the id in the login page's cookie
+    offline: bool = True  # a refresh token with the tokens (ESIA: access_type=offline)
 
 
 @attrs.frozen
@@ -179,6 +126,7 @@ class Grant:
     code_challenge: str | None
     expires_at: datetime
     second_factor: str
+    offline: bool = True
 
 
 @attrs.frozen
@@ -224,8 +172,9 @@ class Provider:
         self._access: dict[str, AccessToken] = {}
         self._refresh: dict[str, Grant] = {}
         self._totp_steps: dict[int, int] = {}
-        self._assertion_ids: set[str] = set()
+        self._assertions = client_auth.SeenAssertions()
         self._mismatched_userinfo: set[str] = set()
+        self._signed_requests = esia_v2.ReplayGuard()
 
     # -- authorization ----------------------------------------------------------------------
 
@@ -253,25 +202,25 @@ class Provider:
         if not state:
             raise refuse("state is required", "esia.invalid_request")
         if client.auth_method == "esia_gost":
-            try:
-                esia_v2.check_request(
-                    client.gost_certificate(),
-                    params,
-                    client_id=client.client_id,
-                    now=self.clock.now(),
-                )
-            except EsiaError as exc:
-                raise RedirectableError(
-                    exc.message, code=exc.code, redirect_uri=redirect_uri, state=state
-                ) from None
+            self._check_signed_request(client, params, redirect_uri)
         scopes = tuple(params.get("scope", "").split())
-        if "openid" not in scopes or not set(scopes) <= SCOPES:
-            raise refuse("scope is unknown or lacks openid", "esia.invalid_scope")
-        challenge = params.get("code_challenge")
+        if not scopes:
+            raise refuse("the request names no scope", "esia.scope_missing")
+        unknown = sorted(set(scopes) - SCOPES)
+        if unknown:
+            raise refuse(f"unknown scope {unknown[0]!r}", "esia.invalid_scope")
+        challenge = params.get("code_challenge") or None
         if challenge is not None and params.get("code_challenge_method") != "S256":
             raise refuse("code_challenge_method must be S256", "esia.invalid_request")
         if challenge is None and client.require_pkce:
-            raise refuse("PKCE (S256) is required", "esia.invalid_request")
+            raise refuse("this client must send a code_challenge (S256)", "esia.invalid_request")
+        offline = True
+        if client.auth_method in ESIA_AUTH_METHODS:
+            # ESIA: a refresh token only for access_type=offline; online is the default
+            access_type = params.get("access_type") or "online"
+            if access_type not in ("online", "offline"):
+                raise refuse("access_type must be online or offline", "esia.invalid_request")
+            offline = access_type == "offline"
         txn = Transaction(
             id=secrets.token_urlsafe(24),
             client=client,
@@ -282,12 +231,35 @@ class Provider:
             code_challenge=challenge,
             created_at=self.clock.now(),
             browser=browser,
+            offline=offline,
         )
         with self._lock:
             self._transactions[txn.id] = txn
             if len(self._transactions) % 256 == 0:
                 self._prune(txn.created_at)
         return txn
+
+    def _check_signed_request(
+        self, client: Client, params: Mapping[str, str], redirect_uri: str
+    ) -> None:
+        """The GOST client authentication of a v2/ac request, good once."""
+        now = self.clock.now()
+        state = params.get("state", "")
+        try:
+            esia_v2.check_request(
+                client.gost_certificate(), params, client_id=client.client_id, now=now
+            )
+        except EsiaError as exc:
+            raise RedirectableError(
+                exc.message, code=exc.code, redirect_uri=redirect_uri, state=state
+            ) from None
+        if not self._signed_requests.first_time(client.client_id, state, params["timestamp"], now):
+            raise RedirectableError(
+                "this signed request was already used",
+                code="esia.request_replayed",
+                redirect_uri=redirect_uri,
+                state=state,
+            )
 
     def _prune(self, now: datetime) -> None:
         """Forget what has expired, so that a long-running server does not grow."""
@@ -421,6 +393,7 @@ class Provider:
             nonce=txn.nonce,
             code_challenge=txn.code_challenge,
             second_factor=person.second_factor.value,
+            offline=txn.offline,
         )
 
     def grant_for(
@@ -433,6 +406,7 @@ class Provider:
         nonce: str | None = None,
         code_challenge: str | None = None,
         second_factor: str = "sms",
+        offline: bool = True,
     ) -> Grant:
         """An authorization code as if ``oid`` had just logged in (tests skip the page)."""
         client = self.clients[client_id]
@@ -446,6 +420,7 @@ class Provider:
             code_challenge=code_challenge,
             expires_at=self.clock.now() + CODE_LIFETIME,
             second_factor=second_factor,
+            offline=offline,
         )
         with self._lock:
             self._grants[grant.code] = grant
@@ -457,35 +432,19 @@ class Provider:
         self, form: Mapping[str, str], authorization: str | None, token_endpoint: str
     ) -> Client:
         """Client authentication by the client's registered method."""
-        client_id = form.get("client_id")
-        secret = form.get("client_secret")
-        if authorization and authorization.lower().startswith("basic "):
-            try:
-                decoded = base64.b64decode(authorization[6:], validate=True).decode()
-                basic_id, _, basic_secret = decoded.partition(":")
-            except (ValueError, UnicodeDecodeError):
-                raise self._client_error("malformed Basic credentials") from None
-            client_id, secret = unquote(basic_id), unquote(basic_secret)
-            method = "client_secret_basic"
-        elif form.get("client_assertion_type"):
-            method = "private_key_jwt"
-            client_id = client_id or _assertion_issuer(form.get("client_assertion", ""))
-        elif self._registered_method(client_id) == "esia_gost":
-            method = "esia_gost"
-        elif form.get("timestamp") and secret:
-            method = "esia_cms"
-        else:
-            method = "client_secret_post" if secret else "none"
+        client_id, secret, method = client_auth.presented(form, authorization, self.clients)
         client = self.clients.get(client_id or "")
         if client is None or client.auth_method != method:
-            raise self._client_error("unknown client or wrong authentication method")
+            raise client_auth.client_error("unknown client or wrong authentication method")
         if method in ("client_secret_basic", "client_secret_post"):
             if not (client.secret and secret and hmac.compare_digest(client.secret, secret)):
-                raise self._client_error("wrong client secret")
+                raise client_auth.client_error("wrong client secret")
         elif method == "private_key_jwt":
-            self._check_client_assertion(client, form.get("client_assertion", ""), token_endpoint)
+            client_auth.check_client_assertion(
+                client, form.get("client_assertion", ""), token_endpoint, self._assertions
+            )
         elif method == "esia_cms":
-            self._check_esia_secret(client, form)
+            client_auth.check_esia_cms_secret(client, form, self.clock.now())
         elif method == "esia_gost":
             code = form.get("code") if form.get("grant_type") == "authorization_code" else None
             esia_v2.check_request(
@@ -496,64 +455,6 @@ class Provider:
                 code=code,
             )
         return client
-
-    def _registered_method(self, client_id: str | None) -> str | None:
-        client = self.clients.get(client_id or "")
-        return None if client is None else client.auth_method
-
-    def _client_error(self, message: str) -> EsiaError:
-        return EsiaError(message, code="esia.invalid_client")
-
-    def _check_client_assertion(self, client: Client, assertion: str, audience: str) -> None:
-        if len(assertion) > MAX_CLIENT_ASSERTION_LENGTH:
-            raise self._client_error("the client assertion is too long")
-        try:
-            header = jwt.get_unverified_header(assertion)
-            alg = header.get("alg")
-            if alg not in ("RS256", "ES256"):
-                raise self._client_error("client assertion algorithm not allowed")
-            # the registered keys, bounded and size-checked as any JWKS (RSA >= 2048 bits)
-            usable = [
-                k
-                for k in parse_jwks(client.jwks or {"keys": []}, (alg,))
-                if k.kid == header.get("kid")
-            ]
-            if len(usable) != 1:
-                raise self._client_error("client assertion key not found")
-            if alg not in usable[0].keys:
-                raise self._client_error("the client's key is refused (RSA under 2048 bits?)")
-            claims = jwt.decode(
-                assertion,
-                usable[0].keys[alg],
-                algorithms=[alg],
-                audience=audience,
-                issuer=client.client_id,
-                subject=client.client_id,
-                options={"require_exp": True, "require_jti": True},
-            )
-        except (JOSEError, BridgeError) as exc:
-            if isinstance(exc, EsiaError):
-                raise
-            raise self._client_error(f"bad client assertion: {exc}") from None
-        with self._lock:
-            if claims["jti"] in self._assertion_ids:
-                raise self._client_error("client assertion replayed")
-            self._assertion_ids.add(claims["jti"])
-
-    def _check_esia_secret(self, client: Client, form: Mapping[str, str]) -> None:
-        if not client.certificate_pem:
-            raise self._client_error("the client has no registered certificate")
-        certificate = x509.load_pem_x509_certificate(client.certificate_pem.encode())
-        if not rsa_key_acceptable(certificate):
-            raise self._client_error("the client's certificate has an RSA key under 2048 bits")
-        try:
-            esia_cms.check_timestamp(form["timestamp"], self.clock.now(), timedelta(minutes=5))
-            message = esia_cms.client_secret_message(
-                form.get("scope", ""), form["timestamp"], client.client_id, form.get("state", "")
-            )
-            esia_cms.verify_client_secret(form["client_secret"], message, certificate)
-        except BridgeError as exc:
-            raise self._client_error(f"client_secret refused ({exc.code})") from None
 
     def exchange_code(self, client: Client, form: Mapping[str, str]) -> dict[str, Any]:
         """``grant_type=authorization_code``."""
@@ -574,13 +475,11 @@ class Provider:
             raise EsiaError("redirect_uri differs", code="esia.invalid_grant")
         if now > grant.expires_at:
             raise EsiaError("the code expired", code="esia.code_expired")
-        if grant.code_challenge is not None and not _pkce_matches(
-            form.get("code_verifier", ""), grant.code_challenge
-        ):
-            raise EsiaError("PKCE verifier does not match", code="esia.invalid_grant")
+        _check_pkce(grant.code_challenge, form.get("code_verifier"))
         response = self._issue(client, grant, now, form)
+        issued = [response["access_token"], response.get("refresh_token")]
         with self._lock:
-            self._used_codes[code] = [response["access_token"], response["refresh_token"]]
+            self._used_codes[code] = [token for token in issued if token]
         return response
 
     def refresh(self, client: Client, form: Mapping[str, str]) -> dict[str, Any]:
@@ -597,15 +496,58 @@ class Provider:
         person = self.people.get(grant.oid)
         if person is None:
             raise EsiaError("the person is gone", code="esia.invalid_grant")
+        key = self._signing_key(client)
+        claims = access_token_claims(
+            person.oid,
+            grant.scopes,
+            issuer=self.issuer,
+            client_id=client.client_id,
+            now=now,
+            lifetime=ACCESS_TOKEN_LIFETIME,
+        )
         access = AccessToken(
-            secrets.token_urlsafe(32),
+            sign_access_token(claims, key, kid=client.token_kid),
             client.client_id,
             person.oid,
             grant.scopes,
             now + ACCESS_TOKEN_LIFETIME,
         )
-        refresh = secrets.token_urlsafe(32)
+        refresh = secrets.token_urlsafe(32) if grant.offline else None
         faults = self.take_faults()
+        with self._lock:
+            self._access[access.token] = access
+            if refresh is not None:
+                self._refresh[refresh] = grant
+            if TokenFault.USERINFO_SUB_MISMATCH in faults:
+                self._mismatched_userinfo.add(access.token)
+        response = {
+            "access_token": access.token,
+            "token_type": "Bearer",
+            "expires_in": int(ACCESS_TOKEN_LIFETIME.total_seconds()),
+        }
+        if refresh is not None:
+            response["refresh_token"] = refresh
+        if "openid" in grant.scopes:  # as ESIA: no openid, no ID token
+            response["id_token"] = self._id_token(client, grant, person, access, now, faults)
+        response["scope"] = " ".join(grant.scopes)
+        if client.auth_method == "esia_gost":  # ESIA v3/te echoes the request's own state
+            response["state"] = form.get("state", "")
+        return response
+
+    def _signing_key(self, client: Client) -> SigningKey | GostSigningKey:
+        """The active key of the client's algorithm: it signs both of its tokens."""
+        alg = client.id_token_alg
+        return self.keys.active_gost() if alg == gost.GOST_JWT_ALG else self.keys.active(alg)
+
+    def _id_token(
+        self,
+        client: Client,
+        grant: Grant,
+        person: Person,
+        access: AccessToken,
+        now: datetime,
+        faults: set[TokenFault],
+    ) -> str:
         claims = id_token_claims(
             person,
             issuer=self.issuer,
@@ -617,25 +559,7 @@ class Provider:
             second_factor=grant.second_factor,
             alg=client.id_token_alg,
         )
-        alg = client.id_token_alg
-        key = self.keys.active_gost() if alg == gost.GOST_JWT_ALG else self.keys.active(alg)
-        id_token = sign_token(claims, key, faults)
-        with self._lock:
-            self._access[access.token] = access
-            self._refresh[refresh] = grant
-            if TokenFault.USERINFO_SUB_MISMATCH in faults:
-                self._mismatched_userinfo.add(access.token)
-        response = {
-            "access_token": access.token,
-            "token_type": "Bearer",
-            "expires_in": int(ACCESS_TOKEN_LIFETIME.total_seconds()),
-            "refresh_token": refresh,
-            "id_token": id_token,
-            "scope": " ".join(grant.scopes),
-        }
-        if client.auth_method == "esia_gost":  # ESIA v3/te echoes the request's own state
-            response["state"] = form.get("state", "")
-        return response
+        return sign_token(claims, self._signing_key(client), faults, kid=client.token_kid)
 
     def take_faults(self) -> set[TokenFault]:
         """The faults queued for this response (empty when none are)."""
@@ -697,6 +621,21 @@ class WrongCode(BridgeError):
         self.attempts_left = attempts_left
 
 
+def _check_pkce(challenge: str | None, verifier: str | None) -> None:
+    """PKCE at the token endpoint, as ESIA checks it (``ESIA-007039``, ``ESIA-007040``)."""
+    if challenge is None:
+        if verifier:
+            raise EsiaError(
+                "code_verifier was sent, but the authorization request had no code_challenge",
+                code="esia.pkce_verifier_unexpected",
+            )
+        return
+    if not verifier or not _pkce_matches(verifier, challenge):
+        raise EsiaError(
+            "code_verifier does not match the code_challenge", code="esia.pkce_mismatch"
+        )
+
+
 def _pkce_matches(verifier: str, challenge: str) -> bool:
     """Whether ``verifier`` is the S256 PKCE verifier of ``challenge``."""
     try:
@@ -704,11 +643,3 @@ def _pkce_matches(verifier: str, challenge: str) -> bool:
     except BridgeError:  # a verifier is ASCII (RFC 7636 §4.1)
         return False
     return hmac.compare_digest(expected, challenge)
-
-
-def _assertion_issuer(assertion: str) -> str | None:
-    try:
-        issuer = jwt.get_unverified_claims(assertion).get("iss")
-    except JOSEError:
-        return None
-    return issuer if isinstance(issuer, str) else None

@@ -1,7 +1,14 @@
-"""ID tokens as ESIA issues them, and the faults a test can ask for instead.
+"""ID and access tokens as ESIA issues them, and the faults a test can ask for instead.
 
-Every fault produces exactly one defect in an otherwise correct token, so that a relying
-party's refusal can be pinned on the check that caught it.
+Both tokens are JWTs signed with the client's ``id_token_alg`` by the same active key.
+An access token, as ESIA's, has the header ``{"alg", "typ": "JWT", "sbt": "access",
+"ver": 1}`` and the claims ``iss``, ``client_id``, ``urn:esia:sbj_id`` (the person's oid,
+a number), ``urn:esia:sid``, ``scope`` (space-separated; ``openid`` bare, every other
+scope ``name?oid=<oid>``), ``iat``, ``nbf`` and ``exp`` (:func:`access_token_claims`).
+Either token names its key (``kid``) only when the client's ``token_kid`` switch is on.
+
+Every fault produces exactly one defect in an otherwise correct ID token, so that a relying
+party's refusal can be pinned on the check that caught it; access tokens are never faulty.
 """
 
 from __future__ import annotations
@@ -11,9 +18,9 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from cryptography.hazmat.primitives import serialization
 from jose import jwt
@@ -87,6 +94,49 @@ def id_token_claims(
     return claims
 
 
+def access_token_claims(
+    oid: int,
+    scopes: Collection[str],
+    *,
+    issuer: str,
+    client_id: str,
+    now: datetime,
+    lifetime: timedelta,
+) -> dict[str, Any]:
+    """The claims of an ESIA access token for the person ``oid``."""
+    iat = int(now.timestamp())
+    return {
+        "iss": issuer,
+        "client_id": client_id,
+        "urn:esia:sbj_id": oid,
+        "urn:esia:sid": secrets.token_hex(16),
+        "scope": " ".join(s if s == "openid" else f"{s}?oid={oid}" for s in scopes),
+        "iat": iat,
+        "nbf": iat,
+        "exp": iat + int(lifetime.total_seconds()),
+    }
+
+
+ACCESS_TOKEN_HEADER: Final[Mapping[str, Any]] = {"typ": "JWT", "sbt": "access", "ver": 1}
+"""The header fields of an access token besides ``alg`` (and ``kid`` when named)."""
+
+
+def sign_access_token(
+    claims: dict[str, Any], key: SigningKey | GostSigningKey, *, kid: bool
+) -> str:
+    """An access token: ``claims`` signed with ``key``, ESIA's access-token header."""
+    header: dict[str, Any] = {"alg": key.alg, **ACCESS_TOKEN_HEADER}
+    if kid:
+        header["kid"] = key.kid
+    if isinstance(key, GostSigningKey):
+        signing_input = f"{_segment(header)}.{_segment(claims)}"
+        signature = gost.sign(key.private_key, signing_input.encode("ascii"))
+        return f"{signing_input}.{base64url.encode(signature)}"
+    extra = {k: v for k, v in header.items() if k != "alg"}
+    token: str = jwt.encode(claims, key.signer, algorithm=key.alg, headers=extra)
+    return token
+
+
 def _apply_claim_faults(claims: dict[str, Any], faults: Collection[TokenFault], alg: str) -> None:
     if TokenFault.WRONG_ISS in faults:
         claims["iss"] = claims["iss"].rstrip("/") + ".evil/"
@@ -121,7 +171,7 @@ def _corrupt_signature(token: str) -> str:
     return f"{head}.{body}.{base64url.encode(bytes(raw))}"
 
 
-def _kid(kid: str, faults: Collection[TokenFault]) -> str | None:
+def _kid(kid: str | None, faults: Collection[TokenFault]) -> str | None:
     if TokenFault.NO_KID in faults:
         return None
     if TokenFault.UNKNOWN_KID in faults:
@@ -140,8 +190,12 @@ def sign_token(
     claims: dict[str, Any],
     key: SigningKey | GostSigningKey,
     faults: Collection[TokenFault] = (),
+    *,
+    kid: bool = True,
 ) -> str:
-    """Sign ``claims`` as a JWT with ``key``, applying any token faults."""
+    """Sign ``claims`` as a JWT with ``key``, applying any token faults; the header names
+    the key (``kid``) only when ``kid`` is true (``unknown_kid`` adds a wrong one anyway)."""
+    named = key.kid if kid else None
     claims = dict(claims)
     _apply_claim_faults(claims, faults, key.alg)
     if TokenFault.ALG_NONE in faults:
@@ -149,14 +203,14 @@ def sign_token(
     if isinstance(key, GostSigningKey):
         if TokenFault.HS256_PUBLIC_KEY in faults:
             return _hs256_token(claims, key.certificate_pem().encode(), key.kid)
-        signed = sign_gost_jwt(claims, key.private_key, _kid(key.kid, faults))
+        signed = sign_gost_jwt(claims, key.private_key, _kid(named, faults))
         return _corrupt_signature(signed) if TokenFault.BAD_SIGNATURE in faults else signed
     if TokenFault.HS256_PUBLIC_KEY in faults:
         public = key.private_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         return _hs256_token(claims, public, key.kid)
-    kid = _kid(key.kid, faults)
-    headers: dict[str, Any] = {} if kid is None else {"kid": kid}
+    given = _kid(named, faults)
+    headers: dict[str, Any] = {} if given is None else {"kid": given}
     token: str = jwt.encode(claims, key.signer, algorithm=key.alg, headers=headers)
     return _corrupt_signature(token) if TokenFault.BAD_SIGNATURE in faults else token

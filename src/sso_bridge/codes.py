@@ -193,7 +193,9 @@ _ALL: Final[tuple[Code, ...]] = (
     _code("esia.bad_redirect_uri", 400, "The redirect_uri is not registered for this client."),
     _code("esia.unsupported_response_type", 400, "The response_type must be code."),
     _code("esia.invalid_request", 400, "The request lacks a parameter or has a bad one."),
-    _code("esia.invalid_scope", 400, "A scope is unknown, or openid is missing."),
+    _code("esia.invalid_scope", 400, "A scope is unknown."),
+    _code("esia.scope_missing", 400, "The authorization request names no scope."),
+    _code("esia.request_replayed", 400, "The same signed authorization request came twice."),
     _code("esia.login_over", 400, "The login attempt is over; start the login again."),
     _code("esia.login_timed_out", 400, "The login attempt timed out; start the login again."),
     _code("esia.wrong_credentials", 400, "Wrong login or password; the attempt is over."),
@@ -204,9 +206,14 @@ _ALL: Final[tuple[Code, ...]] = (
     _code("esia.unsupported_grant_type", 400, "The grant_type is not one the IdP supports."),
     _code("esia.invalid_grant", 400, "The code or refresh token is unknown, used or mismatched."),
     _code("esia.code_expired", 400, "The authorization code expired; log in again."),
+    _code("esia.pkce_verifier_unexpected", 400, "A code_verifier for a code without a challenge."),
+    _code("esia.pkce_mismatch", 400, "The code_verifier does not match the code_challenge."),
+    _code(
+        "esia.certificate_hash_wrong", 401, "The client_certificate_hash is not the registered one."
+    ),
     _code("esia.invalid_token", 401, "The access token is unknown or expired."),
-    _code("esia.forbidden", 403, "The access token belongs to another person."),
-    _code("esia.not_found", 404, "No such person, collection or element."),
+    _code("esia.forbidden", 403, "The access token lacks the scope or is another person's."),
+    _code("esia.not_found", 404, "No such person, organisation, collection or element."),
     _code("esia.server_error", 500, "The mock IdP failed unexpectedly; see its log."),
     _code("esia.error", 500, "An ESIA client-authentication step failed; the message says why."),
     _code(
@@ -233,6 +240,26 @@ _ALL: Final[tuple[Code, ...]] = (
         "esia.state_mismatch",
         400,
         "The v3/te answer's state is not the one our token request sent.",
+    ),
+    _code(
+        "esia.access_token_invalid",
+        401,
+        "ESIA's access token is malformed or has a wrong header or claim.",
+    ),
+    _code(
+        "esia.access_token_bad_signature",
+        401,
+        "ESIA's access token's signature does not verify with ESIA's keys.",
+    ),
+    _code(
+        "esia.access_token_expired",
+        401,
+        "ESIA's access token is expired or not yet valid; check the server clock.",
+    ),
+    _code(
+        "esia.subject_mismatch",
+        502,
+        "ESIA's access token and ID token name different people.",
     ),
     _code(
         "esia.parameter_missing",
@@ -316,6 +343,11 @@ _ALL: Final[tuple[Code, ...]] = (
         "ESIA-007008: ESIA is overloaded or under maintenance; retry later.",
     ),
     _code("esia.roles_invalid", 502, "ESIA's roles answer is not a list of organisations."),
+    _code(
+        "esia.organisation_invalid",
+        502,
+        "ESIA's organisation answer (/rs/orgs/{oid}) is not usable.",
+    ),
     # saml: the SAML service provider, its xmlsec backend and the mock IdP's SAML side
     _code("saml.invalid", 400, "A SAML message was refused; the message says why."),
     _code("saml.bad_config", 500, "The SAML settings are wrong; fix the one named."),

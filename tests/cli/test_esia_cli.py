@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,7 @@ def test_secret_prints_the_signed_string_the_secret_and_the_hash(files: dict[str
     assert result.exit_code == 0, result.output
     lines = dict(line.split(": ", 1) for line in result.output.splitlines())
     assert lines["signed"] == f"SCHOOL01openid fullname{TIMESTAMP}{STATE}https://school.example/cb"
-    assert lines["client_certificate_hash"] == certificate_hash(CERTIFICATE)
+    assert lines["client_certificate_hash"] == certificate_hash(CERTIFICATE).upper()
     verify_client_secret(
         CERTIFICATE,
         lines["client_secret"],
@@ -89,6 +90,17 @@ def test_secret_for_the_token_request_signs_the_code_too(files: dict[str, Path])
         redirect_uri="https://school.example/cb",
         code="C0DE",
     )
+
+
+def test_secret_prints_the_hash_in_uppercase_unless_asked_for_lowercase(
+    files: dict[str, Path],
+) -> None:
+    upper = json.loads(run(*secret_args(files, "--json")).output)["client_certificate_hash"]
+    assert upper == upper.upper() and len(upper) == 64
+    lower = json.loads(run(*secret_args(files, "--json", "--hash-case", "lower")).output)
+    assert lower["client_certificate_hash"] == certificate_hash(CERTIFICATE) == upper.lower()
+    result = run(*secret_args(files, "--hash-case", "mixed"))
+    assert result.exit_code != 0
 
 
 def test_secret_without_timestamp_uses_the_current_moscow_time(files: dict[str, Path]) -> None:
@@ -157,3 +169,21 @@ def test_verify_token_json_gives_the_stable_code(
     data = json.loads(result.output)
     assert data["valid"] is False
     assert data["code"] == code
+
+
+def test_verify_token_reads_esia_s_archive_and_directories(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    archive = tmp_path / "esia.zip"
+    with zipfile.ZipFile(archive, "w") as made:
+        made.writestr("esia/other.cer", OTHER.der)
+        made.writestr("esia/current.cer", CERTIFICATE.der)
+        made.writestr("esia/readme.txt", "not a certificate")
+    result = run("verify-token", _token(), "--cert", str(archive), "--json")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.output)["kids"]) == 2
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    (folder / "esia.cer").write_bytes(CERTIFICATE.der)
+    result = run("verify-token", _token(), "--cert", str(folder))
+    assert result.exit_code == 0, result.output

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import functools
 import re
-import shutil
-import subprocess
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.clock import NOW
+from helpers.openssl_gost import openssl_gost_or_skip, run_openssl
 from sso_bridge.esia import _der, _streebog, gost
 from sso_bridge.esia.errors import EsiaError
 from sso_bridge.esia.secret import certificate_hash
@@ -66,27 +65,12 @@ PARAMSETS = {
 }
 
 
-@functools.cache
-def _openssl_gost() -> str | None:
-    binary = shutil.which("openssl")
-    if binary is None:
-        return None
-    done = subprocess.run([binary, "engine", "gost"], capture_output=True, check=False)
-    return binary if done.returncode == 0 else None
-
-
 @pytest.fixture
 def openssl() -> str:
-    binary = _openssl_gost()
-    if binary is None:
-        pytest.skip("openssl with the gost engine (Debian libengine-gost-openssl) is not available")
-    return binary
+    return openssl_gost_or_skip()
 
 
-def _run(openssl: str, *args: str | Path, data: bytes | None = None) -> bytes:
-    done = subprocess.run([openssl, *map(str, args)], input=data, capture_output=True, check=False)
-    assert done.returncode == 0, done.stderr.decode()
-    return done.stdout
+_run = run_openssl
 
 
 # --- Streebog -----------------------------------------------------------------------------

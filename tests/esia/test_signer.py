@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import functools
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from helpers.clock import NOW
+from helpers.openssl_gost import openssl_gost_or_skip
 from sso_bridge.esia import gost
 from sso_bridge.esia.errors import EsiaError
 from sso_bridge.esia.signer import InProcessGostSigner, OpenSslGostSigner, Signer
 
 
-@functools.cache
-def _openssl_gost() -> str | None:
-    binary = shutil.which("openssl")
-    if binary is None:
-        return None
-    done = subprocess.run([binary, "engine", "gost"], capture_output=True, check=False)
-    return binary if done.returncode == 0 else None
-
-
 @pytest.fixture
 def openssl() -> str:
-    binary = _openssl_gost()
-    if binary is None:
-        pytest.skip("openssl with the gost engine (Debian libengine-gost-openssl) is not available")
-    return binary
+    return openssl_gost_or_skip()
 
 
 @pytest.fixture

@@ -178,7 +178,7 @@ def test_wrong_password_goes_back_with_an_esia_error(http: TestClient) -> None:
         http.post("/login", data={"txn": txn, "login": "+7 900 000-01-01", "password": "x"})
     )
     assert back["error"] == "access_denied"
-    assert back["error_description"].startswith("ESIA-007011")
+    assert back["error_description"].startswith("ESIA-007004")
     assert back["state"] == params["state"]
     # the attempt is over
     assert (
@@ -194,7 +194,7 @@ def test_unknown_user_and_unconfirmed_account(http: TestClient, idp: MockIdP) ->
     back = redirect_params(
         http.post("/login", data={"txn": txn, "login": "nobody@example.org", "password": "x"})
     )
-    assert back["error_description"].startswith("ESIA-007011")
+    assert back["error_description"].startswith("ESIA-007004")
     idp.add_client(
         {"client_id": "strict", "secret": "s", "redirect_uris": [REDIRECT], "require_trusted": True}
     )
@@ -204,7 +204,7 @@ def test_unknown_user_and_unconfirmed_account(http: TestClient, idp: MockIdP) ->
             "/login", data={"txn": txn, "login": "+7 (900) 000-01-07", "password": "parol-107"}
         )
     )
-    assert back["error_description"].startswith("ESIA-007013")
+    assert back["error_description"].startswith("ESIA-007055")
 
 
 def test_five_wrong_codes_end_the_attempt(http: TestClient, idp: MockIdP) -> None:
@@ -217,7 +217,7 @@ def test_five_wrong_codes_end_the_attempt(http: TestClient, idp: MockIdP) -> Non
         )
         assert f"Осталось попыток: {left}" in page.text
     back = redirect_params(http.post("/login/code", data={"txn": txn, "code": "999999x"}))
-    assert back["error_description"].startswith("ESIA-007014")
+    assert back["error_description"].startswith("ESIA-007004")
     assert http.post("/login/code", data={"txn": txn, "code": idp.last_code()}).status_code == 400
 
 
@@ -235,8 +235,8 @@ def test_resend_has_a_cooldown(http: TestClient, idp: MockIdP) -> None:
 @pytest.mark.parametrize(
     ("change", "status", "description"),
     [
-        ({"client_id": "nobody"}, 400, "ESIA-007004"),
-        ({"redirect_uri": REDIRECT + "/"}, 400, "ESIA-007005"),  # exact match only
+        ({"client_id": "nobody"}, 400, "ESIA-007002"),
+        ({"redirect_uri": REDIRECT + "/"}, 400, "ESIA-007023"),  # exact match only
     ],
 )
 def test_bad_clients_get_a_page_not_a_redirect(
@@ -258,16 +258,19 @@ def test_bad_clients_get_a_page_not_a_redirect(
 
 
 @pytest.mark.parametrize(
-    ("change", "error"),
+    ("change", "error", "number"),
     [
-        ({"response_type": "token"}, "unsupported_response_type"),
-        ({"scope": "fullname"}, "invalid_scope"),
-        ({"state": ""}, "invalid_request"),
-        ({"code_challenge_method": "plain"}, "invalid_request"),
+        ({"response_type": "token"}, "unsupported_response_type", "ESIA-007012"),
+        ({"scope": "openid nonsense"}, "invalid_scope", "ESIA-007006"),
+        ({"scope": ""}, "invalid_scope", "ESIA-007013"),
+        ({"scope": "  "}, "invalid_scope", "ESIA-007013"),
+        ({"state": ""}, "invalid_request", "ESIA-007003"),
+        ({"code_challenge_method": "plain"}, "invalid_request", "ESIA-007003"),
+        ({"code_challenge": ""}, "invalid_request", "ESIA-007003"),  # portal demands PKCE
     ],
 )
 def test_bad_requests_go_back_with_state(
-    http: TestClient, change: dict[str, str], error: str
+    http: TestClient, change: dict[str, str], error: str, number: str
 ) -> None:
     params = {
         "client_id": "portal",
@@ -281,7 +284,8 @@ def test_bad_requests_go_back_with_state(
     params.update(change)
     back = redirect_params(http.get("/aas/oauth2/ac", params=params))
     assert back["error"] == error
-    assert back["error_description"].startswith("ESIA-0070")
+    assert back["error_description"].startswith(number + ": ")
+    assert back.get("state", "") == params["state"]
 
 
 def test_token_endpoint_refusals(http: TestClient, idp: MockIdP) -> None:
@@ -640,7 +644,7 @@ def test_malformed_input_never_shows_a_stack_trace(idp: MockIdP) -> None:
     )
     assert weird_form.status_code in (400, 401)
     assert "Traceback" not in weird_form.text
-    assert weird_form.json()["error_description"].startswith("ESIA-0070")
+    assert weird_form.json()["error_description"].startswith("ESIA-008010: ")
 
 
 def test_an_internal_error_is_an_esia_style_answer(
@@ -657,10 +661,10 @@ def test_an_internal_error_is_an_esia_style_answer(
     assert answer.status_code == 500
     assert answer.json() == {
         "error": "server_error",
-        "error_description": "ESIA-007008: the service cannot handle this request",
+        "error_description": "ESIA-007007: the service cannot handle this request",
     }
     page = http.get("/.well-known/openid-configuration", headers={"accept": "text/html"})
-    assert "ESIA-007008" in page.text
+    assert "ESIA-007007" in page.text
     assert "boom" not in page.text and "Traceback" not in page.text
 
 
@@ -687,7 +691,10 @@ def test_refusals_are_bridge_errors_with_stable_codes(idp: MockIdP) -> None:
         error = EsiaError("a reason", code=code)
         assert isinstance(error, BridgeError)
         assert (error.code, error.error, error.status) == (code, kind.error, kind.status)
-        assert error.description == f"{kind.esia_code}: a reason"
+        if kind.esia_code is None:
+            assert error.description == "a reason"
+        else:
+            assert error.description == f"{kind.esia_code}: a reason"
         assert str(error) == f"{code}: a reason"
     with pytest.raises(ValueError, match="unknown ESIA error code"):
         EsiaError("a reason", code="esia.no_such_code")
@@ -700,7 +707,7 @@ def test_refusals_are_bridge_errors_with_stable_codes(idp: MockIdP) -> None:
         "unauthorized_client",
         400,
     )
-    assert caught.value.description.startswith("ESIA-007004: ")
+    assert caught.value.description.startswith("ESIA-007002: ")
     with pytest.raises(RedirectableError) as back:
         provider.authorize({"client_id": "portal", "redirect_uri": REDIRECT, "state": "s"})
     assert (back.value.code, back.value.error, back.value.status) == (
@@ -734,7 +741,7 @@ def test_a_non_ascii_pkce_verifier_is_a_mismatch(http: TestClient, idp: MockIdP)
     refused = exchange(http, back["code"], "проверка-" + "x" * 40)
     assert refused.status_code == 400
     assert refused.json()["error"] == "invalid_grant"
-    assert refused.json()["error_description"].startswith("ESIA-007055")
+    assert refused.json()["error_description"].startswith("ESIA-007040: ")
 
 
 def test_admin_bodies_are_bounded_json(http: TestClient) -> None:

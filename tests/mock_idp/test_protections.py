@@ -480,10 +480,10 @@ def test_oversized_fields_are_refused_before_hashing_over_http(
     if field == "redirect_uri":  # an unregistered address gets a page, never a redirect
         assert answer.status_code == 400
     else:
-        assert back(answer)["error_description"].startswith("ESIA-007002")
+        assert back(answer)["error_description"].startswith("ESIA-007003")
     refused = http.post("/aas/oauth2/v3/te", data=token_form)
     assert refused.status_code == 400, refused.text
-    assert refused.json()["error_description"].startswith("ESIA-007002")
+    assert refused.json()["error_description"].startswith("ESIA-007003")
     assert hashed == []
 
 

@@ -124,7 +124,7 @@ def test_the_v2_authorization_request_has_exactly_esia_s_parameters() -> None:
     assert params["scope_org"] == "org_emps"
     assert UUID_RE.fullmatch(params["state"])
     assert params["state"] == request.pending.state
-    assert params["client_certificate_hash"] == certificate_hash(CLIENT_CERT)
+    assert params["client_certificate_hash"] == certificate_hash(CLIENT_CERT, case="upper")
     check_timestamp(params["timestamp"], NOW, timedelta(0))
     verify_client_secret(
         CLIENT_CERT,
@@ -173,7 +173,7 @@ def test_the_v3_token_request_signs_a_fresh_state_and_the_code() -> None:
     }
     assert data["grant_type"] == "authorization_code"
     assert data["token_type"] == "Bearer"
-    assert data["client_certificate_hash"] == certificate_hash(CLIENT_CERT)
+    assert data["client_certificate_hash"] == certificate_hash(CLIENT_CERT, case="upper")
     assert UUID_RE.fullmatch(data["state"]) and data["state"] != pending.state
     assert "Authorization" not in headers
     fields = {

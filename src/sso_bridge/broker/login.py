@@ -135,7 +135,8 @@ class LoginFlow(BrokerCore):
                 raise BrokerError("the login step is damaged", code="broker.step_unknown")
             pending = PendingLogin.from_dict(step.oidc_pending)
             result = chosen.relying_party.complete(params, pending)
-            claims = result.tokens.id_token.claims
+            id_token = result.tokens.id_token
+            claims = id_token.claims if id_token is not None else {}
             amr = claims.get("amr")
             acr = claims.get("acr")
             mfa = self.policy.second_factor.idp_reported_mfa(
@@ -143,9 +144,10 @@ class LoginFlow(BrokerCore):
                 acr=acr if isinstance(acr, str) else None,
             )
             if self.policy.staff is not None and chosen.relying_party.config.esia_person_api:
-                step = attrs.evolve(
-                    step, organisations=chosen.relying_party.esia_roles(result.tokens)
+                organisations = chosen.relying_party.esia_roles(
+                    result.tokens, employers=self.policy.staff.employers.values()
                 )
+                step = attrs.evolve(step, organisations=organisations)
             return self._after_idp(step, result.identity, client, idp_mfa=mfa)
 
     def finish_saml(

@@ -1,7 +1,9 @@
 """The staff-role policy: does the ESIA person work for the local account's organisation?
 
 ESIA lists the organisations a person works for at ``/rs/prns/{oid}/roles`` (each with its
-OGRN, INN and KPP). Local accounts know only their ``org_id``, so the deployment names the
+OGRN, and often without INN and KPP: those come from ``/rs/orgs/{oid}``, read by
+:func:`organisation_from_document`; :func:`needs_numbers` says when they are needed).
+Local accounts know only their ``org_id``, so the deployment names the
 registration numbers of each organisation in an :class:`Employer` registry. An organisation
 matches on OGRN, or else on INN together with KPP. Everything here is pure: the fetching is
 :meth:`sso_bridge.oidc.rp.RelyingParty.esia_roles`'s, the refusal the broker's.
@@ -15,12 +17,15 @@ from typing import Any
 import attrs
 
 from sso_bridge.esia.errors import EsiaError
+from sso_bridge.esia.oid import oid_text
 
 __all__ = [
     "Employer",
     "EsiaOrganisation",
     "StaffRolePolicy",
     "employs",
+    "needs_numbers",
+    "organisation_from_document",
     "organisations_from_roles",
 ]
 
@@ -48,37 +53,62 @@ def _bool(value: object, default: bool) -> bool:
     return value if isinstance(value, bool) else default
 
 
-_MAX_OID = 2**63 - 1
 _MAX_NUMBER_LENGTH = 20  # OGRNIP has 15 digits, INN 12, KPP 9
+_MAX_NAME_LENGTH = 2048
 
 
-def _oid(value: object) -> str:
+def _oid(value: object, *, code: str = "esia.roles_invalid", what: str = "an ESIA role") -> str:
     """An organisation's ``oid``: a whole number from 1 to 2**63 - 1, or its ASCII digits."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= _MAX_OID:
-        return str(value)
-    if (
-        isinstance(value, str)
-        and 0 < len(value) <= 19
-        and value.isascii()
-        and value.isdigit()
-        and 0 < int(value) <= _MAX_OID
-    ):
-        return value
-    raise EsiaError("an ESIA role's oid is not a 64-bit number", code="esia.roles_invalid")
+    found = oid_text(value)
+    if found is None:
+        raise EsiaError(f"{what}'s oid is not a 64-bit number", code=code)
+    return found
 
 
-def _registration_number(item: Mapping[str, Any], name: str) -> str | None:
+def _registration_number(
+    item: Mapping[str, Any],
+    name: str,
+    *,
+    code: str = "esia.roles_invalid",
+    what: str = "an ESIA role",
+) -> str | None:
     """OGRN, INN or KPP as ESIA sends them (text, sometimes a number); None when absent."""
     value = item.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise EsiaError(f"an ESIA role's {name} is not text", code="esia.roles_invalid")
+        raise EsiaError(f"{what}'s {name} is not text", code=code)
     if isinstance(value, int) and not 0 <= value < 10**_MAX_NUMBER_LENGTH:
-        raise EsiaError(f"an ESIA role's {name} is out of range", code="esia.roles_invalid")
+        raise EsiaError(f"{what}'s {name} is out of range", code=code)
     if isinstance(value, str) and len(value) > 4 * _MAX_NUMBER_LENGTH:
-        raise EsiaError(f"an ESIA role's {name} is too long", code="esia.roles_invalid")
+        raise EsiaError(f"{what}'s {name} is too long", code=code)
     return _digits(value)
+
+
+def _name(item: Mapping[str, Any], *, code: str, what: str) -> str:
+    name = item.get("fullName") or item.get("shortName") or ""
+    if not isinstance(name, str) or len(name) > _MAX_NAME_LENGTH:
+        raise EsiaError(f"{what}'s name is not text of at most {_MAX_NAME_LENGTH}", code=code)
+    return name
+
+
+def organisation_from_document(document: Mapping[str, Any], oid: str) -> EsiaOrganisation:
+    """Parse ESIA's organisation document (``/rs/orgs/{oid}``: ``oid``, ``fullName``,
+    ``shortName``, ``ogrn``, ``inn``, ``kpp``, ...), which must be about ``oid``; anything
+    odd is ``esia.organisation_invalid``."""
+    code, what = "esia.organisation_invalid", "ESIA's organisation"
+    if "oid" not in document:
+        raise EsiaError(f"{what} document has no oid", code=code)
+    found = _oid(document["oid"], code=code, what=what)
+    if found != oid:
+        raise EsiaError(f"{what} document is about {found}, not {oid}", code=code)
+    return EsiaOrganisation(
+        oid=found,
+        name=_name(document, code=code, what=what),
+        ogrn=_registration_number(document, "ogrn", code=code, what=what),
+        inn=_registration_number(document, "inn", code=code, what=what),
+        kpp=_registration_number(document, "kpp", code=code, what=what),
+    )
 
 
 def organisations_from_roles(document: Mapping[str, Any]) -> tuple[EsiaOrganisation, ...]:
@@ -125,6 +155,22 @@ class Employer:
             and self.kpp is not None
             and (self.inn, self.kpp) == (organisation.inn, organisation.kpp)
         )
+
+
+def needs_numbers(organisation: EsiaOrganisation, employers: Iterable[Employer]) -> bool:
+    """True when ``organisation`` is active and lacks a registration number that one of
+    ``employers`` would be compared on: its OGRN (the employer has one), or its INN or
+    KPP (the employer has both, and the two cannot be compared on OGRN)."""
+    if not organisation.active:
+        return False
+    for employer in employers:
+        if employer.ogrn is not None and organisation.ogrn is not None:
+            continue
+        if employer.ogrn is not None:
+            return True
+        if organisation.inn is None or organisation.kpp is None:
+            return True
+    return False
 
 
 def employs(employer: Employer, organisations: Iterable[EsiaOrganisation]) -> bool:

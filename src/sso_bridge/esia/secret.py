@@ -4,7 +4,8 @@ The client signs the UTF-8 bytes of ``client_id + scope + scope_org + timestamp 
 redirect_uri`` (the token request appends ``code``) with GOST R 34.10-2012 256-bit and
 Streebog-256, and sends the raw 64-byte signature base64url without padding. The timestamp
 is Moscow time, ``yyyy.MM.dd HH:mm:ss +0300``; ``client_certificate_hash`` is the hex
-Streebog-256 of the certificate's DER.
+Streebog-256 of the certificate's DER, sent in uppercase by default (the form CryptoPro's
+``cpverify`` prints and ESIA's clients send); hashes are compared case-insensitively.
 
 Only the byte order OpenSSL's gost engine writes is accepted (see
 :mod:`sso_bridge.esia.gost`), so that a secret has one form. Errors: ``esia.secret_malformed``,
@@ -34,6 +35,7 @@ from sso_bridge.esia.signer import Signer
 
 __all__ = [
     "FIELD_LIMITS",
+    "HASH_CASES",
     "MAX_MESSAGE_BYTES",
     "MAX_TIMESTAMP_OFFSET",
     "MOSCOW",
@@ -152,11 +154,21 @@ def within_skew(moment: datetime, timestamp: str, now: datetime, skew: timedelta
     return moment
 
 
-def certificate_hash(certificate: GostCertificate | bytes) -> str:
-    """``client_certificate_hash``: lowercase hex Streebog-256 of the certificate's DER.
+HASH_CASES: Final = ("upper", "lower")
+"""The spellings of a hex ``client_certificate_hash``: ``upper`` (the default sent) or
+``lower``."""
+
+
+def certificate_hash(certificate: GostCertificate | bytes, *, case: str = "lower") -> str:
+    """Hex Streebog-256 of the certificate's DER: lowercase (the ``kid`` form, and what
+    hashes are compared in), or uppercase with ``case="upper"`` (the form sent as
+    ``client_certificate_hash``).
 
     ``bytes`` may be DER or PEM; PEM is decoded first, since the hash is never of the text.
+    A ``case`` other than ``upper`` or ``lower`` is ``ValueError``.
     """
+    if case not in HASH_CASES:
+        raise ValueError(f"case must be 'upper' or 'lower', not {case!r}")
     if isinstance(certificate, GostCertificate):
         der = certificate.der
     else:
@@ -164,7 +176,8 @@ def certificate_hash(certificate: GostCertificate | bytes) -> str:
             der = gost._pem_body(certificate, "CERTIFICATE")
         except ValueError as exc:
             raise EsiaError(f"not a certificate: {exc}", code="esia.gost_bad_certificate") from None
-    return _der_hash(der)
+    digest = _der_hash(der)
+    return digest.upper() if case == "upper" else digest
 
 
 @functools.lru_cache(maxsize=256)

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+import os
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 import attrs
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sso_bridge.errors import ConfigError
+from sso_bridge.esia import certificates as esia_certificates
+from sso_bridge.esia.certificates import RsaCertificate
 from sso_bridge.esia.gost import GOST_JWT_ALG, GostCertificate
+from sso_bridge.esia.secret import HASH_CASES
 from sso_bridge.esia.signer import Signer
 from sso_bridge.keytypes import PrivateKey
 from sso_bridge.oidc.errors import OidcError
@@ -30,6 +35,9 @@ ESIA_PATHS: Final = {
 }
 """ESIA's authorization and token endpoint paths by protocol version."""
 ESIA_CERTIFICATES_PATH: Final = "/aas/oauth2/certificates"
+"""Where the mock IdP (and earlier versions of this library) publish the JSON list of PEM."""
+ESIA_CERTIFICATES_ARCHIVE_PATH: Final = "/aas/oauth2/certificates.zip"
+"""Where :func:`esia_provider_config` looks for ESIA's zip archive of certificates by default."""
 ESIA_LOGOUT_PATH: Final = "/idp/ext/Logout"
 
 
@@ -67,10 +75,15 @@ def _words(values: Any) -> tuple[str, ...]:
 
 
 def _scopes(values: Any) -> tuple[str, ...]:
-    scopes = tuple(values.split()) if isinstance(values, str) else tuple(values)
-    if "openid" not in scopes:
-        raise ConfigError("scopes must include openid", code="oidc.config_invalid")
-    return scopes
+    return tuple(values.split()) if isinstance(values, str) else tuple(values)
+
+
+def _gost_tuple(values: Iterable[GostCertificate]) -> tuple[GostCertificate, ...]:
+    return tuple(values)
+
+
+def _rsa_tuple(values: Iterable[RsaCertificate]) -> tuple[RsaCertificate, ...]:
+    return tuple(values)
 
 
 @attrs.frozen
@@ -86,6 +99,13 @@ class ProviderConfig:
     ``require_at_hash`` makes ``at_hash`` mandatory in ID tokens (OIDC Core 3.1.3.6
     makes it optional in the code flow, so by default it is checked only when present).
     ``skew`` is the clock tolerance on ``exp``, ``iat`` and ``nbf`` (0 to 5 minutes).
+
+    ESIA settings: ``certificate_hash_case`` spells the ``client_certificate_hash`` sent
+    (``"upper"``, the default, or ``"lower"``); ``rsa_certificates`` are ESIA's RSA
+    signing certificates for an ``RS256`` system (see :attr:`esia_keys_from_certificates`).
+    ``scopes`` must include ``openid``, except for an ESIA configuration with
+    ``esia_person_api``: without ``openid`` ESIA issues no ID token, and the person is
+    the one its access token names.
     """
 
     issuer: str
@@ -113,10 +133,14 @@ class ProviderConfig:
     signer: Signer | None = attrs.field(default=None, repr=False, eq=False)
     scope_org: tuple[str, ...] = attrs.field(default=(), converter=_words)
     gost_certificates: tuple[GostCertificate, ...] = attrs.field(
-        default=(), converter=tuple, repr=False
+        default=(), converter=_gost_tuple, repr=False
     )
     certificates_uri: str | None = None
     esia_access_type: str = "online"
+    certificate_hash_case: str = "upper"
+    rsa_certificates: tuple[RsaCertificate, ...] = attrs.field(
+        default=(), converter=_rsa_tuple, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         method = self.auth_method
@@ -143,6 +167,12 @@ class ProviderConfig:
                 f"{GOST_JWT_ALG} tokens need gost_certificates or a certificates_uri",
                 code="oidc.config_invalid",
             )
+        self._check_scopes()
+        if self.certificate_hash_case not in HASH_CASES:
+            raise ConfigError(
+                f"certificate_hash_case is 'upper' or 'lower', not {self.certificate_hash_case!r}",
+                code="oidc.config_invalid",
+            )
         if self.esia_access_type not in ("online", "offline"):
             raise ConfigError("esia_access_type is online or offline", code="oidc.config_invalid")
         if not timedelta(0) <= self.skew <= timedelta(minutes=5):
@@ -154,6 +184,43 @@ class ProviderConfig:
                 f"extra authorization parameters may not set {sorted(clash)}",
                 code="oidc.config_invalid",
             )
+
+    def _check_scopes(self) -> None:
+        if not self.scopes:
+            raise ConfigError("scopes must not be empty", code="oidc.config_invalid")
+        if "openid" in self.scopes:
+            return
+        if not self.esia or self.esia_person_api is None:
+            raise ConfigError(
+                "scopes must include openid (only an ESIA configuration with "
+                "esia_person_api may leave it out)",
+                code="oidc.config_invalid",
+            )
+
+    @property
+    def esia(self) -> bool:
+        """True for ESIA (``esia_cms`` or ``esia_gost`` client authentication)."""
+        return self.auth_method in (ClientAuthMethod.ESIA_CMS, ClientAuthMethod.ESIA_GOST)
+
+    @property
+    def id_token_expected(self) -> bool:
+        """False for an ESIA configuration whose scopes leave out ``openid``: its token
+        answer may carry no ID token, and the access token names the person."""
+        return not self.esia or "openid" in self.scopes
+
+    @property
+    def esia_keys_from_certificates(self) -> bool:
+        """Whether tokens are checked with ESIA's certificates (pinned, and published at
+        ``certificates_uri``) rather than a JWKS: always for ``GOST3410_2012_256``; for an
+        ESIA ``RS256`` system when RSA certificates are configured, or when the keys are
+        published at ``certificates_uri`` and no other ``jwks_uri`` is given."""
+        if GOST_JWT_ALG in self.algorithms:
+            return True
+        if not self.esia:
+            return False
+        return bool(self.rsa_certificates) or (
+            self.certificates_uri is not None and self.jwks_uri == self.certificates_uri
+        )
 
     @property
     def scope(self) -> str:
@@ -215,6 +282,47 @@ def discover(http: HttpClient, expected_issuer: str, **settings: Any) -> Provide
     return config_from_discovery(response.json_object("discovery"), expected_issuer, **settings)
 
 
+def _esia_certificates(
+    given: Iterable[Any],
+) -> tuple[tuple[GostCertificate, ...], tuple[RsaCertificate, ...]]:
+    """Certificates given as objects (GOST, RSA, ``x509.Certificate``) or as paths of
+    certificate files, directories and zip archives; split by algorithm."""
+    gost_found: list[GostCertificate] = []
+    rsa_found: list[RsaCertificate] = []
+    paths: list[str | os.PathLike[str]] = []
+    for item in given:
+        if isinstance(item, GostCertificate):
+            gost_found.append(item)
+        elif isinstance(item, RsaCertificate):
+            rsa_found.append(item)
+        elif isinstance(item, str | os.PathLike):
+            paths.append(item)
+        elif isinstance(item, x509.Certificate):
+            loaded = esia_certificates.load_esia_certificate(
+                item.public_bytes(serialization.Encoding.DER)
+            )
+            if isinstance(loaded, RsaCertificate):
+                rsa_found.append(loaded)
+            elif isinstance(loaded, GostCertificate):
+                gost_found.append(loaded)
+            else:
+                raise ConfigError(
+                    "an ESIA certificate must have an RSA key of at least 2048 bits or a "
+                    "GOST R 34.10-2012-256 key",
+                    code="oidc.config_invalid",
+                )
+        else:
+            raise ConfigError(
+                f"an ESIA certificate must be a certificate or a path, not {type(item).__name__}",
+                code="oidc.config_invalid",
+            )
+    if paths:
+        found = esia_certificates.certificates_from_paths(paths)
+        gost_found.extend(found.gost)
+        rsa_found.extend(found.rsa)
+    return tuple(gost_found), tuple(rsa_found)
+
+
 def esia_provider_config(
     base_url: str,
     client_id: str,
@@ -223,7 +331,7 @@ def esia_provider_config(
     scopes: Any,
     *,
     token_alg: str = GOST_JWT_ALG,
-    certificates: Any = (),
+    certificates: Iterable[Any] = (),
     certificates_uri: str | None = None,
     issuer: str | None = None,
     version: str = "v2",
@@ -234,10 +342,16 @@ def esia_provider_config(
     ``version="v2"`` (the default) uses ``/aas/oauth2/v2/ac`` and ``/aas/oauth2/v3/te``
     with ``esia_gost`` client authentication by ``signer``; ``"v1"`` keeps the older
     ``/ac`` and ``/te`` with ``esia_cms`` (pass ``client_key`` and ``client_certificate``).
-    ``token_alg`` pins the ID token algorithm this system was registered with;
-    ``certificates`` are ESIA's signing certificates, ``certificates_uri`` where fresh ones
-    are published. ``issuer`` defaults to ``http://<host>/``, the form ESIA's tokens carry.
-    Other ``settings`` (``scope_org``, ``esia_person_api``, ``skew``, ...) pass through.
+    ``token_alg`` pins the token algorithm this system was registered with.
+    ``certificates`` are ESIA's signing certificates: certificate objects, or paths of
+    certificate files (PEM or DER), directories of them, or zip archives of them (ESIA's
+    download); GOST ones check GOST tokens, RSA ones RS256 tokens. ``certificates_uri`` is
+    where fresh ones are published (a zip archive, or the JSON list of PEM). An ``RS256``
+    system given neither certificates nor a ``certificates_uri`` nor a ``jwks_uri`` reads
+    ``{base_url}/aas/oauth2/certificates.zip``; given a ``jwks_uri`` of its own (and no
+    RSA certificates), it uses that JWKS. ``issuer`` defaults to ``http://<host>/``, the
+    form ESIA's tokens carry. Other ``settings`` (``scope_org``, ``esia_person_api``,
+    ``skew``, ``certificate_hash_case``, ...) pass through.
     """
     if version not in ESIA_PATHS:
         raise ConfigError(f"ESIA version {version!r} is not v1 or v2", code="oidc.config_invalid")
@@ -247,7 +361,16 @@ def esia_provider_config(
     base = base_url.rstrip("/")
     authorize, token = ESIA_PATHS[version]
     method = ClientAuthMethod.ESIA_GOST if version == "v2" else ClientAuthMethod.ESIA_CMS
-    settings.setdefault("jwks_uri", certificates_uri or base + ESIA_CERTIFICATES_PATH)
+    gost_certificates, rsa_certificates = _esia_certificates(certificates)
+    archive = base + ESIA_CERTIFICATES_ARCHIVE_PATH
+    if (
+        token_alg != GOST_JWT_ALG
+        and not rsa_certificates
+        and certificates_uri is None
+        and "jwks_uri" not in settings
+    ):
+        certificates_uri = archive
+    settings.setdefault("jwks_uri", certificates_uri or archive)
     settings.setdefault("esia_person_api", base)
     return ProviderConfig(
         issuer=issuer if issuer is not None else f"http://{parts.netloc}/",
@@ -259,7 +382,8 @@ def esia_provider_config(
         signer=signer,
         scopes=scopes,
         algorithms=(token_alg,),
-        gost_certificates=tuple(certificates),
+        gost_certificates=gost_certificates,
+        rsa_certificates=rsa_certificates,
         certificates_uri=certificates_uri,
         **settings,
     )

@@ -117,7 +117,8 @@ def esia_gost_params(
     token request).
 
     ``client_secret`` is the signer's GOST signature over ``client_id + scope + scope_org +
-    timestamp + state + redirect_uri (+ code)``; ``client_certificate_hash`` goes with it.
+    timestamp + state + redirect_uri (+ code)``; ``client_certificate_hash`` goes with it,
+    in ``config.certificate_hash_case`` (uppercase unless configured otherwise).
     """
     if config.signer is None:
         raise OidcError("esia_gost needs a signer", code="oidc.config_invalid")
@@ -134,7 +135,9 @@ def esia_gost_params(
     if not scope_org:
         del params["scope_org"]
     params["client_secret"] = secret.client_secret(config.signer, code=authorization_code, **fields)
-    params["client_certificate_hash"] = secret.certificate_hash(config.signer.certificate)
+    params["client_certificate_hash"] = secret.certificate_hash(
+        config.signer.certificate, case=config.certificate_hash_case
+    )
     return params
 
 

@@ -56,20 +56,20 @@ def _utf8(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-def _malformed(reason: str) -> IdTokenError:
-    return IdTokenError(f"the ID token is malformed: {reason}", code="oidc.malformed_token")
+def _malformed(reason: str, what: str = "ID token") -> IdTokenError:
+    return IdTokenError(f"the {what} is malformed: {reason}", code="oidc.malformed_token")
 
 
-def _split(token: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
+def _split(token: str, what: str = "ID token") -> tuple[dict[str, Any], bytes, bytes, bytes]:
     """Header, payload, signing input and signature of a JWS compact serialisation."""
     if len(token) > MAX_TOKEN_BYTES:
-        raise _malformed(f"longer than {MAX_TOKEN_BYTES} characters")
+        raise _malformed(f"longer than {MAX_TOKEN_BYTES} characters", what)
     if token.count(".") != 2:
-        raise _malformed("not three segments (a JWS compact serialisation)")
+        raise _malformed("not three segments (a JWS compact serialisation)", what)
     try:
         raw = token.encode("ascii")
     except UnicodeEncodeError:
-        raise _malformed("a segment is not base64url") from None
+        raise _malformed("a segment is not base64url", what) from None
     first = raw.index(b".")
     last = raw.rindex(b".")
     try:
@@ -77,7 +77,7 @@ def _split(token: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
         payload = base64url.decode(raw[first + 1 : last])
         signature = base64url.decode(raw[last + 1 :])
     except InvalidInput as exc:
-        raise _malformed(exc.message) from None
+        raise _malformed(exc.message, what) from None
     return header, payload, raw[:last], signature
 
 
@@ -107,7 +107,7 @@ def at_hash(access_token: str, alg: str) -> str:
     return base64url.encode(digest[: len(digest) // 2])
 
 
-def _number(claims: Mapping[str, Any], name: str) -> int:
+def numeric_date(claims: Mapping[str, Any], name: str, what: str = "ID token") -> int:
     """A NumericDate claim: a finite whole number of seconds between 0 and year 9999.
 
     JSON ``1700000000`` and ``1.7e9`` pass; fractions, booleans, strings, NaN, infinities
@@ -115,12 +115,12 @@ def _number(claims: Mapping[str, Any], name: str) -> int:
     """
     value = claims[name]
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _malformed(f"{name} is not a number")
+        raise _malformed(f"{name} is not a number", what)
     # Compared before any conversion: float(10**400) would raise OverflowError.
     if not 0 <= value <= MAX_NUMERIC_DATE:  # also False for NaN
-        raise _malformed(f"{name} is not a date between 1970 and 9999")
+        raise _malformed(f"{name} is not a date between 1970 and 9999", what)
     if isinstance(value, float) and not value.is_integer():
-        raise _malformed(f"{name} is not a whole number of seconds")
+        raise _malformed(f"{name} is not a whole number of seconds", what)
     return int(value)
 
 
@@ -140,36 +140,51 @@ def validate_id_token(
     required when ``config.require_at_hash``. ``nonce=None`` (ESIA v2, which does not
     reliably return one) skips the nonce check; every other check stays.
     """
-    header, payload, signing_input, signature = _split(token)
+    alg, _, claims = verify_jws(token, config, key_for)
+    check_claims(claims, config, alg, nonce=nonce, now=now, access_token=access_token)
+    return IdToken(token, claims)
+
+
+def verify_jws(
+    token: str, config: ProviderConfig, key_for: KeyLookup, *, what: str = "ID token"
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """Check a signed JWT's ``alg`` (the provider's allow-list), size, header and signature;
+    return its ``alg``, header and payload (claims unchecked). ``what`` names the token in
+    messages. Refusals: ``oidc.malformed_token``, ``oidc.alg_not_allowed``,
+    ``oidc.bad_signature`` and those of ``key_for``.
+
+    A ``GOST3410_2012_256`` token over :data:`MAX_GOST_TOKEN_LENGTH` characters is refused
+    before anything is hashed.
+    """
+    header, payload, signing_input, signature = _split(token, what)
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in config.algorithms:
         raise IdTokenError(
-            f"alg {alg!r} is not in the allow-list {list(config.algorithms)}",
+            f"the {what}'s alg {alg!r} is not in the allow-list {list(config.algorithms)}",
             code="oidc.alg_not_allowed",
         )
     if alg == GOST_JWT_ALG and len(token) > MAX_GOST_TOKEN_LENGTH:
         # Streebog runs in Python: the bound comes before any hashing
-        raise _malformed(f"a GOST token longer than {MAX_GOST_TOKEN_LENGTH} characters")
+        raise _malformed(f"a GOST token longer than {MAX_GOST_TOKEN_LENGTH} characters", what)
     if "crit" in header:
-        raise _malformed("critical header extensions are not supported")
+        raise _malformed("critical header extensions are not supported", what)
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
-        raise _malformed("kid is not a string")
+        raise _malformed("kid is not a string", what)
     key = key_for(kid, alg)
     try:
         verified = bool(key.verify(signing_input, signature))
     except (JOSEError, ValueError, TypeError):
         verified = False
     if not verified:
-        raise IdTokenError("the ID token signature does not verify", code="oidc.bad_signature")
+        raise IdTokenError(f"the {what} signature does not verify", code="oidc.bad_signature")
     try:
         claims = parse_json(payload, max_bytes=MAX_TOKEN_BYTES)
     except InvalidInput as exc:
-        raise _malformed(f"the payload is not usable JSON ({exc.message})") from None
+        raise _malformed(f"the payload is not usable JSON ({exc.message})", what) from None
     if not isinstance(claims, dict):
-        raise _malformed("the payload is not a JSON object")
-    check_claims(claims, config, alg, nonce=nonce, now=now, access_token=access_token)
-    return IdToken(token, claims)
+        raise _malformed("the payload is not a JSON object", what)
+    return alg, header, claims
 
 
 def check_claims(
@@ -195,17 +210,17 @@ def check_claims(
         raise _malformed("sub is not a non-empty string")
     _check_audience(claims, config.client_id)
     moment = now.timestamp()
-    exp, iat = _number(claims, "exp"), _number(claims, "iat")
+    exp, iat = numeric_date(claims, "exp"), numeric_date(claims, "iat")
     skew = config.skew.total_seconds()
     if moment > exp + skew:
         raise IdTokenError("the ID token has expired", code="oidc.expired")
     if iat > moment + skew:
         raise IdTokenError("the ID token was issued in the future", code="oidc.issued_in_future")
-    if "nbf" in claims and _number(claims, "nbf") > moment + skew:
+    if "nbf" in claims and numeric_date(claims, "nbf") > moment + skew:
         raise IdTokenError("the ID token is not valid yet", code="oidc.not_yet_valid")
     for name in OPTIONAL_NUMERIC_CLAIMS:
         if name in claims:
-            _number(claims, name)  # read by callers (max_age checks): only sane values
+            numeric_date(claims, name)  # read by callers (max_age checks): only sane values
     got_nonce = claims.get("nonce")
     if nonce is not None and (
         not isinstance(got_nonce, str) or not hmac.compare_digest(_utf8(got_nonce), _utf8(nonce))

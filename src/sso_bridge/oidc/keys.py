@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -20,11 +19,7 @@ from jose.exceptions import JOSEError
 
 from sso_bridge import base64url
 from sso_bridge.clock import Clock, SystemClock
-from sso_bridge.errors import BridgeError, ConfigError, InvalidInput
-from sso_bridge.esia import gost
-from sso_bridge.esia import tokens as esia_tokens
-from sso_bridge.esia.gost import GOST_JWT_ALG, GostCertificate
-from sso_bridge.jsonparse import parse_json
+from sso_bridge.errors import InvalidInput
 from sso_bridge.keysize import MAX_RSA_KEY_BITS, MIN_RSA_KEY_BITS, rsa_minimum
 from sso_bridge.oidc.errors import IdTokenError, OidcError
 from sso_bridge.oidc.http import HttpClient, HttpResponse
@@ -234,7 +229,8 @@ def parse_jwks(
     return tuple(parsed)
 
 
-def _weak(kid: str | None, alg: str) -> IdTokenError:
+def weak_key_error(kid: str | None, alg: str) -> IdTokenError:
+    """``oidc.weak_key`` for the key ``kid`` (or a kid-less token) and ``alg``."""
     return IdTokenError(
         f"the IdP's key {kid!r} for {alg} is an RSA key under {MIN_RSA_KEY_BITS} bits "
         "(or under the configured minimum); it is not used",
@@ -252,7 +248,7 @@ def select_key(keys: Collection[ParsedKey], kid: str | None, alg: str) -> Any | 
     if kid is None:
         fitting = [key.keys[alg] for key in keys if alg in key.keys]
         if not fitting and any(alg in key.weak_for for key in keys):
-            raise _weak(None, alg)
+            raise weak_key_error(None, alg)
         if len(fitting) != 1:
             raise IdTokenError(
                 f"the token names no kid and {len(fitting)} keys fit {alg}",
@@ -267,7 +263,7 @@ def select_key(keys: Collection[ParsedKey], kid: str | None, alg: str) -> Any | 
     if not named:
         return None
     if alg in named[0].weak_for:
-        raise _weak(kid, alg)
+        raise weak_key_error(kid, alg)
     if alg not in named[0].keys:
         raise IdTokenError(f"key {kid!r} cannot be used with {alg}", code="oidc.key_alg_mismatch")
     return named[0].keys[alg]
@@ -286,6 +282,11 @@ class JwksCache:
 
     RSA keys under ``min_rsa_bits`` (default and floor: 2048, see
     :mod:`sso_bridge.keysize`; a smaller setting is ``config.invalid``) are not used.
+
+    ``try_each_without_kid`` (for ESIA, whose tokens name no ``kid``): a token without a
+    ``kid`` is checked against each key that fits its algorithm (at most
+    :data:`MAX_JWKS_KEYS`), and the JWKS fetched again (once per interval) when none
+    verifies, instead of being ``oidc.kid_ambiguous`` when several fit.
     """
 
     def __init__(
@@ -298,8 +299,10 @@ class JwksCache:
         min_refetch_interval: timedelta = timedelta(seconds=30),
         store: EphemeralStore | None = None,
         min_rsa_bits: int | None = None,
+        try_each_without_kid: bool = False,
     ) -> None:
         self._min_rsa_bits = rsa_minimum(min_rsa_bits)
+        self._each = try_each_without_kid
         self._http = http
         self._store = store
         self._document: bytes | None = None
@@ -320,6 +323,13 @@ class JwksCache:
 
     def key(self, kid: str | None, alg: str) -> Any:
         """The jose key for ``kid`` and ``alg``; ``oidc.unknown_kid`` when there is none."""
+        if kid is None and self._each:
+            keys = self.keys()
+            if not any(alg in key.keys for key in keys):
+                if any(alg in key.weak_for for key in keys):
+                    raise weak_key_error(None, alg)
+                raise IdTokenError(f"the JWKS has no key for {alg}", code="oidc.unknown_kid")
+            return _EachKey(self, alg)
         found = select_key(self.keys(), kid, alg)
         if found is None and kid is not None:
             with self._lock:
@@ -329,6 +339,18 @@ class JwksCache:
         if found is None:
             raise IdTokenError(f"no key with kid {kid!r} in the JWKS", code="oidc.unknown_kid")
         return found
+
+    def verify_each(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
+        """True when one of the keys for ``alg`` (at most :data:`MAX_JWKS_KEYS`) verifies
+        the signature; the JWKS is fetched again once (per interval) before False."""
+        if _any_verifies(self.keys(), alg, signing_input, signature):
+            return True
+        with self._lock:
+            if not self._may_refetch():
+                return False
+            self._refresh()
+            keys = self._keys
+        return _any_verifies(keys, alg, signing_input, signature)
 
     def _may_refetch(self) -> bool:
         if self._fetched_at is None:
@@ -360,123 +382,35 @@ class JwksCache:
         self._document = response.body
 
 
-class GostKeyring:
-    """ESIA's GOST token-signing certificates: those configured, plus those published.
-
-    ``key(kid, alg)`` has the shape of :meth:`JwksCache.key`, so that
-    :func:`~sso_bridge.oidc.idtoken.validate_id_token` checks a GOST token exactly as any
-    other. When no certificate verifies a signature and ``certificates_uri`` is set, the
-    published list (a JSON list of PEM strings, or ``{"certificates": [...]}``) is fetched
-    again, at most once per ``min_refetch_interval``: that is how a rotation is picked up.
-    """
-
-    def __init__(
-        self,
-        certificates: Sequence[GostCertificate] = (),
-        *,
-        certificates_uri: str | None = None,
-        http: HttpClient | None = None,
-        clock: Clock | None = None,
-        min_refetch_interval: timedelta = timedelta(seconds=30),
-    ) -> None:
-        if certificates_uri is not None and http is None:
-            raise ConfigError("a certificates_uri needs an HTTP client", code="oidc.config_invalid")
-        self._pinned = tuple(certificates)
-        self._published: tuple[GostCertificate, ...] = ()
-        self._uri = certificates_uri
-        self._http = http
-        self._clock = clock or SystemClock()
-        self._interval = min_refetch_interval
-        self._fetched_at: datetime | None = None
-        self._lock = threading.Lock()
-
-    @classmethod
-    def from_files(cls, paths: Iterable[Path], **options: Any) -> GostKeyring:
-        """A keyring of the PEM or DER certificates in ``paths``."""
-        return cls([gost.load_certificate(Path(p).read_bytes()) for p in paths], **options)
-
-    def certificates(self) -> tuple[GostCertificate, ...]:
-        """The certificates in use: the configured ones, then the published ones."""
-        with self._lock:
-            if not self._pinned and self._fetched_at is None and self._uri is not None:
-                self._refresh()
-            return self._pinned + self._published
-
-    def key(self, kid: str | None, alg: str) -> _GostKey:
-        """A verifier for ``kid`` (the signer certificate's hex Streebog-256)."""
-        if alg != GOST_JWT_ALG:
-            raise IdTokenError(f"GOST keys cannot be used with {alg}", code="oidc.key_alg_mismatch")
-        return _GostKey(self, kid)
-
-    def verify(self, signing_input: bytes, signature: bytes, kid: str | None) -> bool:
-        """True when a current certificate verifies; one refetch is tried before False.
-
-        The signing input is hashed once (not at all when it is over
-        :data:`~sso_bridge.esia.tokens.MAX_GOST_TOKEN_LENGTH` or the signature is not 64
-        bytes) and checked against each certificate, before and after a refetch.
-        """
-        if len(signature) != 64:
-            return False
-        digest = esia_tokens.signing_input_digest(signing_input)
-        if digest is None:
-            return False
-        if esia_tokens.gost_digest_valid(digest, signature, self.certificates(), kid):
-            return True
-        with self._lock:
-            if self._uri is None or not self._may_refetch():
-                return False
-            self._refresh()
-            current = self._pinned + self._published
-        return esia_tokens.gost_digest_valid(digest, signature, current, kid)
-
-    def refresh(self) -> None:
-        """Fetch the published certificates now."""
-        with self._lock:
-            self._refresh()
-
-    def _may_refetch(self) -> bool:
-        if self._fetched_at is None:
-            return True
-        return self._clock.now() - self._fetched_at >= self._interval
-
-    def _refresh(self) -> None:
-        if self._uri is None or self._http is None:
-            return
-        self._fetched_at = self._clock.now()
-        response = self._http.get(self._uri, headers={"Accept": "application/json"})
-        if response.status != 200:
-            raise OidcError(
-                f"the certificate list answered HTTP {response.status}", code="oidc.jwks_invalid"
-            )
-        self._published = _certificate_list(response.body)
-
-
-def _certificate_list(body: bytes) -> tuple[GostCertificate, ...]:
-    try:
-        document = parse_json(body)
-    except InvalidInput as exc:
-        raise OidcError(
-            f"the certificate list is not JSON: {exc.message}", code="oidc.jwks_invalid"
-        ) from None
-    if isinstance(document, dict):
-        document = document.get("certificates")
-    if not isinstance(document, list) or not all(isinstance(p, str) for p in document):
-        raise OidcError("the certificate list is not a list of PEM", code="oidc.jwks_invalid")
-    found = []
-    for pem in document:
+def _any_verifies(
+    keys: Sequence[ParsedKey], alg: str, signing_input: bytes, signature: bytes
+) -> bool:
+    fitting = [key.keys[alg] for key in keys if alg in key.keys][:MAX_JWKS_KEYS]
+    for key in fitting:
         try:
-            found.append(gost.load_certificate(pem.encode("ascii")))
-        except (BridgeError, UnicodeEncodeError, ValueError):
-            continue  # a certificate of another kind (RSA) or one this library cannot read
-    return tuple(found)
+            if key.verify(signing_input, signature):
+                return True
+        except (JOSEError, ValueError, TypeError):
+            continue
+    return False
 
 
 @attrs.frozen
-class _GostKey:
-    """Bound to a keyring and a ``kid``; ``verify`` as python-jose keys have it."""
+class _EachKey:
+    """Every key of a :class:`JwksCache` for one algorithm; ``verify`` as jose keys."""
 
-    keyring: GostKeyring
-    kid: str | None
+    cache: JwksCache
+    alg: str
 
     def verify(self, signing_input: bytes, signature: bytes) -> bool:
-        return self.keyring.verify(signing_input, signature, self.kid)
+        return self.cache.verify_each(self.alg, signing_input, signature)
+
+
+def __getattr__(name: str) -> Any:
+    # GostKeyring lives in sso_bridge.oidc.esia_keys (which imports this module); it is
+    # still importable from here, where it used to be.
+    if name == "GostKeyring":
+        from sso_bridge.oidc.esia_keys import GostKeyring  # noqa: PLC0415
+
+        return GostKeyring
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -72,6 +72,7 @@ from mock_idp.region import (  # noqa: E402
     iter_directory,
 )
 from sso_bridge.importing import import_accounts_csv  # noqa: E402
+from sso_bridge.importing.ports import ACCOUNT_ROW_COLUMNS  # noqa: E402
 from sso_bridge.linking import Linker, RequestContext  # noqa: E402
 from sso_bridge.matching import Matcher, decide, identity_keys  # noqa: E402
 from sso_bridge.matching.decide import AccountEntry  # noqa: E402
@@ -86,7 +87,6 @@ from sso_bridge.model import (  # noqa: E402
     Outcome,
 )
 from sso_bridge.store import SqlStore, open_store  # noqa: E402
-from sso_bridge.store.base import ACCOUNT_ROW_COLUMNS  # noqa: E402
 from sso_bridge.store.sql import metadata  # noqa: E402
 
 TARGET_ACCOUNTS = 1_000_000

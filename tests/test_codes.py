@@ -38,13 +38,13 @@ ERROR_ROOT = "sso_bridge.errors.BridgeError"
 # the code among the call's positional arguments. Calls are resolved through imports, local
 # definitions and ``self.``, so callables that merely share a name are not taken for these:
 # sso_bridge.jsonparse's ``_refuse(reason)`` and the ``_malformed(reason)`` helpers of
-# sso_bridge.oidc.idtoken and sso_bridge.esia_cms fix their code with a ``code=`` keyword
+# sso_bridge.oidc.idtoken and sso_bridge.esia.cms fix their code with a ``code=`` keyword
 # inside (which the keyword scan sees), and ``Linker._refuse(..., error)`` in
 # sso_bridge.linking takes an error already built. test_code_takers_are_complete keeps this
 # list true both ways.
 POSITIONAL_CODE_TAKERS: Mapping[str, int] = {
     "sso_bridge.saml.errors.refuse": 0,  # refuse(code, message)
-    "mock_idp.saml_idp._refused": 1,  # _refused(exc, code)
+    "mock_idp.saml.errors.refused": 1,  # refused(exc, code)
     "mock_idp.provider.Provider.authorize.refuse": 1,  # refuse(message, code)
     "mock_idp.provider.Provider._end": 2,  # self._end(txn, message, code)
 }

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sso_bridge import importing
 from sso_bridge.errors import ImportRejected, InvalidInput
-from sso_bridge.importing import COLUMNS, import_accounts_csv
+from sso_bridge.importing import COLUMNS, csvfile, import_accounts_csv
 from sso_bridge.matching import Matcher
 from sso_bridge.model import AccountStatus, FederatedIdentity, Outcome
 from sso_bridge.store.sql import SqlStore
@@ -191,8 +190,8 @@ def test_unreadable_files(sqlite_store: SqlStore, tmp_path: Path) -> None:
     ],
 )
 def test_record_boundaries(data: bytes, first: int, last: int) -> None:
-    assert importing._record_end(data) == first
-    assert importing._last_record_end(data) == last
+    assert csvfile._record_end(data) == first
+    assert csvfile._last_record_end(data) == last
 
 
 def big_file(tmp_path: Path, rows: int, extra: str = "") -> Path:
@@ -208,7 +207,7 @@ def big_file(tmp_path: Path, rows: int, extra: str = "") -> Path:
 def test_small_blocks_and_workers_give_the_same_result(
     sqlite_store: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
-    monkeypatch.setattr(importing, "BLOCK_BYTES", 300)  # many blocks, cut mid-record
+    monkeypatch.setattr(csvfile, "BLOCK_BYTES", 300)  # many blocks, cut mid-record
     report = import_accounts_csv(sqlite_store, big_file(tmp_path, 200), workers=workers)
     assert report.imported == 200
     assert sqlite_store.count_accounts() == 200
@@ -222,7 +221,7 @@ def test_small_blocks_and_workers_give_the_same_result(
 def test_file_wide_rules_hold_across_blocks(
     sqlite_store: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
-    monkeypatch.setattr(importing, "BLOCK_BYTES", 300)
+    monkeypatch.setattr(csvfile, "BLOCK_BYTES", 300)
     extra = (
         "p5,sch1,,,,Петров,Пётр,,,,,\n"  # line 402: repeats an id from an early block
         'x1,sch2,"Другая школа",,,Петров,Пётр,,,,,\n'  # line 403: renames sch2

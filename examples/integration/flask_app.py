@@ -8,7 +8,7 @@ from sso_bridge.oidc import HttpxClient, RelyingParty, discover
 from sso_bridge.store import open_ephemeral_store, open_store
 from sso_bridge.store.sql_credentials import SqlCredentialStore
 from sso_bridge.web import WebConfig
-from sso_bridge.web.flask import auth_blueprint, require_session
+from sso_bridge.web.flask import SsoBridge, require_session
 
 env, http, key = os.environ, HttpxClient(), bytes.fromhex(os.environ["BRIDGE_KEY"])
 db = open_store(env["BRIDGE_DB"], key)  # local accounts, imported with `sso-bridge accounts import`
@@ -20,7 +20,7 @@ temp = open_ephemeral_store(env["BRIDGE_EPHEMERAL"])  # redis://... for several 
 creds, sms = SqlCredentialStore(db.engine, key), OutboxSender()  # put your SMS gateway here
 broker = Broker(**sql, store=temp, credentials=creds, sender=sms, secret=key, providers=[esia])
 app = flask.Flask(__name__)
-app.register_blueprint(auth_blueprint(broker, WebConfig(site_name="Школа № 17")))
+SsoBridge(app, broker=broker, config=WebConfig(site_name="Школа № 17"))
 
 
 @app.route("/grades", methods=["GET", "POST"])

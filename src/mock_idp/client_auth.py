@@ -26,8 +26,8 @@ from jose.exceptions import JOSEError
 
 from mock_idp.clients import Client
 from mock_idp.errors import EsiaError
-from sso_bridge import esia_cms
 from sso_bridge.errors import BridgeError
+from sso_bridge.esia import cms as esia_cms
 from sso_bridge.keysize import rsa_key_acceptable
 from sso_bridge.oidc.keys import parse_jwks
 

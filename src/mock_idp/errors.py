@@ -36,7 +36,7 @@ from typing import Final, NamedTuple
 from sso_bridge.errors import BridgeError
 from sso_bridge.esia.errors_table import ESIA_NUMBERS
 
-__all__ = ["ESIA_ERRORS", "EsiaError", "EsiaErrorKind"]
+__all__ = ["ESIA_ERRORS", "EsiaError", "EsiaErrorKind", "RedirectableError", "WrongCode"]
 
 
 def _esia(number: str) -> str:
@@ -135,3 +135,25 @@ class EsiaError(BridgeError):
         self.esia_code = kind.esia_code
         self.status = kind.status
         self.description = message if kind.esia_code is None else f"{kind.esia_code}: {message}"
+
+
+class RedirectableError(EsiaError):
+    """An :class:`EsiaError` that goes back to the client's redirect URI (``status`` 302)."""
+
+    def __init__(
+        self, message: str, *, code: str | None = None, redirect_uri: str, state: str
+    ) -> None:
+        super().__init__(message, code=code)
+        self.status = 302
+        self.redirect_uri = redirect_uri
+        self.state = state
+
+
+class WrongCode(BridgeError):
+    """A wrong second-factor code; the person may try again (``mock_idp.wrong_code``)."""
+
+    code = "mock_idp.wrong_code"
+
+    def __init__(self, attempts_left: int) -> None:
+        super().__init__(f"wrong code; {attempts_left} attempts left")
+        self.attempts_left = attempts_left

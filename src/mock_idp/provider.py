@@ -19,34 +19,34 @@ table, so that revoking and expiring them works; a signed v2/ac request of an
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import threading
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-
-import attrs
 
 from mock_idp import client_auth, esia_v2
 from mock_idp.clients import AUTH_METHODS, ESIA_AUTH_METHODS, Client, client_from_dict
-from mock_idp.errors import ESIA_ERRORS, EsiaError, EsiaErrorKind
-from mock_idp.keys import GostSigningKey, KeyRing, SigningKey
-from mock_idp.tokens import (
-    TokenFault,
-    access_token_claims,
-    id_token_claims,
-    sign_access_token,
-    sign_token,
+from mock_idp.errors import ESIA_ERRORS, EsiaError, EsiaErrorKind, RedirectableError, WrongCode
+from mock_idp.grants import (
+    CODE_LIFETIME,
+    MAX_CODE_ATTEMPTS,
+    SCOPES,
+    SMS_RESEND_COOLDOWN,
+    TRANSACTION_LIFETIME,
+    AccessToken,
+    Grant,
+    Sms,
+    Transaction,
 )
+from mock_idp.keys import KeyRing
+from mock_idp.resources import Resources
+from mock_idp.second_factor import UsedTotpSteps, code_matches, new_sms_code
+from mock_idp.token_endpoint import TokenEndpoint
+from mock_idp.tokens import TokenFault
 from mock_idp.users import Directory, Person, SecondFactor
 from sso_bridge.clock import Clock, SystemClock
-from sso_bridge.errors import BridgeError
-from sso_bridge.esia import gost
-from sso_bridge.matching.normalize import parse_date
-from sso_bridge.mfa.otp import decode_secret, totp_match
-from sso_bridge.oidc.flow import pkce_challenge
 
 __all__ = [
     "AUTH_METHODS",
@@ -65,89 +65,14 @@ __all__ = [
     "client_from_dict",
 ]
 
-MAX_CODE_ATTEMPTS = 5
-CODE_LIFETIME = timedelta(seconds=60)
-ACCESS_TOKEN_LIFETIME = timedelta(hours=1)
-ID_TOKEN_LIFETIME = timedelta(minutes=10)
-TRANSACTION_LIFETIME = timedelta(minutes=15)
-SMS_CODE_LIFETIME = timedelta(minutes=5)
-SMS_RESEND_COOLDOWN = timedelta(seconds=30)
 
-SCOPES = frozenset(
-    {
-        "openid",
-        "fullname",
-        "birthdate",
-        "gender",
-        "snils",
-        "id_doc",
-        "contacts",
-        "email",
-        "mobile",
-        "kid_fullname",
-        "kid_birthdate",
-        "kid_gender",
-        "kid_snils",
-        "usr_org",
-    }
-)
+class Provider(TokenEndpoint, Resources):
+    """State and rules of the OIDC side; thread-safe.
 
-
-@attrs.define
-class Transaction:
-    """One authorization request on its way through the login page."""
-
-    id: str
-    client: Client | None  # None for a SAML login
-    redirect_uri: str
-    scopes: tuple[str, ...]
-    state: str
-    nonce: str | None
-    code_challenge: str | None
-    created_at: datetime
-    saml_request: Any = None  # the parsed AuthnRequest of a SAML login
-    person: Person | None = None
-    sms_code_hash: bytes | None = None
-    sms_sent_at: datetime | None = None
-    attempts: int = 0
-    dead: bool = False
-    browser: str = attrs.field(default="", repr=False)  # the id in the login page's cookie
-    offline: bool = True  # a refresh token with the tokens (ESIA: access_type=offline)
-
-
-@attrs.frozen
-class Grant:
-    code: str
-    client_id: str
-    redirect_uri: str
-    oid: int
-    scopes: tuple[str, ...]
-    nonce: str | None
-    code_challenge: str | None
-    expires_at: datetime
-    second_factor: str
-    offline: bool = True
-
-
-@attrs.frozen
-class AccessToken:
-    token: str
-    client_id: str
-    oid: int
-    scopes: tuple[str, ...]
-    expires_at: datetime
-
-
-@attrs.frozen
-class Sms:
-    phone: str
-    text: str
-    code: str
-    sent_at: datetime
-
-
-class Provider:
-    """State and rules of the OIDC side; thread-safe."""
+    The login transaction (authorization request, password, second factor, code) is here;
+    the token endpoint is :class:`~mock_idp.token_endpoint.TokenEndpoint`, the userinfo
+    :class:`~mock_idp.resources.Resources`.
+    """
 
     def __init__(
         self,
@@ -163,7 +88,6 @@ class Provider:
         self.clients: dict[str, Client] = dict(clients or {})
         self.clock = clock or SystemClock()
         self.outbox: list[Sms] = []
-        # one set of faults per coming token response, in order
         self.faults: list[set[TokenFault]] = []
         self._lock = threading.RLock()
         self._transactions: dict[str, Transaction] = {}
@@ -171,7 +95,7 @@ class Provider:
         self._used_codes: dict[str, list[str]] = {}
         self._access: dict[str, AccessToken] = {}
         self._refresh: dict[str, Grant] = {}
-        self._totp_steps: dict[int, int] = {}
+        self._totp_steps = UsedTotpSteps()
         self._assertions = client_auth.SeenAssertions()
         self._mismatched_userinfo: set[str] = set()
         self._signed_requests = esia_v2.ReplayGuard()
@@ -340,8 +264,7 @@ class Provider:
         now = self.clock.now()
         if not force and txn.sms_sent_at and now - txn.sms_sent_at < SMS_RESEND_COOLDOWN:
             return False
-        code = f"{secrets.randbelow(10**6):06d}"
-        txn.sms_code_hash = hashlib.sha256(code.encode()).digest()
+        code, txn.sms_code_hash = new_sms_code()
         txn.sms_sent_at = now
         phone = person.mobile or person.login
         with self._lock:
@@ -356,24 +279,7 @@ class Provider:
     def check_second_factor(self, txn: Transaction, code: str) -> Person:
         """Second step: the SMS or TOTP code. At most five wrong codes per attempt."""
         person = self._person(txn)
-        now = self.clock.now()
-        ok = False
-        if person.second_factor is SecondFactor.SMS:
-            fresh = txn.sms_sent_at is not None and now - txn.sms_sent_at <= SMS_CODE_LIFETIME
-            given = hashlib.sha256(code.strip().encode()).digest()
-            ok = (
-                fresh
-                and txn.sms_code_hash is not None
-                and hmac.compare_digest(given, txn.sms_code_hash)
-            )
-        elif person.totp_secret:
-            step = totp_match(decode_secret(person.totp_secret), code.strip(), int(now.timestamp()))
-            with self._lock:
-                # a step once used stays used: no replay of an observed code
-                ok = step is not None and step > self._totp_steps.get(person.oid, -1)
-                if ok and step is not None:
-                    self._totp_steps[person.oid] = step
-        if not ok:
+        if not code_matches(txn, person, code, self.clock.now(), self._totp_steps):
             txn.attempts += 1
             if txn.attempts >= MAX_CODE_ATTEMPTS:
                 raise self._end(txn, "too many wrong codes", "esia.second_factor_failed")
@@ -425,221 +331,3 @@ class Provider:
         with self._lock:
             self._grants[grant.code] = grant
         return grant
-
-    # -- token endpoint ---------------------------------------------------------------------
-
-    def authenticate_client(
-        self, form: Mapping[str, str], authorization: str | None, token_endpoint: str
-    ) -> Client:
-        """Client authentication by the client's registered method."""
-        client_id, secret, method = client_auth.presented(form, authorization, self.clients)
-        client = self.clients.get(client_id or "")
-        if client is None or client.auth_method != method:
-            raise client_auth.client_error("unknown client or wrong authentication method")
-        if method in ("client_secret_basic", "client_secret_post"):
-            if not (client.secret and secret and hmac.compare_digest(client.secret, secret)):
-                raise client_auth.client_error("wrong client secret")
-        elif method == "private_key_jwt":
-            client_auth.check_client_assertion(
-                client, form.get("client_assertion", ""), token_endpoint, self._assertions
-            )
-        elif method == "esia_cms":
-            client_auth.check_esia_cms_secret(client, form, self.clock.now())
-        elif method == "esia_gost":
-            code = form.get("code") if form.get("grant_type") == "authorization_code" else None
-            esia_v2.check_request(
-                client.gost_certificate(),
-                form,
-                client_id=client.client_id,
-                now=self.clock.now(),
-                code=code,
-            )
-        return client
-
-    def exchange_code(self, client: Client, form: Mapping[str, str]) -> dict[str, Any]:
-        """``grant_type=authorization_code``."""
-        code = form.get("code", "")
-        now = self.clock.now()
-        with self._lock:
-            grant = self._grants.pop(code, None)
-            if grant is None:
-                if code in self._used_codes:
-                    # a code used twice: revoke what the first use gave (RFC 6749 §4.1.2)
-                    for token in self._used_codes.pop(code):
-                        self._access.pop(token, None)
-                        self._refresh.pop(token, None)
-                raise EsiaError("unknown or used code", code="esia.invalid_grant")
-        if grant.client_id != client.client_id:
-            raise EsiaError("the code was issued to another client", code="esia.invalid_grant")
-        if grant.redirect_uri != form.get("redirect_uri"):
-            raise EsiaError("redirect_uri differs", code="esia.invalid_grant")
-        if now > grant.expires_at:
-            raise EsiaError("the code expired", code="esia.code_expired")
-        _check_pkce(grant.code_challenge, form.get("code_verifier"))
-        response = self._issue(client, grant, now, form)
-        issued = [response["access_token"], response.get("refresh_token")]
-        with self._lock:
-            self._used_codes[code] = [token for token in issued if token]
-        return response
-
-    def refresh(self, client: Client, form: Mapping[str, str]) -> dict[str, Any]:
-        """``grant_type=refresh_token``; the refresh token is rotated."""
-        with self._lock:
-            grant = self._refresh.pop(form.get("refresh_token", ""), None)
-        if grant is None or grant.client_id != client.client_id:
-            raise EsiaError("unknown refresh token", code="esia.invalid_grant")
-        return self._issue(client, grant, self.clock.now(), form)
-
-    def _issue(
-        self, client: Client, grant: Grant, now: datetime, form: Mapping[str, str]
-    ) -> dict[str, Any]:
-        person = self.people.get(grant.oid)
-        if person is None:
-            raise EsiaError("the person is gone", code="esia.invalid_grant")
-        key = self._signing_key(client)
-        claims = access_token_claims(
-            person.oid,
-            grant.scopes,
-            issuer=self.issuer,
-            client_id=client.client_id,
-            now=now,
-            lifetime=ACCESS_TOKEN_LIFETIME,
-        )
-        access = AccessToken(
-            sign_access_token(claims, key, kid=client.token_kid),
-            client.client_id,
-            person.oid,
-            grant.scopes,
-            now + ACCESS_TOKEN_LIFETIME,
-        )
-        refresh = secrets.token_urlsafe(32) if grant.offline else None
-        faults = self.take_faults()
-        with self._lock:
-            self._access[access.token] = access
-            if refresh is not None:
-                self._refresh[refresh] = grant
-            if TokenFault.USERINFO_SUB_MISMATCH in faults:
-                self._mismatched_userinfo.add(access.token)
-        response = {
-            "access_token": access.token,
-            "token_type": "Bearer",
-            "expires_in": int(ACCESS_TOKEN_LIFETIME.total_seconds()),
-        }
-        if refresh is not None:
-            response["refresh_token"] = refresh
-        if "openid" in grant.scopes:  # as ESIA: no openid, no ID token
-            response["id_token"] = self._id_token(client, grant, person, access, now, faults)
-        response["scope"] = " ".join(grant.scopes)
-        if client.auth_method == "esia_gost":  # ESIA v3/te echoes the request's own state
-            response["state"] = form.get("state", "")
-        return response
-
-    def _signing_key(self, client: Client) -> SigningKey | GostSigningKey:
-        """The active key of the client's algorithm: it signs both of its tokens."""
-        alg = client.id_token_alg
-        return self.keys.active_gost() if alg == gost.GOST_JWT_ALG else self.keys.active(alg)
-
-    def _id_token(
-        self,
-        client: Client,
-        grant: Grant,
-        person: Person,
-        access: AccessToken,
-        now: datetime,
-        faults: set[TokenFault],
-    ) -> str:
-        claims = id_token_claims(
-            person,
-            issuer=self.issuer,
-            client_id=client.client_id,
-            nonce=grant.nonce,
-            access_token=access.token,
-            now=now,
-            lifetime=ID_TOKEN_LIFETIME,
-            second_factor=grant.second_factor,
-            alg=client.id_token_alg,
-        )
-        return sign_token(claims, self._signing_key(client), faults, kid=client.token_kid)
-
-    def take_faults(self) -> set[TokenFault]:
-        """The faults queued for this response (empty when none are)."""
-        with self._lock:
-            return self.faults.pop(0) if self.faults else set()
-
-    # -- resources --------------------------------------------------------------------------
-
-    def access(self, authorization: str | None) -> AccessToken:
-        token = (authorization or "")[7:] if (authorization or "").startswith("Bearer ") else ""
-        with self._lock:
-            access = self._access.get(token)
-        if access is None or self.clock.now() > access.expires_at:
-            raise EsiaError("unknown or expired access token", code="esia.invalid_token")
-        return access
-
-    def userinfo(self, access: AccessToken) -> dict[str, Any]:
-        person = self.people.get(access.oid)
-        if person is None:
-            raise EsiaError("the person is gone", code="esia.invalid_token")
-        info: dict[str, Any] = {"sub": str(person.oid), "trusted": person.trusted}
-        if access.token in self._mismatched_userinfo:
-            info["sub"] = str(person.oid + 1)
-        scopes = set(access.scopes)
-        if "fullname" in scopes:
-            info.update(
-                family_name=person.last_name,
-                given_name=person.first_name,
-                middle_name=person.middle_name,
-            )
-        if "birthdate" in scopes:
-            info["birthdate"] = parse_date(person.birth_date).isoformat()
-        if "gender" in scopes:
-            info["gender"] = "female" if person.gender.value == "F" else "male"
-        if "snils" in scopes and person.snils:
-            info["snils"] = person.snils
-        return info
-
-
-class RedirectableError(EsiaError):
-    """An :class:`EsiaError` that goes back to the client's redirect URI (``status`` 302)."""
-
-    def __init__(
-        self, message: str, *, code: str | None = None, redirect_uri: str, state: str
-    ) -> None:
-        super().__init__(message, code=code)
-        self.status = 302
-        self.redirect_uri = redirect_uri
-        self.state = state
-
-
-class WrongCode(BridgeError):
-    """A wrong second-factor code; the person may try again (``mock_idp.wrong_code``)."""
-
-    code = "mock_idp.wrong_code"
-
-    def __init__(self, attempts_left: int) -> None:
-        super().__init__(f"wrong code; {attempts_left} attempts left")
-        self.attempts_left = attempts_left
-
-
-def _check_pkce(challenge: str | None, verifier: str | None) -> None:
-    """PKCE at the token endpoint, as ESIA checks it (``ESIA-007039``, ``ESIA-007040``)."""
-    if challenge is None:
-        if verifier:
-            raise EsiaError(
-                "code_verifier was sent, but the authorization request had no code_challenge",
-                code="esia.pkce_verifier_unexpected",
-            )
-        return
-    if not verifier or not _pkce_matches(verifier, challenge):
-        raise EsiaError(
-            "code_verifier does not match the code_challenge", code="esia.pkce_mismatch"
-        )
-
-
-def _pkce_matches(verifier: str, challenge: str) -> bool:
-    """Whether ``verifier`` is the S256 PKCE verifier of ``challenge``."""
-    try:
-        expected = pkce_challenge(verifier)
-    except BridgeError:  # a verifier is ASCII (RFC 7636 §4.1)
-        return False
-    return hmac.compare_digest(expected, challenge)

@@ -232,7 +232,7 @@ def test_an_unexpected_error_is_one_line(db: Path, monkeypatch: pytest.MonkeyPat
     def broken(_store: object) -> None:
         raise RuntimeError("disk on fire\nsecond line")
 
-    monkeypatch.setattr(importlib.import_module("sso_bridge.cli.main"), "verify_log", broken)
+    monkeypatch.setattr(importlib.import_module("sso_bridge.cli.audit"), "verify_log", broken)
     line = refused(run("audit", "verify"), "bridge.error", 1)
     assert "disk on fire" in line
     result = run("audit", "verify", "--json")

@@ -29,8 +29,8 @@ from sso_bridge.esia.certificates import (
     certificates_from_bytes,
     certificates_from_paths,
 )
+from sso_bridge.esia.keys import GostKeyring
 from sso_bridge.esia.tokens import sign_gost_jwt
-from sso_bridge.oidc.esia_keys import GostKeyring
 from sso_bridge.oidc.http import HttpResponse
 
 GOST_KEY = gost.generate_private_key()

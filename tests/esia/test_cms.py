@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
 from sso_bridge.errors import BridgeError, ConfigError
-from sso_bridge.esia_cms import (
+from sso_bridge.esia.cms import (
     MAX_SECRET_LENGTH,
     check_timestamp,
     client_secret_message,

@@ -16,14 +16,15 @@ from typing import Any
 import pytest
 
 from helpers.clock import NOW
-from sso_bridge import base64url, esia_cms
+from sso_bridge import base64url
 from sso_bridge.errors import BridgeError
+from sso_bridge.esia import cms as esia_cms
 from sso_bridge.esia import gost, secret, tokens
 from sso_bridge.esia.errors import EsiaError
+from sso_bridge.esia.keys import GostKeyring
 from sso_bridge.esia.secret import check_timestamp, parse_esia_timestamp, verify_client_secret
 from sso_bridge.esia.signer import InProcessGostSigner
 from sso_bridge.oidc.errors import IdTokenError
-from sso_bridge.oidc.keys import GostKeyring
 
 KEY = gost.generate_private_key()
 CERTIFICATE = gost.self_signed_certificate(KEY, "school-portal", NOW)
@@ -261,6 +262,7 @@ def test_an_oversized_token_costs_almost_nothing() -> None:
 
 
 def test_an_oversized_gost_id_token_is_malformed_before_it_is_hashed(hashed: list[int]) -> None:
+    from sso_bridge.esia.config import GOST_TOKEN_ALGORITHM  # noqa: PLC0415
     from sso_bridge.oidc import ProviderConfig, validate_id_token  # noqa: PLC0415
     from sso_bridge.oidc.idtoken import at_hash  # noqa: PLC0415
 
@@ -273,7 +275,7 @@ def test_an_oversized_gost_id_token_is_malformed_before_it_is_hashed(hashed: lis
         redirect_uri="https://school.example/cb",
         client_secret="s",
         algorithms=(gost.GOST_JWT_ALG,),
-        gost_certificates=(CERTIFICATE,),
+        token_algorithms=(GOST_TOKEN_ALGORITHM,),
     )
     keyring = GostKeyring([*OTHERS, CERTIFICATE])
     token = _token("y" * gost.MAX_GOST_TOKEN_LENGTH)
@@ -282,7 +284,7 @@ def test_an_oversized_gost_id_token_is_malformed_before_it_is_hashed(hashed: lis
         validate_id_token(token, config, keyring.key, nonce=None, now=NOW)
     assert caught.value.code == "oidc.malformed_token"
     with pytest.raises(IdTokenError) as long_access:
-        at_hash("a" * (gost.MAX_GOST_TOKEN_LENGTH + 1), gost.GOST_JWT_ALG)
+        at_hash("a" * (gost.MAX_GOST_TOKEN_LENGTH + 1), GOST_TOKEN_ALGORITHM)
     assert long_access.value.code == "oidc.bad_at_hash"
     assert hashed == []
 

@@ -14,6 +14,7 @@ from jose import jwt
 from helpers.clock import NOW, FixedClock
 from sso_bridge import base64url
 from sso_bridge.esia import gost
+from sso_bridge.esia.keys import GostKeyring
 from sso_bridge.esia.tokens import (
     certificate_kid,
     gost_signature_valid,
@@ -22,7 +23,6 @@ from sso_bridge.esia.tokens import (
 )
 from sso_bridge.oidc.errors import IdTokenError, OidcError
 from sso_bridge.oidc.http import HttpResponse
-from sso_bridge.oidc.keys import GostKeyring
 
 KEY = gost.generate_private_key()
 CERTIFICATE = gost.self_signed_certificate(KEY, "ESIA test", NOW)

@@ -29,7 +29,6 @@ from sso_bridge.broker import (
     Redirect,
 )
 from sso_bridge.errors import BridgeError
-from sso_bridge.linking import RequestContext
 from sso_bridge.model import AccountStatus, AuditAction, LinkMethod
 
 
@@ -116,9 +115,8 @@ def test_several_candidates_go_to_the_chooser_and_link_the_pick(
 def test_several_links_go_to_the_chooser_over_them_and_link_nothing(
     world: World, protocol: str
 ) -> None:
-    ctx = RequestContext(actor="admin")
     for account in ("p-maria", "c-ivan"):
-        world.broker._linker.link_admin(issuer_of(world, protocol), str(MARIA), account, ctx)
+        world.link_admin(MARIA, account, issuer_of(world, protocol))
     chooser = login(world, MARIA, protocol)
     assert isinstance(chooser, ChooseAccount)
     assert not chooser.linking
@@ -285,9 +283,7 @@ def test_a_blocked_linked_account_is_refused_with_its_own_code(tmp_path: Path) -
         for a in sample_accounts()
     ]
     world = build_world(tmp_path, accounts=accounts)
-    world.broker._linker.link_admin(
-        world.idp.issuer, str(ANNA), "a-anna", RequestContext(actor="admin")
-    )
+    world.link_admin(ANNA, "a-anna")
     with refused("broker.account_blocked"):
         oidc_login(world, ANNA)
 

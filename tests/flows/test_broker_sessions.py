@@ -13,7 +13,6 @@ import pytest
 from helpers.broker import ANNA, LOCAL_PASSWORD, MARIA, World, build_world
 from sso_bridge.broker import ChooseAccount, LocalLoginForm, LoggedIn, SecondFactorForm
 from sso_bridge.errors import BridgeError
-from sso_bridge.linking import Linker, RequestContext
 from sso_bridge.mfa import new_secret, totp
 from sso_bridge.model import AuditAction
 from sso_bridge.sessions import SavedRequest
@@ -80,9 +79,7 @@ def test_five_wrong_codes_kill_the_challenge(world: World) -> None:
 
 
 def test_an_idp_that_reports_a_second_factor_skips_ours(world: World) -> None:
-    world.broker._linker.link_admin(
-        world.idp.issuer, str(MARIA), "t-maria", RequestContext(actor="admin")
-    )
+    world.link_admin(MARIA, "t-maria")
     asked = federated(world, MARIA)
     assert isinstance(asked, SecondFactorForm)  # a teacher; the IdP reported a password only
     skipped = federated(world, MARIA, "browser-2", second_factor="sms")
@@ -225,9 +222,8 @@ def test_a_kept_form_is_not_given_to_another_account(world: World) -> None:
 
 
 def test_switching_account_rotates_the_session(world: World) -> None:
-    ctx = RequestContext(actor="admin")
     for account in ("p-maria", "c-ivan"):
-        world.broker._linker.link_admin(world.idp.issuer, str(MARIA), account, ctx)
+        world.link_admin(MARIA, account)
     chooser = federated(world, MARIA)
     assert isinstance(chooser, ChooseAccount)
     logged = world.broker.choose(chooser.step_id, "p-maria", world.client())
@@ -243,16 +239,14 @@ def test_switching_account_rotates_the_session(world: World) -> None:
 
 
 def test_switching_to_an_account_unlinked_since_the_login_is_refused(world: World) -> None:
-    ctx = RequestContext(actor="admin")
-    admin = Linker(world.store, world.store, world.store, world.clock)
     for account in ("p-maria", "c-ivan"):
-        admin.link_admin(world.idp.issuer, str(MARIA), account, ctx)
+        world.link_admin(MARIA, account)
     chooser = federated(world, MARIA)
     assert isinstance(chooser, ChooseAccount)
     logged = world.broker.choose(chooser.step_id, "p-maria", world.client())
     assert isinstance(logged, LoggedIn)
     assert "c-ivan" in logged.session.accounts
-    admin.unlink(world.idp.issuer, str(MARIA), "c-ivan", ctx)
+    world.unlink_admin(MARIA, "c-ivan")
     with refused("broker.not_linked"):
         world.broker.switch_account(logged.token, "c-ivan", world.client())
     assert world.broker.authenticate(logged.token, world.client()).account_id == "p-maria"
@@ -260,17 +254,15 @@ def test_switching_to_an_account_unlinked_since_the_login_is_refused(world: Worl
 
 
 def test_an_unlink_during_a_switchs_second_factor_stops_the_switch(world: World) -> None:
-    ctx = RequestContext(actor="admin")
-    admin = Linker(world.store, world.store, world.store, world.clock)
     for account in ("p-maria", "t-maria"):
-        admin.link_admin(world.idp.issuer, str(MARIA), account, ctx)
+        world.link_admin(MARIA, account)
     chooser = federated(world, MARIA)
     assert isinstance(chooser, ChooseAccount)
     parent = world.broker.choose(chooser.step_id, "p-maria", world.client())
     assert isinstance(parent, LoggedIn)
     form = world.broker.switch_account(parent.token, "t-maria", world.client())
     assert isinstance(form, SecondFactorForm)
-    admin.unlink(world.idp.issuer, str(MARIA), "t-maria", ctx)
+    world.unlink_admin(MARIA, "t-maria")
     with refused("broker.not_linked"):
         world.broker.second_factor(
             form.step_id, world.code_for("t-maria"), world.client(), session_token=parent.token
@@ -337,9 +329,8 @@ def test_two_brokers_over_postgresql_and_redis_act_as_one(tmp_path: Path) -> Non
 
 
 def test_switching_to_a_staff_account_asks_for_the_second_factor_first(world: World) -> None:
-    ctx = RequestContext(actor="admin")
     for account in ("p-maria", "t-maria"):
-        world.broker._linker.link_admin(world.idp.issuer, str(MARIA), account, ctx)
+        world.link_admin(MARIA, account)
     chooser = federated(world, MARIA)
     assert isinstance(chooser, ChooseAccount)
     parent = world.broker.choose(chooser.step_id, "p-maria", world.client())

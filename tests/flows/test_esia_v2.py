@@ -23,12 +23,12 @@ from mock_idp.keys import certificate_pem
 from sso_bridge.broker import BrokerPolicy, OidcProvider
 from sso_bridge.errors import BridgeError
 from sso_bridge.esia import gost
+from sso_bridge.esia.config import esia_provider_config
 from sso_bridge.esia.roles import Employer, StaffRolePolicy
 from sso_bridge.esia.secret import esia_timestamp
 from sso_bridge.esia.signer import InProcessGostSigner
 from sso_bridge.model import LocalAccount
 from sso_bridge.oidc import HttpResponse, HttpxClient, RelyingParty, pkce_challenge
-from sso_bridge.oidc.config import esia_provider_config
 
 BASE = "http://idp.test"
 SAMPLE = Path(str(resources.files("mock_idp") / "sample.yaml"))

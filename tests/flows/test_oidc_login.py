@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 from jose import jwk
 
 from mock_idp.server import RunningIdP
-from sso_bridge import esia_cms
+from sso_bridge.esia import cms as esia_cms
 from sso_bridge.oidc import (
     HttpResponse,
     HttpxClient,

@@ -24,10 +24,11 @@ from helpers.clock import NOW
 from mock_idp import esia_v2
 from sso_bridge import base64url
 from sso_bridge.esia import gost, secret
+from sso_bridge.esia.config import GOST_TOKEN_ALGORITHM
+from sso_bridge.esia.keys import GostKeyring
 from sso_bridge.esia.tokens import MAX_TOKEN_LENGTH, certificate_kid, verify_gost_jwt
 from sso_bridge.oidc.config import ProviderConfig
 from sso_bridge.oidc.idtoken import validate_id_token
-from sso_bridge.oidc.keys import GostKeyring
 
 FORM_LIMIT: Final = 1024 * 1024
 """The largest form body the web adapters read (``WebConfig.max_form_bytes``)."""
@@ -343,7 +344,7 @@ def _config(count: int) -> ProviderConfig:
         redirect_uri="https://portal.example/esia/cb",
         client_secret="not-used-here",
         algorithms=(GOST_ALG,),
-        gost_certificates=pinned(count),
+        token_algorithms=(GOST_TOKEN_ALGORITHM,),
         skew=timedelta(seconds=60),
     )
 

@@ -32,9 +32,10 @@ from fuzz.json_text import (
     values,
 )
 from fuzz.oidc_world import ALGORITHMS, CLIENT, ISSUER, oidc_world
+from sso_bridge.esia.person_api import identity_from_esia_person
 from sso_bridge.oidc.config import config_from_discovery
 from sso_bridge.oidc.http import HttpResponse
-from sso_bridge.oidc.identity import identity_from_claims, identity_from_esia_person
+from sso_bridge.oidc.identity import identity_from_claims
 from sso_bridge.oidc.keys import parse_jwks
 
 

@@ -29,13 +29,20 @@ from sso_bridge.broker import (
     SamlProvider,
     SecondFactorForm,
 )
-from sso_bridge.mfa import InMemoryCredentialStore, OutboxSender, decode_secret, totp
+from sso_bridge.ephemeral import EphemeralStore
+from sso_bridge.linking import Linker, RequestContext
+from sso_bridge.mfa import (
+    InMemoryCredentialStore,
+    OutboxSender,
+    decode_secret,
+    password_hasher,
+    totp,
+)
 from sso_bridge.model import LocalAccount, Organization
 from sso_bridge.oidc import HttpxClient, RelyingParty, discover
 from sso_bridge.saml import InMemoryReplayCache, InMemoryRequestStore, ServiceProviderConfig
 from sso_bridge.saml.requests import sp_metadata
 from sso_bridge.store import SqlStore, open_store
-from sso_bridge.store.ephemeral import EphemeralStore
 from sso_bridge.store.memory import InMemoryEphemeralStore
 
 BASE = "http://idp.test"
@@ -104,6 +111,9 @@ def sample_accounts() -> list[LocalAccount]:
 
 LOCAL_PASSWORD = "school-pass-1"
 
+CHEAP_HASHER = password_hasher(time_cost=1, memory_cost=8, parallelism=1)
+"""Argon2id at its lowest cost: the broker's flows, not the hash, are under test."""
+
 
 @attrs.define
 class World:
@@ -145,6 +155,16 @@ class World:
             )
         assert isinstance(result, LoggedIn), result
         return result
+
+    def link_admin(self, subject: int, account_id: str, issuer: str | None = None) -> None:
+        """Link ``subject`` (of the OIDC IdP unless ``issuer``) as an administrator would."""
+        admin = Linker(self.store, self.store, self.store, self.clock)
+        ctx = RequestContext(actor="admin")
+        admin.link_admin(issuer or self.idp.issuer, str(subject), account_id, ctx)
+
+    def unlink_admin(self, subject: int, account_id: str) -> None:
+        admin = Linker(self.store, self.store, self.store, self.clock)
+        admin.unlink(self.idp.issuer, str(subject), account_id, RequestContext(actor="admin"))
 
     def broker_like(self, **changes: Any) -> Broker:
         """Another broker instance over the same stores (a second process)."""
@@ -211,6 +231,7 @@ def make_broker(world: World, **changes: Any) -> Broker:
         "policy": BrokerPolicy(),
         "clock": world.clock,
         "alert": world.alerts.append,
+        "password_hasher": CHEAP_HASHER,
     }
     options.update(changes)
     return Broker(**options)

@@ -23,8 +23,8 @@ from starlette.testclient import TestClient
 from mock_idp.app import MockIdP, create_app
 from mock_idp.keys import SigningKey
 from mock_idp.provider import ESIA_ERRORS, EsiaError, RedirectableError, WrongCode
-from sso_bridge import esia_cms
 from sso_bridge.errors import BridgeError
+from sso_bridge.esia import cms as esia_cms
 from sso_bridge.mfa.otp import decode_secret, totp
 
 BASE = "http://idp.test"

@@ -21,11 +21,12 @@ from helpers.keys import self_signed
 from sso_bridge import base64url
 from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.esia import gost
+from sso_bridge.esia.config import esia_provider_config
+from sso_bridge.esia.keys import GostKeyring
 from sso_bridge.esia.secret import certificate_hash
 from sso_bridge.esia.signer import InProcessGostSigner
 from sso_bridge.esia.tokens import certificate_kid, sign_gost_jwt
-from sso_bridge.oidc.config import ProviderConfig, esia_provider_config
-from sso_bridge.oidc.esia_keys import GostKeyring
+from sso_bridge.oidc.config import ProviderConfig
 from sso_bridge.oidc.flow import authorization_request
 from sso_bridge.oidc.http import HttpResponse
 from sso_bridge.oidc.keys import JwksCache
@@ -136,7 +137,6 @@ def test_an_esia_configuration_may_leave_out_openid() -> None:
             redirect_uri=REDIRECT,
             client_secret="s",
             scopes=("profile",),
-            esia_person_api=BASE,
         ),
         lambda: config(scopes=""),
     ],

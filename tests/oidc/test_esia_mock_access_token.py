@@ -22,11 +22,11 @@ from mock_idp.app import MockIdP, create_app
 from mock_idp.keys import certificate_pem
 from sso_bridge.broker import BrokerPolicy, OidcProvider
 from sso_bridge.esia import gost
+from sso_bridge.esia.config import esia_provider_config
 from sso_bridge.esia.roles import Employer, StaffRolePolicy
 from sso_bridge.esia.signer import InProcessGostSigner
 from sso_bridge.model import LocalAccount
 from sso_bridge.oidc import HttpxClient, RelyingParty
-from sso_bridge.oidc.config import esia_provider_config
 
 BASE = "http://idp.test"
 SAMPLE = Path(str(resources.files("mock_idp") / "sample.yaml"))

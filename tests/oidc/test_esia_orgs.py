@@ -11,11 +11,12 @@ import pytest
 from helpers.clock import NOW, FixedClock
 from sso_bridge.errors import BridgeError
 from sso_bridge.esia import gost
+from sso_bridge.esia.config import esia_provider_config
+from sso_bridge.esia.person_api import MAX_COMPLETED_ORGANISATIONS
 from sso_bridge.esia.roles import Employer, StaffRolePolicy, employs, needs_numbers
 from sso_bridge.esia.signer import InProcessGostSigner
-from sso_bridge.oidc.config import esia_provider_config
 from sso_bridge.oidc.http import HttpResponse
-from sso_bridge.oidc.rp import MAX_COMPLETED_ORGANISATIONS, RelyingParty, TokenSet
+from sso_bridge.oidc.rp import RelyingParty, TokenSet
 
 BASE = "https://esia.example"
 _KEY = gost.generate_private_key()

@@ -18,12 +18,12 @@ from helpers.clock import NOW, FixedClock
 from helpers.keys import self_signed
 from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.esia import gost
+from sso_bridge.esia.config import EsiaAuthMethod, esia_provider_config
 from sso_bridge.esia.secret import certificate_hash, check_timestamp, verify_client_secret
 from sso_bridge.esia.signer import InProcessGostSigner
 from sso_bridge.esia.tokens import certificate_kid, sign_gost_jwt
 from sso_bridge.oidc import InMemoryStateStore, ProviderConfig, check_callback
 from sso_bridge.oidc.client_auth import token_request
-from sso_bridge.oidc.config import ClientAuthMethod, esia_provider_config
 from sso_bridge.oidc.flow import authorization_request
 from sso_bridge.oidc.http import HttpResponse
 from sso_bridge.oidc.rp import RelyingParty
@@ -50,7 +50,7 @@ def test_the_helper_configures_esia_v2_without_discovery() -> None:
     assert made.authorization_endpoint == BASE + "/aas/oauth2/v2/ac"
     assert made.token_endpoint == BASE + "/aas/oauth2/v3/te"
     assert made.issuer == ISSUER  # ESIA's tokens name an http:// issuer
-    assert made.auth_method is ClientAuthMethod.ESIA_GOST
+    assert made.auth_method is EsiaAuthMethod.GOST
     assert made.algorithms == ("GOST3410_2012_256",)
     assert made.esia_person_api == BASE
 
@@ -68,7 +68,7 @@ def test_the_helper_keeps_v1_behind_configuration() -> None:
         client_key=key,
         client_certificate=self_signed(key, "SCHOOL01")[2],
     )
-    assert made.auth_method is ClientAuthMethod.ESIA_CMS
+    assert made.auth_method is EsiaAuthMethod.CMS
     assert made.authorization_endpoint == BASE + "/aas/oauth2/ac"
     assert made.token_endpoint == BASE + "/aas/oauth2/te"
 

@@ -17,8 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jose import jwk, jwt
 
 from helpers.keys import self_signed
-from sso_bridge import base64url, esia_cms, keysize
+from sso_bridge import base64url, keysize
 from sso_bridge.errors import BridgeError, ConfigError
+from sso_bridge.esia import cms as esia_cms
 from sso_bridge.oidc import OidcError, ProviderConfig, parse_jwks, validate_id_token
 from sso_bridge.oidc import keys as oidc_keys
 from sso_bridge.oidc.http import HttpResponse

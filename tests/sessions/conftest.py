@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from sessions.support import CSRF_KEY, CountingStore
+from sso_bridge.ephemeral import EphemeralStore
 from sso_bridge.sessions import SessionManager, SessionPolicy
-from sso_bridge.store.ephemeral import EphemeralStore
 from sso_bridge.store.memory import InMemoryEphemeralStore
 from sso_bridge.store.sql import create_engine
 from sso_bridge.store.sql_ephemeral import SqlEphemeralStore

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sso_bridge.store.ephemeral import EphemeralStore
+from sso_bridge.ephemeral import EphemeralStore
 
 CSRF_KEY = bytes(range(32, 64))
 KEEP_KEY = bytes(range(64, 96))

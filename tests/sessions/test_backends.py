@@ -9,6 +9,7 @@ import pytest
 
 from helpers.clock import NOW
 from sessions.support import CSRF_KEY, KEEP_KEY
+from sso_bridge.ephemeral import EphemeralStore
 from sso_bridge.sessions import (
     RequestKeeper,
     SavedRequest,
@@ -18,7 +19,6 @@ from sso_bridge.sessions import (
     SessionManager,
     SessionPolicy,
 )
-from sso_bridge.store.ephemeral import EphemeralStore
 
 IP = "192.0.2.10"
 

@@ -12,6 +12,7 @@ import pytest
 from helpers.clock import NOW
 from sessions.support import CSRF_KEY, CountingStore
 from sso_bridge import base64url
+from sso_bridge.ephemeral import EphemeralStore
 from sso_bridge.errors import BridgeError, ConfigError, InvalidInput
 from sso_bridge.sessions import (
     IpBinding,
@@ -22,7 +23,6 @@ from sso_bridge.sessions import (
     SessionManager,
     SessionPolicy,
 )
-from sso_bridge.store.ephemeral import EphemeralStore
 from sso_bridge.store.memory import InMemoryEphemeralStore
 
 IP = "192.0.2.10"

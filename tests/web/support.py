@@ -1,6 +1,6 @@
 """A broker over in-memory stores and a SQLite directory, with the running mock IdP as
-its OIDC and SAML provider, served by Starlette (uvicorn) or Flask (werkzeug) on a
-loopback port, and a browser (httpx) that keeps cookies."""
+its OIDC and SAML provider, served by Starlette (uvicorn), Flask (werkzeug) or Django (its
+own threaded WSGI server) on a loopback port, and a browser (httpx) that keeps cookies."""
 
 from __future__ import annotations
 
@@ -17,11 +17,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import flask
 import httpx
 import uvicorn
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+from django.test.utils import override_settings
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import make_server
 
 from helpers.accounts import KEY, ORGS, make_account
 from helpers.clock import FixedClock
@@ -45,8 +48,9 @@ from sso_bridge.store.sql import SqlStore
 from sso_bridge.web import WebConfig
 from sso_bridge.web import flask as web_flask
 from sso_bridge.web import starlette as web_starlette
+from web import django_host  # noqa: F401 - configures Django for this process
 
-FRAMEWORKS = ("starlette", "flask")
+FRAMEWORKS = ("starlette", "flask", "django")
 SECRET = b"web-tests-broker-secret-32-bytes!"
 PASSWORD = "Uchitel-2024"
 SUBJECT = "1000000101"
@@ -103,7 +107,7 @@ def starlette_app(config: WebConfig, broker: Broker) -> Starlette:
 
 def flask_app(config: WebConfig, broker: Broker) -> flask.Flask:
     app = flask.Flask("web_tests")
-    app.register_blueprint(web_flask.auth_blueprint(broker, config))
+    web_flask.SsoBridge(app, broker=broker, config=config)
 
     @app.route("/grades", methods=["GET", "POST"])
     @web_flask.require_session
@@ -127,11 +131,15 @@ class Server:
 
     def __init__(self, framework: str, app: Any, port: int) -> None:
         self.framework = framework
-        self._wsgi: BaseWSGIServer | None = None
+        self._wsgi: Any = None
         self._uvicorn: uvicorn.Server | None = None
         if framework == "flask":
             self._wsgi = make_server("127.0.0.1", port, app, threaded=True)
             target: Callable[[], None] = self._wsgi.serve_forever
+        elif framework == "django":
+            self._wsgi = ThreadedWSGIServer(("127.0.0.1", port), WSGIRequestHandler)
+            self._wsgi.set_app(app)
+            target = self._wsgi.serve_forever
         else:
             settings = uvicorn.Config(
                 app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
@@ -195,7 +203,14 @@ class World:
         self.broker.passwords.set_password(DIRECTOR.account_id, PASSWORD, now)
         self.credentials.set_contacts(DIRECTOR.account_id, phone=DIRECTOR_PHONE)
         self.config = WebConfig(cookies=CookieSettings(secure=False), after_login="/")
-        app = (flask_app if framework == "flask" else starlette_app)(self.config, self.broker)
+        self._django: override_settings | None = None
+        if framework == "django":
+            bridge = {"BROKER": self.broker, "CONFIG": self.config}
+            self._django = override_settings(SSO_BRIDGE=bridge)
+            self._django.enable()
+            app: Any = WSGIHandler()
+        else:
+            app = (flask_app if framework == "flask" else starlette_app)(self.config, self.broker)
         self.server = Server(framework, app, self.port)
         self.server.start()
         self.browser = httpx.Client(base_url=self.base_url, timeout=10, follow_redirects=False)
@@ -203,6 +218,8 @@ class World:
     def close(self) -> None:
         self.browser.close()
         self.server.stop()
+        if self._django is not None:
+            self._django.disable()
         self._http.close()
         self.store.close()
 

@@ -1,5 +1,6 @@
-"""What the two adapters do beyond the shared scenarios: views of every shape behind
-require_session, and a clear failure when the auth routes were never mounted."""
+"""What the adapters do beyond the shared scenarios: views of every shape behind
+require_session, the Flask extension's two set-ups (and the deprecated blueprint), and a
+clear failure when the auth routes were never mounted."""
 
 from __future__ import annotations
 
@@ -88,13 +89,37 @@ def test_flask_without_the_blueprint_fails_clearly() -> None:
         return "plain"
 
     app.testing = True
-    with pytest.raises(ConfigError, match="auth_blueprint"):
+    with pytest.raises(ConfigError, match="SsoBridge"):
         app.test_client().get("/plain")
+
+
+def test_flask_extension_with_an_application_factory(broker: Broker) -> None:
+    bridge = web_flask.SsoBridge(broker=broker, config=CONFIG)
+    app = flask.Flask("factory")
+    auth = bridge.init_app(app)
+    assert app.extensions[web_flask.EXTENSION] is auth
+    assert app.config["MAX_CONTENT_LENGTH"] == CONFIG.max_form_bytes
+    assert app.test_client().get("/auth/login").status_code == 200
+    with pytest.raises(ConfigError, match="broker"):
+        web_flask.SsoBridge(flask.Flask("no_broker"))
+
+
+def test_the_deprecated_flask_blueprint_still_works(broker: Broker) -> None:
+    app = flask.Flask("old")
+    with pytest.deprecated_call():
+        app.register_blueprint(web_flask.auth_blueprint(broker, CONFIG))
+
+    @app.route("/plain")
+    @web_flask.require_session
+    def plain() -> str:
+        return "plain"
+
+    assert app.test_client().get("/plain").headers["Location"] == "/auth/login?next=%2Fplain"
 
 
 def test_flask_routes_sit_under_the_prefix(broker: Broker) -> None:
     app = flask.Flask("prefixed")
-    app.register_blueprint(web_flask.auth_blueprint(broker, WebConfig(prefix="/sso")))
+    web_flask.SsoBridge(app, broker=broker, config=WebConfig(prefix="/sso"))
     rules = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("sso_")}
     assert "/sso/login/<provider>" in rules
     assert "/sso/second-factor/resend" in rules

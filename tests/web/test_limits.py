@@ -13,6 +13,7 @@ import itertools
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -21,10 +22,22 @@ import pytest
 from werkzeug.test import create_environ
 
 from helpers.aio import post_asgi
-from mock_idp.server import free_port
+from mock_idp.server import RunningIdP, free_port
 from sso_bridge.web import WebConfig
 from sso_bridge.web.body import CHUNK_BYTES
 from web.support import PASSWORD, Server, World, field, flask_app, starlette_app
+
+
+@pytest.fixture(params=("starlette", "flask"))
+def world(request: pytest.FixtureRequest, mock_idp: RunningIdP, tmp_path: Path) -> Iterator[World]:
+    """Starlette and Flask only: these read the body themselves, chunked too (Django's
+    WSGI handler reads a body by its Content-Length; see test_django.py)."""
+    served = World(request.param, mock_idp, tmp_path)
+    try:
+        yield served
+    finally:
+        served.close()
+
 
 LIMIT = 64 * 1024
 MANY_MB = 32 * 1024 * 1024

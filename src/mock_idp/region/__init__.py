@@ -14,16 +14,15 @@ The same seed gives the same directory, byte for byte. ``python -m mock_idp.regi
 --accounts N --seed S --out file.csv`` writes one from the command line.
 """
 
+from mock_idp.region.accounts import AccountWriter, duplicate_record
 from mock_idp.region.cli import main
 from mock_idp.region.directory import (
-    AccountWriter,
     Directory,
     Person,
     PersonFactory,
     Record,
     School,
     directory_rows,
-    duplicate_record,
     generate_directory,
     iter_directory,
     make_schools,

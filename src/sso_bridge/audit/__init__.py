@@ -1,7 +1,7 @@
 """The tamper-evident audit trail: hash chain, redaction, an in-memory log (docs/audit.md).
 
-``AuditEvent`` and ``AuditAction`` live in :mod:`sso_bridge.model`; the ``AuditLog`` port
-in :mod:`sso_bridge.store.base`. Both are re-exported here. The SQL implementation is
+``AuditEvent`` and ``AuditAction`` live in :mod:`sso_bridge.model`, the ``AuditLog`` port
+in :mod:`sso_bridge.audit.ports`; both are re-exported here. The SQL implementation is
 :class:`sso_bridge.store.sql.SqlStore`.
 """
 
@@ -17,9 +17,9 @@ from sso_bridge.audit.chain import (
 )
 from sso_bridge.audit.errors import ChainBroken
 from sso_bridge.audit.memory import InMemoryAuditLog
+from sso_bridge.audit.ports import AuditLog
 from sso_bridge.audit.redact import MASK, prepare, redact
 from sso_bridge.model import AuditAction, AuditEvent
-from sso_bridge.store.base import AuditLog
 
 __all__ = [
     "GENESIS",

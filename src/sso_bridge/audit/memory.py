@@ -16,7 +16,7 @@ __all__ = ["InMemoryAuditLog"]
 
 
 class InMemoryAuditLog:
-    """A thread-safe :class:`~sso_bridge.store.AuditLog` that lives as long as the process."""
+    """A thread-safe :class:`~sso_bridge.audit.ports.AuditLog` that lives as long as the process."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

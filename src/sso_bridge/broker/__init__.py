@@ -2,7 +2,7 @@
 
 :class:`Broker` takes the stores, the providers and the policies; web adapters
 (:mod:`sso_bridge.web`) turn requests into its calls and its results into responses.
-The login's order is a table (:mod:`sso_bridge.broker.states`).
+The login is a pure state machine (:mod:`sso_bridge.broker.machine`); the Broker is its shell.
 """
 
 from sso_bridge.broker.broker import Broker

@@ -4,16 +4,15 @@ and end sessions, enrol an authenticator app, log out."""
 
 from __future__ import annotations
 
-import attrs
-
 from sso_bridge.broker.config import Client
 from sso_bridge.broker.core import ACTOR
 from sso_bridge.broker.errors import BrokerError
 from sso_bridge.broker.login import LoginFlow
+from sso_bridge.broker.machine import events as ev
+from sso_bridge.broker.machine.states import Start
 from sso_bridge.broker.results import LoggedIn, Redirect, SecondFactorForm
-from sso_bridge.broker.states import Event, State, advance
-from sso_bridge.broker.steps import Purpose, StepIdentity, browser_hash, check_linked
-from sso_bridge.errors import AccountNotFound
+from sso_bridge.broker.shell import Call
+from sso_bridge.broker.steps import browser_hash
 from sso_bridge.linking import RequestContext
 from sso_bridge.mfa import TotpEnrolment, confirm_enrolment, new_secret, otpauth_uri
 from sso_bridge.model import AuditAction, Link, LinkMethod
@@ -27,6 +26,7 @@ class Broker(LoginFlow):
 
     Build it once per process with the shared stores; it keeps no per-login state of
     its own, so several instances over the same database and ephemeral store act as one.
+    Each public method reads the clock once.
     """
 
     # -- account switch ------------------------------------------------------------------
@@ -38,51 +38,46 @@ class Broker(LoginFlow):
         token; a second factor first if that account needs one and none was passed. The
         links are read again here: an account unlinked since the login is refused
         (``broker.not_linked``, audited)."""
-        with self._audited(client, AuditAction.LOGIN_REFUSED):
-            session = self.authenticate(token, client)
-            if account_id not in session.accounts:
-                raise BrokerError(
-                    "that account is not one of yours in this session", code="broker.not_offered"
-                )
-            if session.issuer is not None and session.subject is not None:
-                check_linked(self.links, session.issuer, session.subject, account_id)
-            account = self.directory.get_account(account_id)
-            if account is None:
-                raise AccountNotFound(f"no local account {account_id!r}")
-            self._record(
-                AuditAction.CHOICE,
-                client,
-                account_id=account_id,
-                issuer=session.issuer,
-                subject=session.subject,
-            )
-            step = self._new_step(
-                client,
-                advance(State.START, Event.BEGIN_SWITCH),
-                Purpose.SWITCH,
+        now = self._clock.now()
+        with self._audited(client, AuditAction.LOGIN_REFUSED, now):
+            session = self._authenticate(token, client, now)
+            issuer, subject = session.issuer, session.subject
+            linked_now = None
+            if issuer is not None and subject is not None:
+                links = self.links.links_for_subject(issuer, subject)
+                linked_now = frozenset(link.account_id for link in links)
+            event = ev.SwitchBegun(
+                browser=browser_hash(client.browser_id),
                 session_id=session.session_id,
-                idp_mfa=session.second_factor,
+                session_accounts=tuple(session.accounts),
+                second_factor=session.second_factor,
+                issuer=issuer if subject is not None else None,
+                subject=subject if issuer is not None else None,
+                account_id=account_id,
+                account=self.directory.get_account(account_id),
+                linked_now=linked_now,
             )
-            if session.issuer is not None and session.subject is not None:
-                step = attrs.evolve(
-                    step, identity=StepIdentity.unmatched(session.issuer, session.subject)
-                )
-            return self._settle(step, account, None, client, session_token=token)
+            return self._code_reply(self._run(Start(), event, Call(client, now, token)))
 
     # -- linking from settings -------------------------------------------------------------
 
     def begin_link(self, token: str, provider: str, client: Client) -> Redirect:
         """Link the state-portal account to the logged-in account: off to the IdP (any
         assurance level; the person confirmed on the settings page first)."""
-        with self._audited(client, AuditAction.LINK_REFUSED):
-            session = self.authenticate(token, client)
-            return self._to_idp(
-                self._provider(provider),
-                client,
-                Purpose.LINK,
-                account_id=session.account_id,
-                session_id=session.session_id,
+        now = self._clock.now()
+        with self._audited(client, AuditAction.LINK_REFUSED, now):
+            session = self._authenticate(token, client, now)
+            chosen = self._provider(provider)
+            request, url = self._idp_request(chosen, now)
+            event = ev.LinkBegun(
+                browser_hash(client.browser_id),
+                chosen.name,
+                request,
+                url,
+                session.account_id,
+                session.session_id,
             )
+            return self._redirect(self._run(Start(), event, Call(client, now)))
 
     def linked_accounts(self, session: Session) -> list[Link]:
         """The state-portal accounts linked to the session's account."""
@@ -91,9 +86,10 @@ class Broker(LoginFlow):
     def unlink(self, token: str, issuer: str, subject: str, client: Client) -> Link:
         """Remove a link of the session's own account; open linking steps of this browser
         are revoked with it."""
-        with self._audited(client, AuditAction.LINK_REFUSED):
-            session = self.authenticate(token, client)
-            link = self._linker.unlink(
+        now = self._clock.now()
+        with self._audited(client, AuditAction.LINK_REFUSED, now):
+            session = self._authenticate(token, client, now)
+            link = self._linker_at(now).unlink(
                 issuer,
                 subject,
                 session.account_id,
@@ -112,30 +108,32 @@ class Broker(LoginFlow):
 
     def revoke_session(self, token: str, session_id: str, client: Client) -> None:
         """End one of the account's own sessions (``broker.session_not_yours`` otherwise)."""
-        session = self.authenticate(token, client)
-        own = {
-            s.session_id for s in self.sessions.sessions_of(session.account_id, self._clock.now())
-        }
+        now = self._clock.now()
+        session = self._authenticate(token, client, now)
+        own = {s.session_id for s in self.sessions.sessions_of(session.account_id, now)}
         if session_id not in own:
             raise BrokerError("no such session of yours", code="broker.session_not_yours")
         self.sessions.revoke(session_id)
         self._record(
             AuditAction.SESSION_REVOKED,
             client,
+            now,
             account_id=session.account_id,
             detail="ended from the sessions page",
         )
 
     def logout(self, token: str | None, client: Client) -> None:
         """End the session and drop the browser's open login steps (the linking proofs)."""
+        now = self._clock.now()
         self._steps.drop_browser(browser_hash(client.browser_id))
         if not token:
             return
-        session = self.sessions.revoke_token(token, now=self._clock.now())
+        session = self.sessions.revoke_token(token, now=now)
         if session is not None:
             self._record(
                 AuditAction.SESSION_END,
                 client,
+                now,
                 account_id=session.account_id,
                 subject=session.subject,
                 detail="logout",
@@ -153,13 +151,13 @@ class Broker(LoginFlow):
 
     def confirm_totp(self, session: Session, secret: bytes, code: str, client: Client) -> None:
         """Store the authenticator app's secret once a code from it verifies."""
-        with self._audited(client, AuditAction.SECOND_FACTOR_FAILED):
-            confirm_enrolment(
-                self.credentials, session.account_id, secret, code.strip(), self._clock.now()
-            )
+        now = self._clock.now()
+        with self._audited(client, AuditAction.SECOND_FACTOR_FAILED, now):
+            confirm_enrolment(self.credentials, session.account_id, secret, code.strip(), now)
             self._record(
                 AuditAction.SECOND_FACTOR_PASSED,
                 client,
+                now,
                 account_id=session.account_id,
                 detail="authenticator app enrolled",
             )

@@ -1,5 +1,5 @@
-"""The broker's ports and the steps every path shares: settling on an account, the
-second factor, issuing the session, checking it, and the audit records of all that."""
+"""The broker's ports and policies, its audit records, and the session checks every
+request of a logged-in person goes through."""
 
 from __future__ import annotations
 
@@ -7,64 +7,58 @@ import hashlib
 import hmac
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from datetime import datetime
 
-import attrs
+import argon2
 
 from sso_bridge.audit import AuditLog
-from sso_bridge.broker.config import (
-    AlertHook,
-    BrokerPolicy,
-    Client,
-    Provider,
-    SecurityAlert,
-)
+from sso_bridge.broker.config import AlertHook, BrokerPolicy, Client, Provider, SecurityAlert
 from sso_bridge.broker.errors import BrokerError
-from sso_bridge.broker.results import LoggedIn, SecondFactorForm
-from sso_bridge.broker.states import Event, State, advance
-from sso_bridge.broker.steps import (
-    Purpose,
-    Step,
-    StepIdentity,
-    StepStore,
-    browser_hash,
-    new_step_id,
-)
+from sso_bridge.broker.steps import StepStore
 from sso_bridge.clock import Clock, SystemClock
+from sso_bridge.ephemeral import EphemeralStore
 from sso_bridge.errors import BridgeError
-from sso_bridge.linking import Linker, RequestContext
-from sso_bridge.matching import Matcher
-from sso_bridge.mfa import (
-    Challenge,
-    CodeChallenges,
-    CredentialStore,
-    LocalPasswords,
-    Sender,
-    TotpVerifier,
+from sso_bridge.linking import Linker, LinkStore
+from sso_bridge.matching import AccountDirectory, Matcher
+from sso_bridge.mfa import CodeChallenges, CredentialStore, LocalPasswords, Sender, TotpVerifier
+from sso_bridge.model import AuditAction, AuditEvent
+from sso_bridge.sessions import (
+    BrowserIds,
+    RequestKeeper,
+    SavedRequest,
+    Session,
+    SessionExpired,
+    SessionIpChanged,
+    SessionManager,
 )
-from sso_bridge.model import AuditAction, AuditEvent, LinkMethod, LocalAccount
-from sso_bridge.sessions import BrowserIds, RequestKeeper, SavedRequest, Session, SessionManager
-from sso_bridge.store.base import AccountDirectory, LinkStore
-from sso_bridge.store.ephemeral import EphemeralStore
 
-__all__ = ["ACTOR", "BrokerCore"]
+__all__ = ["ACTOR", "At", "BrokerCore"]
 
 ACTOR = "web"
 """The actor written to links and audit records made by people through the broker."""
-
-IP_CHANGED = "session.ip_changed"
 
 
 def _subkey(secret: bytes, purpose: str) -> bytes:
     return hmac.digest(secret, b"sso_bridge broker " + purpose.encode(), hashlib.sha256)
 
 
+class At:
+    """A clock stopped at one request's ``now``, for the parts that take a :class:`Clock`."""
+
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+
 class BrokerCore:
-    """Ports, policies and the shared steps; :class:`~sso_bridge.broker.Broker` adds the
-    entry points.
+    """Ports, policies, audit and session checks; the login and settings build on it.
 
     ``secret`` (32 bytes or more, the same on every instance) keys the one-time code
     hashes, the CSRF tokens, the encryption of kept requests and the browser ids.
+    ``password_hasher`` is the argon2id hasher of local passwords (RFC 9106's second
+    recommendation when None).
     """
 
     def __init__(
@@ -81,6 +75,7 @@ class BrokerCore:
         policy: BrokerPolicy | None = None,
         clock: Clock | None = None,
         alert: AlertHook | None = None,
+        password_hasher: argon2.PasswordHasher | None = None,
     ) -> None:
         if len(secret) < 32:
             raise BrokerError("the broker secret needs 32 bytes or more", code="config.invalid")
@@ -102,7 +97,11 @@ class BrokerCore:
         self.browser_ids = BrowserIds(_subkey(secret, "browser"))
         self.totp = TotpVerifier(credentials)
         self._challenges = CodeChallenges(store, sender, _subkey(secret, "codes"), totp=self.totp)
-        self.passwords = LocalPasswords(credentials)
+        self.passwords = LocalPasswords(credentials, hasher=password_hasher)
+
+    def _linker_at(self, now: datetime) -> Linker:
+        """The linker, with the request's time."""
+        return Linker(self.directory, self.links, self.audit, At(now))
 
     # -- providers -------------------------------------------------------------------------
 
@@ -111,10 +110,17 @@ class BrokerCore:
         """The configured providers, enabled or not, in configuration order."""
         return tuple(self._providers.values())
 
+    def provider(self, name: str) -> Provider:
+        """The enabled provider ``name``: ``broker.unknown_provider`` when there is none,
+        ``broker.provider_disabled`` when it is switched off."""
+        return self._provider(name)
+
     def _provider(self, name: str) -> Provider:
         provider = self._providers.get(name)
         if provider is None:
-            raise BrokerError(f"no provider is called {name!r}", code="broker.unknown_provider")
+            raise BrokerError(
+                f"no provider is called {name[:64]!r}", code="broker.unknown_provider"
+            )
         if not provider.enabled:
             raise BrokerError(
                 f"login through {provider.title} is switched off", code="broker.provider_disabled"
@@ -127,6 +133,7 @@ class BrokerCore:
         self,
         action: AuditAction,
         client: Client,
+        now: datetime,
         *,
         account_id: str | None = None,
         issuer: str | None = None,
@@ -136,7 +143,7 @@ class BrokerCore:
     ) -> AuditEvent:
         return AuditEvent(
             action=action,
-            at=self._clock.now(),
+            at=now,
             actor=ACTOR,
             issuer=issuer,
             subject=subject,
@@ -147,184 +154,20 @@ class BrokerCore:
             user_agent=client.user_agent,
         )
 
-    def _record(self, action: AuditAction, client: Client, **fields: str | None) -> None:
+    def _record(
+        self, action: AuditAction, client: Client, now: datetime, **fields: str | None
+    ) -> None:
         """Write one audit record (the fields of :meth:`_event`)."""
-        self.audit.record(self._event(action, client, **fields))
+        self.audit.record(self._event(action, client, now, **fields))
 
     @contextmanager
-    def _audited(self, client: Client, action: AuditAction) -> Iterator[None]:
+    def _audited(self, client: Client, action: AuditAction, now: datetime) -> Iterator[None]:
         """Record a refusal of the enclosed step (with its code) and let it propagate."""
         try:
             yield
         except BridgeError as exc:
-            self._record(action, client, code=exc.code, detail=exc.message)
+            self._record(action, client, now, code=exc.code, detail=exc.message)
             raise
-
-    # -- settling on one account ----------------------------------------------------------
-
-    def _settle(
-        self,
-        step: Step,
-        account: LocalAccount,
-        link_method: LinkMethod | None,
-        client: Client,
-        *,
-        session_token: str | None = None,
-        switchable: tuple[str, ...] | None = None,
-    ) -> LoggedIn | SecondFactorForm:
-        """The account is known: run the second factor if policy asks, else log in.
-
-        ``switchable``: the person's accounts when the caller has just read them.
-        """
-        if not account.active:
-            raise BrokerError(
-                "this school account is blocked; ask the school administrator",
-                code="broker.account_blocked",
-            )
-        self._check_employment(step, account)
-        issuer = None if step.identity is None else step.identity.issuer
-        needs = self.policy.second_factor.requires(
-            account, issuer=issuer, idp_reported_mfa=step.idp_mfa
-        )
-        if needs:
-            now = self._clock.now()
-            challenge = self._start_challenge(account.account_id, step.browser)
-            nxt = step.evolve(
-                advance(step.state, Event.SECOND_FACTOR_NEEDED),
-                account_id=account.account_id,
-                link_method=link_method,
-                challenge_id=challenge.challenge_id,
-            )
-            self._steps.save(nxt, now)
-            return self._code_form(nxt.step_id, challenge)
-        advance(step.state, Event.ACCOUNT_SETTLED)
-        return self._log_in(
-            step, account, link_method, client, step.idp_mfa, session_token, switchable
-        )
-
-    def _check_employment(self, step: Step, account: LocalAccount) -> None:
-        """The staff-role policy: ESIA must list the person in the account's organisation."""
-        staff = self.policy.staff
-        if staff is None or step.identity is None:
-            return
-        if not staff.applies(account.roles, account.org_id):
-            return
-        if step.organisations is None or not staff.allows(account.org_id, step.organisations):
-            raise BrokerError(
-                "ESIA does not list you as working for this organisation, so this staff "
-                "account cannot be used; ask the school administrator",
-                code="broker.not_an_employee",
-            )
-
-    def _code_form(
-        self, step_id: str, challenge: Challenge, error: BridgeError | None = None
-    ) -> SecondFactorForm:
-        left = max(0, self._challenges.max_attempts - challenge.attempts)
-        return SecondFactorForm(step_id, challenge, left, error)
-
-    def _start_challenge(self, account_id: str, browser: str) -> Challenge:
-        now = self._clock.now()
-        credentials = self.credentials.get(account_id)
-        if credentials is not None and credentials.totp_secret is not None:
-            return self._challenges.start(account_id, "totp", "", now, owner=browser)
-        if credentials is not None and credentials.phone:
-            return self._challenges.start(account_id, "sms", credentials.phone, now, owner=browser)
-        if credentials is not None and credentials.email:
-            return self._challenges.start(
-                account_id, "email", credentials.email, now, owner=browser
-            )
-        raise BrokerError(
-            "this account needs a second factor but has no phone, e-mail or authenticator "
-            "app on record; ask the school administrator",
-            code="broker.no_second_factor",
-        )
-
-    def _log_in(
-        self,
-        step: Step,
-        account: LocalAccount,
-        link_method: LinkMethod | None,
-        client: Client,
-        second_factor: bool,
-        session_token: str | None,
-        switchable: tuple[str, ...] | None = None,
-    ) -> LoggedIn:
-        identity = step.identity
-        if link_method is not None and identity is not None:
-            self._link(identity, account.account_id, link_method, client)
-        now = self._clock.now()
-        issuer = None if identity is None else identity.issuer
-        subject = None if identity is None else identity.subject
-        if step.purpose is Purpose.SWITCH and session_token is not None:
-            token, session = self.sessions.rotate(
-                session_token, now=now, account_id=account.account_id, second_factor=second_factor
-            )
-        else:
-            token, session = self.sessions.start(
-                account.account_id,
-                ip=client.ip,
-                user_agent=client.user_agent,
-                now=now,
-                issuer=issuer,
-                subject=subject,
-                accounts=switchable or self._switchable(identity, account),
-                not_on_or_after=step.not_on_or_after,
-                second_factor=second_factor,
-                method="local" if identity is None else "federated",
-            )
-            if session_token is not None:
-                self.sessions.revoke_token(session_token, now=now)
-        login = self._event(
-            AuditAction.LOGIN,
-            client,
-            account_id=account.account_id,
-            issuer=issuer,
-            subject=subject,
-            detail="second factor done" if second_factor else None,
-        )
-        start = self._event(
-            AuditAction.SESSION_START, client, account_id=account.account_id, subject=subject
-        )
-        self.audit.record_many((login, start))
-        return LoggedIn(token, session, self._restore(step, account.account_id, client))
-
-    def _link(
-        self, identity: StepIdentity, account_id: str, method: LinkMethod, client: Client
-    ) -> None:
-        ctx = RequestContext(actor=ACTOR, ip=client.ip)
-        person = identity.identity()
-        if method is LinkMethod.AUTO:
-            self._linker.link_auto(person, ctx, keys=identity.keys)
-        elif method is LinkMethod.CHOSEN:
-            self._linker.link_chosen(person, account_id, ctx, keys=identity.keys)
-        else:
-            self._linker.link_after_local_login(person, account_id, ctx, keys=identity.keys)
-
-    def _switchable(self, identity: StepIdentity | None, account: LocalAccount) -> tuple[str, ...]:
-        if identity is None:
-            return (account.account_id,)
-        linked = self.directory.linked_accounts(identity.issuer, identity.subject)
-        return tuple(sorted({*(a.account_id for a in linked if a.active), account.account_id}))
-
-    def _restore(self, step: Step, account_id: str, client: Client) -> SavedRequest | None:
-        if step.kept is None:
-            return None
-        try:
-            return self._keeper.restore(
-                step.kept,
-                browser_id=client.browser_id,
-                account_id=account_id,
-                now=self._clock.now(),
-            )
-        except BridgeError as exc:
-            self._record(
-                AuditAction.SECURITY,
-                client,
-                account_id=account_id,
-                code=exc.code,
-                detail="a kept request was discarded",
-            )
-            return None
 
     # -- sessions ------------------------------------------------------------------------
 
@@ -334,38 +177,40 @@ class BrokerCore:
         A request from another IP ends the session, writes a security event and calls
         the alert hook; a session that timed out is recorded as ended.
         """
-        now = self._clock.now()
+        return self._authenticate(token, client, self._clock.now())
+
+    def _authenticate(self, token: str | None, client: Client, now: datetime) -> Session:
         try:
             return self.sessions.validate(token or "", ip=client.ip, now=now)
-        except BridgeError as exc:
-            if exc.code == IP_CHANGED:
-                self._ip_changed(exc, client)
-            elif exc.code in ("session.expired", "session.idle_expired"):
-                account_id = getattr(exc, "account_id", None)
-                self._record(AuditAction.SESSION_END, client, account_id=account_id, code=exc.code)
+        except SessionIpChanged as exc:
+            self._ip_changed(exc, client, now)
+            raise
+        except SessionExpired as exc:
+            self._record(
+                AuditAction.SESSION_END, client, now, account_id=exc.account_id, code=exc.code
+            )
             raise
 
-    def _ip_changed(self, exc: BridgeError, client: Client) -> None:
-        session = getattr(exc, "session", None)
-        account_id = None if session is None else session.account_id
-        previous = None if session is None else session.ip
+    def _ip_changed(self, exc: SessionIpChanged, client: Client, now: datetime) -> None:
+        session = exc.session
         self._record(
             AuditAction.SECURITY,
             client,
-            account_id=account_id,
-            subject=None if session is None else session.subject,
-            code=IP_CHANGED,
-            detail=f"session of {previous} used from {client.ip}; ended",
+            now,
+            account_id=session.account_id,
+            subject=session.subject,
+            code=exc.code,
+            detail=f"session of {session.ip} used from {client.ip}; ended",
         )
         if self._alert is not None:
             self._alert(
                 SecurityAlert(
-                    code=IP_CHANGED,
+                    code=exc.code,
                     message="a session was used from another IP address and was ended",
-                    at=self._clock.now(),
-                    account_id=account_id,
+                    at=now,
+                    account_id=session.account_id,
                     ip=client.ip,
-                    previous_ip=previous,
+                    previous_ip=session.ip,
                 )
             )
 
@@ -380,17 +225,3 @@ class BrokerCore:
         """Keep the request that met an expired session; give the id to the next login."""
         request = SavedRequest(method=method, path=path, form=tuple(form), account_id=account_id)
         return self._keeper.keep(request, browser_id=client.browser_id, now=self._clock.now())
-
-    def _new_step(self, client: Client, state: State, purpose: Purpose, **fields: Any) -> Step:
-        now = self._clock.now()
-        return attrs.evolve(
-            Step(
-                step_id=new_step_id(),
-                state=state,
-                purpose=purpose,
-                browser=browser_hash(client.browser_id),
-                created_at=now,
-                expires_at=now + self.policy.step_lifetime,
-            ),
-            **fields,
-        )

@@ -14,14 +14,15 @@ from pathlib import Path
 
 import click
 
-from sso_bridge.cli.main import _open, accounts, actor_option, store_options
+from sso_bridge.cli.accounts import accounts
+from sso_bridge.cli.main import _open, actor_option, store_options
 from sso_bridge.cli.output import echo_json, identifier, json_option, text
 from sso_bridge.errors import AccountNotFound
 from sso_bridge.keyfile import resolve_key
 from sso_bridge.mfa import LocalPasswords
 from sso_bridge.model import AuditAction, AuditEvent
-from sso_bridge.store.sql import SqlStore
 from sso_bridge.store.sql_credentials import SqlCredentialStore
+from sso_bridge.store.sql_store import SqlStore
 
 __all__ = ["open_credentials"]
 

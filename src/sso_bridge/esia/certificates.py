@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sso_bridge.errors import BridgeError, ConfigError, InvalidInput
 from sso_bridge.esia import gost
 from sso_bridge.esia.gost import GostCertificate
+from sso_bridge.esia.gost_keys import pem_body
 from sso_bridge.jsonparse import parse_json
 from sso_bridge.keysize import MAX_RSA_KEY_BITS, rsa_minimum
 
@@ -143,7 +144,7 @@ def load_esia_certificate(
     except (BridgeError, ValueError):
         pass
     try:
-        body = gost._pem_body(data, "CERTIFICATE")
+        body = pem_body(data, "CERTIFICATE")
         certificate = x509.load_der_x509_certificate(body)
         key = certificate.public_key()
     except (ValueError, TypeError):

@@ -31,6 +31,7 @@ from sso_bridge.errors import InvalidInput
 from sso_bridge.esia import gost
 from sso_bridge.esia.errors import EsiaError
 from sso_bridge.esia.gost import GostCertificate
+from sso_bridge.esia.gost_keys import pem_body
 from sso_bridge.esia.signer import Signer
 
 __all__ = [
@@ -173,7 +174,7 @@ def certificate_hash(certificate: GostCertificate | bytes, *, case: str = "lower
         der = certificate.der
     else:
         try:
-            der = gost._pem_body(certificate, "CERTIFICATE")
+            der = pem_body(certificate, "CERTIFICATE")
         except ValueError as exc:
             raise EsiaError(f"not a certificate: {exc}", code="esia.gost_bad_certificate") from None
     digest = _der_hash(der)

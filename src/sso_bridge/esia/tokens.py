@@ -32,7 +32,7 @@ from sso_bridge.esia.gost import (
 )
 from sso_bridge.esia.secret import certificate_hash
 from sso_bridge.jsonparse import parse_json
-from sso_bridge.oidc.errors import IdTokenError
+from sso_bridge.token_errors import IdTokenError
 
 MAX_TOKEN_LENGTH: Final = MAX_GOST_TOKEN_LENGTH
 """The former name of :data:`~sso_bridge.esia.gost.MAX_GOST_TOKEN_LENGTH`."""

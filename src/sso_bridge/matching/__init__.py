@@ -11,8 +11,10 @@ from sso_bridge.matching.normalize import (
     parse_passport,
     parse_snils,
 )
+from sso_bridge.matching.ports import AccountDirectory
 
 __all__ = [
+    "AccountDirectory",
     "AccountEntry",
     "BlindIndex",
     "MatchKeys",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sso_bridge.matching.decide import decide
 from sso_bridge.matching.keys import MatchKeys, identity_keys
+from sso_bridge.matching.ports import AccountDirectory
 from sso_bridge.model import FederatedIdentity, MatchDecision, Outcome
-from sso_bridge.store.base import AccountDirectory
 
 
 class Matcher:

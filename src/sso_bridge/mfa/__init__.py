@@ -2,7 +2,7 @@
 
 - :mod:`.otp`: HOTP (RFC 4226) and TOTP (RFC 6238);
 - :class:`CodeChallenges`: one-time codes by SMS or e-mail, or from an authenticator app,
-  kept in an :class:`~sso_bridge.store.ephemeral.EphemeralStore`;
+  kept in an :class:`~sso_bridge.ephemeral.EphemeralStore`;
 - :class:`TotpVerifier` and :mod:`.enrol`: authenticator apps, each step used once;
 - :class:`SecondFactorPolicy`: who needs a second factor, and whether the IdP did one;
 - :class:`LocalPasswords`: argon2id passwords with lockout;

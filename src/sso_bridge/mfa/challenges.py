@@ -1,6 +1,6 @@
 """One-time code challenges: a code sent by SMS or e-mail, or asked of an authenticator.
 
-A challenge lives in an :class:`~sso_bridge.store.ephemeral.EphemeralStore` under the kind
+A challenge lives in an :class:`~sso_bridge.ephemeral.EphemeralStore` under the kind
 ``"challenge"``. The code itself is never stored, logged or put in an error: the entry
 keeps ``HMAC-SHA256(key, challenge_id + code)``. Every step takes the entry with
 ``consume()`` and puts it back changed, so that several processes sharing the store can
@@ -18,12 +18,12 @@ from typing import Any
 
 import attrs
 
+from sso_bridge.ephemeral import EphemeralStore
 from sso_bridge.errors import ConfigError, InvalidInput
 from sso_bridge.mfa.errors import MfaError, TotpStepReused, WrongCode
 from sso_bridge.mfa.otp import check_digits
 from sso_bridge.mfa.sender import Channel, Message, Sender, code_message
 from sso_bridge.mfa.totp import TotpVerifier
-from sso_bridge.store.ephemeral import EphemeralStore
 
 __all__ = ["CHANNELS", "KIND", "Challenge", "CodeChallenges", "mask_destination"]
 

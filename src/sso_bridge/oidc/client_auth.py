@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
@@ -11,7 +12,7 @@ from jose import jwt
 
 from sso_bridge.oidc.config import ClientAuthMethod, ProviderConfig
 from sso_bridge.oidc.errors import OidcError
-from sso_bridge.oidc.flow import esia_gost_params, esia_secret_params, esia_state
+from sso_bridge.oidc.extension import ClientAuthentication
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 CLIENT_ASSERTION_LIFETIME = timedelta(seconds=60)
@@ -38,14 +39,45 @@ def client_assertion(config: ProviderConfig, now: datetime) -> str:
     return token
 
 
+class StandardClientAuthentication:
+    """The methods of OAuth 2.0 and OIDC Core §9 that ``config.auth_method`` names:
+    ``client_secret_basic``, ``client_secret_post`` and ``private_key_jwt``. They add
+    nothing to the authorization request."""
+
+    def authorization_params(
+        self, config: ProviderConfig, state: str, now: datetime
+    ) -> Mapping[str, str]:
+        return {}
+
+    def token_params(
+        self, config: ProviderConfig, code: str, now: datetime
+    ) -> tuple[Mapping[str, str], Mapping[str, str]]:
+        method = config.auth_method
+        if method is ClientAuthMethod.CLIENT_SECRET_BASIC:
+            # RFC 6749 §2.3.1: each part is form-encoded before the Basic encoding.
+            user = quote(config.client_id, safe="")
+            pair = f"{user}:{quote(config.client_secret or '', safe='')}"
+            basic = base64.b64encode(pair.encode()).decode("ascii")
+            return {}, {"Authorization": "Basic " + basic}
+        if method is ClientAuthMethod.CLIENT_SECRET_POST:
+            return {"client_id": config.client_id, "client_secret": config.client_secret or ""}, {}
+        if method is ClientAuthMethod.PRIVATE_KEY_JWT:
+            return {
+                "client_id": config.client_id,
+                "client_assertion_type": CLIENT_ASSERTION_TYPE,
+                "client_assertion": client_assertion(config, now),
+            }, {}
+        raise OidcError(f"{method!r} is not a standard method", code="oidc.config_invalid")
+
+
+STANDARD: ClientAuthentication = StandardClientAuthentication()
+
+
 def token_request(
     config: ProviderConfig, code: str, code_verifier: str, now: datetime
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """The form and headers of an ``authorization_code`` token request.
-
-    For ``esia_gost`` (ESIA's ``v3/te``) the form carries a fresh ``state`` UUID of its own
-    and a fresh timestamp, signed together with the code; the answer must echo that state.
-    """
+    """The form and headers of an ``authorization_code`` token request, with what the
+    config's client authentication adds (a standard method unless a profile has its own)."""
     data = {
         "grant_type": "authorization_code",
         "code": code,
@@ -53,26 +85,8 @@ def token_request(
         "code_verifier": code_verifier,
     }
     headers = {"Accept": "application/json"}
-    method = config.auth_method
-    if method is ClientAuthMethod.CLIENT_SECRET_BASIC:
-        # RFC 6749 §2.3.1: each part is form-encoded before the Basic encoding.
-        pair = f"{quote(config.client_id, safe='')}:{quote(config.client_secret or '', safe='')}"
-        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
-    elif method is ClientAuthMethod.CLIENT_SECRET_POST:
-        data.update(client_id=config.client_id, client_secret=config.client_secret or "")
-    elif method is ClientAuthMethod.PRIVATE_KEY_JWT:
-        data.update(
-            client_id=config.client_id,
-            client_assertion_type=CLIENT_ASSERTION_TYPE,
-            client_assertion=client_assertion(config, now),
-        )
-    elif method is ClientAuthMethod.ESIA_GOST:
-        data.update(esia_gost_params(config, esia_state(), now, code))
-        data["token_type"] = "Bearer"  # noqa: S105 - ESIA's token type, not a secret
-    else:
-        # ESIA signs scope + timestamp + client_id + state again, with a fresh state.
-        state = secrets.token_urlsafe(32)
-        data.update(client_id=config.client_id, scope=config.scope, state=state)
-        data["token_type"] = "Bearer"  # noqa: S105 - ESIA's token type, not a secret
-        data.update(esia_secret_params(config, state, now))
+    authentication = config.client_authentication() or STANDARD
+    more_data, more_headers = authentication.token_params(config, code, now)
+    data.update(more_data)
+    headers.update(more_headers)
     return data, headers

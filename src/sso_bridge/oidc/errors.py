@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from sso_bridge.errors import BridgeError
+from sso_bridge.token_errors import IdTokenError, OidcError
 
-
-class OidcError(BridgeError):
-    """A login over OIDC was refused; ``code`` says which check failed."""
-
-    code = "oidc.error"
+__all__ = ["AuthorizationError", "IdTokenError", "OidcError", "TokenError"]
 
 
 class AuthorizationError(OidcError):
@@ -38,9 +34,3 @@ class TokenError(OidcError):
         super().__init__(message, code=code)
         self.error = error
         self.description = description
-
-
-class IdTokenError(OidcError):
-    """The ID token failed validation."""
-
-    code = "oidc.invalid_id_token"

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import secrets
 import threading
-import uuid
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -20,11 +19,9 @@ from urllib.parse import urlencode
 
 import attrs
 
-from sso_bridge import base64url, esia_cms
+from sso_bridge import base64url
 from sso_bridge.errors import InvalidInput
-from sso_bridge.esia import secret
-from sso_bridge.esia.errors_table import esia_refusal
-from sso_bridge.oidc.config import ClientAuthMethod, ProviderConfig
+from sso_bridge.oidc.config import ProviderConfig
 from sso_bridge.oidc.errors import AuthorizationError, OidcError
 
 DEFAULT_LOGIN_LIFETIME = timedelta(minutes=15)
@@ -95,59 +92,13 @@ def pkce_challenge(verifier: str) -> str:
     return base64url.encode(hashlib.sha256(data).digest())
 
 
-def esia_secret_params(config: ProviderConfig, state: str, now: datetime) -> dict[str, str]:
-    """ESIA's ``timestamp`` and ``client_secret`` (a CMS signature) for ``state``."""
-    if config.client_key is None or config.client_certificate is None:
-        raise OidcError("esia_cms needs a key and a certificate", code="oidc.config_invalid")
-    timestamp = esia_cms.esia_timestamp(now)
-    message = esia_cms.client_secret_message(config.scope, timestamp, config.client_id, state)
-    secret = esia_cms.sign_client_secret(message, config.client_certificate, config.client_key)
-    return {"timestamp": timestamp, "client_secret": secret}
-
-
-def esia_state() -> str:
-    """A fresh random UUID: ESIA wants ``state`` in that form."""
-    return str(uuid.UUID(bytes=secrets.token_bytes(16), version=4))
-
-
-def esia_gost_params(
-    config: ProviderConfig, state: str, now: datetime, authorization_code: str | None = None
-) -> dict[str, str]:
-    """ESIA v2/v3 client authentication for ``state`` (and the authorization code on the
-    token request).
-
-    ``client_secret`` is the signer's GOST signature over ``client_id + scope + scope_org +
-    timestamp + state + redirect_uri (+ code)``; ``client_certificate_hash`` goes with it,
-    in ``config.certificate_hash_case`` (uppercase unless configured otherwise).
-    """
-    if config.signer is None:
-        raise OidcError("esia_gost needs a signer", code="oidc.config_invalid")
-    scope_org = " ".join(config.scope_org)
-    fields = {
-        "client_id": config.client_id,
-        "scope": config.scope,
-        "scope_org": scope_org,
-        "timestamp": secret.esia_timestamp(now),
-        "state": state,
-        "redirect_uri": config.redirect_uri,
-    }
-    params = dict(fields)
-    if not scope_org:
-        del params["scope_org"]
-    params["client_secret"] = secret.client_secret(config.signer, code=authorization_code, **fields)
-    params["client_certificate_hash"] = secret.certificate_hash(
-        config.signer.certificate, case=config.certificate_hash_case
-    )
-    return params
-
-
 def authorization_request(config: ProviderConfig, now: datetime) -> AuthorizationRequest:
     """A fresh authorization request: new ``state``, ``nonce`` and PKCE S256 verifier.
 
-    For ESIA v2 (``esia_gost``) the state is a UUID and no ``nonce`` is sent (ESIA does not
-    reliably return one); the request goes to ``v2/ac`` signed with the GOST client secret.
+    The config's hooks decide the form of ``state`` (``new_state()``), whether the
+    ``nonce`` is sent (``sends_nonce``) and what its client authentication adds.
     """
-    state = esia_state() if config.esia_v2 else secrets.token_urlsafe(32)
+    state = config.new_state()
     nonce = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(48)
     params = dict(config.extra_authorization_params)
@@ -161,11 +112,11 @@ def authorization_request(config: ProviderConfig, now: datetime) -> Authorizatio
         code_challenge=pkce_challenge(verifier),
         code_challenge_method="S256",
     )
-    if config.auth_method is ClientAuthMethod.ESIA_CMS:
-        params.update(esia_secret_params(config, state, now))
-    elif config.esia_v2:
+    if not config.sends_nonce:
         del params["nonce"]
-        params.update(esia_gost_params(config, state, now), access_type=config.esia_access_type)
+    authentication = config.client_authentication()
+    if authentication is not None:
+        params.update(authentication.authorization_params(config, state, now))
     separator = "&" if "?" in config.authorization_endpoint else "?"
     pending = PendingLogin(
         state=state,
@@ -253,12 +204,12 @@ def check_callback(
 
 
 def _refused(config: ProviderConfig, error: str, description: str | None) -> AuthorizationError:
-    refusal = esia_refusal(description) if config.auth_method.startswith("esia") else None
+    refusal = config.refusal(error, description)
     if refusal is None:
         code = f"oidc.{error}" if error in _KNOWN_ERRORS else None
         return AuthorizationError(error, description, code=code)
     exc = AuthorizationError(error, description, code=refusal.code)
-    exc.message = f"ESIA refused the login with {refusal.number}: {refusal.advice}"
+    exc.message = refusal.message
     return exc
 
 

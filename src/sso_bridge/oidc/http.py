@@ -57,7 +57,7 @@ class HttpClient(Protocol):
 
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = 128 * 1024
-"""The most an answer of the IdP (discovery, JWKS, token, userinfo, ESIA's person API) may
+"""The most an answer of the IdP (discovery, JWKS, token, userinfo, a provider's own API) may
 hold: real ones are a few KiB, and parsing the worst JSON of this size stays within a few
 milliseconds."""
 DEFAULT_TIMEOUT: Final = 10.0

@@ -21,10 +21,10 @@ from jose.exceptions import JOSEError
 
 from sso_bridge import base64url
 from sso_bridge.errors import InvalidInput
-from sso_bridge.esia.gost import GOST_JWT_ALG, MAX_GOST_TOKEN_LENGTH, streebog256
 from sso_bridge.jsonparse import parse_json
 from sso_bridge.oidc.config import ProviderConfig
 from sso_bridge.oidc.errors import IdTokenError
+from sso_bridge.oidc.extension import TokenAlgorithm
 
 KeyLookup = Callable[[str | None, str], Any]
 """``(kid, alg) -> jose key``; raises ``oidc.unknown_kid`` / ``oidc.kid_ambiguous``."""
@@ -91,19 +91,25 @@ def _header(segment: bytes) -> dict[str, Any]:
     return header
 
 
-def at_hash(access_token: str, alg: str) -> str:
-    """OIDC ``at_hash``: the left half of the access token's hash by ``alg``'s digest
-    (Streebog-256 for ``GOST3410_2012_256``, whose access token must be at most
-    ``MAX_GOST_TOKEN_LENGTH`` characters, else ``oidc.bad_at_hash``)."""
-    if alg == GOST_JWT_ALG:
-        if len(access_token) > MAX_GOST_TOKEN_LENGTH:  # never hashed: see validate_id_token
+def at_hash(access_token: str, alg: str | TokenAlgorithm) -> str:
+    """OIDC ``at_hash``: the left half of the access token's hash by ``alg``'s digest.
+
+    ``alg`` is a JOSE algorithm name, or a provider's own
+    :class:`~sso_bridge.oidc.extension.TokenAlgorithm` (its ``digest``; an access token
+    longer than its ``max_token_length`` is ``oidc.bad_at_hash`` and is never hashed).
+    """
+    if isinstance(alg, TokenAlgorithm):
+        if len(access_token) > alg.max_token_length:  # never hashed: see verify_jws
             raise IdTokenError(
-                f"the access token is longer than {MAX_GOST_TOKEN_LENGTH} characters",
+                f"the access token is longer than {alg.max_token_length} characters",
                 code="oidc.bad_at_hash",
             )
-        digest = streebog256(_utf8(access_token))
+        digest = alg.digest(_utf8(access_token))
     else:
-        digest = _HASHES[alg[-3:]](_utf8(access_token)).digest()
+        hashing = _HASHES.get(alg[-3:]) if alg[:2] in ("RS", "ES", "PS") else None
+        if hashing is None:
+            raise IdTokenError(f"at_hash is not defined for {alg!r}", code="oidc.bad_at_hash")
+        digest = hashing(_utf8(access_token)).digest()
     return base64url.encode(digest[: len(digest) // 2])
 
 
@@ -137,8 +143,8 @@ def validate_id_token(
 
     ``key_for`` finds the provider's key (see :class:`~sso_bridge.oidc.keys.JwksCache`).
     ``at_hash`` is checked whenever it is present and ``access_token`` is given, and
-    required when ``config.require_at_hash``. ``nonce=None`` (ESIA v2, which does not
-    reliably return one) skips the nonce check; every other check stays.
+    required when ``config.require_at_hash``. ``nonce=None`` (a provider profile that
+    sends none, see ``config.sends_nonce``) skips the nonce check; every other check stays.
     """
     alg, _, claims = verify_jws(token, config, key_for)
     check_claims(claims, config, alg, nonce=nonce, now=now, access_token=access_token)
@@ -153,8 +159,8 @@ def verify_jws(
     messages. Refusals: ``oidc.malformed_token``, ``oidc.alg_not_allowed``,
     ``oidc.bad_signature`` and those of ``key_for``.
 
-    A ``GOST3410_2012_256`` token over :data:`MAX_GOST_TOKEN_LENGTH` characters is refused
-    before anything is hashed.
+    A token signed with a provider's own algorithm (``config.token_algorithm(alg)``) over
+    that algorithm's ``max_token_length`` is refused before anything is hashed.
     """
     header, payload, signing_input, signature = _split(token, what)
     alg = header.get("alg")
@@ -163,9 +169,10 @@ def verify_jws(
             f"the {what}'s alg {alg!r} is not in the allow-list {list(config.algorithms)}",
             code="oidc.alg_not_allowed",
         )
-    if alg == GOST_JWT_ALG and len(token) > MAX_GOST_TOKEN_LENGTH:
-        # Streebog runs in Python: the bound comes before any hashing
-        raise _malformed(f"a GOST token longer than {MAX_GOST_TOKEN_LENGTH} characters", what)
+    own = config.token_algorithm(alg)
+    if own is not None and len(token) > own.max_token_length:
+        # the bound comes before any hashing (a profile's hash may be slow)
+        raise _malformed(f"a {alg} token longer than {own.max_token_length} characters", what)
     if "crit" in header:
         raise _malformed("critical header extensions are not supported", what)
     kid = header.get("kid")
@@ -255,6 +262,6 @@ def _check_at_hash(
         return
     value = claims["at_hash"]
     if not isinstance(value, str) or not hmac.compare_digest(
-        _utf8(value), at_hash(access_token, alg).encode("ascii")
+        _utf8(value), at_hash(access_token, config.token_algorithm(alg) or alg).encode("ascii")
     ):
         raise IdTokenError("at_hash does not match the access token", code="oidc.bad_at_hash")

@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from sso_bridge import base64url
+from sso_bridge.ephemeral import EphemeralStore
 from sso_bridge.errors import ConfigError, InvalidInput, StoreError
 from sso_bridge.jsonparse import parse_json
 from sso_bridge.sessions.errors import SessionError
-from sso_bridge.store.ephemeral import EphemeralStore
 
 __all__ = ["KEPT_REQUEST_KIND", "RequestKeeper", "SavedRequest", "is_local_path"]
 

@@ -19,6 +19,7 @@ from typing import Final
 import attrs
 
 from sso_bridge import base64url
+from sso_bridge.ephemeral import EphemeralStore
 from sso_bridge.errors import ConfigError, InvalidInput, StoreError
 from sso_bridge.sessions.binding import IpBinding, parse_ip
 from sso_bridge.sessions.errors import SessionError, SessionExpired, SessionIpChanged
@@ -29,7 +30,6 @@ from sso_bridge.sessions.model import (
     session_from_bytes,
     session_to_bytes,
 )
-from sso_bridge.store.ephemeral import EphemeralStore
 
 __all__ = ["SESSION_KIND", "SessionManager", "SessionPolicy"]
 

@@ -11,7 +11,7 @@ import hashlib
 from datetime import datetime
 
 from sso_bridge.clock import Clock, SystemClock
-from sso_bridge.store.ephemeral import EphemeralStore
+from sso_bridge.ephemeral import EphemeralStore
 
 __all__ = [
     "OIDC_STATE_KIND",

@@ -1,4 +1,4 @@
-"""An :class:`~sso_bridge.store.ephemeral.EphemeralStore` in this process's memory.
+"""An :class:`~sso_bridge.ephemeral.EphemeralStore` in this process's memory.
 
 For one broker process (and for tests). Expired entries are invisible at once and are
 dropped later: when touched by a write, and by a purge every ``purge_every`` writes that
@@ -19,7 +19,7 @@ _Id = tuple[str, str]
 
 
 class InMemoryEphemeralStore:
-    """A thread-safe :class:`~sso_bridge.store.ephemeral.EphemeralStore` for one process.
+    """A thread-safe :class:`~sso_bridge.ephemeral.EphemeralStore` for one process.
 
     Writes hold one lock. :meth:`get` takes none: it reads one immutable entry with a
     single dictionary lookup, which is atomic, and that keeps session validation cheap.

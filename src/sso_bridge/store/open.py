@@ -1,17 +1,58 @@
-"""Open the short-lived entry store named by a URL (docs/storage.md)."""
+"""Open the stores named by URLs (docs/storage.md): the SQL store of accounts, links and
+audit, and the short-lived entry store."""
 
 from __future__ import annotations
 
-from sso_bridge.errors import ConfigError
-from sso_bridge.store.ephemeral import EphemeralStore
-from sso_bridge.store.memory import InMemoryEphemeralStore
-from sso_bridge.store.sql import create_engine
-from sso_bridge.store.sql_ephemeral import SqlEphemeralStore
+import sqlalchemy as sa
 
-__all__ = ["open_ephemeral_store"]
+from sso_bridge.ephemeral import EphemeralStore
+from sso_bridge.errors import ConfigError, StoreError
+from sso_bridge.matching.keys import BlindIndex
+from sso_bridge.store.memory import InMemoryEphemeralStore
+from sso_bridge.store.sql_engine import check_database_file, create_engine, parse_db_url
+from sso_bridge.store.sql_ephemeral import SqlEphemeralStore
+from sso_bridge.store.sql_schema import meta_table
+from sso_bridge.store.sql_store import SqlStore
+
+__all__ = ["open_ephemeral_store", "open_store"]
 
 _SQL_SCHEMES = ("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")
 _REDIS_SCHEMES = ("redis:", "rediss:", "unix:")
+
+
+def open_store(url: str, key: bytes, *, create: bool = True) -> SqlStore:
+    """Open (creating or migrating on first use) the store at ``url``.
+
+    ``key`` is the blind-index secret (at least 32 bytes). The same key must be used for
+    the whole life of a database; a different one is refused with ``store.key_mismatch``.
+    With ``create=False`` a database that does not exist yet (no SQLite file, or no schema)
+    is refused with ``store.not_found`` and nothing is created.
+    """
+    parsed = parse_db_url(url)
+    if not create:
+        check_database_file(url)
+    engine = create_engine(url)
+    index = BlindIndex(key)
+    try:
+        with engine.connect() as conn:
+            if not create and not sa.inspect(conn).has_table(meta_table.name):
+                raise StoreError(
+                    f"the database {parsed.render_as_string()} has no sso_bridge schema; "
+                    "create it with: sso-bridge init --db URL",
+                    code="store.not_found",
+                )
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0]
+        raise StoreError(f"cannot open the database: {reason}", code="store.unavailable") from exc
+    except BaseException:
+        engine.dispose()
+        raise
+    try:
+        return SqlStore(engine, index)
+    except BaseException:
+        engine.dispose()
+        raise
 
 
 def open_ephemeral_store(url: str) -> EphemeralStore:

@@ -1,4 +1,4 @@
-"""An :class:`~sso_bridge.store.ephemeral.EphemeralStore` in Redis, shared by processes.
+"""An :class:`~sso_bridge.ephemeral.EphemeralStore` in Redis, shared by processes.
 
 An entry is the string ``{prefix}{kind}:{key}`` holding a header and the value::
 
@@ -126,7 +126,7 @@ def _split(raw: bytes) -> tuple[int, bytes, bytes]:
 
 
 class RedisEphemeralStore:
-    """:class:`~sso_bridge.store.ephemeral.EphemeralStore` over one Redis database.
+    """:class:`~sso_bridge.ephemeral.EphemeralStore` over one Redis database.
 
     ``client`` must return bytes (``decode_responses`` off). ``prefix`` starts every key;
     give each deployment (or test) its own. A ``kind`` must be non-empty, without ``:``

@@ -1,4 +1,4 @@
-"""An :class:`~sso_bridge.store.ephemeral.EphemeralStore` in one SQL table.
+"""An :class:`~sso_bridge.ephemeral.EphemeralStore` in one SQL table.
 
 SQLite or PostgreSQL, through SQLAlchemy Core, with a schema of its own: the table
 ``ephemeral`` (created on first use) next to, or apart from, the accounts and links.
@@ -49,7 +49,7 @@ def _micros(moment: datetime) -> int:
 
 
 class SqlEphemeralStore:
-    """:class:`~sso_bridge.store.ephemeral.EphemeralStore` over a SQLAlchemy ``engine``.
+    """:class:`~sso_bridge.ephemeral.EphemeralStore` over a SQLAlchemy ``engine``.
 
     Make the engine with :func:`sso_bridge.store.sql.create_engine` (SQLite writers then
     take the write lock up front). Every ``purge_every`` writes of this object also drop

@@ -25,8 +25,8 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sso_bridge.importing.ports import ACCOUNT_ROW_COLUMNS, AccountRow
 from sso_bridge.model import Organization
-from sso_bridge.store.base import ACCOUNT_ROW_COLUMNS, AccountRow
 
 __all__ = ["SqlBulkImport"]
 
@@ -52,7 +52,7 @@ _MERGE_SQL = (
 
 
 class SqlBulkImport:
-    """One import transaction (see :class:`~sso_bridge.store.base.BulkImport`)."""
+    """One import transaction (see :class:`~sso_bridge.importing.ports.BulkImport`)."""
 
     def __init__(
         self,

@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from sso_bridge.errors import BridgeError
 from sso_bridge.mfa import decode_secret, qr_svg
+from sso_bridge.mfa.errors import TotpStepReused, WrongCode
 from sso_bridge.sessions import Session, SessionError, clear_cookie_header
 from sso_bridge.web.base import RoutesBase, Visit
 from sso_bridge.web.http import WebResponse
@@ -60,7 +61,7 @@ class AccountPages(RoutesBase):
             ],
             providers=self.providers(),
             totp_enrolled=self.broker.totp.enrolled(session.account_id),
-            csrf_token=self.broker.sessions.csrf_token(session),
+            csrf_token=self.csrf_token(session),
             done=done if done in _DONE else None,
         )
 
@@ -81,7 +82,7 @@ class AccountPages(RoutesBase):
         return self.page(
             "link_confirm.html",
             provider=self.provider(provider),
-            csrf_token=self.broker.sessions.csrf_token(session),
+            csrf_token=self.csrf_token(session),
         )
 
     def link(self, visit: Visit, provider: str) -> WebResponse:
@@ -139,16 +140,12 @@ class AccountPages(RoutesBase):
         request = visit.request
         secret = request.field("secret")
         uri = request.field("uri")
-        self.broker.sessions.check_csrf_for(
-            _seal_binding(session, secret, uri), request.field("seal")
-        )
+        self.check_csrf(session, request, _seal_binding(session, secret, uri))
         try:
             self.broker.confirm_totp(
                 session, decode_secret(secret), request.field("code"), visit.client
             )
-        except BridgeError as exc:
-            if exc.code not in ("mfa.wrong_code", "mfa.totp_step_reused"):
-                raise
+        except (WrongCode, TotpStepReused) as exc:  # nothing stored yet: the form again
             return self._totp_form(session, secret, uri, exc)
         return self.redirect(visit, self.config.url("/settings?done=totp"))
 
@@ -157,7 +154,7 @@ class AccountPages(RoutesBase):
     ) -> WebResponse:
         # The secret goes to the browser and back, sealed by an HMAC under the broker's
         # key bound to this session: it cannot be swapped or used in another session.
-        seal = self.broker.sessions.csrf_token_for(_seal_binding(session, secret, uri))
+        seal = self.csrf_token(session, _seal_binding(session, secret, uri))
         status = 200 if error is None else self.status_of(error.code)
         return self.page(
             "totp.html",
@@ -168,7 +165,7 @@ class AccountPages(RoutesBase):
             uri=uri,
             seal=seal,
             error=error,
-            csrf_token=self.broker.sessions.csrf_token(session),
+            csrf_token=self.csrf_token(session),
         )
 
     # -- logout ---------------------------------------------------------------------------------
@@ -182,7 +179,7 @@ class AccountPages(RoutesBase):
             except SessionError:
                 session = None  # already over: nothing left to protect
         if session is not None:
-            self.broker.sessions.check_csrf(session, visit.request.field(self.config.csrf_field))
+            self.check_csrf(session, visit.request)
         self.broker.logout(visit.token, visit.client)
         settings = self.config.cookies
         response = self.redirect(visit, self.config.url("/login?done=logged_out"))

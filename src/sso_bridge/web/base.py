@@ -11,7 +11,6 @@ import attrs
 from sso_bridge import base64url, codes
 from sso_bridge.broker import (
     Broker,
-    BrokerError,
     ChooseAccount,
     Client,
     LinkedFromSettings,
@@ -130,15 +129,14 @@ class RoutesBase:
                 visit, next_path=request.full_path, cookies=self._clear_session(visit)
             )
         if check_csrf and request.method not in SAFE_METHODS:
-            self.broker.sessions.check_csrf(session, request.field(self.config.csrf_field))
+            self.check_csrf(session, request)
         return session
 
     def _expired(self, visit: Visit, exc: SessionExpired) -> WebResponse:
         request = visit.request
         kept = None
-        token = request.field(self.config.csrf_field)
         if request.method == "GET" or (
-            request.method == "POST" and self._csrf_ok(exc.session, token)
+            request.method == "POST" and self._csrf_ok(exc.session, request)
         ):
             form = [(k, v) for k, v in request.form if k != self.config.csrf_field]
             try:
@@ -154,9 +152,26 @@ class RoutesBase:
             cookies=self._clear_session(visit),
         )
 
-    def _csrf_ok(self, session: Session, token: str) -> bool:
+    # -- CSRF: a token per session (and per bound value), HMAC under the broker's key ----------
+
+    def csrf_token(self, session: Session, binding: str | None = None) -> str:
+        """The session's CSRF token, or the token of ``binding`` (a value that must come
+        back unchanged, such as a sealed secret)."""
+        sessions = self.broker.sessions
+        return sessions.csrf_token(session) if binding is None else sessions.csrf_token_for(binding)
+
+    def check_csrf(self, session: Session, request: WebRequest, binding: str | None = None) -> None:
+        """Refuse (``session.csrf_invalid``) a form without the session's token, or without
+        ``binding``'s token in the field ``seal``."""
+        sessions = self.broker.sessions
+        if binding is None:
+            sessions.check_csrf(session, request.field(self.config.csrf_field))
+        else:
+            sessions.check_csrf_for(binding, request.field("seal"))
+
+    def _csrf_ok(self, session: Session, request: WebRequest) -> bool:
         try:
-            self.broker.sessions.check_csrf(session, token)
+            self.check_csrf(session, request)
         except SessionError:
             return False
         return True
@@ -199,16 +214,9 @@ class RoutesBase:
         return [p for p in self.broker.providers if p.enabled]
 
     def provider(self, name: str) -> Provider:
-        """The enabled provider ``name``; refused as the broker refuses it."""
-        for provider in self.broker.providers:
-            if provider.name == name:
-                if not provider.enabled:
-                    raise BrokerError(
-                        f"login through {provider.title} is switched off",
-                        code="broker.provider_disabled",
-                    )
-                return provider
-        raise BrokerError(f"no provider is called {name[:64]!r}", code="broker.unknown_provider")
+        """The enabled provider ``name``, for a page about it (``broker.unknown_provider``
+        or ``broker.provider_disabled`` otherwise, as the broker says)."""
+        return self.broker.provider(name)
 
     def next_cookie(self, next_path: str | None) -> tuple[str, ...]:
         """The cookie that remembers ``next_path`` across the login (none if not local)."""
@@ -277,7 +285,7 @@ class RoutesBase:
         elif restored.method == "GET":
             response = self.redirect(visit, restored.path)
         else:
-            csrf = self.broker.sessions.csrf_token(result.session)
+            csrf = self.csrf_token(result.session)
             response = self.page("restored.html", saved=restored, csrf_token=csrf)
         return response.with_cookies(*cookies)
 

@@ -1,15 +1,22 @@
 """The auth pages without a web framework: every route as a method taking a
 :class:`WebRequest` and giving a :class:`WebResponse`, and the one place where errors
-become pages. The Starlette and Flask adapters only translate requests and responses::
+become pages. The Starlette, Flask and Django adapters only translate::
 
     routes = AuthRoutes(broker, WebConfig())
-    response = routes.handle("login_page", WebRequest("GET", "/auth/login", remote_addr=ip))
-    status, headers, body = routes.output(response)
+    web = routes.read(Head("GET", "/auth/login", remote_addr=ip), lambda r: r.request())
+    response = routes.handle("login_page", web) if isinstance(web, WebRequest) else web
+    routes.rendered(response).write(set_header, add_cookie)
+
+What an adapter supplies: the request's :class:`~sso_bridge.web.incoming.Head`, its body
+(:meth:`Reading.add`, :meth:`Reading.read_from`) and the framework's multipart parser;
+how to set a header and add a ``Set-Cookie`` on its response; where a guarded view finds
+the session (:class:`Authenticated`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import attrs
@@ -19,13 +26,18 @@ from sso_bridge.sessions import Session, clear_cookie_header
 from sso_bridge.web.account import AccountPages
 from sso_bridge.web.errors import RequestRefused
 from sso_bridge.web.http import RouteSpec, WebConfig, WebRequest, WebResponse
+from sso_bridge.web.incoming import Head, Reading
 from sso_bridge.web.login import LoginPages
-from sso_bridge.web.rendering import Output, Templates
+from sso_bridge.web.rendering import Output, Rendered, Templates
 
 __all__ = [
+    "PATHS",
     "ROUTES",
     "AuthRoutes",
     "Authenticated",
+    "Head",
+    "Reading",
+    "Rendered",
     "RouteSpec",
     "Templates",
     "WebConfig",
@@ -56,6 +68,18 @@ ROUTES: Final[tuple[RouteSpec, ...]] = (
 )
 """Every auth route, under :attr:`WebConfig.prefix`."""
 
+
+def _paths() -> Mapping[str, Mapping[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    for spec in ROUTES:
+        found.setdefault(spec.path, {})[spec.method] = spec.name
+    return found
+
+
+PATHS: Final = _paths()
+"""Each path of :data:`ROUTES` with the route name of each of its methods, for frameworks
+that route by path alone (Django)."""
+
 _NAMES: Final = frozenset(r.name for r in ROUTES)
 _SESSION_ENDED: Final = frozenset(
     {"session.ip_changed", "session.expired", "session.idle_expired", "session.unknown"}
@@ -70,6 +94,11 @@ class Authenticated:
     session: Session
     csrf_token: str
     cookies: tuple[str, ...] = ()
+
+    def write(self, cookie: Callable[[str], None]) -> None:
+        """Add the cookies to the view's response: ``cookie(value)`` adds a ``Set-Cookie``."""
+        for value in self.cookies:
+            cookie(value)
 
 
 class AuthRoutes(LoginPages, AccountPages):
@@ -115,7 +144,7 @@ class AuthRoutes(LoginPages, AccountPages):
             return self.error_response(exc, request)
         if isinstance(outcome, WebResponse):
             return outcome.with_cookies(*visit.cookies)
-        token = self.broker.sessions.csrf_token(outcome)
+        token = self.csrf_token(outcome)
         return Authenticated(outcome, token, visit.cookies)
 
     def error_response(self, exc: BridgeError, request: WebRequest) -> WebResponse:
@@ -140,3 +169,33 @@ class AuthRoutes(LoginPages, AccountPages):
     def output(self, response: WebResponse) -> Output:
         """Status, headers and body of ``response``, ready to send."""
         return self.templates.output(response)
+
+    # -- what the framework adapters call -------------------------------------------------------
+
+    def reading(self, head: Head) -> Reading:
+        """Start reading a request (its head is checked here; may refuse)."""
+        return Reading(self.config, head)
+
+    def read(self, head: Head, body: Callable[[Reading], WebRequest]) -> WebRequest | WebResponse:
+        """The request whose ``body`` the adapter reads (synchronously) into the
+        :class:`Reading`, or the error page of a refusal while it was read."""
+        try:
+            return body(self.reading(head))
+        except BridgeError as exc:
+            return self.refusal(exc, head)
+
+    def refusal(self, exc: BridgeError, head: Head) -> WebResponse:
+        """The error page of a request refused while it was read."""
+        return self.error_response(exc, head.bare())
+
+    def serve(self, name: str, read: WebRequest | WebResponse, **params: str) -> WebResponse:
+        """Route ``name`` for a request read by :meth:`read` (its refusal as it is)."""
+        return read if isinstance(read, WebResponse) else self.handle(name, read, **params)
+
+    def admit(self, read: WebRequest | WebResponse) -> Authenticated | WebResponse:
+        """:meth:`require` for a request read by :meth:`read` (its refusal as it is)."""
+        return read if isinstance(read, WebResponse) else self.require(read)
+
+    def rendered(self, response: WebResponse) -> Rendered:
+        """``response`` rendered, for :meth:`Rendered.write` onto the framework's response."""
+        return self.templates.rendered(response)

@@ -1,20 +1,20 @@
-"""The auth pages in a Flask application::
+"""The auth pages in a Flask application, as a Flask extension::
 
-    app.register_blueprint(auth_blueprint(broker, WebConfig()))
+    bridge = SsoBridge(app, broker=broker, config=WebConfig())  # or SsoBridge() ... init_app(app)
 
     @app.route("/grades", methods=["GET", "POST"])
     @require_session
     def grades() -> str:
         session = flask.g.sso_session  # and flask.g.sso_csrf_token
 
-Only requests and responses are translated here.
+Translation only (see :mod:`sso_bridge.web.core`).
 """
 
 from __future__ import annotations
 
 import functools
 import io
-import re
+import warnings
 from collections.abc import Callable
 from typing import Any, Final, TypeVar, cast
 
@@ -23,138 +23,130 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException
 from werkzeug.wsgi import get_input_stream
 
 from sso_bridge.broker import Broker
-from sso_bridge.errors import BridgeError, ConfigError
-from sso_bridge.web.body import (
-    CHUNK_BYTES,
-    MULTIPART,
-    BodyCounter,
-    check_fields,
-    media_type,
-    parse_form,
-    read_headers,
-    read_query,
-)
-from sso_bridge.web.core import ROUTES, AuthRoutes, RouteSpec, WebConfig, WebRequest, WebResponse
+from sso_bridge.errors import ConfigError
+from sso_bridge.web.core import ROUTES, AuthRoutes, Head, Reading, WebConfig, WebRequest
 from sso_bridge.web.errors import RequestRefused
+from sso_bridge.web.http import WebResponse
 
-__all__ = ["EXTENSION", "auth_blueprint", "require_session", "to_response", "web_request"]
+__all__ = ["EXTENSION", "SsoBridge", "auth_blueprint", "require_session", "to_response"]
+__all__ += ["web_request"]
 
 EXTENSION: Final = "sso_bridge"
-"""The key of the :class:`AuthRoutes` in ``app.extensions`` once the blueprint is registered."""
+"""The key of the :class:`AuthRoutes` in ``app.extensions`` once the extension is set up."""
 
 View = TypeVar("View", bound=Callable[..., Any])
 
-_PARAMETER: Final = re.compile(r"\{(\w+)\}")
 
-
-def _body(config: WebConfig) -> bytes:
+def _body(reading: Reading) -> bytes:
     environ = flask.request.environ
-    counter = BodyCounter(config.max_form_bytes, environ.get("CONTENT_LENGTH"))
     # bounded by Content-Length, or ended by the server (a chunked body, which werkzeug
     # and gunicorn mark with wsgi.input_terminated), else empty; never trusted for size
     stream = get_input_stream(environ, max_content_length=None)
     try:
-        while chunk := stream.read(CHUNK_BYTES):
-            counter.add(chunk)  # refused past the limit: the rest is never read
+        body = reading.read_from(stream.read)
     except ClientDisconnected:
         raise RequestRefused("the client went away mid-body", code="web.bad_form") from None
-    body = counter.body()
     # the view (and werkzeug's own parser) read the same bytes again, from memory
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["wsgi.input_terminated"] = True
+    environ["wsgi.input"], environ["wsgi.input_terminated"] = io.BytesIO(body), True
     return body
 
 
-def _multipart(config: WebConfig) -> list[tuple[str, str]]:
+def _request(reading: Reading) -> WebRequest:
+    _body(reading)
     request = flask.request  # the body is in memory already, within max_form_bytes
-    request.max_form_memory_size = config.max_field_bytes
-    request.max_form_parts = config.max_form_fields
-    try:
-        items = list(request.form.items(multi=True))
-    except HTTPException:
-        raise RequestRefused(
-            "the multipart form is malformed or over the field limits", code="web.bad_form"
-        ) from None
-    return check_fields(config, items)
+    request.max_form_memory_size = reading.config.max_field_bytes
+    request.max_form_parts = reading.config.max_form_fields
+    return reading.request(lambda: request.form.items(multi=True), errors=(HTTPException,))
+
+
+def _head() -> Head:
+    request = flask.request
+    query, client = request.query_string.decode("latin-1"), request.remote_addr or ""
+    path = request.script_root + request.path
+    return Head(request.method, path, query, request.headers.items(), request.cookies, client)
 
 
 def web_request(config: WebConfig) -> WebRequest:
-    """The current request as a :class:`WebRequest`, its form read (files left out),
-    within every limit of :mod:`sso_bridge.web.body` (the body's while it streams in);
+    """The current request as a :class:`WebRequest` within every limit (refusals raised);
     the view reads the same body afterwards (``flask.request.form``, ``get_data()``)."""
-    request = flask.request
-    headers = read_headers(config, request.headers.items())
-    query_string = request.query_string.decode("latin-1")
-    query = read_query(config, query_string)
-    body = _body(config)
-    content_type = headers.get("content-type")
-    if media_type(content_type) == MULTIPART:
-        form = _multipart(config)
-    else:
-        form = parse_form(config, content_type, body)
-    return WebRequest(
-        method=request.method,
-        path=request.script_root + request.path,
-        query=query,
-        form=form,
-        cookies=dict(request.cookies.items()),
-        headers=headers,
-        remote_addr=request.remote_addr or "",
-        query_string=query_string,
-    )
+    return _request(Reading(config, _head()))
 
 
 def to_response(auth: AuthRoutes, response: WebResponse) -> flask.Response:
     """A Flask response for ``response`` (rendered; ``Set-Cookie`` may repeat)."""
-    status, headers, body = auth.output(response)
-    result = flask.Response(body, status=status)
-    for name, value in headers:
-        if name == "Set-Cookie":
-            result.headers.add(name, value)
-        else:
-            result.headers[name] = value
+    rendered = auth.rendered(response)
+    result = flask.Response(rendered.body, status=rendered.status)
+    rendered.write(result.headers.__setitem__, functools.partial(result.headers.add, "Set-Cookie"))
     return result
 
 
-def _read(auth: AuthRoutes) -> WebRequest | flask.Response:
-    try:
-        return web_request(auth.config)
-    except BridgeError as exc:
-        bare = WebRequest(flask.request.method, flask.request.path)
-        return to_response(auth, auth.error_response(exc, bare))
-
-
-def _view(auth: AuthRoutes, spec: RouteSpec) -> Callable[..., flask.Response]:
+def _view(auth: AuthRoutes, name: str) -> Callable[..., flask.Response]:
     def view(**params: str) -> flask.Response:
-        web = _read(auth)
-        if isinstance(web, flask.Response):
-            return web
-        return to_response(auth, auth.handle(spec.name, web, **params))
+        return to_response(auth, auth.serve(name, auth.read(_head(), _request), **params))
 
-    view.__name__ = spec.name
+    view.__name__ = name
     return view
 
 
-def auth_blueprint(broker: Broker, config: WebConfig | None = None) -> flask.Blueprint:
-    """The auth pages of ``broker`` as a blueprint mounted at :attr:`WebConfig.prefix`.
+class SsoBridge:
+    """The auth pages of ``broker`` as a Flask extension, mounted at
+    :attr:`WebConfig.prefix`: ``SsoBridge(app, broker=...)`` or, for an application
+    factory, ``bridge = SsoBridge(broker=...)`` and then ``bridge.init_app(app)``.
 
-    Registering it sets the application's ``MAX_CONTENT_LENGTH`` to
-    :attr:`WebConfig.max_form_bytes` when the host has not set one, so that the host's
-    own routes refuse larger bodies (413) as well."""
-    auth = AuthRoutes(broker, config)
+    It sets the application's ``MAX_CONTENT_LENGTH`` to :attr:`WebConfig.max_form_bytes`
+    when the host has not set one, so that the host's own routes refuse larger bodies
+    (413) as well (werkzeug enforces it on chunked bodies while they stream in)."""
+
+    def __init__(
+        self,
+        app: flask.Flask | None = None,
+        *,
+        broker: Broker | None = None,
+        config: WebConfig | None = None,
+    ) -> None:
+        self.broker, self.config = broker, config
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(
+        self, app: flask.Flask, *, broker: Broker | None = None, config: WebConfig | None = None
+    ) -> AuthRoutes:
+        """Mount the auth pages on ``app``; the :class:`AuthRoutes` that serve them."""
+        broker = broker or self.broker
+        if broker is None:
+            raise ConfigError(
+                "SsoBridge needs a broker: SsoBridge(broker=...)", code="config.invalid"
+            )
+        auth = AuthRoutes(broker, config or self.config)
+        app.register_blueprint(_blueprint(auth))
+        app.extensions[EXTENSION] = auth
+        app.config.setdefault("MAX_CONTENT_LENGTH", None)
+        if app.config["MAX_CONTENT_LENGTH"] is None:
+            app.config["MAX_CONTENT_LENGTH"] = auth.config.max_form_bytes
+        return auth
+
+
+def _blueprint(auth: AuthRoutes) -> flask.Blueprint:
     blueprint = flask.Blueprint("sso_bridge", __name__, url_prefix=auth.config.prefix)
     for spec in ROUTES:
-        blueprint.add_url_rule(
-            _PARAMETER.sub(r"<\1>", spec.path),
-            endpoint=f"{spec.name}_{spec.method.lower()}",
-            view_func=_view(auth, spec),
-            methods=[spec.method],
-        )
+        endpoint, view = f"{spec.name}_{spec.method.lower()}", _view(auth, spec.name)
+        blueprint.add_url_rule(spec.route("<{}>"), endpoint, view, methods=[spec.method])
+    return blueprint
+
+
+def auth_blueprint(broker: Broker, config: WebConfig | None = None) -> flask.Blueprint:
+    """Deprecated: ``SsoBridge(app, broker=broker, config=config)``. The auth pages as a
+    blueprint; registering it sets up the extension as :meth:`SsoBridge.init_app` does."""
+    warnings.warn(
+        "auth_blueprint() is deprecated; use SsoBridge(app, broker=...)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    auth = AuthRoutes(broker, config)
+    blueprint = _blueprint(auth)
 
     def remember(state: flask.blueprints.BlueprintSetupState) -> None:
         state.app.extensions[EXTENSION] = auth
-        # Every other route of the host is bounded too (werkzeug enforces this limit on
-        # chunked bodies while they stream in), unless the host chose a limit of its own.
         if state.app.config.get("MAX_CONTENT_LENGTH") is None:
             state.app.config["MAX_CONTENT_LENGTH"] = auth.config.max_form_bytes
 
@@ -163,33 +155,22 @@ def auth_blueprint(broker: Broker, config: WebConfig | None = None) -> flask.Blu
 
 
 def require_session(view: View) -> View:
-    """Let only a live session through to ``view``.
-
-    Without a session the browser goes to the login page and comes back; a request
-    that met an expired session is kept and replayed (a GET) or shown filled in (a POST)
-    after the login. The view finds ``flask.g.sso_session`` and ``flask.g.sso_csrf_token``;
-    a POST must carry that token.
-    """
+    """Let only a live session through to ``view`` (see :meth:`AuthRoutes.require`). The
+    view finds ``flask.g.sso_session`` and ``flask.g.sso_csrf_token``; a POST must carry
+    that token."""
 
     @functools.wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         auth = flask.current_app.extensions.get(EXTENSION)
         if not isinstance(auth, AuthRoutes):
-            raise ConfigError(
-                "require_session needs the auth blueprint: register auth_blueprint(...)",
-                code="config.invalid",
-            )
-        web = _read(auth)
-        if isinstance(web, flask.Response):
-            return web
-        passed = auth.require(web)
+            message = "require_session needs the extension: SsoBridge(app, broker=...)"
+            raise ConfigError(message, code="config.invalid")
+        passed = auth.admit(auth.read(_head(), _request))
         if isinstance(passed, WebResponse):
             return to_response(auth, passed)
-        flask.g.sso_session = passed.session
-        flask.g.sso_csrf_token = passed.csrf_token
+        flask.g.sso_session, flask.g.sso_csrf_token = passed.session, passed.csrf_token
         result = flask.current_app.make_response(view(*args, **kwargs))
-        for cookie in passed.cookies:
-            result.headers.add("Set-Cookie", cookie)
+        passed.write(functools.partial(result.headers.add, "Set-Cookie"))
         return result
 
     return cast(View, guarded)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -12,7 +13,7 @@ import attrs
 from sso_bridge.errors import ConfigError
 from sso_bridge.sessions import CookieSettings, is_local_path
 
-__all__ = ["LANGUAGES", "RouteSpec", "WebConfig", "WebRequest", "WebResponse"]
+__all__ = ["LANGUAGES", "RouteSpec", "WebConfig", "WebRequest", "WebResponse", "route_path"]
 
 LANGUAGES = ("ru", "en")
 
@@ -96,6 +97,16 @@ class RouteSpec:
     method: str
     path: str
     name: str
+
+    def route(self, parameter: str = "{{{}}}") -> str:
+        """:attr:`path` in a framework's spelling (see :func:`route_path`)."""
+        return route_path(self.path, parameter)
+
+
+def route_path(path: str, parameter: str) -> str:
+    """``path`` with each path parameter (``{provider}``) written as ``parameter``, its
+    name in ``{}``: ``"<{}>"`` for Flask, ``"<str:{}>"`` for Django."""
+    return re.sub(r"\{(\w+)\}", lambda m: parameter.format(m.group(1)), path)
 
 
 def _frozen_map(value: Mapping[str, str]) -> Mapping[str, str]:

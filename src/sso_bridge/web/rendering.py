@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import cached_property
 from typing import Any
 
+import attrs
 from jinja2 import (
     BaseLoader,
     ChoiceLoader,
@@ -19,10 +21,13 @@ from markupsafe import Markup, escape
 from sso_bridge.web.http import WebConfig, WebResponse
 from sso_bridge.web.texts import GENERIC_ERROR, ROLE_NAMES, TEXTS, Pair, error_text
 
-__all__ = ["Output", "Templates"]
+__all__ = ["BUNDLED", "Output", "Rendered", "Templates"]
 
 Output = tuple[int, list[tuple[str, str]], str]
 """Status, headers (``Set-Cookie`` may repeat) and the body text (UTF-8)."""
+
+BUNDLED = PackageLoader("sso_bridge.web", "templates")
+"""The library's own templates."""
 
 _BILINGUAL = Markup('<span lang="{0}">{1}</span> <span class="other" lang="{2}">{3}</span>')
 
@@ -32,6 +37,30 @@ def _csp(nonce: str) -> str:
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
         f"script-src 'nonce-{nonce}'; base-uri 'none'; frame-ancestors 'none'"
     )
+
+
+def with_bundled(*loaders: BaseLoader) -> ChoiceLoader:
+    """``loaders`` first, then the bundled templates; ``sso_bridge/<name>`` is always the
+    bundled template, so that a host's own ``base.html`` can extend the bundled one."""
+    return ChoiceLoader([*loaders, BUNDLED, PrefixLoader({"sso_bridge": BUNDLED})])
+
+
+@attrs.frozen
+class Rendered:
+    """A response ready to send: status, headers, ``Set-Cookie`` values and body."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    cookies: tuple[str, ...]
+    body: str
+
+    def write(self, header: Callable[[str, str], None], cookie: Callable[[str], None]) -> None:
+        """Hand every header to the framework's response: ``header(name, value)`` sets
+        one, ``cookie(value)`` adds one ``Set-Cookie`` (they repeat)."""
+        for name, value in self.headers:
+            header(name, value)
+        for value in self.cookies:
+            cookie(value)
 
 
 class Templates:
@@ -46,16 +75,22 @@ class Templates:
 
     def __init__(self, config: WebConfig) -> None:
         self.config = config
+
+    @cached_property
+    def environment(self) -> Environment:
+        """The Jinja2 environment of the pages, built on first use."""
         loaders: list[BaseLoader] = []
-        if config.template_dirs:
-            loaders.append(FileSystemLoader(list(config.template_dirs)))
-        bundled = PackageLoader("sso_bridge.web", "templates")
-        loaders.append(bundled)
-        # "sso_bridge/<name>" is always the bundled template, so that a host's own
-        # base.html can extend the bundled one instead of copying it
-        loaders.append(PrefixLoader({"sso_bridge": bundled}))
-        self.environment = Environment(loader=ChoiceLoader(loaders), autoescape=True)
-        self.environment.globals.update(
+        if self.config.template_dirs:
+            loaders.append(FileSystemLoader(list(self.config.template_dirs)))
+        environment = Environment(loader=with_bundled(*loaders), autoescape=True)
+        self.install(environment)
+        return environment
+
+    def install(self, environment: Environment) -> None:
+        """Give ``environment`` the functions and values the pages use (for a host's own
+        Jinja2 environment, such as Django's Jinja2 template engine)."""
+        config = self.config
+        environment.globals.update(
             t=self.both,
             t1=self.first,
             explain=self.explain,
@@ -64,7 +99,7 @@ class Templates:
             prefix=config.prefix,
             csrf_field=config.csrf_field,
         )
-        self.environment.filters["role"] = self.role
+        environment.filters["role"] = self.role
 
     def _ordered(self, pair: Pair) -> tuple[tuple[str, str], tuple[str, str]]:
         russian, english = ("ru", pair[0]), ("en", pair[1])
@@ -121,3 +156,10 @@ class Templates:
             body = response.body or ""
             headers.append(("Content-Type", "text/plain; charset=utf-8"))
         return response.status, headers, body
+
+    def rendered(self, response: WebResponse) -> Rendered:
+        """:meth:`output` with the ``Set-Cookie`` values apart."""
+        status, headers, body = self.output(response)
+        plain = tuple((n, v) for n, v in headers if n != "Set-Cookie")
+        cookies = tuple(v for n, v in headers if n == "Set-Cookie")
+        return Rendered(status, plain, cookies, body)

@@ -6,7 +6,7 @@
     async def grades(request: Request) -> Response:
         session = request.state.sso_session  # and request.state.sso_csrf_token
 
-Only requests and responses are translated here; the broker is called in a worker
+Translation only (see :mod:`sso_bridge.web.core`); the broker is called in a worker
 thread, since its stores block.
 """
 
@@ -23,32 +23,17 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message
 
 from sso_bridge.broker import Broker
 from sso_bridge.errors import BridgeError, ConfigError
-from sso_bridge.web.body import (
-    MULTIPART,
-    BodyCounter,
-    check_fields,
-    media_type,
-    parse_form,
-    read_headers,
-    read_query,
-)
+from sso_bridge.web.asgi import BodyLimit
 from sso_bridge.web.core import ROUTES, AuthRoutes, RouteSpec, WebConfig, WebRequest, WebResponse
 from sso_bridge.web.errors import RequestRefused
+from sso_bridge.web.incoming import Head, Reading, bad_form
 
-__all__ = [
-    "AuthMount",
-    "BodyLimit",
-    "auth_routes",
-    "read_request",
-    "replayed",
-    "require_session",
-    "to_response",
-    "web_request",
-]
+__all__ = ["AuthMount", "BodyLimit", "auth_routes", "read_request", "require_session"]
+__all__ += ["replayed", "to_response", "web_request"]
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
@@ -58,8 +43,7 @@ class AuthMount(Mount):
 
     def __init__(self, auth: AuthRoutes) -> None:
         routes = [
-            Route(spec.path, _endpoint(auth, spec), methods=[spec.method], name=spec.name)
-            for spec in ROUTES
+            Route(s.path, _endpoint(auth, s), methods=[s.method], name=s.name) for s in ROUTES
         ]
         super().__init__(auth.config.prefix, routes=routes, name="sso_bridge")
         self.auth = auth
@@ -68,92 +52,6 @@ class AuthMount(Mount):
 def auth_routes(broker: Broker, config: WebConfig | None = None) -> AuthMount:
     """The auth pages of ``broker`` as one mount, to put among the application's routes."""
     return AuthMount(AuthRoutes(broker, config))
-
-
-async def _body(request: Request, config: WebConfig) -> bytes | None:
-    counter = BodyCounter(config.max_form_bytes, request.headers.get("content-length"))
-    try:
-        async for chunk in request.stream():
-            counter.add(chunk)  # refused past the limit: the rest is never received
-    except ClientDisconnect:
-        raise RequestRefused("the client went away mid-body", code="web.bad_form") from None
-    except RuntimeError:
-        # The framework read the body before the view (FastAPI's Form parameters): what it
-        # parsed is taken from its cache; BodyLimit bounds such reads.
-        return None
-    return counter.body()
-
-
-class BodyLimit:
-    """ASGI middleware that bounds every request body of an application while it streams
-    in, whatever its framing, including bodies the framework reads before any view runs
-    (FastAPI's ``Form`` parameters)::
-
-        app.add_middleware(BodyLimit, max_bytes=WebConfig().max_form_bytes)
-
-    Past ``max_bytes`` (or when ``Content-Length`` announces more) the answer is 413
-    ``web.form_too_large`` with ``Connection: close``, and the rest is never received.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int = 1024 * 1024) -> None:
-        if type(max_bytes) is not int or max_bytes < 1:
-            raise ConfigError("max_bytes must be a positive integer", code="config.invalid")
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        announced = dict(scope.get("headers") or ()).get(b"content-length", b"")
-        try:
-            counter = BodyCounter(self.max_bytes, announced.decode("latin-1"))
-        except RequestRefused as exc:
-            await _refuse_body(send, exc)
-            return
-        refusal: RequestRefused | None = None
-        started = False
-
-        async def counted() -> Message:
-            nonlocal refusal
-            message = await receive()
-            if message["type"] == "http.request":
-                try:
-                    counter.count(len(message.get("body", b"")))
-                except RequestRefused as exc:
-                    refusal = exc
-                    raise
-            return message
-
-        async def answer(message: Message) -> None:
-            nonlocal started
-            if refusal is None:  # once refused, what the application says is dropped
-                started = True
-                await send(message)
-
-        try:
-            await self.app(scope, counted, answer)
-        except Exception:
-            if refusal is None:
-                raise
-        if refusal is not None and not started:
-            await _refuse_body(send, refusal)
-
-
-async def _refuse_body(send: Send, refusal: RequestRefused) -> None:
-    body = f"{refusal.code}: {refusal.message}\n".encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 def replayed(request: Request, body: bytes) -> Request:
@@ -171,52 +69,34 @@ def replayed(request: Request, body: bytes) -> Request:
     return Request(request.scope, receive)
 
 
-async def _parsed_form(request: Request, config: WebConfig) -> list[tuple[str, str]]:
-    """The string fields of the form Starlette parses (multipart, or one the framework
-    read before the view), within the field limits."""
-    try:
-        read = await request.form(
-            max_files=config.max_form_fields,
-            max_fields=config.max_form_fields,
-            max_part_size=config.max_field_bytes,
-        )
-    except HTTPException:
-        raise RequestRefused(
-            "the multipart form is malformed or over the field limits", code="web.bad_form"
-        ) from None
-    return check_fields(config, ((k, v) for k, v in read.multi_items() if isinstance(v, str)))
+def _head(request: Request) -> Head:
+    raw = ((n.decode("latin-1"), v.decode("latin-1")) for n, v in request.headers.raw)
+    client = request.client.host if request.client else ""
+    return Head(request.method, request.url.path, request.url.query, raw, request.cookies, client)
 
 
 async def read_request(request: Request, config: WebConfig) -> tuple[WebRequest, Request]:
-    """``request`` as a :class:`WebRequest` (its form read, files left out), and the
-    request to hand on, whose body is the one read here; every limit of
-    :mod:`sso_bridge.web.body` applies, the body's while it streams in."""
-    headers = read_headers(
-        config, ((n.decode("latin-1"), v.decode("latin-1")) for n, v in request.headers.raw)
-    )
-    query = read_query(config, request.url.query)
-    body = await _body(request, config)
-    content_type = headers.get("content-type")
-    if body is None:  # already read and parsed by the framework
-        onward = request
-        form = await _parsed_form(request, config)
-    else:
-        onward = replayed(request, body)
-        if media_type(content_type) == MULTIPART:
-            form = await _parsed_form(onward, config)
-        else:
-            form = parse_form(config, content_type, body)
-    web = WebRequest(
-        method=request.method,
-        path=request.url.path,
-        query=query,
-        form=form,
-        cookies=request.cookies,
-        headers=headers,
-        remote_addr=request.client.host if request.client else "",
-        query_string=request.url.query,
-    )
-    return web, onward
+    """``request`` as a :class:`WebRequest` within every limit, and the request to hand on,
+    whose body is the one read here (one the framework read first is taken from its cache)."""
+    reading = Reading(config, _head(request))
+    onward = request
+    try:
+        async for chunk in request.stream():
+            reading.add(chunk)  # refused past the limit: the rest is never received
+        onward = replayed(request, reading.counter.body())
+    except ClientDisconnect:
+        raise RequestRefused("the client went away mid-body", code="web.bad_form") from None
+    except RuntimeError:  # read by the framework before the view (FastAPI's Form parameters)
+        pass
+    parsed: list[tuple[str, Any]] = []
+    if onward is request or reading.multipart:  # Starlette's parser, under our limits
+        fields, size = config.max_form_fields, config.max_field_bytes
+        try:
+            form = await onward.form(max_files=fields, max_fields=fields, max_part_size=size)
+        except HTTPException:
+            raise bad_form() from None
+        parsed = form.multi_items()
+    return reading.request(lambda: parsed, parsed=onward is request), onward
 
 
 async def web_request(request: Request, config: WebConfig) -> WebRequest:
@@ -226,13 +106,11 @@ async def web_request(request: Request, config: WebConfig) -> WebRequest:
 
 def to_response(auth: AuthRoutes, response: WebResponse) -> Response:
     """A Starlette response for ``response`` (rendered; ``Set-Cookie`` may repeat)."""
-    status, headers, body = auth.output(response)
-    result = Response(body, status_code=status)
-    for name, value in headers:
-        if name == "Set-Cookie":
-            result.headers.append(name, value)
-        else:
-            result.headers[name] = value
+    rendered = auth.rendered(response)
+    result = Response(rendered.body, status_code=rendered.status)
+    rendered.write(
+        result.headers.__setitem__, functools.partial(result.headers.append, "Set-Cookie")
+    )
     return result
 
 
@@ -240,8 +118,7 @@ async def _read(auth: AuthRoutes, request: Request) -> tuple[WebRequest, Request
     try:
         return await read_request(request, auth.config)
     except BridgeError as exc:
-        bare = WebRequest(request.method, request.url.path)
-        return to_response(auth, auth.error_response(exc, bare))
+        return to_response(auth, auth.refusal(exc, Head(request.method, request.url.path)))
 
 
 def _endpoint(auth: AuthRoutes, spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
@@ -250,83 +127,60 @@ def _endpoint(auth: AuthRoutes, spec: RouteSpec) -> Callable[[Request], Awaitabl
         if isinstance(read, Response):
             return read
         params = {k: str(v) for k, v in request.path_params.items()}
-        response = await run_in_threadpool(auth.handle, spec.name, read[0], **params)
-        return to_response(auth, response)
+        return to_response(auth, await run_in_threadpool(auth.handle, spec.name, read[0], **params))
 
     return endpoint
 
 
 def _find_auth(routes: Iterable[BaseRoute]) -> AuthRoutes | None:
     for route in routes:
-        if isinstance(route, AuthMount):
-            return route.auth
-        if isinstance(route, Mount):
+        found = route.auth if isinstance(route, AuthMount) else None
+        if found is None and isinstance(route, Mount):
             found = _find_auth(route.routes)
-            if found is not None:
-                return found
+        if found is not None:
+            return found
     return None
 
 
 def _auth_of(request: Request) -> AuthRoutes:
     state = request.app.state
-    auth = getattr(state, "sso_bridge", None)
-    if auth is None:
-        auth = _find_auth(request.app.routes)
-        if auth is None:
-            raise ConfigError(
-                "require_session needs the auth routes: add auth_routes(...) to the app",
-                code="config.invalid",
-            )
-        state.sso_bridge = auth
-    return cast(AuthRoutes, auth)
-
-
-def _request_in(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Request:
-    for value in (*args, *kwargs.values()):
-        if isinstance(value, Request):
-            return value
-    raise TypeError("a view under require_session must take the request (request: Request)")
-
-
-def _handing_on(
-    args: tuple[Any, ...], kwargs: dict[str, Any], old: Request, new: Request
-) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """The view's arguments with ``new`` (the body already read) in place of ``old``."""
-    swapped = tuple(new if value is old else value for value in args)
-    return swapped, {k: new if v is old else v for k, v in kwargs.items()}
+    if getattr(state, "sso_bridge", None) is None:
+        state.sso_bridge = _find_auth(request.app.routes)
+        if state.sso_bridge is None:
+            message = "require_session needs the auth routes: add auth_routes(...) to the app"
+            raise ConfigError(message, code="config.invalid")
+    return cast(AuthRoutes, state.sso_bridge)
 
 
 def require_session(endpoint: Endpoint) -> Endpoint:
     """Let only a live session through to ``endpoint`` (a Starlette endpoint, a method
-    of an ``HTTPEndpoint``, or a FastAPI path operation that takes ``request: Request``).
-
-    Without a session the browser goes to the login page and comes back; a request
-    that met an expired session is kept and replayed (a GET) or shown filled in (a POST)
-    after the login. The view finds ``request.state.sso_session`` and
+    of an ``HTTPEndpoint``, or a FastAPI path operation that takes ``request: Request``);
+    see :meth:`AuthRoutes.require`. The view finds ``request.state.sso_session`` and
     ``request.state.sso_csrf_token``; a POST must carry that token.
     """
 
     @functools.wraps(endpoint)
     async def guarded(*args: Any, **kwargs: Any) -> Any:
-        request = _request_in(args, kwargs)
+        request = next((v for v in (*args, *kwargs.values()) if isinstance(v, Request)), None)
+        if request is None:
+            raise TypeError("a view under require_session must take the request (request: Request)")
         auth = _auth_of(request)
         read = await _read(auth, request)
         if isinstance(read, Response):
             return read
-        web, onward = read
-        args, kwargs = _handing_on(args, kwargs, request, onward)
+        web, onward = read  # the view gets the request whose body was read here
+        args = tuple(onward if value is request else value for value in args)
+        kwargs = {k: onward if v is request else v for k, v in kwargs.items()}
         passed = await run_in_threadpool(auth.require, web)
         if isinstance(passed, WebResponse):
             return to_response(auth, passed)
-        onward.state.sso_session = passed.session
-        onward.state.sso_csrf_token = passed.csrf_token
+        onward.state.sso_session, onward.state.sso_csrf_token = passed.session, passed.csrf_token
         if inspect.iscoroutinefunction(endpoint):
             result = await endpoint(*args, **kwargs)
         else:
             result = await run_in_threadpool(endpoint, *args, **kwargs)
-        if passed.cookies and isinstance(result, Response):
-            for cookie in passed.cookies:
-                result.headers.append("Set-Cookie", cookie)
+        if isinstance(result, Response):
+            passed.write(functools.partial(result.headers.append, "Set-Cookie"))
         return result
 
     # FastAPI reads the parameters from the signature; give it real types, since the

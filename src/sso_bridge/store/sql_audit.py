@@ -1,6 +1,8 @@
-"""The audit table on SQL: chained appends, reads and the upgrade of an unchained table.
+"""The audit trail on SQL: chained appends, reads and the upgrade of an unchained table.
 
-Used by :class:`sso_bridge.store.sql.SqlStore`, which owns the table and the transactions.
+:class:`SqlAuditTrail` works on connections it is handed; :class:`SqlAuditLog`, the
+:class:`~sso_bridge.audit.ports.AuditLog` part of :class:`~sso_bridge.store.sql.SqlStore`,
+owns the transactions.
 Appends are serialised so that the chain follows ``event_id`` order: PostgreSQL takes a
 transaction-scoped advisory lock before reading the last record; SQLite writers already
 hold the database's write lock (``BEGIN IMMEDIATE``). Under that lock the next record is
@@ -21,8 +23,9 @@ from sqlalchemy.engine import Connection, RowMapping
 from sso_bridge.audit.chain import GENESIS, chain_hash
 from sso_bridge.audit.redact import LIMITS, check_since, prepare
 from sso_bridge.model import AuditAction, AuditEvent, LinkMethod
+from sso_bridge.store.sql_engine import SqlBase
 
-__all__ = ["AUDIT_LOCK", "SqlAuditTrail"]
+__all__ = ["AUDIT_LOCK", "SqlAuditLog", "SqlAuditTrail"]
 
 AUDIT_LOCK = 7261532
 """The PostgreSQL advisory lock key held while a record is appended."""
@@ -187,3 +190,34 @@ class SqlAuditTrail:
                 batch.append({**row, "b_event_id": event.event_id})
             conn.execute(update, batch)
             after = int(page[-1].event_id or 0)
+
+
+class SqlAuditLog(SqlBase):
+    """The audit log of :class:`~sso_bridge.store.sql.SqlStore`."""
+
+    _audit: SqlAuditTrail
+
+    def _record(self, conn: Connection, event: AuditEvent) -> AuditEvent:
+        return self._audit.append(conn, event)
+
+    def record(self, event: AuditEvent) -> AuditEvent:
+        with self._write() as conn:
+            return self._record(conn, event)
+
+    def record_many(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+        with self._write() as conn:
+            return self._audit.append_many(conn, events)
+
+    def tail(
+        self,
+        limit: int = 20,
+        *,
+        account_id: str | None = None,
+        since: datetime | None = None,
+    ) -> list[AuditEvent]:
+        with self.engine.connect() as conn:
+            return self._audit.tail(conn, limit, account_id, since)
+
+    def events(self, after_id: int = 0, limit: int = 1000) -> list[AuditEvent]:
+        with self.engine.connect() as conn:
+            return self._audit.events(conn, after_id, limit)

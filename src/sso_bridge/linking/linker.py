@@ -24,9 +24,12 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from sso_bridge.audit.ports import AuditLog
 from sso_bridge.clock import Clock, SystemClock
 from sso_bridge.errors import AccountNotFound, BridgeError, InvalidInput, LinkRefused
+from sso_bridge.linking.ports import LinkStore
 from sso_bridge.matching import Matcher, MatchKeys, identity_keys
+from sso_bridge.matching.ports import AccountDirectory
 from sso_bridge.model import (
     AuditAction,
     AuditEvent,
@@ -35,7 +38,8 @@ from sso_bridge.model import (
     LinkMethod,
     Outcome,
 )
-from sso_bridge.store.base import AccountDirectory, AuditLog, LinkStore
+
+__all__ = ["LinkResult", "Linker", "RequestContext", "check_admin_identity"]
 
 
 def check_admin_identity(issuer: str, subject: str) -> None:

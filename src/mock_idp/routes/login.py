@@ -1,0 +1,88 @@
+"""The login pages: the password, then the second factor (SMS, with resending, or TOTP);
+a finished login goes back to the OIDC client with a code or to the SAML service provider
+with a signed Response."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from mock_idp.control import MockIdP
+from mock_idp.errors import EsiaError, RedirectableError, WrongCode
+from mock_idp.grants import Transaction
+from mock_idp.routes.pages import (
+    TEXTS,
+    BrowserBinding,
+    language,
+    page,
+    redirect_error,
+    with_query,
+)
+from mock_idp.users import Person, SecondFactor
+
+__all__ = ["LoginHandlers"]
+
+
+class LoginHandlers:
+    """The login pages of ``idp``; a transaction is only used from its own browser."""
+
+    def __init__(self, idp: MockIdP, browsers: BrowserBinding) -> None:
+        self.idp = idp
+        self.provider = idp.provider
+        self.browsers = browsers
+
+    async def login(self, request: Request) -> Response:
+        form = dict(await request.form())
+        lang = language(request, form)
+        try:
+            txn = self.browsers.transaction(request, form)
+            person = self.provider.check_password(
+                txn, str(form.get("login", "")), str(form.get("password", ""))
+            )
+        except RedirectableError as exc:
+            return redirect_error(exc, self.idp.issuer)
+        except EsiaError as exc:
+            return page(request, "error.html", lang, exc.status, description=exc.description)
+        return self._code_page(request, txn, lang, person.second_factor)
+
+    def _code_page(
+        self, request: Request, txn: Transaction, lang: str, method: SecondFactor, message: str = ""
+    ) -> Response:
+        return page(request, "code.html", lang, txn=txn.id, method=method.value, message=message)
+
+    async def second_factor(self, request: Request) -> Response:
+        form = dict(await request.form())
+        lang = language(request, form)
+        try:
+            txn = self.browsers.transaction(request, form)
+            person = self.provider.check_second_factor(txn, str(form.get("code", "")))
+            if txn.saml_request is not None:
+                return self._saml_login_response(txn, person)
+            grant = self.provider.grant_after_login(txn, person)
+        except WrongCode as exc:
+            method = txn.person.second_factor if txn.person else SecondFactor.SMS
+            message = TEXTS[lang]["wrong_code"].format(left=exc.attempts_left)
+            return self._code_page(request, txn, lang, method, message)
+        except RedirectableError as exc:
+            return redirect_error(exc, self.idp.issuer)
+        except EsiaError as exc:
+            return page(request, "error.html", lang, exc.status, description=exc.description)
+        params = {"code": grant.code, "state": txn.state, "iss": self.idp.issuer}
+        return RedirectResponse(with_query(grant.redirect_uri, params), status_code=302)
+
+    async def resend(self, request: Request) -> Response:
+        form = dict(await request.form())
+        lang = language(request, form)
+        try:
+            txn = self.browsers.transaction(request, form)
+            sent = self.provider.send_sms(txn)
+        except EsiaError as exc:
+            return page(request, "error.html", lang, exc.status, description=exc.description)
+        message = TEXTS[lang]["resent" if sent else "cooldown"]
+        return self._code_page(request, txn, lang, SecondFactor.SMS, message)
+
+    def _saml_login_response(self, txn: Transaction, person: Person) -> Response:
+        form = self.idp.saml.login_response(
+            txn.saml_request, person, faults=self.idp.take_saml_faults()
+        )
+        return HTMLResponse(form.html(), headers={"Cache-Control": "no-store"})

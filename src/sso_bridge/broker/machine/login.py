@@ -1,0 +1,273 @@
+"""The decisions of a login up to its account: starting, the IdP's answer, record
+matching, the chooser, the local login, and the switch of a logged-in person."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sso_bridge.broker.config import BrokerPolicy
+from sso_bridge.broker.errors import BrokerError
+from sso_bridge.broker.machine.effects import (
+    AskLinks,
+    AskMatch,
+    AskPassword,
+    LinkFromSettings,
+    Record,
+    SendToIdp,
+    ShowChooser,
+    ShowLocalLogin,
+)
+from sso_bridge.broker.machine.events import (
+    AccountChosen,
+    FederatedBegun,
+    IdpAnswered,
+    LinkBegun,
+    LinksRead,
+    LocalBegun,
+    Matched,
+    PasswordChecked,
+    PasswordFailed,
+    PasswordGiven,
+    SwitchBegun,
+    UnsolicitedAnswer,
+)
+from sso_bridge.broker.machine.outcome import Outcome, refuse
+from sso_bridge.broker.machine.settle import not_linked, settle
+from sso_bridge.broker.machine.states import (
+    AwaitingIdp,
+    AwaitingIdpToLink,
+    AwaitingLocalLogin,
+    AwaitingProof,
+    CheckingPassword,
+    ChoosingAccount,
+    Frame,
+    LinkMade,
+    Matching,
+    NoAccount,
+    Person,
+    ReadingLinks,
+    Start,
+    ViaIdp,
+    ViaPassword,
+    ViaSwitch,
+)
+from sso_bridge.errors import AccountNotFound
+from sso_bridge.model import AuditAction, Candidate, LinkMethod, LocalAccount, MatchKey
+from sso_bridge.model import Outcome as MatchOutcome
+
+__all__ = [
+    "account_chosen",
+    "federated_begun",
+    "idp_answered",
+    "link_begun",
+    "linked_idp_answered",
+    "links_read",
+    "local_begun",
+    "matched",
+    "password_checked",
+    "password_given",
+    "switch_begun",
+    "unsolicited_answer",
+]
+
+
+def _frame(policy: BrokerPolicy, browser: str, now: datetime, kept: str | None = None) -> Frame:
+    return Frame(browser, now, now + policy.step_lifetime, kept)
+
+
+def _weak(candidate: Candidate) -> bool:
+    """Matched on full name and birth date alone (docs/matching.md, match strength)."""
+    return (
+        MatchKey.SNILS not in candidate.matched_on and MatchKey.PASSPORT not in candidate.matched_on
+    )
+
+
+# -- starting --------------------------------------------------------------------------------
+
+
+def federated_begun(p: BrokerPolicy, _: Start, e: FederatedBegun, now: datetime) -> Outcome:
+    state = AwaitingIdp(_frame(p, e.browser, now, e.kept), e.provider, e.request)
+    return Outcome(state, (SendToIdp(e.url),))
+
+
+def link_begun(p: BrokerPolicy, _: Start, e: LinkBegun, now: datetime) -> Outcome:
+    frame = _frame(p, e.browser, now)
+    state = AwaitingIdpToLink(frame, e.provider, e.request, e.account_id, e.session_id)
+    return Outcome(state, (SendToIdp(e.url),))
+
+
+def local_begun(p: BrokerPolicy, _: Start, e: LocalBegun, now: datetime) -> Outcome:
+    return Outcome(
+        AwaitingLocalLogin(_frame(p, e.browser, now, e.kept)), (ShowLocalLogin("local"),)
+    )
+
+
+def switch_begun(p: BrokerPolicy, _: Start, e: SwitchBegun, now: datetime) -> Outcome:
+    if e.account_id not in e.session_accounts:
+        return refuse(
+            BrokerError(
+                "that account is not one of yours in this session", code="broker.not_offered"
+            )
+        )
+    if e.linked_now is not None and e.account_id not in e.linked_now:
+        return refuse(not_linked())
+    if e.account is None:
+        return refuse(AccountNotFound(f"no local account {e.account_id!r}"))
+    choice = Record(AuditAction.CHOICE, e.account_id, e.issuer, e.subject)
+    entry = ViaSwitch(e.session_id, e.second_factor, e.issuer, e.subject)
+    return settle(p, _frame(p, e.browser, now), e.account, entry, before=(choice,))
+
+
+# -- the IdP's answer ------------------------------------------------------------------------
+
+
+def _read_links(frame: Frame, person: Person, idp_initiated: bool) -> Outcome:
+    identity = person.identity
+    state = ReadingLinks(frame, person, idp_initiated)
+    return Outcome(state, (AskLinks(identity.issuer, identity.subject),))
+
+
+def idp_answered(_: BrokerPolicy, s: AwaitingIdp, e: IdpAnswered, now: datetime) -> Outcome:
+    return _read_links(s.frame, e.person, idp_initiated=False)
+
+
+def unsolicited_answer(p: BrokerPolicy, _: Start, e: UnsolicitedAnswer, now: datetime) -> Outcome:
+    return _read_links(_frame(p, e.browser, now), e.person, idp_initiated=True)
+
+
+def linked_idp_answered(
+    _: BrokerPolicy, s: AwaitingIdpToLink, e: IdpAnswered, now: datetime
+) -> Outcome:
+    effect = LinkFromSettings(e.person.identity, s.account_id)
+    return Outcome(LinkMade(s.account_id), (effect,))
+
+
+def links_read(p: BrokerPolicy, s: ReadingLinks, e: LinksRead, now: datetime) -> Outcome:
+    if e.accounts:
+        active = tuple(a for a in e.accounts if a.active)
+        if not active:
+            return refuse(
+                BrokerError(
+                    "every account linked to this person is blocked; ask the school administrator",
+                    code="broker.account_blocked",
+                )
+            )
+        if len(active) == 1:
+            ids = (active[0].account_id,)
+            return settle(p, s.frame, active[0], ViaIdp(s.person, None), known_accounts=ids)
+        return _chooser(s.frame, s.person, active, linking=False, weak=())
+    if s.idp_initiated:
+        return refuse(
+            BrokerError(
+                "no account is linked to this person, and a login started at the IdP never "
+                "links one: log in from this site instead",
+                code="broker.idp_initiated",
+            )
+        )
+    return Outcome(Matching(s.frame, s.person), (AskMatch(s.person.identity),))
+
+
+def matched(p: BrokerPolicy, s: Matching, e: Matched, now: datetime) -> Outcome:
+    decision = e.decision
+    if decision.outcome is MatchOutcome.LOCAL_LOGIN_REQUIRED:
+        return _to_proof(s.frame, s.person, (), ())
+    if decision.outcome is MatchOutcome.NO_MATCH:
+        return Outcome(NoAccount(), refuse(_no_match()).effects)
+    weak = tuple(c.account.account_id for c in decision.candidates if _weak(c))
+    if decision.outcome is MatchOutcome.AUTO_LINK:
+        account = decision.candidates[0].account
+        if p.auto_link == "strong" and weak:
+            return _to_proof(s.frame, s.person, (account.account_id,), (account.org_id,))
+        return settle(p, s.frame, account, ViaIdp(s.person, LinkMethod.AUTO))
+    accounts = tuple(c.account for c in decision.candidates)
+    return _chooser(s.frame, s.person, accounts, linking=True, weak=weak)
+
+
+def _no_match() -> BrokerError:
+    return BrokerError(
+        "no school account is linked to this state-portal account. Log in with the "
+        "login and password from your school, then link the state-portal account in "
+        "your personal settings",
+        code="broker.no_match",
+    )
+
+
+def _chooser(
+    frame: Frame,
+    person: Person,
+    accounts: tuple[LocalAccount, ...],
+    *,
+    linking: bool,
+    weak: tuple[str, ...],
+) -> Outcome:
+    offered = tuple(a.account_id for a in accounts)
+    state = ChoosingAccount(frame, person, offered, weak, linking)
+    return Outcome(state, (ShowChooser(accounts, linking),))
+
+
+def _to_proof(
+    frame: Frame, person: Person, offered: tuple[str, ...], organisations: tuple[str, ...]
+) -> Outcome:
+    state = AwaitingProof(frame, person, offered, organisations)
+    return Outcome(state, (ShowLocalLogin(state.reason, organisations),))
+
+
+# -- the person's answers --------------------------------------------------------------------
+
+
+def account_chosen(p: BrokerPolicy, s: ChoosingAccount, e: AccountChosen, now: datetime) -> Outcome:
+    """One of the offered accounts, and nothing else."""
+    if e.account_id not in s.offered:
+        return refuse(
+            BrokerError(
+                "that account was not offered to you; start the login again",
+                code="broker.not_offered",
+            )
+        )
+    identity = s.person.identity
+    choice = Record(AuditAction.CHOICE, e.account_id, identity.issuer, identity.subject)
+    if s.linking and p.auto_link == "strong" and e.account_id in s.weak:
+        orgs = () if e.account is None else (e.account.org_id,)
+        proof = _to_proof(s.frame, s.person, (e.account_id,), orgs)
+        return Outcome(proof.state, (choice, *proof.effects))
+    if e.account is None:
+        return refuse(AccountNotFound(f"no local account {e.account_id!r}"), (choice,))
+    link = LinkMethod.CHOSEN if s.linking else None
+    return settle(p, s.frame, e.account, ViaIdp(s.person, link), before=(choice,))
+
+
+def password_given(
+    _: BrokerPolicy, s: AwaitingLocalLogin | AwaitingProof, e: PasswordGiven, now: datetime
+) -> Outcome:
+    only = s.offered if isinstance(s, AwaitingProof) else ()
+    return Outcome(CheckingPassword(s), (AskPassword(e.org_id, e.login, e.password, only),))
+
+
+def password_checked(
+    p: BrokerPolicy, s: CheckingPassword, e: PasswordChecked, now: datetime
+) -> Outcome:
+    """A wrong password or a locked account gives the form again with the error."""
+    back, verdict = s.back, e.verdict
+    if not isinstance(verdict, PasswordFailed) and not verdict.account.active:
+        verdict = PasswordFailed(
+            BrokerError(
+                "this school account is blocked; ask the school administrator to unblock it",
+                code="auth.account_blocked",
+            ),
+            verdict.account.account_id,
+        )
+    if isinstance(verdict, PasswordFailed):
+        error = verdict.error
+        record = Record(
+            AuditAction.LOGIN_REFUSED, verdict.account_id, code=error.code, detail=error.message
+        )
+        if isinstance(back, AwaitingProof):
+            form = ShowLocalLogin(back.reason, back.organisations, error)
+        else:
+            form = ShowLocalLogin("local", (), error)
+        return Outcome(back, (record, form))
+    if isinstance(back, AwaitingProof):
+        entry: ViaIdp | ViaPassword = ViaIdp(back.person, LinkMethod.LOCAL_LOGIN)
+    else:
+        entry = ViaPassword()
+    return settle(p, back.frame, verdict.account, entry)

@@ -1,0 +1,398 @@
+"""The machine's states: one frozen class per state, each with exactly what it needs.
+
+*Stored* states wait for the person (or the IdP) between two requests and are kept in
+the step store under a fresh id; *transient* states wait, inside one request, for the
+answer to something the machine asked the shell to read or do; *final* states end the
+login and are never stored.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import ClassVar, Literal
+
+import attrs
+
+from sso_bridge.esia.roles import EsiaOrganisation
+from sso_bridge.matching.keys import MatchKeys
+from sso_bridge.model import FederatedIdentity, LinkMethod
+
+__all__ = [
+    "FINAL",
+    "STORED",
+    "AwaitingIdp",
+    "AwaitingIdpToLink",
+    "AwaitingLocalLogin",
+    "AwaitingProof",
+    "AwaitingSecondFactor",
+    "CheckingCode",
+    "CheckingPassword",
+    "ChoosingAccount",
+    "Entry",
+    "Frame",
+    "LinkMade",
+    "MachineState",
+    "Matching",
+    "NoAccount",
+    "OidcRequest",
+    "OpeningChallenge",
+    "Person",
+    "ReadingContacts",
+    "ReadingLinks",
+    "Refused",
+    "Resending",
+    "SamlRequest",
+    "SessionIssued",
+    "Start",
+    "State",
+    "StepIdentity",
+    "ViaIdp",
+    "ViaPassword",
+    "ViaSwitch",
+]
+
+
+class State(enum.StrEnum):
+    """The kind of each state class (``kind``); the names of the transition table."""
+
+    START = "start"
+    AWAITING_IDP = "awaiting_idp"
+    AWAITING_IDP_TO_LINK = "awaiting_idp_to_link"
+    READING_LINKS = "reading_links"
+    MATCHING = "matching"
+    CHOOSING_ACCOUNT = "choosing_account"
+    AWAITING_LOCAL_LOGIN = "awaiting_local_login"
+    AWAITING_PROOF = "awaiting_proof"
+    CHECKING_PASSWORD = "checking_password"  # noqa: S105 - a name, not a password
+    READING_CONTACTS = "reading_contacts"
+    OPENING_CHALLENGE = "opening_challenge"
+    AWAITING_SECOND_FACTOR = "awaiting_second_factor"
+    CHECKING_CODE = "checking_code"
+    RESENDING = "resending"
+    LOGGED_IN = "logged_in"
+    LINKED = "linked"
+    NO_ACCOUNT = "no_account"
+    REFUSED = "refused"
+
+
+# -- values the states carry ---------------------------------------------------------------
+
+
+@attrs.frozen
+class StepIdentity:
+    """A verified federated identity as a step keeps it: no SNILS or passport in clear."""
+
+    issuer: str
+    subject: str
+    verified: bool
+    keys: MatchKeys
+    last_name: str | None = None
+    first_name: str | None = None
+    middle_name: str | None = None
+    birth_date: date | None = None
+
+    def identity(self) -> FederatedIdentity:
+        """The identity for matching and linking (pass ``keys`` along with it)."""
+        return FederatedIdentity(
+            issuer=self.issuer,
+            subject=self.subject,
+            verified=self.verified,
+            last_name=self.last_name,
+            first_name=self.first_name,
+            middle_name=self.middle_name,
+            birth_date=self.birth_date,
+        )
+
+    @classmethod
+    def of(cls, identity: FederatedIdentity, keys: MatchKeys) -> StepIdentity:
+        return cls(
+            issuer=identity.issuer,
+            subject=identity.subject,
+            verified=identity.verified,
+            keys=keys,
+            last_name=identity.last_name,
+            first_name=identity.first_name,
+            middle_name=identity.middle_name,
+            birth_date=identity.birth_date,
+        )
+
+
+@attrs.frozen
+class Frame:
+    """What every step of one login shares: its browser, its lifetime, the kept request."""
+
+    browser: str
+    created_at: datetime
+    expires_at: datetime
+    kept: str | None = None
+    """The id of a request kept when the previous session expired (None: nothing kept)."""
+
+
+@attrs.frozen
+class Person:
+    """What the IdP said, once its answer was verified."""
+
+    identity: StepIdentity
+    idp_mfa: bool
+    not_on_or_after: datetime | None = None
+    """The IdP's SessionNotOnOrAfter (SAML; None: the IdP set no limit)."""
+    organisations: tuple[EsiaOrganisation, ...] | None = None
+    """Where ESIA lists the person as working (None: not read, the staff policy is off)."""
+
+
+@attrs.frozen
+class OidcRequest:
+    pending: Mapping[str, str] = attrs.field(repr=False)
+
+    @property
+    def step_id(self) -> str:
+        """An OIDC step is kept under the ``state`` parameter sent to the IdP."""
+        return self.pending["state"]
+
+
+@attrs.frozen
+class SamlRequest:
+    request_id: str
+    relay_state: str
+
+    @property
+    def step_id(self) -> str:
+        """A SAML step is kept under the RelayState sent with the request."""
+        return self.relay_state
+
+
+# How the person came to the account being settled on --------------------------------------
+
+
+@attrs.frozen
+class ViaPassword:
+    """A plain local login (organisation, login, password)."""
+
+
+@attrs.frozen
+class ViaIdp:
+    """A federated login; ``link`` is how the account gets linked once logged in."""
+
+    person: Person
+    link: LinkMethod | None
+
+
+@attrs.frozen
+class ViaSwitch:
+    """A logged-in person switching to another of the session's accounts."""
+
+    session_id: str
+    second_factor: bool
+    """Whether the session's login passed a second factor."""
+    issuer: str | None
+    subject: str | None
+
+
+Entry = ViaPassword | ViaIdp | ViaSwitch
+
+
+# -- the states ----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Start:
+    kind: ClassVar[State] = State.START
+
+
+@attrs.frozen
+class AwaitingIdp:
+    """The browser was sent to the IdP to log in."""
+
+    kind: ClassVar[State] = State.AWAITING_IDP
+    frame: Frame
+    provider: str
+    request: OidcRequest | SamlRequest
+
+
+@attrs.frozen
+class AwaitingIdpToLink:
+    """The browser was sent to the IdP to link its answer to a logged-in account."""
+
+    kind: ClassVar[State] = State.AWAITING_IDP_TO_LINK
+    frame: Frame
+    provider: str
+    request: OidcRequest | SamlRequest
+    account_id: str
+    session_id: str
+
+
+@attrs.frozen
+class ReadingLinks:
+    """Asked for the accounts already linked to the IdP's subject."""
+
+    kind: ClassVar[State] = State.READING_LINKS
+    frame: Frame
+    person: Person
+    idp_initiated: bool
+
+
+@attrs.frozen
+class Matching:
+    """Asked for the match decision of an identity that nothing links yet."""
+
+    kind: ClassVar[State] = State.MATCHING
+    frame: Frame
+    person: Person
+
+
+@attrs.frozen
+class ChoosingAccount:
+    """The person picks one of ``offered``; ``linking``: the pick is linked."""
+
+    kind: ClassVar[State] = State.CHOOSING_ACCOUNT
+    frame: Frame
+    person: Person
+    offered: tuple[str, ...]
+    weak: tuple[str, ...]
+    """Offered accounts matched on full name and birth date alone."""
+    linking: bool
+
+
+@attrs.frozen
+class AwaitingLocalLogin:
+    """The plain local login form."""
+
+    kind: ClassVar[State] = State.AWAITING_LOCAL_LOGIN
+    frame: Frame
+
+
+@attrs.frozen
+class AwaitingProof:
+    """A local login that links the account logged in to the IdP's identity.
+
+    ``offered`` empty: the identity is unconfirmed, any account may be proved
+    (reason ``unverified``); else only those (``prove``).
+    """
+
+    kind: ClassVar[State] = State.AWAITING_PROOF
+    frame: Frame
+    person: Person
+    offered: tuple[str, ...]
+    organisations: tuple[str, ...]
+
+    @property
+    def reason(self) -> Literal["prove", "unverified"]:
+        return "prove" if self.offered else "unverified"
+
+
+@attrs.frozen
+class CheckingPassword:
+    kind: ClassVar[State] = State.CHECKING_PASSWORD
+    back: AwaitingLocalLogin | AwaitingProof
+
+
+@attrs.frozen
+class ReadingContacts:
+    """A second factor is needed: asked where codes can go."""
+
+    kind: ClassVar[State] = State.READING_CONTACTS
+    frame: Frame
+    account_id: str
+    entry: Entry
+
+
+@attrs.frozen
+class OpeningChallenge:
+    kind: ClassVar[State] = State.OPENING_CHALLENGE
+    frame: Frame
+    account_id: str
+    entry: Entry
+
+
+@attrs.frozen
+class AwaitingSecondFactor:
+    kind: ClassVar[State] = State.AWAITING_SECOND_FACTOR
+    frame: Frame
+    account_id: str
+    challenge_id: str
+    entry: Entry
+
+
+@attrs.frozen
+class CheckingCode:
+    kind: ClassVar[State] = State.CHECKING_CODE
+    back: AwaitingSecondFactor
+
+
+@attrs.frozen
+class Resending:
+    kind: ClassVar[State] = State.RESENDING
+    back: AwaitingSecondFactor
+
+
+@attrs.frozen
+class SessionIssued:
+    kind: ClassVar[State] = State.LOGGED_IN
+    account_id: str
+
+
+@attrs.frozen
+class LinkMade:
+    kind: ClassVar[State] = State.LINKED
+    account_id: str
+
+
+@attrs.frozen
+class NoAccount:
+    kind: ClassVar[State] = State.NO_ACCOUNT
+
+
+@attrs.frozen
+class Refused:
+    kind: ClassVar[State] = State.REFUSED
+    code: str
+
+
+MachineState = (
+    Start
+    | AwaitingIdp
+    | AwaitingIdpToLink
+    | ReadingLinks
+    | Matching
+    | ChoosingAccount
+    | AwaitingLocalLogin
+    | AwaitingProof
+    | CheckingPassword
+    | ReadingContacts
+    | OpeningChallenge
+    | AwaitingSecondFactor
+    | CheckingCode
+    | Resending
+    | SessionIssued
+    | LinkMade
+    | NoAccount
+    | Refused
+)
+
+StoredState = (
+    AwaitingIdp
+    | AwaitingIdpToLink
+    | ChoosingAccount
+    | AwaitingLocalLogin
+    | AwaitingProof
+    | AwaitingSecondFactor
+)
+
+STORED: frozenset[State] = frozenset(
+    {
+        State.AWAITING_IDP,
+        State.AWAITING_IDP_TO_LINK,
+        State.CHOOSING_ACCOUNT,
+        State.AWAITING_LOCAL_LOGIN,
+        State.AWAITING_PROOF,
+        State.AWAITING_SECOND_FACTOR,
+    }
+)
+"""States kept between two requests; the others live within one request."""
+
+FINAL: frozenset[State] = frozenset(
+    {State.LOGGED_IN, State.LINKED, State.NO_ACCOUNT, State.REFUSED}
+)
+"""States that end a login; nothing leaves them."""

@@ -1,0 +1,77 @@
+"""``sso-bridge audit``: read the audit trail and verify its hash chain."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sso_bridge.audit.chain import verify_log
+from sso_bridge.audit.errors import ChainBroken
+from sso_bridge.audit.show import event_line, parse_since, report_json
+from sso_bridge.cli.main import _open, main, store_options
+from sso_bridge.cli.output import echo_json, exit_status, identifier, json_option
+from sso_bridge.serialize import audit_json
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("tail")
+@click.option(
+    "-n", "--limit", "--lines", "limit", default=20, show_default=True, type=click.IntRange(1)
+)
+@click.option(
+    "--account", "account_id", callback=identifier, help="Only events about this local account."
+)
+@click.option("--since", help="Only events at or after this ISO date or date-time (UTC).")
+@json_option
+@store_options
+def audit_tail(
+    limit: int,
+    account_id: str | None,
+    since: str | None,
+    as_json: bool,
+    db_url: str,
+    key_file: Path | None,
+) -> None:
+    """Show the newest audit events, oldest first."""
+    when = None if since is None else parse_since(since)
+    store = _open(db_url, key_file)
+    events = store.tail(limit, account_id=account_id, since=when)
+    if as_json:
+        echo_json([audit_json(e) for e in events])
+        return
+    for e in events:
+        click.echo(event_line(e))
+
+
+@audit.command("verify")
+@json_option
+@store_options
+def audit_verify(as_json: bool, db_url: str, key_file: Path | None) -> None:
+    """Check the hash chain of the whole audit trail; name the first bad record."""
+    store = _open(db_url, key_file)
+    report = verify_log(store)
+    if as_json:
+        data = report_json(report)
+        if not report.ok:
+            data["error"] = {"code": "audit.chain_broken", "message": _broken(report)}
+        echo_json(data)
+        if not report.ok:
+            sys.exit(exit_status("audit.chain_broken"))
+        return
+    if not report.ok:
+        raise ChainBroken(_broken(report), code="audit.chain_broken")
+    click.echo(f"audit chain intact: {report.checked} records")
+
+
+def _broken(report: Any) -> str:
+    return (
+        f"record {report.first_bad}: {report.reason} "
+        f"({report.checked} record(s) before it are intact)"
+    )

@@ -1,0 +1,120 @@
+"""The links of the SQL store: each change one transaction with its audit event, and
+one link per (account, issuer) kept by the primary key."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+
+from sso_bridge.errors import AccountNotFound, LinkConflict, LinkNotFound
+from sso_bridge.model import AuditEvent, Link, LinkMethod
+from sso_bridge.store.sql_audit import SqlAuditLog
+from sso_bridge.store.sql_engine import utc
+from sso_bridge.store.sql_schema import accounts, links
+
+__all__ = ["SqlLinks"]
+
+_LINKS_OF_SUBJECT = (
+    sa.select(links)
+    .where(links.c.issuer == sa.bindparam("issuer"), links.c.subject == sa.bindparam("subject"))
+    .order_by(links.c.account_id)
+)
+
+
+class SqlLinks(SqlAuditLog):
+    """The :class:`~sso_bridge.linking.ports.LinkStore` of
+    :class:`~sso_bridge.store.sql.SqlStore`; each change is audited in its transaction."""
+
+    @staticmethod
+    def _link(row: RowMapping) -> Link:
+        return Link(
+            issuer=row["issuer"],
+            subject=row["subject"],
+            account_id=row["account_id"],
+            method=LinkMethod(row["method"]),
+            created_at=utc(row["created_at"]),
+            created_by=row["created_by"],
+            ip=row["ip"],
+        )
+
+    def create_link(self, link: Link, event: AuditEvent) -> tuple[Link, bool]:
+        with self._write() as conn:
+            exists = conn.execute(
+                sa.select(accounts.c.account_id).where(accounts.c.account_id == link.account_id)
+            ).first()
+            if exists is None:
+                raise AccountNotFound(f"no local account {link.account_id!r}")
+            stmt = (
+                self._insert(links)
+                .values(
+                    issuer=link.issuer,
+                    subject=link.subject,
+                    account_id=link.account_id,
+                    method=link.method.value,
+                    created_at=link.created_at,
+                    created_by=link.created_by,
+                    ip=link.ip,
+                )
+                .on_conflict_do_nothing(index_elements=["account_id", "issuer"])
+                .returning(links.c.account_id)
+            )
+            if conn.execute(stmt).first() is not None:
+                self._record(conn, event)
+                return link, True
+            row = (
+                conn.execute(
+                    sa.select(links).where(
+                        links.c.account_id == link.account_id, links.c.issuer == link.issuer
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            existing = self._link(row)
+        if existing.subject != link.subject:
+            raise LinkConflict(
+                f"account {link.account_id!r} is already linked to another subject of "
+                f"{link.issuer!r}"
+            )
+        return existing, False
+
+    def remove_link(self, issuer: str, subject: str, account_id: str, event: AuditEvent) -> Link:
+        where = (
+            links.c.issuer == issuer,
+            links.c.subject == subject,
+            links.c.account_id == account_id,
+        )
+        with self._write() as conn:
+            row = conn.execute(sa.select(links).where(*where)).mappings().first()
+            if row is None:
+                raise LinkNotFound(f"no link of account {account_id!r} to that subject")
+            conn.execute(sa.delete(links).where(*where))
+            self._record(conn, event)
+            return self._link(row)
+
+    def list_links(
+        self,
+        *,
+        issuer: str | None = None,
+        subject: str | None = None,
+        account_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Link]:
+        query = sa.select(links).order_by(links.c.issuer, links.c.subject, links.c.account_id)
+        if issuer is not None:
+            query = query.where(links.c.issuer == issuer)
+        if subject is not None:
+            query = query.where(links.c.subject == subject)
+        if account_id is not None:
+            query = query.where(links.c.account_id == account_id)
+        with self.engine.connect() as conn:
+            return [self._link(r) for r in conn.execute(query.limit(limit)).mappings()]
+
+    def links_for_subject(self, issuer: str, subject: str) -> list[Link]:
+        # every login asks this: a statement built once is a compiled-cache hit
+        with self.engine.connect() as conn:
+            found = conn.execute(_LINKS_OF_SUBJECT, {"issuer": issuer, "subject": subject})
+            return [self._link(r) for r in found.mappings()]
+
+    def links_for_account(self, account_id: str) -> list[Link]:
+        return self.list_links(account_id=account_id, limit=10_000)

@@ -1,0 +1,118 @@
+"""The views of the auth pages and :func:`require_session`: translation only."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Container, Iterator, Mapping
+from http.cookies import Morsel
+from typing import Any, TypeVar, cast
+
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotAllowed
+from django.http.multipartparser import MultiPartParserError
+from django.views.decorators.csrf import csrf_exempt
+
+from sso_bridge.web.core import AuthRoutes, Head, Reading, WebRequest, WebResponse
+from sso_bridge.web.django.apps import auth
+from sso_bridge.web.errors import RequestRefused
+
+__all__ = ["require_session", "route", "to_response"]
+
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
+
+
+def _head(request: HttpRequest) -> Head:
+    meta = request.META
+    query, client = meta.get("QUERY_STRING", ""), meta.get("REMOTE_ADDR", "")
+    headers = request.headers.items()
+    return Head(request.method or "GET", request.path, query, headers, request.COOKIES, client)
+
+
+def _reader(request: HttpRequest) -> Callable[[Reading], WebRequest]:
+    def fields() -> Iterator[tuple[str, str]]:
+        return ((name, value) for name, values in request.POST.lists() for value in values)
+
+    def read(reading: Reading) -> WebRequest:
+        # Django bounds the body by its Content-Length, which Reading checked already
+        try:
+            reading.add(request.body)
+        except RequestDataTooBig:  # DATA_UPLOAD_MAX_MEMORY_SIZE, when below our limit
+            raise RequestRefused(
+                "the request body is too large", code="web.form_too_large"
+            ) from None
+        return reading.request(fields, errors=(SuspiciousOperation, MultiPartParserError))
+
+    return read
+
+
+class _SetCookie(Morsel[str]):
+    """A ``Set-Cookie`` value as the library wrote it, among ``response.cookies`` (which
+    Django sends one header each; of two with one name the later is kept, as browsers do)."""
+
+    def __init__(self, header: str) -> None:
+        super().__init__()
+        name, _, rest = header.partition("=")
+        value = rest.split(";", 1)[0]
+        self.set(name, value, value)
+        self.header = header
+
+    def OutputString(self, attrs: Container[str] | None = None) -> str:
+        return self.header
+
+
+def _cookie(response: HttpResponseBase, header: str) -> None:
+    morsel = _SetCookie(header)
+    response.cookies[morsel.key] = morsel
+
+
+def to_response(auth: AuthRoutes, response: WebResponse) -> HttpResponse:
+    """A Django response for ``response`` (rendered, with its cookies). ``Connection`` is
+    left to the server: WSGI forbids it to applications (Django's server closes a
+    connection whose body was left unread itself)."""
+    rendered = auth.rendered(response)
+    result = HttpResponse(rendered.body, status=rendered.status)
+
+    def header(name: str, value: str) -> None:
+        if name.lower() != "connection":
+            result[name] = value
+
+    rendered.write(header, functools.partial(_cookie, result))
+    return result
+
+
+def route(methods: Mapping[str, str]) -> Callable[..., HttpResponseBase]:
+    """The view of one path of the auth pages: ``methods`` maps each method to its route
+    (:data:`~sso_bridge.web.core.PATHS`). The pages check their own CSRF tokens."""
+
+    @csrf_exempt
+    def view(request: HttpRequest, **params: str) -> HttpResponseBase:
+        name = methods.get(request.method or "")
+        if name is None:
+            return HttpResponseNotAllowed(list(methods))
+        pages = auth()
+        return to_response(
+            pages, pages.serve(name, pages.read(_head(request), _reader(request)), **params)
+        )
+
+    return view
+
+
+def require_session(view: View) -> View:
+    """Let only a live session through to ``view`` (see :meth:`AuthRoutes.require`); for a
+    class-based view, ``method_decorator(require_session)``. The view finds
+    ``request.sso_session`` and ``request.sso_csrf_token``; a POST, PUT, PATCH or DELETE
+    must carry that token (in place of Django's own CSRF check, which this view skips)."""
+
+    @functools.wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        pages = auth()
+        passed = pages.admit(pages.read(_head(request), _reader(request)))
+        if isinstance(passed, WebResponse):
+            return to_response(pages, passed)
+        setattr(request, "sso_session", passed.session)  # noqa: B010 - not an HttpRequest field
+        setattr(request, "sso_csrf_token", passed.csrf_token)  # noqa: B010
+        response = view(request, *args, **kwargs)
+        passed.write(functools.partial(_cookie, response))
+        return response
+
+    return cast(View, csrf_exempt(guarded))

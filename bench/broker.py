@@ -6,7 +6,7 @@
   an IP comparison.
 * Session validation over Redis: ``SessionManager.validate`` over ``RedisEphemeralStore``
   against one raw ``GET`` of the same key with the same client (one round trip).
-* A full brokered login: ``begin_federated`` then ``finish_oidc`` for a person whose
+* A full brokered login: ``begin_federated`` then ``finish`` for a person whose
   account is already linked, against mock_idp over its real HTTP interface (token
   endpoint, JWKS, userinfo). The IdP runs in a child process, so that its work (signing
   tokens, serving HTTP) neither counts nor shares this interpreter; the broker's CPU is
@@ -195,7 +195,7 @@ class Login:
         )
         code = self._conn.recv()
         resume = time.thread_time()
-        result = self.broker.finish_oidc(
+        result = self.broker.finish(
             "esia", {"code": code, "state": query["state"], "iss": self.issuer}, client
         )
         end = time.thread_time()

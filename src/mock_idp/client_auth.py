@@ -28,6 +28,7 @@ from mock_idp.clients import Client
 from mock_idp.errors import EsiaError
 from sso_bridge.errors import BridgeError
 from sso_bridge.esia import cms as esia_cms
+from sso_bridge.esia.errors import EsiaTimestampError
 from sso_bridge.keysize import rsa_key_acceptable
 from sso_bridge.oidc.keys import parse_jwks
 
@@ -44,7 +45,6 @@ MAX_CLIENT_ASSERTION_LENGTH: Final = 8 * 1024
 """Longest ``client_assertion`` (private_key_jwt) the token endpoint looks at."""
 ESIA_CMS_SKEW: Final = timedelta(minutes=5)
 """How far the v1 secret's timestamp may be from the IdP's clock."""
-_TIMESTAMP_CODES: Final = frozenset({"esia.timestamp_invalid", "esia.timestamp_stale"})
 
 
 class SeenAssertions:
@@ -141,9 +141,11 @@ def check_esia_cms_secret(client: Client, form: Mapping[str, str], now: datetime
             form.get("scope", ""), form["timestamp"], client.client_id, form.get("state", "")
         )
         esia_cms.verify_client_secret(form["client_secret"], message, certificate)
+    except EsiaTimestampError as exc:  # passed on as it is
+        raise EsiaError(f"client_secret refused ({exc.code})", code=exc.code) from None
     except BridgeError as exc:
-        code = exc.code if exc.code in _TIMESTAMP_CODES else "esia.secret_bad_signature"
-        raise EsiaError(f"client_secret refused ({exc.code})", code=code) from None
+        refusal = f"client_secret refused ({exc.code})"
+        raise EsiaError(refusal, code="esia.secret_bad_signature") from None
 
 
 def _assertion_issuer(assertion: str) -> str | None:

@@ -33,10 +33,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final, NamedTuple
 
-from sso_bridge.errors import BridgeError
+from sso_bridge.errors import BridgeError, Code, InvalidInput, declare
+from sso_bridge.esia import errors as esia_errors
 from sso_bridge.esia.errors_table import ESIA_NUMBERS
 
-__all__ = ["ESIA_ERRORS", "EsiaError", "EsiaErrorKind", "RedirectableError", "WrongCode"]
+__all__ = [
+    "ESIA_ERRORS",
+    "EsiaError",
+    "EsiaErrorKind",
+    "MockIdpConfigError",
+    "MockIdpError",
+    "RedirectableError",
+    "WrongCode",
+]
 
 
 def _esia(number: str) -> str:
@@ -118,19 +127,60 @@ ESIA_ERRORS: Final[Mapping[str, EsiaErrorKind]] = {
 """Every refusal of the OIDC side by its stable code: OAuth ``error``, ESIA number, status."""
 
 
-class EsiaError(BridgeError):
+class EsiaError(esia_errors.EsiaError):
     """A refusal with a stable ``esia.*`` code, an OAuth ``error``, an ESIA-style
     ``error_description`` and an HTTP ``status``, all three given by the code
-    (:data:`ESIA_ERRORS`)."""
+    (:data:`ESIA_ERRORS`). The codes only the mock IdP raises are declared here; it
+    shares the others (client authentication) with :mod:`sso_bridge.esia`."""
 
+    codes = declare(
+        Code("esia.unknown_client", 400, "The client_id is not registered with the IdP."),
+        Code("esia.bad_redirect_uri", 400, "The redirect_uri is not registered for this client."),
+        Code("esia.unsupported_response_type", 400, "The response_type must be code."),
+        Code("esia.invalid_request", 400, "The request lacks a parameter or has a bad one."),
+        Code("esia.invalid_scope", 400, "A scope is unknown."),
+        Code("esia.scope_missing", 400, "The authorization request names no scope."),
+        Code("esia.request_replayed", 400, "The same signed authorization request came twice."),
+        Code("esia.login_over", 400, "The login attempt is over; start the login again."),
+        Code("esia.login_timed_out", 400, "The login attempt timed out; start the login again."),
+        Code("esia.wrong_credentials", 400, "Wrong login or password; the attempt is over."),
+        Code("esia.not_confirmed", 400, "The client requires a confirmed account."),
+        Code(
+            "esia.second_factor_failed", 400, "Too many wrong one-time codes; the attempt is over."
+        ),
+        Code(
+            "esia.login_wrong_browser", 403, "The login began in another browser; start it again."
+        ),
+        Code(
+            "esia.invalid_client", 401, "The client's authentication failed; check its credentials."
+        ),
+        Code("esia.unsupported_grant_type", 400, "The grant_type is not one the IdP supports."),
+        Code(
+            "esia.invalid_grant", 400, "The code or refresh token is unknown, used or mismatched."
+        ),
+        Code("esia.code_expired", 400, "The authorization code expired; log in again."),
+        Code(
+            "esia.pkce_verifier_unexpected", 400, "A code_verifier for a code without a challenge."
+        ),
+        Code("esia.pkce_mismatch", 400, "The code_verifier does not match the code_challenge."),
+        Code(
+            "esia.certificate_hash_wrong",
+            401,
+            "The client_certificate_hash is not the registered one.",
+        ),
+        Code("esia.invalid_token", 401, "The access token is unknown or expired."),
+        Code("esia.forbidden", 403, "The access token lacks the scope or is another person's."),
+        Code("esia.not_found", 404, "No such person, organisation, collection or element."),
+        Code("esia.server_error", 500, "The mock IdP failed unexpectedly; see its log."),
+    )
     code = "esia.invalid_request"
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message, code=code)
         try:
-            kind = ESIA_ERRORS[self.code]
+            kind = ESIA_ERRORS[self.code if code is None else code]
         except KeyError:
-            raise ValueError(f"unknown ESIA error code {self.code!r}") from None
+            raise ValueError(f"unknown ESIA error code {code!r}") from None
+        super().__init__(message, code=code)
         self.error = kind.error
         self.esia_code = kind.esia_code
         self.status = kind.status
@@ -149,7 +199,30 @@ class RedirectableError(EsiaError):
         self.state = state
 
 
-class WrongCode(BridgeError):
+class MockIdpError(BridgeError):
+    """The mock IdP's own configuration, keys or login pages failed."""
+
+    family = "mock_idp"
+    about = "The mock IdP's own configuration, keys and login pages."
+    codes = declare(
+        Code("mock_idp.config_unreadable", 500, "The mock IdP's config file cannot be read."),
+        Code(
+            "mock_idp.config_invalid", 500, "The mock IdP's config file is not a YAML/JSON mapping."
+        ),
+        Code("mock_idp.bad_person", 500, "A person in the mock IdP's config has an invalid field."),
+        Code("mock_idp.bad_key", 500, "A mock IdP key cannot be loaded or does not fit."),
+        Code("mock_idp.bad_algorithm", 500, "The mock IdP has no key for the requested algorithm."),
+        Code("mock_idp.wrong_code", 401, "A wrong one-time code; the person may try again."),
+    )
+    code = "mock_idp.config_invalid"
+
+
+class MockIdpConfigError(MockIdpError, InvalidInput):
+    """The mock IdP's configuration, a person in it or a key cannot be used; also an
+    :class:`~sso_bridge.errors.InvalidInput`."""
+
+
+class WrongCode(MockIdpError):
     """A wrong second-factor code; the person may try again (``mock_idp.wrong_code``)."""
 
     code = "mock_idp.wrong_code"

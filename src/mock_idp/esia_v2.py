@@ -36,21 +36,13 @@ from typing import Final
 from mock_idp.errors import EsiaError
 from sso_bridge.errors import BridgeError
 from sso_bridge.esia import gost, secret
+from sso_bridge.esia.errors import EsiaClientAuthError
 
 SKEW: Final = timedelta(minutes=5)
 """How far a client's ``timestamp`` may be from the IdP's clock, either way."""
 
 _HEX_RE: Final = re.compile(r"[0-9a-fA-F]{64}")
 _MANDATORY: Final = ("client_certificate_hash", "timestamp", "client_secret", "state")
-_PASSED_ON: Final = frozenset(
-    {
-        "esia.field_too_long",
-        "esia.timestamp_invalid",
-        "esia.timestamp_stale",
-        "esia.secret_malformed",
-        "esia.secret_bad_signature",
-    }
-)
 
 
 def check_request(
@@ -101,12 +93,10 @@ def check_request(
             redirect_uri=params.get("redirect_uri", ""),
             code=code,
         )
-    except BridgeError as exc:
-        known = exc.code in _PASSED_ON
-        raise EsiaError(
-            exc.message if known else "client_secret does not verify",
-            code=exc.code if known else "esia.secret_bad_signature",
-        ) from None
+    except EsiaClientAuthError as exc:  # passed on as it is
+        raise EsiaError(exc.message, code=exc.code) from None
+    except BridgeError:
+        raise EsiaError("client_secret does not verify", code="esia.secret_bad_signature") from None
 
 
 MAX_REMEMBERED: Final = 100_000

@@ -28,8 +28,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jose import jwk
 
+from mock_idp.errors import MockIdpConfigError
 from sso_bridge import base64url
-from sso_bridge.errors import BridgeError, InvalidInput
+from sso_bridge.errors import BridgeError
 from sso_bridge.esia import gost
 from sso_bridge.esia.tokens import certificate_kid
 from sso_bridge.jsonparse import parse_json
@@ -61,7 +62,7 @@ class SigningKey:
         object.__setattr__(self, "signer", jwk.construct(self.private_key, self.alg))
         if self.certificate is not None:
             if self.certificate.public_key() != self.private_key.public_key():
-                raise InvalidInput(
+                raise MockIdpConfigError(
                     f"{self.kid}: the certificate is not the key's", code="mock_idp.bad_key"
                 )
         elif isinstance(self.private_key, rsa.RSAPrivateKey):
@@ -81,7 +82,9 @@ class SigningKey:
         elif alg == "ES256":
             key = ec.generate_private_key(ec.SECP256R1())
         else:
-            raise InvalidInput(f"unsupported algorithm {alg!r}", code="mock_idp.bad_algorithm")
+            raise MockIdpConfigError(
+                f"unsupported algorithm {alg!r}", code="mock_idp.bad_algorithm"
+            )
         return cls(_thumbprint(key), alg, key)
 
     def public_jwk(self) -> dict[str, str]:
@@ -126,9 +129,11 @@ class GostSigningKey:
                 return cls(key, gost.self_signed_certificate(key, "mock ESIA", datetime.now(UTC)))
             certificate = gost.load_certificate(certificate_pem)
         except BridgeError as exc:
-            raise InvalidInput(f"GOST key: {exc.message}", code="mock_idp.bad_key") from None
+            raise MockIdpConfigError(f"GOST key: {exc.message}", code="mock_idp.bad_key") from None
         if certificate.public_key != key.public_key():
-            raise InvalidInput("the GOST certificate is not the key's", code="mock_idp.bad_key")
+            raise MockIdpConfigError(
+                "the GOST certificate is not the key's", code="mock_idp.bad_key"
+            )
         return cls(key, certificate)
 
     def private_pem(self) -> bytes:
@@ -183,7 +188,7 @@ def _public_members(key: PrivateKey) -> dict[str, str]:
 def _check_size(key: PrivateKey, name: str) -> None:
     """Refuse an RSA key outside the library's one size rule (:mod:`sso_bridge.keysize`)."""
     if not rsa_key_acceptable(key):
-        raise InvalidInput(
+        raise MockIdpConfigError(
             f"{name}: an RSA key must have {MIN_RSA_KEY_BITS} to {MAX_RSA_KEY_BITS} bits",
             code="mock_idp.bad_key",
         )
@@ -205,7 +210,9 @@ def _saved_certificate(directory: Path, kid: str) -> x509.Certificate | None:
     try:
         return x509.load_pem_x509_certificate(path.read_bytes())
     except ValueError as exc:
-        raise InvalidInput(f"{kid}: bad certificate ({exc})", code="mock_idp.bad_key") from None
+        raise MockIdpConfigError(
+            f"{kid}: bad certificate ({exc})", code="mock_idp.bad_key"
+        ) from None
 
 
 class KeyRing:
@@ -230,7 +237,9 @@ class KeyRing:
         try:
             return self._keys[self._active[alg]]
         except KeyError:
-            raise InvalidInput(f"no active {alg} key", code="mock_idp.bad_algorithm") from None
+            raise MockIdpConfigError(
+                f"no active {alg} key", code="mock_idp.bad_algorithm"
+            ) from None
 
     def active_gost(self) -> GostSigningKey:
         """The GOST key that signs tokens now."""
@@ -302,7 +311,7 @@ class KeyRing:
             pem = (directory / f"{kid}.pem").read_bytes()
             private = serialization.load_pem_private_key(pem, password=None)
             if not isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-                raise InvalidInput(f"{kid}: unsupported key type", code="mock_idp.bad_key")
+                raise MockIdpConfigError(f"{kid}: unsupported key type", code="mock_idp.bad_key")
             _check_size(private, kid)
             keys.append(SigningKey(kid, alg, private, _saved_certificate(directory, kid)))
         gost_keys = [
@@ -334,10 +343,10 @@ class KeyRing:
             try:
                 private = serialization.load_pem_private_key(pem, password=None)
             except (ValueError, TypeError) as exc:
-                raise InvalidInput(f"{alg} key: {exc}", code="mock_idp.bad_key") from None
+                raise MockIdpConfigError(f"{alg} key: {exc}", code="mock_idp.bad_key") from None
             expected = rsa.RSAPrivateKey if alg == "RS256" else ec.EllipticCurvePrivateKey
             if alg not in ALGORITHMS or not isinstance(private, expected):
-                raise InvalidInput(f"a {alg} key does not fit", code="mock_idp.bad_key")
+                raise MockIdpConfigError(f"a {alg} key does not fit", code="mock_idp.bad_key")
             _check_size(private, alg)
             keys.append(SigningKey(_thumbprint(private), alg, private))
         given = {k.alg for k in keys}

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import attrs
 
+from mock_idp.errors import MockIdpConfigError
 from sso_bridge.errors import InvalidInput
 
 _KPP_RE: Final = re.compile(r"[0-9]{4}[0-9A-Z]{2}[0-9]{3}")
@@ -86,7 +87,7 @@ def valid_kpp(value: str) -> bool:
 
 
 def _bad(owner: object, message: str) -> InvalidInput:
-    return InvalidInput(f"person {owner}: {message}", code="mock_idp.bad_person")
+    return MockIdpConfigError(f"person {owner}: {message}", code="mock_idp.bad_person")
 
 
 def _text(owner: object, data: Mapping[str, Any], field: str) -> str:

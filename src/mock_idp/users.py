@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 import yaml
 
+from mock_idp.errors import MockIdpConfigError
 from mock_idp.orgs import OrgRole, role_from_dict, role_to_dict
 from sso_bridge.errors import InvalidInput
 from sso_bridge.jsonparse import parse_json
@@ -130,7 +131,7 @@ def _login_key(value: str) -> str:
 
 
 def _bad(oid: object, message: str) -> InvalidInput:
-    return InvalidInput(f"person {str(oid)[:40]}: {message}", code="mock_idp.bad_person")
+    return MockIdpConfigError(f"person {str(oid)[:40]}: {message}", code="mock_idp.bad_person")
 
 
 MAX_OID = 2**63 - 1
@@ -306,7 +307,9 @@ def load_config(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise InvalidInput(f"{path}: {exc.strerror}", code="mock_idp.config_unreadable") from None
+        raise MockIdpConfigError(
+            f"{path}: {exc.strerror}", code="mock_idp.config_unreadable"
+        ) from None
     try:
         if path.suffix == ".json":
             data = parse_json(text, max_bytes=MAX_CONFIG_BYTES)
@@ -314,11 +317,13 @@ def load_config(path: Path) -> dict[str, Any]:
             data = yaml.safe_load(text)
     except (InvalidInput, yaml.YAMLError) as exc:
         reason = exc.message if isinstance(exc, InvalidInput) else " ".join(str(exc).split())
-        raise InvalidInput(f"{path}: {reason}", code="mock_idp.config_invalid") from None
+        raise MockIdpConfigError(f"{path}: {reason}", code="mock_idp.config_invalid") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise InvalidInput(f"{path}: expected a mapping at the top", code="mock_idp.config_invalid")
+        raise MockIdpConfigError(
+            f"{path}: expected a mapping at the top", code="mock_idp.config_invalid"
+        )
     return data
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from sso_bridge.errors import InvalidInput
+from sso_bridge.errors import IdentityError
 
 
 class AccountStatus(enum.StrEnum):
@@ -92,7 +92,7 @@ class FederatedIdentity:
 
     def __attrs_post_init__(self) -> None:
         if not self.issuer or not self.subject:
-            raise InvalidInput(
+            raise IdentityError(
                 "a federated identity needs an issuer and a subject",
                 code="identity.missing_subject",
             )

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sso_bridge.errors import InvalidInput
+from sso_bridge.errors import IdentityError, InvalidInput
 from sso_bridge.jsonparse import parse_json
 from sso_bridge.matching.normalize import parse_date
 from sso_bridge.model import (
@@ -42,18 +42,18 @@ IDENTITY_FIELDS = frozenset(
 def identity_from_json(data: Any) -> FederatedIdentity:
     """A :class:`FederatedIdentity` from a JSON object; raises ``identity.*`` errors."""
     if not isinstance(data, Mapping):
-        raise InvalidInput("the identity must be a JSON object", code="identity.invalid")
+        raise IdentityError("the identity must be a JSON object", code="identity.invalid")
     unknown = sorted(set(data) - IDENTITY_FIELDS)
     if unknown:
-        raise InvalidInput(
+        raise IdentityError(
             f"unknown identity field(s): {', '.join(unknown)}", code="identity.unknown_field"
         )
     for name in IDENTITY_FIELDS - {"verified"}:
         if data.get(name) is not None and not isinstance(data[name], str):
-            raise InvalidInput(f"{name} must be a string", code="identity.invalid")
+            raise IdentityError(f"{name} must be a string", code="identity.invalid")
     verified = data.get("verified", False)
     if not isinstance(verified, bool):
-        raise InvalidInput("verified must be true or false", code="identity.invalid")
+        raise IdentityError("verified must be true or false", code="identity.invalid")
     birth = data.get("birth_date")
     return FederatedIdentity(
         issuer=data.get("issuer") or "",
@@ -77,7 +77,7 @@ def identity_from_text(text: bytes | str) -> FederatedIdentity:
     try:
         data = parse_json(text)
     except InvalidInput as exc:
-        raise InvalidInput(exc.message, code="identity.bad_json") from None
+        raise IdentityError(exc.message, code="identity.bad_json") from None
     return identity_from_json(data)
 
 

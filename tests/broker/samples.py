@@ -7,9 +7,9 @@ from typing import Any
 
 from sso_bridge.broker.machine import events as ev
 from sso_bridge.broker.machine import states as st
-from sso_bridge.errors import BridgeError
 from sso_bridge.matching.keys import MatchKeys
 from sso_bridge.mfa import Challenge
+from sso_bridge.mfa.errors import MfaError
 from sso_bridge.model import LinkMethod, LocalAccount, MatchDecision, Outcome
 
 NOW = datetime(2025, 9, 1, 8, 0, tzinfo=UTC)
@@ -45,9 +45,9 @@ SECOND = st.AwaitingSecondFactor(FRAME, "a1", "c1", st.ViaPassword())
 
 STATES: dict[st.State, st.MachineState] = {
     st.State.START: st.Start(),
-    st.State.AWAITING_IDP: st.AwaitingIdp(FRAME, "esia", st.SamlRequest("r1", "s1")),
+    st.State.AWAITING_IDP: st.AwaitingIdp(FRAME, "esia", st.IdpRequest("s1", {"request_id": "r1"})),
     st.State.AWAITING_IDP_TO_LINK: st.AwaitingIdpToLink(
-        FRAME, "esia", st.OidcRequest({"state": "s1"}), "a1", "sess1"
+        FRAME, "esia", st.IdpRequest("s1", {"state": "s1"}), "a1", "sess1"
     ),
     st.State.READING_LINKS: st.ReadingLinks(FRAME, PERSON, idp_initiated=False),
     st.State.MATCHING: st.Matching(FRAME, PERSON),
@@ -66,14 +66,19 @@ STATES: dict[st.State, st.MachineState] = {
     st.State.REFUSED: st.Refused("broker.no_match"),
 }
 
-WRONG = BridgeError("the code is wrong", code="mfa.wrong_code")
+WRONG = MfaError("the code is wrong", code="mfa.wrong_code")
 
 EVENTS: dict[ev.Event, ev.MachineEvent] = {
     ev.Event.BEGIN_FEDERATED: ev.FederatedBegun(
-        BROWSER, "esia", st.SamlRequest("r1", "s1"), "https://idp.test/sso"
+        BROWSER, "esia", st.IdpRequest("s1", {"request_id": "r1"}), "https://idp.test/sso"
     ),
     ev.Event.BEGIN_LINK: ev.LinkBegun(
-        BROWSER, "esia", st.SamlRequest("r1", "s1"), "https://idp.test/sso", "a1", "sess1"
+        BROWSER,
+        "esia",
+        st.IdpRequest("s1", {"request_id": "r1"}),
+        "https://idp.test/sso",
+        "a1",
+        "sess1",
     ),
     ev.Event.BEGIN_LOCAL: ev.LocalBegun(BROWSER),
     ev.Event.BEGIN_SWITCH: ev.SwitchBegun(

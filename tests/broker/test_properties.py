@@ -40,7 +40,7 @@ policies = hs.builds(
 ids = hs.sampled_from(sorted(ACCOUNTS))
 some_accounts = hs.lists(ids, max_size=3, unique=True).map(lambda a: tuple(ACCOUNTS[i] for i in a))
 persons = hs.builds(lambda mfa: attrs.evolve(PERSON, idp_mfa=mfa), hs.booleans())
-request = st.SamlRequest("r", "s")
+request = st.IdpRequest("s", {"request_id": "r"})
 
 
 def _candidates(chosen: tuple[Any, ...]) -> tuple[Candidate, ...]:

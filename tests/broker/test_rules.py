@@ -72,14 +72,14 @@ def test_a_login_starts_with_a_frame_of_the_step_lifetime() -> None:
 
 
 def test_the_idp_answer_asks_for_the_links_first() -> None:
-    waiting = st.AwaitingIdp(FRAME, "esia", st.SamlRequest("r", "s"))
+    waiting = st.AwaitingIdp(FRAME, "esia", st.IdpRequest("s", {"request_id": "r"}))
     out = run(waiting, ev.IdpAnswered(PERSON))
     assert out.state == st.ReadingLinks(FRAME, PERSON, idp_initiated=False)
     assert out.effects == (fx.AskLinks("https://idp.test", "1000"),)
 
 
 def test_a_link_from_settings_links_and_ends() -> None:
-    waiting = st.AwaitingIdpToLink(FRAME, "esia", st.OidcRequest({"state": "s"}), "a9", "x")
+    waiting = st.AwaitingIdpToLink(FRAME, "esia", st.IdpRequest("s", {"state": "s"}), "a9", "x")
     out = run(waiting, ev.IdpAnswered(PERSON))
     assert out.state == st.LinkMade("a9")
     assert out.effects == (fx.LinkFromSettings(PERSON.identity, "a9"),)

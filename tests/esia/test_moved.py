@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+import attrs
 import pytest
 
 from sso_bridge.errors import ConfigError
@@ -20,10 +21,11 @@ from sso_bridge.esia.cms import sign_client_secret
 from sso_bridge.esia.config import EsiaAuthMethod, EsiaConfig, esia_provider_config
 from sso_bridge.esia.keys import GostKeyring
 from sso_bridge.esia.person_api import identity_from_esia_person
-from sso_bridge.esia.provider import EsiaRelyingParty
+from sso_bridge.esia.provider import EsiaProvider, EsiaRelyingParty
 from sso_bridge.esia.signer import InProcessGostSigner
 from sso_bridge.oidc import OidcError, ProviderConfig, RelyingParty
 from sso_bridge.oidc.http import HttpResponse
+from sso_bridge.oidc.provider import OidcProvider
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 BASE = "https://esia.example"
@@ -115,7 +117,7 @@ def test_the_generic_relying_party_builds_the_esia_one_for_an_esia_config() -> N
     assert made.config.esia_person_api == BASE
 
 
-def test_a_plain_provider_has_no_person_api() -> None:
+def test_a_plain_provider_knows_nothing_of_esia() -> None:
     config = ProviderConfig(
         issuer="https://idp.example/",
         authorization_endpoint="https://idp.example/a",
@@ -127,16 +129,24 @@ def test_a_plain_provider_has_no_person_api() -> None:
     )
     rp = RelyingParty(config, _NoHttp())
     assert type(rp) is RelyingParty
-    assert config.esia_person_api is None
-    tokens: Any = None
-    for call in (
-        lambda: rp.esia_person(tokens),
-        lambda: rp.esia_roles(tokens, employers=()),
-        lambda: rp.esia_organisation(tokens, 1),
-    ):
-        with pytest.raises(OidcError) as caught:
-            call()
-        assert caught.value.code == "oidc.config_invalid"
+    assert not hasattr(config, "esia_person_api")
+    for name in ("esia_person", "esia_roles", "esia_organisation"):
+        assert not hasattr(rp, name)
+    assert type(OidcProvider("idp", rp)) is OidcProvider
+    with pytest.raises(OidcError) as caught:
+        EsiaProvider("esia", rp)
+    assert caught.value.code == "oidc.config_invalid"
+
+
+def test_the_generic_provider_builds_the_esia_one_for_an_esia_relying_party() -> None:
+    rp = RelyingParty(_esia_config(), _NoHttp())
+    made = OidcProvider("esia", rp, title="ESIA", enabled=False)
+    assert type(made) is EsiaProvider
+    assert (made.name, made.title, made.enabled, made.issuer) == (
+        "esia", "ESIA", False, "http://esia.example/"
+    )  # fmt: skip
+    assert type(attrs.evolve(made, enabled=True)) is EsiaProvider
+    assert type(OidcProvider(name="esia", relying_party=rp)) is EsiaProvider
 
 
 def test_oidc_imports_no_esia() -> None:

@@ -124,7 +124,7 @@ def test_the_teacher_parent_chooses_an_account_then_switches(demo: Demo) -> None
     assert chooser.status_code == 200, chooser.text
     assert chooser.text.count('name="account"') == 3
     chosen = demo.browser.post(
-        "/auth/choose", data={"step": _field(chooser.text, "step"), "account": "t-smirnova"}
+        "/auth/choose", data={"step_id": _field(chooser.text, "step_id"), "account": "t-smirnova"}
     )
     assert chosen.headers["location"] == "/diary"
     journal = demo.browser.get("/diary")
@@ -145,7 +145,7 @@ def _local_login(demo: Demo, key: str, password: str | None = None) -> httpx.Res
     person = BY_KEY[key]
     page = demo.browser.get("/auth/login")
     form = {
-        "step": _field(page.text, "step"),
+        "step": _field(page.text, "step_id"),
         "org": person.org_id or "",
         "login": person.login or "",
         "password": password or person.password or "",
@@ -160,7 +160,7 @@ def test_a_teacher_enters_a_grade(demo: Demo) -> None:
     code = demo.portal.sender.last_code_for(phone)
     assert code is not None
     done = demo.browser.post(
-        "/auth/second-factor", data={"step": _field(code_page.text, "step"), "code": code}
+        "/auth/second-factor", data={"step_id": _field(code_page.text, "step_id"), "code": code}
     )
     assert done.headers["location"] == "/diary"
     page = demo.browser.get("/journal/lyc2-9a")

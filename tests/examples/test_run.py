@@ -111,12 +111,12 @@ def test_the_launched_portal_ignores_a_spoofed_forwarded_for(tmp_path: Path) -> 
         _wait_for(base + "/", process, deadline)
         with httpx.Client(base_url=base, timeout=10, headers=SPOOFED) as browser:
             page = browser.get("/auth/login")
-            form = {"step": _field(page.text, "step"), "org": "lyc2", "login": "popov"}
+            form = {"step_id": _field(page.text, "step_id"), "org": "lyc2", "login": "popov"}
             answer = browser.post("/auth/local", data={**form, "password": "Shkola-2024"})
             if answer.status_code == 200 and 'name="code"' in answer.text:
                 code = _code_for(lines, "+7 900 000-00-06", deadline)
-                step = _field(answer.text, "step")
-                answer = browser.post("/auth/second-factor", data={"step": step, "code": code})
+                step = _field(answer.text, "step_id")
+                answer = browser.post("/auth/second-factor", data={"step_id": step, "code": code})
             assert answer.status_code == 303, answer.text
             assert browser.cookies.get("sso_session")
             # from the real address, without the header: the same client as at login

@@ -44,7 +44,7 @@ def refused(code: str) -> pytest.RaisesExc[BridgeError]:
 def oidc_login(world: World, oid: int, browser: str = "browser-1") -> object:
     client = world.client(browser)
     redirect = world.broker.begin_federated("esia", client)
-    return world.broker.finish_oidc("esia", world.oidc_callback(redirect, oid), client)
+    return world.broker.finish("esia", world.oidc_callback(redirect, oid), client)
 
 
 def login(world: World, oid: int, protocol: str, browser: str = "browser-1") -> object:
@@ -54,7 +54,7 @@ def login(world: World, oid: int, protocol: str, browser: str = "browser-1") -> 
     client = world.client(browser)
     redirect = world.broker.begin_federated("esia-saml", client)
     assert isinstance(redirect, Redirect)
-    return world.broker.finish_saml("esia-saml", world.saml_post(redirect, oid), client)
+    return world.broker.finish("esia-saml", world.saml_post(redirect, oid), client)
 
 
 def issuer_of(world: World, protocol: str) -> str:
@@ -230,8 +230,8 @@ def test_a_foreign_saml_answer_leaves_the_login_to_its_owner(world: World) -> No
     assert isinstance(mine, Redirect)
     form = world.saml_post(mine, ANNA)
     with refused("broker.step_foreign"):
-        world.broker.finish_saml("esia-saml", form, world.client("attacker"))
-    result = world.broker.finish_saml("esia-saml", form, world.client("victim"))
+        world.broker.finish("esia-saml", form, world.client("attacker"))
+    result = world.broker.finish("esia-saml", form, world.client("victim"))
     assert isinstance(result, LoggedIn)
 
 
@@ -261,9 +261,9 @@ def test_logout_revokes_open_linking_proofs(world: World) -> None:
 def test_an_oidc_callback_without_its_step_is_refused(world: World) -> None:
     redirect = world.broker.begin_federated("esia", world.client())
     params = world.oidc_callback(redirect, ANNA)
-    assert isinstance(world.broker.finish_oidc("esia", params, world.client()), LoggedIn)
+    assert isinstance(world.broker.finish("esia", params, world.client()), LoggedIn)
     with refused("broker.step_unknown"):
-        world.broker.finish_oidc("esia", params, world.client())
+        world.broker.finish("esia", params, world.client())
 
 
 def test_a_disabled_provider_lets_nobody_in(world: World) -> None:
@@ -271,7 +271,7 @@ def test_a_disabled_provider_lets_nobody_in(world: World) -> None:
     params = world.oidc_callback(redirect, ANNA)
     disabled = world.broker_like(providers=(OidcProvider("esia", world.rp, enabled=False),))
     with refused("broker.provider_disabled"):
-        disabled.finish_oidc("esia", params, world.client())
+        disabled.finish("esia", params, world.client())
     with refused("broker.provider_disabled"):
         disabled.begin_federated("esia", world.client())
     assert links_of(world, ANNA) == {}
@@ -296,7 +296,7 @@ def test_saml_login_links_and_logs_in(world: World) -> None:
     redirect = world.broker.begin_federated("esia-saml", client)
     assert isinstance(redirect, Redirect)
     form = world.saml_post(redirect, ANNA)
-    result = world.broker.finish_saml("esia-saml", form, client)
+    result = world.broker.finish("esia-saml", form, client)
     assert isinstance(result, LoggedIn)
     assert result.session.account_id == "a-anna"
     assert result.session.issuer == world.saml.idp_entity_id
@@ -306,7 +306,7 @@ def test_saml_answer_for_another_browsers_login_is_refused(world: World) -> None
     mine = world.broker.begin_federated("esia-saml", world.client("victim"))
     form = world.saml_post(mine, ANNA)
     with refused("broker.step_foreign"):
-        world.broker.finish_saml("esia-saml", form, world.client("attacker"))
+        world.broker.finish("esia-saml", form, world.client("attacker"))
 
 
 # -- linking from settings -------------------------------------------------------------------
@@ -316,7 +316,7 @@ def test_link_from_settings_then_unlink(world: World) -> None:
     client = world.client()
     logged = world.local_login("club", "ivanov", client)
     redirect = world.broker.begin_link(logged.token, "esia", client)
-    linked = world.broker.finish_oidc("esia", world.oidc_callback(redirect, MARIA), client)
+    linked = world.broker.finish("esia", world.oidc_callback(redirect, MARIA), client)
     assert isinstance(linked, LinkedFromSettings)
     assert links_of(world, MARIA) == {"c-ivan": LinkMethod.SETTINGS}
     assert [link.subject for link in world.broker.linked_accounts(logged.session)] == [str(MARIA)]

@@ -40,7 +40,7 @@ def start_local(world: World, org: str, login: str, password: str = LOCAL_PASSWO
 def federated(world: World, oid: int, browser: str = "browser-1", **kw: str) -> object:
     client = world.client(browser)
     redirect = world.broker.begin_federated("esia", client)
-    return world.broker.finish_oidc("esia", world.oidc_callback(redirect, oid, **kw), client)
+    return world.broker.finish("esia", world.oidc_callback(redirect, oid, **kw), client)
 
 
 # -- second factor ---------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def test_the_grade_form_comes_back_after_logging_in_again(world: World) -> None:
     )
     client = world.client()
     redirect = world.broker.begin_federated("esia", client, kept=kept)
-    again = world.broker.finish_oidc("esia", world.oidc_callback(redirect, ANNA), client)
+    again = world.broker.finish("esia", world.oidc_callback(redirect, ANNA), client)
     assert isinstance(again, LoggedIn)
     assert again.restored == SavedRequest(
         method="POST", path="/journal/7b/grades", form=tuple(fields), account_id="a-anna"
@@ -311,7 +311,7 @@ def test_two_brokers_over_postgresql_and_redis_act_as_one(tmp_path: Path) -> Non
         one, two = world.broker, world.broker_like()
         client = world.client()
         redirect = one.begin_federated("esia", client)
-        chooser = two.finish_oidc("esia", world.oidc_callback(redirect, MARIA), client)
+        chooser = two.finish("esia", world.oidc_callback(redirect, MARIA), client)
         assert isinstance(chooser, ChooseAccount)
         logged = one.choose(chooser.step_id, "p-maria", client)
         assert isinstance(logged, LoggedIn)

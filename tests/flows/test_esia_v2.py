@@ -325,7 +325,7 @@ def staff_login(tmp_path: Path, oid: int, policy: BrokerPolicy = POLICY) -> Any:
     broker = world.broker_like(providers=(OidcProvider("esia", world.rp),), policy=policy)
     client = world.client()
     redirect = broker.begin_federated("esia", client)
-    return broker.finish_oidc("esia", world.oidc_callback(redirect, oid), client)
+    return broker.finish("esia", world.oidc_callback(redirect, oid), client)
 
 
 def test_a_teacher_esia_lists_at_the_school_gets_in(tmp_path: Path) -> None:

@@ -27,17 +27,12 @@ from starlette.routing import Route
 from werkzeug.serving import make_server
 
 from helpers.accounts import KEY, ORGS, make_account
+from helpers.broker import CHEAP_HASHER
 from helpers.clock import FixedClock
 from mock_idp.server import RunningIdP, free_port
 from sso_bridge.audit import InMemoryAuditLog
 from sso_bridge.broker import Broker, BrokerPolicy, OidcProvider, SamlProvider
-from sso_bridge.mfa import (
-    InMemoryCredentialStore,
-    LocalPasswords,
-    OutboxSender,
-    SecondFactorPolicy,
-    password_hasher,
-)
+from sso_bridge.mfa import InMemoryCredentialStore, OutboxSender, SecondFactorPolicy
 from sso_bridge.model import AuditAction, AuditEvent, Link, LinkMethod
 from sso_bridge.oidc import HttpxClient, RelyingParty, discover
 from sso_bridge.saml import InMemoryReplayCache, InMemoryRequestStore, ServiceProviderConfig
@@ -195,9 +190,8 @@ class World:
                 second_factor=SecondFactorPolicy(staff_roles={"director"}, for_local_logins=False)
             ),
             clock=self.clock,
+            password_hasher=CHEAP_HASHER,
         )
-        cheap = password_hasher(time_cost=1, memory_cost=8, parallelism=1)
-        self.broker.passwords = LocalPasswords(self.credentials, hasher=cheap)
         now = self.clock.now()
         self.broker.passwords.set_password(TEACHER.account_id, PASSWORD, now)
         self.broker.passwords.set_password(DIRECTOR.account_id, PASSWORD, now)
@@ -311,7 +305,12 @@ class World:
         """The login page's local form, filled in and sent; its answer."""
         page = self.browser.get("/auth/login" + query)
         assert page.status_code == 200, page.text
-        form = {"step": field(page.text, "step"), "org": org, "login": login, "password": password}
+        form = {
+            "step_id": field(page.text, "step_id"),
+            "org": org,
+            "login": login,
+            "password": password,
+        }
         return self.browser.post("/auth/local", data=form)
 
     def post_pairs(self, path: str, pairs: list[tuple[str, str]]) -> httpx.Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ from helpers.clock import FixedClock
 from sso_bridge import codes
 from sso_bridge.audit import InMemoryAuditLog
 from sso_bridge.broker import Broker, BrokerPolicy
-from sso_bridge.errors import BridgeError, ConfigError
+from sso_bridge.broker.errors import BrokerError
+from sso_bridge.errors import ConfigError, StoreError, family_class
 from sso_bridge.mfa import (
     InMemoryCredentialStore,
     LocalPasswords,
@@ -101,7 +103,9 @@ EXPLAINED = {
 
 @pytest.mark.parametrize(("code", "texts"), EXPLAINED.items())
 def test_error_pages_say_what_to_do(routes: AuthRoutes, code: str, texts: tuple[str, str]) -> None:
-    response = routes.error_response(BridgeError("detail for the log", code=code), get("/auth/x"))
+    response = routes.error_response(
+        family_class(code.partition(".")[0])("detail for the log", code=code), get("/auth/x")
+    )
     status, headers, body = render(routes, response)
     assert status == codes.describe(code).status
     russian, english = texts
@@ -115,7 +119,7 @@ def test_error_pages_say_what_to_do(routes: AuthRoutes, code: str, texts: tuple[
 
 
 def test_other_errors_get_the_generic_text_and_the_code(routes: AuthRoutes) -> None:
-    exc = BridgeError("the database said no", code="store.error")
+    exc = StoreError("the database said no")
     status, _, body = render(routes, routes.error_response(exc, get("/auth/x")))
     assert status == 500
     assert "Что-то пошло не так" in body
@@ -167,7 +171,7 @@ def test_english_first_when_configured(broker: Broker) -> None:
 def test_host_templates_come_first(broker: Broker, tmp_path: Path) -> None:
     (tmp_path / "error.html").write_text("<p>our own page: {{ code }}</p>", encoding="utf-8")
     routes = AuthRoutes(broker, WebConfig(template_dirs=[tmp_path]))
-    response = routes.error_response(BridgeError("x", code="broker.no_match"), get("/auth/x"))
+    response = routes.error_response(BrokerError("x", code="broker.no_match"), get("/auth/x"))
     assert render(routes, response)[2] == "<p>our own page: broker.no_match</p>"
     _, _, login = render(routes, routes.handle("login_page", get("/auth/login")))
     assert "Вход по логину школы" in login  # the others are still the bundled ones
@@ -225,11 +229,11 @@ def test_trusted_proxies_give_the_client_address(broker: Broker) -> None:
     request = WebRequest(
         "GET", "/auth/login", headers={"x-forwarded-for": "203.0.113.5"}, remote_addr="10.1.2.3"
     )
-    assert routes.visit(request).client.ip == "203.0.113.5"
+    assert routes.visit(request).client.ip == ip_address("203.0.113.5")
     direct = WebRequest(
         "GET", "/auth/login", headers={"x-forwarded-for": "203.0.113.5"}, remote_addr=IP
     )
-    assert routes.visit(direct).client.ip == IP
+    assert routes.visit(direct).client.ip == ip_address(IP)
 
 
 def test_config_is_checked() -> None:

@@ -40,7 +40,7 @@ def test_the_test_client_logs_in_and_reaches_the_guarded_view(client: Client) ->
     assert "sso_browser" in page.cookies
     assert page.headers["Cache-Control"] == "no-store"
     assert "nonce-" in page.headers["Content-Security-Policy"]
-    form = {"step": field(page.text, "step"), "org": "sch1", "login": "smirnova"}
+    form = {"step_id": field(page.text, "step_id"), "org": "sch1", "login": "smirnova"}
     back = client.post("/auth/local", {**form, "password": "Uchitel-2024"})
     assert back.status_code == 303, back.text
     grades = client.get("/grades")
@@ -115,7 +115,7 @@ def test_requests_over_the_limits_are_refused(
 
 def test_a_multipart_form_within_the_limits_reaches_the_view(client: Client) -> None:
     page = client.get("/auth/login")
-    form = {"step": field(page.text, "step"), "org": "sch1", "login": "smirnova"}
+    form = {"step_id": field(page.text, "step_id"), "org": "sch1", "login": "smirnova"}
     back = client.post("/auth/local", {**form, "password": "Uchitel-2024"}, format="multipart")
     assert back.status_code == 303, back.text
 

@@ -71,7 +71,7 @@ def test_a_wrong_password_shows_the_error_and_keeps_the_form(world: World) -> No
     again = world.browser.post(
         "/auth/local",
         data={
-            "step": field(page.text, "step"),
+            "step": field(page.text, "step_id"),
             "org": "sch1",
             "login": "smirnova",
             "password": PASSWORD,
@@ -165,7 +165,7 @@ def test_the_second_factor_page(world: World) -> None:
     assert "Осталось попыток: 5." in page.text
     assert 'action="/auth/second-factor/resend"' in page.text
     wrong = world.browser.post(
-        "/auth/second-factor", data={"step": field(page.text, "step"), "code": "000000x"}
+        "/auth/second-factor", data={"step_id": field(page.text, "step_id"), "code": "000000x"}
     )
     assert wrong.status_code == 401
     assert "Неверный код." in wrong.text
@@ -173,7 +173,7 @@ def test_the_second_factor_page(world: World) -> None:
     code = world.sender.last_code_for("+7 900 555-12-34")
     assert code is not None
     done = world.browser.post(
-        "/auth/second-factor", data={"step": field(wrong.text, "step"), "code": code}
+        "/auth/second-factor", data={"step_id": field(wrong.text, "step_id"), "code": code}
     )
     assert done.status_code == 303
     assert f"grades of {DIRECTOR.account_id}" in world.browser.get("/grades").text
@@ -232,7 +232,8 @@ def test_choose_among_linked_accounts_then_switch(world: World) -> None:
     assert "Школа № 1" in chooser.text
     assert "Школа № 2" in chooser.text
     chosen = world.browser.post(
-        "/auth/choose", data={"step": field(chooser.text, "step"), "account": TEACHER.account_id}
+        "/auth/choose",
+        data={"step_id": field(chooser.text, "step_id"), "account": TEACHER.account_id},
     )
     assert chosen.status_code == 303, chosen.text
     settings = world.browser.get("/auth/settings")
@@ -247,7 +248,7 @@ def test_choose_among_linked_accounts_then_switch(world: World) -> None:
 
 def test_a_form_over_the_limit_is_refused_unread(world: World) -> None:
     big = "x" * (world.config.max_form_bytes + 1)
-    refused = world.browser.post("/auth/local", data={"step": "s", "login": big})
+    refused = world.browser.post("/auth/local", data={"step_id": "s", "login": big})
     assert refused.status_code == 413
     assert "web.form_too_large" in refused.text
 
@@ -266,10 +267,10 @@ def test_a_browser_id_the_server_did_not_issue_is_replaced(world: World) -> None
         page = attacker.get("/auth/login")
         issued = _browser_cookie(page)
         assert issued is not None and planted not in issued
-        step = field(page.text, "step")
+        step = field(page.text, "step_id")
         # the victim's browser still sends the planted value: it shares nothing with it
         world.browser.cookies.set(BROWSER_COOKIE, planted)
-        form = {"step": step, "org": "sch1", "login": "smirnova", "password": PASSWORD}
+        form = {"step_id": step, "org": "sch1", "login": "smirnova", "password": PASSWORD}
         refused = world.browser.post("/auth/local", data=form)
         assert refused.status_code == 403, refused.text
         assert "broker.step_foreign" in refused.text
@@ -281,14 +282,16 @@ def test_a_browser_id_the_server_did_not_issue_is_replaced(world: World) -> None
 def test_the_browser_id_is_replaced_at_login(world: World) -> None:
     page = world.browser.get("/auth/login")
     before = world.browser.cookies[BROWSER_COOKIE]
-    earlier_step = field(world.browser.get("/auth/login").text, "step")
-    form = {"step": field(page.text, "step"), "org": "sch1", "login": "smirnova"}
+    earlier_step = field(world.browser.get("/auth/login").text, "step_id")
+    form = {"step_id": field(page.text, "step_id"), "org": "sch1", "login": "smirnova"}
     done = world.browser.post("/auth/local", data={**form, "password": PASSWORD})
     assert done.status_code == 303, done.text
     after = _browser_cookie(done)
     assert after is not None and after != before
     assert world.browser.cookies[BROWSER_COOKIE] == after
     # a step begun before the login belonged to the old id
-    stale = world.browser.post("/auth/local", data={**form, "step": earlier_step, "password": "x"})
+    stale = world.browser.post(
+        "/auth/local", data={**form, "step_id": earlier_step, "password": "x"}
+    )
     assert stale.status_code == 403, stale.text
     assert "broker.step_foreign" in stale.text

@@ -384,7 +384,7 @@ def test_too_many_fields_are_refused(limited: Limited) -> None:
 def test_a_field_over_its_limit_is_refused(world: World) -> None:
     served = Limited(world, attrs.evolve(world.config, max_field_bytes=1024))
     try:
-        refused = served.http.post("/auth/local", data={"step": "s", "login": "л" * 600})
+        refused = served.http.post("/auth/local", data={"step_id": "s", "login": "л" * 600})
         assert refused.status_code == 413
         assert "web.field_too_large" in refused.text
     finally:
@@ -424,7 +424,7 @@ def test_too_many_headers_are_refused(world: World) -> None:
 
 def test_a_multipart_form_within_the_limits_reaches_the_view(limited: Limited) -> None:
     page = limited.http.get("/auth/login")
-    form = {"step": field(page.text, "step"), "org": "sch1", "login": "smirnova"}
+    form = {"step_id": field(page.text, "step_id"), "org": "sch1", "login": "smirnova"}
     done = limited.http.post("/auth/local", data={**form, "password": PASSWORD})
     assert done.status_code == 303, done.text
     token = field(limited.http.get("/grades").text, "csrf_token")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sso_bridge.errors import InvalidInput
-from sso_bridge.saml.errors import SamlError
+from sso_bridge.errors import Code, declare
+from sso_bridge.saml.errors import SamlError, SamlInputError
 
 __all__ = ["SamlRequestError", "bad_metadata", "one_line", "reason", "refused"]
 
@@ -21,6 +21,18 @@ class SamlRequestError(SamlError):
     parentheses, e.g. ``(saml.bad_canonicalization)``.
     """
 
+    codes = declare(
+        Code(
+            "saml.bad_request", 400, "The SAML request is missing, malformed or of the wrong kind."
+        ),
+        Code("saml.unknown_sp", 403, "The service provider is not registered with the IdP."),
+        Code("saml.bad_request_signature", 403, "The request's signature is missing or wrong."),
+        Code("saml.bad_destination", 400, "The request is addressed to another IdP endpoint."),
+        Code("saml.bad_acs", 403, "The requested ACS is not in the SP's metadata."),
+        Code("saml.unsupported_binding", 400, "Responses are sent over HTTP-POST only."),
+        Code("saml.no_logout_endpoint", 400, "The SP's metadata has no SingleLogoutService."),
+        Code("saml.nothing_to_replay", 409, "No assertion was sent to this SP yet to replay."),
+    )
     code = "saml.bad_request"
 
 
@@ -39,6 +51,6 @@ def refused(exc: SamlError, code: str) -> SamlRequestError:
     return SamlRequestError(reason(exc), code=code)
 
 
-def bad_metadata(message: str) -> InvalidInput:
+def bad_metadata(message: str) -> SamlInputError:
     """Service provider metadata (or settings) the IdP cannot use."""
-    return InvalidInput(message, code="saml.bad_metadata")
+    return SamlInputError(message, code="saml.bad_metadata")

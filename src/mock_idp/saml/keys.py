@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from sso_bridge.errors import InvalidInput
+from mock_idp.errors import MockIdpConfigError
 
 __all__ = ["SamlSigningKey"]
 
@@ -85,11 +85,11 @@ class SamlSigningKey:
                 (directory / cls.CERTIFICATE_FILE).read_bytes()
             )
         except (OSError, ValueError, TypeError, UnsupportedAlgorithm) as exc:
-            raise InvalidInput(
+            raise MockIdpConfigError(
                 f"{directory}: cannot load the SAML signing key: {exc}", code="mock_idp.bad_key"
             ) from None
         if not isinstance(key, rsa.RSAPrivateKey) or certificate.public_key() != key.public_key():
-            raise InvalidInput(
+            raise MockIdpConfigError(
                 f"{directory}: the SAML certificate does not belong to an RSA signing key",
                 code="mock_idp.bad_key",
             )

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import attrs
 
+from sso_bridge.audit.errors import AuditInputError
 from sso_bridge.errors import InvalidInput
 from sso_bridge.model import AuditEvent
 
@@ -55,7 +56,7 @@ _TEXT_FIELDS = (
 
 
 def _bad(message: str) -> InvalidInput:
-    return InvalidInput(message, code="audit.invalid_event")
+    return AuditInputError(message, code="audit.invalid_event")
 
 
 def _time(at: object) -> str:

@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
-from sso_bridge.errors import BridgeError
+from sso_bridge.errors import BridgeError, Code, InvalidInput, declare
 
-__all__ = ["ChainBroken"]
+__all__ = ["AuditError", "AuditInputError", "ChainBroken"]
 
 
-class ChainBroken(BridgeError):
+class AuditError(BridgeError):
+    """The audit trail refused an event or a query, or failed verification."""
+
+    family = "audit"
+    about = "The tamper-evident audit trail (docs/audit.md)."
+    codes = declare(
+        Code(
+            "audit.chain_broken",
+            409,
+            "A record's hash does not match its content or its predecessor.",
+        ),
+        Code(
+            "audit.invalid_event",
+            400,
+            "An audit event has a naive time or a field of the wrong type.",
+        ),
+        Code(
+            "audit.bad_since",
+            400,
+            "The --since time is not an ISO date or date-time with a time zone.",
+        ),
+    )
+    code = "audit.chain_broken"
+
+
+class AuditInputError(AuditError, InvalidInput):
+    """An audit event or a ``--since`` time of the wrong form; also an
+    :class:`~sso_bridge.errors.InvalidInput`."""
+
+    code = "audit.invalid_event"
+
+
+class ChainBroken(AuditError):
     """The audit trail failed verification: a record was edited, removed, moved or added."""
 
     code = "audit.chain_broken"

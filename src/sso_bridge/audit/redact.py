@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from sso_bridge.errors import InvalidInput
+from sso_bridge.audit.errors import AuditInputError
 from sso_bridge.model import AuditEvent
 
 __all__ = ["LIMITS", "MASK", "check_since", "prepare", "redact"]
@@ -63,7 +63,7 @@ def _field(event: AuditEvent, name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidInput(f"the event's {name} is not text", code="audit.invalid_event")
+        raise AuditInputError(f"the event's {name} is not text", code="audit.invalid_event")
     value = _clean(value)
     if name == "detail":
         value = redact(value)  # before cutting, so that no number is cut in half first
@@ -79,7 +79,7 @@ def prepare(event: AuditEvent) -> AuditEvent:
     """
     at = event.at
     if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
-        raise InvalidInput("the event time has no timezone", code="audit.invalid_event")
+        raise AuditInputError("the event time has no timezone", code="audit.invalid_event")
     changes: dict[str, Any] = {name: _field(event, name) for name in LIMITS}
     return attrs.evolve(event, at=at.astimezone(UTC), event_id=None, chain_hash=None, **changes)
 
@@ -89,5 +89,5 @@ def check_since(since: datetime | None) -> datetime | None:
     if since is None:
         return None
     if since.tzinfo is None or since.utcoffset() is None:
-        raise InvalidInput("since must be a timezone-aware time", code="audit.bad_since")
+        raise AuditInputError("since must be a timezone-aware time", code="audit.bad_since")
     return since.astimezone(UTC)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sso_bridge.audit.chain import ChainReport
-from sso_bridge.errors import InvalidInput
+from sso_bridge.audit.errors import AuditInputError
 from sso_bridge.model import AuditEvent
 
 __all__ = ["escape", "event_line", "json_safe", "parse_since", "report_json"]
@@ -105,7 +105,7 @@ def parse_since(text: str) -> datetime:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
         shown = text if len(text) <= 40 else text[:40] + "…"
-        raise InvalidInput(
+        raise AuditInputError(
             f"--since {shown!r} is not an ISO date or date-time "
             "(2026-01-02, 2026-01-02T03:04, 2026-01-02T03:04:05+03:00)",
             code="audit.bad_since",

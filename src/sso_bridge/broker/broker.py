@@ -68,7 +68,7 @@ class Broker(LoginFlow):
         with self._audited(client, AuditAction.LINK_REFUSED, now):
             session = self._authenticate(token, client, now)
             chosen = self._provider(provider)
-            request, url = self._idp_request(chosen, now)
+            request, url, fields = self._idp_request(chosen, now)
             event = ev.LinkBegun(
                 browser_hash(client.browser_id),
                 chosen.name,
@@ -76,6 +76,7 @@ class Broker(LoginFlow):
                 url,
                 session.account_id,
                 session.session_id,
+                fields,
             )
             return self._redirect(self._run(Start(), event, Call(client, now)))
 
@@ -93,7 +94,7 @@ class Broker(LoginFlow):
                 issuer,
                 subject,
                 session.account_id,
-                RequestContext(actor=ACTOR, ip=client.ip),
+                RequestContext(actor=ACTOR, ip=str(client.ip)),
                 method=LinkMethod.SETTINGS,
             )
             self._steps.drop_browser(browser_hash(client.browser_id))

@@ -22,9 +22,8 @@ from sso_bridge.broker.machine.states import (
     ChoosingAccount,
     Entry,
     Frame,
-    OidcRequest,
+    IdpRequest,
     Person,
-    SamlRequest,
     State,
     StepIdentity,
     StoredState,
@@ -138,16 +137,19 @@ def _entry_from(data: Mapping[str, Any]) -> Entry:
     return ViaPassword()
 
 
-def _request(request: OidcRequest | SamlRequest) -> dict[str, Any]:
-    if isinstance(request, OidcRequest):
-        return {"oidc": dict(request.pending)}
-    return {"saml": [request.request_id, request.relay_state]}
+def _request(request: IdpRequest) -> dict[str, Any]:
+    return {"idp": [request.step_id, dict(request.remembered)]}
 
 
-def _request_from(data: Mapping[str, Any]) -> OidcRequest | SamlRequest:
+def _request_from(data: Mapping[str, Any]) -> IdpRequest:
+    if "idp" in data:
+        step_id, remembered = data["idp"]
+        return IdpRequest(step_id, remembered)
+    # steps stored before the provider interface (short-lived; read while they last)
     if "oidc" in data:
-        return OidcRequest(data["oidc"])
-    return SamlRequest(*data["saml"])
+        return IdpRequest(data["oidc"]["state"], data["oidc"])
+    request_id, relay_state = data["saml"]
+    return IdpRequest(relay_state, {"request_id": request_id})
 
 
 def encode_state(state: StoredState) -> bytes:
@@ -178,9 +180,9 @@ def encode_state(state: StoredState) -> bytes:
 def decode_state(raw: bytes) -> StoredState:
     """The stored state; the store is ours, so a decoding failure is a server fault."""
     data = json.loads(raw)
-    browser, created, expires, kept = data["frame"]
+    browser, created, expires_at, kept = data["frame"]
     frame = Frame(
-        browser, datetime.fromtimestamp(created, UTC), datetime.fromtimestamp(expires, UTC), kept
+        browser, datetime.fromtimestamp(created, UTC), datetime.fromtimestamp(expires_at, UTC), kept
     )
     kind = State(data["kind"])
     if kind is State.AWAITING_IDP:

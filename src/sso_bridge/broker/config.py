@@ -8,11 +8,10 @@ from typing import Literal
 
 import attrs
 
+from sso_bridge.address import ClientAddress, as_address
+from sso_bridge.broker.providers import IdentityProvider, OidcProvider, SamlProvider
 from sso_bridge.esia.roles import StaffRolePolicy
 from sso_bridge.mfa import SecondFactorPolicy
-from sso_bridge.oidc.rp import RelyingParty
-from sso_bridge.saml.config import ServiceProviderConfig
-from sso_bridge.saml.stores import ReplayCache, RequestStore
 from sso_bridge.sessions import SessionPolicy
 
 __all__ = [
@@ -26,37 +25,9 @@ __all__ = [
 ]
 
 
-@attrs.frozen
-class OidcProvider:
-    """A federated IdP reached over OpenID Connect (ESIA's default path)."""
-
-    name: str
-    relying_party: RelyingParty
-    title: str = "Госуслуги"
-    enabled: bool = True
-
-    @property
-    def issuer(self) -> str:
-        return self.relying_party.config.issuer
-
-
-@attrs.frozen
-class SamlProvider:
-    """A federated IdP reached over SAML 2.0; the stores must be shared by all instances."""
-
-    name: str
-    config: ServiceProviderConfig
-    request_store: RequestStore
-    replay_cache: ReplayCache
-    title: str = "Госуслуги (SAML)"
-    enabled: bool = True
-
-    @property
-    def issuer(self) -> str:
-        return self.config.idp_entity_id
-
-
-Provider = OidcProvider | SamlProvider
+Provider = IdentityProvider
+"""A provider the broker logs people in through: any :class:`~sso_bridge.idp.IdentityProvider`
+(:class:`OidcProvider`, :class:`SamlProvider`, ``sso_bridge.esia.EsiaProvider``, your own)."""
 
 
 def _auto_link(_: object, __: object, value: str) -> None:
@@ -86,17 +57,20 @@ class Client:
     """The browser a request comes from, as the web layer resolved it.
 
     ``browser_id`` is the value of the browser cookie (random, set on the first visit);
-    ``ip`` is the client address after the configured trusted-proxy handling.
+    ``ip`` is the client address after the configured trusted-proxy handling, parsed once
+    at the web edge (:func:`sso_bridge.sessions.client_address`). Its text form is
+    still accepted here and parsed (``input.bad_ip`` if it is not an address).
     """
 
     browser_id: str = attrs.field(repr=False)
-    ip: str
+    ip: ClientAddress = attrs.field(converter=as_address)
     user_agent: str | None = None
 
 
 @attrs.frozen
 class SecurityAlert:
-    """Given to the alert hook, e.g. to notify an administrator."""
+    """Given to the alert hook, e.g. to notify an administrator. ``ip`` and
+    ``previous_ip`` are addresses in their canonical text form, as audited."""
 
     code: str
     message: str

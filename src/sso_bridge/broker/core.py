@@ -17,7 +17,7 @@ from sso_bridge.broker.errors import BrokerError
 from sso_bridge.broker.steps import StepStore
 from sso_bridge.clock import Clock, SystemClock
 from sso_bridge.ephemeral import EphemeralStore
-from sso_bridge.errors import BridgeError
+from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.linking import Linker, LinkStore
 from sso_bridge.matching import AccountDirectory, Matcher
 from sso_bridge.mfa import CodeChallenges, CredentialStore, LocalPasswords, Sender, TotpVerifier
@@ -78,7 +78,7 @@ class BrokerCore:
         password_hasher: argon2.PasswordHasher | None = None,
     ) -> None:
         if len(secret) < 32:
-            raise BrokerError("the broker secret needs 32 bytes or more", code="config.invalid")
+            raise ConfigError("the broker secret needs 32 bytes or more", code="config.invalid")
         self.policy = policy or BrokerPolicy()
         self.directory = directory
         self.links = links
@@ -88,7 +88,7 @@ class BrokerCore:
         self._alert = alert
         self._providers = {p.name: p for p in providers}
         if len(self._providers) != len(providers):
-            raise BrokerError("two providers share a name", code="config.invalid")
+            raise ConfigError("two providers share a name", code="config.invalid")
         self._steps = StepStore(store)
         self._linker = Linker(directory, links, audit, self._clock)
         self._matcher = Matcher(directory)
@@ -148,7 +148,7 @@ class BrokerCore:
             issuer=issuer,
             subject=subject,
             account_id=account_id,
-            ip=client.ip,
+            ip=str(client.ip),
             code=code,
             detail=detail,
             user_agent=client.user_agent,
@@ -192,7 +192,7 @@ class BrokerCore:
             raise
 
     def _ip_changed(self, exc: SessionIpChanged, client: Client, now: datetime) -> None:
-        session = exc.session
+        session, bound, seen = exc.session, str(exc.bound), str(exc.seen)
         self._record(
             AuditAction.SECURITY,
             client,
@@ -200,7 +200,7 @@ class BrokerCore:
             account_id=session.account_id,
             subject=session.subject,
             code=exc.code,
-            detail=f"session of {session.ip} used from {client.ip}; ended",
+            detail=f"session of {bound} used from {seen}; ended",
         )
         if self._alert is not None:
             self._alert(
@@ -209,8 +209,8 @@ class BrokerCore:
                     message="a session was used from another IP address and was ended",
                     at=now,
                     account_id=session.account_id,
-                    ip=client.ip,
-                    previous_ip=session.ip,
+                    ip=seen,
+                    previous_ip=bound,
                 )
             )
 

@@ -5,20 +5,19 @@ the browser that started the login) and hands the input to the machine
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from datetime import datetime
 
-from sso_bridge.broker.config import Client, OidcProvider, Provider, SamlProvider
-from sso_bridge.broker.core import At
+from sso_bridge.broker.config import Client, Provider
 from sso_bridge.broker.errors import BrokerError
 from sso_bridge.broker.machine import Event, accepts
 from sso_bridge.broker.machine import events as ev
 from sso_bridge.broker.machine.states import (
     AwaitingIdp,
     AwaitingIdpToLink,
-    OidcRequest,
+    IdpRequest,
     Person,
-    SamlRequest,
     Start,
     StepIdentity,
     StoredState,
@@ -32,13 +31,11 @@ from sso_bridge.broker.results import (
     StepResult,
 )
 from sso_bridge.broker.shell import Call, MachineShell, Reply
-from sso_bridge.broker.steps import browser_hash, new_step_id
-from sso_bridge.esia.roles import EsiaOrganisation
+from sso_bridge.broker.steps import browser_hash
+from sso_bridge.esia.roles import ORGANISATIONS
+from sso_bridge.idp import NO_ASKS, Answer, Asks, PostTo, VerifiedLogin
 from sso_bridge.matching import identity_keys
-from sso_bridge.model import AuditAction, FederatedIdentity
-from sso_bridge.oidc.flow import PendingLogin
-from sso_bridge.saml.requests import build_authn_request
-from sso_bridge.saml.response import process_response
+from sso_bridge.model import AuditAction
 
 __all__ = ["LoginFlow"]
 
@@ -59,9 +56,9 @@ class LoginFlow(MachineShell):
         now = self._clock.now()
         with self._audited(client, AuditAction.LOGIN_REFUSED, now):
             chosen = self._provider(provider)
-            request, url = self._idp_request(chosen, now)
+            request, url, fields = self._idp_request(chosen, now)
             event = ev.FederatedBegun(
-                browser_hash(client.browser_id), chosen.name, request, url, kept
+                browser_hash(client.browser_id), chosen.name, request, url, kept, fields
             )
             return self._redirect(self._run(Start(), event, Call(client, now)))
 
@@ -73,20 +70,19 @@ class LoginFlow(MachineShell):
         assert isinstance(reply, LocalLoginForm)  # noqa: S101 - the rule of begin_local
         return reply
 
+    @staticmethod
     def _idp_request(
-        self, provider: Provider, now: datetime
-    ) -> tuple[OidcRequest | SamlRequest, str]:
-        if isinstance(provider, OidcProvider):
-            request = provider.relying_party.start()
-            return OidcRequest(request.pending.to_dict()), request.url
-        relay = new_step_id()
-        redirect = build_authn_request(
-            provider.config,
-            request_store=provider.request_store,
-            clock=At(now),
-            relay_state=relay,
-        )
-        return SamlRequest(redirect.request_id, relay), redirect.url
+        provider: Provider, now: datetime
+    ) -> tuple[IdpRequest, str, tuple[tuple[str, str], ...]]:
+        """The provider's request: the step's part, the URL, the fields to POST there."""
+        started = provider.start(now=now)
+        if not 0 < len(started.step_id) <= 128:
+            raise BrokerError(
+                f"{provider.name} gave a step id of {len(started.step_id)} characters, not 1 to 128"
+            )
+        go = started.go
+        fields = go.fields if isinstance(go, PostTo) else ()
+        return IdpRequest(started.step_id, started.remembered), go.url, fields
 
     @staticmethod
     def _redirect(reply: Reply) -> Redirect:
@@ -100,88 +96,72 @@ class LoginFlow(MachineShell):
         accepts(state, Event.IDP_ANSWERED)
         return state
 
+    def finish(
+        self, provider: str, answer: Answer, client: Client
+    ) -> StepResult | LinkedFromSettings:
+        """The IdP's answer, whatever the protocol: an OIDC callback's query parameters, a
+        SAML ACS post's form fields. The provider names the step it answers and checks the
+        answer against what the step remembered; an answer that names no step is taken
+        only as one the IdP may send unasked (IdP-initiated SAML), and never links."""
+        now = self._clock.now()
+        with self._audited(client, AuditAction.LOGIN_REFUSED, now):
+            chosen = self._provider(provider)
+            call = Call(client, now)
+            step_id = chosen.step_id(answer)
+            if step_id is None:
+                login = chosen.finish(answer, None, now=now, asks=self._asks())
+                if not login.unsolicited:
+                    raise BrokerError(
+                        "the answer came without its login step", code="broker.step_unknown"
+                    )
+                event = ev.UnsolicitedAnswer(browser_hash(client.browser_id), self._person(login))
+                return self._run(Start(), event, call)
+            state = self._take_answered(step_id, client, now)
+            if not isinstance(state, AwaitingIdp | AwaitingIdpToLink):  # pragma: no cover
+                raise _wrong_provider()
+            if state.provider != chosen.name:
+                raise _wrong_provider()
+            remembered = state.request.remembered
+            login = chosen.finish(answer, remembered, now=now, asks=self._asks())
+            return self._run(state, ev.IdpAnswered(self._person(login)), call)
+
     def finish_oidc(
         self, provider: str, params: Mapping[str, str], client: Client
     ) -> StepResult | LinkedFromSettings:
-        """The OIDC callback (its query parameters)."""
-        now = self._clock.now()
-        with self._audited(client, AuditAction.LOGIN_REFUSED, now):
-            state = self._take_answered(params.get("state", ""), client, now)
-            chosen = self._provider(provider)
-            if not isinstance(chosen, OidcProvider) or not isinstance(
-                state, AwaitingIdp | AwaitingIdpToLink
-            ):
-                raise _wrong_provider()
-            if state.provider != chosen.name or not isinstance(state.request, OidcRequest):
-                raise _wrong_provider()
-            pending = PendingLogin.from_dict(state.request.pending)
-            result = chosen.relying_party.complete(params, pending)
-            id_token = result.tokens.id_token
-            claims = id_token.claims if id_token is not None else {}
-            amr, acr = claims.get("amr"), claims.get("acr")
-            mfa = self.policy.second_factor.idp_reported_mfa(
-                amr=[a for a in amr if isinstance(a, str)] if isinstance(amr, list) else None,
-                acr=acr if isinstance(acr, str) else None,
-            )
-            organisations: tuple[EsiaOrganisation, ...] | None = None
-            if self.policy.staff is not None and chosen.relying_party.config.esia_person_api:
-                organisations = chosen.relying_party.esia_roles(
-                    result.tokens, employers=self.policy.staff.employers.values()
-                )
-            person = self._person(result.identity, mfa, None, organisations)
-            return self._run(state, ev.IdpAnswered(person), Call(client, now))
+        """Deprecated (one release): :meth:`finish` takes every provider's answer."""
+        warnings.warn(
+            "Broker.finish_oidc is deprecated: call Broker.finish", DeprecationWarning, stacklevel=2
+        )
+        return self.finish(provider, params, client)
 
     def finish_saml(
         self, provider: str, form: Mapping[str, str], client: Client
     ) -> StepResult | LinkedFromSettings:
-        """The SAML assertion consumer service (the POSTed form)."""
-        now = self._clock.now()
-        with self._audited(client, AuditAction.LOGIN_REFUSED, now):
-            chosen = self._provider(provider)
-            if not isinstance(chosen, SamlProvider):
-                raise _wrong_provider()
-            relay = form.get("RelayState")
-            state: StoredState | None = None
-            if relay:
-                state = self._take_answered(relay, client, now)
-                if not isinstance(state, AwaitingIdp | AwaitingIdpToLink):  # pragma: no cover
-                    raise _wrong_provider()
-                if state.provider != chosen.name:
-                    raise _wrong_provider()
-            result = process_response(
-                form.get("SAMLResponse", ""),
-                chosen.config,
-                request_store=chosen.request_store,
-                replay_cache=chosen.replay_cache,
-                clock=At(now),
-            )
-            mfa = self.policy.second_factor.idp_reported_mfa(authn_context=result.authn_context)
-            person = self._person(result.identity, mfa, result.session_not_on_or_after, None)
-            call = Call(client, now)
-            if state is None:
-                if not result.idp_initiated:
-                    raise BrokerError(
-                        "the SAML answer came without its login step", code="broker.step_unknown"
-                    )
-                event = ev.UnsolicitedAnswer(browser_hash(client.browser_id), person)
-                return self._run(Start(), event, call)
-            request = state.request  # type: ignore[union-attr]
-            if not isinstance(request, SamlRequest) or result.in_response_to != request.request_id:
-                raise BrokerError(
-                    "the SAML answer is for a login started elsewhere",
-                    code="broker.saml_request_mismatch",
-                )
-            return self._run(state, ev.IdpAnswered(person), call)
+        """Deprecated (one release): :meth:`finish` takes every provider's answer."""
+        warnings.warn(
+            "Broker.finish_saml is deprecated: call Broker.finish", DeprecationWarning, stacklevel=2
+        )
+        return self.finish(provider, form, client)
 
-    def _person(
-        self,
-        identity: FederatedIdentity,
-        idp_mfa: bool,
-        not_on_or_after: datetime | None,
-        organisations: tuple[EsiaOrganisation, ...] | None,
-    ) -> Person:
+    def _asks(self) -> Asks:
+        """What the policies ask the provider for beyond the identity."""
+        staff = self.policy.staff
+        if staff is None:
+            return NO_ASKS
+        return NO_ASKS.asking(ORGANISATIONS, tuple(staff.employers.values()))
+
+    def _person(self, login: VerifiedLogin) -> Person:
+        identity = login.identity
         keys, _ = identity_keys(identity, self.directory.blind_index)
-        return Person(StepIdentity.of(identity, keys), idp_mfa, not_on_or_after, organisations)
+        mfa = self.policy.second_factor.idp_reported_mfa(
+            amr=login.amr, acr=login.acr, authn_context=login.authn_context
+        )
+        return Person(
+            StepIdentity.of(identity, keys),
+            mfa,
+            login.not_on_or_after,
+            login.answer(ORGANISATIONS),
+        )
 
     # -- the person's answers --------------------------------------------------------------
 

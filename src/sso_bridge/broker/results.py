@@ -23,9 +23,11 @@ __all__ = [
 
 @attrs.frozen
 class Redirect:
-    """Send the browser to ``url`` (the IdP)."""
+    """Send the browser to ``url`` (the IdP); with ``fields``, have it POST them there
+    (e.g. the SAML HTTP-POST binding)."""
 
     url: str
+    fields: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen

@@ -79,7 +79,7 @@ class MachineShell(BrokerCore):
             self._link(effect, call)
             return None
         if isinstance(effect, fx.LinkFromSettings):
-            ctx = RequestContext(actor=ACTOR, ip=call.client.ip)
+            ctx = RequestContext(actor=ACTOR, ip=str(call.client.ip))
             person = effect.identity
             made = self._linker_at(call.now).link_from_settings(
                 person.identity(), effect.account_id, ctx, keys=person.keys
@@ -92,7 +92,7 @@ class MachineShell(BrokerCore):
     def _show(self, effect: fx.Effect, state: StoredState, call: Call) -> Reply:
         step_id = self._steps.save(state, call.now)
         if isinstance(effect, fx.SendToIdp):
-            return Redirect(effect.url)
+            return Redirect(effect.url, effect.fields)
         if isinstance(effect, fx.ShowChooser):
             return ChooseAccount(step_id, self._options(effect.accounts), effect.linking)
         if isinstance(effect, fx.ShowLocalLogin):
@@ -111,7 +111,7 @@ class MachineShell(BrokerCore):
         return tuple(sorted(options, key=lambda o: (o.organization, o.org_id, o.account_id)))
 
     def _link(self, effect: fx.Link, call: Call) -> None:
-        ctx = RequestContext(actor=ACTOR, ip=call.client.ip)
+        ctx = RequestContext(actor=ACTOR, ip=str(call.client.ip))
         person, keys = effect.identity.identity(), effect.identity.keys
         linker = self._linker_at(call.now)
         if effect.method is LinkMethod.AUTO:

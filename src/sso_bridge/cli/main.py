@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from sso_bridge import __version__
 from sso_bridge.cli.output import JSON_META, echo_json, fail, identifier, json_option, text
-from sso_bridge.errors import BridgeError, StoreError
+from sso_bridge.errors import BridgeError, StoreError, StoreNotFound
 from sso_bridge.keyfile import KEY_ENV, key_path, resolve_key, sqlite_path
 from sso_bridge.store.open import open_store
 from sso_bridge.store.sql_engine import check_database_file, parse_db_url
@@ -102,9 +102,8 @@ def _open_or_create(db_url: str, key_file: Path | None) -> tuple[SqlStore, list[
     """The database at ``db_url``, created with its key when missing; what was created."""
     try:
         return _open(db_url, key_file), []
-    except StoreError as exc:
-        if exc.code != "store.not_found":
-            raise
+    except StoreNotFound:
+        pass
     made: list[str] = [f"database {parse_db_url(db_url).render_as_string()}"]
     new_key = None if key_file or os.environ.get(KEY_ENV) else key_path(db_url)
     if new_key is not None and not new_key.exists():

@@ -9,7 +9,7 @@ import click
 
 from sso_bridge.cli.main import _open, actor_option, main, store_options
 from sso_bridge.cli.output import echo_json, identifier, json_option, text
-from sso_bridge.errors import InvalidInput
+from sso_bridge.errors import IdentityError, MatchError, UsageError
 from sso_bridge.linking import Linker, RequestContext
 from sso_bridge.matching import Matcher
 from sso_bridge.model import Candidate, MatchDecision, Outcome, RejectReason
@@ -95,10 +95,10 @@ def match(
 ) -> None:
     """Decide which local accounts belong to a federated identity (JSON, file or stdin)."""
     if account_id and not apply:
-        raise InvalidInput("--account needs --apply", code="cli.usage")
+        raise UsageError("--account needs --apply", code="cli.usage")
     raw = identity_file.read(MAX_IDENTITY_BYTES + 1)
     if len(raw) > MAX_IDENTITY_BYTES:
-        raise InvalidInput(
+        raise IdentityError(
             f"the identity is larger than {MAX_IDENTITY_BYTES} bytes", code="identity.bad_json"
         )
     identity = identity_from_text(raw)
@@ -118,7 +118,7 @@ def match(
                 echo_json(data)
             else:
                 _explain(decision, explain)
-            raise InvalidInput(
+            raise MatchError(
                 "several candidates: say which with --account", code="match.choice_required"
             )
         data["link"] = None if linked is None else link_json(linked.link)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Final, NoReturn, TypeVar
 
 import click
 
@@ -54,23 +54,29 @@ JSON_META = "sso_bridge.json"
 """Key in ``click.Context.meta``: whether ``--json`` was given."""
 
 
+_EXIT_OF_CODE: Final[Mapping[str, int]] = {
+    "cli.usage": EXIT_USAGE,
+    "store.error": EXIT_STORE,
+    "bridge.error": EXIT_FAILURE,
+}
+"""The codes whose exit status is not the one of their HTTP status."""
+
+
 def exit_status(code: str) -> int:
     """The exit status of the error ``code`` (the one place that decides it)."""
-    if code == "cli.usage":
-        return EXIT_USAGE
-    family = code.partition(".")[0]
+    fixed = _EXIT_OF_CODE.get(code)
+    if fixed is not None:
+        return fixed
     try:
         status = describe(code).status
     except KeyError:
         status = 500
     if status in (404, 409):
         return EXIT_NOT_FOUND
-    if status == 503 or code == "store.error":
+    if status == 503:
         return EXIT_STORE
     if 400 <= status < 500 or status == 502:  # 502: a token or reply handed in is malformed
         return EXIT_BAD_INPUT
-    if family == "bridge":
-        return EXIT_FAILURE
     return EXIT_CONFIG
 
 

@@ -2,11 +2,12 @@
 
 :class:`EsiaConfig` (built by :func:`esia_provider_config`) is a provider configuration
 of :mod:`sso_bridge.oidc`; ``RelyingParty(config, http)`` makes an
-:class:`EsiaRelyingParty` of it. The rest: Streebog and GOST R 34.10-2012 (``gost``,
-``curve``, ``gost_keys``), signers (``signer``), v2/v3 client secrets (``secret``), the
-v1 CMS secret (``cms``), GOST JWTs (``tokens``), ESIA's certificates (``certificates``,
-``keys``), its access token (``access_token``), the person API (``person_api``), error
-numbers (``errors_table``) and organisations with the staff-role policy (``roles``).
+:class:`EsiaRelyingParty` of it, which :class:`EsiaProvider` serves to the broker. The
+rest: Streebog and GOST R 34.10-2012 (``gost``, ``curve``, ``gost_keys``), signers
+(``signer``), v2/v3 client secrets (``secret``), the v1 CMS secret (``cms``), GOST JWTs
+(``tokens``), ESIA's certificates (``certificates``, ``keys``), its access token
+(``access_token``), the person API (``person_api``), error numbers (``errors_table``) and
+organisations with the staff-role policy (``roles``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sso_bridge.esia.gost import (
 )
 from sso_bridge.esia.keys import GostKeyring
 from sso_bridge.esia.person_api import identity_from_esia_person
-from sso_bridge.esia.provider import EsiaRelyingParty
+from sso_bridge.esia.provider import EsiaProvider, EsiaRelyingParty
 from sso_bridge.esia.roles import Employer, EsiaOrganisation, StaffRolePolicy
 from sso_bridge.esia.secret import (
     MOSCOW,
@@ -53,6 +54,7 @@ __all__ = [
     "EsiaConfig",
     "EsiaError",
     "EsiaOrganisation",
+    "EsiaProvider",
     "EsiaRelyingParty",
     "GostCertificate",
     "GostKeyring",

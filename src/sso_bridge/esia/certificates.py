@@ -37,12 +37,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from sso_bridge.errors import BridgeError, ConfigError, InvalidInput
+from sso_bridge.errors import BridgeError, InvalidInput
 from sso_bridge.esia import gost
 from sso_bridge.esia.gost import GostCertificate
 from sso_bridge.esia.gost_keys import pem_body
 from sso_bridge.jsonparse import parse_json
 from sso_bridge.keysize import MAX_RSA_KEY_BITS, rsa_minimum
+from sso_bridge.token_errors import OidcConfigError
 
 __all__ = [
     "MAX_ARCHIVE_BYTES",
@@ -282,7 +283,7 @@ def _read_bounded(path: Path) -> bytes:
         with path.open("rb") as stream:
             data = stream.read(MAX_ARCHIVE_BYTES + 1)
     except OSError as exc:
-        raise ConfigError(
+        raise OidcConfigError(
             f"cannot read {path}: {exc.strerror or exc}", code="oidc.config_invalid"
         ) from None
     if len(data) > MAX_ARCHIVE_BYTES:
@@ -293,7 +294,7 @@ def _read_bounded(path: Path) -> bytes:
 def _files(path: Path) -> Sequence[Path]:
     if not path.is_dir():
         if not path.is_file():
-            raise ConfigError(
+            raise OidcConfigError(
                 f"{path} is neither a certificate file nor a directory",
                 code="oidc.config_invalid",
             )

@@ -43,7 +43,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from sso_bridge import base64url
-from sso_bridge.errors import BridgeError, ConfigError
+from sso_bridge.errors import BridgeError
+from sso_bridge.esia.errors import (
+    EsiaClientAuthError,
+    EsiaConfigError,
+    EsiaError,
+    EsiaTimestampError,
+)
 from sso_bridge.esia.secret import within_skew
 from sso_bridge.keysize import MAX_RSA_KEY_BITS, MIN_RSA_KEY_BITS, rsa_key_acceptable
 from sso_bridge.keytypes import PrivateKey
@@ -99,7 +105,7 @@ def parse_esia_timestamp(text: str) -> datetime:
     """Parse ``YYYY.MM.DD HH:MM:SS +0000`` (exactly; only the ``+0000`` offset) to aware UTC."""
     match = _TIMESTAMP_RE.fullmatch(text)
     if match is None:
-        raise BridgeError(
+        raise EsiaTimestampError(
             f"timestamp {text[:40]!r} does not have the form {_TIMESTAMP_FORMAT!r}",
             code="esia.timestamp_invalid",
         )
@@ -107,7 +113,7 @@ def parse_esia_timestamp(text: str) -> datetime:
     try:
         return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
-        raise BridgeError(
+        raise EsiaTimestampError(
             f"timestamp {text!r} is not a valid date and time", code="esia.timestamp_invalid"
         ) from None
 
@@ -141,7 +147,7 @@ def sign_client_secret(
     rsa_padding: padding.PKCS1v15 | None = None
     if isinstance(private_key, rsa.RSAPrivateKey):
         if not rsa_key_acceptable(private_key):
-            raise ConfigError(
+            raise EsiaConfigError(
                 f"the RSA key has {private_key.key_size} bits; at least {MIN_RSA_KEY_BITS} "
                 "are required",
                 code="esia.weak_key",
@@ -149,18 +155,18 @@ def sign_client_secret(
         rsa_padding = padding.PKCS1v15()
     elif isinstance(private_key, ec.EllipticCurvePrivateKey):
         if not isinstance(private_key.curve, ec.SECP256R1):
-            raise ConfigError(
+            raise EsiaConfigError(
                 f"EC keys must be on P-256, not {private_key.curve.name}",
                 code="esia.unsupported_key",
             )
     else:
-        raise ConfigError(
+        raise EsiaConfigError(
             f"unsupported private key type {type(private_key).__name__}; use RSA or EC P-256",
             code="esia.unsupported_key",
         )
     # The builder would happily sign with a key that does not belong to the certificate.
     if certificate.public_key() != private_key.public_key():
-        raise ConfigError(
+        raise EsiaConfigError(
             "the private key does not belong to the certificate", code="esia.key_mismatch"
         )
     der = (
@@ -212,7 +218,7 @@ def verify_client_secret(secret: str, message: bytes, certificate: x509.Certific
     raises :class:`~sso_bridge.errors.BridgeError` otherwise (codes in the module docstring).
     """
     if not rsa_key_acceptable(certificate):
-        raise BridgeError(
+        raise EsiaError(
             f"the registered certificate's RSA key is under {MIN_RSA_KEY_BITS} bits (or over "
             f"{MAX_RSA_KEY_BITS}); it is not used",
             code="esia.weak_key",
@@ -234,13 +240,15 @@ def verify_client_secret(secret: str, message: bytes, certificate: x509.Certific
         else:  # pragma: no cover - _check_algorithms refused other key types
             raise _unsupported(f"certificate key type {type(public_key).__name__}")
     except InvalidSignature:
-        raise BridgeError(
+        raise EsiaClientAuthError(
             "the client_secret signature does not verify", code="esia.secret_bad_signature"
         ) from None
 
 
 def _malformed(reason: str) -> BridgeError:
-    return BridgeError(f"client_secret is malformed: {reason}", code="esia.secret_malformed")
+    return EsiaClientAuthError(
+        f"client_secret is malformed: {reason}", code="esia.secret_malformed"
+    )
 
 
 def _decode_base64url(secret: str) -> bytes:
@@ -275,7 +283,7 @@ def _read_signer_unguarded(der: bytes) -> _Signer:
     if encap["content_type"].dotted != _ID_DATA:
         raise _malformed("the encapsulated content type is not id-data")
     if not isinstance(encap["content"], asn1_core.Void):
-        raise BridgeError(
+        raise EsiaError(
             "client_secret embeds the signed content; a detached signature is required",
             code="esia.secret_not_detached",
         )
@@ -335,7 +343,7 @@ def _check_signer_identifier(signer: _Signer, certificate: x509.Certificate) -> 
         expected = _subject_key_identifier(certificate)
         matches = expected is not None and signer.key_identifier == expected
     if not matches:
-        raise BridgeError(
+        raise EsiaError(
             "client_secret was not signed with the registered certificate",
             code="esia.secret_wrong_signer",
         )
@@ -360,7 +368,7 @@ def _subject_key_identifier(certificate: x509.Certificate) -> bytes | None:
 
 
 def _unsupported(reason: str) -> BridgeError:
-    return BridgeError(
+    return EsiaError(
         f"client_secret uses an unsupported algorithm: {reason}",
         code="esia.secret_unsupported_algorithm",
     )
@@ -393,7 +401,7 @@ def _check_signed_attributes(signer: _Signer, message: bytes) -> None:
     if len(signer.message_digests) != 1 or len(signer.message_digests[0]) != 1:
         raise _malformed("signed attributes need exactly one message-digest value")
     if not hmac.compare_digest(signer.message_digests[0][0], hashlib.sha256(message).digest()):
-        raise BridgeError(
+        raise EsiaError(
             "the message-digest attribute does not match the message",
             code="esia.secret_bad_digest",
         )

@@ -21,16 +21,17 @@ import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from sso_bridge.errors import ConfigError
 from sso_bridge.esia import certificates as esia_certificates
 from sso_bridge.esia.certificates import RsaCertificate
 from sso_bridge.esia.client_auth import CmsClientSecret, GostClientSecret, esia_state
+from sso_bridge.esia.errors import EsiaAuthorizationError, EsiaTokenError
 from sso_bridge.esia.errors_table import esia_refusal
 from sso_bridge.esia.gost import GOST_JWT_ALG, MAX_GOST_TOKEN_LENGTH, GostCertificate, streebog256
 from sso_bridge.esia.secret import HASH_CASES
 from sso_bridge.esia.signer import Signer
 from sso_bridge.oidc.config import SIGNATURE_ALGORITHMS, ProviderConfig, register_auth_method
 from sso_bridge.oidc.extension import ClientAuthentication, Refusal, TokenAlgorithm
+from sso_bridge.token_errors import OidcConfigError
 
 __all__ = [
     "ESIA_CERTIFICATES_ARCHIVE_PATH",
@@ -120,7 +121,7 @@ class EsiaConfig(ProviderConfig):
 
     def check(self) -> None:
         if self.scopes and "openid" not in self.scopes and self.esia_person_api is None:
-            raise ConfigError(
+            raise OidcConfigError(
                 "scopes must include openid (only an ESIA configuration with "
                 "esia_person_api may leave it out)",
                 code="oidc.config_invalid",
@@ -131,27 +132,29 @@ class EsiaConfig(ProviderConfig):
             and not self.gost_certificates
             and self.certificates_uri is None
         ):
-            raise ConfigError(
+            raise OidcConfigError(
                 f"{GOST_JWT_ALG} tokens need gost_certificates or a certificates_uri",
                 code="oidc.config_invalid",
             )
         if self.certificate_hash_case not in HASH_CASES:
-            raise ConfigError(
+            raise OidcConfigError(
                 f"certificate_hash_case is 'upper' or 'lower', not {self.certificate_hash_case!r}",
                 code="oidc.config_invalid",
             )
         if self.esia_access_type not in ("online", "offline"):
-            raise ConfigError("esia_access_type is online or offline", code="oidc.config_invalid")
+            raise OidcConfigError(
+                "esia_access_type is online or offline", code="oidc.config_invalid"
+            )
 
     def check_credentials(self) -> None:
         if self.auth_method is EsiaAuthMethod.GOST:
             if self.signer is None:
-                raise ConfigError("esia_gost needs a signer", code="oidc.config_invalid")
+                raise OidcConfigError("esia_gost needs a signer", code="oidc.config_invalid")
             return
         if self.client_key is None:
-            raise ConfigError("esia_cms needs a client_key", code="oidc.config_invalid")
+            raise OidcConfigError("esia_cms needs a client_key", code="oidc.config_invalid")
         if self.client_certificate is None:
-            raise ConfigError("esia_cms needs a client_certificate", code="oidc.config_invalid")
+            raise OidcConfigError("esia_cms needs a client_certificate", code="oidc.config_invalid")
 
     @property
     def esia(self) -> bool:
@@ -207,7 +210,8 @@ class EsiaConfig(ProviderConfig):
         if found is None:
             return None
         what = "the login" if status is None else f"the token request (HTTP {status})"
-        return Refusal(found.code, f"ESIA refused {what} with {found.number}: {found.advice}")
+        message = f"ESIA refused {what} with {found.number}: {found.advice}"
+        return Refusal(found.code, message, EsiaAuthorizationError, EsiaTokenError)
 
     def relying_party_type(self) -> type[Any]:
         from sso_bridge.esia.provider import EsiaRelyingParty  # noqa: PLC0415 - it imports this
@@ -243,13 +247,13 @@ def _esia_certificates(
             elif isinstance(loaded, GostCertificate):
                 gost_found.append(loaded)
             else:
-                raise ConfigError(
+                raise OidcConfigError(
                     "an ESIA certificate must have an RSA key of at least 2048 bits or a "
                     "GOST R 34.10-2012-256 key",
                     code="oidc.config_invalid",
                 )
         else:
-            raise ConfigError(
+            raise OidcConfigError(
                 f"an ESIA certificate must be a certificate or a path, not {type(item).__name__}",
                 code="oidc.config_invalid",
             )
@@ -291,10 +295,12 @@ def esia_provider_config(
     ``skew``, ``certificate_hash_case``, ...) pass through.
     """
     if version not in ESIA_PATHS:
-        raise ConfigError(f"ESIA version {version!r} is not v1 or v2", code="oidc.config_invalid")
+        raise OidcConfigError(
+            f"ESIA version {version!r} is not v1 or v2", code="oidc.config_invalid"
+        )
     parts = urlsplit(base_url)
     if not parts.scheme or not parts.netloc:
-        raise ConfigError(f"{base_url!r} is not an absolute URL", code="oidc.config_invalid")
+        raise OidcConfigError(f"{base_url!r} is not an absolute URL", code="oidc.config_invalid")
     base = base_url.rstrip("/")
     authorize, token = ESIA_PATHS[version]
     method = EsiaAuthMethod.GOST if version == "v2" else EsiaAuthMethod.CMS

@@ -16,7 +16,6 @@ from typing import Any
 import attrs
 
 from sso_bridge.clock import Clock, SystemClock
-from sso_bridge.errors import ConfigError
 from sso_bridge.esia import certificates as esia_certificates
 from sso_bridge.esia import tokens as esia_tokens
 from sso_bridge.esia.certificates import RsaCertificate
@@ -25,6 +24,7 @@ from sso_bridge.keysize import rsa_minimum
 from sso_bridge.oidc.errors import IdTokenError, OidcError
 from sso_bridge.oidc.http import HttpClient
 from sso_bridge.oidc.keys import MAX_JWKS_KEYS, weak_key_error
+from sso_bridge.token_errors import OidcConfigError
 
 __all__ = ["GostKeyring"]
 
@@ -55,7 +55,9 @@ class GostKeyring:
         min_rsa_bits: int | None = None,
     ) -> None:
         if certificates_uri is not None and http is None:
-            raise ConfigError("a certificates_uri needs an HTTP client", code="oidc.config_invalid")
+            raise OidcConfigError(
+                "a certificates_uri needs an HTTP client", code="oidc.config_invalid"
+            )
         self._min_rsa_bits = rsa_minimum(min_rsa_bits)
         self._pinned = tuple(c for c in certificates if isinstance(c, GostCertificate))
         self._pinned_rsa = tuple(

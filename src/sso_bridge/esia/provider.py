@@ -13,6 +13,11 @@
   another person than the ID token (``esia.subject_mismatch``);
 * reads the person from ESIA's person API when ``config.esia_person_api`` is set
   (:mod:`sso_bridge.esia.person_api`), and the organisations they work for.
+
+:class:`EsiaProvider` serves it to the broker (``OidcProvider(name, relying_party)``
+builds one for an ESIA relying party): the login of the generic OpenID Connect provider,
+and, when the staff-role policy asks (:data:`~sso_bridge.esia.roles.ORGANISATIONS`), the
+organisations ESIA lists the person as working for.
 """
 
 from __future__ import annotations
@@ -21,12 +26,15 @@ import hmac
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import attrs
+
 from sso_bridge.esia import person_api
 from sso_bridge.esia.access_token import access_token_subject, validate_esia_access_token
 from sso_bridge.esia.config import EsiaConfig
 from sso_bridge.esia.errors import EsiaError
 from sso_bridge.esia.keys import GostKeyring
-from sso_bridge.esia.roles import Employer, EsiaOrganisation
+from sso_bridge.esia.roles import ORGANISATIONS, Employer, EsiaOrganisation
+from sso_bridge.idp import Asks, Extra
 from sso_bridge.model import FederatedIdentity
 from sso_bridge.oidc.errors import OidcError
 from sso_bridge.oidc.extension import KeySource
@@ -34,9 +42,10 @@ from sso_bridge.oidc.http import HttpClient
 from sso_bridge.oidc.identity import identity_from_claims
 from sso_bridge.oidc.idtoken import IdToken
 from sso_bridge.oidc.keys import JwksCache
-from sso_bridge.oidc.rp import RelyingParty, TokenSet
+from sso_bridge.oidc.provider import OidcProvider
+from sso_bridge.oidc.rp import LoginResult, RelyingParty, TokenSet
 
-__all__ = ["EsiaRelyingParty"]
+__all__ = ["EsiaProvider", "EsiaRelyingParty"]
 
 
 class EsiaRelyingParty(RelyingParty):
@@ -61,6 +70,9 @@ class EsiaRelyingParty(RelyingParty):
             if gost_keys is not None:
                 options["keys"] = gost_keys
         super().__init__(config, http, **options)
+
+    def provider_type(self) -> type[EsiaProvider]:
+        return EsiaProvider
 
     def default_keys(self) -> KeySource:
         config = self.config
@@ -136,7 +148,7 @@ class EsiaRelyingParty(RelyingParty):
     def _base(self) -> str:
         base = self.config.esia_person_api
         if base is None:
-            raise self._no_person_api()
+            raise OidcError("no ESIA person API is configured", code="oidc.config_invalid")
         return base.rstrip("/")
 
     def _fetch(self, tokens: TokenSet) -> person_api.Fetch:
@@ -159,3 +171,34 @@ class EsiaRelyingParty(RelyingParty):
         """ESIA's organisation ``org_oid`` (``GET {esia_person_api}/rs/orgs/{oid}``): its
         name, OGRN, INN and KPP. ``esia.organisation_invalid`` for an odd answer."""
         return person_api.read_organisation(self._fetch(tokens), self._base(), org_oid)
+
+
+@attrs.frozen
+class EsiaProvider(OidcProvider):
+    """ESIA as a provider of the broker: ``EsiaProvider(name, relying_party)`` with an
+    :class:`EsiaRelyingParty` (what ``OidcProvider(name, relying_party)`` builds for one).
+
+    Over the generic OpenID Connect provider it answers the staff-role policy's question
+    (:data:`~sso_bridge.esia.roles.ORGANISATIONS`): the organisations ESIA lists the person
+    as working for, read from the person API (left unanswered when none is configured).
+    """
+
+    def __attrs_post_init__(self) -> None:
+        self.esia  # noqa: B018 - refuses any other relying party now
+
+    @property
+    def esia(self) -> EsiaRelyingParty:
+        """The relying party, an ESIA one."""
+        relying_party = self.relying_party
+        if not isinstance(relying_party, EsiaRelyingParty):
+            raise OidcError(
+                "an ESIA provider needs an ESIA relying party", code="oidc.config_invalid"
+            )
+        return relying_party
+
+    def extras(self, result: LoginResult, asks: Asks) -> Mapping[Extra[Any, Any], object]:
+        esia = self.esia
+        if ORGANISATIONS not in asks or esia.config.esia_person_api is None:
+            return {}
+        employers = asks.question(ORGANISATIONS)
+        return {ORGANISATIONS: esia.esia_roles(result.tokens, employers=employers)}

@@ -6,7 +6,8 @@ OGRN, and often without INN and KPP: those come from ``/rs/orgs/{oid}``, read by
 Local accounts know only their ``org_id``, so the deployment names the
 registration numbers of each organisation in an :class:`Employer` registry. An organisation
 matches on OGRN, or else on INN together with KPP. Everything here is pure: the fetching is
-:meth:`sso_bridge.oidc.rp.RelyingParty.esia_roles`'s, the refusal the broker's.
+:meth:`sso_bridge.esia.provider.EsiaRelyingParty.esia_roles`'s (asked for by the broker
+under :data:`ORGANISATIONS`), the refusal the broker's.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import attrs
 
 from sso_bridge.esia.errors import EsiaError
 from sso_bridge.esia.oid import oid_text
+from sso_bridge.idp import Extra
 
 __all__ = [
+    "ORGANISATIONS",
     "Employer",
     "EsiaOrganisation",
     "StaffRolePolicy",
@@ -155,6 +158,14 @@ class Employer:
             and self.kpp is not None
             and (self.inn, self.kpp) == (organisation.inn, organisation.kpp)
         )
+
+
+ORGANISATIONS: Extra[tuple[Employer, ...], tuple[EsiaOrganisation, ...]] = Extra(
+    "esia.organisations"
+)
+"""What the staff-role policy asks a provider for (:mod:`sso_bridge.idp`): the
+organisations the person works for, completed for the given employers (see
+:func:`~sso_bridge.esia.person_api.read_roles`). The ESIA provider answers it."""
 
 
 def needs_numbers(organisation: EsiaOrganisation, employers: Iterable[Employer]) -> bool:

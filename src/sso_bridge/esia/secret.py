@@ -29,7 +29,7 @@ from typing import Final
 from sso_bridge import base64url
 from sso_bridge.errors import InvalidInput
 from sso_bridge.esia import gost
-from sso_bridge.esia.errors import EsiaError
+from sso_bridge.esia.errors import EsiaClientAuthError, EsiaError, EsiaTimestampError
 from sso_bridge.esia.gost import GostCertificate
 from sso_bridge.esia.gost_keys import pem_body
 from sso_bridge.esia.signer import Signer
@@ -102,19 +102,19 @@ def parse_esia_timestamp(text: str) -> datetime:
     """
     match = _TIMESTAMP_RE.fullmatch(text) if len(text) <= FIELD_LIMITS["timestamp"] else None
     if match is None:
-        raise EsiaError(
+        raise EsiaTimestampError(
             f"timestamp {text[:40]!r} does not have the form 'yyyy.MM.dd HH:mm:ss +0300'",
             code="esia.timestamp_invalid",
         )
     year, month, day, hour, minute, second, sign, hours, minutes = match.groups()
     if int(minutes) >= 60:
-        raise EsiaError(
+        raise EsiaTimestampError(
             f"timestamp {text!r} has an offset with {minutes} minutes",
             code="esia.timestamp_invalid",
         )
     offset = timedelta(hours=int(hours), minutes=int(minutes)) * (-1 if sign == "-" else 1)
     if abs(offset) > MAX_TIMESTAMP_OFFSET:
-        raise EsiaError(
+        raise EsiaTimestampError(
             f"timestamp {text!r} has an offset beyond ±14:00", code="esia.timestamp_invalid"
         )
     try:
@@ -124,7 +124,7 @@ def parse_esia_timestamp(text: str) -> datetime:
         # the same instant in UTC; near year 1 or 9999 the shift leaves the calendar
         return local - offset
     except (ValueError, OverflowError):
-        raise EsiaError(
+        raise EsiaTimestampError(
             f"timestamp {text!r} is not a valid date and time", code="esia.timestamp_invalid"
         ) from None
 
@@ -148,7 +148,7 @@ def within_skew(moment: datetime, timestamp: str, now: datetime, skew: timedelta
     offset = moment - now
     if abs(offset) > skew:
         where = "in the future" if offset > timedelta(0) else "old"
-        raise EsiaError(
+        raise EsiaTimestampError(
             f"timestamp {timestamp!r} is {abs(offset)} {where}; at most {skew} is allowed",
             code="esia.timestamp_stale",
         )
@@ -199,7 +199,9 @@ def check_field_sizes(fields: Mapping[str, str | None]) -> None:
         if limit is None or value is None:
             continue
         if len(value) > limit or (not value.isascii() and len(value.encode("utf-8")) > limit):
-            raise EsiaError(f"{name} is longer than {limit} bytes", code="esia.field_too_long")
+            raise EsiaClientAuthError(
+                f"{name} is longer than {limit} bytes", code="esia.field_too_long"
+            )
 
 
 def secret_message(
@@ -276,15 +278,15 @@ def verify_client_secret(
         }
     )
     if len(secret) > _MAX_SECRET_LENGTH:
-        raise EsiaError("the client_secret is too long", code="esia.secret_malformed")
+        raise EsiaClientAuthError("the client_secret is too long", code="esia.secret_malformed")
     try:
         signature = base64url.decode(secret)
     except InvalidInput:
-        raise EsiaError(
+        raise EsiaClientAuthError(
             "the client_secret is not base64url", code="esia.secret_malformed"
         ) from None
     if len(signature) != 64:
-        raise EsiaError(
+        raise EsiaClientAuthError(
             f"the client_secret has {len(signature)} bytes, not a 64-byte GOST signature",
             code="esia.secret_malformed",
         )
@@ -298,7 +300,7 @@ def verify_client_secret(
         code=code,
     )
     if not gost.verify(certificate.public_key, message, signature):
-        raise EsiaError(
+        raise EsiaClientAuthError(
             f"the client_secret is not a signature of {certificate.subject} over these fields",
             code="esia.secret_bad_signature",
         )

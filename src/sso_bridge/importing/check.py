@@ -16,7 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 import attrs
 
-from sso_bridge.errors import InvalidInput, RowError
+from sso_bridge.errors import ImportFileError, InvalidInput, RowError, SnilsChecksum
 from sso_bridge.importing.csvfile import COLUMNS, MAX_LENGTHS
 from sso_bridge.importing.ports import AccountRow
 from sso_bridge.matching.keys import BlindIndex, date_number, name_key
@@ -71,7 +71,7 @@ def _check_block_unguarded(job: Job) -> Checked:
         text = job.data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = job.first_line + job.data.count(b"\n", 0, exc.start)
-        raise InvalidInput(
+        raise ImportFileError(
             f"{job.source}:{line}: the file is not UTF-8", code="import.bad_encoding"
         ) from None
     if len(_BIRTHS) + len(_NAMES) > _CACHE_LIMIT:
@@ -85,7 +85,7 @@ def _check_block_unguarded(job: Job) -> Checked:
             checker.check(start, record)
             start = job.first_line + reader.line_num
     except csv.Error as exc:
-        raise InvalidInput(
+        raise ImportFileError(
             f"{job.source}:{start}: unreadable CSV: {exc}", code="import.bad_csv"
         ) from None
     # In account-id order the primary-key B-tree is updated with far better locality.
@@ -230,11 +230,10 @@ class _RowChecker:
         if snils_text:
             try:
                 snils = self.index.snils(parse_snils(snils_text))
-            except InvalidInput as exc:
-                if exc.code == "snils.checksum":
-                    warning = "SNILS check digits are wrong; stored as absent"
-                else:
-                    reasons.append("snils is not 11 digits")
+            except SnilsChecksum:
+                warning = "SNILS check digits are wrong; stored as absent"
+            except InvalidInput:
+                reasons.append("snils is not 11 digits")
         if passport_text:
             try:
                 passport = self.index.passport(parse_passport(passport_text))

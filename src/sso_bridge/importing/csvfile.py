@@ -8,7 +8,7 @@ import io
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from sso_bridge.errors import InvalidInput
+from sso_bridge.errors import ImportFileError
 
 __all__ = ["BLOCK_BYTES", "COLUMNS", "MAX_LENGTHS", "blocks", "column_positions", "read_header"]
 
@@ -109,13 +109,13 @@ def read_header(handle: BinaryIO, source: str) -> tuple[list[str], bytes, int]:
     try:
         records = list(csv.reader(io.StringIO(head.decode("utf-8"), newline=""), strict=True))
     except UnicodeDecodeError:
-        raise InvalidInput(
+        raise ImportFileError(
             f"{source}:1: the file is not UTF-8", code="import.bad_encoding"
         ) from None
     except csv.Error as exc:
-        raise InvalidInput(f"{source}:1: unreadable CSV: {exc}", code="import.bad_csv") from None
+        raise ImportFileError(f"{source}:1: unreadable CSV: {exc}", code="import.bad_csv") from None
     if not records:
-        raise InvalidInput(f"{source}: the file is empty", code="import.bad_header")
+        raise ImportFileError(f"{source}: the file is empty", code="import.bad_header")
     return records[0], rest, head.count(b"\n") or 1
 
 
@@ -132,5 +132,7 @@ def column_positions(header: list[str], source: str) -> tuple[int, ...]:
             parts.append("unknown " + ", ".join(unknown))
         if repeated:
             parts.append("repeated columns")
-        raise InvalidInput(f"{source}:1: bad header: {'; '.join(parts)}", code="import.bad_header")
+        raise ImportFileError(
+            f"{source}:1: bad header: {'; '.join(parts)}", code="import.bad_header"
+        )
     return tuple(names.index(name) for name in COLUMNS)

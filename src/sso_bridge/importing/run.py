@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
-from sso_bridge.errors import InvalidInput
+from sso_bridge.errors import ImportFileError
 from sso_bridge.importing import csvfile
 from sso_bridge.importing.check import Job, checked_blocks
 from sso_bridge.importing.merge import ImportReport, Merger
@@ -64,7 +64,7 @@ def import_accounts_files(
             try:
                 handles.append((str(path), stack.enter_context(Path(path).open("rb"))))
             except OSError as exc:
-                raise InvalidInput(f"{path}: {exc.strerror}", code="import.unreadable") from None
+                raise ImportFileError(f"{path}: {exc.strerror}", code="import.unreadable") from None
         sizes = [os.fstat(h.fileno()).st_size for _, h in handles]
         with directory.bulk_import(expected_rows=sum(sizes) // 80) as writer:
             return [

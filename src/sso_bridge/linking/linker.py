@@ -26,7 +26,12 @@ import attrs
 
 from sso_bridge.audit.ports import AuditLog
 from sso_bridge.clock import Clock, SystemClock
-from sso_bridge.errors import AccountNotFound, BridgeError, InvalidInput, LinkRefused
+from sso_bridge.errors import (
+    AccountNotFound,
+    BridgeError,
+    LinkInputError,
+    LinkRefused,
+)
 from sso_bridge.linking.ports import LinkStore
 from sso_bridge.matching import Matcher, MatchKeys, identity_keys
 from sso_bridge.matching.ports import AccountDirectory
@@ -50,11 +55,11 @@ def check_admin_identity(issuer: str, subject: str) -> None:
     except ValueError:  # a malformed IPv6 host or port
         host = scheme = ""
     if scheme not in ("http", "https") or not host or not issuer.isprintable() or " " in issuer:
-        raise InvalidInput(
+        raise LinkInputError(
             f"the issuer {issuer!r} is not an absolute http(s) URL", code="link.bad_issuer"
         )
     if not subject.strip() or not subject.isprintable():
-        raise InvalidInput(
+        raise LinkInputError(
             "the subject is empty or holds control characters", code="link.bad_subject"
         )
 

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from datetime import date
 
-from sso_bridge.errors import InvalidInput
+from sso_bridge.errors import DateError, InvalidInput, PassportError, SnilsChecksum, SnilsError
 
 NAME_RULES_VERSION = 1
 """Bumped whenever :func:`normalize_name` changes; stores rebuild their name keys then."""
@@ -136,10 +136,10 @@ def parse_snils(value: str) -> str:
     """
     digits = value if len(value) == 11 else value.translate(_SNILS_SEPARATORS)
     if len(digits) != 11 or not digits.isascii() or not digits.isdigit():
-        raise InvalidInput("a SNILS has 11 digits", code="snils.malformed")
+        raise SnilsError("a SNILS has 11 digits", code="snils.malformed")
     number = int(digits[:9])
     if number > _SNILS_LAST_UNCHECKED and snils_check_digits(digits[:9]) != int(digits[9:]):
-        raise InvalidInput("SNILS check digits do not match", code="snils.checksum")
+        raise SnilsChecksum("SNILS check digits do not match", code="snils.checksum")
     return digits
 
 
@@ -159,7 +159,7 @@ def parse_passport(value: str) -> str:
     """
     digits = value.translate(_PASSPORT_SEPARATORS)
     if len(digits) != 10 or not digits.isascii() or not digits.isdigit():
-        raise InvalidInput(
+        raise PassportError(
             "an RF passport is a 4-digit series and a 6-digit number",
             code="passport.malformed",
         )
@@ -194,4 +194,4 @@ def parse_date(value: str | date) -> date:
                 return date(int(year), int(month), int(day))
             except ValueError:
                 pass
-    raise InvalidInput(f"{text!r} is not a date (YYYY-MM-DD or DD.MM.YYYY)", code="date.malformed")
+    raise DateError(f"{text!r} is not a date (YYYY-MM-DD or DD.MM.YYYY)", code="date.malformed")

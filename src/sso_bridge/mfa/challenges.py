@@ -19,8 +19,8 @@ from typing import Any
 import attrs
 
 from sso_bridge.ephemeral import EphemeralStore
-from sso_bridge.errors import ConfigError, InvalidInput
-from sso_bridge.mfa.errors import MfaError, TotpStepReused, WrongCode
+from sso_bridge.errors import ConfigError
+from sso_bridge.mfa.errors import MfaError, MfaInputError, TotpStepReused, WrongCode
 from sso_bridge.mfa.otp import check_digits
 from sso_bridge.mfa.sender import Channel, Message, Sender, code_message
 from sso_bridge.mfa.totp import TotpVerifier
@@ -171,7 +171,7 @@ class CodeChallenges:
         session, say) lets the store list and drop the challenges together.
         """
         if channel not in CHANNELS:
-            raise InvalidInput(
+            raise MfaInputError(
                 f"unknown second-factor channel {channel!r}; use sms, email or totp",
                 code="mfa.bad_channel",
             )
@@ -179,7 +179,7 @@ class CodeChallenges:
             self._verifier().require_enrolled(account_id)
             destination = ""
         elif not destination:
-            raise InvalidInput(
+            raise MfaInputError(
                 f"a {channel} challenge needs somewhere to send the code",
                 code="mfa.no_destination",
             )
@@ -319,7 +319,7 @@ class CodeChallenges:
 
     def _check_resend(self, entry: _Entry, now: datetime) -> None:
         if entry.channel == "totp":
-            raise InvalidInput("an authenticator code cannot be resent", code="mfa.bad_channel")
+            raise MfaInputError("an authenticator code cannot be resent", code="mfa.bad_channel")
         if entry.sends >= self.max_sends:
             raise MfaError(
                 f"the code was sent {entry.sends} times already; start again",

@@ -13,9 +13,8 @@ from urllib.parse import quote
 import attrs
 import segno
 
-from sso_bridge.errors import InvalidInput
 from sso_bridge.mfa.credentials import CredentialStore
-from sso_bridge.mfa.errors import WrongCode
+from sso_bridge.mfa.errors import MfaInputError, OtpError, WrongCode
 from sso_bridge.mfa.otp import check_algorithm, check_digits, encode_secret, new_secret, totp_match
 from sso_bridge.mfa.totp import TOTP_STEP_SECONDS
 
@@ -31,7 +30,7 @@ __all__ = [
 
 def _label_part(value: str, what: str) -> str:
     if not value or ":" in value:
-        raise InvalidInput(
+        raise MfaInputError(
             f"the TOTP {what} must be non-empty and without a colon", code="mfa.bad_label"
         )
     return quote(value, safe="")
@@ -55,7 +54,7 @@ def otpauth_uri(
     name = check_algorithm(algorithm).upper()
     check_digits(digits)
     if period <= 0:
-        raise InvalidInput("a TOTP period is a positive number of seconds", code="otp.bad_step")
+        raise OtpError("a TOTP period is a positive number of seconds", code="otp.bad_step")
     query = (
         f"secret={encode_secret(secret)}&issuer={quote(issuer, safe='')}"
         f"&algorithm={name}&digits={digits}&period={period}"

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sso_bridge.errors import BridgeError
+from sso_bridge.errors import BridgeError, Code, InvalidInput, declare
 
 __all__ = [
     "AccountLocked",
     "AuthError",
     "BadPassword",
     "MfaError",
+    "MfaInputError",
+    "OtpError",
     "TotpStepReused",
     "WrongCode",
 ]
@@ -19,6 +21,36 @@ __all__ = [
 class MfaError(BridgeError):
     """A second-factor step was refused; ``code`` says why."""
 
+    family = "mfa"
+    about = "The second factor: one-time codes by SMS or e-mail, and authenticator apps (TOTP)."
+    codes = declare(
+        Code("mfa.error", 401, "The second factor failed; the message says why."),
+        Code("mfa.wrong_code", 401, "The code is wrong; try again while attempts are left."),
+        Code(
+            "mfa.totp_step_reused",
+            401,
+            "This authenticator code was used already; wait for the next one.",
+        ),
+        Code(
+            "mfa.too_many_attempts",
+            429,
+            "Five wrong codes: the challenge is void; start the login again.",
+        ),
+        Code("mfa.challenge_expired", 401, "The code has expired; ask for a new one."),
+        Code(
+            "mfa.challenge_unknown", 404, "No such challenge: unknown, used, or another account's."
+        ),
+        Code(
+            "mfa.bad_channel", 400, "The channel is not sms, email or totp, or cannot send again."
+        ),
+        Code("mfa.no_destination", 400, "There is no phone or e-mail to send the code to."),
+        Code(
+            "mfa.resend_limit", 429, "The code was sent as often as allowed; start the login again."
+        ),
+        Code("mfa.resend_too_soon", 429, "Wait a little before asking for another code."),
+        Code("mfa.totp_not_enrolled", 404, "The account has no authenticator app enrolled."),
+        Code("mfa.bad_label", 400, "A TOTP issuer or account name is empty or has a colon."),
+    )
     code = "mfa.error"
 
 
@@ -49,9 +81,52 @@ class TotpStepReused(MfaError):
         self.attempts_left = attempts_left
 
 
+class MfaInputError(MfaError, InvalidInput):
+    """A channel, destination or label of the second factor is refused; also an
+    :class:`~sso_bridge.errors.InvalidInput`."""
+
+    code = "mfa.bad_channel"
+
+
+class OtpError(InvalidInput):
+    """A one-time-password setting (secret, algorithm, digits, counter, step) is refused."""
+
+    family = "otp"
+    about = "Secrets of one-time passwords (TOTP)."
+    codes = declare(
+        Code("otp.bad_secret", 500, "A TOTP secret is not base32; fix the person's totp_secret."),
+        Code("otp.bad_algorithm", 400, "The OTP algorithm must be sha1, sha256 or sha512."),
+        Code("otp.bad_digits", 400, "An OTP code has 6 or 8 digits."),
+        Code("otp.bad_counter", 400, "An HOTP counter must be an unsigned 64-bit number."),
+        Code("otp.bad_step", 400, "A TOTP period or window is out of range."),
+    )
+    code = "otp.bad_secret"
+
+
 class AuthError(BridgeError):
     """A local password login was refused, or a new password does not meet the policy."""
 
+    family = "auth"
+    about = "Local logins with organisation, login and password (argon2id, lockout)."
+    codes = declare(
+        Code("auth.error", 401, "A local login was refused; the message says why."),
+        Code("auth.bad_password", 401, "Wrong organisation, login or password."),
+        Code(
+            "auth.locked", 403, "Locked after 5 failed logins; a school administrator unlocks it."
+        ),
+        Code(
+            "auth.account_blocked",
+            403,
+            "The school account is blocked; a school administrator unblocks it.",
+        ),
+        Code("auth.no_password", 401, "The account has no local password; set one first."),
+        Code(
+            "auth.weak_password",
+            400,
+            "The new password breaks the password policy; the message names the rule.",
+        ),
+        Code("auth.bad_hash", 500, "A stored password hash is not argon2; set the password again."),
+    )
     code = "auth.error"
 
 

@@ -11,7 +11,7 @@ import binascii
 import hmac
 import secrets
 
-from sso_bridge.errors import InvalidInput
+from sso_bridge.mfa.errors import OtpError
 
 __all__ = [
     "ALGORITHMS",
@@ -39,7 +39,7 @@ def check_algorithm(algorithm: str) -> str:
     """``algorithm`` in lower case, if it is one of :data:`ALGORITHMS`."""
     name = algorithm.lower()
     if name not in ALGORITHMS:
-        raise InvalidInput(
+        raise OtpError(
             f"unsupported OTP algorithm {algorithm!r}; use sha1, sha256 or sha512",
             code="otp.bad_algorithm",
         )
@@ -49,7 +49,7 @@ def check_algorithm(algorithm: str) -> str:
 def check_digits(digits: int) -> int:
     """``digits`` if it is 6 or 8."""
     if digits not in DIGITS:
-        raise InvalidInput(f"an OTP code has 6 or 8 digits, not {digits!r}", code="otp.bad_digits")
+        raise OtpError(f"an OTP code has 6 or 8 digits, not {digits!r}", code="otp.bad_digits")
     return digits
 
 
@@ -58,7 +58,7 @@ def hotp(key: bytes, counter: int, digits: int = 6, algorithm: str = "sha1") -> 
     check_digits(digits)
     name = check_algorithm(algorithm)
     if not 0 <= counter <= _MAX_COUNTER:
-        raise InvalidInput("an HOTP counter is an unsigned 64-bit number", code="otp.bad_counter")
+        raise OtpError("an HOTP counter is an unsigned 64-bit number", code="otp.bad_counter")
     mac = hmac.digest(key, counter.to_bytes(8, "big"), name)
     offset = mac[-1] & 0x0F
     value = int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
@@ -67,7 +67,7 @@ def hotp(key: bytes, counter: int, digits: int = 6, algorithm: str = "sha1") -> 
 
 def _counter(at: int, step: int) -> int:
     if step <= 0:
-        raise InvalidInput("a TOTP time step is a positive number of seconds", code="otp.bad_step")
+        raise OtpError("a TOTP time step is a positive number of seconds", code="otp.bad_step")
     return at // step
 
 
@@ -96,7 +96,7 @@ def totp_match(
     check_digits(digits)
     name = check_algorithm(algorithm)
     if window < 0:
-        raise InvalidInput("a TOTP window is zero or more steps", code="otp.bad_step")
+        raise OtpError("a TOTP window is zero or more steps", code="otp.bad_step")
     current = _counter(at, step)
     wellformed = len(code) == digits and code.isascii() and code.isdigit()
     given = code.encode() if wellformed else b"-" * digits
@@ -124,7 +124,7 @@ def decode_secret(secret_b32: str) -> bytes:
     try:
         key = base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
     except (ValueError, binascii.Error):
-        raise InvalidInput("the TOTP secret is not base32", code="otp.bad_secret") from None
+        raise OtpError("the TOTP secret is not base32", code="otp.bad_secret") from None
     if not key:
-        raise InvalidInput("the TOTP secret is empty", code="otp.bad_secret")
+        raise OtpError("the TOTP secret is empty", code="otp.bad_secret")
     return key

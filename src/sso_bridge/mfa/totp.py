@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sso_bridge.errors import InvalidInput
 from sso_bridge.mfa.credentials import Credentials, CredentialStore
-from sso_bridge.mfa.errors import MfaError, TotpStepReused, WrongCode
+from sso_bridge.mfa.errors import MfaError, OtpError, TotpStepReused, WrongCode
 from sso_bridge.mfa.otp import totp_match
 
 __all__ = ["TOTP_STEP_SECONDS", "TotpVerifier"]
@@ -24,7 +23,7 @@ class TotpVerifier:
 
     def __init__(self, credentials: CredentialStore, window: int = 1) -> None:
         if not 0 <= window <= 10:
-            raise InvalidInput("a TOTP window is 0 to 10 steps", code="otp.bad_step")
+            raise OtpError("a TOTP window is 0 to 10 steps", code="otp.bad_step")
         self.credentials = credentials
         self.window = window
 

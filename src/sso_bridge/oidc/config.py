@@ -13,11 +13,11 @@ from typing import Any, Final
 import attrs
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from sso_bridge.errors import ConfigError
 from sso_bridge.keytypes import PrivateKey
 from sso_bridge.oidc.errors import OidcError
 from sso_bridge.oidc.extension import ClientAuthentication, Refusal, TokenAlgorithm
 from sso_bridge.oidc.http import HttpClient
+from sso_bridge.token_errors import OidcConfigError
 
 SIGNATURE_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
 """Algorithms an allow-list may name. ``none`` and the HMAC family are never accepted:
@@ -127,20 +127,22 @@ class ProviderConfig:
         own checks and calls this one."""
         self.check_credentials()
         if self.client_key_alg is not None and self.client_key_alg not in SIGNATURE_ALGORITHMS:
-            raise ConfigError(
+            raise OidcConfigError(
                 f"client_key_alg {self.client_key_alg!r} is not allowed", code="oidc.config_invalid"
             )
         self._check_algorithms()
         if not self.scopes:
-            raise ConfigError("scopes must not be empty", code="oidc.config_invalid")
+            raise OidcConfigError("scopes must not be empty", code="oidc.config_invalid")
         if "openid" not in self.scopes and not self.openid_optional:
-            raise ConfigError("scopes must include openid", code="oidc.config_invalid")
+            raise OidcConfigError("scopes must include openid", code="oidc.config_invalid")
         if not timedelta(0) <= self.skew <= timedelta(minutes=5):
-            raise ConfigError("skew must be between 0 and 5 minutes", code="oidc.config_invalid")
+            raise OidcConfigError(
+                "skew must be between 0 and 5 minutes", code="oidc.config_invalid"
+            )
         reserved = {"state", "nonce", "code_challenge", "client_id", "redirect_uri", "scope"}
         clash = reserved.intersection(self.extra_authorization_params)
         if clash:
-            raise ConfigError(
+            raise OidcConfigError(
                 f"extra authorization parameters may not set {sorted(clash)}",
                 code="oidc.config_invalid",
             )
@@ -150,12 +152,12 @@ class ProviderConfig:
         method = self.auth_method
         if method in (ClientAuthMethod.CLIENT_SECRET_BASIC, ClientAuthMethod.CLIENT_SECRET_POST):
             if not self.client_secret:
-                raise ConfigError(f"{method} needs a client_secret", code="oidc.config_invalid")
+                raise OidcConfigError(f"{method} needs a client_secret", code="oidc.config_invalid")
         elif method is ClientAuthMethod.PRIVATE_KEY_JWT:
             if self.client_key is None:
-                raise ConfigError(f"{method} needs a client_key", code="oidc.config_invalid")
+                raise OidcConfigError(f"{method} needs a client_key", code="oidc.config_invalid")
         else:
-            raise ConfigError(
+            raise OidcConfigError(
                 f"auth_method {method!r} is not a client authentication method",
                 code="oidc.config_invalid",
             )
@@ -163,18 +165,18 @@ class ProviderConfig:
     def _check_algorithms(self) -> None:
         algs = self.algorithms
         if not algs:
-            raise ConfigError("the algorithm allow-list is empty", code="oidc.config_invalid")
+            raise OidcConfigError("the algorithm allow-list is empty", code="oidc.config_invalid")
         bad = [
             alg for alg in algs if alg not in SIGNATURE_ALGORITHMS and not self.token_algorithm(alg)
         ]
         if bad:
-            raise ConfigError(
+            raise OidcConfigError(
                 f"algorithms {bad} are not allowed for ID tokens", code="oidc.config_invalid"
             )
         for alg in algs:
             own = self.token_algorithm(alg)
             if own is not None and own.exclusive and len(algs) > 1:
-                raise ConfigError(
+                raise OidcConfigError(
                     f"{alg} must be the only algorithm (pin one per provider)",
                     code="oidc.config_invalid",
                 )
@@ -230,12 +232,6 @@ class ProviderConfig:
 
     def relying_party_type(self) -> type[Any] | None:
         """The :class:`~sso_bridge.oidc.rp.RelyingParty` subclass this config needs."""
-        return None
-
-    @property
-    def esia_person_api(self) -> str | None:
-        """Deprecated (one release): a provider without a person API has none; the ESIA
-        configuration (``sso_bridge.esia.EsiaConfig``) overrides it."""
         return None
 
 

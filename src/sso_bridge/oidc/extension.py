@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from sso_bridge.token_errors import AuthorizationError, TokenError
+
 if TYPE_CHECKING:
     from sso_bridge.oidc.config import ProviderConfig
 
@@ -57,10 +59,14 @@ class TokenAlgorithm:
 
 @attrs.frozen
 class Refusal:
-    """An IdP's refusal as a provider profile reads it: the stable code and a message."""
+    """An IdP's refusal as a provider profile reads it: the stable code and a message,
+    and the errors that carry a code of that family, of the authorization request
+    (``authorization``) and of the token request (``token``)."""
 
     code: str
     message: str
+    authorization: type[AuthorizationError] = AuthorizationError
+    token: type[TokenError] = TokenError
 
 
 class ClientAuthentication(Protocol):

@@ -132,12 +132,17 @@ def authorization_request(config: ProviderConfig, now: datetime) -> Authorizatio
 
 
 class StateStore(Protocol):
-    """Remembers used ``state`` values until they would have expired anyway."""
+    """Remembers used ``state`` values until they would have expired anyway.
 
-    def consume(self, state: str, until: datetime, now: datetime) -> bool:
-        """Mark ``state`` used until ``until``; False if it was used before.
+    Its method is :meth:`mark_used` (a record added if absent, not a use-once read: that is
+    what ``consume`` means elsewhere). A store written for the former name ``consume``
+    is still called through that name, for one release.
+    """
 
-        Entries past their ``until`` may be forgotten: a login that old is refused anyway.
+    def mark_used(self, state: str, expires_at: datetime, now: datetime) -> bool:
+        """Mark ``state`` used until ``expires_at``; False if it was used before.
+
+        Entries past their ``expires_at`` may be forgotten: a login that old is refused anyway.
         """
         ...
 
@@ -151,8 +156,8 @@ class InMemoryStateStore:
         self._prune_every = prune_every
         self._since_prune = 0
 
-    def consume(self, state: str, until: datetime, now: datetime) -> bool:
-        """Mark ``state`` used until ``until``; False if it was used before."""
+    def mark_used(self, state: str, expires_at: datetime, now: datetime) -> bool:
+        """Mark ``state`` used until ``expires_at``; False if it was used before."""
         with self._lock:
             self._since_prune += 1
             if self._since_prune >= self._prune_every:
@@ -160,8 +165,18 @@ class InMemoryStateStore:
                 self._used = {s: t for s, t in self._used.items() if t >= now}
             if state in self._used:
                 return False
-            self._used[state] = until
+            self._used[state] = expires_at
             return True
+
+    consume = mark_used
+    """The former name of :meth:`mark_used`."""
+
+
+def _mark_used(store: StateStore, state: str, expires_at: datetime, now: datetime) -> bool:
+    mark = getattr(store, "mark_used", None)
+    if mark is None:  # a store written for the former name
+        mark = store.consume  # type: ignore[attr-defined]
+    return bool(mark(state, expires_at, now))
 
 
 def check_callback(
@@ -170,14 +185,17 @@ def check_callback(
     params: Mapping[str, str],
     *,
     now: datetime,
-    state_store: StateStore,
+    state_store: StateStore | None,
     lifetime: timedelta = DEFAULT_LOGIN_LIFETIME,
     other_issuers: Collection[str] = (),
 ) -> str:
     """Check the redirect back from the IdP; return the authorization code.
 
     ``pending`` is the login kept in this browser's session (None if there is none).
-    The ``state`` is consumed in ``state_store`` once it matches, whatever happens next.
+    The ``state`` is marked used in ``state_store`` once it matches, whatever happens
+    next. ``state_store`` is None when the caller has already taken the ``state`` once
+    itself (the broker keeps its login step under the ``state`` and consumes that step):
+    the one use is then that caller's, and no second record is written.
     ``other_issuers`` are the other configured providers, named in mix-up refusals.
     """
     if pending is None:
@@ -189,7 +207,8 @@ def check_callback(
         raise OidcError("state does not match this browser's login", code="oidc.state_mismatch")
     if pending.issuer != config.issuer or pending.redirect_uri != config.redirect_uri:
         raise OidcError("the pending login is for another provider", code="oidc.wrong_provider")
-    if not state_store.consume(pending.state, pending.created_at + lifetime, now):
+    expires_at = pending.created_at + lifetime
+    if state_store is not None and not _mark_used(state_store, pending.state, expires_at, now):
         raise OidcError("this login's state was already used", code="oidc.state_reused")
     if now - pending.created_at > lifetime:
         raise OidcError("the login took too long", code="oidc.login_expired")
@@ -208,9 +227,7 @@ def _refused(config: ProviderConfig, error: str, description: str | None) -> Aut
     if refusal is None:
         code = f"oidc.{error}" if error in _KNOWN_ERRORS else None
         return AuthorizationError(error, description, code=code)
-    exc = AuthorizationError(error, description, code=refusal.code)
-    exc.message = refusal.message
-    return exc
+    return refusal.authorization(error, description, code=refusal.code, message=refusal.message)
 
 
 def _check_iss(config: ProviderConfig, iss: str | None, other_issuers: Collection[str]) -> None:

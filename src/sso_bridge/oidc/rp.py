@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from datetime import timedelta
 from typing import Any, Self
 
@@ -71,7 +71,7 @@ class RelyingParty:
     A config whose profile needs a subclass (``config.relying_party_type()``) gets one:
     ``RelyingParty(config, http)`` builds that subclass. A subclass overrides the hooks
     :meth:`default_keys`, :meth:`check_token_answer`, :meth:`token_subject` and
-    :meth:`identity` (see :mod:`sso_bridge.oidc.extension`).
+    :meth:`identity` (see :mod:`sso_bridge.oidc.extension`), and :meth:`provider_type`.
     """
 
     def __new__(cls, config: ProviderConfig, *args: Any, **kwargs: Any) -> Self:
@@ -103,6 +103,11 @@ class RelyingParty:
         self._lifetime = login_lifetime
         self._other_issuers = tuple(other_issuers)
 
+    def provider_type(self) -> type[Any] | None:
+        """The :class:`~sso_bridge.oidc.provider.OidcProvider` subclass that serves this
+        relying party to the broker (hook: None, the generic one)."""
+        return None
+
     def default_keys(self) -> KeySource:
         """The provider's keys when none are given: its JWKS, cached (hook)."""
         return JwksCache(
@@ -117,14 +122,20 @@ class RelyingParty:
         """A new authorization request; keep ``.pending`` in the browser session."""
         return authorization_request(self.config, self._clock.now())
 
-    def callback_code(self, params: Mapping[str, str], pending: PendingLogin | None) -> str:
-        """Check the callback's query parameters; return the authorization code."""
+    def callback_code(
+        self, params: Mapping[str, str], pending: PendingLogin | None, *, state_taken: bool = False
+    ) -> str:
+        """Check the callback's query parameters; return the authorization code.
+
+        ``state_taken``: the caller has already taken the ``state`` once (the broker
+        consumes the login step kept under it), so the state store is not touched.
+        """
         return check_callback(
             self.config,
             pending,
             params,
             now=self._clock.now(),
-            state_store=self._state_store,
+            state_store=None if state_taken else self._state_store,
             lifetime=self._lifetime,
             other_issuers=self._other_issuers,
         )
@@ -208,9 +219,12 @@ class RelyingParty:
         info = self.userinfo(tokens) if self.config.userinfo_endpoint else None
         return identity_from_claims(self.config.issuer, tokens.id_token.claims, info)
 
-    def complete(self, params: Mapping[str, str], pending: PendingLogin | None) -> LoginResult:
-        """The whole callback: check it, redeem the code, validate, fetch the identity."""
-        code = self.callback_code(params, pending)
+    def complete(
+        self, params: Mapping[str, str], pending: PendingLogin | None, *, state_taken: bool = False
+    ) -> LoginResult:
+        """The whole callback: check it, redeem the code, validate, fetch the identity
+        (``state_taken`` as for :meth:`callback_code`)."""
+        code = self.callback_code(params, pending, state_taken=state_taken)
         if pending is None:  # pragma: no cover - callback_code refused it already
             raise OidcError("no login is pending", code="oidc.no_pending_login")
         tokens = self.exchange_code(code, pending)
@@ -239,7 +253,7 @@ class RelyingParty:
         description = description if isinstance(description, str) else None
         refusal = self.config.refusal(error, description, status=response.status)
         if refusal is not None:
-            raise TokenError(
+            raise refusal.token(
                 refusal.message, error=error, description=description, code=refusal.code
             )
         raise TokenError(
@@ -248,22 +262,3 @@ class RelyingParty:
             description=description,
             code=_TOKEN_ERRORS.get(error or ""),
         )
-
-    # -- deprecated for one release: the ESIA person API moved to sso_bridge.esia ----------
-
-    def _no_person_api(self) -> OidcError:
-        return OidcError("no ESIA person API is configured", code="oidc.config_invalid")
-
-    def esia_person(self, tokens: TokenSet) -> dict[str, Any]:
-        """Deprecated: the ESIA relying party (``sso_bridge.esia.EsiaRelyingParty``) has it."""
-        raise self._no_person_api()
-
-    def esia_roles(
-        self, tokens: TokenSet, *, employers: Iterable[Any] | None = None
-    ) -> tuple[Any, ...]:
-        """Deprecated: the ESIA relying party (``sso_bridge.esia.EsiaRelyingParty``) has it."""
-        raise self._no_person_api()
-
-    def esia_organisation(self, tokens: TokenSet, org_oid: str | int) -> Any:
-        """Deprecated: the ESIA relying party (``sso_bridge.esia.EsiaRelyingParty``) has it."""
-        raise self._no_person_api()

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sso_bridge.errors import ConfigError
 from sso_bridge.keysize import MIN_RSA_KEY_BITS, rsa_minimum
-from sso_bridge.saml.errors import SamlError
+from sso_bridge.saml.errors import SamlConfigError, SamlError
 from sso_bridge.saml.metadata import idp_certificates_from_metadata, idp_endpoints_from_metadata
 from sso_bridge.saml.verify import check_key_size
 from sso_bridge.saml.xml import DEFAULT_LIMITS, MAX_DOCUMENT_BYTES, XmlLimits
@@ -89,9 +89,11 @@ def _rsa_private_key(pem: bytes) -> rsa.RSAPrivateKey:
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"cannot load the signing key: {exc}", code="saml.bad_config") from None
+        raise SamlConfigError(
+            f"cannot load the signing key: {exc}", code="saml.bad_config"
+        ) from None
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise ConfigError("the signing key must be an RSA key", code="saml.bad_config")
+        raise SamlConfigError("the signing key must be an RSA key", code="saml.bad_config")
     return key
 
 
@@ -137,38 +139,38 @@ class ServiceProviderConfig:
 
     def __attrs_post_init__(self) -> None:
         if not self.idp_certificates:
-            raise ConfigError("at least one IdP certificate is needed", code="saml.bad_config")
+            raise SamlConfigError("at least one IdP certificate is needed", code="saml.bad_config")
         unknown = set(self.attribute_names) - IDENTITY_FIELDS
         if unknown:
-            raise ConfigError(
+            raise SamlConfigError(
                 f"attribute_names maps unknown fields: {sorted(unknown)}", code="saml.bad_config"
             )
         if self.signing_key_pem is not None:
             if self.signing_certificate_pem is None:
-                raise ConfigError("a signing key needs its certificate", code="saml.bad_config")
+                raise SamlConfigError("a signing key needs its certificate", code="saml.bad_config")
             key = _rsa_private_key(self.signing_key_pem)
             certificate = _pem_certificate(self.signing_certificate_pem, "signing")
             if certificate.public_key() != key.public_key():
-                raise ConfigError(
+                raise SamlConfigError(
                     "the signing certificate is not for the signing key", code="saml.bad_config"
                 )
         if self.encryption_certificate_pem is not None:
             _pem_certificate(self.encryption_certificate_pem, "encryption")
         if self.request_lifetime <= timedelta(0):
-            raise ConfigError("request lifetime must be positive", code="saml.bad_config")
+            raise SamlConfigError("request lifetime must be positive", code="saml.bad_config")
         if self.decryption_key_pem is not None:
             _decryption_key(self.decryption_key_pem)
         if self.skew < timedelta(0) or self.skew > timedelta(minutes=5):
-            raise ConfigError("skew must be between 0 and 5 minutes", code="saml.bad_config")
+            raise SamlConfigError("skew must be between 0 and 5 minutes", code="saml.bad_config")
         try:
             rsa_minimum(self.min_rsa_key_bits)
         except ConfigError as exc:
-            raise ConfigError(exc.message, code="saml.bad_config") from None
+            raise SamlConfigError(exc.message, code="saml.bad_config") from None
         for certificate in self.idp_certificates:
             try:
                 check_key_size(certificate, self.min_rsa_key_bits)
             except SamlError as exc:
-                raise ConfigError(exc.message, code=exc.code) from None
+                raise SamlConfigError(exc.message, code=exc.code) from None
 
     @classmethod
     def from_idp_metadata(
@@ -202,7 +204,7 @@ def _pem_certificate(pem: bytes, what: str) -> x509.Certificate:
     try:
         return x509.load_pem_x509_certificate(pem)
     except ValueError as exc:
-        raise ConfigError(
+        raise SamlConfigError(
             f"cannot load the {what} certificate: {exc}", code="saml.bad_config"
         ) from None
 
@@ -213,9 +215,9 @@ def _decryption_key(pem: bytes) -> rsa.RSAPrivateKey:
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise ConfigError(
+        raise SamlConfigError(
             f"cannot load the decryption key: {exc}", code="saml.bad_config"
         ) from None
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise ConfigError("the decryption key must be an RSA key", code="saml.bad_config")
+        raise SamlConfigError("the decryption key must be an RSA key", code="saml.bad_config")
     return key

@@ -8,9 +8,8 @@ from typing import Any
 
 from cryptography import x509
 
-from sso_bridge.errors import ConfigError
 from sso_bridge.saml.codec import BINDING_REDIRECT
-from sso_bridge.saml.errors import SamlError
+from sso_bridge.saml.errors import SamlConfigError, SamlError
 from sso_bridge.saml.xml import MD_NS, METADATA_LIMITS, NS, parse_xml
 
 __all__ = ["idp_certificates_from_metadata", "idp_endpoints_from_metadata"]
@@ -22,7 +21,7 @@ def _metadata_entities(metadata_xml: str | bytes, entity_id: str) -> list[Any]:
     try:
         root = parse_xml(data, max_bytes=max(len(data), 1), limits=METADATA_LIMITS)
     except SamlError as exc:
-        raise ConfigError(
+        raise SamlConfigError(
             f"IdP metadata refused: {exc.message}", code="saml.bad_metadata"
         ) from None
     entities = [root] if root.tag == f"{{{MD_NS}}}EntityDescriptor" else []
@@ -54,11 +53,11 @@ def idp_certificates_from_metadata(
             der = base64.b64decode("".join(str(body).split()), validate=True)
             certificates.append(x509.load_der_x509_certificate(der))
         except (ValueError, binascii.Error) as exc:
-            raise ConfigError(
+            raise SamlConfigError(
                 f"bad certificate in the IdP metadata: {exc}", code="saml.bad_metadata"
             ) from None
     if not certificates:
-        raise ConfigError(
+        raise SamlConfigError(
             f"the metadata has no signing certificate for {idp_entity_id}",
             code="saml.bad_metadata",
         )

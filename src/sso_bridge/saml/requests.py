@@ -21,7 +21,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree  # type: ignore[import-untyped]
 
 from sso_bridge.clock import Clock
-from sso_bridge.errors import ConfigError, InvalidInput
 from sso_bridge.saml.codec import (
     BINDING_POST,
     BINDING_REDIRECT,
@@ -31,7 +30,7 @@ from sso_bridge.saml.codec import (
     verify_redirect_signature,
 )
 from sso_bridge.saml.config import ServiceProviderConfig
-from sso_bridge.saml.errors import refuse
+from sso_bridge.saml.errors import SamlConfigError, SamlInputError, refuse
 from sso_bridge.saml.response import STATUS_SUCCESS
 from sso_bridge.saml.stores import RequestStore
 from sso_bridge.saml.verify import verify_enveloped
@@ -87,13 +86,13 @@ def _issuer(parent: Any, config: ServiceProviderConfig) -> None:
 def _signer(config: ServiceProviderConfig, sign_with: bool | None) -> rsa.RSAPrivateKey | None:
     key = config.signing_key()
     if sign_with and key is None:
-        raise ConfigError("no signing key is configured", code="saml.bad_config")
+        raise SamlConfigError("no signing key is configured", code="saml.bad_config")
     return key if sign_with is not False else None
 
 
 def _check_relay_state(relay_state: str | None) -> None:
     if relay_state is not None and len(relay_state.encode("utf-8")) > MAX_RELAY_STATE_BYTES:
-        raise InvalidInput(
+        raise SamlInputError(
             f"RelayState must not exceed {MAX_RELAY_STATE_BYTES} bytes",
             code="saml.relay_state_too_long",
         )
@@ -128,7 +127,7 @@ def build_authn_request(
     over 80 bytes is refused (``InvalidInput``, ``saml.relay_state_too_long``).
     """
     if not config.idp_sso_url:
-        raise ConfigError("the IdP's SSO URL is not configured", code="saml.bad_config")
+        raise SamlConfigError("the IdP's SSO URL is not configured", code="saml.bad_config")
     _check_relay_state(relay_state)
     key = _signer(config, sign_with)
     now = clock.now()
@@ -219,7 +218,7 @@ def build_logout_request(
     endpoint, recorded as pending (under :data:`LOGOUT_KEY_PREFIX`); signed as
     :func:`build_authn_request` is."""
     if not config.idp_slo_url:
-        raise ConfigError("the IdP's SLO URL is not configured", code="saml.bad_config")
+        raise SamlConfigError("the IdP's SLO URL is not configured", code="saml.bad_config")
     _check_relay_state(relay_state)
     key = _signer(config, sign_with)
     now = clock.now()
@@ -286,7 +285,7 @@ def process_logout_response(
         if verified is not root:
             raise refuse("saml.unsigned", "the LogoutResponse itself is not signed")
     else:
-        raise InvalidInput(
+        raise SamlInputError(
             f"unknown binding {binding!r}; use 'redirect' or 'post'", code="saml.unknown_binding"
         )
 

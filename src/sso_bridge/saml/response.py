@@ -109,8 +109,8 @@ def process_response(
             raise refuse("saml.unsolicited", "IdP-initiated login is not enabled")
     elif not request_store.consume(in_response_to, now):
         raise refuse("saml.in_response_to_mismatch", "the Response answers no pending request")
-    keep_until = max(not_on_or_after, confirmed_until) + config.skew
-    if not replay_cache.add_if_new(_required_id(assertion, "the assertion"), keep_until, now):
+    expires_at = max(not_on_or_after, confirmed_until) + config.skew
+    if not replay_cache.add_if_new(_required_id(assertion, "the assertion"), expires_at, now):
         raise refuse("saml.replayed", "this assertion was accepted before")
     return LoginResult(
         identity, name_id, in_response_to is None, in_response_to=in_response_to, **session

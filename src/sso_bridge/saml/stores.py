@@ -27,27 +27,27 @@ class _ExpiringIds:
     """IDs with expiry times; expired ones are dropped oldest first (a heap), not by scan."""
 
     def __init__(self) -> None:
-        self._until: dict[str, datetime] = {}
+        self._expires_at: dict[str, datetime] = {}
         self._heap: list[tuple[datetime, str]] = []
 
     def purge(self, now: datetime) -> None:
         while self._heap and self._heap[0][0] <= now:
-            until, key = heapq.heappop(self._heap)
-            if self._until.get(key) == until:
-                del self._until[key]
+            expires_at, key = heapq.heappop(self._heap)
+            if self._expires_at.get(key) == expires_at:
+                del self._expires_at[key]
 
-    def put(self, key: str, until: datetime) -> None:
-        self._until[key] = until
-        heapq.heappush(self._heap, (until, key))
+    def put(self, key: str, expires_at: datetime) -> None:
+        self._expires_at[key] = expires_at
+        heapq.heappush(self._heap, (expires_at, key))
 
     def pop(self, key: str) -> datetime | None:
-        return self._until.pop(key, None)  # its heap entry goes when it expires
+        return self._expires_at.pop(key, None)  # its heap entry goes when it expires
 
     def __contains__(self, key: str) -> bool:
-        return key in self._until
+        return key in self._expires_at
 
     def __len__(self) -> int:
-        return len(self._until)
+        return len(self._expires_at)
 
 
 class InMemoryRequestStore:
@@ -71,7 +71,7 @@ class InMemoryRequestStore:
 class ReplayCache(Protocol):
     """Assertion IDs already accepted, kept until the assertion's NotOnOrAfter."""
 
-    def add_if_new(self, assertion_id: str, keep_until: datetime, now: datetime) -> bool:
+    def add_if_new(self, assertion_id: str, expires_at: datetime, now: datetime) -> bool:
         """Record the ID; False if it was already recorded (a replay)."""
         ...
 
@@ -83,12 +83,12 @@ class InMemoryReplayCache:
         self._lock = threading.Lock()
         self._seen = _ExpiringIds()
 
-    def add_if_new(self, assertion_id: str, keep_until: datetime, now: datetime) -> bool:
+    def add_if_new(self, assertion_id: str, expires_at: datetime, now: datetime) -> bool:
         with self._lock:
             self._seen.purge(now)
             if assertion_id in self._seen:
                 return False
-            self._seen.put(assertion_id, keep_until)
+            self._seen.put(assertion_id, expires_at)
             return True
 
     def __len__(self) -> int:

@@ -7,12 +7,13 @@ across a re-authentication (docs/sessions.md)::
                                    issuer=issuer, subject=subject)
     headers.append(("Set-Cookie", set_cookie_header(cookies, cookies.session_name, token)))
     ...
-    session = manager.validate(cookie_value, ip=client_ip(peer, xff, proxies), now=now)
+    session = manager.validate(cookie_value, ip=client_address(peer, xff, proxies), now=now)
 
 Every refusal is a :class:`SessionError` with a stable ``session.*`` code.
 """
 
-from sso_bridge.sessions.binding import IpBinding, client_ip, parse_ip
+from sso_bridge.address import ClientAddress
+from sso_bridge.sessions.binding import IpBinding, client_address, client_ip, parse_ip
 from sso_bridge.sessions.cookies import (
     HOST_PREFIX,
     BrowserIds,
@@ -31,6 +32,7 @@ __all__ = [
     "KEPT_REQUEST_KIND",
     "SESSION_KIND",
     "BrowserIds",
+    "ClientAddress",
     "CookieSettings",
     "IpBinding",
     "Method",
@@ -43,6 +45,7 @@ __all__ = [
     "SessionManager",
     "SessionPolicy",
     "clear_cookie_header",
+    "client_address",
     "client_ip",
     "is_local_path",
     "new_browser_id",

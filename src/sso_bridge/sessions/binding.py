@@ -13,24 +13,16 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from sso_bridge.errors import ConfigError, InvalidInput
+from sso_bridge.address import ClientAddress, as_address, parse_address
+from sso_bridge.errors import ConfigError
 
-__all__ = ["IpBinding", "client_ip", "parse_ip"]
+__all__ = ["IpBinding", "client_address", "client_ip", "parse_ip"]
 
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IpAddress = ClientAddress
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-
-def parse_ip(text: str) -> IpAddress:
-    """``text`` as an address; an IPv4-mapped IPv6 address (``::ffff:192.0.2.1``) is
-    returned as the IPv4 address it maps. Anything else is ``input.bad_ip``."""
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        raise InvalidInput(f"not an IP address: {text[:64]!r}", code="input.bad_ip") from None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+parse_ip = parse_address
+"""The former name of :func:`sso_bridge.address.parse_address`."""
 
 
 def _check_prefix(limit: int) -> Callable[[object, attrs.Attribute[int], int], None]:
@@ -56,12 +48,12 @@ class IpBinding:
     ipv4_prefix: int = attrs.field(default=32, validator=_check_prefix(32))
     ipv6_prefix: int = attrs.field(default=128, validator=_check_prefix(128))
 
-    def same_client(self, a: str, b: str) -> bool:
-        """Whether addresses ``a`` and ``b`` count as one client; ``input.bad_ip`` if
-        either is not an address."""
-        if a == b:
+    def same_client(self, a: ClientAddress | str, b: ClientAddress | str) -> bool:
+        """Whether addresses ``a`` and ``b`` count as one client. The text form is still
+        taken (``input.bad_ip`` if it is not an address)."""
+        first, second = as_address(a), as_address(b)
+        if first == second:
             return True
-        first, second = parse_ip(a), parse_ip(b)
         if first.version != second.version:
             return False
         prefix = self.ipv4_prefix if first.version == 4 else self.ipv6_prefix
@@ -86,10 +78,11 @@ def _trusted(address: IpAddress, networks: tuple[IpNetwork, ...]) -> bool:
     return any(address.version == n.version and address in n for n in networks)
 
 
-def client_ip(
+def client_address(
     remote_addr: str, forwarded_for: str | None, trusted_proxies: Sequence[str] = ()
-) -> str:
-    """The address of the client a request comes from, in canonical form.
+) -> ClientAddress:
+    """The address of the client a request comes from, parsed: the one place where a
+    request's address text becomes a :data:`~sso_bridge.address.ClientAddress`.
 
     ``remote_addr`` is the direct peer. ``forwarded_for`` (the ``X-Forwarded-For`` header;
     several such headers joined with commas, in order) is consulted only when the peer is
@@ -98,13 +91,20 @@ def client_ip(
     every address is a trusted proxy, the leftmost one is taken. A malformed address on
     that walk is ``input.bad_ip``; what lies left of the client is never read.
     """
-    peer = parse_ip(remote_addr.strip())
+    peer = parse_address(remote_addr.strip())
     networks = _networks(tuple(trusted_proxies))
     if not forwarded_for or not _trusted(peer, networks):
-        return str(peer)
+        return peer
     client = peer
     for entry in reversed(forwarded_for.split(",")):
-        client = parse_ip(entry.strip())
+        client = parse_address(entry.strip())
         if not _trusted(client, networks):
             break
-    return str(client)
+    return client
+
+
+def client_ip(
+    remote_addr: str, forwarded_for: str | None, trusted_proxies: Sequence[str] = ()
+) -> str:
+    """:func:`client_address` in its canonical text form (the former interface)."""
+    return str(client_address(remote_addr, forwarded_for, trusted_proxies))

@@ -19,10 +19,17 @@ from typing import Final
 import attrs
 
 from sso_bridge import base64url
+from sso_bridge.address import ClientAddress, as_address
 from sso_bridge.ephemeral import EphemeralStore
 from sso_bridge.errors import ConfigError, InvalidInput, StoreError
-from sso_bridge.sessions.binding import IpBinding, parse_ip
-from sso_bridge.sessions.errors import SessionError, SessionExpired, SessionIpChanged
+from sso_bridge.sessions.binding import IpBinding
+from sso_bridge.sessions.errors import (
+    SessionError,
+    SessionExpired,
+    SessionIpChanged,
+    SessionMissing,
+    SessionUnknown,
+)
 from sso_bridge.sessions.model import (
     METHODS,
     Method,
@@ -84,12 +91,12 @@ class SessionPolicy:
 def _session_id(token: str | None) -> str:
     """The id (hex SHA-256) of a well-formed token; ``session.missing`` otherwise."""
     if not token or not _TOKEN_FORM.fullmatch(token):
-        raise SessionError("no session token, or a malformed one", code="session.missing")
+        raise SessionMissing("no session token, or a malformed one")
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _unknown() -> SessionError:
-    return SessionError("no such session", code="session.unknown")
+def _unknown() -> SessionUnknown:
+    return SessionUnknown("no such session")
 
 
 def _text(name: str, value: object) -> str:
@@ -137,7 +144,7 @@ class SessionManager:
         self,
         account_id: str,
         *,
-        ip: str,
+        ip: ClientAddress | str,
         user_agent: str | None,
         now: datetime,
         issuer: str | None = None,
@@ -150,8 +157,10 @@ class SessionManager:
         """A new session after a login: its token (for the cookie) and the session.
 
         ``accounts`` are the other accounts the person may switch to; ``not_on_or_after``
-        (the IdP's ``SessionNotOnOrAfter``) caps the absolute deadline. The user agent is
-        kept for listing (its first 512 characters; "" when the request had none).
+        (the IdP's ``SessionNotOnOrAfter``) caps the absolute deadline. ``ip`` is the
+        client address (its text form is still taken, and parsed); the session keeps its
+        canonical text. The user agent is kept for listing (its first 512 characters; ""
+        when the request had none).
         """
         _check_login(account_id, issuer, subject, method, now)
         expires_at = now + self._policy.absolute_lifetime
@@ -166,7 +175,7 @@ class SessionManager:
             issuer=issuer,
             subject=subject,
             accounts=offered,
-            ip=str(parse_ip(ip)),
+            ip=str(as_address(ip)),
             user_agent=(user_agent or "")[:_MAX_USER_AGENT],
             created_at=now,
             last_seen_at=now,
@@ -177,19 +186,20 @@ class SessionManager:
         )
         return self._issue(template, now)
 
-    def validate(self, token: str | None, *, ip: str, now: datetime) -> Session:
-        """The live session of ``token`` used from ``ip``.
+    def validate(self, token: str | None, *, ip: ClientAddress | str, now: datetime) -> Session:
+        """The live session of ``token`` used from the client address ``ip``.
 
         Raises ``session.missing`` (no or malformed token), ``session.unknown``,
         ``session.expired`` / ``session.idle_expired`` (:class:`SessionExpired`) or
-        ``session.ip_changed`` (:class:`SessionIpChanged`; the session is ended); a
-        malformed ``ip`` that differs from the bound one is ``input.bad_ip``.
+        ``session.ip_changed`` (:class:`SessionIpChanged`, carrying both addresses; the
+        session is ended). ``ip`` given as text is parsed (``input.bad_ip``).
         """
+        address = as_address(ip)
         session_id = _session_id(token)
         session = self._live(session_id, now)
-        if ip != session.ip and not self._policy.binding.same_client(session.ip, ip):
+        if not self._policy.binding.same_client(session.address, address):
             self._store.delete(SESSION_KIND, session_id)
-            raise SessionIpChanged(session, ip)
+            raise SessionIpChanged(session, address)
         if now - session.last_seen_at >= self._policy.touch_interval:
             session = attrs.evolve(
                 session, last_seen_at=now, idle_expires_at=now + self._policy.idle_timeout

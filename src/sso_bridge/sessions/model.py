@@ -13,6 +13,8 @@ from typing import Final, Literal
 
 import attrs
 
+from sso_bridge.address import ClientAddress, parse_address
+
 __all__ = ["METHODS", "Method", "Session", "session_from_bytes", "session_to_bytes"]
 
 Method = Literal["federated", "local"]
@@ -50,6 +52,11 @@ class Session:
     idle_expires_at: datetime
     second_factor: bool
     method: Method
+
+    @property
+    def address(self) -> ClientAddress:
+        """The client address the session is bound to (``ip`` is its canonical text)."""
+        return parse_address(self.ip)
 
     def ends_at(self) -> datetime:
         """The earlier of the absolute and the idle deadline."""

@@ -38,9 +38,12 @@ class EphemeralStateStore:
         self._store = store
         self._kind = kind
 
-    def consume(self, state: str, until: datetime, now: datetime) -> bool:
-        """Mark ``state`` used until ``until``; False if it was used before."""
-        return self._store.add(self._kind, _digest(state), b"", until, now)
+    def mark_used(self, state: str, expires_at: datetime, now: datetime) -> bool:
+        """Mark ``state`` used until ``expires_at``; False if it was used before."""
+        return self._store.add(self._kind, _digest(state), b"", expires_at, now)
+
+    consume = mark_used
+    """The former name of :meth:`mark_used`."""
 
 
 class EphemeralRequestStore:
@@ -76,6 +79,6 @@ class EphemeralReplayCache:
         self._store = store
         self._kind = kind
 
-    def add_if_new(self, assertion_id: str, keep_until: datetime, now: datetime) -> bool:
+    def add_if_new(self, assertion_id: str, expires_at: datetime, now: datetime) -> bool:
         """Record the ID; False if it was already recorded (a replay)."""
-        return self._store.add(self._kind, _digest(assertion_id), b"", keep_until, now)
+        return self._store.add(self._kind, _digest(assertion_id), b"", expires_at, now)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from sso_bridge.ephemeral import EphemeralStore
-from sso_bridge.errors import ConfigError, StoreError
+from sso_bridge.errors import ConfigError, StoreError, StoreNotFound
 from sso_bridge.matching.keys import BlindIndex
 from sso_bridge.store.memory import InMemoryEphemeralStore
 from sso_bridge.store.sql_engine import check_database_file, create_engine, parse_db_url
@@ -36,7 +36,7 @@ def open_store(url: str, key: bytes, *, create: bool = True) -> SqlStore:
     try:
         with engine.connect() as conn:
             if not create and not sa.inspect(conn).has_table(meta_table.name):
-                raise StoreError(
+                raise StoreNotFound(
                     f"the database {parsed.render_as_string()} has no sso_bridge schema; "
                     "create it with: sso-bridge init --db URL",
                     code="store.not_found",

@@ -30,13 +30,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _MILLISECOND = timedelta(milliseconds=1)
 _HEADER = 20
-_MAX_EXPIRY = 16**16 - 1
+_MAX_EXPIRES_AT = 16**16 - 1
 _MAX_OWNER = 0xFFFF
 _MIN_TTL_MS = 1000
 
-# Lua helpers shared by the scripts: the expiry and the owner read back from a header.
+# Lua helpers shared by the scripts: the expires_at moment and the owner read back from a header.
 _LUA_HELPERS = """
-local function expiry(v) return tonumber(string.sub(v, 1, 16), 16) end
+local function expires_at(v) return tonumber(string.sub(v, 1, 16), 16) end
 local function owns(v, owner)
   return tonumber(string.sub(v, 17, 20), 16) == #owner
     and string.sub(v, 21, 20 + #owner) == owner
@@ -63,7 +63,7 @@ _ADD = (
     _LUA_HELPERS
     + """
 local old = redis.call('GET', KEYS[1])
-if old and expiry(old) > tonumber(ARGV[3]) then return 0 end
+if old and expires_at(old) > tonumber(ARGV[3]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if #KEYS > 1 then index(KEYS[2], ARGV[4], tonumber(ARGV[2])) end
 return 1
@@ -95,7 +95,7 @@ _FORGET_STALE = (
 local now = tonumber(ARGV[2])
 for i = 2, #KEYS do
   local v = redis.call('GET', KEYS[i])
-  if not v or expiry(v) <= now or not owns(v, ARGV[1]) then
+  if not v or expires_at(v) <= now or not owns(v, ARGV[1]) then
     redis.call('SREM', KEYS[1], ARGV[i + 1])
   end
 end
@@ -115,8 +115,8 @@ def _ttl_ms(expires_at: datetime, now: datetime) -> int:
 def _payload(value: bytes, expires_at: datetime, owner: bytes) -> bytes:
     if len(owner) > _MAX_OWNER:
         raise InvalidInput("an entry's owner is longer than 65535 bytes", code="input.invalid")
-    expires = min(max(_micros(expires_at), 0), _MAX_EXPIRY)
-    return b"%016x%04x" % (expires, len(owner)) + owner + value
+    expires_micros = min(max(_micros(expires_at), 0), _MAX_EXPIRES_AT)
+    return b"%016x%04x" % (expires_micros, len(owner)) + owner + value
 
 
 def _split(raw: bytes) -> tuple[int, bytes, bytes]:
@@ -231,8 +231,8 @@ class RedisEphemeralStore:
             raw = cast("bytes | None", self._client.getdel(name))
         if raw is None:
             return None
-        expires, _owner, value = _split(raw)
-        return value if expires > _micros(now) else None
+        expires_micros, _owner, value = _split(raw)
+        return value if expires_micros > _micros(now) else None
 
     def delete(self, kind: str, key: str) -> bool:
         """Remove the entry; True if there was one (live or not)."""

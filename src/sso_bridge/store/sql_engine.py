@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from sso_bridge.errors import ConfigError, StoreError
+from sso_bridge.errors import ConfigError, StoreError, StoreNotFound
 from sso_bridge.matching.keys import BlindIndex
 
 __all__ = ["SqlBase", "check_database_file", "create_engine", "parse_db_url", "utc"]
@@ -97,7 +97,7 @@ def check_database_file(url: str) -> None:
     path = Path(name)
     if name.startswith("file:") or (path.is_file() and path.stat().st_size > 0):
         return
-    raise StoreError(
+    raise StoreNotFound(
         f"the database {name} does not exist; create it with: sso-bridge init --db "
         f"sqlite:///{name} (or check --db / SSO_BRIDGE_DB)",
         code="store.not_found",

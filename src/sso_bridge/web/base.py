@@ -27,10 +27,11 @@ from sso_bridge.sessions import (
     SessionError,
     SessionExpired,
     clear_cookie_header,
-    client_ip,
+    client_address,
     is_local_path,
     set_cookie_header,
 )
+from sso_bridge.sessions.errors import SessionMissing, SessionUnknown
 from sso_bridge.web.http import WebConfig, WebRequest, WebResponse
 from sso_bridge.web.rendering import Templates
 
@@ -93,17 +94,22 @@ class RoutesBase:
 
     def visit(self, request: WebRequest) -> Visit:
         """The client of ``request``; a new browser id (and its cookie) when the request
-        carries none that this server issued (a first visit, or a planted value)."""
+        carries none that this server issued (a first visit, or a planted value).
+
+        This is where the client address is parsed, once: the peer address, and
+        ``X-Forwarded-For`` only behind :attr:`WebConfig.trusted_proxies`
+        (:func:`~sso_bridge.sessions.client_address`). Everything after takes the
+        parsed address (``visit.client.ip``); a malformed one is ``input.bad_ip``."""
         settings = self.config.cookies
         browser = self._browser_of(request)
         cookies: tuple[str, ...] = ()
         if browser is None:
             browser, header = self.new_browser()
             cookies = (header,)
-        ip = client_ip(
+        address = client_address(
             request.remote_addr, request.header("x-forwarded-for"), self.config.trusted_proxies
         )
-        client = Client(browser, ip, request.header("user-agent") or "")
+        client = Client(browser, address, request.header("user-agent") or "")
         token = request.cookies.get(settings.session_cookie) or None
         return Visit(request, client, token, cookies)
 
@@ -122,9 +128,7 @@ class RoutesBase:
             session = self.broker.authenticate(visit.token, visit.client)
         except SessionExpired as exc:
             return self._expired(visit, exc)
-        except SessionError as exc:
-            if exc.code not in ("session.missing", "session.unknown"):
-                raise
+        except (SessionMissing, SessionUnknown):
             return self.to_login(
                 visit, next_path=request.full_path, cookies=self._clear_session(visit)
             )
@@ -243,6 +247,8 @@ class RoutesBase:
     ) -> WebResponse:
         """The response to one of the broker's answers; ``values`` refill a local form."""
         if isinstance(result, Redirect):
+            if result.fields:  # the IdP takes the request as a POST: the browser sends it
+                return self.page("post_to_idp.html", action=result.url, fields=result.fields)
             return self.redirect(visit, result.url)
         if isinstance(result, LoggedIn):
             return self.logged_in(visit, result)

@@ -22,7 +22,8 @@ from typing import Final
 import attrs
 
 from sso_bridge.errors import BridgeError
-from sso_bridge.sessions import Session, clear_cookie_header
+from sso_bridge.sessions import Session, SessionExpired, SessionIpChanged, clear_cookie_header
+from sso_bridge.sessions.errors import SessionUnknown
 from sso_bridge.web.account import AccountPages
 from sso_bridge.web.errors import RequestRefused
 from sso_bridge.web.http import RouteSpec, WebConfig, WebRequest, WebResponse
@@ -81,9 +82,11 @@ PATHS: Final = _paths()
 that route by path alone (Django)."""
 
 _NAMES: Final = frozenset(r.name for r in ROUTES)
-_SESSION_ENDED: Final = frozenset(
-    {"session.ip_changed", "session.expired", "session.idle_expired", "session.unknown"}
-)
+
+
+def _session_ended(exc: BridgeError) -> bool:
+    """Whether ``exc`` says the browser's session is gone (its cookie is then cleared)."""
+    return isinstance(exc, SessionIpChanged | SessionExpired | SessionUnknown)
 
 
 @attrs.frozen
@@ -153,7 +156,7 @@ class AuthRoutes(LoginPages, AccountPages):
         A request refused while it was read is answered with ``Connection: close``."""
         cookies: tuple[str, ...] = ()
         settings = self.config.cookies
-        if exc.code in _SESSION_ENDED and request.cookies.get(settings.session_cookie):
+        if _session_ended(exc) and request.cookies.get(settings.session_cookie):
             cookies = (clear_cookie_header(settings, settings.session_name),)
         response = WebResponse.page(
             "error.html",

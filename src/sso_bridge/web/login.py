@@ -8,13 +8,24 @@ from typing import Final
 from sso_bridge.web.base import RoutesBase, Visit, kept_id
 from sso_bridge.web.http import WebRequest, WebResponse
 
-__all__ = ["REPOST_FIELD", "SAML_FIELDS", "LoginPages"]
+__all__ = ["REPOST_FIELD", "SAML_FIELDS", "STEP_FIELD", "LoginPages", "step_id"]
 
 REPOST_FIELD: Final = "sso_repost"
 """Marks a SAML answer that the browser re-sent from this site (see :meth:`saml_repost`)."""
 
 SAML_FIELDS: Final = ("SAMLResponse", "RelayState")
 """The fields of a SAML answer that the repost page sends again."""
+
+STEP_FIELD: Final = "step_id"
+"""The hidden form field with the login step's id: the same value that travels to the IdP
+and back as OpenID Connect ``state`` or SAML ``RelayState``."""
+
+_FORMER_STEP_FIELD: Final = "step"  # pages served before the rename; accepted for one release
+
+
+def step_id(request: WebRequest) -> str:
+    """The login step's id posted with a pre-login form (``""`` when there is none)."""
+    return request.field(STEP_FIELD) or request.field(_FORMER_STEP_FIELD)
 
 
 class LoginPages(RoutesBase):
@@ -45,17 +56,17 @@ class LoginPages(RoutesBase):
         return self.result(visit, self.broker.begin_federated(provider, visit.client, kept=kept))
 
     def oidc_callback(self, visit: Visit, provider: str) -> WebResponse:
-        """GET /callback/{provider}: the OIDC answer."""
+        """GET /callback/{provider}: the IdP's answer in the query (OIDC)."""
         params = visit.request.query
-        return self.result(visit, self.broker.finish_oidc(provider, params, visit.client))
+        return self.result(visit, self.broker.finish(provider, params, visit.client))
 
     def saml_acs(self, visit: Visit, provider: str) -> WebResponse:
-        """POST /acs/{provider}: the SAML answer."""
+        """POST /acs/{provider}: the IdP's answer in a form (SAML)."""
         form: dict[str, str] = {}
         for name, value in visit.request.form:
             if name != REPOST_FIELD:
                 form.setdefault(name, value)
-        return self.result(visit, self.broker.finish_saml(provider, form, visit.client))
+        return self.result(visit, self.broker.finish(provider, form, visit.client))
 
     def saml_repost(self, request: WebRequest) -> WebResponse:
         """The page that re-sends a SAML answer from this site.
@@ -82,26 +93,24 @@ class LoginPages(RoutesBase):
         request = visit.request
         org, login = request.field("org"), request.field("login")
         result = self.broker.local_login(
-            request.field("step"), org, login, request.field("password"), visit.client
+            step_id(request), org, login, request.field("password"), visit.client
         )
         return self.result(visit, result, {"org": org, "login": login})
 
     def choose(self, visit: Visit) -> WebResponse:
         """POST /choose: one of the offered accounts."""
         request = visit.request
-        result = self.broker.choose(request.field("step"), request.field("account"), visit.client)
+        result = self.broker.choose(step_id(request), request.field("account"), visit.client)
         return self.result(visit, result)
 
     def second_factor(self, visit: Visit) -> WebResponse:
         """POST /second-factor: the code (an old session of this browser is replaced)."""
         request = visit.request
         result = self.broker.second_factor(
-            request.field("step"), request.field("code"), visit.client, session_token=visit.token
+            step_id(request), request.field("code"), visit.client, session_token=visit.token
         )
         return self.result(visit, result)
 
     def resend(self, visit: Visit) -> WebResponse:
         """POST /second-factor/resend: a new code."""
-        return self.result(
-            visit, self.broker.resend_code(visit.request.field("step"), visit.client)
-        )
+        return self.result(visit, self.broker.resend_code(step_id(visit.request), visit.client))

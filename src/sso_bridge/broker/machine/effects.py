@@ -92,7 +92,10 @@ class IssueSession:
 
 @attrs.frozen
 class SendToIdp:
+    """Send the browser to the IdP's ``url`` (with ``fields``: have it POST them there)."""
+
     url: str
+    fields: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import attrs
 
-from sso_bridge.broker.machine.states import OidcRequest, Person, SamlRequest
+from sso_bridge.broker.machine.states import IdpRequest, Person
 from sso_bridge.errors import BridgeError
 from sso_bridge.mfa import Challenge
 from sso_bridge.model import LocalAccount, MatchDecision
@@ -75,14 +75,16 @@ class Event(enum.StrEnum):
 
 @attrs.frozen
 class FederatedBegun:
-    """The shell built the request to the IdP (``url``) for a login."""
+    """The shell built the request to the IdP for a login: the browser goes to ``url``
+    (with ``fields``: it POSTs them there)."""
 
     kind: ClassVar[Event] = Event.BEGIN_FEDERATED
     browser: str
     provider: str
-    request: OidcRequest | SamlRequest
+    request: IdpRequest
     url: str
     kept: str | None = None
+    fields: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen
@@ -92,10 +94,11 @@ class LinkBegun:
     kind: ClassVar[Event] = Event.BEGIN_LINK
     browser: str
     provider: str
-    request: OidcRequest | SamlRequest
+    request: IdpRequest
     url: str
     account_id: str
     session_id: str
+    fields: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen

@@ -52,6 +52,7 @@ from sso_bridge.broker.machine.states import (
     ViaSwitch,
 )
 from sso_bridge.errors import AccountNotFound
+from sso_bridge.mfa.errors import AuthError
 from sso_bridge.model import AuditAction, Candidate, LinkMethod, LocalAccount, MatchKey
 from sso_bridge.model import Outcome as MatchOutcome
 
@@ -87,13 +88,13 @@ def _weak(candidate: Candidate) -> bool:
 
 def federated_begun(p: BrokerPolicy, _: Start, e: FederatedBegun, now: datetime) -> Outcome:
     state = AwaitingIdp(_frame(p, e.browser, now, e.kept), e.provider, e.request)
-    return Outcome(state, (SendToIdp(e.url),))
+    return Outcome(state, (SendToIdp(e.url, e.fields),))
 
 
 def link_begun(p: BrokerPolicy, _: Start, e: LinkBegun, now: datetime) -> Outcome:
     frame = _frame(p, e.browser, now)
     state = AwaitingIdpToLink(frame, e.provider, e.request, e.account_id, e.session_id)
-    return Outcome(state, (SendToIdp(e.url),))
+    return Outcome(state, (SendToIdp(e.url, e.fields),))
 
 
 def local_begun(p: BrokerPolicy, _: Start, e: LocalBegun, now: datetime) -> Outcome:
@@ -250,7 +251,7 @@ def password_checked(
     back, verdict = s.back, e.verdict
     if not isinstance(verdict, PasswordFailed) and not verdict.account.active:
         verdict = PasswordFailed(
-            BrokerError(
+            AuthError(
                 "this school account is blocked; ask the school administrator to unblock it",
                 code="auth.account_blocked",
             ),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import attrs
 
@@ -32,18 +32,17 @@ __all__ = [
     "ChoosingAccount",
     "Entry",
     "Frame",
+    "IdpRequest",
     "LinkMade",
     "MachineState",
     "Matching",
     "NoAccount",
-    "OidcRequest",
     "OpeningChallenge",
     "Person",
     "ReadingContacts",
     "ReadingLinks",
     "Refused",
     "Resending",
-    "SamlRequest",
     "SessionIssued",
     "Start",
     "State",
@@ -143,24 +142,13 @@ class Person:
 
 
 @attrs.frozen
-class OidcRequest:
-    pending: Mapping[str, str] = attrs.field(repr=False)
+class IdpRequest:
+    """A request sent to the IdP: the step is kept under ``step_id``, the value the IdP's
+    answer brings back (OpenID Connect ``state``, SAML ``RelayState``); ``remembered`` is
+    the provider's own, JSON-serialisable, for checking the answer."""
 
-    @property
-    def step_id(self) -> str:
-        """An OIDC step is kept under the ``state`` parameter sent to the IdP."""
-        return self.pending["state"]
-
-
-@attrs.frozen
-class SamlRequest:
-    request_id: str
-    relay_state: str
-
-    @property
-    def step_id(self) -> str:
-        """A SAML step is kept under the RelayState sent with the request."""
-        return self.relay_state
+    step_id: str
+    remembered: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
 
 
 # How the person came to the account being settled on --------------------------------------
@@ -208,7 +196,7 @@ class AwaitingIdp:
     kind: ClassVar[State] = State.AWAITING_IDP
     frame: Frame
     provider: str
-    request: OidcRequest | SamlRequest
+    request: IdpRequest
 
 
 @attrs.frozen
@@ -218,7 +206,7 @@ class AwaitingIdpToLink:
     kind: ClassVar[State] = State.AWAITING_IDP_TO_LINK
     frame: Frame
     provider: str
-    request: OidcRequest | SamlRequest
+    request: IdpRequest
     account_id: str
     session_id: str
 

@@ -301,7 +301,7 @@ class XmlSecBackend(CryptoBackend):  # type: ignore[misc]
 
     def decrypt(self, enctext: str, key_file: str) -> str:
         """Not provided: this backend serves identity providers for now."""
-        raise BridgeError("XmlSecBackend does not decrypt", code="saml.unsupported")
+        raise SamlCryptoError("XmlSecBackend does not decrypt", code="saml.unsupported")
 
     def validate_signature(
         self,

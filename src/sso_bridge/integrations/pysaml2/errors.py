@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from saml2.sigver import XmlsecError
 
-from sso_bridge.errors import BridgeError
+from sso_bridge.saml.errors import SamlError
 
 __all__ = ["SamlCryptoError"]
 
 
-class SamlCryptoError(BridgeError, XmlsecError):  # type: ignore[misc]
+class SamlCryptoError(SamlError, XmlsecError):  # type: ignore[misc]
     """Signing or encryption of a SAML message failed.
 
     It is also a pysaml2 ``XmlsecError``, so pysaml2 treats it like a failure of its own

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from sso_bridge.errors import ImportRejected, InvalidInput
+from sso_bridge.errors import InvalidInput
 from sso_bridge.importing import COLUMNS, csvfile, import_accounts_csv
+from sso_bridge.importing.errors import ImportRejected
 from sso_bridge.matching import Matcher
 from sso_bridge.model import AccountStatus, FederatedIdentity, Outcome
 from sso_bridge.store.sql import SqlStore

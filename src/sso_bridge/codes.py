@@ -36,6 +36,7 @@ __all__ = ["CODES", "FAMILY_MODULES", "Code", "describe", "markdown", "render_do
 
 FAMILY_MODULES: Final[tuple[str, ...]] = (
     "sso_bridge.errors",
+    "sso_bridge.importing.errors",
     "sso_bridge.token_errors",
     "sso_bridge.esia.errors",
     "sso_bridge.saml.errors",

@@ -14,7 +14,9 @@ registry, and ``docs/errors.md`` is generated from it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import importlib
+import warnings
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -356,46 +358,17 @@ class UsageError(InvalidInput):
     code = "cli.usage"
 
 
-@attrs.frozen
-class RowError:
-    """One bad row of an import file."""
-
-    source: str
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.source}:{self.line}: {self.reason}"
+_MOVED_TO_IMPORTING = frozenset({"RowError", "ImportFileError", "ImportRejected"})
 
 
-class ImportFileError(InvalidInput):
-    """An import file cannot be read: unreadable, not UTF-8, not CSV, a bad header."""
-
-    family = "import"
-    about = (
-        "CSV files of local accounts (`sso-bridge accounts import`); nothing is imported "
-        "unless every row is good."
-    )
-    codes = declare(
-        Code(
-            "import.invalid_rows", 400, "Bad rows (listed above); fix them, nothing was imported."
-        ),
-        Code("import.bad_header", 400, "The file is empty or its header misnames columns."),
-        Code("import.bad_csv", 400, "The file is not readable CSV at the line given."),
-        Code("import.bad_encoding", 400, "The file is not UTF-8; save it as UTF-8."),
-        Code(
-            "import.unreadable", 400, "The file cannot be opened; check its path and permissions."
-        ),
-    )
-    code = "import.bad_csv"
-
-
-class ImportRejected(ImportFileError):
-    """An import file had bad rows, so none of it was imported."""
-
-    code = "import.invalid_rows"
-
-    def __init__(self, errors: Sequence[RowError]) -> None:
-        self.errors = tuple(errors)
-        n = len(self.errors)
-        super().__init__(f"{n} bad row{'s' if n != 1 else ''}; nothing was imported")
+def __getattr__(name: str) -> object:
+    """The import family's classes moved to :mod:`sso_bridge.importing.errors`; the old
+    names resolve here for one release, with a :class:`DeprecationWarning`."""
+    if name in _MOVED_TO_IMPORTING:
+        warnings.warn(
+            f"sso_bridge.errors.{name} moved to sso_bridge.importing.errors",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module("sso_bridge.importing.errors"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -124,6 +124,24 @@ class IdTokenError(OidcError):
     code = "oidc.invalid_id_token"
 
 
+class MalformedToken(IdTokenError):
+    """The token is not a well-formed signed JWT (``oidc.malformed_token``)."""
+
+    code = "oidc.malformed_token"
+
+
+class TokenAlgorithmRefused(IdTokenError):
+    """The token's ``alg`` is not the pinned one (``oidc.alg_not_allowed``)."""
+
+    code = "oidc.alg_not_allowed"
+
+
+class BadTokenSignature(IdTokenError):
+    """The token's signature does not verify (``oidc.bad_signature``)."""
+
+    code = "oidc.bad_signature"
+
+
 class AuthorizationError(OidcError):
     """The IdP answered the authorization request with an ``error`` (RFC 6749 §4.1.2.1).
 

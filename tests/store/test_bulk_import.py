@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from sso_bridge.errors import ImportRejected
 from sso_bridge.importing import COLUMNS, import_accounts_csv, import_accounts_files
+from sso_bridge.importing.errors import ImportRejected
 from sso_bridge.matching import Matcher
 from sso_bridge.matching.normalize import parse_snils
 from sso_bridge.model import FederatedIdentity, Outcome

@@ -17,7 +17,8 @@ import click
 
 from sso_bridge.audit.show import escape, json_safe
 from sso_bridge.codes import describe
-from sso_bridge.errors import BridgeError, ImportRejected, InvalidInput
+from sso_bridge.errors import BridgeError, InvalidInput
+from sso_bridge.importing.errors import ImportRejected
 
 __all__ = [
     "EXIT_BAD_INPUT",

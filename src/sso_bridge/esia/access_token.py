@@ -31,6 +31,7 @@ from sso_bridge.jsonparse import parse_json
 from sso_bridge.oidc.config import ProviderConfig
 from sso_bridge.oidc.errors import IdTokenError
 from sso_bridge.oidc.idtoken import MAX_TOKEN_BYTES, KeyLookup, numeric_date, verify_jws
+from sso_bridge.token_errors import BadTokenSignature, MalformedToken, TokenAlgorithmRefused
 
 __all__ = [
     "SUBJECT_CLAIM",
@@ -42,11 +43,6 @@ __all__ = [
 
 SUBJECT_CLAIM: Final = "urn:esia:sbj_id"
 """The access token's claim that names the person: their ESIA oid."""
-_REMAPPED: Final = {
-    "oidc.malformed_token": "esia.access_token_invalid",
-    "oidc.alg_not_allowed": "esia.access_token_invalid",
-    "oidc.bad_signature": "esia.access_token_bad_signature",
-}
 _WHAT: Final = "access token"
 
 
@@ -87,11 +83,12 @@ def validate_esia_access_token(
     """
     try:
         _, header, claims = verify_jws(token, config, key_for, what=_WHAT)
-    except IdTokenError as exc:
-        code = _REMAPPED.get(exc.code)
-        if code is None:
-            raise
-        raise EsiaError(f"ESIA's {exc.message.removeprefix('the ')}", code=code) from None
+    except (MalformedToken, TokenAlgorithmRefused) as exc:
+        message = f"ESIA's {exc.message.removeprefix('the ')}"
+        raise EsiaError(message, code="esia.access_token_invalid") from None
+    except BadTokenSignature as exc:
+        message = f"ESIA's {exc.message.removeprefix('the ')}"
+        raise EsiaError(message, code="esia.access_token_bad_signature") from None
     typ, sbt = header.get("typ"), header.get("sbt")
     if typ is not None and (not isinstance(typ, str) or typ.upper() != "JWT"):
         raise _invalid(f"has typ {typ!r}, not JWT")

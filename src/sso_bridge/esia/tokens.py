@@ -32,7 +32,7 @@ from sso_bridge.esia.gost import (
 )
 from sso_bridge.esia.secret import certificate_hash
 from sso_bridge.jsonparse import parse_json
-from sso_bridge.token_errors import IdTokenError
+from sso_bridge.token_errors import BadTokenSignature, MalformedToken, TokenAlgorithmRefused
 
 MAX_TOKEN_LENGTH: Final = MAX_GOST_TOKEN_LENGTH
 """The former name of :data:`~sso_bridge.esia.gost.MAX_GOST_TOKEN_LENGTH`."""
@@ -107,8 +107,8 @@ def gost_signature_valid(
     return gost_digest_valid(digest, signature, certificates, kid)
 
 
-def _malformed(reason: str) -> IdTokenError:
-    return IdTokenError(f"the token is malformed: {reason}", code="oidc.malformed_token")
+def _malformed(reason: str) -> MalformedToken:
+    return MalformedToken(f"the token is malformed: {reason}")
 
 
 def _json_object(segment: bytes, what: str) -> dict[str, Any]:
@@ -135,7 +135,7 @@ def verify_gost_jwt(token: str, certificates: Sequence[GostCertificate]) -> dict
     header = _json_object(head, "header")
     alg = header.get("alg")
     if alg != GOST_JWT_ALG:
-        raise IdTokenError(f"alg {alg!r} is not {GOST_JWT_ALG}", code="oidc.alg_not_allowed")
+        raise TokenAlgorithmRefused(f"alg {alg!r} is not {GOST_JWT_ALG}")
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise _malformed("kid is not a string")
@@ -144,7 +144,7 @@ def verify_gost_jwt(token: str, certificates: Sequence[GostCertificate]) -> dict
     except InvalidInput:
         raise _malformed("the signature is not base64url") from None
     if not gost_signature_valid(head + b"." + payload, signature, certificates, kid):
-        raise IdTokenError("the token's GOST signature does not verify", code="oidc.bad_signature")
+        raise BadTokenSignature("the token's GOST signature does not verify")
     return _json_object(payload, "payload")
 
 

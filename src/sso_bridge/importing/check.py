@@ -16,8 +16,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 import attrs
 
-from sso_bridge.errors import ImportFileError, InvalidInput, RowError, SnilsChecksum
+from sso_bridge.errors import InvalidInput, SnilsChecksum
 from sso_bridge.importing.csvfile import COLUMNS, MAX_LENGTHS
+from sso_bridge.importing.errors import ImportFileError, RowError
 from sso_bridge.importing.ports import AccountRow
 from sso_bridge.matching.keys import BlindIndex, date_number, name_key
 from sso_bridge.matching.normalize import normalize_name, parse_date, parse_passport, parse_snils

@@ -8,7 +8,7 @@ import io
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from sso_bridge.errors import ImportFileError
+from sso_bridge.importing.errors import ImportFileError
 
 __all__ = ["BLOCK_BYTES", "COLUMNS", "MAX_LENGTHS", "blocks", "column_positions", "read_header"]
 

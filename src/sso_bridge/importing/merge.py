@@ -8,8 +8,8 @@ import marshal
 
 import attrs
 
-from sso_bridge.errors import ImportRejected, RowError
 from sso_bridge.importing.check import Checked
+from sso_bridge.importing.errors import ImportRejected, RowError
 from sso_bridge.importing.ports import AccountRow, BulkImport
 from sso_bridge.model import Organization
 

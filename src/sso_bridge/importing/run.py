@@ -10,9 +10,9 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
-from sso_bridge.errors import ImportFileError
 from sso_bridge.importing import csvfile
 from sso_bridge.importing.check import Job, checked_blocks
+from sso_bridge.importing.errors import ImportFileError
 from sso_bridge.importing.merge import ImportReport, Merger
 from sso_bridge.importing.ports import BulkImport, ImportTarget, ProgressCallback
 from sso_bridge.matching.keys import date_number

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from sso_bridge.token_errors import (
     AuthorizationError,
+    BadTokenSignature,
     IdTokenError,
+    MalformedToken,
     OidcConfigError,
     OidcError,
+    TokenAlgorithmRefused,
     TokenError,
 )
 
-__all__ = ["AuthorizationError", "IdTokenError", "OidcConfigError", "OidcError", "TokenError"]
+__all__ = [
+    "AuthorizationError",
+    "BadTokenSignature",
+    "IdTokenError",
+    "MalformedToken",
+    "OidcConfigError",
+    "OidcError",
+    "TokenAlgorithmRefused",
+    "TokenError",
+]

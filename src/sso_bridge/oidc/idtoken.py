@@ -25,6 +25,7 @@ from sso_bridge.jsonparse import parse_json
 from sso_bridge.oidc.config import ProviderConfig
 from sso_bridge.oidc.errors import IdTokenError
 from sso_bridge.oidc.extension import TokenAlgorithm
+from sso_bridge.token_errors import BadTokenSignature, MalformedToken, TokenAlgorithmRefused
 
 KeyLookup = Callable[[str | None, str], Any]
 """``(kid, alg) -> jose key``; raises ``oidc.unknown_kid`` / ``oidc.kid_ambiguous``."""
@@ -56,8 +57,8 @@ def _utf8(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-def _malformed(reason: str, what: str = "ID token") -> IdTokenError:
-    return IdTokenError(f"the {what} is malformed: {reason}", code="oidc.malformed_token")
+def _malformed(reason: str, what: str = "ID token") -> MalformedToken:
+    return MalformedToken(f"the {what} is malformed: {reason}")
 
 
 def _split(token: str, what: str = "ID token") -> tuple[dict[str, Any], bytes, bytes, bytes]:
@@ -165,9 +166,8 @@ def verify_jws(
     header, payload, signing_input, signature = _split(token, what)
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in config.algorithms:
-        raise IdTokenError(
-            f"the {what}'s alg {alg!r} is not in the allow-list {list(config.algorithms)}",
-            code="oidc.alg_not_allowed",
+        raise TokenAlgorithmRefused(
+            f"the {what}'s alg {alg!r} is not in the allow-list {list(config.algorithms)}"
         )
     own = config.token_algorithm(alg)
     if own is not None and len(token) > own.max_token_length:
@@ -184,7 +184,7 @@ def verify_jws(
     except (JOSEError, ValueError, TypeError):
         verified = False
     if not verified:
-        raise IdTokenError(f"the {what} signature does not verify", code="oidc.bad_signature")
+        raise BadTokenSignature(f"the {what} signature does not verify")
     try:
         claims = parse_json(payload, max_bytes=MAX_TOKEN_BYTES)
     except InvalidInput as exc:

@@ -4,6 +4,8 @@ and end sessions, enrol an authenticator app, log out."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sso_bridge.broker.config import Client
 from sso_bridge.broker.core import ACTOR
 from sso_bridge.broker.errors import BrokerError
@@ -15,7 +17,7 @@ from sso_bridge.broker.shell import Call
 from sso_bridge.broker.steps import browser_hash
 from sso_bridge.linking import RequestContext
 from sso_bridge.mfa import TotpEnrolment, confirm_enrolment, new_secret, otpauth_uri
-from sso_bridge.model import AuditAction, Link, LinkMethod
+from sso_bridge.model import AuditAction, Link, LinkMethod, LocalAccount, Organization
 from sso_bridge.sessions import Session
 
 __all__ = ["Broker"]
@@ -162,3 +164,49 @@ class Broker(LoginFlow):
                 account_id=session.account_id,
                 detail="authenticator app enrolled",
             )
+
+    # -- what the web layer shows and checks ---------------------------------------------------
+
+    def csrf_token(self, session: Session, binding: str | None = None) -> str:
+        """The session's CSRF token, or the token of ``binding`` (a value that must come
+        back unchanged, such as a sealed secret); an HMAC under the broker's key."""
+        if binding is None:
+            return self.sessions.csrf_token(session)
+        return self.sessions.csrf_token_for(binding)
+
+    def check_csrf(self, session: Session, token: str | None, binding: str | None = None) -> None:
+        """Refuse (``session.csrf_invalid``) a form whose ``token`` is not the session's
+        (or, with ``binding``, not ``binding``'s)."""
+        if binding is None:
+            self.sessions.check_csrf(session, token)
+        else:
+            self.sessions.check_csrf_for(binding, token)
+
+    def issue_browser_id(self) -> tuple[str, str]:
+        """A new server-issued browser id and the signed value its cookie carries."""
+        return self.browser_ids.issue()
+
+    def verify_browser_id(self, value: str | None) -> str | None:
+        """The browser id in a cookie ``value`` this broker signed; None otherwise."""
+        return self.browser_ids.verify(value)
+
+    def totp_enrolled(self, account_id: str) -> bool:
+        """Whether the account has an authenticator app."""
+        return self.totp.enrolled(account_id)
+
+    def account_and_organization(
+        self, account_id: str
+    ) -> tuple[LocalAccount, Organization | None] | None:
+        """The account and its organisation (None if unknown), for a label; None when
+        there is no such account."""
+        account = self.directory.get_account(account_id)
+        if account is None:
+            return None
+        return account, self.directory.get_organization(account.org_id)
+
+    def organizations(self, org_ids: Iterable[str] | None = None) -> list[Organization]:
+        """The organisations ``org_ids`` (those the directory knows), or all of them."""
+        if org_ids is None:
+            return list(self.directory.list_organizations())
+        found = (self.directory.get_organization(org_id) for org_id in org_ids)
+        return [organization for organization in found if organization is not None]

@@ -60,16 +60,16 @@ class AccountPages(RoutesBase):
                 (a, self._account_label(a)) for a in session.accounts if a != session.account_id
             ],
             providers=self.providers(),
-            totp_enrolled=self.broker.totp.enrolled(session.account_id),
+            totp_enrolled=self.broker.totp_enrolled(session.account_id),
             csrf_token=self.csrf_token(session),
             done=done if done in _DONE else None,
         )
 
     def _account_label(self, account_id: str) -> str:
-        account = self.broker.directory.get_account(account_id)
-        if account is None:
+        found = self.broker.account_and_organization(account_id)
+        if found is None:
             return account_id
-        organization = self.broker.directory.get_organization(account.org_id)
+        account, organization = found
         place = account.org_id if organization is None else organization.name
         roles = ", ".join(self.templates.role(r) for r in account.roles)
         return f"{account.login or account_id} — {place}" + (f" ({roles})" if roles else "")

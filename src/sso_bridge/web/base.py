@@ -82,11 +82,11 @@ class RoutesBase:
 
     def _browser_of(self, request: WebRequest) -> str | None:
         value = request.cookies.get(self.config.cookies.browser_cookie)
-        return self.broker.browser_ids.verify(value)
+        return self.broker.verify_browser_id(value)
 
     def new_browser(self) -> tuple[str, str]:
         """A new server-issued browser id, and the ``Set-Cookie`` value that sets it."""
-        browser, value = self.broker.browser_ids.issue()
+        browser, value = self.broker.issue_browser_id()
         settings = self.config.cookies
         return browser, set_cookie_header(
             settings, settings.browser_name, value, max_age=BROWSER_MAX_AGE
@@ -161,17 +161,13 @@ class RoutesBase:
     def csrf_token(self, session: Session, binding: str | None = None) -> str:
         """The session's CSRF token, or the token of ``binding`` (a value that must come
         back unchanged, such as a sealed secret)."""
-        sessions = self.broker.sessions
-        return sessions.csrf_token(session) if binding is None else sessions.csrf_token_for(binding)
+        return self.broker.csrf_token(session, binding)
 
     def check_csrf(self, session: Session, request: WebRequest, binding: str | None = None) -> None:
         """Refuse (``session.csrf_invalid``) a form without the session's token, or without
         ``binding``'s token in the field ``seal``."""
-        sessions = self.broker.sessions
-        if binding is None:
-            sessions.check_csrf(session, request.field(self.config.csrf_field))
-        else:
-            sessions.check_csrf_for(binding, request.field("seal"))
+        field = self.config.csrf_field if binding is None else "seal"
+        self.broker.check_csrf(session, request.field(field), binding)
 
     def _csrf_ok(self, session: Session, request: WebRequest) -> bool:
         try:
@@ -305,16 +301,13 @@ class RoutesBase:
     def organizations(self, narrowed: tuple[str, ...]) -> list[tuple[str, str]] | None:
         """(id, name) of the organisations for the login form's selector, by name; None
         when there are too many to list (the form then asks for the id as text)."""
-        directory = self.broker.directory
         if narrowed:
             ids: set[str] = set(narrowed)
         else:
-            listed = directory.list_organizations()
+            listed = self.broker.organizations()
             if len(listed) > ORGANIZATION_SCAN:
                 return None
             return [(o.org_id, o.name) for o in listed]
-        named = []
-        for org_id in ids:
-            organization = directory.get_organization(org_id)
-            named.append((org_id, org_id if organization is None else organization.name))
+        known = {o.org_id: o.name for o in self.broker.organizations(ids)}
+        named = [(org_id, known.get(org_id, org_id)) for org_id in ids]
         return sorted(named, key=lambda p: (p[1], p[0]))

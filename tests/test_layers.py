@@ -27,7 +27,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "values and shared ports",
         (
             "token_errors",
-            "codes",
             "clock",
             "ephemeral",
             "model",
@@ -46,6 +45,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("the login state machine", ("broker",)),
     ("implementations of the ports", ("store", "integrations")),
     ("adapters", ("web", "cli")),
+    ("the registry of every family's codes", ("codes",)),
 ]
 
 LAYER_OF = {part: i for i, (_name, parts) in enumerate(LAYERS) for part in parts}
@@ -61,6 +61,12 @@ KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("oidc/esia_access.py", "sso_bridge.esia.access_token"): "shim of a moved module",
     ("oidc/esia_keys.py", "sso_bridge.esia.keys"): "shim of a moved module",
     ("esia_cms.py", "sso_bridge.esia.cms"): "shim of a moved module",
+    # Names that moved up and resolve at their old place for one release, on first use.
+    ("oidc/__init__.py", "sso_bridge.esia.person_api"): "shim of a moved name",
+    ("oidc/config.py", "sso_bridge.esia.config"): "shim of a moved name",
+    ("oidc/identity.py", "sso_bridge.esia.person_api"): "shim of a moved name",
+    ("oidc/keys.py", "sso_bridge.esia.keys"): "shim of a moved name",
+    ("errors.py", "sso_bridge.importing.errors"): "shim of a moved name",
 }
 
 
@@ -83,6 +89,9 @@ def _imports(source: str, module_name: str, is_package: bool) -> Iterator[tuple[
             for alias in node.names:
                 if alias.name.split(".")[0] == "sso_bridge":
                     yield node.lineno, alias.name
+        elif isinstance(node, ast.Call) and _imported_by_name(node):
+            # import_module("sso_bridge.x"): an import all the same, made at run time
+            yield node.lineno, node.args[0].value  # type: ignore[attr-defined]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package[: len(package) - node.level + 1]
@@ -95,6 +104,20 @@ def _imports(source: str, module_name: str, is_package: bool) -> Iterator[tuple[
                 # "from sso_bridge.x import y": y may be a submodule or a name of x
                 sub = f"{module}.{alias.name}"
                 yield node.lineno, sub if _is_module(sub) else module
+
+
+def _imported_by_name(node: ast.Call) -> bool:
+    """``import_module("sso_bridge...")`` or ``importlib.import_module(...)`` with a literal."""
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    if name != "import_module" or not node.args:
+        return False
+    first = node.args[0]
+    return (
+        isinstance(first, ast.Constant)
+        and isinstance(first.value, str)
+        and first.value.split(".")[0] == "sso_bridge"
+    )
 
 
 def _part(module: str) -> str | None:
@@ -157,6 +180,7 @@ def test_the_checker_sees_an_arrow_up() -> None:
         "from . import decide\n"
         "if TYPE_CHECKING:\n"
         "    import sso_bridge.broker.core\n"
+        "importlib.import_module('sso_bridge.web.core')\n"
     )
     found = list(_imports(source, "sso_bridge.matching.engine", is_package=False))
     assert found == [
@@ -164,6 +188,7 @@ def test_the_checker_sees_an_arrow_up() -> None:
         (2, "sso_bridge.store.sql"),
         (3, "sso_bridge.matching.decide"),
         (5, "sso_bridge.broker.core"),
+        (6, "sso_bridge.web.core"),
     ]
     assert LAYER_OF["store"] > LAYER_OF["broker"] > LAYER_OF["matching"]
 

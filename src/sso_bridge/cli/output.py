@@ -16,8 +16,7 @@ from typing import Any, Final, NoReturn, TypeVar
 import click
 
 from sso_bridge.audit.show import escape, json_safe
-from sso_bridge.codes import describe
-from sso_bridge.errors import BridgeError, InvalidInput
+from sso_bridge.errors import BridgeError, InvalidInput, declared
 from sso_bridge.importing.errors import ImportRejected
 
 __all__ = [
@@ -68,10 +67,8 @@ def exit_status(code: str) -> int:
     fixed = _EXIT_OF_CODE.get(code)
     if fixed is not None:
         return fixed
-    try:
-        status = describe(code).status
-    except KeyError:
-        status = 500
+    found = declared().get(code)
+    status = 500 if found is None else found.status
     if status in (404, 409):
         return EXIT_NOT_FOUND
     if status == 503:

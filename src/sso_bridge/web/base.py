@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import attrs
 
-from sso_bridge import base64url, codes
+from sso_bridge import base64url
 from sso_bridge.broker import (
     Broker,
     ChooseAccount,
@@ -21,7 +21,7 @@ from sso_bridge.broker import (
     SecondFactorForm,
     StepResult,
 )
-from sso_bridge.errors import BridgeError, InvalidInput
+from sso_bridge.errors import BridgeError, InvalidInput, declared
 from sso_bridge.sessions import (
     Session,
     SessionError,
@@ -292,11 +292,10 @@ class RoutesBase:
         return response.with_cookies(*cookies)
 
     def status_of(self, code: str) -> int:
-        """The HTTP status of an error code (500 for a code the registry lacks)."""
-        try:
-            return codes.describe(code).status
-        except KeyError:
-            return 500
+        """The HTTP status of an error code, as its class declares it (500 for a code no
+        error class declares)."""
+        found = declared().get(code)
+        return 500 if found is None else found.status
 
     def organizations(self, narrowed: tuple[str, ...]) -> list[tuple[str, str]] | None:
         """(id, name) of the organisations for the login form's selector, by name; None

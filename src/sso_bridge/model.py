@@ -7,6 +7,7 @@ are kept out of ``repr`` so that they never reach a log line by accident.
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -174,6 +175,78 @@ class MatchDecision:
     candidates: tuple[Candidate, ...] = ()
     rejected: tuple[Rejection, ...] = ()
     warnings: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class MatchKeys:
+    """What record matching compares (built by :mod:`sso_bridge.matching.keys`). Names are
+    normalised; ``None`` means absent."""
+
+    last: str
+    first: str
+    middle: str | None
+    birth_date: date | None
+    snils: bytes | None = attrs.field(repr=False)
+    passport: bytes | None = attrs.field(repr=False)
+
+    @property
+    def name_key(self) -> int | None:
+        """The lookup key of (last name, first name, birth date); None without a birth date."""
+        if self.birth_date is None:
+            return None
+        return name_key(self.last, self.first, date_number(self.birth_date))
+
+    def same_person_name(self, other: MatchKeys) -> bool:
+        """Full names equal; middle names equal or absent on either side."""
+        return (
+            self.last == other.last
+            and self.first == other.first
+            and (self.middle is None or other.middle is None or self.middle == other.middle)
+        )
+
+
+def date_number(value: date) -> int:
+    """A date as the integer ``YYYYMMDD``, the form stores keep it in."""
+    return value.year * 10000 + value.month * 100 + value.day
+
+
+def name_key(last: str, first: str, birth: int) -> int:
+    """A 64-bit index key for (normalised last name, first name, birth date as YYYYMMDD).
+
+    Only an index: every account found through it is compared again on the names and the
+    date themselves, so a collision can add a row to look at but never a wrong match.
+    """
+    digest = hashlib.blake2b(f"{last}\x1f{first}\x1f{birth}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@attrs.frozen
+class EsiaOrganisation:
+    """One organisation from ESIA's roles list, with the person's standing in it (read by
+    :mod:`sso_bridge.esia.roles`)."""
+
+    oid: str
+    name: str
+    ogrn: str | None = None
+    inn: str | None = None
+    kpp: str | None = None
+    active: bool = True
+
+
+@attrs.frozen
+class Challenge:
+    """A one-time code challenge (:mod:`sso_bridge.mfa.challenges`) as the broker shows it;
+    ``destination`` is masked for display."""
+
+    challenge_id: str
+    account_id: str
+    channel: str
+    destination: str
+    created_at: datetime
+    expires_at: datetime
+    attempts: int
+    sends: int
+    last_sent_at: datetime | None
 
 
 class AuditAction(enum.StrEnum):

@@ -11,6 +11,7 @@ from hypothesis import strategies as hs
 
 from broker.samples import BROWSER, NOW, PERSON, WRONG, account, challenge
 from sso_bridge.broker.config import BrokerPolicy
+from sso_bridge.broker.core import machine_policy
 from sso_bridge.broker.machine import RULES, State, transition
 from sso_bridge.broker.machine import effects as fx
 from sso_bridge.broker.machine import events as ev
@@ -157,7 +158,7 @@ def test_no_session_without_the_factors_the_policy_requires(
             break
         kind = data.draw(hs.sampled_from(allowed))
         event = data.draw(EVENTS[kind])
-        outcome = transition(policy, state, event, NOW)
+        outcome = transition(machine_policy(policy), state, event, NOW)
         _learn(proofs, state, event)
         for effect in outcome.effects:
             if isinstance(effect, fx.IssueSession):
@@ -173,7 +174,7 @@ def test_any_order_of_events_is_refused_or_follows_the_table(
     state: Any = st.Start()
     for kind in kinds:
         event = data.draw(EVENTS[kind])
-        outcome = transition(policy, state, event, NOW)
+        outcome = transition(machine_policy(policy), state, event, NOW)
         rule = RULES.get((state.kind, kind))
         if rule is None:
             assert outcome.state.kind is State.REFUSED

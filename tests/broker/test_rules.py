@@ -19,6 +19,7 @@ from broker.samples import (
     challenge,
 )
 from sso_bridge.broker.config import BrokerPolicy
+from sso_bridge.broker.core import machine_policy
 from sso_bridge.broker.machine import Outcome, transition
 from sso_bridge.broker.machine import effects as fx
 from sso_bridge.broker.machine import events as ev
@@ -42,7 +43,7 @@ NO_FACTOR = BrokerPolicy(second_factor=SecondFactorPolicy(staff_roles=(), for_lo
 
 
 def run(state: Any, event: Any, policy: BrokerPolicy = POLICY) -> Outcome:
-    return transition(policy, state, event, NOW)
+    return transition(machine_policy(policy), state, event, NOW)
 
 
 def kinds(outcome: Outcome) -> list[type]:

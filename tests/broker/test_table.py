@@ -12,11 +12,12 @@ import pytest
 from broker.samples import EVENTS, NOW, STATES
 from sso_bridge.broker import TRANSITIONS as PUBLIC_TRANSITIONS
 from sso_bridge.broker.config import BrokerPolicy
+from sso_bridge.broker.core import machine_policy
 from sso_bridge.broker.machine import FINAL, RULES, STORED, Event, State, table_markdown
 from sso_bridge.broker.machine import effects as fx
 from sso_bridge.broker.machine.table import transition
 
-POLICY = BrokerPolicy()
+POLICY = machine_policy(BrokerPolicy())
 DESIGN = Path(__file__).parents[2] / "docs" / "design.md"
 
 

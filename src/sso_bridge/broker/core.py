@@ -14,6 +14,7 @@ import argon2
 from sso_bridge.audit import AuditLog
 from sso_bridge.broker.config import AlertHook, BrokerPolicy, Client, Provider, SecurityAlert
 from sso_bridge.broker.errors import BrokerError
+from sso_bridge.broker.machine.policy import Policy
 from sso_bridge.broker.steps import StepStore
 from sso_bridge.clock import Clock, SystemClock
 from sso_bridge.ephemeral import EphemeralStore
@@ -21,7 +22,7 @@ from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.linking import Linker, LinkStore
 from sso_bridge.matching import AccountDirectory, Matcher
 from sso_bridge.mfa import CodeChallenges, CredentialStore, LocalPasswords, Sender, TotpVerifier
-from sso_bridge.model import AuditAction, AuditEvent
+from sso_bridge.model import AuditAction, AuditEvent, EsiaOrganisation, LocalAccount
 from sso_bridge.sessions import (
     BrowserIds,
     RequestKeeper,
@@ -32,7 +33,7 @@ from sso_bridge.sessions import (
     SessionManager,
 )
 
-__all__ = ["ACTOR", "At", "BrokerCore"]
+__all__ = ["ACTOR", "At", "BrokerCore", "machine_policy"]
 
 ACTOR = "web"
 """The actor written to links and audit records made by people through the broker."""
@@ -40,6 +41,27 @@ ACTOR = "web"
 
 def _subkey(secret: bytes, purpose: str) -> bytes:
     return hmac.digest(secret, b"sso_bridge broker " + purpose.encode(), hashlib.sha256)
+
+
+def machine_policy(policy: BrokerPolicy) -> Policy:
+    """The policy as the machine reads it: the values it decides by, and the second-factor
+    and staff-role rules as pure functions of the account and the login."""
+    factor, staff = policy.second_factor, policy.staff
+
+    def second_factor(account: LocalAccount, issuer: str | None, idp_mfa: bool) -> bool:
+        return factor.requires(account, issuer=issuer, idp_reported_mfa=idp_mfa)
+
+    def employee(account: LocalAccount, organisations: tuple[EsiaOrganisation, ...] | None) -> bool:
+        if staff is None or not staff.applies(account.roles, account.org_id):
+            return True
+        return organisations is not None and staff.allows(account.org_id, organisations)
+
+    return Policy(
+        auto_link=policy.auto_link,
+        step_lifetime=policy.step_lifetime,
+        second_factor=second_factor,
+        staff=employee,
+    )
 
 
 class At:
@@ -80,6 +102,7 @@ class BrokerCore:
         if len(secret) < 32:
             raise ConfigError("the broker secret needs 32 bytes or more", code="config.invalid")
         self.policy = policy or BrokerPolicy()
+        self.machine_policy = machine_policy(self.policy)
         self.directory = directory
         self.links = links
         self.audit = audit

@@ -51,7 +51,7 @@ class MachineShell(BrokerCore):
     def _run(self, state: MachineState, event: MachineEvent, call: Call) -> Reply:
         reply: Reply | None = None
         while True:
-            outcome = transition(self.policy, state, event, call.now)
+            outcome = transition(self.machine_policy, state, event, call.now)
             ask: fx.Ask | None = None
             for effect in outcome.effects:
                 if isinstance(effect, _ASKS):

@@ -20,6 +20,7 @@ import attrs
 from sso_bridge.esia.errors import EsiaError
 from sso_bridge.esia.oid import oid_text
 from sso_bridge.idp import Extra
+from sso_bridge.model import EsiaOrganisation
 
 __all__ = [
     "ORGANISATIONS",
@@ -38,18 +39,6 @@ def _digits(value: object) -> str | None:
         return None
     text = str(value).strip()
     return text or None
-
-
-@attrs.frozen
-class EsiaOrganisation:
-    """One organisation from ESIA's roles list, with the person's standing in it."""
-
-    oid: str
-    name: str
-    ogrn: str | None = None
-    inn: str | None = None
-    kpp: str | None = None
-    active: bool = True
 
 
 def _bool(value: object, default: bool) -> bool:

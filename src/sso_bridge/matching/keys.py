@@ -3,7 +3,8 @@
 SNILS and passport numbers enter the keys only as keyed hashes (a *blind index*):
 HMAC-SHA256 under a server secret, truncated to 128 bits, so that a stolen table does not
 give the numbers away and cannot be reversed by hashing all 10^11 possible SNILS without
-the key.
+the key. :class:`MatchKeys` and its index key (:func:`name_key`) are values of
+:mod:`sso_bridge.model`, named here too.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import hashlib
 import hmac
 from datetime import date
 
-import attrs
-
 from sso_bridge.errors import ConfigError, InvalidInput
 from sso_bridge.matching.normalize import (
     normalize_name,
@@ -21,7 +20,19 @@ from sso_bridge.matching.normalize import (
     parse_passport,
     parse_snils,
 )
-from sso_bridge.model import FederatedIdentity, LocalAccount
+from sso_bridge.model import FederatedIdentity, LocalAccount, MatchKeys, date_number, name_key
+
+__all__ = [
+    "HASH_BYTES",
+    "MIN_KEY_BYTES",
+    "BlindIndex",
+    "MatchKeys",
+    "account_keys",
+    "date_number",
+    "identity_keys",
+    "name_key",
+    "number_date",
+]
 
 MIN_KEY_BYTES = 32
 HASH_BYTES = 16
@@ -73,50 +84,8 @@ class BlindIndex:
         return self._hash(b"passport:" + digits.encode("ascii"))
 
 
-@attrs.frozen
-class MatchKeys:
-    """What record matching compares. Names are normalised; ``None`` means absent."""
-
-    last: str
-    first: str
-    middle: str | None
-    birth_date: date | None
-    snils: bytes | None = attrs.field(repr=False)
-    passport: bytes | None = attrs.field(repr=False)
-
-    @property
-    def name_key(self) -> int | None:
-        """The lookup key of (last name, first name, birth date); None without a birth date."""
-        if self.birth_date is None:
-            return None
-        return name_key(self.last, self.first, date_number(self.birth_date))
-
-    def same_person_name(self, other: MatchKeys) -> bool:
-        """Full names equal; middle names equal or absent on either side."""
-        return (
-            self.last == other.last
-            and self.first == other.first
-            and (self.middle is None or other.middle is None or self.middle == other.middle)
-        )
-
-
-def date_number(value: date) -> int:
-    """A date as the integer ``YYYYMMDD``, the form stores keep it in."""
-    return value.year * 10000 + value.month * 100 + value.day
-
-
 def number_date(value: int) -> date:
     return date(value // 10000, value // 100 % 100, value % 100)
-
-
-def name_key(last: str, first: str, birth: int) -> int:
-    """A 64-bit index key for (normalised last name, first name, birth date as YYYYMMDD).
-
-    Only an index: every account found through it is compared again on the names and the
-    date themselves, so a collision can add a row to look at but never a wrong match.
-    """
-    digest = hashlib.blake2b(f"{last}\x1f{first}\x1f{birth}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 def identity_keys(

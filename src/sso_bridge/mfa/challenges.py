@@ -24,6 +24,7 @@ from sso_bridge.mfa.errors import MfaError, MfaInputError, TotpStepReused, Wrong
 from sso_bridge.mfa.otp import check_digits
 from sso_bridge.mfa.sender import Channel, Message, Sender, code_message
 from sso_bridge.mfa.totp import TotpVerifier
+from sso_bridge.model import Challenge
 
 __all__ = ["CHANNELS", "KIND", "Challenge", "CodeChallenges", "mask_destination"]
 
@@ -33,21 +34,6 @@ KIND = "challenge"
 CHANNELS = ("sms", "email", "totp")
 
 _MAX_CODE_CHARS = 64
-
-
-@attrs.frozen
-class Challenge:
-    """A challenge as the broker shows it; ``destination`` is masked for display."""
-
-    challenge_id: str
-    account_id: str
-    channel: str
-    destination: str
-    created_at: datetime
-    expires_at: datetime
-    attempts: int
-    sends: int
-    last_sent_at: datetime | None
 
 
 def mask_destination(channel: str, destination: str) -> str:

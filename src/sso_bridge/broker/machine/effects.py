@@ -15,8 +15,7 @@ import attrs
 
 from sso_bridge.broker.machine.states import StepIdentity
 from sso_bridge.errors import BridgeError
-from sso_bridge.mfa import Challenge
-from sso_bridge.model import AuditAction, LinkMethod, LocalAccount
+from sso_bridge.model import AuditAction, Challenge, LinkMethod, LocalAccount
 
 __all__ = [
     "Ask",

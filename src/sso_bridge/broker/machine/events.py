@@ -14,8 +14,7 @@ import attrs
 
 from sso_bridge.broker.machine.states import IdpRequest, Person
 from sso_bridge.errors import BridgeError
-from sso_bridge.mfa import Challenge
-from sso_bridge.model import LocalAccount, MatchDecision
+from sso_bridge.model import Challenge, LocalAccount, MatchDecision
 
 __all__ = [
     "AccountChosen",

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sso_bridge.broker.config import BrokerPolicy
-from sso_bridge.broker.errors import BrokerError
 from sso_bridge.broker.machine.effects import (
     AskLinks,
     AskMatch,
@@ -31,7 +29,8 @@ from sso_bridge.broker.machine.events import (
     SwitchBegun,
     UnsolicitedAnswer,
 )
-from sso_bridge.broker.machine.outcome import Outcome, refuse
+from sso_bridge.broker.machine.outcome import Outcome, refusal, refuse
+from sso_bridge.broker.machine.policy import Policy
 from sso_bridge.broker.machine.settle import not_linked, settle
 from sso_bridge.broker.machine.states import (
     AwaitingIdp,
@@ -51,8 +50,7 @@ from sso_bridge.broker.machine.states import (
     ViaPassword,
     ViaSwitch,
 )
-from sso_bridge.errors import AccountNotFound
-from sso_bridge.mfa.errors import AuthError
+from sso_bridge.errors import AccountNotFound, BridgeError
 from sso_bridge.model import AuditAction, Candidate, LinkMethod, LocalAccount, MatchKey
 from sso_bridge.model import Outcome as MatchOutcome
 
@@ -72,7 +70,7 @@ __all__ = [
 ]
 
 
-def _frame(policy: BrokerPolicy, browser: str, now: datetime, kept: str | None = None) -> Frame:
+def _frame(policy: Policy, browser: str, now: datetime, kept: str | None = None) -> Frame:
     return Frame(browser, now, now + policy.step_lifetime, kept)
 
 
@@ -86,29 +84,27 @@ def _weak(candidate: Candidate) -> bool:
 # -- starting --------------------------------------------------------------------------------
 
 
-def federated_begun(p: BrokerPolicy, _: Start, e: FederatedBegun, now: datetime) -> Outcome:
+def federated_begun(p: Policy, _: Start, e: FederatedBegun, now: datetime) -> Outcome:
     state = AwaitingIdp(_frame(p, e.browser, now, e.kept), e.provider, e.request)
     return Outcome(state, (SendToIdp(e.url, e.fields),))
 
 
-def link_begun(p: BrokerPolicy, _: Start, e: LinkBegun, now: datetime) -> Outcome:
+def link_begun(p: Policy, _: Start, e: LinkBegun, now: datetime) -> Outcome:
     frame = _frame(p, e.browser, now)
     state = AwaitingIdpToLink(frame, e.provider, e.request, e.account_id, e.session_id)
     return Outcome(state, (SendToIdp(e.url, e.fields),))
 
 
-def local_begun(p: BrokerPolicy, _: Start, e: LocalBegun, now: datetime) -> Outcome:
+def local_begun(p: Policy, _: Start, e: LocalBegun, now: datetime) -> Outcome:
     return Outcome(
         AwaitingLocalLogin(_frame(p, e.browser, now, e.kept)), (ShowLocalLogin("local"),)
     )
 
 
-def switch_begun(p: BrokerPolicy, _: Start, e: SwitchBegun, now: datetime) -> Outcome:
+def switch_begun(p: Policy, _: Start, e: SwitchBegun, now: datetime) -> Outcome:
     if e.account_id not in e.session_accounts:
         return refuse(
-            BrokerError(
-                "that account is not one of yours in this session", code="broker.not_offered"
-            )
+            refusal("broker.not_offered", "that account is not one of yours in this session")
         )
     if e.linked_now is not None and e.account_id not in e.linked_now:
         return refuse(not_linked())
@@ -128,29 +124,27 @@ def _read_links(frame: Frame, person: Person, idp_initiated: bool) -> Outcome:
     return Outcome(state, (AskLinks(identity.issuer, identity.subject),))
 
 
-def idp_answered(_: BrokerPolicy, s: AwaitingIdp, e: IdpAnswered, now: datetime) -> Outcome:
+def idp_answered(_: Policy, s: AwaitingIdp, e: IdpAnswered, now: datetime) -> Outcome:
     return _read_links(s.frame, e.person, idp_initiated=False)
 
 
-def unsolicited_answer(p: BrokerPolicy, _: Start, e: UnsolicitedAnswer, now: datetime) -> Outcome:
+def unsolicited_answer(p: Policy, _: Start, e: UnsolicitedAnswer, now: datetime) -> Outcome:
     return _read_links(_frame(p, e.browser, now), e.person, idp_initiated=True)
 
 
-def linked_idp_answered(
-    _: BrokerPolicy, s: AwaitingIdpToLink, e: IdpAnswered, now: datetime
-) -> Outcome:
+def linked_idp_answered(_: Policy, s: AwaitingIdpToLink, e: IdpAnswered, now: datetime) -> Outcome:
     effect = LinkFromSettings(e.person.identity, s.account_id)
     return Outcome(LinkMade(s.account_id), (effect,))
 
 
-def links_read(p: BrokerPolicy, s: ReadingLinks, e: LinksRead, now: datetime) -> Outcome:
+def links_read(p: Policy, s: ReadingLinks, e: LinksRead, now: datetime) -> Outcome:
     if e.accounts:
         active = tuple(a for a in e.accounts if a.active)
         if not active:
             return refuse(
-                BrokerError(
+                refusal(
+                    "broker.account_blocked",
                     "every account linked to this person is blocked; ask the school administrator",
-                    code="broker.account_blocked",
                 )
             )
         if len(active) == 1:
@@ -159,16 +153,16 @@ def links_read(p: BrokerPolicy, s: ReadingLinks, e: LinksRead, now: datetime) ->
         return _chooser(s.frame, s.person, active, linking=False, weak=())
     if s.idp_initiated:
         return refuse(
-            BrokerError(
+            refusal(
+                "broker.idp_initiated",
                 "no account is linked to this person, and a login started at the IdP never "
                 "links one: log in from this site instead",
-                code="broker.idp_initiated",
             )
         )
     return Outcome(Matching(s.frame, s.person), (AskMatch(s.person.identity),))
 
 
-def matched(p: BrokerPolicy, s: Matching, e: Matched, now: datetime) -> Outcome:
+def matched(p: Policy, s: Matching, e: Matched, now: datetime) -> Outcome:
     decision = e.decision
     if decision.outcome is MatchOutcome.LOCAL_LOGIN_REQUIRED:
         return _to_proof(s.frame, s.person, (), ())
@@ -184,12 +178,12 @@ def matched(p: BrokerPolicy, s: Matching, e: Matched, now: datetime) -> Outcome:
     return _chooser(s.frame, s.person, accounts, linking=True, weak=weak)
 
 
-def _no_match() -> BrokerError:
-    return BrokerError(
+def _no_match() -> BridgeError:
+    return refusal(
+        "broker.no_match",
         "no school account is linked to this state-portal account. Log in with the "
         "login and password from your school, then link the state-portal account in "
         "your personal settings",
-        code="broker.no_match",
     )
 
 
@@ -216,13 +210,12 @@ def _to_proof(
 # -- the person's answers --------------------------------------------------------------------
 
 
-def account_chosen(p: BrokerPolicy, s: ChoosingAccount, e: AccountChosen, now: datetime) -> Outcome:
+def account_chosen(p: Policy, s: ChoosingAccount, e: AccountChosen, now: datetime) -> Outcome:
     """One of the offered accounts, and nothing else."""
     if e.account_id not in s.offered:
         return refuse(
-            BrokerError(
-                "that account was not offered to you; start the login again",
-                code="broker.not_offered",
+            refusal(
+                "broker.not_offered", "that account was not offered to you; start the login again"
             )
         )
     identity = s.person.identity
@@ -238,22 +231,20 @@ def account_chosen(p: BrokerPolicy, s: ChoosingAccount, e: AccountChosen, now: d
 
 
 def password_given(
-    _: BrokerPolicy, s: AwaitingLocalLogin | AwaitingProof, e: PasswordGiven, now: datetime
+    _: Policy, s: AwaitingLocalLogin | AwaitingProof, e: PasswordGiven, now: datetime
 ) -> Outcome:
     only = s.offered if isinstance(s, AwaitingProof) else ()
     return Outcome(CheckingPassword(s), (AskPassword(e.org_id, e.login, e.password, only),))
 
 
-def password_checked(
-    p: BrokerPolicy, s: CheckingPassword, e: PasswordChecked, now: datetime
-) -> Outcome:
+def password_checked(p: Policy, s: CheckingPassword, e: PasswordChecked, now: datetime) -> Outcome:
     """A wrong password or a locked account gives the form again with the error."""
     back, verdict = s.back, e.verdict
     if not isinstance(verdict, PasswordFailed) and not verdict.account.active:
         verdict = PasswordFailed(
-            AuthError(
+            refusal(
+                "auth.account_blocked",
                 "this school account is blocked; ask the school administrator to unblock it",
-                code="auth.account_blocked",
             ),
             verdict.account.account_id,
         )

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sso_bridge.broker.config import BrokerPolicy
-from sso_bridge.broker.errors import BrokerError
 from sso_bridge.broker.machine.effects import (
     AskCode,
     AskContacts,
@@ -32,7 +30,8 @@ from sso_bridge.broker.machine.events import (
     ResendAsked,
     Resent,
 )
-from sso_bridge.broker.machine.outcome import Outcome, refuse
+from sso_bridge.broker.machine.outcome import Outcome, refusal, refuse
+from sso_bridge.broker.machine.policy import Policy
 from sso_bridge.broker.machine.states import (
     AwaitingSecondFactor,
     CheckingCode,
@@ -45,7 +44,7 @@ from sso_bridge.broker.machine.states import (
     ViaIdp,
     ViaSwitch,
 )
-from sso_bridge.errors import AccountNotFound
+from sso_bridge.errors import AccountNotFound, BridgeError
 from sso_bridge.model import AuditAction, LocalAccount
 
 __all__ = [
@@ -76,7 +75,7 @@ def _idp_mfa(entry: Entry) -> bool:
 
 
 def settle(
-    policy: BrokerPolicy,
+    policy: Policy,
     frame: Frame,
     account: LocalAccount,
     entry: Entry,
@@ -90,28 +89,27 @@ def settle(
     """
     if not account.active:
         return refuse(
-            BrokerError(
+            refusal(
+                "broker.account_blocked",
                 "this school account is blocked; ask the school administrator",
-                code="broker.account_blocked",
             ),
             before,
         )
     who = _issuer_subject(entry)
-    staff = policy.staff
-    if who is not None and staff is not None and staff.applies(account.roles, account.org_id):
+    if who is not None:
         organisations = entry.person.organisations if isinstance(entry, ViaIdp) else None
-        if organisations is None or not staff.allows(account.org_id, organisations):
+        if not policy.staff(account, organisations):
             return refuse(
-                BrokerError(
+                refusal(
+                    "broker.not_an_employee",
                     "ESIA does not list you as working for this organisation, so this staff "
                     "account cannot be used; ask the school administrator",
-                    code="broker.not_an_employee",
                 ),
                 before,
             )
     mfa = _idp_mfa(entry)
     issuer = None if who is None else who[0]
-    if policy.second_factor.requires(account, issuer=issuer, idp_reported_mfa=mfa):
+    if policy.second_factor(account, issuer, mfa):
         return Outcome(
             ReadingContacts(frame, account.account_id, entry),
             (*before, AskContacts(account.account_id)),
@@ -164,10 +162,10 @@ def contacts_read(state: ReadingContacts, event: ContactsRead) -> Outcome:
         channel, destination = "email", contacts.email
     else:
         return refuse(
-            BrokerError(
+            refusal(
+                "broker.no_second_factor",
                 "this account needs a second factor but has no phone, e-mail or "
                 "authenticator app on record; ask the school administrator",
-                code="broker.no_second_factor",
             )
         )
     ask = AskOpenChallenge(state.account_id, channel, destination, state.frame.browser)
@@ -204,9 +202,9 @@ def code_checked(state: CheckingCode, event: CodeChecked) -> Outcome:
     return log_in(back.frame, account_id, back.entry, True, None, passed)
 
 
-def not_linked() -> BrokerError:
-    return BrokerError(
-        "that account is no longer linked to your state-portal account", code="broker.not_linked"
+def not_linked() -> BridgeError:
+    return refusal(
+        "broker.not_linked", "that account is no longer linked to your state-portal account"
     )
 
 

@@ -15,9 +15,7 @@ from typing import Any, ClassVar, Literal
 
 import attrs
 
-from sso_bridge.esia.roles import EsiaOrganisation
-from sso_bridge.matching.keys import MatchKeys
-from sso_bridge.model import FederatedIdentity, LinkMethod
+from sso_bridge.model import EsiaOrganisation, FederatedIdentity, LinkMethod, MatchKeys
 
 __all__ = [
     "FINAL",

@@ -15,12 +15,12 @@ from typing import Any, Final
 
 import attrs
 
-from sso_bridge.broker.config import BrokerPolicy
-from sso_bridge.broker.errors import BrokerError
 from sso_bridge.broker.machine import login, settle
 from sso_bridge.broker.machine.events import Event, MachineEvent
-from sso_bridge.broker.machine.outcome import Outcome, refuse
+from sso_bridge.broker.machine.outcome import Outcome, refusal, refuse
+from sso_bridge.broker.machine.policy import Policy
 from sso_bridge.broker.machine.states import MachineState, State
+from sso_bridge.errors import BridgeError
 
 __all__ = ["RULES", "TRANSITIONS", "Rule", "accepts", "table_markdown", "transition"]
 
@@ -29,17 +29,17 @@ _S, _E = State, Event
 
 @attrs.frozen
 class Rule:
-    run: Callable[[BrokerPolicy, Any, Any, datetime], Outcome]
+    run: Callable[[Policy, Any, Any, datetime], Outcome]
     targets: frozenset[State]
 
 
-def _rule(run: Callable[[BrokerPolicy, Any, Any, datetime], Outcome], *targets: State) -> Rule:
+def _rule(run: Callable[[Policy, Any, Any, datetime], Outcome], *targets: State) -> Rule:
     return Rule(run, frozenset(targets))
 
 
 def _pure(
     run: Callable[[Any, Any], Outcome],
-) -> Callable[[BrokerPolicy, Any, Any, datetime], Outcome]:
+) -> Callable[[Policy, Any, Any, datetime], Outcome]:
     """A rule that needs neither the policy nor the time."""
     return lambda _policy, state, event, _now: run(state, event)
 
@@ -99,9 +99,7 @@ TRANSITIONS: Final[Mapping[tuple[State, Event], frozenset[State]]] = MappingProx
 """Every (state, event) the machine accepts, and the states it may lead to."""
 
 
-def transition(
-    policy: BrokerPolicy, state: MachineState, event: MachineEvent, now: datetime
-) -> Outcome:
+def transition(policy: Policy, state: MachineState, event: MachineEvent, now: datetime) -> Outcome:
     """The next state and the effects; no I/O, no clock, no randomness.
 
     An event that the state does not accept ends the login with ``broker.out_of_order``.
@@ -132,7 +130,5 @@ def accepts(state: MachineState, event: Event) -> None:
         raise _out_of_order(state.kind, event)
 
 
-def _out_of_order(state: State, event: Event) -> BrokerError:
-    return BrokerError(
-        f"{event.value} cannot happen while {state.value}", code="broker.out_of_order"
-    )
+def _out_of_order(state: State, event: Event) -> BridgeError:
+    return refusal("broker.out_of_order", f"{event.value} cannot happen while {state.value}")

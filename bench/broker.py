@@ -52,7 +52,7 @@ from mock_idp.server import RunningIdP, free_port  # noqa: E402
 from sso_bridge.broker import Broker, Client, LoggedIn, OidcProvider  # noqa: E402
 from sso_bridge.linking import RequestContext  # noqa: E402
 from sso_bridge.mfa import InMemoryCredentialStore, OutboxSender  # noqa: E402
-from sso_bridge.model import LocalAccount, Organization  # noqa: E402
+from sso_bridge.model import LocalAccount, Organisation  # noqa: E402
 from sso_bridge.oidc import HttpResponse, HttpxClient, RelyingParty, discover  # noqa: E402
 from sso_bridge.sessions import SessionManager, SessionPolicy  # noqa: E402
 from sso_bridge.store import open_store  # noqa: E402
@@ -154,7 +154,7 @@ class Login:
             roles=("parent",),
             birth_date=date(1988, 2, 2),
         )
-        store.import_accounts([account], [Organization("sch1", "Школа № 1")])
+        store.import_accounts([account], [Organisation("sch1", "Школа № 1")])
         self.broker = Broker(
             directory=store,
             links=store,

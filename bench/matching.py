@@ -83,7 +83,7 @@ from sso_bridge.model import (  # noqa: E402
     FederatedIdentity,
     LocalAccount,
     MatchDecision,
-    Organization,
+    Organisation,
     Outcome,
 )
 from sso_bridge.store import SqlStore, open_store  # noqa: E402
@@ -143,7 +143,7 @@ def peer_entry(row: Sequence[Any]) -> AccountEntry:
         snils=None if row[8] is None else bytes(row[8]),
         passport=None if row[9] is None else bytes(row[9]),
     )
-    return AccountEntry(account, Organization(row[1], row[11]), keys, row[12])
+    return AccountEntry(account, Organisation(row[1], row[11]), keys, row[12])
 
 
 class Peer:

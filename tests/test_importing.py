@@ -41,7 +41,7 @@ def test_good_file_is_imported(sqlite_store: SqlStore, tmp_path: Path) -> None:
     assert a1.keys.passport is not None
     a2 = sqlite_store.get_entry("a2")
     assert a2 is not None
-    assert a2.organization.name == "Новая школа"
+    assert a2.organisation.name == "Новая школа"
     assert a2.account.status is AccountStatus.ACTIVE  # empty status means active
     assert a2.account.middle_name is None
     assert a2.account.login is None
@@ -214,7 +214,7 @@ def test_small_blocks_and_workers_give_the_same_result(
     assert sqlite_store.count_accounts() == 200
     entry = sqlite_store.get_entry("p199")
     assert entry is not None
-    assert entry.organization.name == "Школа\nномер 2"
+    assert entry.organisation.name == "Школа\nномер 2"
     assert entry.account.birth_date == date(1970 + 199 % 30, 1, 199 % 9 + 1)
 
 
@@ -241,7 +241,7 @@ def test_file_wide_rules_hold_across_blocks(
     assert sqlite_store.count_accounts() == 0
     report = import_accounts_csv(sqlite_store, path, workers=workers, skip_invalid=True)
     assert report.imported == 202  # 200 + n1 and n2, whose organisation was named later
-    assert sqlite_store.get_organization("late") is not None
+    assert sqlite_store.get_organisation("late") is not None
     assert sqlite_store.get_account("n1") is not None
     assert sqlite_store.get_account("z1") is None
 

@@ -33,7 +33,7 @@ import uvicorn  # noqa: E402
 from mock_idp.server import RunningIdP  # noqa: E402
 from school_portal.portal import PortalSettings, build_portal, oidc_client_registration  # noqa: E402
 from school_portal.seed import (  # noqa: E402
-    ORGANIZATIONS,
+    ORGANISATIONS,
     PEOPLE,
     DemoPerson,
     add_synthetic_region,
@@ -73,7 +73,7 @@ def people_table(people: Sequence[DemoPerson] = PEOPLE) -> str:
             if p.esia_login
             else "—"
         )
-        org = next((o.name for o in ORGANIZATIONS if o.org_id == p.org_id), p.org_id)
+        org = next((o.name for o in ORGANISATIONS if o.org_id == p.org_id), p.org_id)
         school = f"{org} / {p.login} / {p.password}" if p.login else "—"
         rows.append((p.key, p.name, esia, school, p.shows))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]

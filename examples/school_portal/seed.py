@@ -26,7 +26,7 @@ from sso_bridge.model import (
     Link,
     LinkMethod,
     LocalAccount,
-    Organization,
+    Organisation,
 )
 from sso_bridge.store import SqlStore, open_store
 from sso_bridge.store.sql_credentials import SqlCredentialStore
@@ -34,7 +34,7 @@ from sso_bridge.store.sql_credentials import SqlCredentialStore
 __all__ = [
     "ACCOUNTS",
     "DEMO_ISSUER",
-    "ORGANIZATIONS",
+    "ORGANISATIONS",
     "PEOPLE",
     "STORE_KEY",
     "DemoPerson",
@@ -73,11 +73,11 @@ class DemoPerson:
     totp_secret: str | None = None
 
 
-ORGANIZATIONS: Final = (
-    Organization("sch17", "Школа № 17"),
-    Organization("gym5", "Гимназия № 5"),
-    Organization("lyc2", "Лицей № 2"),
-    Organization("sch3", "Школа № 3"),
+ORGANISATIONS: Final = (
+    Organisation("sch17", "Школа № 17"),
+    Organisation("gym5", "Гимназия № 5"),
+    Organisation("lyc2", "Лицей № 2"),
+    Organisation("sch3", "Школа № 3"),
 )
 
 _MARIA_BORN = date(1984, 3, 12)
@@ -203,7 +203,7 @@ def seed_region(
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     store, credentials = open_region(db_path)
     try:
-        store.import_accounts(list(ACCOUNTS), ORGANIZATIONS)
+        store.import_accounts(list(ACCOUNTS), ORGANISATIONS)
         # cheap hashing: the demo seeds on every start; real passwords keep the defaults
         hasher = password_hasher(time_cost=1, memory_cost=1024, parallelism=1)
         passwords = LocalPasswords(credentials, hasher=hasher)

@@ -59,13 +59,13 @@ def _render(request: Request, template: str, status: int = 200, **context: Any) 
 
 
 def _label(portal: Portal, account: LocalAccount) -> dict[str, str]:
-    organization = portal.store.get_organization(account.org_id)
+    organisation = portal.store.get_organisation(account.org_id)
     roles = ", ".join(ROLE_NAMES.get(r, r) for r in account.roles)
     return {
         "account_id": account.account_id,
         "name": f"{account.last_name} {account.first_name}",
         "roles": roles,
-        "org": account.org_id if organization is None else organization.name,
+        "org": account.org_id if organisation is None else organisation.name,
     }
 
 
@@ -117,11 +117,11 @@ async def home(request: Request) -> Response:
 def _pupil_card(portal: Portal, pupil_id: str) -> dict[str, Any]:
     pupil = data.PUPILS[pupil_id]
     info = data.CLASSES[pupil.class_id]
-    organization = portal.store.get_organization(info.org_id)
+    organisation = portal.store.get_organisation(info.org_id)
     return {
         "pupil": pupil,
         "info": info,
-        "org": info.org_id if organization is None else organization.name,
+        "org": info.org_id if organisation is None else organisation.name,
         "grades": portal.grades.grades_of(pupil_id),
     }
 

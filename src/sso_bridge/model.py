@@ -100,9 +100,16 @@ class FederatedIdentity:
 
 
 @attrs.frozen
-class Organization:
+class Organisation:
+    """A school or another organisation of the school system; its accounts name it by
+    ``org_id``."""
+
     org_id: str
     name: str
+
+
+Organization = Organisation
+"""The old spelling of :class:`Organisation`, kept for one release."""
 
 
 @attrs.frozen
@@ -148,10 +155,15 @@ class Candidate:
     """A local account that record matching accepted for the identity."""
 
     account: LocalAccount
-    organization: Organization
+    organisation: Organisation
     matched_on: tuple[MatchKey, ...]
     already_linked: bool = False
     notes: tuple[str, ...] = ()
+
+    @property
+    def organization(self) -> Organisation:
+        """The old spelling of :attr:`organisation`, kept for one release."""
+        return self.organisation
 
 
 @attrs.frozen

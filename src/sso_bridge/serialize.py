@@ -19,7 +19,7 @@ from sso_bridge.model import (
     Link,
     LocalAccount,
     MatchDecision,
-    Organization,
+    Organisation,
 )
 
 IDENTITY_FIELDS = frozenset(
@@ -85,13 +85,13 @@ def full_name(last: str, first: str, middle: str | None) -> str:
     return " ".join(p for p in (last, first, middle) if p)
 
 
-def account_json(account: LocalAccount, organization: Organization | None = None) -> dict[str, Any]:
+def account_json(account: LocalAccount, organisation: Organisation | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "account_id": account.account_id,
         "org_id": account.org_id,
     }
-    if organization is not None:
-        out["org_name"] = organization.name
+    if organisation is not None:
+        out["org_name"] = organisation.name
     out.update(
         {
             "login": account.login,
@@ -107,7 +107,7 @@ def account_json(account: LocalAccount, organization: Organization | None = None
 
 
 def candidate_json(candidate: Candidate) -> dict[str, Any]:
-    out = account_json(candidate.account, candidate.organization)
+    out = account_json(candidate.account, candidate.organisation)
     out["matched_on"] = [k.value for k in candidate.matched_on]
     out["already_linked"] = candidate.already_linked
     out["notes"] = list(candidate.notes)

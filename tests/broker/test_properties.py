@@ -17,7 +17,7 @@ from sso_bridge.broker.machine import effects as fx
 from sso_bridge.broker.machine import events as ev
 from sso_bridge.broker.machine import states as st
 from sso_bridge.mfa import SecondFactorPolicy
-from sso_bridge.model import AccountStatus, Candidate, MatchDecision, Organization
+from sso_bridge.model import AccountStatus, Candidate, MatchDecision, Organisation
 from sso_bridge.model import MatchKey as Key
 from sso_bridge.model import Outcome as Match
 
@@ -45,7 +45,7 @@ request = st.IdpRequest("s", {"request_id": "r"})
 
 
 def _candidates(chosen: tuple[Any, ...]) -> tuple[Candidate, ...]:
-    org = Organization("sch1", "Школа")
+    org = Organisation("sch1", "Школа")
     return tuple(Candidate(a, org, (Key.SNILS,) if i % 2 else ()) for i, a in enumerate(chosen))
 
 

@@ -32,7 +32,7 @@ from sso_bridge.model import (
     LinkMethod,
     MatchDecision,
     MatchKey,
-    Organization,
+    Organisation,
 )
 from sso_bridge.model import (
     Outcome as Match,
@@ -58,7 +58,7 @@ def refused_with(outcome: Outcome) -> str:
 
 
 def candidate(account_id: str, *on: MatchKey) -> Candidate:
-    return Candidate(account(account_id), Organization("sch1", "Школа"), on)
+    return Candidate(account(account_id), Organisation("sch1", "Школа"), on)
 
 
 # -- starting ------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def test_several_candidates_go_to_the_chooser_and_link_the_pick(
     chooser = login(world, MARIA, protocol)
     assert isinstance(chooser, ChooseAccount)
     assert chooser.linking
-    assert [(o.account_id, o.organization, o.roles) for o in chooser.options] == [
+    assert [(o.account_id, o.organisation, o.roles) for o in chooser.options] == [
         ("t-maria", "Школа № 1", ("teacher",)),
         ("p-maria", "Школа № 2", ("parent",)),
     ]
@@ -164,7 +164,7 @@ def test_strong_policy_asks_to_prove_a_weak_match(tmp_path: Path, protocol: str)
     world = build_world(tmp_path, policy=BrokerPolicy(auto_link="strong"))
     form = login(world, ANNA, protocol)
     assert isinstance(form, LocalLoginForm)
-    assert (form.reason, form.organizations) == ("prove", ("sch1",))
+    assert (form.reason, form.organisations) == ("prove", ("sch1",))
     # another account, even with the right password, is not the one offered
     wrong = world.broker.local_login(
         form.step_id, "sch2", "smirnova.m", LOCAL_PASSWORD, world.client()

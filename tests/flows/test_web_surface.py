@@ -39,12 +39,12 @@ def test_browser_ids_are_signed_by_the_broker(world: World) -> None:
     assert other.verify_browser_id(value) is None
 
 
-def test_organizations_and_account_labels(world: World) -> None:
-    every = {o.org_id for o in world.broker.organizations()}
+def test_organisations_and_account_labels(world: World) -> None:
+    every = {o.org_id for o in world.broker.organisations()}
     assert every == {"sch1", "sch2", "club"}
-    assert [o.org_id for o in world.broker.organizations(["sch2", "nowhere"])] == ["sch2"]
-    account, organization = world.broker.account_and_organization("a-anna") or (None, None)
+    assert [o.org_id for o in world.broker.organisations(["sch2", "nowhere"])] == ["sch2"]
+    account, organisation = world.broker.account_and_organisation("a-anna") or (None, None)
     assert account is not None and account.org_id == "sch1"
-    assert organization is not None and organization.org_id == "sch1"
-    assert world.broker.account_and_organization("no-such-account") is None
+    assert organisation is not None and organisation.org_id == "sch1"
+    assert world.broker.account_and_organisation("no-such-account") is None
     assert world.broker.totp_enrolled("a-anna") is False

@@ -38,7 +38,7 @@ from fuzz.saml_mutations import Splice, Truncate
 from sso_bridge.errors import BridgeError
 from sso_bridge.importing import COLUMNS, import_accounts_csv
 from sso_bridge.matching.keys import BlindIndex
-from sso_bridge.model import Organization
+from sso_bridge.model import Organisation
 from sso_bridge.store.sql import open_store
 
 KEY: Final = bytes(range(32))
@@ -50,14 +50,14 @@ FILE: Final = Path(tempfile.gettempdir()) / f"fuzz-import-{os.getpid()}.csv"
 class _Writer:
     def __init__(self, directory: MemoryDirectory) -> None:
         self.directory = directory
-        self.organizations: dict[str, str] = {}
+        self.organisations: dict[str, str] = {}
         self.rows: list[tuple[Any, ...]] = []
 
-    def add_organizations(self, organizations: Iterable[Organization]) -> None:
-        self.organizations.update((o.org_id, o.name) for o in organizations)
+    def add_organisations(self, organisations: Iterable[Organisation]) -> None:
+        self.organisations.update((o.org_id, o.name) for o in organisations)
 
-    def has_organization(self, org_id: str) -> bool:
-        return org_id in self.organizations or org_id in self.directory.organizations
+    def has_organisation(self, org_id: str) -> bool:
+        return org_id in self.organisations or org_id in self.directory.organisations
 
     def add_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self.rows.extend(rows)
@@ -68,14 +68,14 @@ class MemoryDirectory:
 
     def __init__(self) -> None:
         self.blind_index = INDEX
-        self.organizations = dict(KNOWN_ORGS)
+        self.organisations = dict(KNOWN_ORGS)
         self.rows: list[tuple[Any, ...]] = []
 
     @contextlib.contextmanager
     def bulk_import(self, expected_rows: int = 0) -> Iterator[_Writer]:
         writer = _Writer(self)
         yield writer  # an exception leaves nothing behind
-        self.organizations.update(writer.organizations)
+        self.organisations.update(writer.organisations)
         self.rows.extend(writer.rows)
 
 
@@ -305,7 +305,7 @@ def _import_sqlite(case: ImportCase) -> tuple[Any, list[Any]]:
     FILE.write_bytes(case.data)
     store = open_store("sqlite://", KEY)
     try:
-        store.import_accounts([], [Organization(k, v) for k, v in KNOWN_ORGS.items()])
+        store.import_accounts([], [Organisation(k, v) for k, v in KNOWN_ORGS.items()])
         try:
             report = import_accounts_csv(store, FILE, skip_invalid=case.skip_invalid, workers=0)
         except BridgeError:

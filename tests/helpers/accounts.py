@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from sso_bridge.model import LocalAccount, Organization
+from sso_bridge.model import LocalAccount, Organisation
 
 KEY = bytes(range(32))
 ISSUER = "https://esia.example/"
 
 ORGS = (
-    Organization("sch1", "Школа № 1"),
-    Organization("sch2", "Школа № 2"),
-    Organization("sch3", "Гимназия № 3"),
+    Organisation("sch1", "Школа № 1"),
+    Organisation("sch2", "Школа № 2"),
+    Organisation("sch3", "Гимназия № 3"),
 )
 
 

@@ -38,7 +38,7 @@ from sso_bridge.mfa import (
     password_hasher,
     totp,
 )
-from sso_bridge.model import LocalAccount, Organization
+from sso_bridge.model import LocalAccount, Organisation
 from sso_bridge.oidc import HttpxClient, RelyingParty, discover
 from sso_bridge.saml import InMemoryReplayCache, InMemoryRequestStore, ServiceProviderConfig
 from sso_bridge.saml.requests import sp_metadata
@@ -71,9 +71,9 @@ TOTP_SECRETS = {1000000103: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"}
 """People whose second factor at the mock IdP is an authenticator app."""
 
 ORGS = (
-    Organization("sch1", "Школа № 1"),
-    Organization("sch2", "Школа № 2"),
-    Organization("club", "Клуб «Радуга»"),
+    Organisation("sch1", "Школа № 1"),
+    Organisation("sch2", "Школа № 2"),
+    Organisation("club", "Клуб «Радуга»"),
 )
 
 

@@ -17,7 +17,7 @@ from sso_bridge.model import (
     FederatedIdentity,
     LocalAccount,
     MatchKey,
-    Organization,
+    Organisation,
     Outcome,
     RejectReason,
 )
@@ -44,7 +44,7 @@ def person(**kw: object) -> FederatedIdentity:
 
 def entry(account: LocalAccount, linked: str | None = None) -> AccountEntry:
     return AccountEntry(
-        account, Organization(account.org_id, account.org_id), account_keys(account, INDEX), linked
+        account, Organisation(account.org_id, account.org_id), account_keys(account, INDEX), linked
     )
 
 
@@ -116,11 +116,11 @@ def test_birth_date_conflict_reason_recorded() -> None:
     acc = make_account("a1", birth_date=date(1990, 1, 1))
     keys, _ = identity_keys(person(), INDEX)
     # a store would not find this row, but the decision must still veto it if handed it
-    fake = AccountEntry(acc, Organization("sch1", "x"), keys, None)
+    fake = AccountEntry(acc, Organisation("sch1", "x"), keys, None)
     assert run(person(), fake).outcome is Outcome.AUTO_LINK  # same keys: a genuine match
     shifted = AccountEntry(
         acc,
-        Organization("sch1", "x"),
+        Organisation("sch1", "x"),
         account_keys(make_account("a1", birth_date=date(1990, 1, 1), passport="4506123456"), INDEX),
         None,
     )
@@ -283,7 +283,7 @@ def test_matcher_finds_candidates_through_the_store(
     d = Matcher(store).match(person(snils=SNILS_A, passport="4506 123456"))
     assert d.outcome is Outcome.CHOOSE
     assert {c.account.account_id for c in d.candidates} == {"t1", "p1", "p2"}
-    assert {c.organization.name for c in d.candidates} == {"Школа № 1", "Школа № 2", "Гимназия № 3"}
+    assert {c.organisation.name for c in d.candidates} == {"Школа № 1", "Школа № 2", "Гимназия № 3"}
     assert {(r.account_id, r.reason) for r in d.rejected} == {
         ("n2", RejectReason.SNILS_CONFLICT),
         ("x1", RejectReason.NAME_DIFFERS),

@@ -27,7 +27,7 @@ from sso_bridge.model import (
     Link,
     LinkMethod,
     LocalAccount,
-    Organization,
+    Organisation,
     Outcome,
 )
 from sso_bridge.store import sql_match
@@ -38,7 +38,7 @@ from sso_bridge.store.sql_match import EntryReader
 LAST = ("Иванов", "Смирнова", "Кузнецов", "Попова", "Соколов", "Ёлкина")
 FIRST = ("Анна", "Иван", "Мария", "Пётр", "Ольга")
 MIDDLE = ("Петровна", "Иванович", None, "Сергеевна")
-ORGS = tuple(Organization(f"org{i}", f"Школа № {i}") for i in range(5))
+ORGS = tuple(Organisation(f"org{i}", f"Школа № {i}") for i in range(5))
 
 
 def _snils(rng: random.Random) -> str:

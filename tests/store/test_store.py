@@ -17,7 +17,7 @@ from sso_bridge.model import (
     AuditEvent,
     Link,
     LinkMethod,
-    Organization,
+    Organisation,
 )
 from sso_bridge.store.sql import SqlStore, open_store
 
@@ -47,7 +47,7 @@ def test_import_then_read_back(store: SqlStore) -> None:
     assert got == make_account("a1", login="m.s", roles=("teacher", "staff"))
     entry = store.get_entry("a1")
     assert entry is not None
-    assert entry.organization == ORGS[0]
+    assert entry.organisation == ORGS[0]
     assert entry.keys.snils == store.blind_index.snils("11223344595")
     assert store.count_accounts() == 1
     assert store.get_account("missing") is None
@@ -80,9 +80,9 @@ def test_import_is_all_or_nothing(store: SqlStore) -> None:
 
 
 def test_organisation_names_update(store: SqlStore) -> None:
-    store.import_accounts([], [Organization("sch1", "Школа № 1 им. Пушкина")])
-    assert store.get_organization("sch1") == Organization("sch1", "Школа № 1 им. Пушкина")
-    assert store.get_organization("nope") is None
+    store.import_accounts([], [Organisation("sch1", "Школа № 1 им. Пушкина")])
+    assert store.get_organisation("sch1") == Organisation("sch1", "Школа № 1 им. Пушкина")
+    assert store.get_organisation("nope") is None
 
 
 def test_list_accounts_pages_and_filters(store: SqlStore) -> None:

@@ -245,3 +245,16 @@ def test_config_is_checked() -> None:
     with pytest.raises(ConfigError):
         WebConfig(language="de")
     assert WebConfig(cookies=CookieSettings(secure=False)).cookies.session_cookie == "sso_session"
+
+
+def test_host_templates_of_the_old_spelling_still_work(broker: Broker, tmp_path: Path) -> None:
+    (tmp_path / "_local_form.html").write_text(
+        "{{ t1('organization') }}|{{ t1('choose_organization') }}|"
+        "{% for org_id, name in organizations %}{{ org_id }};{% endfor %}|"
+        "{% for org_id, name in organisations %}{{ org_id }};{% endfor %}",
+        encoding="utf-8",
+    )
+    routes = AuthRoutes(broker, WebConfig(template_dirs=[tmp_path]))
+    _, _, login = render(routes, routes.handle("login_page", get("/auth/login")))
+    listed = "".join(f"{o.org_id};" for o in sorted(ORGS, key=lambda o: (o.name, o.org_id)))
+    assert f"Организация|— выберите —|{listed}|{listed}" in login

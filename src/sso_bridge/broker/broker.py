@@ -16,8 +16,9 @@ from sso_bridge.broker.results import LoggedIn, Redirect, SecondFactorForm
 from sso_bridge.broker.shell import Call
 from sso_bridge.broker.steps import browser_hash
 from sso_bridge.linking import RequestContext
+from sso_bridge.matching.ports import get_organisation, list_organisations
 from sso_bridge.mfa import TotpEnrolment, confirm_enrolment, new_secret, otpauth_uri
-from sso_bridge.model import AuditAction, Link, LinkMethod, LocalAccount, Organization
+from sso_bridge.model import AuditAction, Link, LinkMethod, LocalAccount, Organisation
 from sso_bridge.sessions import Session
 
 __all__ = ["Broker"]
@@ -194,19 +195,23 @@ class Broker(LoginFlow):
         """Whether the account has an authenticator app."""
         return self.totp.enrolled(account_id)
 
-    def account_and_organization(
+    def account_and_organisation(
         self, account_id: str
-    ) -> tuple[LocalAccount, Organization | None] | None:
+    ) -> tuple[LocalAccount, Organisation | None] | None:
         """The account and its organisation (None if unknown), for a label; None when
         there is no such account."""
         account = self.directory.get_account(account_id)
         if account is None:
             return None
-        return account, self.directory.get_organization(account.org_id)
+        return account, get_organisation(self.directory, account.org_id)
 
-    def organizations(self, org_ids: Iterable[str] | None = None) -> list[Organization]:
+    def organisations(self, org_ids: Iterable[str] | None = None) -> list[Organisation]:
         """The organisations ``org_ids`` (those the directory knows), or all of them."""
         if org_ids is None:
-            return list(self.directory.list_organizations())
-        found = (self.directory.get_organization(org_id) for org_id in org_ids)
-        return [organization for organization in found if organization is not None]
+            return list(list_organisations(self.directory))
+        found = (get_organisation(self.directory, org_id) for org_id in org_ids)
+        return [organisation for organisation in found if organisation is not None]
+
+    # The old spellings of the two methods above, kept for one release.
+    account_and_organization = account_and_organisation
+    organizations = organisations

@@ -36,8 +36,14 @@ class AccountOption:
 
     account_id: str
     org_id: str
-    organization: str
+    organisation: str
+    """The organisation's name."""
     roles: tuple[str, ...]
+
+    @property
+    def organization(self) -> str:
+        """The old spelling of :attr:`organisation`, kept for one release."""
+        return self.organisation
 
 
 @attrs.frozen
@@ -56,14 +62,19 @@ class LocalLoginForm:
 
     ``reason`` is ``"local"`` (a plain local login), ``"unverified"`` (the federated
     identity is not confirmed: log in once locally to link it) or ``"prove"`` (prove one
-    of the offered accounts before it is linked). ``organizations`` narrows the selector
+    of the offered accounts before it is linked). ``organisations`` narrows the selector
     when not empty. ``error`` is the refusal of the previous attempt, if any.
     """
 
     step_id: str
     reason: str
-    organizations: tuple[str, ...] = ()
+    organisations: tuple[str, ...] = ()
     error: BridgeError | None = None
+
+    @property
+    def organizations(self) -> tuple[str, ...]:
+        """The old spelling of :attr:`organisations`, kept for one release."""
+        return self.organisations
 
 
 @attrs.frozen

@@ -27,6 +27,7 @@ from sso_bridge.broker.results import (
 )
 from sso_bridge.errors import BridgeError
 from sso_bridge.linking import RequestContext
+from sso_bridge.matching.ports import get_organisation
 from sso_bridge.mfa import BadPassword, TotpStepReused, WrongCode
 from sso_bridge.model import AuditAction, LinkMethod, LocalAccount
 from sso_bridge.sessions import SavedRequest
@@ -105,10 +106,10 @@ class MachineShell(BrokerCore):
     def _options(self, accounts: Sequence[LocalAccount]) -> tuple[AccountOption, ...]:
         options = []
         for account in accounts:
-            organization = self.directory.get_organization(account.org_id)
-            name = account.org_id if organization is None else organization.name
+            organisation = get_organisation(self.directory, account.org_id)
+            name = account.org_id if organisation is None else organisation.name
             options.append(AccountOption(account.account_id, account.org_id, name, account.roles))
-        return tuple(sorted(options, key=lambda o: (o.organization, o.org_id, o.account_id)))
+        return tuple(sorted(options, key=lambda o: (o.organisation, o.org_id, o.account_id)))
 
     def _link(self, effect: fx.Link, call: Call) -> None:
         ctx = RequestContext(actor=ACTOR, ip=str(call.client.ip))

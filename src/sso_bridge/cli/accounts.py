@@ -109,7 +109,7 @@ def accounts_show(account_id: str, as_json: bool, db_url: str, key_file: Path | 
     if entry is None:
         raise AccountNotFound(f"no local account {account_id!r}")
     links = store.links_for_account(account_id)
-    data = account_json(entry.account, entry.organization)
+    data = account_json(entry.account, entry.organisation)
     data["snils_on_file"] = entry.keys.snils is not None
     data["passport_on_file"] = entry.keys.passport is not None
     data["links"] = [link_json(link) for link in links]
@@ -119,7 +119,7 @@ def accounts_show(account_id: str, as_json: bool, db_url: str, key_file: Path | 
     a = entry.account
     rows = [
         ("account", f"{a.account_id} ({a.status.value})"),
-        ("organisation", f"{entry.organization.name} ({a.org_id})"),
+        ("organisation", f"{entry.organisation.name} ({a.org_id})"),
         ("name", full_name(a.last_name, a.first_name, a.middle_name)),
         ("login", a.login or "-"),
         ("roles", ", ".join(a.roles) or "-"),

@@ -48,7 +48,7 @@ def _candidate_line(c: Candidate) -> str:
         extra.append("already linked")
     extra.extend(n.replace("_", " ") for n in c.notes)
     return text(
-        f"  + {a.account_id}  {c.organization.name} ({a.org_id})  "
+        f"  + {a.account_id}  {c.organisation.name} ({a.org_id})  "
         f"{', '.join(a.roles) or '-'}  {full_name(a.last_name, a.first_name, a.middle_name)}"
         f"  [{'; '.join(extra)}]"
     )

@@ -10,8 +10,13 @@ import attrs
 
 from sso_bridge.importing.check import Checked
 from sso_bridge.importing.errors import ImportRejected, RowError
-from sso_bridge.importing.ports import AccountRow, BulkImport
-from sso_bridge.model import Organization
+from sso_bridge.importing.ports import (
+    AccountRow,
+    BulkImport,
+    add_organisations,
+    has_organisation,
+)
+from sso_bridge.model import Organisation
 
 __all__ = ["ImportReport", "Merger"]
 
@@ -64,7 +69,7 @@ class Merger:
 
     def _add_org_names(self, block: Checked) -> dict[str, str]:
         """Store the organisations this block names first; return those it names otherwise."""
-        new: list[Organization] = []
+        new: list[Organisation] = []
         renamed: dict[str, str] = {}
         for org_id, (name, line) in block.org_names.items():
             first_name, first_line = self.org_names.setdefault(org_id, (name, line))
@@ -73,8 +78,8 @@ class Merger:
                     f"organisation {org_id!r} is named {first_name!r} on line {first_line}"
                 )
             elif first_line == line:
-                new.append(Organization(org_id, name))
-        self.writer.add_organizations(new)
+                new.append(Organisation(org_id, name))
+        add_organisations(self.writer, new)
         for org in new:
             self._write([row for _, row in self.pending.pop(org.org_id, [])])
         return renamed
@@ -102,7 +107,7 @@ class Merger:
         return rows, lines
 
     def _org_known(self, org_id: str) -> bool:
-        return org_id in self.org_names or self.writer.has_organization(org_id)
+        return org_id in self.org_names or has_organisation(self.writer, org_id)
 
     def _write(self, rows: list[AccountRow]) -> None:
         # After the first bad row nothing more is written: the import will be rolled back.

@@ -2,16 +2,22 @@
 
 :class:`sso_bridge.store.sql.SqlStore` implements :class:`ImportTarget`; its bulk-import
 transaction is a :class:`BulkImport`.
+
+The import transaction's organisation methods were once spelt ``add_organizations`` and
+``has_organization``; the importer calls them through :func:`add_organisations` and
+:func:`has_organisation`, which fall back to the old names (with a
+:class:`DeprecationWarning`) for a transaction of the host that has only those.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Protocol, cast
 
 from sso_bridge.matching.keys import BlindIndex, account_keys, date_number
-from sso_bridge.model import LocalAccount, Organization
+from sso_bridge.matching.ports import renamed_method
+from sso_bridge.model import LocalAccount, Organisation
 
 __all__ = [
     "ACCOUNT_ROW_COLUMNS",
@@ -20,6 +26,8 @@ __all__ = [
     "ImportTarget",
     "ProgressCallback",
     "account_row",
+    "add_organisations",
+    "has_organisation",
 ]
 
 ProgressCallback = Callable[[int], None]
@@ -78,11 +86,11 @@ def account_row(account: LocalAccount, index: BlindIndex) -> AccountRow:
 class BulkImport(Protocol):
     """An open import transaction: everything added is committed together or not at all."""
 
-    def add_organizations(self, organizations: Iterable[Organization]) -> None:
+    def add_organisations(self, organisations: Iterable[Organisation]) -> None:
         """Insert organisations, or update their names."""
         ...
 
-    def has_organization(self, org_id: str) -> bool:
+    def has_organisation(self, org_id: str) -> bool:
         """Whether the organisation exists (stored, or added in this import)."""
         ...
 
@@ -105,7 +113,19 @@ class ImportTarget(Protocol):
         ...
 
     def import_accounts(
-        self, accounts: Sequence[LocalAccount], organizations: Iterable[Organization] = ()
+        self, accounts: Sequence[LocalAccount], organisations: Iterable[Organisation] = ()
     ) -> int:
         """Insert or update (by ``account_id``) all accounts in one transaction."""
         ...
+
+
+def add_organisations(writer: BulkImport, organisations: Iterable[Organisation]) -> None:
+    """``writer.add_organisations(...)``, for an import transaction with the old method name
+    too."""
+    renamed_method(writer, "add_organisations", "add_organizations")(organisations)
+
+
+def has_organisation(writer: BulkImport, org_id: str) -> bool:
+    """``writer.has_organisation(org_id)``, for an import transaction with the old method
+    name too."""
+    return cast("bool", renamed_method(writer, "has_organisation", "has_organization")(org_id))

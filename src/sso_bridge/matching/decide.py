@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 
 import attrs
@@ -13,25 +14,53 @@ from sso_bridge.model import (
     LocalAccount,
     MatchDecision,
     MatchKey,
-    Organization,
+    Organisation,
     Outcome,
     Rejection,
     RejectReason,
 )
 
 
-@attrs.frozen
+@attrs.frozen(init=False)
 class AccountEntry:
     """A local account as the directory holds it: organisation, match keys, link.
 
     ``linked_subject`` is the subject of the identity's issuer that the account already
-    links to, if any.
+    links to, if any. Directories of the host build these; the keyword ``organization=``
+    (the old spelling of ``organisation=``) is accepted for one release.
     """
 
     account: LocalAccount
-    organization: Organization
+    organisation: Organisation
     keys: MatchKeys
     linked_subject: str | None = None
+
+    def __init__(
+        self,
+        account: LocalAccount,
+        organisation: Organisation | None = None,
+        keys: MatchKeys | None = None,
+        linked_subject: str | None = None,
+        *,
+        organization: Organisation | None = None,
+    ) -> None:
+        if organization is not None:
+            if organisation is not None:
+                raise TypeError("AccountEntry: give organisation= or organization=, not both")
+            warnings.warn(
+                "AccountEntry(organization=...) is deprecated: pass organisation=",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            organisation = organization
+        if organisation is None or keys is None:
+            raise TypeError("AccountEntry needs an account, its organisation and its keys")
+        self.__attrs_init__(account, organisation, keys, linked_subject)
+
+    @property
+    def organization(self) -> Organisation:
+        """The old spelling of :attr:`organisation`, kept for one release."""
+        return self.organisation
 
 
 def _matched_on(ours: MatchKeys, theirs: MatchKeys) -> tuple[MatchKey, ...]:
@@ -76,7 +105,7 @@ def judge(
         return reject(RejectReason.ACCOUNT_BLOCKED)
     return Candidate(
         account=found.account,
-        organization=found.organization,
+        organisation=found.organisation,
         matched_on=matched_on,
         already_linked=found.linked_subject == identity.subject,
         notes=tuple(notes),
@@ -110,7 +139,7 @@ def decide(
     ordered = tuple(
         sorted(
             candidates.values(),
-            key=lambda c: (c.organization.name, c.organization.org_id, c.account.account_id),
+            key=lambda c: (c.organisation.name, c.organisation.org_id, c.account.account_id),
         )
     )
     outcome = {0: Outcome.NO_MATCH, 1: Outcome.AUTO_LINK}.get(len(ordered), Outcome.CHOOSE)

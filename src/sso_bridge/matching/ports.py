@@ -2,17 +2,24 @@
 
 :class:`sso_bridge.store.sql.SqlStore` implements it; the linker, the broker and the
 command line read the directory through it too.
+
+The port's organisation methods were once spelt ``get_organization`` and
+``list_organizations``. A directory of the host that still has only those names keeps
+working for one release: every caller goes through :func:`get_organisation` and
+:func:`list_organisations`, which fall back to the old names with a
+:class:`DeprecationWarning`.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import warnings
+from typing import Any, Protocol, cast
 
 from sso_bridge.matching.decide import AccountEntry
 from sso_bridge.matching.keys import BlindIndex, MatchKeys
-from sso_bridge.model import LocalAccount, Organization
+from sso_bridge.model import LocalAccount, Organisation
 
-__all__ = ["AccountDirectory"]
+__all__ = ["AccountDirectory", "get_organisation", "list_organisations"]
 
 
 class AccountDirectory(Protocol):
@@ -27,9 +34,9 @@ class AccountDirectory(Protocol):
 
     def get_account(self, account_id: str) -> LocalAccount | None: ...
 
-    def get_organization(self, org_id: str) -> Organization | None: ...
+    def get_organisation(self, org_id: str) -> Organisation | None: ...
 
-    def list_organizations(self) -> list[Organization]:
+    def list_organisations(self) -> list[Organisation]:
         """Every organisation, by name (for a login form's selector)."""
         ...
 
@@ -64,3 +71,32 @@ class AccountDirectory(Protocol):
         account already links to, if any.
         """
         ...
+
+
+def renamed_method(port: object, name: str, old_name: str) -> Any:
+    """``port.name``, or ``port.old_name`` (with a :class:`DeprecationWarning`) when the
+    port was written against the old spelling."""
+    method = getattr(port, name, None)
+    if method is not None:
+        return method
+    old = getattr(port, old_name, None)
+    if old is None:
+        raise AttributeError(f"{type(port).__name__} has no method {name}")
+    warnings.warn(
+        f"{type(port).__name__}.{old_name} is deprecated: name the method {name}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return old
+
+
+def get_organisation(directory: AccountDirectory, org_id: str) -> Organisation | None:
+    """``directory.get_organisation(org_id)``, for a directory with the old method name too."""
+    found = renamed_method(directory, "get_organisation", "get_organization")(org_id)
+    return cast("Organisation | None", found)
+
+
+def list_organisations(directory: AccountDirectory) -> list[Organisation]:
+    """``directory.list_organisations()``, for a directory with the old method name too."""
+    found = renamed_method(directory, "list_organisations", "list_organizations")()
+    return cast("list[Organisation]", found)

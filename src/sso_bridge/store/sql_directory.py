@@ -3,6 +3,7 @@ and the bulk-import transaction."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -15,7 +16,7 @@ from sso_bridge.importing.ports import account_row
 from sso_bridge.matching.decide import AccountEntry
 from sso_bridge.matching.keys import MatchKeys, number_date
 from sso_bridge.matching.normalize import normalize_name, normalize_optional_name
-from sso_bridge.model import AccountStatus, LocalAccount, Organization
+from sso_bridge.model import AccountStatus, LocalAccount, Organisation
 from sso_bridge.store.sql_engine import SqlBase
 from sso_bridge.store.sql_import import SqlBulkImport
 from sso_bridge.store.sql_match import EntryReader, open_entry_reader
@@ -68,12 +69,27 @@ class SqlDirectory(SqlBase):
             writer.finish()
 
     def import_accounts(
-        self, accounts_: Sequence[LocalAccount], organizations_: Iterable[Organization] = ()
+        self,
+        accounts_: Sequence[LocalAccount],
+        organisations_: Iterable[Organisation] = (),
+        *,
+        organizations_: Iterable[Organisation] | None = None,
     ) -> int:
+        """Insert or update (by ``account_id``) all accounts in one transaction.
+
+        ``organizations_=`` is the old spelling of ``organisations_=``, kept for one release.
+        """
+        if organizations_ is not None:
+            warnings.warn(
+                "SqlStore.import_accounts(organizations_=...) is deprecated: pass organisations_=",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            organisations_ = organizations_
         rows = [account_row(a, self._blind_index) for a in accounts_]
         with self.bulk_import(len(rows)) as writer:
-            writer.add_organizations(organizations_)
-            unknown = sorted({r[1] for r in rows if not writer.has_organization(r[1])})
+            writer.add_organisations(organisations_)
+            unknown = sorted({r[1] for r in rows if not writer.has_organisation(r[1])})
             if unknown:
                 raise StoreError(
                     f"unknown organisation(s): {', '.join(unknown)}",
@@ -122,17 +138,21 @@ class SqlDirectory(SqlBase):
             rows = conn.execute(query).mappings().all()
         return self._account(rows[0]) if len(rows) == 1 else None
 
-    def list_organizations(self) -> list[Organization]:
+    def list_organisations(self) -> list[Organisation]:
         query = sa.select(organizations).order_by(organizations.c.name, organizations.c.org_id)
         with self.engine.connect() as conn:
-            return [Organization(r["org_id"], r["name"]) for r in conn.execute(query).mappings()]
+            return [Organisation(r["org_id"], r["name"]) for r in conn.execute(query).mappings()]
 
-    def get_organization(self, org_id: str) -> Organization | None:
+    def get_organisation(self, org_id: str) -> Organisation | None:
         with self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(organizations.c.name).where(organizations.c.org_id == org_id)
             ).first()
-        return None if row is None else Organization(org_id, row[0])
+        return None if row is None else Organisation(org_id, row[0])
+
+    # The old spellings of the two methods above, kept for one release.
+    list_organizations = list_organisations
+    get_organization = get_organisation
 
     def list_accounts(
         self, *, org_id: str | None = None, limit: int = 100, offset: int = 0
@@ -190,7 +210,7 @@ class SqlDirectory(SqlBase):
         account = cls._account(row)
         return AccountEntry(
             account=account,
-            organization=Organization(row["org_id"], row["org_name"]),
+            organisation=Organisation(row["org_id"], row["org_name"]),
             keys=MatchKeys(
                 last=normalize_name(account.last_name),
                 first=normalize_name(account.first_name),

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sso_bridge.importing.ports import ACCOUNT_ROW_COLUMNS, AccountRow
-from sso_bridge.model import Organization
+from sso_bridge.model import Organisation
 
 __all__ = ["SqlBulkImport"]
 
@@ -60,12 +60,12 @@ class SqlBulkImport:
         insert: Callable[[sa.Table], Any],
         expected: int,
         accounts: sa.Table,
-        organizations: sa.Table,
+        organisations: sa.Table,
     ) -> None:
         self._conn = conn
         self._insert = insert
         self._accounts = accounts
-        self._organizations = organizations
+        self._organisations = organisations
         self._known_orgs: set[str] = set()
         self._dropped: list[sa.Index] = []
         self._restore: list[str] = []
@@ -122,11 +122,11 @@ class SqlBulkImport:
 
     # -- BulkImport ------------------------------------------------------------------------
 
-    def add_organizations(self, organizations: Iterable[Organization]) -> None:
-        values = [{"org_id": o.org_id, "name": o.name} for o in organizations]
+    def add_organisations(self, organisations: Iterable[Organisation]) -> None:
+        values = [{"org_id": o.org_id, "name": o.name} for o in organisations]
         if not values:
             return
-        stmt = self._insert(self._organizations)
+        stmt = self._insert(self._organisations)
         self._conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=["org_id"], set_={"name": stmt.excluded.name}
@@ -135,15 +135,19 @@ class SqlBulkImport:
         )
         self._known_orgs.update(v["org_id"] for v in values)
 
-    def has_organization(self, org_id: str) -> bool:
+    def has_organisation(self, org_id: str) -> bool:
         if org_id in self._known_orgs:
             return True
-        table = self._organizations
+        table = self._organisations
         query = sa.select(table.c.org_id).where(table.c.org_id == org_id)
         if self._conn.execute(query).first() is None:
             return False
         self._known_orgs.add(org_id)
         return True
+
+    # The old spellings of the two methods above, kept for one release.
+    add_organizations = add_organisations
+    has_organization = has_organisation
 
     def add_rows(self, rows: Sequence[AccountRow]) -> None:
         if not rows:

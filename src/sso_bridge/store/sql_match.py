@@ -23,7 +23,7 @@ from sso_bridge.errors import StoreError
 from sso_bridge.matching.decide import AccountEntry
 from sso_bridge.matching.keys import MatchKeys, number_date
 from sso_bridge.matching.normalize import normalize_name
-from sso_bridge.model import AccountStatus, LocalAccount, Organization
+from sso_bridge.model import AccountStatus, LocalAccount, Organisation
 
 _SELECT = """
 SELECT a.account_id, a.org_id, a.login, a.roles, a.last_name, a.first_name,
@@ -52,7 +52,7 @@ _CACHE_LIMIT = 100_000
 _NAMES: dict[str, str] = {}
 _DATES: dict[int, date] = {}
 _ROLES: dict[str, tuple[str, ...]] = {}
-_ORGS: dict[tuple[str, str], Organization] = {}
+_ORGS: dict[tuple[str, str], Organisation] = {}
 _STATUSES = {s.value: s for s in AccountStatus}
 
 
@@ -74,7 +74,7 @@ def entry_from_tuple(row: Sequence[Any]) -> AccountEntry:
         role_list = _remember(_ROLES, roles, tuple(r for r in roles.split(";") if r))
     org = _ORGS.get((org_id, row[11]))
     if org is None:
-        org = _remember(_ORGS, (org_id, row[11]), Organization(org_id, row[11]))
+        org = _remember(_ORGS, (org_id, row[11]), Organisation(org_id, row[11]))
     account = LocalAccount(
         account_id=account_id,
         org_id=org_id,

@@ -66,11 +66,11 @@ class AccountPages(RoutesBase):
         )
 
     def _account_label(self, account_id: str) -> str:
-        found = self.broker.account_and_organization(account_id)
+        found = self.broker.account_and_organisation(account_id)
         if found is None:
             return account_id
-        account, organization = found
-        place = account.org_id if organization is None else organization.name
+        account, organisation = found
+        place = account.org_id if organisation is None else organisation.name
         roles = ", ".join(self.templates.role(r) for r in account.roles)
         return f"{account.login or account_id} — {place}" + (f" ({roles})" if roles else "")
 

@@ -35,7 +35,14 @@ from sso_bridge.sessions.errors import SessionMissing, SessionUnknown
 from sso_bridge.web.http import WebConfig, WebRequest, WebResponse
 from sso_bridge.web.rendering import Templates
 
-__all__ = ["NEXT_COOKIE", "ORGANIZATION_SCAN", "RoutesBase", "Visit", "kept_id"]
+__all__ = [
+    "NEXT_COOKIE",
+    "ORGANISATION_SCAN",
+    "ORGANIZATION_SCAN",
+    "RoutesBase",
+    "Visit",
+    "kept_id",
+]
 
 NEXT_COOKIE: Final = "sso_next"
 """Holds (base64url) where to go after a login that started at ``/login?next=...``."""
@@ -43,7 +50,8 @@ NEXT_COOKIE: Final = "sso_next"
 BROWSER_MAX_AGE: Final = 365 * 24 * 3600
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 _MAX_KEPT_ID: Final = 128
-ORGANIZATION_SCAN: Final = 500
+ORGANISATION_SCAN: Final = 500
+ORGANIZATION_SCAN: Final = ORGANISATION_SCAN  # the old spelling, kept for one release
 """Above this many organisations the login form asks for the id as text instead."""
 
 
@@ -258,11 +266,13 @@ class RoutesBase:
 
     def local_form(self, form: LocalLoginForm, values: dict[str, str]) -> WebResponse:
         status = 200 if form.error is None else self.status_of(form.error.code)
+        listed = self.organisations(form.organisations)
         return self.page(
             "local_login.html",
             status,
             form=form,
-            organizations=self.organizations(form.organizations),
+            organisations=listed,
+            organizations=listed,  # the old name, for templates of the host; one release
             values=values,
         )
 
@@ -297,16 +307,18 @@ class RoutesBase:
         found = declared().get(code)
         return 500 if found is None else found.status
 
-    def organizations(self, narrowed: tuple[str, ...]) -> list[tuple[str, str]] | None:
+    def organisations(self, narrowed: tuple[str, ...]) -> list[tuple[str, str]] | None:
         """(id, name) of the organisations for the login form's selector, by name; None
         when there are too many to list (the form then asks for the id as text)."""
         if narrowed:
             ids: set[str] = set(narrowed)
         else:
-            listed = self.broker.organizations()
-            if len(listed) > ORGANIZATION_SCAN:
+            listed = self.broker.organisations()
+            if len(listed) > ORGANISATION_SCAN:
                 return None
             return [(o.org_id, o.name) for o in listed]
-        known = {o.org_id: o.name for o in self.broker.organizations(ids)}
+        known = {o.org_id: o.name for o in self.broker.organisations(ids)}
         named = [(org_id, known.get(org_id, org_id)) for org_id in ids]
         return sorted(named, key=lambda p: (p[1], p[0]))
+
+    organizations = organisations  # the old spelling, kept for one release

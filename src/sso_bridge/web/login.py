@@ -37,6 +37,7 @@ class LoginPages(RoutesBase):
         query = visit.request.query
         kept = kept_id(query.get("kept"))
         form = self.broker.begin_local(visit.client, kept=kept)
+        listed = self.organisations(())
         notice = "kept_notice" if kept else None
         if query.get("done") == "logged_out":
             notice = "logged_out"
@@ -45,7 +46,8 @@ class LoginPages(RoutesBase):
             providers=self.providers(),
             form=form,
             kept=kept,
-            organizations=self.organizations(()),
+            organisations=listed,
+            organizations=listed,  # the old name, for templates of the host; one release
             values={},
             notice=notice,
         ).with_cookies(*self.next_cookie(query.get("next")))

@@ -14,129 +14,135 @@ __all__ = ["ERRORS", "GENERIC_ERROR", "ROLE_NAMES", "TEXTS", "error_text"]
 
 Pair = tuple[str, str]
 
-TEXTS: Final[Mapping[str, Pair]] = MappingProxyType(
+_TEXTS: Final[dict[str, Pair]] = {
+    # login page
+    "login_title": ("Вход", "Sign in"),
+    "federated_button": ("Войти через {title}", "Sign in with {title}"),
+    "or": ("или", "or"),
+    "local_heading": ("Вход по логину школы", "Sign in with your school login"),
+    "organisation": ("Организация", "Organisation"),
+    "organisation_id": ("Код организации", "Organisation code"),
+    "choose_organisation": ("— выберите —", "— choose —"),
+    "login": ("Логин", "Login"),
+    "password": ("Пароль", "Password"),
+    "sign_in": ("Войти", "Sign in"),
+    "kept_notice": (
+        "Сеанс истёк. Войдите снова — введённые вами данные сохранены.",
+        "Your session has expired. Sign in again — the data you entered has been kept.",
+    ),
+    "logged_out": ("Вы вышли из системы.", "You have signed out."),
+    "reason_unverified": (
+        "Ваша учётная запись на Госуслугах не подтверждена. Войдите один раз по логину "
+        "и паролю школы, чтобы связать её со школьной учётной записью.",
+        "Your Gosuslugi account is not confirmed. Sign in once with your school login "
+        "and password to link it to your school account.",
+    ),
+    "reason_prove": (
+        "Подтвердите, что это ваша учётная запись: войдите по логину и паролю школы. "
+        "После этого она будет связана с Госуслугами.",
+        "Confirm that this account is yours: sign in with your school login and "
+        "password. It will then be linked to Gosuslugi.",
+    ),
+    # chooser
+    "choose_title": ("Выбор учётной записи", "Choose an account"),
+    "choose_heading": (
+        "Выберите организацию и учётную запись",
+        "Choose the organisation and the account",
+    ),
+    "choose_linking": (
+        "Выбранная учётная запись будет связана с вашей учётной записью на Госуслугах.",
+        "The account you choose will be linked to your Gosuslugi account.",
+    ),
+    "roles": ("Роли", "Roles"),
+    "continue": ("Продолжить", "Continue"),
+    # second factor
+    "code_title": ("Подтверждение входа", "Confirm sign-in"),
+    "code_sent_sms": (
+        "Мы отправили код в SMS на номер {destination}.",
+        "We sent a code by SMS to {destination}.",
+    ),
+    "code_sent_email": (
+        "Мы отправили код на адрес {destination}.",
+        "We sent a code to {destination}.",
+    ),
+    "code_totp": (
+        "Введите код из приложения-аутентификатора.",
+        "Enter the code from your authenticator app.",
+    ),
+    "code": ("Код", "Code"),
+    "attempts_left": ("Осталось попыток: {left}.", "Attempts left: {left}."),
+    "resend": ("Отправить код ещё раз", "Send the code again"),
+    # settings
+    "settings_title": ("Настройки входа", "Sign-in settings"),
+    "signed_in_as": ("Вы вошли как {account}", "Signed in as {account}"),
+    "links_heading": ("Связанные учётные записи", "Linked accounts"),
+    "no_links": ("Связанных учётных записей нет.", "No accounts are linked."),
+    "linked_on": ("связана {date}", "linked on {date}"),
+    "unlink": ("Отвязать", "Unlink"),
+    "link_with": ("Связать учётную запись: {title}", "Link an account: {title}"),
+    "sessions_heading": ("Активные сеансы", "Active sessions"),
+    "this_session": ("этот сеанс", "this session"),
+    "session_since": ("с {date}, IP {ip}", "since {date}, IP {ip}"),
+    "end_session": ("Завершить", "End"),
+    "totp_heading": ("Приложение-аутентификатор", "Authenticator app"),
+    "totp_enrolled": ("Подключено.", "Set up."),
+    "totp_not_enrolled": ("Не подключено.", "Not set up."),
+    "totp_set_up": ("Подключить приложение", "Set up the app"),
+    "totp_replace": ("Подключить заново", "Set it up again"),
+    "switch_heading": ("Другие учётные записи", "Other accounts"),
+    "switch_to": ("Перейти", "Switch"),
+    "account": ("Учётная запись", "Account"),
+    "sign_out": ("Выйти", "Sign out"),
+    "done_linked": ("Учётная запись связана.", "The account has been linked."),
+    "done_unlinked": ("Учётная запись отвязана.", "The account has been unlinked."),
+    "done_revoked": ("Сеанс завершён.", "The session has been ended."),
+    "done_totp": ("Приложение-аутентификатор подключено.", "The authenticator app is set up."),
+    # link confirmation
+    "link_title": ("Связать учётную запись", "Link an account"),
+    "link_warning": (
+        "После связывания вход через {title} будет открывать эту школьную учётную "
+        "запись. Связывайте только свою собственную учётную запись.",
+        "Once linked, signing in with {title} opens this school account. Link only "
+        "your own account.",
+    ),
+    "link_confirm": ("Продолжить: {title}", "Continue: {title}"),
+    "cancel": ("Отмена", "Cancel"),
+    # authenticator enrolment
+    "totp_title": ("Подключение приложения", "Set up an authenticator app"),
+    "totp_scan": (
+        "Отсканируйте QR-код приложением-аутентификатором.",
+        "Scan the QR code with your authenticator app.",
+    ),
+    "totp_manual": ("Или введите ключ вручную:", "Or type the key in by hand:"),
+    "totp_code": ("Код из приложения", "Code from the app"),
+    "confirm": ("Подтвердить", "Confirm"),
+    "qr_label": ("QR-код для приложения-аутентификатора", "QR code for the authenticator app"),
+    # restored form
+    "restored_title": ("Данные сохранены", "Your data was kept"),
+    "restored_text": (
+        "Ваш сеанс истёк, но введённые данные сохранены. Проверьте их и отправьте форму ещё раз.",
+        "Your session expired, but the data you entered was kept. Check it and send "
+        "the form again.",
+    ),
+    "send": ("Отправить", "Send"),
+    # error page and SAML repost
+    "error_title": ("Ошибка", "Error"),
+    "error_code": ("Код ошибки: {code}", "Error code: {code}"),
+    "back_to_login": ("Вернуться ко входу", "Back to sign-in"),
+    "repost_text": (
+        "Продолжение входа… Если страница не изменилась, нажмите кнопку.",
+        "Continuing the sign-in… If nothing happens, press the button.",
+    ),
+}
+# The keys of the old spelling, for page templates of the host; kept for one release.
+_TEXTS.update(
     {
-        # login page
-        "login_title": ("Вход", "Sign in"),
-        "federated_button": ("Войти через {title}", "Sign in with {title}"),
-        "or": ("или", "or"),
-        "local_heading": ("Вход по логину школы", "Sign in with your school login"),
-        "organization": ("Организация", "Organisation"),
-        "organization_id": ("Код организации", "Organisation code"),
-        "choose_organization": ("— выберите —", "— choose —"),
-        "login": ("Логин", "Login"),
-        "password": ("Пароль", "Password"),
-        "sign_in": ("Войти", "Sign in"),
-        "kept_notice": (
-            "Сеанс истёк. Войдите снова — введённые вами данные сохранены.",
-            "Your session has expired. Sign in again — the data you entered has been kept.",
-        ),
-        "logged_out": ("Вы вышли из системы.", "You have signed out."),
-        "reason_unverified": (
-            "Ваша учётная запись на Госуслугах не подтверждена. Войдите один раз по логину "
-            "и паролю школы, чтобы связать её со школьной учётной записью.",
-            "Your Gosuslugi account is not confirmed. Sign in once with your school login "
-            "and password to link it to your school account.",
-        ),
-        "reason_prove": (
-            "Подтвердите, что это ваша учётная запись: войдите по логину и паролю школы. "
-            "После этого она будет связана с Госуслугами.",
-            "Confirm that this account is yours: sign in with your school login and "
-            "password. It will then be linked to Gosuslugi.",
-        ),
-        # chooser
-        "choose_title": ("Выбор учётной записи", "Choose an account"),
-        "choose_heading": (
-            "Выберите организацию и учётную запись",
-            "Choose the organisation and the account",
-        ),
-        "choose_linking": (
-            "Выбранная учётная запись будет связана с вашей учётной записью на Госуслугах.",
-            "The account you choose will be linked to your Gosuslugi account.",
-        ),
-        "roles": ("Роли", "Roles"),
-        "continue": ("Продолжить", "Continue"),
-        # second factor
-        "code_title": ("Подтверждение входа", "Confirm sign-in"),
-        "code_sent_sms": (
-            "Мы отправили код в SMS на номер {destination}.",
-            "We sent a code by SMS to {destination}.",
-        ),
-        "code_sent_email": (
-            "Мы отправили код на адрес {destination}.",
-            "We sent a code to {destination}.",
-        ),
-        "code_totp": (
-            "Введите код из приложения-аутентификатора.",
-            "Enter the code from your authenticator app.",
-        ),
-        "code": ("Код", "Code"),
-        "attempts_left": ("Осталось попыток: {left}.", "Attempts left: {left}."),
-        "resend": ("Отправить код ещё раз", "Send the code again"),
-        # settings
-        "settings_title": ("Настройки входа", "Sign-in settings"),
-        "signed_in_as": ("Вы вошли как {account}", "Signed in as {account}"),
-        "links_heading": ("Связанные учётные записи", "Linked accounts"),
-        "no_links": ("Связанных учётных записей нет.", "No accounts are linked."),
-        "linked_on": ("связана {date}", "linked on {date}"),
-        "unlink": ("Отвязать", "Unlink"),
-        "link_with": ("Связать учётную запись: {title}", "Link an account: {title}"),
-        "sessions_heading": ("Активные сеансы", "Active sessions"),
-        "this_session": ("этот сеанс", "this session"),
-        "session_since": ("с {date}, IP {ip}", "since {date}, IP {ip}"),
-        "end_session": ("Завершить", "End"),
-        "totp_heading": ("Приложение-аутентификатор", "Authenticator app"),
-        "totp_enrolled": ("Подключено.", "Set up."),
-        "totp_not_enrolled": ("Не подключено.", "Not set up."),
-        "totp_set_up": ("Подключить приложение", "Set up the app"),
-        "totp_replace": ("Подключить заново", "Set it up again"),
-        "switch_heading": ("Другие учётные записи", "Other accounts"),
-        "switch_to": ("Перейти", "Switch"),
-        "account": ("Учётная запись", "Account"),
-        "sign_out": ("Выйти", "Sign out"),
-        "done_linked": ("Учётная запись связана.", "The account has been linked."),
-        "done_unlinked": ("Учётная запись отвязана.", "The account has been unlinked."),
-        "done_revoked": ("Сеанс завершён.", "The session has been ended."),
-        "done_totp": ("Приложение-аутентификатор подключено.", "The authenticator app is set up."),
-        # link confirmation
-        "link_title": ("Связать учётную запись", "Link an account"),
-        "link_warning": (
-            "После связывания вход через {title} будет открывать эту школьную учётную "
-            "запись. Связывайте только свою собственную учётную запись.",
-            "Once linked, signing in with {title} opens this school account. Link only "
-            "your own account.",
-        ),
-        "link_confirm": ("Продолжить: {title}", "Continue: {title}"),
-        "cancel": ("Отмена", "Cancel"),
-        # authenticator enrolment
-        "totp_title": ("Подключение приложения", "Set up an authenticator app"),
-        "totp_scan": (
-            "Отсканируйте QR-код приложением-аутентификатором.",
-            "Scan the QR code with your authenticator app.",
-        ),
-        "totp_manual": ("Или введите ключ вручную:", "Or type the key in by hand:"),
-        "totp_code": ("Код из приложения", "Code from the app"),
-        "confirm": ("Подтвердить", "Confirm"),
-        "qr_label": ("QR-код для приложения-аутентификатора", "QR code for the authenticator app"),
-        # restored form
-        "restored_title": ("Данные сохранены", "Your data was kept"),
-        "restored_text": (
-            "Ваш сеанс истёк, но введённые данные сохранены. Проверьте их и отправьте "
-            "форму ещё раз.",
-            "Your session expired, but the data you entered was kept. Check it and send "
-            "the form again.",
-        ),
-        "send": ("Отправить", "Send"),
-        # error page and SAML repost
-        "error_title": ("Ошибка", "Error"),
-        "error_code": ("Код ошибки: {code}", "Error code: {code}"),
-        "back_to_login": ("Вернуться ко входу", "Back to sign-in"),
-        "repost_text": (
-            "Продолжение входа… Если страница не изменилась, нажмите кнопку.",
-            "Continuing the sign-in… If nothing happens, press the button.",
-        ),
+        "organization": _TEXTS["organisation"],
+        "organization_id": _TEXTS["organisation_id"],
+        "choose_organization": _TEXTS["choose_organisation"],
     }
 )
+TEXTS: Final[Mapping[str, Pair]] = MappingProxyType(_TEXTS)
 
 GENERIC_ERROR: Final[Pair] = (
     "Что-то пошло не так. Попробуйте войти ещё раз; если ошибка повторится, сообщите "

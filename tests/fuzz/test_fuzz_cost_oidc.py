@@ -261,47 +261,51 @@ def test_cost_idtoken(count: int) -> None:
 
 
 @dataclass(frozen=True, repr=False)
-class BodyCase:
+class SizedCase:
+    """A document of ``count`` repeats of one ``shape`` (``fraction`` of the size limit),
+    sent ``where`` (a token response, a JWKS)."""
+
     shape: str
     fraction: float
     count: int
     body: bytes = field(compare=False)
+    where: str = field(compare=False, default="a token response")
 
     @property
     def kind(self) -> str:
         return f"{self.shape}@{self.fraction}"
 
     def describe(self) -> str:
-        return f"{self.shape} x {self.count:,} in a token response, {len(self.body):,} bytes"
+        return f"{self.shape} x {self.count:,} in {self.where}, {len(self.body):,} bytes"
 
     def __repr__(self) -> str:
-        return f"BodyCase({self.describe()})"
+        return f"SizedCase({self.describe()})"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
 
 
 @st.composite
-def body_cases(draw: st.DrawFn) -> BodyCase:
+def body_cases(draw: st.DrawFn) -> SizedCase:
     shape, fraction = _draw_choice(draw, "cost_token_body", tuple(JSON_UNITS))
     base = '{"access_token":"at-1","token_type":"Bearer","expires_in":3600,"x":'
     count = _count(MAX_JSON_BYTES - len(base) - 1, JSON_UNITS[shape], fraction)
-    return BodyCase(shape, fraction, count, (base + json_shape(shape, count) + "}").encode())
+    return SizedCase(shape, fraction, count, (base + json_shape(shape, count) + "}").encode())
 
 
-def _read(case: BodyCase) -> Any:
+def _read(case: SizedCase) -> Any:
     return HttpResponse(200, {"content-type": "application/json"}, case.body).json_object(
         "the token response"
     )
 
 
-def _verify_body(case: BodyCase, result: Any) -> str:
+def _verify_body(case: SizedCase, result: Any) -> str:
     if not isinstance(result, dict) or result.get("access_token") != "at-1":
         raise InvariantViolation("the body read is not the one given")
     return "accepted"
 
 
-def _body_repro(case: BodyCase) -> str:
+def _body_repro(case: SizedCase) -> str:
     return (
         "from sso_bridge.oidc.http import HttpResponse\n\n"
         f"body = {case.body!r}\n"
@@ -310,13 +314,13 @@ def _body_repro(case: BodyCase) -> str:
 
 
 @functools.cache
-def body_target() -> Target[BodyCase]:
+def body_target() -> Target[SizedCase]:
     return Target(
         "cost_token_body",
         call=_read,
         verify=_verify_body,
         repro=_body_repro,
-        shape=BodyCase.describe,
+        shape=SizedCase.describe,
     )
 
 
@@ -332,27 +336,6 @@ MODULUS_LENGTHS: Final = (342, 683, 1366, 1367, 2731, 10_000)
 """base64url lengths of RSA moduli: 2048, 4096, 8192 bits, just over, 16384 bits, more."""
 
 
-@dataclass(frozen=True, repr=False)
-class JwksCase:
-    shape: str
-    fraction: float
-    count: int
-    body: bytes = field(compare=False)
-
-    @property
-    def kind(self) -> str:
-        return f"{self.shape}@{self.fraction}"
-
-    def describe(self) -> str:
-        return f"{self.shape} x {self.count:,} in a JWKS, {len(self.body):,} bytes"
-
-    def __repr__(self) -> str:
-        return f"JwksCase({self.describe()})"
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(repr(self))
-
-
 def _modulus(length: int) -> str:
     """An odd RSA-like modulus of ``length`` base64url characters (canonical, no leading 0)."""
     body = "x" + "A" * (length - 2) + "F" if length > 1 else "F"
@@ -360,7 +343,7 @@ def _modulus(length: int) -> str:
 
 
 @st.composite
-def jwks_cases(draw: st.DrawFn) -> JwksCase:
+def jwks_cases(draw: st.DrawFn) -> SizedCase:
     world = oidc_world()
     rsa, ec = (dict(entry) for entry in world.jwks["keys"][:2])
     length = draw(st.sampled_from(MODULUS_LENGTHS))  # drawn first: see draw_live
@@ -379,15 +362,15 @@ def jwks_cases(draw: st.DrawFn) -> JwksCase:
     else:
         count = _count(MAX_JSON_BYTES - 2048, 14, fraction)
         keys = [{**rsa, **{f"m{i:07d}": 0 for i in range(count)}}, ec]
-    return JwksCase(shape, fraction, count, json.dumps({"keys": keys}).encode())
+    return SizedCase(shape, fraction, count, json.dumps({"keys": keys}).encode(), "a JWKS")
 
 
-def _parse_jwks(case: JwksCase) -> Any:
+def _parse_jwks(case: SizedCase) -> Any:
     document = HttpResponse(200, {}, case.body).json_object("the JWKS")
     return parse_jwks(document, ALGORITHMS)
 
 
-def _verify_jwks(case: JwksCase, keys: Any) -> str:
+def _verify_jwks(case: SizedCase, keys: Any) -> str:
     found = {key.kid for key in keys}
     wanted = {entry["kid"] for entry in oidc_world().jwks["keys"]}
     if case.shape != "members" and not wanted <= found:
@@ -395,7 +378,7 @@ def _verify_jwks(case: JwksCase, keys: Any) -> str:
     return "accepted"
 
 
-def _jwks_repro(case: JwksCase) -> str:
+def _jwks_repro(case: SizedCase) -> str:
     return (
         "import json\n\nfrom sso_bridge.oidc.keys import parse_jwks\n\n"
         f"body = {case.body!r}\n"
@@ -404,13 +387,13 @@ def _jwks_repro(case: JwksCase) -> str:
 
 
 @functools.cache
-def jwks_target() -> Target[JwksCase]:
+def jwks_target() -> Target[SizedCase]:
     return Target(
         "cost_jwks",
         call=_parse_jwks,
         verify=_verify_jwks,
         repro=_jwks_repro,
-        shape=JwksCase.describe,
+        shape=SizedCase.describe,
     )
 
 

@@ -17,6 +17,7 @@ from mock_idp.keys import KeyRing, certificate_pem
 from mock_idp.paths import ADMIN_HEADER, AUTHORIZE_PATHS, TOKEN_PATHS
 from mock_idp.provider import Client, Provider, client_from_dict
 from mock_idp.saml import SamlFault, SamlIdP, SamlSigningKey
+from mock_idp.sso import IdpSessions
 from mock_idp.tokens import TokenFault
 from mock_idp.users import Directory, load_config, person_from_dict
 from sso_bridge.esia import gost
@@ -42,6 +43,8 @@ class MockIdP:
         """The token ``/admin/*`` and ``/outbox`` require (see :attr:`admin_headers`)."""
         self.saml = saml or SamlIdP(self.base_url, clock=provider.clock)
         self.saml_faults: list[set[SamlFault]] = []
+        self.sessions = IdpSessions()
+        """The IdP's own sessions (single sign-on): see :mod:`mock_idp.sso`."""
         # Keeps a temporary directory of config-given SAML keys alive as long as the IdP.
         self._key_dir: tempfile.TemporaryDirectory[str] | None = None
         self._initial_people = list(provider.people)
@@ -183,12 +186,13 @@ class MockIdP:
         return self.provider.outbox[-1].code
 
     def reset(self) -> None:
-        """Back to the configured people and clients; no faults, empty outbox."""
+        """Back to the configured people and clients; no faults, no IdP sessions, empty outbox."""
         self.provider.people = Directory(self._initial_people)
         self.provider.clients = dict(self._initial_clients)
         self.provider.faults.clear()
         self.saml_faults.clear()
         self.saml.reset()
+        self.sessions.clear()
         self.provider.outbox.clear()
 
     # -- pages ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
@@ -77,20 +78,27 @@ def test_verify_an_intact_trail(cli: Run, store: SqlStore) -> None:
     stored = fill(store)
     result = cli("verify")
     assert result.exit_code == 0
-    assert result.stdout == "audit chain intact: 6 records\n"
+    assert result.stdout == "audit trail intact: 6 records in 1 chain(s), 0 root(s) checked\n"
     data = json.loads(cli("verify", "--json").stdout)
     assert data == {
         "ok": True,
         "records": 6,
+        "chains": 1,
+        "roots": 0,
+        "root_id": None,
+        "root_hash": None,
         "head_id": stored[-1].event_id,
         "head": stored[-1].chain_hash,
         "first_bad": None,
         "reason": None,
+        "problems": [],
     }
 
 
 def test_verify_an_empty_trail(cli: Run, store: SqlStore) -> None:
-    assert cli("verify").stdout == "audit chain intact: 0 records\n"
+    assert (
+        cli("verify").stdout == "audit trail intact: 0 records in 0 chain(s), 0 root(s) checked\n"
+    )
 
 
 def test_verify_names_the_first_tampered_record(cli: Run, store: SqlStore) -> None:
@@ -99,7 +107,8 @@ def test_verify_names_the_first_tampered_record(cli: Run, store: SqlStore) -> No
     with store.engine.begin() as conn:
         conn.execute(sa.text(f"UPDATE audit SET actor = 'admin' WHERE event_id = {bad}"))
     line = error_line(cli("verify"), "audit.chain_broken")
-    assert f"record {bad}: hash does not match its content or its predecessor" in line
+    assert f"chain 0: record {bad}: hash does not match its content or its predecessor" in line
+    assert "(3 record(s) before it in the chain are intact)" in line
     result = cli("verify", "--json")
     assert result.exit_code == 4  # a conflict with what is stored
     data = json.loads(result.stdout)
@@ -112,6 +121,50 @@ def test_verify_notices_a_deleted_record(cli: Run, store: SqlStore) -> None:
     with store.engine.begin() as conn:
         conn.execute(sa.text(f"DELETE FROM audit WHERE event_id = {stored[0].event_id}"))
     assert f"record {stored[1].event_id}:" in error_line(cli("verify"), "audit.chain_broken")
+
+
+def test_seal_then_verify_from_the_anchored_root(cli: Run, store: SqlStore) -> None:
+    stored = fill(store)
+    sealed = cli("seal")
+    assert sealed.exit_code == 0
+    anchor = sealed.stdout.strip()
+    root_id, root_hash = anchor.split(":")
+    assert (root_id, len(root_hash)) == ("1", 64)
+    later = store.record(attrs.evolve(stored[0], event_id=None, chain_hash=None))
+    result = cli("verify", "--since", anchor, "--json")
+    data = json.loads(result.stdout)
+    assert (result.exit_code, data["ok"], data["records"]) == (0, True, 1)
+    assert (data["root_id"], data["root_hash"]) == (1, root_hash)
+    assert data["head_id"] == later.event_id
+    full = cli("verify")
+    assert full.stdout.splitlines() == [
+        "audit trail intact: 7 records in 1 chain(s), 1 root(s) checked",
+        f"newest root: {anchor}",
+    ]
+
+
+def test_verify_since_a_root_with_another_hash_fails(cli: Run, store: SqlStore) -> None:
+    fill(store)
+    cli("seal")
+    line = error_line(cli("verify", "--since", "1:" + "0" * 64), "audit.chain_broken")
+    assert "root 1: hash differs from the anchored one" in line
+    line = error_line(cli("verify", "--since", "9"), "audit.chain_broken")
+    assert "root 9: the anchored root is not in the trail" in line
+
+
+@pytest.mark.parametrize("anchor", ["", "x", "0", "1:abc", "1:" + "g" * 64, "-3", "1:2:3"])
+def test_a_malformed_anchor_is_refused(cli: Run, store: SqlStore, anchor: str) -> None:
+    line = error_line(cli("verify", "--since", anchor), "audit.bad_anchor")
+    assert "is not a root" in line
+
+
+def test_records_cut_from_the_end_are_found_through_the_root(cli: Run, store: SqlStore) -> None:
+    stored = fill(store)
+    cli("seal")
+    with store.engine.begin() as conn:
+        conn.execute(sa.text(f"DELETE FROM audit WHERE event_id >= {stored[4].event_id}"))
+    line = error_line(cli("verify"), "audit.chain_broken")
+    assert f"chain 0: record {stored[5].event_id}: named by root 1" in line
 
 
 def test_tail_filters_by_account_and_since(cli: Run, store: SqlStore) -> None:

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from helpers.accounts import ISSUER, KEY, ORGS, make_account
-from sso_bridge.audit import GENESIS, MASK, MISMATCH, chain_hash, verify_log
+from sso_bridge.audit import MASK, MISMATCH, chain_genesis, chain_hash, verify_log
 from sso_bridge.errors import AccountNotFound, InvalidInput
 from sso_bridge.model import AuditAction, AuditEvent, Link, LinkMethod
 from sso_bridge.store.sql import SqlStore, open_store
@@ -32,7 +32,14 @@ def event(i: int, account_id: str | None = None, **kw: object) -> AuditEvent:
 
 
 def fill(store: SqlStore, n: int) -> list[AuditEvent]:
-    return [store.record(event(i, f"a{i % 2}")) for i in range(n)]
+    """``n`` records of one account: one chain on both databases."""
+    return [store.record(event(i, "a0")) for i in range(n)]
+
+
+def chain_of(store: SqlStore, event_id: int | None) -> int:
+    """The chain a record is in: the one its connection leased on PostgreSQL, 0 on SQLite."""
+    with store.engine.connect() as conn:
+        return int(conn.scalar(sa.text(f"SELECT chain FROM audit WHERE event_id = {event_id}")))
 
 
 def sql(store: SqlStore, *statements: str) -> None:
@@ -44,12 +51,15 @@ def sql(store: SqlStore, *statements: str) -> None:
 def test_records_are_chained_and_read_back_exactly(store: SqlStore) -> None:
     stored = fill(store, 5)
     assert [e.event_id for e in stored] == sorted(e.event_id for e in stored)
-    assert stored[0].chain_hash == chain_hash(GENESIS, stored[0])
+    genesis = chain_genesis(chain_of(store, stored[0].event_id))
+    assert stored[0].chain_hash == chain_hash(genesis, stored[0])
     assert stored[1].chain_hash == chain_hash(stored[0].chain_hash or "", stored[1])
     assert store.events() == stored
     assert store.events(after_id=stored[2].event_id or 0, limit=1) == [stored[3]]
     report = verify_log(store, batch=2)
-    assert (report.ok, report.checked, report.head) == (True, 5, stored[-1].chain_hash)
+    assert (report.ok, report.checked) == (True, 5)
+    (chain,) = report.chains
+    assert (chain.chain, chain.head) == (chain_of(store, stored[0].event_id), stored[-1].chain_hash)
 
 
 def test_several_records_at_once_continue_the_one_chain(store: SqlStore) -> None:
@@ -91,7 +101,8 @@ def test_detail_is_redacted_before_it_is_stored(store: SqlStore) -> None:
 
 
 def test_tail_filters_by_account_and_time(store: SqlStore) -> None:
-    fill(store, 6)
+    for i in range(6):
+        store.record(event(i, f"a{i % 2}"))
     assert [e.actor for e in store.tail(2)] == ["web:4", "web:5"]
     assert [e.actor for e in store.tail(account_id="a1")] == ["web:1", "web:3", "web:5"]
     since = NOW + timedelta(minutes=3)
@@ -175,10 +186,10 @@ def test_a_record_inserted_in_the_middle_is_found(store: SqlStore) -> None:
     with store.engine.begin() as conn:
         conn.execute(
             sa.text(
-                "INSERT INTO audit (event_id, at, action, actor, account_id, chain_hash) "
-                "VALUES (:id, :at, 'unlock', 'admin:mallory', 'a1', :h)"
+                "INSERT INTO audit (event_id, chain, at, action, actor, account_id, chain_hash) "
+                "VALUES (:id, :chain, :at, 'unlock', 'admin:mallory', 'a1', :h)"
             ).bindparams(sa.bindparam("at", type_=sa.DateTime(timezone=True))),
-            {"id": ids[1] + 1, "at": NOW, "h": digest},
+            {"id": ids[1] + 1, "chain": chain_of(store, ids[0]), "at": NOW, "h": digest},
         )
     report = verify_log(store)
     assert report.checked == 3  # the forgery itself chains on

@@ -10,15 +10,17 @@ from sso_bridge.audit.chain import (
     MISMATCH,
     ChainReport,
     canonical,
+    chain_genesis,
     chain_hash,
     iter_events,
     verify_chain,
-    verify_log,
 )
 from sso_bridge.audit.errors import ChainBroken
 from sso_bridge.audit.memory import InMemoryAuditLog
 from sso_bridge.audit.ports import AuditLog
 from sso_bridge.audit.redact import MASK, prepare, redact
+from sso_bridge.audit.roots import AuditRoot
+from sso_bridge.audit.trail import ChainedTrail, Problem, RootAnchor, TrailReport, verify_log
 from sso_bridge.model import AuditAction, AuditEvent
 
 __all__ = [
@@ -28,10 +30,16 @@ __all__ = [
     "AuditAction",
     "AuditEvent",
     "AuditLog",
+    "AuditRoot",
     "ChainBroken",
     "ChainReport",
+    "ChainedTrail",
     "InMemoryAuditLog",
+    "Problem",
+    "RootAnchor",
+    "TrailReport",
     "canonical",
+    "chain_genesis",
     "chain_hash",
     "iter_events",
     "prepare",

@@ -1,16 +1,19 @@
 """The hash chain that makes the audit trail tamper-evident.
 
 Each stored event carries ``chain_hash = SHA-256(previous chain_hash + canonical(event))``
-in hex, the first one chained to 64 zeros. Editing, removing, reordering or inserting a
-record breaks the chain at that record or the one after it; see docs/audit.md for what
-the chain does not protect against.
+in hex, the first one of a chain chained to :func:`chain_genesis`. A trail may hold
+several chains (numbered from 0), each in ``event_id`` order. Editing, removing,
+reordering or inserting a record breaks its chain at that record or the one after it;
+see docs/audit.md for what the chain does not protect against, and
+:mod:`sso_bridge.audit.trail` for the roots over several chains.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Collection, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -27,17 +30,19 @@ __all__ = [
     "ChainReport",
     "EventSource",
     "canonical",
+    "chain_genesis",
     "chain_hash",
     "iter_events",
     "verify_chain",
-    "verify_log",
 ]
 
 CHAIN_FORMAT = "sso-bridge-audit/1"
 """The version tag that starts every canonical encoding; a new encoding gets a new tag."""
 
 GENESIS = "0" * 64
-"""The "previous hash" of the first record."""
+"""The "previous hash" of the first record of chain 0 (the only chain of older trails)."""
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 MISMATCH = "hash does not match its content or its predecessor"
 
@@ -92,9 +97,21 @@ def canonical(event: AuditEvent) -> bytes:
         raise _bad("the event holds text that is not valid Unicode") from exc
 
 
+def chain_genesis(chain: int) -> str:
+    """The "previous hash" of the first record of ``chain``.
+
+    :data:`GENESIS` for chain 0, so that a trail from before several chains is chain 0
+    unchanged; a value of its own for every other chain, so that the first record of one
+    chain does not verify as the first record of another.
+    """
+    if chain == 0:
+        return GENESIS
+    return hashlib.sha256(f"{CHAIN_FORMAT} chain {chain}".encode("ascii")).hexdigest()
+
+
 def chain_hash(previous: str, event: AuditEvent) -> str:
     """Hex SHA-256 over ``previous`` (64 hex digits) and :func:`canonical` of ``event``."""
-    if len(previous) != 64 or not all(c in "0123456789abcdef" for c in previous):
+    if _HEX64.fullmatch(previous) is None:
         raise _bad("the previous hash is not 64 lower-case hex digits")
     return hashlib.sha256(previous.encode("ascii") + canonical(event)).hexdigest()
 
@@ -104,9 +121,10 @@ class ChainReport:
     """What verifying a trail found.
 
     ``checked`` counts the records found intact; ``head_id`` and ``head`` are the last of
-    them and its hash (``None`` and :data:`GENESIS` for an empty trail), the value to keep
-    elsewhere. ``first_bad`` is the event id of the first record that fails, with
-    ``reason``.
+    them and its hash (``None`` and the chain's genesis for an empty chain). ``first_bad``
+    is the event id of the first record that fails, with ``reason``. ``chain`` is the
+    chain's number; ``marks`` the stored hashes of the intact records that were asked for
+    (the heads a root names).
     """
 
     checked: int
@@ -114,19 +132,34 @@ class ChainReport:
     head_id: int | None = None
     first_bad: int | None = None
     reason: str | None = None
+    chain: int = 0
+    marks: dict[int, str] = attrs.field(factory=dict, eq=False)
 
     @property
     def ok(self) -> bool:
         return self.reason is None
 
 
-def verify_chain(events: Iterable[AuditEvent]) -> ChainReport:
-    """Check that ``events`` (oldest first, from the first record) form an unbroken chain.
+def verify_chain(
+    events: Iterable[AuditEvent],
+    *,
+    chain: int = 0,
+    previous: str | None = None,
+    previous_id: int | None = None,
+    marks: Collection[int] = (),
+) -> ChainReport:
+    """Check that ``events`` (oldest first) form an unbroken chain.
 
-    Stops at the first record whose stored hash is not the one computed from its content
-    and its predecessor's stored hash.
+    From the chain's first record (``previous`` unset: its genesis), or from after the
+    record ``previous_id`` whose stored hash is ``previous``. Stops at the first record
+    whose stored hash is not the one computed from its content and its predecessor's
+    stored hash. The hashes of intact records whose ids are in ``marks`` are kept in the
+    report.
     """
-    previous, previous_id, checked = GENESIS, None, 0
+    if previous is None:
+        previous = chain_genesis(chain)
+    checked = 0
+    found: dict[int, str] = {}
     for event in events:
         if event.chain_hash is None:
             reason = "record has no chain hash"
@@ -138,10 +171,12 @@ def verify_chain(events: Iterable[AuditEvent]) -> ChainReport:
             if expected is not None:
                 if expected == event.chain_hash:
                     previous, previous_id, checked = expected, event.event_id, checked + 1
+                    if marks and previous_id is not None and previous_id in marks:
+                        found[previous_id] = expected
                     continue
                 reason = MISMATCH
-        return ChainReport(checked, previous, previous_id, event.event_id, reason)
-    return ChainReport(checked, previous, previous_id)
+        return ChainReport(checked, previous, previous_id, event.event_id, reason, chain, found)
+    return ChainReport(checked, previous, previous_id, chain=chain, marks=found)
 
 
 class EventSource(Protocol):
@@ -160,8 +195,3 @@ def iter_events(source: EventSource, batch: int = 1000) -> Iterator[AuditEvent]:
         if len(page) < batch or last is None:
             return
         after = last
-
-
-def verify_log(source: EventSource, batch: int = 1000) -> ChainReport:
-    """:func:`verify_chain` over a whole stored trail, read in batches."""
-    return verify_chain(iter_events(source, batch))

@@ -28,12 +28,17 @@ class AuditError(BridgeError):
             400,
             "The --since time is not an ISO date or date-time with a time zone.",
         ),
+        Code(
+            "audit.bad_anchor",
+            400,
+            "The root to verify from is not a root id, or id:hash with 64 hex digits.",
+        ),
     )
     code = "audit.chain_broken"
 
 
 class AuditInputError(AuditError, InvalidInput):
-    """An audit event or a ``--since`` time of the wrong form; also an
+    """An audit event, a ``--since`` time or a root of the wrong form; also an
     :class:`~sso_bridge.errors.InvalidInput`."""
 
     code = "audit.invalid_event"

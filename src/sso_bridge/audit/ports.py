@@ -19,7 +19,8 @@ class AuditLog(Protocol):
     """Append-only, hash-chained trail of logins, links, sessions and refusals.
 
     See docs/audit.md and :mod:`sso_bridge.audit`. Events are numbered in the order they
-    were recorded; each carries the hash of the one before it.
+    were recorded (where the trail has several chains: strictly within a chain, and to
+    within a second across them); each carries the hash of the one before it in its chain.
     """
 
     def record(self, event: AuditEvent) -> AuditEvent:

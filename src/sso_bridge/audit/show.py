@@ -14,11 +14,11 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
-from sso_bridge.audit.chain import ChainReport
 from sso_bridge.audit.errors import AuditInputError
+from sso_bridge.audit.trail import RootAnchor, TrailReport
 from sso_bridge.model import AuditEvent
 
-__all__ = ["escape", "event_line", "json_safe", "parse_since", "report_json"]
+__all__ = ["escape", "event_line", "json_safe", "parse_anchor", "parse_since", "report_json"]
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # control, format (bidi overrides, zero-width), line and paragraph separators, surrogates
@@ -113,13 +113,40 @@ def parse_since(text: str) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
-def report_json(report: ChainReport) -> dict[str, Any]:
-    """The verification result as plain JSON, with the head hash to keep elsewhere."""
+_ANCHOR = re.compile(r"([1-9][0-9]{0,17})(?::([0-9a-f]{64}))?")
+
+
+def parse_anchor(text: str) -> RootAnchor:
+    """A root kept from an earlier verification: ``ID`` or ``ID:HASH`` (64 hex digits).
+
+    Raises ``audit.bad_anchor`` for anything else.
+    """
+    found = _ANCHOR.fullmatch(text.strip().lower())
+    if found is None:
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        raise AuditInputError(
+            f"--since {escape(shown)!r} is not a root: give its id, or id:hash as "
+            "`audit verify` printed it (17:3fa4…)",
+            code="audit.bad_anchor",
+        )
+    return RootAnchor(int(found.group(1)), found.group(2))
+
+
+def report_json(report: TrailReport) -> dict[str, Any]:
+    """The verification result as plain JSON, with the newest root to keep elsewhere."""
     return {
         "ok": report.ok,
         "records": report.checked,
+        "chains": len(report.chains),
+        "roots": report.roots_checked,
+        "root_id": report.root_id,
+        "root_hash": report.root_hash,
         "head_id": report.head_id,
         "head": report.head,
         "first_bad": report.first_bad,
         "reason": report.reason,
+        "problems": [
+            {"chain": p.chain, "record": p.record, "root": p.root, "reason": p.reason}
+            for p in report.problems
+        ],
     }

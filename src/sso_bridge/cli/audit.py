@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from sso_bridge.audit.chain import verify_log
 from sso_bridge.audit.errors import ChainBroken
-from sso_bridge.audit.show import event_line, parse_since, report_json
+from sso_bridge.audit.show import event_line, parse_anchor, parse_since, report_json
+from sso_bridge.audit.trail import TrailReport, verify_log
 from sso_bridge.cli.main import _open, main, store_options
 from sso_bridge.cli.output import echo_json, exit_status, identifier, json_option
 from sso_bridge.serialize import audit_json
@@ -51,12 +50,22 @@ def audit_tail(
 
 
 @audit.command("verify")
+@click.option(
+    "--since",
+    "anchor",
+    metavar="ROOT[:HASH]",
+    help="Check from this root on (its id, and its hash as an earlier run printed it).",
+)
 @json_option
 @store_options
-def audit_verify(as_json: bool, db_url: str, key_file: Path | None) -> None:
-    """Check the hash chain of the whole audit trail; name the first bad record."""
+def audit_verify(anchor: str | None, as_json: bool, db_url: str, key_file: Path | None) -> None:
+    """Check every chain of the audit trail and the roots over them.
+
+    Names the first bad record of each broken chain, and any chain cut short.
+    """
+    since = None if anchor is None else parse_anchor(anchor)
     store = _open(db_url, key_file)
-    report = verify_log(store)
+    report = verify_log(store) if since is None else verify_log(store, since=since)
     if as_json:
         data = report_json(report)
         if not report.ok:
@@ -67,11 +76,26 @@ def audit_verify(as_json: bool, db_url: str, key_file: Path | None) -> None:
         return
     if not report.ok:
         raise ChainBroken(_broken(report), code="audit.chain_broken")
-    click.echo(f"audit chain intact: {report.checked} records")
-
-
-def _broken(report: Any) -> str:
-    return (
-        f"record {report.first_bad}: {report.reason} "
-        f"({report.checked} record(s) before it are intact)"
+    click.echo(
+        f"audit trail intact: {report.checked} records in {len(report.chains)} chain(s), "
+        f"{report.roots_checked} root(s) checked"
     )
+    if report.root_id is not None:
+        click.echo(f"newest root: {report.root_id}:{report.root_hash}")
+
+
+@audit.command("seal")
+@json_option
+@store_options
+def audit_seal(as_json: bool, db_url: str, key_file: Path | None) -> None:
+    """Write a root over the heads of every chain now and print it (ID:HASH)."""
+    store = _open(db_url, key_file)
+    root = store.seal()
+    if as_json:
+        echo_json({"root_id": root.root_id, "root_hash": root.root_hash})
+        return
+    click.echo(f"{root.root_id}:{root.root_hash}")
+
+
+def _broken(report: TrailReport) -> str:
+    return "; ".join(problem.line() for problem in report.problems)

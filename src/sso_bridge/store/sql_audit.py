@@ -1,92 +1,61 @@
-"""The audit trail on SQL: chained appends, reads and the upgrade of an unchained table.
+"""The audit trail on SQL: chained appends, reads, roots and the upgrades of the table.
 
-:class:`SqlAuditTrail` works on connections it is handed; :class:`SqlAuditLog`, the
-:class:`~sso_bridge.audit.ports.AuditLog` part of :class:`~sso_bridge.store.sql.SqlStore`,
-owns the transactions.
-Appends are serialised so that the chain follows ``event_id`` order: PostgreSQL takes a
-transaction-scoped advisory lock before reading the last record; SQLite writers already
-hold the database's write lock (``BEGIN IMMEDIATE``). Under that lock the next record is
-numbered ``last + 1`` and inserted with its hash in one statement.
+:class:`SqlAuditTrail` works on connections it is handed; :class:`SqlAuditLog`,
+the :class:`~sso_bridge.audit.ports.AuditLog` part of
+:class:`~sso_bridge.store.sql.SqlStore`, owns the transactions.
+
+PostgreSQL keeps :data:`CHAINS` chains; each connection leases one and appends to it
+with one statement (:mod:`.sql_audit_pg`), so appends on different connections never
+wait for each other. SQLite keeps one chain (chain 0): its
+writers already hold the database's write lock (``BEGIN IMMEDIATE``), under which the
+next record is numbered ``last + 1``. Roots (:mod:`sso_bridge.audit.roots`) are written
+by :meth:`SqlAuditTrail.write_root`; :mod:`.sql_audit_upgrade` upgrades older tables.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
-import attrs
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 
-from sso_bridge.audit.chain import GENESIS, chain_hash
-from sso_bridge.audit.redact import LIMITS, check_since, prepare
-from sso_bridge.model import AuditAction, AuditEvent, LinkMethod
+from sso_bridge.audit.chain import GENESIS, ChainReport
+from sso_bridge.audit.redact import check_since, prepare
+from sso_bridge.audit.roots import AuditRoot, next_root
+from sso_bridge.audit.trail import ChainStart, check_chains
+from sso_bridge.errors import StoreError
+from sso_bridge.model import AuditEvent
+from sso_bridge.store.sql_audit_pg import PostgresAppender
+from sso_bridge.store.sql_audit_rows import chained_rows, event_of_row, root_of_row
+from sso_bridge.store.sql_audit_verify import verify_in_processes
 from sso_bridge.store.sql_engine import SqlBase
+from sso_bridge.store.sql_schema import audit_heads, audit_roots
 
-__all__ = ["AUDIT_LOCK", "SqlAuditLog", "SqlAuditTrail"]
+__all__ = ["CHAINS", "ROOT_INTERVAL", "ROOT_LOCK", "SqlAuditLog", "SqlAuditTrail"]
 
-AUDIT_LOCK = 7261532
-"""The PostgreSQL advisory lock key held while a record is appended."""
+CHAINS = 256
+"""How many chains a new PostgreSQL trail gets (one row each in ``audit_heads``)."""
 
-_UPGRADE_BATCH = 1000
+ROOT_LOCK = 7261532
+"""The PostgreSQL advisory lock key held while a root is written (once the lock of the
+single chain)."""
 
-
-def _enum(kind: type[StrEnum], value: Any) -> Any:
-    # A value outside the enum can only come from an edited row: keep it as it is, so
-    # that verification names the record instead of failing to read it.
-    if value is None:
-        return None
-    try:
-        return kind(value)
-    except ValueError:
-        return value
-
-
-def _time(value: Any) -> Any:
-    parsed = value
-    if isinstance(value, str):  # SQLite keeps times as text
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if not isinstance(parsed, datetime):
-        return value
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _event(row: RowMapping) -> AuditEvent:
-    return AuditEvent(
-        action=_enum(AuditAction, row["action"]),
-        at=_time(row["at"]),
-        actor=row["actor"],
-        method=_enum(LinkMethod, row["method"]),
-        issuer=row["issuer"],
-        subject=row["subject"],
-        account_id=row["account_id"],
-        ip=row["ip"],
-        code=row["code"],
-        detail=row["detail"],
-        user_agent=row["user_agent"],
-        event_id=row["event_id"],
-        chain_hash=row["chain_hash"],
-    )
-
-
-def _values(event: AuditEvent) -> dict[str, Any]:
-    values: dict[str, Any] = {name: getattr(event, name) for name in LIMITS}
-    values["at"] = event.at
-    values["action"] = None if event.action is None else str.__str__(event.action)
-    values["method"] = None if event.method is None else str.__str__(event.method)
-    return values
+ROOT_INTERVAL = 60.0
+"""Seconds between the roots that appends write on their way (:class:`SqlAuditLog`)."""
 
 
 class SqlAuditTrail:
-    """Reads and writes ``table`` (the ``audit`` table) on connections it is handed."""
+    """Reads and writes ``table`` (the ``audit`` table), its chains' heads and its roots,
+    on connections it is handed."""
 
-    def __init__(self, table: sa.Table) -> None:
-        self.table = table
+    def __init__(
+        self, table: sa.Table, heads: sa.Table = audit_heads, roots: sa.Table = audit_roots
+    ) -> None:
+        self.table, self.heads, self.roots = table, heads, roots
         t = table
         # the time is read as the driver gives it, so that an edited, unreadable time
         # reaches verification instead of failing the read
@@ -95,36 +64,89 @@ class SqlAuditTrail:
         # built once: a statement made per call costs more than the SQLite work it asks for
         self._last = sa.select(t.c.event_id, t.c.chain_hash).order_by(t.c.event_id.desc()).limit(1)
         self._insert = sa.insert(t)
-        self._lock = sa.select(sa.func.pg_advisory_xact_lock(AUDIT_LOCK))
+        self._postgres = PostgresAppender(table, heads)
+
+    # -- appending --------------------------------------------------------------------
 
     def append(self, conn: Connection, event: AuditEvent) -> AuditEvent:
         """Insert ``event`` (see :func:`~sso_bridge.audit.redact.prepare`), chained."""
         return self.append_many(conn, (event,))[0]
 
     def append_many(self, conn: Connection, events: Sequence[AuditEvent]) -> list[AuditEvent]:
-        """Insert ``events`` in order, chained, with one read of the chain's head.
+        """Insert ``events`` in order, chained, into one chain.
 
         Each record is numbered and hashed before the ``INSERT``: the log needs no
-        ``UPDATE`` or ``DELETE`` right on the table.
+        ``UPDATE`` or ``DELETE`` right on the table. One append per transaction: two in
+        one transaction may claim two chains, and a transaction doing the same in the
+        other order would wait for it.
         """
+        if not events:
+            return []
+        prepared = [prepare(event) for event in events]
         if conn.dialect.name == "postgresql":
-            conn.execute(self._lock)
+            return self._postgres.append(conn, prepared)
         last = conn.execute(self._last).first()
         event_id, previous = (0, GENESIS) if last is None else (int(last[0]), last[1] or GENESIS)
-        stored_events: list[AuditEvent] = []
-        rows: list[dict[str, Any]] = []
-        for event in events:
-            event_id += 1
-            stored = attrs.evolve(prepare(event), event_id=event_id)
-            previous = chain_hash(previous, stored)
-            stored = attrs.evolve(stored, chain_hash=previous)
-            values = _values(stored)
-            values.update(event_id=event_id, chain_hash=previous)
-            stored_events.append(stored)
-            rows.append(values)
-        if rows:
-            conn.execute(self._insert, rows)
-        return stored_events
+        ids = list(range(event_id + 1, event_id + 1 + len(prepared)))
+        stored, rows = chained_rows(prepared, ids, previous)
+        conn.execute(self._insert, rows)
+        return stored
+
+    # -- roots ------------------------------------------------------------------------
+
+    def write_root(
+        self, conn: Connection, at: datetime, older_than: timedelta | None = None
+    ) -> AuditRoot | None:
+        """Write a root over the chains' current heads, in ``conn``'s transaction.
+
+        With ``older_than``, only when the newest root is at least that old and no other
+        writer is writing one (``None`` is returned otherwise).
+        """
+        pg = conn.dialect.name == "postgresql"
+        if pg:
+            if older_than is None:
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(ROOT_LOCK)))
+            elif not conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(ROOT_LOCK))):
+                return None
+        newest = self.read_roots(conn, None, 1)
+        last = newest[0] if newest else None
+        if older_than is not None and last is not None and last.at > at - older_than:
+            return None
+        if pg:
+            h = self.heads
+            query = sa.select(h.c.chain, h.c.head_id, h.c.hash).where(h.c.head_id.is_not(None))
+            heads = [(int(c), int(i), str(x)) for c, i, x in conn.execute(query)]
+        else:
+            top = conn.execute(self._last).first()
+            heads = [] if top is None else [(0, int(top[0]), str(top[1]))]
+        root = next_root(last, at.astimezone(UTC), heads)
+        heads_json = json.dumps([[c, i] for c, i in sorted(root.heads.items())])
+        conn.execute(
+            sa.insert(self.roots).values(
+                root_id=root.root_id,
+                at=root.at,
+                heads=heads_json,
+                merkle=root.merkle,
+                root_hash=root.root_hash,
+            )
+        )
+        return root
+
+    def read_roots(self, conn: Connection, after_id: int | None, limit: int) -> list[AuditRoot]:
+        """Roots with ids above ``after_id``, ascending (``None``: the newest ``limit``)."""
+        r = self.roots
+        query = sa.select(
+            r.c.root_id, sa.type_coerce(r.c.at, sa.Text), r.c.heads, r.c.merkle, r.c.root_hash
+        )
+        if after_id is None:
+            query = query.order_by(r.c.root_id.desc())
+        else:
+            query = query.where(r.c.root_id > after_id).order_by(r.c.root_id)
+        rows = conn.execute(query.limit(max(limit, 0))).all()
+        found = [root_of_row(*row) for row in rows]
+        return found if after_id is not None else found[::-1]
+
+    # -- reading ----------------------------------------------------------------------
 
     def tail(
         self,
@@ -142,71 +164,91 @@ class SqlAuditTrail:
         if since is not None:
             query = query.where(t.c.at >= since)
         rows = conn.execute(query).mappings().all()
-        return [_event(r) for r in reversed(rows)]
+        return [event_of_row(r) for r in reversed(rows)]
 
-    def events(self, conn: Connection, after_id: int, limit: int) -> list[AuditEvent]:
-        """Up to ``limit`` events with ids above ``after_id``, ascending."""
+    def events(
+        self, conn: Connection, after_id: int, limit: int, chain: int | None = None
+    ) -> list[AuditEvent]:
+        """Up to ``limit`` events with ids above ``after_id`` (of ``chain``), ascending."""
         t = self.table
-        query = (
-            self._select.where(t.c.event_id > after_id).order_by(t.c.event_id).limit(max(limit, 0))
+        query = self._select.where(t.c.event_id > after_id)
+        if chain is not None:
+            query = query.where(t.c.chain == chain)
+        query = query.order_by(t.c.event_id).limit(max(limit, 0))
+        return [event_of_row(r) for r in conn.execute(query).mappings()]
+
+    def chains(self, conn: Connection) -> list[int]:
+        """Every chain that holds records (an index walk, not a scan) or has a head."""
+        t = self.table.name
+        walk = sa.text(
+            f"WITH RECURSIVE c(chain) AS (SELECT min(chain) FROM {t} UNION ALL "  # noqa: S608
+            f"SELECT (SELECT min(chain) FROM {t} WHERE chain > c.chain) FROM c "
+            "WHERE c.chain IS NOT NULL) SELECT chain FROM c WHERE chain IS NOT NULL"
         )
-        return [_event(r) for r in conn.execute(query).mappings()]
+        found = {int(c) for (c,) in conn.execute(walk)}
+        return sorted(found | set(self.head_rows(conn)))
 
-    def upgrade(self, conn: Connection) -> None:
-        """Bring an older ``audit`` table up to date and chain its rows.
-
-        Adds the missing columns and indexes, gives every row its stored form (detail
-        redacted) and chains them all in ``event_id`` order. Run inside the migration's
-        transaction.
-        """
-        t = self.table
-        present = {c["name"] for c in sa.inspect(conn).get_columns(t.name)}
-        for column in t.c:
-            if column.name not in present:
-                kind = column.type.compile(dialect=conn.dialect)
-                conn.exec_driver_sql(f"ALTER TABLE {t.name} ADD COLUMN {column.name} {kind}")
-        for index in t.indexes:
-            index.create(conn, checkfirst=True)
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_LOCK)))
-        self._chain_all(conn)
-
-    def _chain_all(self, conn: Connection) -> None:
-        t = self.table
-        fields = [*LIMITS, "chain_hash"]
-        update = (
-            sa.update(t)
-            .where(t.c.event_id == sa.bindparam("b_event_id"))
-            .values({name: sa.bindparam(f"b_{name}") for name in fields})
-        )
-        previous, after = GENESIS, 0
-        while page := self.events(conn, after, _UPGRADE_BATCH):
-            batch: list[dict[str, Any]] = []
-            for old in page:
-                event = attrs.evolve(prepare(old), event_id=old.event_id)
-                previous = chain_hash(previous, event)
-                event = attrs.evolve(event, chain_hash=previous)
-                row = {f"b_{name}": getattr(event, name) for name in fields}
-                batch.append({**row, "b_event_id": event.event_id})
-            conn.execute(update, batch)
-            after = int(page[-1].event_id or 0)
+    def head_rows(self, conn: Connection) -> dict[int, tuple[int, str]]:
+        """``audit_heads``: each chain's last record and its hash (PostgreSQL)."""
+        h = self.heads
+        query = sa.select(h.c.chain, h.c.head_id, h.c.hash).where(h.c.head_id.is_not(None))
+        return {int(c): (int(i), str(x)) for c, i, x in conn.execute(query)}
 
 
 class SqlAuditLog(SqlBase):
-    """The audit log of :class:`~sso_bridge.store.sql.SqlStore`."""
+    """The audit log of :class:`~sso_bridge.store.sql.SqlStore`, also a
+    :class:`~sso_bridge.audit.trail.ChainedTrail`.
+
+    Every ``root_interval`` seconds (``None``: never) an append also writes a root, in a
+    transaction of its own, when no process has written one for that long. Verifying
+    ``parallel_from`` records or more on PostgreSQL spreads the chains over
+    ``verify_workers`` processes (``None``: one per CPU).
+    """
 
     _audit: SqlAuditTrail
+    root_interval: float | None = ROOT_INTERVAL
+    verify_workers: int | None = None
+    parallel_from: int = 200_000
+    _next_root: float | None = None
 
     def _record(self, conn: Connection, event: AuditEvent) -> AuditEvent:
         return self._audit.append(conn, event)
 
     def record(self, event: AuditEvent) -> AuditEvent:
         with self._write() as conn:
-            return self._record(conn, event)
+            stored = self._record(conn, event)
+        self._root_when_due()
+        return stored
 
     def record_many(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
         with self._write() as conn:
-            return self._audit.append_many(conn, events)
+            stored = self._audit.append_many(conn, events)
+        self._root_when_due()
+        return stored
+
+    def seal(self) -> AuditRoot:
+        """Write a root over the heads of every chain now, and return it."""
+        with self._write() as conn:
+            root = self._audit.write_root(conn, datetime.now(UTC))
+        if root is None:  # pragma: no cover - written unconditionally
+            raise StoreError("no root was written", code="store.error")
+        return root
+
+    def _root_when_due(self) -> None:
+        if self.root_interval is None:
+            return
+        now = time.monotonic()
+        if self._next_root is None or now < self._next_root:
+            if self._next_root is None:
+                self._next_root = now + self.root_interval
+            return
+        self._next_root = now + self.root_interval
+        try:
+            with self._write() as conn:
+                every = timedelta(seconds=self.root_interval)
+                self._audit.write_root(conn, datetime.now(UTC), every)
+        except StoreError:
+            pass  # the records are stored; the next interval writes the root
 
     def tail(
         self,
@@ -221,3 +263,30 @@ class SqlAuditLog(SqlBase):
     def events(self, after_id: int = 0, limit: int = 1000) -> list[AuditEvent]:
         with self.engine.connect() as conn:
             return self._audit.events(conn, after_id, limit)
+
+    def audit_chains(self) -> list[int]:
+        with self.engine.connect() as conn:
+            return self._audit.chains(conn)
+
+    def chain_events(self, chain: int, after_id: int = 0, limit: int = 1000) -> list[AuditEvent]:
+        with self.engine.connect() as conn:
+            return self._audit.events(conn, after_id, limit, chain)
+
+    def audit_roots(self, after_id: int = 0, limit: int = 1000) -> list[AuditRoot]:
+        with self.engine.connect() as conn:
+            return self._audit.read_roots(conn, after_id, limit)
+
+    def audit_heads(self) -> dict[int, tuple[int, str]]:
+        with self.engine.connect() as conn:
+            return self._audit.head_rows(conn)
+
+    def verify_chains(self, plan: Sequence[ChainStart], batch: int) -> list[ChainReport]:
+        workers = self.verify_workers or os.cpu_count() or 1
+        if self._dialect == "postgresql" and workers > 1 and len(plan) > 1:
+            h = self._audit.heads
+            with self.engine.connect() as conn:
+                total = conn.scalar(sa.select(sa.func.sum(h.c.records))) or 0
+            if total >= self.parallel_from:
+                url = self.engine.url.render_as_string(hide_password=False)
+                return verify_in_processes(url, self._audit.table.name, plan, workers)
+        return check_chains(self, plan, batch)

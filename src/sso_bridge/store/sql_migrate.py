@@ -17,6 +17,7 @@ from sso_bridge.errors import StoreError
 from sso_bridge.matching.keys import name_key
 from sso_bridge.matching.normalize import NAME_RULES_VERSION, normalize_name
 from sso_bridge.store.sql_audit import SqlAuditTrail
+from sso_bridge.store.sql_audit_upgrade import upgrade_audit
 from sso_bridge.store.sql_schema import SCHEMA_VERSION, accounts, meta_table, metadata
 
 __all__ = ["migrate"]
@@ -46,7 +47,7 @@ def migrate(conn: Connection, insert: Insert, key_id: str, trail: SqlAuditTrail)
             code="store.key_mismatch",
         )
     if version < SCHEMA_VERSION:
-        _upgrade(conn, trail)
+        _upgrade(conn, trail, version)
         _put_meta(conn, insert, "schema_version", str(SCHEMA_VERSION))
     rules = str(NAME_RULES_VERSION)
     if stored.get("name_rules") != rules:
@@ -57,11 +58,12 @@ def migrate(conn: Connection, insert: Insert, key_id: str, trail: SqlAuditTrail)
         _put_meta(conn, insert, "blind_index_key_id", key_id)
 
 
-def _upgrade(conn: Connection, trail: SqlAuditTrail) -> None:
-    """Schema 1 -> 2: the login index; audit columns, its index, its rows chained."""
+def _upgrade(conn: Connection, trail: SqlAuditTrail, version: int) -> None:
+    """Schema 1 -> 2: the login index; audit columns, its index, its rows chained.
+    2 -> 3: several audit chains (:mod:`.sql_audit_upgrade`)."""
     for index in accounts.indexes:
         index.create(conn, checkfirst=True)
-    trail.upgrade(conn)
+    upgrade_audit(conn, trail, version)
 
 
 def _rebuild_name_keys(conn: Connection) -> None:

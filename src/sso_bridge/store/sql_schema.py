@@ -11,14 +11,17 @@ __all__ = [
     "SCHEMA_VERSION",
     "accounts",
     "audit",
+    "audit_heads",
+    "audit_roots",
     "links",
     "meta_table",
     "metadata",
     "organizations",
 ]
 
-SCHEMA_VERSION = 2
-"""1: accounts, links, audit. 2: audit records chained (user_agent, chain_hash), login index."""
+SCHEMA_VERSION = 3
+"""1: accounts, links, audit. 2: audit records chained (user_agent, chain_hash), login index.
+3: several audit chains (``chain``, 64-bit ids), their heads and the roots over them."""
 
 metadata = sa.MetaData()
 
@@ -81,10 +84,13 @@ links = sa.Table(
     sa.Index("ix_links_subject", "issuer", "subject"),
 )
 
+# 64-bit on PostgreSQL; on SQLite an INTEGER primary key is the 64-bit rowid already
+_RECORD_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 audit = sa.Table(
     "audit",
     metadata,
-    sa.Column("event_id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("event_id", _RECORD_ID, sa.Identity(), primary_key=True),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("action", sa.String(32), nullable=False),
     sa.Column("actor", sa.Text, nullable=False),
@@ -98,5 +104,29 @@ audit = sa.Table(
     sa.Column("user_agent", sa.Text),
     # hex SHA-256 over the previous record's chain_hash and this record (sso_bridge.audit)
     sa.Column("chain_hash", sa.String(64)),
+    # the chain the record belongs to (sso_bridge.store.sql_audit); 0 on SQLite
+    sa.Column("chain", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_audit_account", "account_id", "event_id"),
+    sa.Index("ix_audit_chain", "chain", "event_id"),
+)
+
+audit_heads = sa.Table(
+    "audit_heads",
+    metadata,
+    # PostgreSQL only: one row per chain, locked by each append to that chain
+    sa.Column("chain", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("records", sa.BigInteger, nullable=False),
+    sa.Column("head_id", sa.BigInteger),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+audit_roots = sa.Table(
+    "audit_roots",
+    metadata,
+    sa.Column("root_id", _RECORD_ID, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    # JSON [[chain, head record id], ...] (sso_bridge.audit.roots)
+    sa.Column("heads", sa.Text, nullable=False),
+    sa.Column("merkle", sa.String(64), nullable=False),
+    sa.Column("root_hash", sa.String(64), nullable=False),
 )

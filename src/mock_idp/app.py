@@ -31,6 +31,8 @@ from mock_idp.paths import (
     BROWSER_COOKIE,
     CERTIFICATES_ARCHIVE_PATH,
     CERTIFICATES_PATH,
+    END_SESSION_PATH,
+    ESIA_LOGOUT_PATH,
     ORGANISATION_PATH,
     TOKEN_PATHS,
 )
@@ -43,6 +45,7 @@ from mock_idp.routes.guard import (
     Guard,
 )
 from mock_idp.routes.login import LoginHandlers
+from mock_idp.routes.logout import LogoutHandlers
 from mock_idp.routes.oidc import OidcHandlers
 from mock_idp.routes.pages import TEXTS, BrowserBinding, unexpected
 from mock_idp.routes.person import PersonHandlers
@@ -55,6 +58,8 @@ __all__ = [
     "BROWSER_COOKIE",
     "CERTIFICATES_ARCHIVE_PATH",
     "CERTIFICATES_PATH",
+    "END_SESSION_PATH",
+    "ESIA_LOGOUT_PATH",
     "MAX_ADMIN_BODY_BYTES",
     "MAX_FAULTS",
     "MAX_FAULT_RESPONSES",
@@ -87,6 +92,7 @@ def create_app(idp: MockIdP) -> Starlette:
     person = PersonHandlers(idp)
     saml = SamlHandlers(idp, browsers)
     admin = AdminHandlers(idp)
+    logout = LogoutHandlers(idp, browsers)
     routes = [
         Route("/.well-known/openid-configuration", oidc.discovery),
         Route("/jwks", oidc.jwks),
@@ -103,7 +109,8 @@ def create_app(idp: MockIdP) -> Starlette:
         Route("/rs/prns/{oid}/{collection:str}", person.collection),
         Route("/rs/prns/{oid}/{collection:str}/{item}", person.element),
         Route(ORGANISATION_PATH, person.organisation),
-        Route("/idp/ext/Logout", oidc.logout),
+        Route(ESIA_LOGOUT_PATH, logout.esia_logout),
+        Route(END_SESSION_PATH, logout.end_session, methods=["GET", "POST"]),
         Route(ENTITY_ID_PATH, saml.metadata),
         *(Route(path, saml.sso, methods=["GET", "POST"]) for path in SSO_PATHS.values()),
         *(Route(path, saml.slo, methods=["GET", "POST"]) for path in SLO_PATHS.values()),

@@ -9,12 +9,22 @@ OAuth 2.0 practice for the others:
 * ``token_kid``: the ID and access tokens carry a ``kid`` header. Off for ESIA clients
   (ESIA's tokens name no key: the relying party checks them against the published
   certificates), on for the others.
+
+For logout (OIDC RP-Initiated Logout 1.0 and Back-Channel Logout 1.0):
+
+* ``post_logout_redirect_uris``: where the end-session endpoint may send the browser
+  afterwards, compared character for character; none by default.
+* ``backchannel_logout_uri``: an absolute http(s) URL without a fragment; when set, the IdP
+  POSTs a logout token there whenever an IdP session the client logged in through ends.
+* ``backchannel_logout_session_required``: the client needs ``sid`` in logout tokens (the
+  mock always sends it, and ``sid`` in ID tokens too); off by default.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import attrs
 from cryptography import x509
@@ -55,12 +65,17 @@ class Client:
     require_trusted: bool = False
     require_pkce: bool = attrs.field(default=attrs.Factory(_not_esia, takes_self=True))
     token_kid: bool = attrs.field(default=attrs.Factory(_not_esia, takes_self=True))
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.auth_method not in AUTH_METHODS:
             raise ValueError(f"auth_method must be one of {', '.join(AUTH_METHODS)}")
         if self.id_token_alg not in ID_TOKEN_ALGS:
             raise ValueError(f"id_token_alg must be one of {', '.join(ID_TOKEN_ALGS)}")
+        if self.backchannel_logout_uri is not None:
+            _check_logout_uri(self.backchannel_logout_uri)
         if self.auth_method == "esia_gost":
             self.gost_certificate()  # refuse a client whose certificate cannot be used
         if self.auth_method == "esia_cms" and self.certificate_pem:
@@ -90,5 +105,17 @@ def client_from_dict(data: Mapping[str, Any]) -> Client:
         jwks=data.get("jwks"),
         id_token_alg=str(data.get("id_token_alg", "RS256")),
         require_trusted=bool(data.get("require_trusted", False)),
+        post_logout_redirect_uris=tuple(data.get("post_logout_redirect_uris") or ()),
+        backchannel_logout_uri=data.get("backchannel_logout_uri") or None,
+        backchannel_logout_session_required=bool(
+            data.get("backchannel_logout_session_required", False)
+        ),
         **switches,
     )
+
+
+def _check_logout_uri(uri: str) -> None:
+    """A back-channel logout URI: absolute http(s), no fragment (Back-Channel Logout §2.2)."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment or "#" in uri:
+        raise ValueError("backchannel_logout_uri must be an absolute http(s) URL without fragment")

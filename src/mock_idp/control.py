@@ -13,21 +13,24 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mock_idp.archive import certificates_archive
+from mock_idp.backchannel import BackchannelNotifier
 from mock_idp.keys import KeyRing, certificate_pem
-from mock_idp.paths import ADMIN_HEADER, AUTHORIZE_PATHS, TOKEN_PATHS
+from mock_idp.paths import ADMIN_HEADER, AUTHORIZE_PATHS, END_SESSION_PATH, TOKEN_PATHS
 from mock_idp.provider import Client, Provider, client_from_dict
 from mock_idp.saml import SamlFault, SamlIdP, SamlSigningKey
-from mock_idp.sso import IdpSessions
+from mock_idp.session_control import SessionControl
+from mock_idp.sso import IdpSessions, session_acr
 from mock_idp.tokens import TokenFault
-from mock_idp.users import Directory, load_config, person_from_dict
+from mock_idp.users import Directory, Level, load_config, person_from_dict
 from sso_bridge.esia import gost
 from sso_bridge.esia.signer import InProcessGostSigner
 
 __all__ = ["MockIdP", "add_service_provider", "write_saml_key"]
 
 
-class MockIdP:
-    """A running mock IdP's state and the Python API that tests drive it with."""
+class MockIdP(SessionControl):
+    """A running mock IdP's state and the Python API that tests drive it with; its
+    sessions, logout and back-channel notices are :class:`SessionControl`'s."""
 
     def __init__(
         self,
@@ -45,6 +48,8 @@ class MockIdP:
         self.saml_faults: list[set[SamlFault]] = []
         self.sessions = IdpSessions()
         """The IdP's own sessions (single sign-on): see :mod:`mock_idp.sso`."""
+        self.backchannel = BackchannelNotifier()
+        """Delivers back-channel logout tokens and records each delivery."""
         # Keeps a temporary directory of config-given SAML keys alive as long as the IdP.
         self._key_dir: tempfile.TemporaryDirectory[str] | None = None
         self._initial_people = list(provider.people)
@@ -167,10 +172,6 @@ class MockIdP:
     def take_saml_faults(self) -> set[SamlFault]:
         return self.saml_faults.pop(0) if self.saml_faults else set()
 
-    def authorization_code(self, client_id: str, oid: int, **options: Any) -> str:
-        """A code for ``oid`` as if the person had just logged in (see ``Provider.grant_for``)."""
-        return self.provider.grant_for(client_id, oid, **options).code
-
     def rotate_keys(self, alg: str = "RS256") -> str:
         return self.provider.keys.rotate(alg).kid
 
@@ -186,13 +187,16 @@ class MockIdP:
         return self.provider.outbox[-1].code
 
     def reset(self) -> None:
-        """Back to the configured people and clients; no faults, no IdP sessions, empty outbox."""
+        """Back to the configured people and clients; no faults, no IdP sessions (ended
+        without notices), no deliveries recorded, empty outbox."""
         self.provider.people = Directory(self._initial_people)
         self.provider.clients = dict(self._initial_clients)
         self.provider.faults.clear()
         self.saml_faults.clear()
         self.saml.reset()
         self.sessions.clear()
+        self.backchannel.clear()
+        self.provider.issued_id_tokens.clear()
         self.provider.outbox.clear()
 
     # -- pages ------------------------------------------------------------------------------
@@ -205,7 +209,10 @@ class MockIdP:
             "token_endpoint": base + TOKEN_PATHS[1],
             "userinfo_endpoint": base + "/userinfo",
             "jwks_uri": base + "/jwks",
-            "end_session_endpoint": base + "/idp/ext/Logout",
+            "end_session_endpoint": base + END_SESSION_PATH,
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
+            "frontchannel_logout_supported": False,
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["public"],
@@ -241,7 +248,11 @@ class MockIdP:
                 "at_hash",
                 "acr",
                 "amr",
+                "auth_time",
+                "sid",
             ],
+            "acr_values_supported": [session_acr(level.value) for level in Level],
+            "prompt_values_supported": ["none", "login"],
             "authorization_response_iss_parameter_supported": True,
         }
 

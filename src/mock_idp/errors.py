@@ -25,7 +25,9 @@ document of the REST API) carries none: its description is then the plain messag
 * ``ESIA-007053``: ``esia.certificate_hash_wrong``, ``esia.secret_malformed``,
   ``esia.secret_bad_signature``;
 * ``ESIA-007055``: ``esia.not_confirmed``; ``ESIA-008010``: ``esia.invalid_client``;
-* no number: ``esia.invalid_token``, ``esia.not_found``.
+* no number: ``esia.invalid_token``, ``esia.not_found``, ``esia.login_required``
+  (OIDC ``prompt=none`` without a session that may answer), ``esia.bad_id_token_hint``
+  and ``esia.bad_post_logout_redirect_uri`` (OIDC RP-Initiated Logout).
 """
 
 from __future__ import annotations
@@ -93,6 +95,10 @@ ESIA_ERRORS: Final[Mapping[str, EsiaErrorKind]] = {
     "esia.invalid_scope": EsiaErrorKind("invalid_scope", ESIA_BAD_SCOPE, 400),
     "esia.scope_missing": EsiaErrorKind("invalid_scope", ESIA_NO_SCOPE, 400),
     "esia.request_replayed": EsiaErrorKind("invalid_request", ESIA_BAD_REQUEST, 400),
+    "esia.login_required": EsiaErrorKind("login_required", None, 400),
+    # RP-initiated logout
+    "esia.bad_id_token_hint": EsiaErrorKind("invalid_request", None, 400),
+    "esia.bad_post_logout_redirect_uri": EsiaErrorKind("invalid_request", None, 400),
     # login pages
     "esia.login_over": EsiaErrorKind("access_denied", ESIA_DECLINED, 400),
     "esia.login_timed_out": EsiaErrorKind("access_denied", ESIA_DECLINED, 400),
@@ -141,6 +147,21 @@ class EsiaError(esia_errors.EsiaError):
         Code("esia.invalid_scope", 400, "A scope is unknown."),
         Code("esia.scope_missing", 400, "The authorization request names no scope."),
         Code("esia.request_replayed", 400, "The same signed authorization request came twice."),
+        Code(
+            "esia.login_required",
+            400,
+            "The request said prompt=none, but the person must log in at the IdP.",
+        ),
+        Code(
+            "esia.bad_id_token_hint",
+            400,
+            "The logout's id_token_hint is not an ID token this IdP issued to the client.",
+        ),
+        Code(
+            "esia.bad_post_logout_redirect_uri",
+            400,
+            "The post_logout_redirect_uri is not registered for the client, or no client is named.",
+        ),
         Code("esia.login_over", 400, "The login attempt is over; start the login again."),
         Code("esia.login_timed_out", 400, "The login attempt timed out; start the login again."),
         Code("esia.wrong_credentials", 400, "Wrong login or password; the attempt is over."),

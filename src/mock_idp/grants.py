@@ -11,6 +11,7 @@ import attrs
 
 from mock_idp import client_auth, esia_v2
 from mock_idp.clients import Client
+from mock_idp.end_session import IssuedIdTokens
 from mock_idp.keys import KeyRing
 from mock_idp.tokens import TokenFault
 from mock_idp.users import Directory, Person
@@ -94,6 +95,9 @@ class Grant:
     expires_at: datetime
     second_factor: str
     offline: bool = True
+    sid: str | None = None  # the IdP session the login came out of
+    auth_time: datetime | None = None  # when that session's person authenticated
+    acr: str | None = None
 
 
 @attrs.frozen
@@ -133,3 +137,4 @@ class ProviderState:
     _assertions: client_auth.SeenAssertions
     _mismatched_userinfo: set[str]
     _signed_requests: esia_v2.ReplayGuard
+    issued_id_tokens: IssuedIdTokens  # what id_token_hint is checked against

@@ -10,6 +10,8 @@ __all__ = [
     "BROWSER_COOKIE",
     "CERTIFICATES_ARCHIVE_PATH",
     "CERTIFICATES_PATH",
+    "END_SESSION_PATH",
+    "ESIA_LOGOUT_PATH",
     "ORGANISATION_PATH",
     "TOKEN_PATHS",
 ]
@@ -23,6 +25,10 @@ CERTIFICATES_ARCHIVE_PATH = "/aas/oauth2/certificates.zip"
 :mod:`mock_idp.archive`)."""
 ORGANISATION_PATH = "/rs/orgs/{oid}"
 """ESIA's organisation document (scope ``usr_org``; INN and KPP are here, not in roles)."""
+ESIA_LOGOUT_PATH = "/idp/ext/Logout"
+"""ESIA's logout: ``client_id`` and ``redirect_url``; ends the browser's IdP session."""
+END_SESSION_PATH = "/oidc/end_session"
+"""OIDC RP-Initiated Logout 1.0 (``end_session_endpoint`` in discovery)."""
 ADMIN_HEADER = "X-Mock-IdP-Admin"
 """The header that carries the admin token (``Authorization: Bearer`` works as well)."""
 BROWSER_COOKIE = "mock_idp_browser"

@@ -28,6 +28,7 @@ from typing import Any
 
 from mock_idp import client_auth, esia_v2
 from mock_idp.clients import AUTH_METHODS, ESIA_AUTH_METHODS, Client, client_from_dict
+from mock_idp.end_session import IssuedIdTokens
 from mock_idp.errors import ESIA_ERRORS, EsiaError, EsiaErrorKind, RedirectableError, WrongCode
 from mock_idp.grants import (
     CODE_LIFETIME,
@@ -43,6 +44,7 @@ from mock_idp.grants import (
 from mock_idp.keys import KeyRing
 from mock_idp.resources import Resources
 from mock_idp.second_factor import UsedTotpSteps, code_matches, new_sms_code
+from mock_idp.sso import IdpSession
 from mock_idp.token_endpoint import TokenEndpoint
 from mock_idp.tokens import TokenFault
 from mock_idp.users import Directory, Person, SecondFactor
@@ -99,6 +101,7 @@ class Provider(TokenEndpoint, Resources):
         self._assertions = client_auth.SeenAssertions()
         self._mismatched_userinfo: set[str] = set()
         self._signed_requests = esia_v2.ReplayGuard()
+        self.issued_id_tokens = IssuedIdTokens()
 
     # -- authorization ----------------------------------------------------------------------
 
@@ -287,8 +290,11 @@ class Provider(TokenEndpoint, Resources):
         txn.dead = True
         return person
 
-    def grant_after_login(self, txn: Transaction, person: Person) -> Grant:
-        """The authorization code of a finished OIDC login."""
+    def grant_after_login(
+        self, txn: Transaction, person: Person, session: IdpSession | None = None
+    ) -> Grant:
+        """The authorization code of a finished OIDC login (or of one answered at once by
+        the IdP ``session``, whose sid, auth_time and acr the tokens report)."""
         if txn.client is None:
             raise EsiaError("not an OIDC login", code="esia.invalid_request")
         return self.grant_for(
@@ -300,6 +306,9 @@ class Provider(TokenEndpoint, Resources):
             code_challenge=txn.code_challenge,
             second_factor=person.second_factor.value,
             offline=txn.offline,
+            sid=None if session is None else session.sid,
+            auth_time=None if session is None else session.auth_time,
+            acr=None if session is None else session.acr,
         )
 
     def grant_for(
@@ -313,8 +322,12 @@ class Provider(TokenEndpoint, Resources):
         code_challenge: str | None = None,
         second_factor: str = "sms",
         offline: bool = True,
+        sid: str | None = None,
+        auth_time: datetime | None = None,
+        acr: str | None = None,
     ) -> Grant:
-        """An authorization code as if ``oid`` had just logged in (tests skip the page)."""
+        """An authorization code as if ``oid`` had just logged in (tests skip the page);
+        ``sid``, ``auth_time`` and ``acr`` are the IdP session's, if there is one."""
         client = self.clients[client_id]
         grant = Grant(
             code=secrets.token_urlsafe(32),
@@ -327,6 +340,9 @@ class Provider(TokenEndpoint, Resources):
             expires_at=self.clock.now() + CODE_LIFETIME,
             second_factor=second_factor,
             offline=offline,
+            sid=sid,
+            auth_time=auth_time,
+            acr=acr,
         )
         with self._lock:
             self._grants[grant.code] = grant

@@ -20,7 +20,9 @@ from mock_idp.saml.model import (
     SSO_PATHS,
     AuthnRequestInfo,
     Endpoint,
+    LogoutOutcome,
     LogoutResult,
+    SamlLogin,
     ServiceProvider,
 )
 from mock_idp.saml.pages import PostForm, Redirect
@@ -37,11 +39,13 @@ __all__ = [
     "SSO_PATHS",
     "AuthnRequestInfo",
     "Endpoint",
+    "LogoutOutcome",
     "LogoutResult",
     "PostForm",
     "Redirect",
     "SamlFault",
     "SamlIdP",
+    "SamlLogin",
     "SamlRequestError",
     "SamlSigningKey",
     "ServiceProvider",

@@ -17,7 +17,15 @@ from datetime import datetime, timedelta
 
 import attrs
 
-__all__ = ["DEFAULT_LIFETIME", "IdpSession", "IdpSessions"]
+__all__ = [
+    "DEFAULT_LIFETIME",
+    "IdpSession",
+    "IdpSessions",
+    "Reauthentication",
+    "parse_max_age",
+    "reauthentication",
+    "session_acr",
+]
 
 DEFAULT_LIFETIME = timedelta(hours=8)
 """How long an IdP session lasts after its authentication."""
@@ -51,7 +59,7 @@ class IdpSessions:
         """A new session of ``browser`` for the person, authenticated at ``now``; any
         earlier session of the browser ends (a new login replaces it)."""
         session = IdpSession(
-            sid=secrets.token_urlsafe(24),
+            sid=secrets.token_hex(16),  # the shape of ESIA's urn:esia:sid
             browser=browser,
             person_oid=person_oid,
             auth_time=now,
@@ -65,6 +73,27 @@ class IdpSessions:
             self._by_sid[session.sid] = session
             self._by_browser[browser] = session.sid
         return session
+
+    def renew(self, sid: str, now: datetime, *, acr: str | None = None) -> IdpSession | None:
+        """The same person authenticated again in session ``sid``: a new ``auth_time`` and
+        lifetime, the same sid and participants; None when the session is gone."""
+        with self._lock:
+            session = self._by_sid.get(sid)
+            if session is None:
+                return None
+            session.auth_time = now
+            session.expires_at = now + self.lifetime
+            session.acr = acr
+            return session
+
+    def of_person(self, person_oid: int, now: datetime) -> list[IdpSession]:
+        """The person's live sessions."""
+        with self._lock:
+            return [
+                s
+                for s in self._by_sid.values()
+                if s.person_oid == person_oid and s.expires_at > now
+            ]
 
     def current(self, browser: str, now: datetime) -> IdpSession | None:
         """The browser's live session, or None."""
@@ -119,3 +148,53 @@ class IdpSessions:
         with self._lock:
             self._by_sid.clear()
             self._by_browser.clear()
+
+
+def session_acr(level: str) -> str:
+    """The ``acr`` the mock reports for a login of an account at ESIA ``level``
+    (``simplified``, ``standard``, ``confirmed``): every login is password + second factor,
+    so what differs is how far the account was confirmed."""
+    return f"urn:esia:loa:{level}"
+
+
+@attrs.frozen
+class Reauthentication:
+    """What an authorization request asks of the browser's session."""
+
+    fresh: bool  # the person must authenticate again (prompt=login, max_age passed)
+    passive: bool  # no login page may be shown (OIDC prompt=none, SAML IsPassive)
+
+
+def parse_max_age(value: str | None) -> int | None:
+    """OIDC ``max_age``: a whole number of seconds, 0 or more; None when absent.
+
+    Raises ValueError for anything else."""
+    if value is None or value == "":
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > 12:
+        raise ValueError("max_age must be a whole number of seconds")
+    return int(value)
+
+
+def reauthentication(
+    session: IdpSession | None,
+    now: datetime,
+    *,
+    prompt: str = "",
+    max_age: int | None = None,
+    force: bool = False,
+) -> Reauthentication:
+    """Whether ``session`` may answer a request at once.
+
+    ``prompt`` is OIDC's space-separated list (``login``, ``none``; ``consent`` and
+    ``select_account`` change nothing here); ``max_age=0`` always asks for a fresh
+    authentication, otherwise one older than ``max_age`` seconds is not enough; ``force``
+    is SAML's ForceAuthn. Raises ValueError when ``none`` is combined with another value.
+    """
+    asked = set(prompt.split())
+    if "none" in asked and len(asked) > 1:
+        raise ValueError("prompt=none cannot be combined with other values")
+    fresh = force or "login" in asked
+    if session is not None and max_age is not None:
+        fresh = fresh or max_age == 0 or now - session.auth_time > timedelta(seconds=max_age)
+    return Reauthentication(fresh=fresh or session is None, passive="none" in asked)

@@ -120,6 +120,7 @@ class TokenEndpoint(ProviderState):
             client_id=client.client_id,
             now=now,
             lifetime=ACCESS_TOKEN_LIFETIME,
+            sid=grant.sid,
         )
         access = AccessToken(
             sign_access_token(claims, key, kid=client.token_kid),
@@ -150,6 +151,10 @@ class TokenEndpoint(ProviderState):
             response["state"] = form.get("state", "")
         return response
 
+    def signing_key(self, client: Client) -> SigningKey | GostSigningKey:
+        """The active key of the client's algorithm: it signs all of its tokens."""
+        return self._signing_key(client)
+
     def _signing_key(self, client: Client) -> SigningKey | GostSigningKey:
         """The active key of the client's algorithm: it signs both of its tokens."""
         alg = client.id_token_alg
@@ -174,8 +179,14 @@ class TokenEndpoint(ProviderState):
             lifetime=ID_TOKEN_LIFETIME,
             second_factor=grant.second_factor,
             alg=client.id_token_alg,
+            sid=grant.sid,
+            auth_time=grant.auth_time,
+            acr=grant.acr,
         )
-        return sign_token(claims, self._signing_key(client), faults, kid=client.token_kid)
+        token = sign_token(claims, self._signing_key(client), faults, kid=client.token_kid)
+        if not faults:
+            self.issued_id_tokens.add(token, client.client_id, person.oid, grant.sid)
+        return token
 
     def take_faults(self) -> set[TokenFault]:
         """The faults queued for this response (empty when none are)."""

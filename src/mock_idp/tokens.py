@@ -64,8 +64,15 @@ def id_token_claims(
     lifetime: timedelta,
     second_factor: str | None,
     alg: str = "RS256",
+    sid: str | None = None,
+    auth_time: datetime | None = None,
+    acr: str | None = None,
 ) -> dict[str, Any]:
-    """The claims of a correct ID token for ``person``, to be signed with ``alg``."""
+    """The claims of a correct ID token for ``person``, to be signed with ``alg``.
+
+    ``sid`` is the IdP session's (also ``urn:esia:sid``; a random one when None),
+    ``auth_time`` when the person authenticated in it (``iat`` when None), ``acr`` what
+    that authentication achieved (the account's ESIA level when None)."""
     iat = int(now.timestamp())
     claims: dict[str, Any] = {
         "iss": issuer,
@@ -74,11 +81,11 @@ def id_token_claims(
         "azp": client_id,
         "iat": iat,
         "nbf": iat,
-        "auth_time": iat,
+        "auth_time": iat if auth_time is None else int(auth_time.timestamp()),
         "exp": iat + int(lifetime.total_seconds()),
         "amr": ["pwd", second_factor] if second_factor else ["pwd"],
-        "acr": f"urn:esia:loa:{person.level.value}",
-        "urn:esia:sid": secrets.token_hex(16),
+        "acr": acr or f"urn:esia:loa:{person.level.value}",
+        "urn:esia:sid": sid or secrets.token_hex(16),
         "urn:esia:sbj": {
             "urn:esia:sbj:typ": "P",
             "urn:esia:sbj:nam": f"OID.{person.oid}",
@@ -86,6 +93,8 @@ def id_token_claims(
             "urn:esia:sbj:is_tru": person.trusted,
         },
     }
+    if sid is not None:
+        claims["sid"] = sid
     if nonce is not None:
         claims["nonce"] = nonce
     if access_token is not None and alg != gost.GOST_JWT_ALG:
@@ -102,14 +111,16 @@ def access_token_claims(
     client_id: str,
     now: datetime,
     lifetime: timedelta,
+    sid: str | None = None,
 ) -> dict[str, Any]:
-    """The claims of an ESIA access token for the person ``oid``."""
+    """The claims of an ESIA access token for the person ``oid``; ``urn:esia:sid`` is the
+    IdP session ``sid`` (a random one when None)."""
     iat = int(now.timestamp())
     return {
         "iss": issuer,
         "client_id": client_id,
         "urn:esia:sbj_id": oid,
-        "urn:esia:sid": secrets.token_hex(16),
+        "urn:esia:sid": sid or secrets.token_hex(16),
         "scope": " ".join(s if s == "openid" else f"{s}?oid={oid}" for s in scopes),
         "iat": iat,
         "nbf": iat,

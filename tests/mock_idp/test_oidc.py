@@ -63,6 +63,7 @@ def start(http: TestClient, **extra: str) -> tuple[str, dict[str, str]]:
         "code_challenge_method": "S256",
     }
     params.update(extra)
+    http.cookies.clear()  # a new browser: no IdP session to answer from
     page = http.get("/aas/oauth2/v2/ac", params=params)
     assert page.status_code == 200, page.text
     txn = re.search(r'name="txn" value="([^"]+)"', page.text)

@@ -61,6 +61,7 @@ def idp_certificate(http: TestClient) -> str:
 
 
 def saml_login(http: TestClient, idp: MockIdP, request_id: str = "_r1") -> tuple[bytes, str]:
+    http.cookies.clear()  # a new browser: no IdP session to answer from
     page = http.get("/idp/profile/SAML2/Redirect/SSO", params=redirect_request(request_id))
     assert page.status_code == 200, page.text
     txn = re.search(r'name="txn" value="([^"]+)"', page.text)

@@ -1,6 +1,6 @@
 """The login pages: the password, then the second factor (SMS, with resending, or TOTP);
-a finished login goes back to the OIDC client with a code or to the SAML service provider
-with a signed Response."""
+a finished login opens (or renews) the browser's IdP session and goes back to the OIDC
+client with a code or to the SAML service provider with a signed Response."""
 
 from __future__ import annotations
 
@@ -58,7 +58,9 @@ class LoginHandlers:
             person = self.provider.check_second_factor(txn, str(form.get("code", "")))
             if txn.saml_request is not None:
                 return self._saml_login_response(txn, person)
-            grant = self.provider.grant_after_login(txn, person)
+            client_id = txn.client.client_id if txn.client else ""
+            session = self.idp.sign_in(txn.browser, person, client_id)
+            grant = self.provider.grant_after_login(txn, person, session)
         except WrongCode as exc:
             method = txn.person.second_factor if txn.person else SecondFactor.SMS
             message = TEXTS[lang]["wrong_code"].format(left=exc.attempts_left)
@@ -82,7 +84,12 @@ class LoginHandlers:
         return self._code_page(request, txn, lang, SecondFactor.SMS, message)
 
     def _saml_login_response(self, txn: Transaction, person: Person) -> Response:
+        session = self.idp.sign_in(txn.browser, person, txn.saml_request.sp_entity_id)
         form = self.idp.saml.login_response(
-            txn.saml_request, person, faults=self.idp.take_saml_faults()
+            txn.saml_request,
+            person,
+            faults=self.idp.take_saml_faults(),
+            session_index=session.sid,
+            authn_instant=session.auth_time,
         )
         return HTMLResponse(form.html(), headers={"Cache-Control": "no-store"})

@@ -53,6 +53,8 @@ TEXTS = {
         "cooldown": "Повторно отправить код можно чуть позже.",
         "wrong_code": "Неверный код. Осталось попыток: {left}.",
         "error_heading": "Ошибка",
+        "logged_out_heading": "Вы вышли",
+        "logged_out": "Сеанс в тестовом ЕСИА завершён.",
         "mock_notice": "Тестовый поставщик удостоверений. Не вводите настоящие данные.",
     },
     "en": {
@@ -73,6 +75,8 @@ TEXTS = {
         "cooldown": "You can ask for another code a little later.",
         "wrong_code": "Wrong code. Attempts left: {left}.",
         "error_heading": "Error",
+        "logged_out_heading": "Signed out",
+        "logged_out": "Your session at the mock ESIA has ended.",
         "mock_notice": "A mock identity provider for tests. Do not enter real data.",
     },
 }

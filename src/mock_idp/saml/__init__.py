@@ -23,7 +23,9 @@ What the web layer does for each endpoint::
     #      HTMLResponse(form.html())                          # auto-submits to the ACS
     # GET  /idp/profile/SAML2/Redirect/SLO      -> saml.logout("redirect", query, query_string=...)
     # POST /idp/profile/SAML2/POST/SLO          -> saml.logout("post", form)
-    #      result.answer is a Redirect (303 to .url) or a PostForm (.html())
+    #      result.answer is a Redirect (303 to .url) or a PostForm (.html());
+    #      a SAMLResponse there instead           -> saml.logout_response(binding, params, ...)
+    # the IdP's own LogoutRequest                 -> saml.logout_request(sp_entity_id, sid)
 
 Refusals are :class:`SamlRequestError` with a stable ``code``; they belong on an error page,
 never in a response to an address taken from an unverified request.
@@ -43,8 +45,9 @@ service providers, accepted requests), :mod:`~mock_idp.saml.keys` (the signing k
 files), :mod:`~mock_idp.saml.registry` (service providers from metadata or settings),
 :mod:`~mock_idp.saml.requests` (decoding and checking incoming requests),
 :mod:`~mock_idp.saml.assertions` (building, signing and encrypting responses),
-:mod:`~mock_idp.saml.logout`, :mod:`~mock_idp.saml.pages` (the POST form and the redirect),
-:mod:`~mock_idp.saml.faults`, :mod:`~mock_idp.saml.errors`, and :mod:`~mock_idp.saml.idp`
+:mod:`~mock_idp.saml.logout` and :mod:`~mock_idp.saml.slo` (single logout both ways),
+:mod:`~mock_idp.saml.pages` (the POST form and the redirect), :mod:`~mock_idp.saml.faults`,
+:mod:`~mock_idp.saml.errors`, and :mod:`~mock_idp.saml.idp`
 (:class:`SamlIdP`, which holds the state and ties them together).
 """
 
@@ -66,7 +69,9 @@ from mock_idp.saml.model import (
     SSO_PATHS,
     AuthnRequestInfo,
     Endpoint,
+    LogoutOutcome,
     LogoutResult,
+    SamlLogin,
     ServiceProvider,
 )
 from mock_idp.saml.pages import PostForm, Redirect
@@ -83,11 +88,13 @@ __all__ = [
     "SSO_PATHS",
     "AuthnRequestInfo",
     "Endpoint",
+    "LogoutOutcome",
     "LogoutResult",
     "PostForm",
     "Redirect",
     "SamlFault",
     "SamlIdP",
+    "SamlLogin",
     "SamlRequestError",
     "SamlSigningKey",
     "ServiceProvider",

@@ -4,11 +4,10 @@ attributes, and the Response around it (each of a test's faults is one defect he
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from lxml import etree  # type: ignore[import-untyped]
 from saml2 import saml
-from saml2.authn_context import PASSWORDPROTECTEDTRANSPORT
 from saml2.sigver import pre_signature_part
 
 from mock_idp.saml.documents import (
@@ -24,7 +23,7 @@ from mock_idp.saml.documents import (
 from mock_idp.saml.faults import FAULT_TIME_SHIFT, SamlFault
 from mock_idp.saml.keys import SamlSigningKey
 from mock_idp.saml.model import ServiceProvider
-from mock_idp.users import ContactType, Person
+from mock_idp.users import ContactType, Person, SecondFactor
 from sso_bridge.integrations.pysaml2 import RSA_SHA256, SHA256, XmlSecBackend
 from sso_bridge.saml.xml import SAML_NS, format_instant, new_id
 
@@ -55,6 +54,16 @@ def esia_attributes(person: Person) -> dict[str, list[str]]:
     return {name: value for name, value in values.items() if value}
 
 
+_CLASSES = "urn:oasis:names:tc:SAML:2.0:ac:classes:"
+AUTHN_CONTEXT_CLASSES: Final = {
+    SecondFactor.SMS: _CLASSES + "MobileTwoFactorContract",
+    SecondFactor.TOTP: _CLASSES + "TimeSyncToken",
+}
+"""The ``AuthnContextClassRef`` of a login: every login here is a password and then the
+person's second factor (a code by SMS, or from an authenticator app), so a two-factor
+class, as the relying party's second-factor policy reads it."""
+
+
 def issuer(entity_id: str) -> Any:
     """The ``Issuer`` element of every message the IdP ``entity_id`` makes."""
     return saml.Issuer(format=saml.NAMEID_FORMAT_ENTITY, text=entity_id)
@@ -71,8 +80,12 @@ def build_assertion(
     now: datetime,
     lifetime: timedelta,
     faults: frozenset[SamlFault],
+    authn_instant: datetime | None = None,
+    session_index: str | None = None,
 ) -> Any:
-    """The (unsigned) assertion that ``person`` logged in, for ``sp`` at ``acs_url``."""
+    """The (unsigned) assertion that ``person`` logged in, for ``sp`` at ``acs_url``;
+    ``authn_instant`` and ``session_index`` are the IdP session's (now and a new id when
+    None)."""
     not_before, not_on_or_after = now, now + lifetime
     confirmation_until = not_on_or_after
     if SamlFault.EXPIRED in faults:
@@ -115,11 +128,11 @@ def build_assertion(
         ),
         authn_statement=[
             saml.AuthnStatement(
-                authn_instant=format_instant(now),
-                session_index=new_id(),
+                authn_instant=format_instant(authn_instant or now),
+                session_index=session_index or new_id(),
                 authn_context=saml.AuthnContext(
                     authn_context_class_ref=saml.AuthnContextClassRef(
-                        text=PASSWORDPROTECTEDTRANSPORT
+                        text=AUTHN_CONTEXT_CLASSES[person.second_factor]
                     )
                 ),
             )

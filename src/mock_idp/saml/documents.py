@@ -23,6 +23,7 @@ __all__ = [
     "ASSERTION_NODE",
     "ASSERTION_NS",
     "ENTITY_DESCRIPTOR_NODE",
+    "LOGOUT_REQUEST_NODE",
     "LOGOUT_RESPONSE_NODE",
     "METADATA_NS",
     "PROTOCOL_NS",
@@ -42,6 +43,7 @@ METADATA_NS: Final = {"md": MD_NS, "saml2": SAML_NS, "ds": DS_NS}
 ASSERTION_NODE: Final = f"{SAML_NS}:Assertion"
 RESPONSE_NODE: Final = f"{SAMLP_NS}:Response"
 LOGOUT_RESPONSE_NODE: Final = f"{SAMLP_NS}:LogoutResponse"
+LOGOUT_REQUEST_NODE: Final = f"{SAMLP_NS}:LogoutRequest"
 ENTITY_DESCRIPTOR_NODE: Final = f"{MD_NS}:EntityDescriptor"
 
 

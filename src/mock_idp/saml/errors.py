@@ -15,7 +15,10 @@ class SamlRequestError(SamlError):
     the wrong kind or invalid), ``saml.unknown_sp``, ``saml.bad_request_signature`` (missing
     where required, not following the SAML signature profile, or not verifying with the
     service provider's metadata), ``saml.bad_destination``, ``saml.bad_acs``,
-    ``saml.unsupported_binding``, ``saml.no_logout_endpoint``, ``saml.nothing_to_replay``.
+    ``saml.unsupported_binding``, ``saml.no_logout_endpoint``, ``saml.nothing_to_replay``,
+    ``saml.no_saml_session`` (no NameID was issued to the SP in that IdP session),
+    ``saml.bad_logout_response`` (a LogoutResponse that is malformed, unsigned, not
+    verifying, from another SP or not answering a pending LogoutRequest).
 
     When the library refused the message, the message ends with the library's own code in
     parentheses, e.g. ``(saml.bad_canonicalization)``.
@@ -32,6 +35,12 @@ class SamlRequestError(SamlError):
         Code("saml.unsupported_binding", 400, "Responses are sent over HTTP-POST only."),
         Code("saml.no_logout_endpoint", 400, "The SP's metadata has no SingleLogoutService."),
         Code("saml.nothing_to_replay", 409, "No assertion was sent to this SP yet to replay."),
+        Code("saml.no_saml_session", 404, "The SP got no login in that IdP session."),
+        Code(
+            "saml.bad_logout_response",
+            400,
+            "The LogoutResponse is malformed, unsigned or answers no pending LogoutRequest.",
+        ),
     )
     code = "saml.bad_request"
 

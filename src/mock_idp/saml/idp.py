@@ -9,7 +9,7 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Collection, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,7 +22,6 @@ from mock_idp.saml.documents import ENTITY_DESCRIPTOR_NODE, METADATA_NS, documen
 from mock_idp.saml.errors import SamlRequestError
 from mock_idp.saml.faults import SamlFault
 from mock_idp.saml.keys import SamlSigningKey
-from mock_idp.saml.logout import logout_answer, logout_endpoint
 from mock_idp.saml.model import (
     ASSERTION_LIFETIME,
     ENTITY_ID_PATH,
@@ -31,7 +30,8 @@ from mock_idp.saml.model import (
     SLO_PATHS,
     SSO_PATHS,
     AuthnRequestInfo,
-    LogoutResult,
+    LogoutOutcome,
+    SamlLogin,
     ServiceProvider,
     binding_urn,
     pysaml2_settings,
@@ -39,6 +39,7 @@ from mock_idp.saml.model import (
 from mock_idp.saml.pages import PostForm, post_form
 from mock_idp.saml.registry import read_metadata, settings_metadata
 from mock_idp.saml.requests import authn_request_info, check_destination, receive
+from mock_idp.saml.slo import SingleLogout
 from mock_idp.users import Person
 from sso_bridge.clock import Clock, SystemClock
 from sso_bridge.integrations.pysaml2 import XmlSecBackend, create_server, load_config
@@ -47,8 +48,9 @@ from sso_bridge.saml.xml import format_instant, new_id
 __all__ = ["SamlIdP"]
 
 
-class SamlIdP:
-    """The SAML 2.0 side of the mock IdP; thread-safe.
+class SamlIdP(SingleLogout):
+    """The SAML 2.0 side of the mock IdP; thread-safe; single logout is
+    :class:`~mock_idp.saml.slo.SingleLogout`'s.
 
     ``base_url`` is where the web layer serves it. The signing key and certificate live in
     ``state_dir`` (made on first use); without one they are new for each instance. ``clock``
@@ -93,7 +95,9 @@ class SamlIdP:
         self._lock = threading.RLock()
         self._sps: dict[str, ServiceProvider] = {}
         self._last_assertion: dict[str, bytes] = {}
-        self._sessions: dict[tuple[str, str], int] = {}
+        self._sessions: dict[tuple[str, str], SamlLogin] = {}
+        self._pending_logouts: dict[str, tuple[str, datetime]] = {}
+        self._logout_outcomes: list[LogoutOutcome] = []
         self._other_key: SamlSigningKey | None = None
 
     # -- endpoints and metadata ---------------------------------------------------------------
@@ -197,6 +201,8 @@ class SamlIdP:
         with self._lock:
             self._last_assertion.clear()
             self._sessions.clear()
+            self._pending_logouts.clear()
+            self._logout_outcomes.clear()
 
     # -- single sign-on -----------------------------------------------------------------------
 
@@ -234,8 +240,13 @@ class SamlIdP:
         faults: Collection[SamlFault | str] = (),
         sp_entity_id: str | None = None,
         relay_state: str | None = None,
+        session_index: str | None = None,
+        authn_instant: datetime | None = None,
     ) -> PostForm:
         """The signed Response to ``request`` saying ``person`` logged in.
+
+        ``session_index`` and ``authn_instant`` are the IdP session's sid and
+        authentication time (a new index and now when None).
 
         ``request=None`` with ``sp_entity_id`` (and optionally ``relay_state``) makes an
         IdP-initiated response to the SP's default ACS. ``faults`` each add one defect.
@@ -263,6 +274,7 @@ class SamlIdP:
         key = self._other() if SamlFault.OTHER_KEY in chosen else self.signing_key
 
         name_id: str | None = None
+        session_index = session_index or new_id()
         if SamlFault.REPLAYED_ASSERTION in chosen:
             if len(chosen) > 1:
                 raise ValueError("replayed_assertion cannot be combined with other faults")
@@ -284,6 +296,8 @@ class SamlIdP:
                 now=now,
                 lifetime=self.assertion_lifetime,
                 faults=chosen,
+                authn_instant=authn_instant,
+                session_index=session_index,
             )
             unsigned = chosen & {SamlFault.UNSIGNED, SamlFault.UNSIGNED_ASSERTION}
             assertion_xml = self._signer.assertion_bytes(assertion, None if unsigned else key)
@@ -305,7 +319,9 @@ class SamlIdP:
             if not chosen:
                 self._last_assertion[sp.entity_id] = assertion_xml
             if name_id is not None:
-                self._sessions[(sp.entity_id, name_id)] = person.oid
+                self._sessions[(sp.entity_id, name_id)] = SamlLogin(
+                    person.oid, session_index, name_id
+                )
                 while len(self._sessions) > MAX_SESSIONS:
                     del self._sessions[next(iter(self._sessions))]
         return post_form(acs_url, "SAMLResponse", xml, relay_state)
@@ -338,42 +354,6 @@ class SamlIdP:
         )
         xml = self._signer.seal(response, None, sp, self.signing_key)
         return post_form(request.acs_url, "SAMLResponse", xml, request.relay_state)
-
-    # -- single logout ------------------------------------------------------------------------
-
-    def logout(
-        self,
-        binding: str,
-        params: Mapping[str, str],
-        *,
-        query_string: str | None = None,
-    ) -> LogoutResult:
-        """Accept a LogoutRequest at the SLO endpoint of ``binding``; answer Success.
-
-        Checked like an AuthnRequest. The LogoutResponse goes to the SP's SLO endpoint of the
-        same binding if it has one (else its other one): over Redirect signed in the query
-        (``SigAlg``, ``Signature``), over POST with an enveloped signature. The web layer ends
-        its own session for ``result.oid``.
-        """
-        binding = binding_urn(binding)
-        request, sp, _ = receive(
-            binding, params, query_string, "LogoutRequest", self.service_provider
-        )
-        check_destination(request, self.slo_url(binding))
-        endpoint = logout_endpoint(sp, binding)
-        name_id = None if request.name_id is None else (request.name_id.text or "").strip()
-        with self._lock:
-            oid = self._sessions.pop((sp.entity_id, name_id or ""), None)
-        answer = logout_answer(
-            self._signer,
-            idp_entity_id=self.entity_id,
-            in_response_to=request.id,
-            endpoint=endpoint,
-            relay_state=params.get("RelayState"),
-            now=self.clock.now(),
-            key=self.signing_key,
-        )
-        return LogoutResult(answer, sp.entity_id, name_id, oid)
 
     # -- internals ----------------------------------------------------------------------------
 

@@ -27,7 +27,9 @@ __all__ = [
     "SSO_PATHS",
     "AuthnRequestInfo",
     "Endpoint",
+    "LogoutOutcome",
     "LogoutResult",
+    "SamlLogin",
     "ServiceProvider",
     "binding_urn",
     "is_true",
@@ -175,3 +177,27 @@ class LogoutResult:
     sp_entity_id: str
     name_id: str | None
     oid: int | None  # the person this IdP issued the NameID for, if it did
+    sid: str | None = None  # the IdP session it was issued in, if SessionIndex matched
+
+
+@attrs.frozen
+class SamlLogin:
+    """A NameID the IdP issued to a service provider, kept for single logout."""
+
+    oid: int
+    session_index: str  # the IdP session's sid, or a new id for a login outside one
+    name_id: str
+
+
+@attrs.frozen
+class LogoutOutcome:
+    """A service provider's checked answer to an IdP-initiated LogoutRequest."""
+
+    request_id: str
+    sp_entity_id: str
+    status: str  # the top-level StatusCode
+    sub_status: str | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.status == "urn:oasis:names:tc:SAML:2.0:status:Success"

@@ -40,6 +40,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core, each with its ports", ("matching", "audit", "mfa", "sessions")),
     ("rules over the core", ("linking", "importing", "serialize", "keyfile")),
     ("the provider plug-in interface", ("idp",)),
+    ("the optional logout capabilities of providers", ("logout",)),
     ("protocols", ("oidc", "saml")),
     ("ESIA, an OpenID Connect provider with extensions", ("esia", "esia_cms")),
     ("the login state machine", ("broker",)),

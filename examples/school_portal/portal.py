@@ -11,20 +11,31 @@ The diary's own pages are in :mod:`school_portal.views`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 import attrs
 import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
 from starlette.routing import Route
 
 from school_portal import views
 from school_portal.diary import GradeBook
 from school_portal.seed import link_seeded, open_region
-from sso_bridge.broker import Broker, BrokerPolicy, OidcProvider, SamlProvider
+from sso_bridge.broker import (
+    Broker,
+    BrokerPolicy,
+    OidcProvider,
+    SamlProvider,
+    SharedComputerMode,
+)
 from sso_bridge.clock import Clock, SystemClock
 from sso_bridge.errors import ConfigError
 from sso_bridge.mfa import CredentialStore, LocalPasswords, Message, OutboxSender
@@ -69,6 +80,10 @@ class PortalSettings:
     idle_timeout: timedelta = timedelta(minutes=30)
     absolute_lifetime: timedelta = timedelta(hours=8)
     trusted_proxies: tuple[str, ...] = ()
+    shared_computer: bool = False
+    """Shared-computer mode (docs/reauthentication.md): every login asks the state portal
+    for the password again, and sessions last at most ``shared_session_minutes``."""
+    shared_session_minutes: float = 20.0
     clock: Clock | None = None
     echo: Callable[[str], None] | None = None
 
@@ -87,6 +102,21 @@ class PortalSettings:
     @property
     def idp_saml_entity_id(self) -> str:
         return f"{self.idp_url.rstrip('/')}/idp/shibboleth"
+
+    @property
+    def post_logout_redirect_uri(self) -> str:
+        """Where the state portal sends the browser back after logging it out there."""
+        return f"{self.base_url.rstrip('/')}/auth/logout/done/{PROVIDER}"
+
+    @property
+    def backchannel_logout_uri(self) -> str:
+        """Where the state portal posts its logout tokens (OIDC Back-Channel Logout)."""
+        return f"{self.base_url.rstrip('/')}/auth/backchannel-logout/{PROVIDER}"
+
+    @property
+    def slo_url(self) -> str:
+        """The portal's SAML single logout endpoint."""
+        return f"{self.base_url.rstrip('/')}/auth/slo/{PROVIDER}"
 
 
 class EchoSender(OutboxSender):
@@ -125,7 +155,43 @@ def oidc_client_registration(settings: PortalSettings) -> dict[str, Any]:
         "secret": CLIENT_SECRET,
         "auth_method": "client_secret_basic",
         "redirect_uris": [settings.redirect_uri],
+        "post_logout_redirect_uris": [settings.post_logout_redirect_uri],
+        "backchannel_logout_uri": settings.backchannel_logout_uri,
     }
+
+
+def _sp_signing_key(settings: PortalSettings) -> tuple[bytes, bytes]:
+    """The portal's SAML signing key and certificate (PEM), kept beside the database so
+    that its metadata stays the same across starts; made on first use. Demo only: a real
+    portal's key comes from its secret store."""
+    key_path = Path(f"{settings.db_path}.sp-key.pem")
+    certificate_path = Path(f"{settings.db_path}.sp-cert.pem")
+    if not (key_path.exists() and certificate_path.exists()):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "school portal (demo)")])
+        now = datetime.now(UTC)
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=3650))
+            .sign(key, hashes.SHA256())
+        )
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        key_path.parent.mkdir(parents=True, exist_ok=True)
+        key_path.unlink(missing_ok=True)
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key_pem)
+        certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return key_path.read_bytes(), certificate_path.read_bytes()
 
 
 def _saml_config(settings: PortalSettings, http: httpx.Client) -> ServiceProviderConfig:
@@ -135,11 +201,16 @@ def _saml_config(settings: PortalSettings, http: httpx.Client) -> ServiceProvide
             f"the IdP's SAML metadata answered HTTP {metadata.status_code}",
             code="config.invalid",
         )
+    key_pem, certificate_pem = _sp_signing_key(settings)
     return ServiceProviderConfig.from_idp_metadata(
         metadata.text,
         entity_id=settings.sp_entity_id,
         acs_url=settings.acs_url,
         idp_entity_id=settings.idp_saml_entity_id,
+        # single logout: the portal signs its LogoutRequests and answers the IdP's
+        slo_url=settings.slo_url,
+        signing_key_pem=key_pem,
+        signing_certificate_pem=certificate_pem,
     )
 
 
@@ -167,7 +238,12 @@ def _provider(settings: PortalSettings, clock: Clock) -> OidcProvider | SamlProv
         algorithms=("RS256",),
         scopes=SCOPES,
     )
-    return OidcProvider(PROVIDER, RelyingParty(config, http, clock=clock), title="Госуслуги")
+    return OidcProvider(
+        PROVIDER,
+        RelyingParty(config, http, clock=clock),
+        title="Госуслуги",
+        post_logout_redirect_uri=settings.post_logout_redirect_uri,
+    )
 
 
 def _policy(settings: PortalSettings) -> BrokerPolicy:
@@ -177,7 +253,11 @@ def _policy(settings: PortalSettings) -> BrokerPolicy:
         idle_timeout=settings.idle_timeout,
         touch_interval=touch,
     )
-    return BrokerPolicy(sessions=sessions)
+    shared = None
+    if settings.shared_computer:
+        lifetime = timedelta(minutes=settings.shared_session_minutes)
+        shared = SharedComputerMode(session_lifetime=lifetime)
+    return BrokerPolicy(sessions=sessions, shared_computer=shared)
 
 
 def build_portal(settings: PortalSettings) -> Portal:

@@ -115,6 +115,11 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="believe X-Forwarded-For from 127.0.0.1 (to play a session moving to another IP)",
     )
     parser.add_argument(
+        "--shared-computer",
+        action="store_true",
+        help="shared-computer mode: every login asks the state portal for the password again",
+    )
+    parser.add_argument(
         "--synthetic",
         type=int,
         default=0,
@@ -140,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         base_url=base_url,
         protocol=args.protocol,
         idle_timeout=timedelta(minutes=args.idle_minutes),
+        shared_computer=args.shared_computer,
         # only if asked: loopback stands in for a proxy, so X-Forwarded-For plays another IP
         trusted_proxies=("127.0.0.1/32",) if args.trust_loopback_proxy else (),
         echo=say,

@@ -76,6 +76,16 @@ class EphemeralStore(Protocol):
         """Remove the entry; True if there was one (live or not)."""
         ...
 
+    def increment(
+        self, kind: str, key: str, expires_at: datetime, now: datetime
+    ) -> tuple[int, datetime]:
+        """Add one to the counter under the key; the count and when the counter expires.
+
+        Without a live entry the counter starts at one and lives until ``expires_at``;
+        a live one keeps its expiry. The value reads as the count in ASCII digits.
+        """
+        ...
+
     def owned_by(self, kind: str, owner: str, now: datetime) -> list[tuple[str, bytes]]:
         """The live ``(key, value)`` pairs of ``kind`` put with this ``owner``, by key."""
         ...

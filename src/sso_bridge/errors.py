@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import warnings
 from collections.abc import Mapping
+from datetime import timedelta
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -77,6 +78,8 @@ class BridgeError(Exception):
     )
     allowed: ClassVar[frozenset[str]] = frozenset()
     code: str = "bridge.error"
+    retry_after: timedelta | None = None
+    """How long until the refused step may succeed, when a limit says (``Retry-After``)."""
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

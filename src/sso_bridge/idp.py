@@ -18,18 +18,22 @@ are one).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 import attrs
 
-from sso_bridge.model import FederatedIdentity
+from sso_bridge.model import FederatedIdentity, IdpSession
 
 __all__ = [
+    "FRESH",
     "NO_ASKS",
+    "NO_REQUIREMENTS",
     "Answer",
     "Asks",
+    "AuthnRequirements",
     "Extra",
     "IdentityProvider",
     "PostTo",
@@ -37,6 +41,7 @@ __all__ = [
     "Remembered",
     "Started",
     "VerifiedLogin",
+    "accepts_requirements",
 ]
 
 Q = TypeVar("Q")
@@ -119,13 +124,49 @@ NO_ASKS: Asks = Asks()
 
 
 @attrs.frozen
+class AuthnRequirements:
+    """How the broker wants the IdP to authenticate the person this time.
+
+    ``force``: authenticate afresh even if the IdP holds a session (OpenID Connect
+    ``prompt=login``, SAML ``ForceAuthn="true"``). ``max_age``: the longest time, in
+    seconds, since the person last authenticated at the IdP (OpenID Connect ``max_age``;
+    SAML has no such field and forces instead). ``acr_values``: the authentication context
+    classes asked for, any one of them (OpenID Connect ``acr_values``, SAML
+    ``RequestedAuthnContext``). The broker checks the answer itself; a provider only asks.
+    """
+
+    force: bool = False
+    max_age: int | None = attrs.field(default=None)
+    acr_values: tuple[str, ...] = ()
+
+    @max_age.validator
+    def _max_age(self, _: object, value: int | None) -> None:
+        if value is not None and (type(value) is not int or value < 0):
+            raise ValueError(f"max_age must be a non-negative integer, not {value!r}")
+
+    @property
+    def any(self) -> bool:
+        """Whether anything is asked beyond an ordinary login."""
+        return self.force or self.max_age is not None or bool(self.acr_values)
+
+
+NO_REQUIREMENTS: AuthnRequirements = AuthnRequirements()
+"""An ordinary login: the IdP may use the session it holds."""
+
+FRESH: AuthnRequirements = AuthnRequirements(force=True, max_age=0)
+"""A fresh authentication: the person types their credentials at the IdP again."""
+
+
+@attrs.frozen
 class VerifiedLogin:
     """The IdP's answer, verified: who logged in and what the IdP said about how.
 
     ``amr`` and ``acr`` are the OpenID Connect authentication methods and context class
     and ``authn_context`` the SAML ``AuthnContextClassRef``, as the IdP reported them (None:
     not reported); the broker's second-factor policy reads them. ``not_on_or_after`` bounds
-    the session (SAML ``SessionNotOnOrAfter``). ``unsolicited`` marks an answer that no
+    the session (SAML ``SessionNotOnOrAfter``). ``auth_time`` is when the IdP last
+    authenticated the person (OpenID Connect ``auth_time``, SAML ``AuthnInstant``; None: not
+    reported). ``unsolicited`` marks an answer that no
     login of ours asked for (IdP-initiated SAML; it never links). ``extras`` holds the
     answers to the broker's :class:`Asks`, each under its :class:`Extra` key.
     """
@@ -135,8 +176,11 @@ class VerifiedLogin:
     acr: str | None = None
     authn_context: str | None = None
     not_on_or_after: datetime | None = None
+    auth_time: datetime | None = None
     unsolicited: bool = False
     extras: Mapping[Extra[Any, Any], object] = attrs.field(factory=dict)
+    idp_session: IdpSession | None = None
+    """The IdP's own session, for logging out there (None: nothing known of it)."""
 
     def answer(self, key: Extra[Any, A]) -> A | None:
         """The answer under ``key`` (None: not asked, or the provider does not know it)."""
@@ -163,8 +207,11 @@ class IdentityProvider(Protocol):
     @property
     def issuer(self) -> str: ...
 
-    def start(self, *, now: datetime) -> Started:
-        """Begin a login at the IdP (``now`` is the request's time)."""
+    def start(self, *, now: datetime, authn: AuthnRequirements = NO_REQUIREMENTS) -> Started:
+        """Begin a login at the IdP (``now`` is the request's time), asking for the
+        authentication ``authn`` describes. A provider written before ``authn`` existed
+        (a ``start(*, now)``) still serves ordinary logins; the broker refuses to use it
+        where a fresh authentication is required (``config.invalid``)."""
         ...
 
     def step_id(self, answer: Answer) -> str | None:
@@ -184,3 +231,14 @@ class IdentityProvider(Protocol):
         answer) and give the verified login, with the answers to ``asks`` it knows.
         Refusals are :class:`~sso_bridge.errors.BridgeError` subclasses with a stable code."""
         ...
+
+
+def accepts_requirements(provider: object) -> bool:
+    """Whether ``provider.start`` takes the ``authn`` keyword (or any keyword)."""
+    try:
+        parameters = inspect.signature(provider.start).parameters  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        return False
+    return "authn" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )

@@ -261,6 +261,23 @@ class Challenge:
     last_sent_at: datetime | None
 
 
+@attrs.frozen
+class IdpSession:
+    """What a federated login said about the person's session at the IdP, kept on the
+    broker's session so that a logout can end it there too.
+
+    ``provider`` is the broker's name of the provider; ``sid`` the IdP's id of its session
+    (OpenID Connect ``sid``, SAML ``SessionIndex``); ``name_id`` and ``name_id_format``
+    the SAML NameID a LogoutRequest must name; ``id_token`` the ID token, sent back as
+    ``id_token_hint`` (kept out of ``repr``)."""
+
+    provider: str
+    sid: str | None = None
+    name_id: str | None = None
+    name_id_format: str | None = None
+    id_token: str | None = attrs.field(default=None, repr=False)
+
+
 class AuditAction(enum.StrEnum):
     """What an audit record is about; ``code`` says the outcome or the reason."""
 
@@ -279,6 +296,20 @@ class AuditAction(enum.StrEnum):
     UNLOCK = "unlock"
     CREDENTIALS = "credentials"
     """An administrator set a password or the contacts for one-time codes."""
+    LIMIT_REACHED = "limit_reached"
+    """A limit of docs/security.md ("Limits") refused a step; ``code`` names the limit."""
+    RECOVERY_CODES_GENERATED = "recovery_codes_generated"
+    """A new set of recovery codes replaced any earlier one (by the person or an administrator)."""
+    RECOVERY_CODE_USED = "recovery_code_used"
+    """A recovery code passed as the second factor; ``detail`` says how many are left."""
+    LOGOUT_AT_IDP = "logout_at_idp"
+    """A logout sent on to the IdP, or the IdP's answer to it (``code`` when refused)."""
+    LOGOUT_EVERYWHERE = "logout_everywhere"
+    """A person ended every session of every account linked to them."""
+    LOGOUT_FROM_IDP = "logout_from_idp"
+    """The IdP ended sessions (back-channel logout token, SAML LogoutRequest)."""
+    STEP_UP = "step_up"
+    """A logged-in person authenticated again at the IdP for an action that needs it."""
 
 
 @attrs.frozen

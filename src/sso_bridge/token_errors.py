@@ -18,6 +18,7 @@ __all__ = [
     "IdTokenError",
     "OidcConfigError",
     "OidcError",
+    "OidcLogoutError",
     "TokenError",
 ]
 
@@ -190,3 +191,25 @@ class TokenError(OidcError):
         super().__init__(message, code=code)
         self.error = error
         self.description = description
+
+
+class OidcLogoutError(OidcError):
+    """Logout over OpenID Connect refused: a back-channel logout token, or no way to log out."""
+
+    codes = declare(
+        Code(
+            "oidc.logout_token_invalid",
+            400,
+            "The logout token's issuer, audience or times are wrong, or a claim is missing.",
+        ),
+        Code("oidc.logout_token_event", 400, "The logout token lacks the back-channel event."),
+        Code("oidc.logout_token_nonce", 400, "The logout token carries a nonce; it must not."),
+        Code("oidc.logout_token_no_session", 400, "The logout token names neither sid nor sub."),
+        Code("oidc.logout_token_replayed", 400, "This logout token (its jti) was already used."),
+        Code(
+            "oidc.no_end_session",
+            500,
+            "Logout at the IdP needs its end_session_endpoint and a post-logout address.",
+        ),
+    )
+    code = "oidc.logout_token_invalid"

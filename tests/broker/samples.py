@@ -49,6 +49,9 @@ STATES: dict[st.State, st.MachineState] = {
     st.State.AWAITING_IDP_TO_LINK: st.AwaitingIdpToLink(
         FRAME, "esia", st.IdpRequest("s1", {"state": "s1"}), "a1", "sess1"
     ),
+    st.State.AWAITING_IDP_TO_STEP_UP: st.AwaitingIdpToStepUp(
+        FRAME, "esia", st.IdpRequest("s1", {"state": "s1"}), "sess1", "i", "1000", 0
+    ),
     st.State.READING_LINKS: st.ReadingLinks(FRAME, PERSON, idp_initiated=False),
     st.State.MATCHING: st.Matching(FRAME, PERSON),
     st.State.CHOOSING_ACCOUNT: st.ChoosingAccount(FRAME, PERSON, ("a1", "a2"), (), True),
@@ -62,6 +65,7 @@ STATES: dict[st.State, st.MachineState] = {
     st.State.RESENDING: st.Resending(SECOND),
     st.State.LOGGED_IN: st.SessionIssued("a1"),
     st.State.LINKED: st.LinkMade("a1"),
+    st.State.STEPPED_UP: st.SteppedUp("sess1"),
     st.State.NO_ACCOUNT: st.NoAccount(),
     st.State.REFUSED: st.Refused("broker.no_match"),
 }
@@ -81,6 +85,9 @@ EVENTS: dict[ev.Event, ev.MachineEvent] = {
         "sess1",
     ),
     ev.Event.BEGIN_LOCAL: ev.LocalBegun(BROWSER),
+    ev.Event.BEGIN_STEP_UP: ev.StepUpBegun(
+        BROWSER, "esia", st.IdpRequest("s1", {"state": "s1"}), "u", "sess1", "i", "1000", 0
+    ),
     ev.Event.BEGIN_SWITCH: ev.SwitchBegun(
         BROWSER, "sess1", ("a0", "a1"), False, None, None, "a1", account(), None
     ),

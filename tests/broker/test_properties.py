@@ -52,6 +52,9 @@ def _candidates(chosen: tuple[Any, ...]) -> tuple[Candidate, ...]:
 EVENTS: dict[Any, hs.SearchStrategy[Any]] = {
     ev.Event.BEGIN_FEDERATED: hs.just(ev.FederatedBegun(BROWSER, "esia", request, "u")),
     ev.Event.BEGIN_LINK: hs.just(ev.LinkBegun(BROWSER, "esia", request, "u", "a1", "s")),
+    ev.Event.BEGIN_STEP_UP: hs.just(
+        ev.StepUpBegun(BROWSER, "esia", request, "u", "s", "https://idp.test", "1000", 0)
+    ),
     ev.Event.BEGIN_LOCAL: hs.just(ev.LocalBegun(BROWSER)),
     ev.Event.BEGIN_SWITCH: hs.builds(
         lambda aid, mfa, fed, linked: ev.SwitchBegun(

@@ -81,7 +81,8 @@ def test_the_idp_answer_asks_for_the_links_first() -> None:
 
 def test_a_link_from_settings_links_and_ends() -> None:
     waiting = st.AwaitingIdpToLink(FRAME, "esia", st.IdpRequest("s", {"state": "s"}), "a9", "x")
-    out = run(waiting, ev.IdpAnswered(PERSON))
+    # linking takes a fresh authentication only (tests/broker/test_step_up_rules.py)
+    out = run(waiting, ev.IdpAnswered(attrs.evolve(PERSON, auth_time=FRAME.created_at)))
     assert out.state == st.LinkMade("a9")
     assert out.effects == (fx.LinkFromSettings(PERSON.identity, "a9"),)
 

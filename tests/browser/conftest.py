@@ -102,6 +102,7 @@ def make_site(idp_server: RunningIdP, tmp_path: Path) -> Iterator[Callable[..., 
         PortalSettings,
         build_portal,
         oidc_client_registration,
+        saml_sp_metadata,
     )
     from school_portal.seed import seed_region  # noqa: PLC0415
 
@@ -122,6 +123,8 @@ def make_site(idp_server: RunningIdP, tmp_path: Path) -> Iterator[Callable[..., 
             trusted_proxies=("127.0.0.1/32",),
             **options,
         )
+        if settings.protocol == "saml":
+            idp_server.idp.add_service_provider({"metadata": saml_sp_metadata(settings)})
         portal = build_portal(settings)
         idp_server.idp.add_client(oidc_client_registration(settings))
         server = PortalServer(portal, port)

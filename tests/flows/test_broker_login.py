@@ -314,11 +314,12 @@ def test_saml_answer_for_another_browsers_login_is_refused(world: World) -> None
 
 def test_link_from_settings_then_unlink(world: World) -> None:
     client = world.client()
-    logged = world.local_login("club", "ivanov", client)
+    # her own identity: another person's is refused (tests/flows/test_fresh_auth.py)
+    logged = world.local_login("sch1", "smirnova", client)
     redirect = world.broker.begin_link(logged.token, "esia", client)
     linked = world.broker.finish("esia", world.oidc_callback(redirect, MARIA), client)
     assert isinstance(linked, LinkedFromSettings)
-    assert links_of(world, MARIA) == {"c-ivan": LinkMethod.SETTINGS}
+    assert links_of(world, MARIA) == {"t-maria": LinkMethod.SETTINGS}
     assert [link.subject for link in world.broker.linked_accounts(logged.session)] == [str(MARIA)]
     world.broker.unlink(logged.token, world.idp.issuer, str(MARIA), client)
     assert links_of(world, MARIA) == {}

@@ -28,8 +28,10 @@ from sso_bridge.errors import BridgeError
 from sso_bridge.esia.roles import ORGANISATIONS, Employer, EsiaOrganisation, StaffRolePolicy
 from sso_bridge.idp import (
     NO_ASKS,
+    NO_REQUIREMENTS,
     Answer,
     Asks,
+    AuthnRequirements,
     Extra,
     IdentityProvider,
     PostTo,
@@ -63,7 +65,7 @@ class TicketProvider:
     def issuer(self) -> str:
         return ISSUER
 
-    def start(self, *, now: datetime) -> Started:
+    def start(self, *, now: datetime, authn: AuthnRequirements = NO_REQUIREMENTS) -> Started:
         step, ticket = secrets.token_urlsafe(32), secrets.token_urlsafe(16)
         go = PostTo(SITE, (("ticket", ticket), ("back", step)))
         remembered = {"ticket": ticket, "at": now.isoformat(), "more": [1, None, True]}
@@ -99,6 +101,7 @@ class TicketProvider:
             extras[ORGANISATIONS] = self.workplaces
         return VerifiedLogin(
             identity,
+            auth_time=now,  # the made-up IdP asks for the person's password every time
             amr=tuple(answer.get("amr", "pwd").split()),
             unsolicited=remembered is None and answer.get("unasked") == "yes",
             extras=extras,
@@ -202,6 +205,25 @@ def test_linking_from_settings_goes_through_the_provider(world: World) -> None:
     result = broker.finish("region", answer, client)
     assert isinstance(result, LinkedFromSettings)
     assert (result.link.issuer, result.link.subject) == (ISSUER, "77")
+
+
+class OlderTicketProvider(TicketProvider):
+    """A provider written before ``start`` took ``authn``."""
+
+    def start(self, *, now: datetime) -> Started:  # type: ignore[override]
+        return super().start(now=now)
+
+
+def test_a_provider_without_authn_logs_in_but_never_links(world: World) -> None:
+    """It cannot ask its IdP for a fresh authentication, which linking needs: a clear
+    configuration error, not a link made on whoever the IdP still has a session for."""
+    broker = world.broker_like(providers=(OlderTicketProvider(),))
+    client = world.client()
+    redirect = broker.begin_federated("region", client)
+    assert isinstance(redirect, Redirect)
+    session = world.local_login("sch1", "kuznetsova")
+    with refused("config.invalid"):
+        broker.begin_link(session.token, "region", client)
 
 
 def test_the_old_entry_points_still_work_and_warn(world: World) -> None:

@@ -22,6 +22,7 @@ from helpers.keys import KeyPair, make_key_pair
 from mock_idp.app import MockIdP, create_app
 from sso_bridge.clock import SystemClock
 from sso_bridge.errors import ConfigError, InvalidInput
+from sso_bridge.mfa import SecondFactorPolicy
 from sso_bridge.model import FederatedIdentity
 from sso_bridge.saml import (
     ESIA_ATTRIBUTE_NAMES,
@@ -504,3 +505,18 @@ def test_relay_state_is_limited(http: TestClient) -> None:
     build_authn_request(
         configure(http), request_store=store, clock=SystemClock(), relay_state="x" * 80
     )
+
+
+def test_the_login_reports_the_second_factor_the_idp_asked(http: TestClient, idp: MockIdP) -> None:
+    # every login at the mock is a password and then an SMS code: a two-factor class, which
+    # the broker's second-factor policy counts as done at the IdP, as it does over OIDC
+    flow = Flow(http, idp)
+    result = process_response(
+        flow.login(),
+        flow.config,
+        request_store=flow.requests,
+        replay_cache=flow.replays,
+        clock=flow.clock,
+    )
+    assert result.authn_context == "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract"
+    assert SecondFactorPolicy().idp_reported_mfa(authn_context=result.authn_context)

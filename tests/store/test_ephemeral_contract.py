@@ -429,3 +429,46 @@ def test_open_refuses_other_urls(url: str) -> None:
     with pytest.raises(ConfigError) as exc:
         open_ephemeral_store(url)
     assert exc.value.code == "config.bad_store_url"
+
+
+# -- increment ---------------------------------------------------------------------------
+
+
+def test_increment_counts_within_the_first_expiry(store: EphemeralStore, kind: str) -> None:
+    first = NOW + 10 * SECOND
+    assert store.increment(kind, "c", first, NOW) == (1, first)
+    # a later call's expiry does not extend a live counter
+    assert store.increment(kind, "c", LATER, NOW + SECOND) == (2, first)
+    assert store.increment(kind, "c", LATER, NOW + 2 * SECOND) == (3, first)
+    assert store.get(kind, "c", NOW) == b"3"
+    assert store.increment(kind, "other", first, NOW) == (1, first)
+
+
+def test_an_expired_counter_starts_again_at_one(store: EphemeralStore, kind: str) -> None:
+    first = NOW + 10 * SECOND
+    store.increment(kind, "c", first, NOW)
+    store.increment(kind, "c", first, NOW)
+    assert store.increment(kind, "c", LATER, first) == (1, LATER)
+    assert store.get(kind, "c", first) == b"1"
+
+
+def test_increment_over_an_entry_that_is_no_counter_starts_at_one(
+    store: EphemeralStore, kind: str
+) -> None:
+    store.put(kind, "c", b"not a number", LATER, NOW, owner="o")
+    assert store.increment(kind, "c", LATER, NOW) == (1, LATER)
+    assert store.increment(kind, "c", LATER, NOW) == (2, LATER)
+
+
+def test_a_counter_can_be_deleted(store: EphemeralStore, kind: str) -> None:
+    store.increment(kind, "c", LATER, NOW)
+    assert store.delete(kind, "c")
+    assert store.increment(kind, "c", LATER, NOW) == (1, LATER)
+
+
+def test_eight_threads_increment_one_counter_without_losing_a_count(
+    store: EphemeralStore, kind: str
+) -> None:
+    results = race(8, lambda: store.increment(kind, "c", LATER, NOW)[0])
+    assert sorted(results, key=repr) == list(range(1, 9))
+    assert store.get(kind, "c", NOW) == b"8"

@@ -266,8 +266,11 @@ class World:
         assert to_idp.status_code == 302, to_idp.text
         return self.oidc_login_at(to_idp.headers["location"], oid)
 
-    def oidc_login_at(self, location: str, oid: int = int(SUBJECT)) -> httpx.Response:
-        """The callback's answer after the IdP at ``location`` let ``oid`` in."""
+    def oidc_login_at(
+        self, location: str, oid: int = int(SUBJECT), scopes: tuple[str, ...] = ()
+    ) -> httpx.Response:
+        """The callback's answer after the IdP at ``location`` let ``oid`` in (granting
+        ``scopes`` too: the person's data, which linking compares with the account)."""
         query = dict(parse_qsl(urlsplit(location).query))
         code = self.mock.idp.authorization_code(
             CLIENT_ID,
@@ -275,7 +278,7 @@ class World:
             redirect_uri=query["redirect_uri"],
             nonce=query.get("nonce"),
             code_challenge=query.get("code_challenge"),
-            scopes=tuple(query["scope"].split()),
+            scopes=(*query["scope"].split(), *scopes),
         )
         params = {"code": code, "state": query["state"], "iss": self.mock.idp.issuer}
         return self.browser.get("/auth/callback/esia", params=params)

@@ -197,7 +197,8 @@ def test_link_from_settings(world: World) -> None:
         "/auth/link/esia", data={"csrf_token": field(confirm.text, "csrf_token")}
     )
     assert to_idp.status_code == 303
-    back = world.oidc_login_at(to_idp.headers["location"])
+    # the name and birth date, which must agree with the account's
+    back = world.oidc_login_at(to_idp.headers["location"], scopes=("fullname", "birthdate"))
     assert back.status_code == 302
     assert back.headers["location"] == "/auth/settings?done=linked"
     assert [link.subject for link in world.store.links_for_account(TEACHER.account_id)] == [SUBJECT]

@@ -14,8 +14,9 @@ from sso_bridge.broker.config import (
     Provider,
     SamlProvider,
     SecurityAlert,
+    SharedComputerMode,
 )
-from sso_bridge.broker.errors import BrokerError
+from sso_bridge.broker.errors import BrokerError, StepUpRequired
 from sso_bridge.broker.results import (
     AccountOption,
     ChooseAccount,
@@ -25,6 +26,7 @@ from sso_bridge.broker.results import (
     Redirect,
     SecondFactorForm,
     StepResult,
+    StepUpDone,
 )
 from sso_bridge.broker.states import TRANSITIONS, Event, State
 
@@ -47,6 +49,9 @@ __all__ = [
     "SamlProvider",
     "SecondFactorForm",
     "SecurityAlert",
+    "SharedComputerMode",
     "State",
     "StepResult",
+    "StepUpDone",
+    "StepUpRequired",
 ]

@@ -9,12 +9,15 @@ from collections.abc import Iterable
 from sso_bridge.broker.config import Client
 from sso_bridge.broker.core import ACTOR
 from sso_bridge.broker.errors import BrokerError
-from sso_bridge.broker.login import LoginFlow
+from sso_bridge.broker.logout import LogoutFlow
 from sso_bridge.broker.machine import events as ev
 from sso_bridge.broker.machine.states import Start
+from sso_bridge.broker.recovery import RecoverySettings
 from sso_bridge.broker.results import LoggedIn, Redirect, SecondFactorForm
 from sso_bridge.broker.shell import Call
+from sso_bridge.broker.step_up import StepUpFlow
 from sso_bridge.broker.steps import browser_hash
+from sso_bridge.idp import FRESH
 from sso_bridge.linking import RequestContext
 from sso_bridge.matching.ports import get_organisation, list_organisations
 from sso_bridge.mfa import TotpEnrolment, confirm_enrolment, new_secret, otpauth_uri
@@ -24,7 +27,7 @@ from sso_bridge.sessions import Session
 __all__ = ["Broker"]
 
 
-class Broker(LoginFlow):
+class Broker(StepUpFlow, RecoverySettings, LogoutFlow):
     """Runs logins and the settings of logged-in people over the ports it holds.
 
     Build it once per process with the shared stores; it keeps no per-login state of
@@ -66,12 +69,14 @@ class Broker(LoginFlow):
 
     def begin_link(self, token: str, provider: str, client: Client) -> Redirect:
         """Link the state-portal account to the logged-in account: off to the IdP (any
-        assurance level; the person confirmed on the settings page first)."""
+        assurance level; the person confirmed on the settings page first) for a fresh
+        authentication, which the answer must prove (``auth_time``, ``AuthnInstant``);
+        the identity must then agree with the account (docs/reauthentication.md)."""
         now = self._clock.now()
         with self._audited(client, AuditAction.LINK_REFUSED, now):
             session = self._authenticate(token, client, now)
             chosen = self._provider(provider)
-            request, url, fields = self._idp_request(chosen, now)
+            request, url, fields = self._idp_request(chosen, now, FRESH)
             event = ev.LinkBegun(
                 browser_hash(client.browser_id),
                 chosen.name,
@@ -125,23 +130,6 @@ class Broker(LoginFlow):
             account_id=session.account_id,
             detail="ended from the sessions page",
         )
-
-    def logout(self, token: str | None, client: Client) -> None:
-        """End the session and drop the browser's open login steps (the linking proofs)."""
-        now = self._clock.now()
-        self._steps.drop_browser(browser_hash(client.browser_id))
-        if not token:
-            return
-        session = self.sessions.revoke_token(token, now=now)
-        if session is not None:
-            self._record(
-                AuditAction.SESSION_END,
-                client,
-                now,
-                account_id=session.account_id,
-                subject=session.subject,
-                detail="logout",
-            )
 
     # -- authenticator app -------------------------------------------------------------------
 

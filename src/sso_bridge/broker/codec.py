@@ -16,6 +16,7 @@ import attrs
 from sso_bridge.broker.machine.states import (
     AwaitingIdp,
     AwaitingIdpToLink,
+    AwaitingIdpToStepUp,
     AwaitingLocalLogin,
     AwaitingProof,
     AwaitingSecondFactor,
@@ -33,7 +34,7 @@ from sso_bridge.broker.machine.states import (
 )
 from sso_bridge.esia.roles import EsiaOrganisation
 from sso_bridge.matching.keys import MatchKeys
-from sso_bridge.model import LinkMethod
+from sso_bridge.model import IdpSession, LinkMethod
 
 __all__ = ["decode_state", "encode_state"]
 
@@ -104,6 +105,9 @@ def _person(person: Person) -> dict[str, Any]:
         "idp_mfa": person.idp_mfa,
         "not_on_or_after": _time(person.not_on_or_after),
         "organisations": None if orgs is None else [attrs.asdict(o) for o in orgs],
+        "idp_session": None if person.idp_session is None else attrs.asdict(person.idp_session),
+        "auth_time": _time(person.auth_time),
+        "acr": person.acr,
     }
 
 
@@ -114,7 +118,18 @@ def _person_from(data: Mapping[str, Any]) -> Person:
         idp_mfa=bool(data["idp_mfa"]),
         not_on_or_after=_from_time(data["not_on_or_after"]),
         organisations=None if orgs is None else tuple(EsiaOrganisation(**o) for o in orgs),
+        # steps stored before logout at the IdP existed have no idp_session
+        idp_session=_idp_session_from(data.get("idp_session")),
+        auth_time=_from_time(data.get("auth_time")),
+        acr=data.get("acr"),
     )
+
+
+def _idp_session_from(data: Any) -> IdpSession | None:
+    if data is None:
+        return None
+    fields = ("provider", "sid", "name_id", "name_id_format", "id_token")
+    return IdpSession(**{name: data[name] for name in fields})
 
 
 def _entry(entry: Entry) -> dict[str, Any]:
@@ -158,8 +173,19 @@ def encode_state(state: StoredState) -> bytes:
         "kind": state.kind.value,
         "frame": [frame.browser, _time(frame.created_at), _time(frame.expires_at), frame.kept],
     }
-    if isinstance(state, AwaitingIdp | AwaitingIdpToLink):
+    if isinstance(state, AwaitingIdp | AwaitingIdpToLink | AwaitingIdpToStepUp):
         data.update(provider=state.provider, request=_request(state.request))
+    if isinstance(state, AwaitingIdp) and state.fresh:
+        data.update(fresh=True)
+    if isinstance(state, AwaitingIdpToStepUp):
+        data.update(
+            session_id=state.session_id,
+            issuer=state.issuer,
+            subject=state.subject,
+            max_age=state.max_age,
+            acr_values=list(state.acr_values),
+            return_to=state.return_to,
+        )
     if isinstance(state, AwaitingIdpToLink):
         data.update(account_id=state.account_id, session_id=state.session_id)
     if isinstance(state, ChoosingAccount | AwaitingProof):
@@ -186,7 +212,21 @@ def decode_state(raw: bytes) -> StoredState:
     )
     kind = State(data["kind"])
     if kind is State.AWAITING_IDP:
-        return AwaitingIdp(frame, data["provider"], _request_from(data["request"]))
+        return AwaitingIdp(
+            frame, data["provider"], _request_from(data["request"]), bool(data.get("fresh"))
+        )
+    if kind is State.AWAITING_IDP_TO_STEP_UP:
+        return AwaitingIdpToStepUp(
+            frame,
+            data["provider"],
+            _request_from(data["request"]),
+            data["session_id"],
+            data["issuer"],
+            data["subject"],
+            int(data["max_age"]),
+            tuple(data["acr_values"]),
+            data["return_to"],
+        )
     if kind is State.AWAITING_IDP_TO_LINK:
         return AwaitingIdpToLink(
             frame,

@@ -15,6 +15,7 @@ from sso_bridge.audit import AuditLog
 from sso_bridge.broker.config import AlertHook, BrokerPolicy, Client, Provider, SecurityAlert
 from sso_bridge.broker.errors import BrokerError
 from sso_bridge.broker.machine.policy import Policy
+from sso_bridge.broker.step_up_records import StepUpRecords
 from sso_bridge.broker.steps import StepStore
 from sso_bridge.clock import Clock, SystemClock
 from sso_bridge.ephemeral import EphemeralStore
@@ -22,6 +23,7 @@ from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.linking import Linker, LinkStore
 from sso_bridge.matching import AccountDirectory, Matcher
 from sso_bridge.mfa import CodeChallenges, CredentialStore, LocalPasswords, Sender, TotpVerifier
+from sso_bridge.mfa.limits import Limiter
 from sso_bridge.model import AuditAction, AuditEvent, EsiaOrganisation, LocalAccount
 from sso_bridge.sessions import (
     BrowserIds,
@@ -61,6 +63,10 @@ def machine_policy(policy: BrokerPolicy) -> Policy:
         step_lifetime=policy.step_lifetime,
         second_factor=second_factor,
         staff=employee,
+        skew=policy.skew,
+        shared_lifetime=(
+            None if policy.shared_computer is None else policy.shared_computer.session_lifetime
+        ),
     )
 
 
@@ -113,14 +119,24 @@ class BrokerCore:
         if len(self._providers) != len(providers):
             raise ConfigError("two providers share a name", code="config.invalid")
         self._steps = StepStore(store)
+        self._ephemeral = store
+        self._step_ups = StepUpRecords(store)
         self._linker = Linker(directory, links, audit, self._clock)
         self._matcher = Matcher(directory)
         self.sessions = SessionManager(store, self.policy.sessions, _subkey(secret, "csrf"))
         self._keeper = RequestKeeper(store, _subkey(secret, "kept"))
         self.browser_ids = BrowserIds(_subkey(secret, "browser"))
         self.totp = TotpVerifier(credentials)
-        self._challenges = CodeChallenges(store, sender, _subkey(secret, "codes"), totp=self.totp)
-        self.passwords = LocalPasswords(credentials, hasher=password_hasher)
+        self._challenges = CodeChallenges(
+            store, sender, _subkey(secret, "codes"), totp=self.totp, limits=self.policy.limits
+        )
+        self._limiter = Limiter(store)
+        self.passwords = LocalPasswords(
+            credentials,
+            hasher=password_hasher,
+            store=store,
+            second_factor=self._challenges.budget,
+        )
 
     def _linker_at(self, now: datetime) -> Linker:
         """The linker, with the request's time."""

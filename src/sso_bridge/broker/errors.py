@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
+
 from sso_bridge.errors import BridgeError, Code, declare
 from sso_bridge.mfa.errors import AuthError
 
-__all__ = ["BadCredentials", "BrokerError"]
+__all__ = ["BadCredentials", "BrokerError", "LogoutError", "StepUpRequired", "TooManyStarts"]
 
 
 class BrokerError(BridgeError):
@@ -68,8 +71,42 @@ class BrokerError(BridgeError):
             403,
             "A staff account, but ESIA does not list the person in its organisation.",
         ),
+        Code(
+            "broker.stale_authentication",
+            401,
+            "The IdP answered from an earlier login, or did not say when; log in at the IdP again.",
+        ),
+        Code(
+            "broker.acr_not_met",
+            401,
+            "The IdP did not authenticate the person as strongly as the action needs.",
+        ),
+        Code(
+            "broker.step_up_wrong_person",
+            403,
+            "The IdP authenticated someone else than the person of the session.",
+        ),
+        Code(
+            "broker.step_up_unavailable",
+            403,
+            "The session did not come from an IdP login, so it cannot be stepped up.",
+        ),
     )
     code = "broker.error"
+
+
+class StepUpRequired(BrokerError):
+    """The action needs the person to authenticate again at the IdP first (a step-up,
+    docs/reauthentication.md)."""
+
+    codes = declare(
+        Code(
+            "broker.step_up_required",
+            401,
+            "This action needs a fresh or stronger authentication at the IdP first.",
+        ),
+    )
+    code = "broker.step_up_required"
 
 
 class BadCredentials(AuthError, BrokerError):
@@ -80,3 +117,43 @@ class BadCredentials(AuthError, BrokerError):
 
     def __init__(self) -> None:
         super().__init__("wrong organisation, login or password")
+
+
+class LogoutError(BrokerError):
+    """A logout message that no logout of this broker explains, or a provider that cannot
+    hear it (docs/logout.md)."""
+
+    codes = declare(
+        Code(
+            "broker.logout_unknown",
+            400,
+            "The IdP's logout answer matches no logout of this browser (used or expired).",
+        ),
+        Code(
+            "broker.logout_unsupported",
+            404,
+            "This provider takes no logout messages from its IdP (none is configured).",
+        ),
+    )
+    code = "broker.logout_unknown"
+
+
+class TooManyStarts(BrokerError):
+    """Too many logins started at an IdP from one IP address (docs/security.md, "Limits");
+    ``retry_after`` is the wait until the window ends."""
+
+    codes = declare(
+        Code(
+            "broker.ip_start_limit",
+            429,
+            "Too many logins started at the IdP from this IP address for now; wait.",
+        ),
+    )
+    code = "broker.ip_start_limit"
+
+    def __init__(self, retry_after: timedelta) -> None:
+        seconds = max(1, math.ceil(retry_after.total_seconds()))
+        super().__init__(
+            f"too many logins started from this network address; try again in {seconds} s"
+        )
+        self.retry_after = retry_after

@@ -10,12 +10,13 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from sso_bridge.broker.config import Client, Provider
-from sso_bridge.broker.errors import BrokerError
+from sso_bridge.broker.errors import BrokerError, TooManyStarts
 from sso_bridge.broker.machine import Event, accepts
 from sso_bridge.broker.machine import events as ev
 from sso_bridge.broker.machine.states import (
     AwaitingIdp,
     AwaitingIdpToLink,
+    AwaitingIdpToStepUp,
     IdpRequest,
     Person,
     Start,
@@ -29,11 +30,23 @@ from sso_bridge.broker.results import (
     Redirect,
     SecondFactorForm,
     StepResult,
+    StepUpDone,
 )
 from sso_bridge.broker.shell import Call, MachineShell, Reply
 from sso_bridge.broker.steps import browser_hash
+from sso_bridge.errors import ConfigError
 from sso_bridge.esia.roles import ORGANISATIONS
-from sso_bridge.idp import NO_ASKS, Answer, Asks, PostTo, VerifiedLogin
+from sso_bridge.idp import (
+    FRESH,
+    NO_ASKS,
+    NO_REQUIREMENTS,
+    Answer,
+    Asks,
+    AuthnRequirements,
+    PostTo,
+    VerifiedLogin,
+    accepts_requirements,
+)
 from sso_bridge.matching import identity_keys
 from sso_bridge.model import AuditAction
 
@@ -56,11 +69,27 @@ class LoginFlow(MachineShell):
         now = self._clock.now()
         with self._audited(client, AuditAction.LOGIN_REFUSED, now):
             chosen = self._provider(provider)
-            request, url, fields = self._idp_request(chosen, now)
+            self._count_start(client, now)
+            # shared-computer mode: the next person at this computer never rides on the
+            # previous one's session at the IdP
+            fresh = self.policy.shared_computer_applies(chosen.name)
+            authn = FRESH if fresh else NO_REQUIREMENTS
+            request, url, fields = self._idp_request(chosen, now, authn)
             event = ev.FederatedBegun(
-                browser_hash(client.browser_id), chosen.name, request, url, kept, fields
+                browser_hash(client.browser_id), chosen.name, request, url, kept, fields, fresh
             )
             return self._redirect(self._run(Start(), event, Call(client, now)))
+
+    def _count_start(self, client: Client, now: datetime) -> None:
+        """Count a login started at an IdP from the client's IP; past the limit, refuse."""
+        limit = self.policy.limits.idp_starts_per_ip
+        wait = self._limiter.hit("ip-idp-starts", str(client.ip), limit, now)
+        if wait is not None:
+            error = TooManyStarts(wait)
+            self._record(
+                AuditAction.LIMIT_REACHED, client, now, code=error.code, detail=error.message
+            )
+            raise error
 
     def begin_local(self, client: Client, *, kept: str | None = None) -> LocalLoginForm:
         """The local login form (organisation + login + password)."""
@@ -72,10 +101,21 @@ class LoginFlow(MachineShell):
 
     @staticmethod
     def _idp_request(
-        provider: Provider, now: datetime
+        provider: Provider, now: datetime, authn: AuthnRequirements = NO_REQUIREMENTS
     ) -> tuple[IdpRequest, str, tuple[tuple[str, str], ...]]:
-        """The provider's request: the step's part, the URL, the fields to POST there."""
-        started = provider.start(now=now)
+        """The provider's request: the step's part, the URL, the fields to POST there.
+        A provider whose ``start`` takes no ``authn`` serves ordinary logins only."""
+        if not authn.any:
+            started = provider.start(now=now)
+        elif accepts_requirements(provider):
+            started = provider.start(now=now, authn=authn)
+        else:
+            raise ConfigError(
+                f"the provider {provider.name} cannot ask its IdP for a fresh authentication "
+                "(its start() takes no authn), which linking, step-up and shared-computer "
+                "mode need",
+                code="config.invalid",
+            )
         if not 0 < len(started.step_id) <= 128:
             raise BrokerError(
                 f"{provider.name} gave a step id of {len(started.step_id)} characters, not 1 to 128"
@@ -98,7 +138,7 @@ class LoginFlow(MachineShell):
 
     def finish(
         self, provider: str, answer: Answer, client: Client
-    ) -> StepResult | LinkedFromSettings:
+    ) -> StepResult | LinkedFromSettings | StepUpDone:
         """The IdP's answer, whatever the protocol: an OIDC callback's query parameters, a
         SAML ACS post's form fields. The provider names the step it answers and checks the
         answer against what the step remembered; an answer that names no step is taken
@@ -117,7 +157,9 @@ class LoginFlow(MachineShell):
                 event = ev.UnsolicitedAnswer(browser_hash(client.browser_id), self._person(login))
                 return self._run(Start(), event, call)
             state = self._take_answered(step_id, client, now)
-            if not isinstance(state, AwaitingIdp | AwaitingIdpToLink):  # pragma: no cover
+            if not isinstance(
+                state, AwaitingIdp | AwaitingIdpToLink | AwaitingIdpToStepUp
+            ):  # pragma: no cover
                 raise _wrong_provider()
             if state.provider != chosen.name:
                 raise _wrong_provider()
@@ -127,7 +169,7 @@ class LoginFlow(MachineShell):
 
     def finish_oidc(
         self, provider: str, params: Mapping[str, str], client: Client
-    ) -> StepResult | LinkedFromSettings:
+    ) -> StepResult | LinkedFromSettings | StepUpDone:
         """Deprecated (one release): :meth:`finish` takes every provider's answer."""
         warnings.warn(
             "Broker.finish_oidc is deprecated: call Broker.finish", DeprecationWarning, stacklevel=2
@@ -136,7 +178,7 @@ class LoginFlow(MachineShell):
 
     def finish_saml(
         self, provider: str, form: Mapping[str, str], client: Client
-    ) -> StepResult | LinkedFromSettings:
+    ) -> StepResult | LinkedFromSettings | StepUpDone:
         """Deprecated (one release): :meth:`finish` takes every provider's answer."""
         warnings.warn(
             "Broker.finish_saml is deprecated: call Broker.finish", DeprecationWarning, stacklevel=2
@@ -161,6 +203,9 @@ class LoginFlow(MachineShell):
             mfa,
             login.not_on_or_after,
             login.answer(ORGANISATIONS),
+            login.idp_session,
+            login.auth_time,
+            login.acr if login.acr is not None else login.authn_context,
         )
 
     # -- the person's answers --------------------------------------------------------------

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import Literal
 
 import attrs
 
 from sso_bridge.broker.errors import BrokerError
 from sso_bridge.idp import (
     NO_ASKS,
+    NO_REQUIREMENTS,
     Answer,
     Asks,
+    AuthnRequirements,
     Extra,
     IdentityProvider,
     PostTo,
@@ -27,10 +30,12 @@ from sso_bridge.idp import (
     Started,
     VerifiedLogin,
 )
+from sso_bridge.model import IdpSession
 from sso_bridge.oidc.provider import OidcProvider
 from sso_bridge.saml.config import ServiceProviderConfig
 from sso_bridge.saml.requests import build_authn_request
 from sso_bridge.saml.response import process_response
+from sso_bridge.saml.slo import SamlLogout
 from sso_bridge.saml.stores import ReplayCache, RequestStore
 
 __all__ = [
@@ -60,7 +65,7 @@ class _Stopped:
 
 
 @attrs.frozen
-class SamlProvider:
+class SamlProvider(SamlLogout):
     """A federated IdP reached over SAML 2.0; the stores must be shared by all instances.
 
     :meth:`start` sends an AuthnRequest (HTTP-Redirect binding) with a fresh RelayState,
@@ -75,15 +80,26 @@ class SamlProvider:
     replay_cache: ReplayCache
     title: str = "Госуслуги (SAML)"
     enabled: bool = True
+    idp_slo_post_url: str | None = None
+    """The IdP's HTTP-POST SingleLogoutService (None: logout messages go over Redirect)."""
+    logout_binding: Literal["redirect", "post"] = "redirect"
+    """How a logout started here goes to the IdP (see :class:`~sso_bridge.saml.slo.SamlLogout`)."""
 
     @property
     def issuer(self) -> str:
         return self.config.idp_entity_id
 
-    def start(self, *, now: datetime) -> Started:
+    def start(self, *, now: datetime, authn: AuthnRequirements = NO_REQUIREMENTS) -> Started:
+        """The AuthnRequest; ``authn.force`` or any ``max_age`` (SAML has no such field)
+        sends ``ForceAuthn="true"``, and ``acr_values`` a ``RequestedAuthnContext``."""
         relay = secrets.token_urlsafe(32)
         redirect = build_authn_request(
-            self.config, request_store=self.request_store, clock=_Stopped(now), relay_state=relay
+            self.config,
+            request_store=self.request_store,
+            clock=_Stopped(now),
+            relay_state=relay,
+            force_authn=authn.force or authn.max_age is not None,
+            authn_contexts=authn.acr_values,
         )
         return Started(RedirectTo(redirect.url), relay, {"request_id": redirect.request_id})
 
@@ -115,5 +131,7 @@ class SamlProvider:
             result.identity,
             authn_context=result.authn_context,
             not_on_or_after=result.session_not_on_or_after,
+            auth_time=result.authn_instant,
             unsolicited=remembered is None and result.idp_initiated,
+            idp_session=IdpSession(self.name, sid=result.session_index, name_id=result.name_id),
         )

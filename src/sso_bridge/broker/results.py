@@ -18,6 +18,7 @@ __all__ = [
     "Redirect",
     "SecondFactorForm",
     "StepResult",
+    "StepUpDone",
 ]
 
 
@@ -105,6 +106,14 @@ class LinkedFromSettings:
     """A link was made from the settings page; the session is unchanged."""
 
     link: Link
+
+
+@attrs.frozen
+class StepUpDone:
+    """A step-up passed (:meth:`Broker.begin_step_up`); the session is unchanged. Send the
+    person on to ``return_to`` (None: wherever the host sees fit)."""
+
+    return_to: str | None = None
 
 
 StepResult = Redirect | ChooseAccount | LocalLoginForm | SecondFactorForm | LoggedIn

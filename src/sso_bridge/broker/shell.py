@@ -4,7 +4,8 @@ through the ports, and performs the effects. All of the login's I/O is here."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 import attrs
 
@@ -24,17 +25,23 @@ from sso_bridge.broker.results import (
     Redirect,
     SecondFactorForm,
     StepResult,
+    StepUpDone,
 )
 from sso_bridge.errors import BridgeError
 from sso_bridge.linking import RequestContext
 from sso_bridge.matching.ports import get_organisation
 from sso_bridge.mfa import BadPassword, TotpStepReused, WrongCode
-from sso_bridge.model import AuditAction, LinkMethod, LocalAccount
+from sso_bridge.mfa.errors import LimitReached, TooManyCodes, TooManyLogins
+from sso_bridge.mfa.limits import Limit
+from sso_bridge.mfa.recovery import RecoveryCodes
+from sso_bridge.model import AuditAction, Challenge, LinkMethod, LocalAccount
 from sso_bridge.sessions import SavedRequest
 
 __all__ = ["Call", "MachineShell", "Reply"]
 
-Reply = StepResult | LinkedFromSettings
+_V = TypeVar("_V")
+
+Reply = StepResult | LinkedFromSettings | StepUpDone
 
 
 @attrs.frozen
@@ -88,6 +95,8 @@ class MachineShell(BrokerCore):
             return LinkedFromSettings(made.link)
         if isinstance(effect, fx.IssueSession):
             return self._issue(effect, call)
+        if isinstance(effect, fx.StepUpPassed):
+            return self._step_ups.passed(effect, call.now, self.policy.sessions.absolute_lifetime)
         return self._show(effect, _stored(state), call)
 
     def _show(self, effect: fx.Effect, state: StoredState, call: Call) -> Reply:
@@ -146,6 +155,7 @@ class MachineShell(BrokerCore):
                 not_on_or_after=effect.not_on_or_after,
                 second_factor=effect.second_factor,
                 method=effect.method,
+                idp=effect.idp_session,
             )
             if token is not None:
                 self.sessions.revoke_token(token, now=now)
@@ -191,7 +201,7 @@ class MachineShell(BrokerCore):
             identity = ask.identity
             return ev.Matched(self._matcher.match(identity.identity(), identity.keys))
         if isinstance(ask, fx.AskPassword):
-            return ev.PasswordChecked(self._check_password(ask, now))
+            return ev.PasswordChecked(self._check_password(ask, call))
         if isinstance(ask, fx.AskContacts):
             found = self.credentials.get(ask.account_id)
             if found is None:
@@ -203,21 +213,64 @@ class MachineShell(BrokerCore):
             )
             return ev.ContactsRead(contacts)
         if isinstance(ask, fx.AskOpenChallenge):
-            challenge = self._challenges.start(
-                ask.account_id, ask.channel, ask.destination, now, owner=ask.owner
-            )
-            return ev.ChallengeOpened(challenge)
+            return ev.ChallengeOpened(self._open_challenge(ask, call))
         if isinstance(ask, fx.AskCode):
-            return ev.CodeChecked(self._check_code(ask, now))
-        return ev.CodeResent(self._resend(ask, now))
+            return ev.CodeChecked(self._limited(self._check_code(ask, now), call, ask.account_id))
+        if isinstance(ask, fx.AskRecoveryCode):
+            verdict = self._check_recovery_code(ask, now)
+            return ev.CodeChecked(self._limited(verdict, call, ask.account_id))
+        return ev.CodeResent(self._limited(self._resend(ask, call), call, ask.account_id))
+
+    # -- limits (docs/security.md, "Limits") -----------------------------------------------------
+
+    def _ip_limit(self, name: str, limit: Limit | None, call: Call) -> timedelta | None:
+        """Count one hit from the client's IP; past ``limit``, the wait."""
+        return self._limiter.hit(name, str(call.client.ip), limit, call.now)
+
+    def _limited(self, verdict: _V, call: Call, account_id: str | None) -> _V:
+        """Audit a refusal by a limit (``limit_reached``, with its code); ``verdict`` as is."""
+        error = getattr(verdict, "error", None)
+        if isinstance(error, LimitReached | TooManyLogins):
+            self._record(
+                AuditAction.LIMIT_REACHED,
+                call.client,
+                call.now,
+                account_id=account_id,
+                code=error.code,
+                detail=error.message,
+            )
+        return verdict
+
+    def _open_challenge(
+        self, ask: fx.AskOpenChallenge, call: Call
+    ) -> Challenge | ev.ChallengeNotOpened:
+        limits = self.policy.limits
+        try:
+            wait = self._ip_limit("ip-code-starts", limits.code_starts_per_ip, call)
+            if wait is not None:
+                raise TooManyCodes("from this network address", wait, code="mfa.ip_code_limit")
+            return self._challenges.start(
+                ask.account_id, ask.channel, ask.destination, call.now, owner=ask.owner
+            )
+        except LimitReached as exc:
+            return self._limited(ev.ChallengeNotOpened(exc), call, ask.account_id)
 
     def _check_password(
-        self, ask: fx.AskPassword, now: datetime
+        self, ask: fx.AskPassword, call: Call
     ) -> ev.PasswordPassed | ev.PasswordFailed:
+        now = call.now
+        wait = self._ip_limit("ip-logins", self.policy.limits.logins_per_ip, call)
+        if wait is not None:
+            return self._limited(ev.PasswordFailed(TooManyLogins(wait), None), call, None)
         login = ask.login.strip()
         account = self.directory.find_by_login(ask.org_id.strip(), login) if login else None
         if account is None or (ask.only and account.account_id not in ask.only):
-            self.passwords.check_unknown(ask.password)
+            try:  # answered as a wrong password is, lockout included
+                self.passwords.check_unknown_login(ask.org_id, login, ask.password, now)
+            except BadPassword:
+                pass
+            except BridgeError as exc:
+                return ev.PasswordFailed(exc, None)
             return ev.PasswordFailed(BadCredentials(), None)
         try:
             self.passwords.check(account.account_id, ask.password, now)
@@ -245,8 +298,39 @@ class MachineShell(BrokerCore):
             linked = frozenset(link.account_id for link in links)
         return ev.CodePassed(self.directory.get_account(ask.account_id), linked)
 
-    def _resend(self, ask: fx.AskResend, now: datetime) -> ev.Resent | ev.ResendFailed:
+    def _check_recovery_code(
+        self, ask: fx.AskRecoveryCode, now: datetime
+    ) -> ev.CodePassed | ev.CodeWrong | ev.CodeRefused:
+        """A recovery code in place of the challenge's code. It is tried only while the
+        challenge is open and the account's second factor is not locked; one that does not
+        pass is the challenge's wrong code (the same attempts, budget and refusals)."""
+        as_code = fx.AskCode(ask.challenge_id, ask.account_id, ask.code, ask.recheck)
+        if not self._recovery_open(ask, now):
+            return self._check_code(as_code, now)
+        left = RecoveryCodes(self.credentials).use(ask.account_id, ask.code)
+        if left is None:
+            return self._check_code(as_code, now)
+        linked = None
+        if ask.recheck is not None:
+            links = self.links.links_for_subject(*ask.recheck)
+            linked = frozenset(link.account_id for link in links)
+        return ev.CodePassed(self.directory.get_account(ask.account_id), linked, left)
+
+    def _recovery_open(self, ask: fx.AskRecoveryCode, now: datetime) -> bool:
+        budget = self._challenges.budget
         try:
+            if budget is not None:
+                budget.check(ask.account_id, now)
+        except BridgeError:
+            return False  # locked: the challenge's own check refuses it, as for any code
+        return self._challenges.get(ask.challenge_id, ask.account_id, now) is not None
+
+    def _resend(self, ask: fx.AskResend, call: Call) -> ev.Resent | ev.ResendFailed:
+        now = call.now
+        try:
+            wait = self._ip_limit("ip-code-starts", self.policy.limits.code_starts_per_ip, call)
+            if wait is not None:
+                raise TooManyCodes("from this network address", wait, code="mfa.ip_code_limit")
             return ev.Resent(self._challenges.resend(ask.challenge_id, ask.account_id, now))
         except BridgeError as exc:
             current = self._challenges.get(ask.challenge_id, ask.account_id, now)
@@ -260,6 +344,7 @@ _ASKS = (
     fx.AskContacts,
     fx.AskOpenChallenge,
     fx.AskCode,
+    fx.AskRecoveryCode,
     fx.AskResend,
 )
 

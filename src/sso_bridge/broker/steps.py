@@ -25,6 +25,7 @@ from sso_bridge.broker.errors import BrokerError
 from sso_bridge.broker.machine.states import (
     AwaitingIdp,
     AwaitingIdpToLink,
+    AwaitingIdpToStepUp,
     StepIdentity,
     StoredState,
 )
@@ -58,7 +59,7 @@ class StepStore:
     def save(self, state: StoredState, now: datetime) -> str:
         """Store ``state`` under a new id and give the id. A step sent to the IdP is
         stored under the id its request carries (OIDC ``state``, SAML ``RelayState``)."""
-        if isinstance(state, AwaitingIdp | AwaitingIdpToLink):
+        if isinstance(state, AwaitingIdp | AwaitingIdpToLink | AwaitingIdpToStepUp):
             step_id = state.request.step_id
         else:
             step_id = new_step_id()

@@ -1,4 +1,5 @@
-"""``sso-bridge accounts unlock | set-password | set-contacts``: local logins.
+"""``sso-bridge accounts unlock | set-password | set-contacts | recovery-codes``: local
+logins and their second factor.
 
 The credentials (password hashes, lockout counters, contacts for one-time codes, sealed
 TOTP secrets) live in the ``credentials`` table of the same database. Their TOTP secrets
@@ -19,8 +20,10 @@ from sso_bridge.cli.main import _open, actor_option, store_options
 from sso_bridge.cli.output import echo_json, identifier, json_option, text
 from sso_bridge.errors import AccountNotFound
 from sso_bridge.keyfile import resolve_key
-from sso_bridge.mfa import LocalPasswords
+from sso_bridge.mfa import LocalPasswords, RecoveryCodes, TotpVerifier
+from sso_bridge.mfa.limits import SecondFactorBudget
 from sso_bridge.model import AuditAction, AuditEvent
+from sso_bridge.store import open_ephemeral_store
 from sso_bridge.store.sql_credentials import SqlCredentialStore
 from sso_bridge.store.sql_store import SqlStore
 
@@ -51,15 +54,36 @@ def _done(as_json: bool, account_id: str, what: str) -> None:
 
 @accounts.command("unlock")
 @click.argument("account_id", callback=identifier)
+@click.option(
+    "--ephemeral-url",
+    envvar="SSO_BRIDGE_EPHEMERAL_URL",
+    help="The brokers' short-lived store (redis://... or a database URL): lift the "
+    "second-factor lock kept there too (env SSO_BRIDGE_EPHEMERAL_URL).",
+)
 @actor_option
 @json_option
 @store_options
 def accounts_unlock(
-    account_id: str, actor: str, as_json: bool, db_url: str, key_file: Path | None
+    account_id: str,
+    ephemeral_url: str | None,
+    actor: str,
+    as_json: bool,
+    db_url: str,
+    key_file: Path | None,
 ) -> None:
-    """Unlock a local login locked after too many wrong passwords."""
+    """Unlock a local login locked after too many wrong passwords or second-factor codes."""
     store, credentials = _stores(db_url, key_file, account_id)
-    LocalPasswords(credentials).unlock(account_id)
+    if ephemeral_url:
+        ephemeral = open_ephemeral_store(ephemeral_url)
+        try:
+            budget = SecondFactorBudget(ephemeral)
+            LocalPasswords(credentials, second_factor=budget).unlock(account_id)
+        finally:
+            close = getattr(ephemeral, "close", None)
+            if close is not None:
+                close()
+    else:
+        LocalPasswords(credentials).unlock(account_id)
     store.record(AuditEvent(AuditAction.UNLOCK, datetime.now(UTC), actor, account_id=account_id))
     _done(as_json, account_id, "unlocked")
 
@@ -128,3 +152,35 @@ def accounts_set_contacts(
         )
     )
     _done(as_json, account_id, "contacts set")
+
+
+@accounts.command("recovery-codes")
+@click.argument("account_id", callback=identifier)
+@actor_option
+@json_option
+@store_options
+def accounts_recovery_codes(
+    account_id: str, actor: str, as_json: bool, db_url: str, key_file: Path | None
+) -> None:
+    """Make a new set of recovery codes for an account with an authenticator app.
+
+    The codes are printed once and only their hashes are kept; any earlier set stops
+    working. Hand them to the person in a way only they can read.
+    """
+    store, credentials = _stores(db_url, key_file, account_id)
+    TotpVerifier(credentials).require_enrolled(account_id)
+    codes = RecoveryCodes(credentials).generate(account_id)
+    store.record(
+        AuditEvent(
+            AuditAction.RECOVERY_CODES_GENERATED,
+            datetime.now(UTC),
+            actor,
+            account_id=account_id,
+            detail=f"{len(codes)} new recovery codes; any earlier ones are void",
+        )
+    )
+    if as_json:
+        echo_json({"account_id": account_id, "recovery_codes": list(codes)})
+        return
+    for code in codes:
+        click.echo(code)

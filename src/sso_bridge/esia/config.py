@@ -315,6 +315,7 @@ def esia_provider_config(
         certificates_uri = archive
     settings.setdefault("jwks_uri", certificates_uri or archive)
     settings.setdefault("esia_person_api", base)
+    settings.setdefault("end_session_endpoint", base + ESIA_LOGOUT_PATH)
     return EsiaConfig(
         issuer=issuer if issuer is not None else f"http://{parts.netloc}/",
         authorization_endpoint=base + authorize,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -33,9 +34,11 @@ from sso_bridge.esia.access_token import access_token_subject, validate_esia_acc
 from sso_bridge.esia.config import EsiaConfig
 from sso_bridge.esia.errors import EsiaError
 from sso_bridge.esia.keys import GostKeyring
+from sso_bridge.esia.logout import esia_logout_url
 from sso_bridge.esia.roles import ORGANISATIONS, Employer, EsiaOrganisation
-from sso_bridge.idp import Asks, Extra
-from sso_bridge.model import FederatedIdentity
+from sso_bridge.idp import Asks, Extra, RedirectTo
+from sso_bridge.logout import LogoutStarted
+from sso_bridge.model import FederatedIdentity, IdpSession
 from sso_bridge.oidc.errors import OidcError
 from sso_bridge.oidc.extension import KeySource
 from sso_bridge.oidc.http import HttpClient
@@ -44,6 +47,7 @@ from sso_bridge.oidc.idtoken import IdToken
 from sso_bridge.oidc.keys import JwksCache
 from sso_bridge.oidc.provider import OidcProvider
 from sso_bridge.oidc.rp import LoginResult, RelyingParty, TokenSet
+from sso_bridge.token_errors import OidcLogoutError
 
 __all__ = ["EsiaProvider", "EsiaRelyingParty"]
 
@@ -195,6 +199,16 @@ class EsiaProvider(OidcProvider):
                 "an ESIA provider needs an ESIA relying party", code="oidc.config_invalid"
             )
         return relying_party
+
+    def start_logout(self, idp: IdpSession, *, now: datetime) -> LogoutStarted:
+        """ESIA's own logout (``client_id`` and ``redirect_url``; no ``state`` comes back)."""
+        if not self.post_logout_redirect_uri:
+            raise OidcLogoutError(
+                f"provider {self.name!r} has no post_logout_redirect_uri",
+                code="oidc.no_end_session",
+            )
+        url = esia_logout_url(self.relying_party.config, self.post_logout_redirect_uri)
+        return LogoutStarted(RedirectTo(url), None)
 
     def extras(self, result: LoginResult, asks: Asks) -> Mapping[Extra[Any, Any], object]:
         esia = self.esia

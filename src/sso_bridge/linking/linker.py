@@ -14,7 +14,10 @@ method             when it may link
 =================  ====================================================================
 
 ``local-login`` and ``settings`` refuse a blocked account and one whose SNILS differs from
-the identity's: a SNILS conflict always vetoes (docs/matching.md).
+the identity's: a SNILS conflict always vetoes (docs/matching.md). ``settings`` also
+refuses an identity that does not agree with the account (``link.identity_mismatch``): the
+full name must be the same as record matching normalises it, and the birth date and the
+passport the same wherever both sides have one (docs/reauthentication.md).
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ from sso_bridge.clock import Clock, SystemClock
 from sso_bridge.errors import (
     AccountNotFound,
     BridgeError,
+    Code,
     LinkInputError,
     LinkRefused,
+    declare,
 )
 from sso_bridge.linking.ports import LinkStore
 from sso_bridge.matching import Matcher, MatchKeys, identity_keys
@@ -44,7 +49,43 @@ from sso_bridge.model import (
     Outcome,
 )
 
-__all__ = ["LinkResult", "Linker", "RequestContext", "check_admin_identity"]
+__all__ = [
+    "IdentityMismatch",
+    "LinkResult",
+    "Linker",
+    "RequestContext",
+    "check_admin_identity",
+    "disagreement",
+]
+
+
+class IdentityMismatch(LinkRefused):
+    """The identity brought back to link from settings is not the account's person."""
+
+    codes = declare(
+        Code(
+            "link.identity_mismatch",
+            409,
+            "The identity's name, birth date or passport is not the account's; ask an admin.",
+        ),
+    )
+    code = "link.identity_mismatch"
+
+
+def disagreement(identity: MatchKeys, account: MatchKeys) -> str | None:
+    """Which field of ``identity`` disagrees with ``account`` (None: they agree): the full
+    name (as normalised for matching; a middle name absent on one side is no difference),
+    the birth date or the passport where both sides have one. Names the field, never the
+    values."""
+    if not identity.last or not identity.first or not identity.same_person_name(account):
+        return "full name"
+    if None not in (identity.birth_date, account.birth_date) and (
+        identity.birth_date != account.birth_date
+    ):
+        return "birth date"
+    if None not in (identity.passport, account.passport) and identity.passport != account.passport:
+        return "passport"
+    return None
 
 
 def check_admin_identity(issuer: str, subject: str) -> None:
@@ -234,6 +275,15 @@ class Linker:
                 LinkRefused(
                     "the account's SNILS differs from the identity's", code="link.snils_conflict"
                 ),
+            )
+        differing = disagreement(keys, entry.keys) if method is LinkMethod.SETTINGS else None
+        if differing is not None:
+            self._refuse(
+                identity,
+                account_id,
+                method,
+                ctx,
+                IdentityMismatch(f"the identity's {differing} differs from the account's"),
             )
         return self._create(identity.issuer, identity.subject, account_id, method, ctx)
 

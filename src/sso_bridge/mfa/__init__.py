@@ -6,7 +6,8 @@
 - :class:`TotpVerifier` and :mod:`.enrol`: authenticator apps, each step used once;
 - :class:`SecondFactorPolicy`: who needs a second factor, and whether the IdP did one;
 - :class:`LocalPasswords`: argon2id passwords with lockout;
-- :class:`CredentialStore`: where passwords, TOTP secrets and contacts are kept.
+- :class:`CredentialStore`: where passwords, TOTP secrets and contacts are kept;
+- :class:`RecoveryCodes`: one-time codes that stand in for a lost authenticator app.
 
 Refusals are :class:`MfaError` (``mfa.*``) and :class:`AuthError` (``auth.*``).
 """
@@ -34,6 +35,7 @@ from sso_bridge.mfa.errors import (
 from sso_bridge.mfa.otp import decode_secret, encode_secret, hotp, new_secret, totp, totp_match
 from sso_bridge.mfa.passwords import LocalPasswords, PasswordPolicy, password_hasher
 from sso_bridge.mfa.policy import SecondFactorPolicy
+from sso_bridge.mfa.recovery import RecoveryCodes
 from sso_bridge.mfa.sender import Message, OutboxSender, Sender
 from sso_bridge.mfa.totp import TotpVerifier
 
@@ -52,6 +54,7 @@ __all__ = [
     "MfaError",
     "OutboxSender",
     "PasswordPolicy",
+    "RecoveryCodes",
     "SecondFactorPolicy",
     "Sender",
     "TotpEnrolment",

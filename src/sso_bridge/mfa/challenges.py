@@ -20,7 +20,8 @@ import attrs
 
 from sso_bridge.ephemeral import EphemeralStore
 from sso_bridge.errors import ConfigError
-from sso_bridge.mfa.errors import MfaError, MfaInputError, TotpStepReused, WrongCode
+from sso_bridge.mfa.errors import MfaError, MfaInputError, TooManyCodes, TotpStepReused, WrongCode
+from sso_bridge.mfa.limits import Limiter, LimitPolicy, SecondFactorBudget
 from sso_bridge.mfa.otp import check_digits
 from sso_bridge.mfa.sender import Channel, Message, Sender, code_message
 from sso_bridge.mfa.totp import TotpVerifier
@@ -47,6 +48,16 @@ def mask_destination(channel: str, destination: str) -> str:
             return f"+7 *** ***-**-{digits[-2:]}"
         return f"*** ***-**-{digits[-2:]}" if len(digits) >= 6 else "***"
     return ""
+
+
+def _destination_key(channel: str, destination: str) -> str:
+    """One key per phone number (its digits) or address (case-folded)."""
+    if channel == "sms":
+        digits = "".join(c for c in destination if c in "0123456789")
+        if len(digits) == 11 and digits[0] == "8":
+            digits = "7" + digits[1:]  # 8 900 ... and +7 900 ... ring the same phone
+        return "sms:" + digits
+    return f"{channel}:" + destination.strip().casefold()
 
 
 @attrs.frozen
@@ -108,6 +119,10 @@ class CodeChallenges:
     kill a challenge; resending does not give attempts back. ``max_sends`` counts the
     first message, so the default allows two resends, each ``resend_cooldown`` apart;
     each resent code replaces the previous one and is valid for ``lifetime``.
+
+    With ``limits`` the account-wide limits hold too: wrong codes across all of an
+    account's challenges spend its budget (then its second factor is locked), and codes
+    sent per account and per destination are capped.
     """
 
     def __init__(
@@ -122,6 +137,7 @@ class CodeChallenges:
         max_sends: int = 3,
         digits: int = 6,
         totp: TotpVerifier | None = None,
+        limits: LimitPolicy | None = None,
     ) -> None:
         if len(key) < 16:
             raise ConfigError("the challenge key needs 16 bytes or more", code="config.invalid")
@@ -139,6 +155,9 @@ class CodeChallenges:
         self.max_sends = max_sends
         self.digits = check_digits(digits)
         self._totp = totp
+        self.limits = limits
+        self.budget = None if limits is None else SecondFactorBudget(store, limits)
+        self._limiter = Limiter(store)
 
     # -- the three steps --------------------------------------------------------------------
 
@@ -169,6 +188,8 @@ class CodeChallenges:
                 f"a {channel} challenge needs somewhere to send the code",
                 code="mfa.no_destination",
             )
+        if self.budget is not None:
+            self.budget.check(account_id, now)
         challenge_id = secrets.token_urlsafe(18)
         entry = _Entry(
             challenge_id=challenge_id,
@@ -191,6 +212,8 @@ class CodeChallenges:
     def verify(self, challenge_id: str, account_id: str, code: str, now: datetime) -> Challenge:
         """The challenge, consumed, if ``code`` is right; otherwise one attempt is spent."""
         entry = self._take(challenge_id, account_id, now)
+        if self.budget is not None:
+            self.budget.check(account_id, now)  # locked: the challenge is spent with it
         try:
             failure = self._check(entry, code, now)
         except MfaError:
@@ -201,6 +224,9 @@ class CodeChallenges:
         if failure is None:
             return entry.public()
         attempts = entry.attempts + 1
+        locked = None if self.budget is None else self.budget.failed(account_id, now)
+        if locked is not None:
+            raise locked
         if attempts >= self.max_attempts:
             raise MfaError(
                 f"{attempts} wrong codes: the challenge is void; request a new code",
@@ -247,6 +273,7 @@ class CodeChallenges:
         return hmac.digest(self._key, (challenge_id + code).encode(), hashlib.sha256)
 
     def _send_new_code(self, entry: _Entry, now: datetime) -> _Entry:
+        self._count_sent(entry, now)
         code = str(secrets.randbelow(10**self.digits)).zfill(self.digits)
         renewed = attrs.evolve(
             entry,
@@ -260,6 +287,19 @@ class CodeChallenges:
         text = code_message(code, minutes)
         self._sender.send(Message(channel, entry.destination, text, entry.account_id))
         return renewed
+
+    def _count_sent(self, entry: _Entry, now: datetime) -> None:
+        """Count the code about to be sent against the caps; refuse past one."""
+        limits = self.limits
+        if limits is None:
+            return
+        wait = self._limiter.hit("sent-account", entry.account_id, limits.codes_per_account, now)
+        if wait is not None:
+            raise TooManyCodes("for this account", wait, code="mfa.account_code_limit")
+        where = _destination_key(entry.channel, entry.destination)
+        wait = self._limiter.hit("sent-destination", where, limits.codes_per_destination, now)
+        if wait is not None:
+            raise TooManyCodes("to this destination", wait, code="mfa.destination_code_limit")
 
     def _put(self, entry: _Entry, now: datetime) -> None:
         # kept past expires_at for one more lifetime, so that a late code is told

@@ -1,14 +1,17 @@
-"""Local credentials of an account: password hash, lockout, TOTP secret, contacts.
+"""Local credentials of an account: password hash, lockout, TOTP secret, contacts and
+the hashes of its recovery codes (:mod:`sso_bridge.mfa.recovery`).
 
 :class:`CredentialStore` is the port; :class:`InMemoryCredentialStore` serves one process
 and tests, :class:`sso_bridge.store.sql_credentials.SqlCredentialStore` a database. Every
 update that guards against guessing (the failure counter, the last used TOTP step) is
-atomic in the store, so that it holds across several broker processes.
+atomic in the store, so that it holds across several broker processes; so is spending
+a recovery code.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -96,7 +99,7 @@ class CredentialStore(Protocol):
         ...
 
     def remove_totp(self, account_id: str) -> None:
-        """Forget the TOTP secret and its last used step."""
+        """Forget the TOTP secret, its last used step and the recovery codes."""
         ...
 
     def use_totp_step(self, account_id: str, step: int) -> bool:
@@ -110,6 +113,19 @@ class CredentialStore(Protocol):
         """Replace both contacts (None removes one)."""
         ...
 
+    def set_recovery_codes(self, account_id: str, hashes: Sequence[bytes]) -> None:
+        """Replace the account's recovery code hashes (an empty sequence removes them)."""
+        ...
+
+    def recovery_code_hashes(self, account_id: str) -> tuple[bytes, ...]:
+        """The hashes of the account's unused recovery codes (empty: none)."""
+        ...
+
+    def use_recovery_code(self, account_id: str, stored_hash: bytes) -> int | None:
+        """Remove the stored hash ``stored_hash``; the number of codes left, or None when
+        it was not there. Atomic: of two callers with the same hash, one wins."""
+        ...
+
 
 class InMemoryCredentialStore:
     """A thread-safe :class:`CredentialStore` in this process's memory; times kept in UTC."""
@@ -117,6 +133,7 @@ class InMemoryCredentialStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._records: dict[str, Credentials] = {}
+        self._recovery: dict[str, tuple[bytes, ...]] = {}
 
     def _current(self, account_id: str) -> Credentials:
         return self._records.get(account_id) or Credentials(account_id)
@@ -193,6 +210,7 @@ class InMemoryCredentialStore:
 
     def remove_totp(self, account_id: str) -> None:
         with self._lock:
+            self._recovery.pop(account_id, None)
             if account_id in self._records:
                 self._update(account_id, totp_secret=None, totp_last_step=None)
 
@@ -211,3 +229,23 @@ class InMemoryCredentialStore:
     ) -> None:
         with self._lock:
             self._update(account_id, phone=phone, email=email)
+
+    def set_recovery_codes(self, account_id: str, hashes: Sequence[bytes]) -> None:
+        with self._lock:
+            if hashes:
+                self._recovery[account_id] = tuple(bytes(h) for h in hashes)
+            else:
+                self._recovery.pop(account_id, None)
+
+    def recovery_code_hashes(self, account_id: str) -> tuple[bytes, ...]:
+        with self._lock:
+            return self._recovery.get(account_id, ())
+
+    def use_recovery_code(self, account_id: str, stored_hash: bytes) -> int | None:
+        with self._lock:
+            hashes = self._recovery.get(account_id, ())
+            if stored_hash not in hashes:
+                return None
+            left = tuple(h for h in hashes if h != stored_hash)
+            self._recovery[account_id] = left
+            return len(left)

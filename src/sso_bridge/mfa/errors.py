@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+from datetime import UTC, datetime, timedelta
 
 from sso_bridge.errors import BridgeError, Code, InvalidInput, declare
 
@@ -10,9 +11,13 @@ __all__ = [
     "AccountLocked",
     "AuthError",
     "BadPassword",
+    "LimitReached",
     "MfaError",
     "MfaInputError",
     "OtpError",
+    "SecondFactorLocked",
+    "TooManyCodes",
+    "TooManyLogins",
     "TotpStepReused",
     "WrongCode",
 ]
@@ -50,6 +55,11 @@ class MfaError(BridgeError):
         Code("mfa.resend_too_soon", 429, "Wait a little before asking for another code."),
         Code("mfa.totp_not_enrolled", 404, "The account has no authenticator app enrolled."),
         Code("mfa.bad_label", 400, "A TOTP issuer or account name is empty or has a colon."),
+        Code(
+            "mfa.code_needed",
+            401,
+            "New recovery codes need a code from the authenticator app in this session.",
+        ),
     )
     code = "mfa.error"
 
@@ -152,3 +162,91 @@ class AccountLocked(AuthError):
             advice = f"try again after {locked_until.astimezone(UTC):%H:%M} UTC"
         super().__init__(f"the account is locked after {failures} failed logins; {advice}")
         self.locked_until = locked_until
+
+
+def _wait_text(retry_after: timedelta | None) -> str:
+    if retry_after is None:
+        return "ask the school administrator to unlock it"
+    return f"try again in {_minutes(retry_after)}"
+
+
+def _minutes(wait: timedelta) -> str:
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    return f"{math.ceil(seconds / 60)} min"
+
+
+class LimitReached(MfaError):
+    """A limit of docs/mfa.md ("Limits") refused the step; ``retry_after`` is how long
+    until it may succeed (None: until an administrator acts)."""
+
+    codes = declare(
+        Code(
+            "mfa.second_factor_locked",
+            429,
+            "Too many wrong codes for the account: its second factor is locked for a while.",
+        ),
+        Code(
+            "mfa.account_code_limit",
+            429,
+            "This account was sent as many one-time codes as allowed for now; wait.",
+        ),
+        Code(
+            "mfa.destination_code_limit",
+            429,
+            "This phone or address was sent as many one-time codes as allowed for now; wait.",
+        ),
+        Code(
+            "mfa.ip_code_limit",
+            429,
+            "Too many second-factor codes asked for from this IP address for now; wait.",
+        ),
+    )
+    code = "mfa.second_factor_locked"
+
+    def __init__(self, message: str, retry_after: timedelta | None, *, code: str) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class SecondFactorLocked(LimitReached):
+    """The account's budget of wrong second-factor codes is spent."""
+
+    def __init__(self, retry_after: timedelta | None) -> None:
+        super().__init__(
+            "too many wrong codes for this account: its second factor is locked; "
+            + _wait_text(retry_after),
+            retry_after,
+            code="mfa.second_factor_locked",
+        )
+
+
+class TooManyCodes(LimitReached):
+    """A cap on codes sent (per account, per destination, per IP) is reached."""
+
+    def __init__(self, what: str, retry_after: timedelta, *, code: str) -> None:
+        super().__init__(
+            f"too many one-time codes {what} for now; try again in {_minutes(retry_after)}",
+            retry_after,
+            code=code,
+        )
+
+
+class TooManyLogins(AuthError):
+    """Too many password logins from one IP address in the window."""
+
+    codes = declare(
+        Code(
+            "auth.ip_login_limit",
+            429,
+            "Too many password logins from this IP address for now; wait.",
+        ),
+    )
+    code = "auth.ip_login_limit"
+
+    def __init__(self, retry_after: timedelta) -> None:
+        super().__init__(
+            "too many logins from this network address; try again in " + _minutes(retry_after)
+        )
+        self.retry_after = retry_after

@@ -1,7 +1,15 @@
-"""Local passwords: argon2id hashes, a strength policy, and lockout after failed logins."""
+"""Local passwords: argon2id hashes, a strength policy, and lockout after failed logins.
+
+A login that names no account costs and answers what a wrong password does: the check
+spends the time of one verification with the current parameters, a stored hash cheaper
+than those is topped up to that cost, and with a shared store an unknown login "locks"
+after ``max_failures`` tries like a real one.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import secrets
 import unicodedata
 from datetime import datetime, timedelta
@@ -15,11 +23,24 @@ from argon2.exceptions import (
     VerifyMismatchError,
 )
 
+from sso_bridge.ephemeral import EphemeralStore
 from sso_bridge.errors import ConfigError
 from sso_bridge.mfa.credentials import CredentialStore
 from sso_bridge.mfa.errors import AccountLocked, AuthError, BadPassword
+from sso_bridge.mfa.limits import SecondFactorBudget
 
-__all__ = ["COMMON_PASSWORDS", "LocalPasswords", "PasswordPolicy", "password_hasher"]
+__all__ = [
+    "COMMON_PASSWORDS",
+    "UNKNOWN_LOGIN_KIND",
+    "LocalPasswords",
+    "PasswordPolicy",
+    "password_hasher",
+]
+
+UNKNOWN_LOGIN_KIND = "unknown_login"
+"""The kind of the failure counts and locks of logins that name no account."""
+
+_UNKNOWN_KEPT = timedelta(days=30)  # how long an unknown login's failures are remembered
 
 COMMON_PASSWORDS = frozenset(
     {
@@ -114,7 +135,9 @@ class LocalPasswords:
     """Sets and checks local passwords, locking an account after ``max_failures``.
 
     Without ``lockout`` a locked account stays locked until :meth:`unlock`; with it the
-    lock ends by itself after that time.
+    lock ends by itself after that time. ``store`` (the shared short-lived store) counts
+    the failures of logins that name no account (:meth:`check_unknown_login`), and with
+    ``second_factor`` :meth:`unlock` lifts the account's second-factor lock as well.
     """
 
     def __init__(
@@ -125,6 +148,8 @@ class LocalPasswords:
         max_failures: int = 5,
         lockout: timedelta | None = None,
         hasher: argon2.PasswordHasher | None = None,
+        store: EphemeralStore | None = None,
+        second_factor: SecondFactorBudget | None = None,
     ) -> None:
         if max_failures < 1 or (lockout is not None and lockout <= timedelta(0)):
             raise ConfigError(
@@ -136,11 +161,14 @@ class LocalPasswords:
         self.max_failures = max_failures
         self.lockout = lockout
         self.hasher = hasher or password_hasher()
+        self._store = store
+        self._second_factor = second_factor
         # a hash to verify against when there is none, so both cases take the same time
         try:
             self._decoy = self.hasher.hash(secrets.token_urlsafe(16))
         except HashingError as exc:
             raise ConfigError(f"bad argon2 parameters: {exc}", code="config.invalid") from exc
+        self._cost = _cost(self._decoy)
 
     def set_password(self, account_id: str, password: str, now: datetime) -> None:
         """Check ``password`` against the policy and store its hash."""
@@ -173,9 +201,45 @@ class LocalPasswords:
         """Spend the time of one check, for a login that names no account."""
         self._verify(self._decoy, password)
 
+    def check_unknown_login(self, org_id: str, login: str, password: str, now: datetime) -> None:
+        """Answer a login that names no account as :meth:`check` answers a wrong password.
+
+        Raises ``auth.bad_password`` with the attempts left, or ``auth.locked`` from the
+        ``max_failures``-th try on (without hashing, as for a locked account), counted per
+        organisation and login in the shared store. Without a store, only the time is spent.
+        """
+        if self._store is None:
+            self.check_unknown(password)
+            raise BadPassword(self.max_failures - 1)
+        key = _unknown_key(org_id, login)
+        lock = self._store.get(UNKNOWN_LOGIN_KIND, "lock:" + key, now)
+        if lock is not None:
+            raise AccountLocked(self.max_failures, _locked_until(lock))
+        self.check_unknown(password)
+        failures, _ = self._store.increment(
+            UNKNOWN_LOGIN_KIND, "failures:" + key, now + _UNKNOWN_KEPT, now
+        )
+        if failures < self.max_failures:
+            raise BadPassword(self.max_failures - failures)
+        until = None if self.lockout is None else now + self.lockout
+        value = b"" if until is None else until.isoformat().encode()
+        expires_at = now + _UNKNOWN_KEPT if until is None else until
+        self._store.put(UNKNOWN_LOGIN_KIND, "lock:" + key, value, expires_at, now)
+        self._store.delete(UNKNOWN_LOGIN_KIND, "failures:" + key)
+        raise AccountLocked(failures, until)
+
     def unlock(self, account_id: str) -> None:
-        """Lift the lock and forget earlier failures (an administrator's action)."""
+        """Lift the lock (the second factor's too, when known) and forget earlier
+        failures (an administrator's action)."""
         self.credentials.unlock(account_id)
+        if self._second_factor is not None:
+            self._second_factor.unlock(account_id)
+
+    def _top_up(self) -> None:
+        """Spend one verification at the current parameters: a hash made with cheaper
+        ones must not answer faster than a login that names no account."""
+        with contextlib.suppress(VerifyMismatchError):
+            self.hasher.verify(self._decoy, "")
 
     def _verify(self, stored: str, password: str) -> bool:
         if len(password) > 4 * self.policy.max_length:
@@ -183,9 +247,34 @@ class LocalPasswords:
         try:
             return self.hasher.verify(stored, _normalized(password))
         except VerifyMismatchError:
+            # a right password on a cheaper hash is rehashed at once, at the full cost
+            if stored is not self._decoy and _cost(stored) < self._cost:
+                self._top_up()
             return False
         except (InvalidHashError, VerificationError) as exc:
             raise AuthError(
                 "the stored password hash is not a valid argon2 hash; set the password again",
                 code="auth.bad_hash",
             ) from exc
+
+
+def _cost(stored: str) -> int:
+    """The work of verifying ``stored``: passes over memory (time cost x KiB); 0 when the
+    hash cannot be read (verifying it fails at once)."""
+    try:
+        parameters = argon2.extract_parameters(stored)
+    except InvalidHashError:
+        return 0
+    return parameters.time_cost * parameters.memory_cost
+
+
+def _unknown_key(org_id: str, login: str) -> str:
+    text = org_id.strip() + "\x00" + _normalized(login.strip()).casefold()
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _locked_until(value: bytes) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.decode()) if value else None
+    except ValueError:
+        return None

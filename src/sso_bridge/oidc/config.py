@@ -114,6 +114,8 @@ class ProviderConfig:
     client_key_id: str | None = None
     client_key_alg: str | None = None
     token_algorithms: tuple[TokenAlgorithm, ...] = attrs.field(default=(), converter=tuple)
+    end_session_endpoint: str | None = None
+    """Where the browser goes to log out at the IdP (OpenID Connect RP-Initiated Logout)."""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> ProviderConfig:
         wanted = _config_type(kwargs.get("auth_method")) if cls is ProviderConfig else None
@@ -257,6 +259,9 @@ def config_from_discovery(
             raise OidcError(f"discovery lacks {name}", code="oidc.discovery_invalid")
         endpoints[name] = value
     userinfo = document.get("userinfo_endpoint")
+    end_session = document.get("end_session_endpoint")
+    if isinstance(end_session, str) and end_session and "end_session_endpoint" not in settings:
+        settings["end_session_endpoint"] = end_session
     return ProviderConfig(
         issuer=expected_issuer,
         userinfo_endpoint=userinfo if isinstance(userinfo, str) else None,

@@ -92,11 +92,20 @@ def pkce_challenge(verifier: str) -> str:
     return base64url.encode(hashlib.sha256(data).digest())
 
 
-def authorization_request(config: ProviderConfig, now: datetime) -> AuthorizationRequest:
+def authorization_request(
+    config: ProviderConfig,
+    now: datetime,
+    *,
+    prompt: str | None = None,
+    max_age: int | None = None,
+    acr_values: tuple[str, ...] = (),
+) -> AuthorizationRequest:
     """A fresh authorization request: new ``state``, ``nonce`` and PKCE S256 verifier.
 
     The config's hooks decide the form of ``state`` (``new_state()``), whether the
     ``nonce`` is sent (``sends_nonce``) and what its client authentication adds.
+    ``prompt``, ``max_age`` (seconds) and ``acr_values`` are sent when given (OpenID
+    Connect Core §3.1.2.1); checking what the answer says of them is the caller's part.
     """
     state = config.new_state()
     nonce = secrets.token_urlsafe(32)
@@ -114,6 +123,12 @@ def authorization_request(config: ProviderConfig, now: datetime) -> Authorizatio
     )
     if not config.sends_nonce:
         del params["nonce"]
+    if prompt is not None:
+        params["prompt"] = prompt
+    if max_age is not None:
+        params["max_age"] = str(max_age)
+    if acr_values:
+        params["acr_values"] = " ".join(acr_values)
     authentication = config.client_authentication()
     if authentication is not None:
         params.update(authentication.authorization_params(config, state, now))

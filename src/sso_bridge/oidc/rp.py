@@ -108,6 +108,11 @@ class RelyingParty:
         relying party to the broker (hook: None, the generic one)."""
         return None
 
+    def signing_key(self, kid: str | None, alg: str) -> Any:
+        """The IdP's key for a token it signed (``kid``, ``alg``): the ID token's lookup,
+        for the other tokens it signs (back-channel logout tokens)."""
+        return self._key_for(kid, alg)
+
     def default_keys(self) -> KeySource:
         """The provider's keys when none are given: its JWKS, cached (hook)."""
         return JwksCache(
@@ -118,9 +123,18 @@ class RelyingParty:
             min_refetch_interval=self._refetch_interval,
         )
 
-    def start(self) -> AuthorizationRequest:
-        """A new authorization request; keep ``.pending`` in the browser session."""
-        return authorization_request(self.config, self._clock.now())
+    def start(
+        self,
+        *,
+        prompt: str | None = None,
+        max_age: int | None = None,
+        acr_values: tuple[str, ...] = (),
+    ) -> AuthorizationRequest:
+        """A new authorization request; keep ``.pending`` in the browser session.
+        ``prompt``, ``max_age`` and ``acr_values`` go into it when given."""
+        return authorization_request(
+            self.config, self._clock.now(), prompt=prompt, max_age=max_age, acr_values=acr_values
+        )
 
     def callback_code(
         self, params: Mapping[str, str], pending: PendingLogin | None, *, state_taken: bool = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sso_bridge.errors import BridgeError, Code, ConfigError, InvalidInput, declare
 
-__all__ = ["SamlConfigError", "SamlError", "SamlInputError", "refuse"]
+__all__ = ["SamlConfigError", "SamlError", "SamlInputError", "SamlLogoutError", "refuse"]
 
 
 class SamlError(BridgeError):
@@ -118,6 +118,17 @@ class SamlInputError(SamlError, InvalidInput):
     :class:`~sso_bridge.errors.InvalidInput`."""
 
     code = "saml.unknown_binding"
+
+
+class SamlLogoutError(SamlError):
+    """A single-logout message was refused."""
+
+    codes = declare(
+        Code("saml.no_slo", 500, "Single logout needs the IdP's SLO URL and this SP's slo_url."),
+        Code("saml.not_a_request", 400, "The message is not a LogoutRequest."),
+        Code("saml.no_name_id", 400, "The LogoutRequest names no NameID."),
+    )
+    code = "saml.not_a_request"
 
 
 def refuse(code: str, message: str) -> SamlError:

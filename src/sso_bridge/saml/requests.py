@@ -118,8 +118,15 @@ def build_authn_request(
     clock: Clock,
     relay_state: str | None = None,
     sign_with: bool | None = None,
+    force_authn: bool = False,
+    authn_contexts: tuple[str, ...] = (),
 ) -> RedirectRequest:
     """An AuthnRequest to the IdP's HTTP-Redirect SSO endpoint, recorded as pending.
+
+    ``force_authn`` asks the IdP to authenticate the person afresh (``ForceAuthn="true"``;
+    the answer's ``AuthnInstant`` says whether it did, which the caller checks);
+    ``authn_contexts`` asks for one of those context classes (``RequestedAuthnContext``,
+    comparison ``exact``).
 
     The request asks for a transient NameID and an HTTP-POST response at the ACS. It is
     signed when ``sign_with`` is true, or when it is None and a signing key is configured.
@@ -141,11 +148,16 @@ def build_authn_request(
             "Destination": config.idp_sso_url,
             "AssertionConsumerServiceURL": config.acs_url,
             "ProtocolBinding": BINDING_POST,
+            **({"ForceAuthn": "true"} if force_authn else {}),
         },
         nsmap={"samlp": SAMLP_NS, "saml": SAML_NS},
     )
     _issuer(root, config)
     _element(root, f"{{{SAMLP_NS}}}NameIDPolicy", Format=NAMEID_TRANSIENT, AllowCreate="true")
+    if authn_contexts:
+        requested = _element(root, f"{{{SAMLP_NS}}}RequestedAuthnContext", Comparison="exact")
+        for reference in authn_contexts:
+            _element(requested, f"{{{SAML_NS}}}AuthnContextClassRef", reference)
     url = _redirect_url(config.idp_sso_url, "SAMLRequest", root, relay_state, key)
     request_store.add(request_id, now + config.request_lifetime)
     return RedirectRequest(url, request_id)

@@ -22,6 +22,7 @@ from sso_bridge import base64url
 from sso_bridge.address import ClientAddress, as_address
 from sso_bridge.ephemeral import EphemeralStore
 from sso_bridge.errors import ConfigError, InvalidInput, StoreError
+from sso_bridge.model import IdpSession
 from sso_bridge.sessions.binding import IpBinding
 from sso_bridge.sessions.errors import (
     SessionError,
@@ -30,6 +31,7 @@ from sso_bridge.sessions.errors import (
     SessionMissing,
     SessionUnknown,
 )
+from sso_bridge.sessions.idp_index import IdpIndex, Term
 from sso_bridge.sessions.model import (
     METHODS,
     Method,
@@ -120,6 +122,16 @@ def _check_login(
         raise InvalidInput("now must be timezone-aware", code="input.invalid")
 
 
+def _named(session: Session, issuer: str, term: Term, value: str) -> bool:
+    """Whether ``session`` is the one its IdP ``issuer`` names ``term`` = ``value``."""
+    if session.issuer != issuer:
+        return False
+    if term == "sub":
+        return session.subject == value
+    idp = session.idp
+    return idp is not None and (idp.sid if term == "sid" else idp.name_id) == value
+
+
 class SessionManager:
     """Sessions in an :class:`EphemeralStore` (kind ``"session"``, owner the account).
 
@@ -135,6 +147,7 @@ class SessionManager:
         self._store = store
         self._policy = policy
         self._csrf_key = csrf_key
+        self._index = IdpIndex(store, policy.grace)
 
     @property
     def policy(self) -> SessionPolicy:
@@ -153,6 +166,7 @@ class SessionManager:
         not_on_or_after: datetime | None = None,
         second_factor: bool = False,
         method: Method = "federated",
+        idp: IdpSession | None = None,
     ) -> tuple[str, Session]:
         """A new session after a login: its token (for the cookie) and the session.
 
@@ -160,7 +174,7 @@ class SessionManager:
         (the IdP's ``SessionNotOnOrAfter``) caps the absolute deadline. ``ip`` is the
         client address (its text form is still taken, and parsed); the session keeps its
         canonical text. The user agent is kept for listing (its first 512 characters; ""
-        when the request had none).
+        when the request had none). ``idp`` is the IdP's own session, for logging out there.
         """
         _check_login(account_id, issuer, subject, method, now)
         expires_at = now + self._policy.absolute_lifetime
@@ -183,6 +197,7 @@ class SessionManager:
             idle_expires_at=now + self._policy.idle_timeout,
             second_factor=bool(second_factor),
             method=method,
+            idp=idp if method == "federated" else None,
         )
         return self._issue(template, now)
 
@@ -247,10 +262,12 @@ class SessionManager:
         # (a touch); deleting once more, after the new entry is stored, leaves that write
         # a window only if it took longer than this whole rotation.
         self._store.delete(SESSION_KIND, session_id)
+        self._index.drop(session_id)
         return issued
 
     def revoke(self, session_id: str) -> bool:
         """End the session with this id; True if there was one."""
+        self._index.drop(session_id)
         return self._store.delete(SESSION_KIND, session_id)
 
     def revoke_token(self, token: str | None, *, now: datetime) -> Session | None:
@@ -260,7 +277,37 @@ class SessionManager:
         except SessionError:
             return None
         data = self._store.consume(SESSION_KIND, session_id, now)
+        self._index.drop(session_id)
         return None if data is None else session_from_bytes(session_id, data)
+
+    def end_named(
+        self,
+        issuer: str,
+        term: Term,
+        value: str,
+        now: datetime,
+        *,
+        subject: str | None = None,
+        name_id: str | None = None,
+    ) -> list[Session]:
+        """End the sessions that the IdP ``issuer`` names ``term`` = ``value`` (its ``sid``
+        or SAML SessionIndex, the subject, the SAML NameID), and that also have ``subject``
+        and ``name_id`` where given: a logout the IdP started. The sessions ended, oldest
+        first."""
+        ended = []
+        for session_id in self._index.session_ids(term, issuer, value, now):
+            data = self._store.get(SESSION_KIND, session_id, now)
+            session = None if data is None else session_from_bytes(session_id, data)
+            if session is None or not _named(session, issuer, term, value):
+                continue
+            if (subject is not None and not _named(session, issuer, "sub", subject)) or (
+                name_id is not None and not _named(session, issuer, "name_id", name_id)
+            ):
+                continue
+            if self._store.consume(SESSION_KIND, session_id, now) is not None:
+                ended.append(session)
+            self._index.drop(session_id)
+        return sorted(ended, key=lambda s: (s.created_at, s.session_id))
 
     def revoke_account(self, account_id: str) -> int:
         """End every session acting as ``account_id``; how many there were."""
@@ -329,6 +376,7 @@ class SessionManager:
         )
         if not stored:
             raise StoreError("a new session id is already in use", code="store.error")
+        self._index.enter(session, now)
         return token, session
 
     def _put(self, session: Session, now: datetime) -> None:

@@ -2,7 +2,10 @@
 
 A session is stored as a compact JSON array under the SHA-256 of its token; times are
 whole microseconds since the Unix epoch, so that reading one back parses no date text.
-Anything that does not decode to exactly that shape is treated as no session at all.
+A session that knows the IdP's own session (for logging out there) has a fourteenth
+member, ``[provider, sid, name_id, name_id_format, id_token]``; the thirteen-member rows
+written before it existed still read. Anything that does not decode to exactly one of
+those shapes is treated as no session at all.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Final, Literal
 import attrs
 
 from sso_bridge.address import ClientAddress, parse_address
+from sso_bridge.model import IdpSession
 
 __all__ = ["METHODS", "Method", "Session", "session_from_bytes", "session_to_bytes"]
 
@@ -25,6 +29,8 @@ _MAX_STORED_BYTES: Final = 16 * 1024
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
 _METHOD_NAMES: Final = ("federated", "local")  # a tuple: `in` on it never hashes the value
+MAX_ID_TOKEN_CHARS: Final = 8 * 1024
+"""A longer ID token is not kept for ``id_token_hint`` (the logout then goes without it)."""
 _decode: Final = json.JSONDecoder().decode
 
 
@@ -52,6 +58,8 @@ class Session:
     idle_expires_at: datetime
     second_factor: bool
     method: Method
+    idp: IdpSession | None = None
+    """The IdP's session behind a federated login, for logging out there (None: unknown)."""
 
     @property
     def address(self) -> ClientAddress:
@@ -90,6 +98,10 @@ def session_to_bytes(session: Session) -> bytes:
         session.second_factor,
         session.method,
     ]
+    if session.idp is not None:
+        idp = session.idp
+        token = idp.id_token if idp.id_token and len(idp.id_token) <= MAX_ID_TOKEN_CHARS else None
+        row.append([idp.provider, idp.sid, idp.name_id, idp.name_id_format, token])
     # ASCII: a lone surrogate in a header-derived string cannot break the encoding
     return json.dumps(row, separators=(",", ":")).encode()
 
@@ -104,10 +116,13 @@ def session_from_bytes(session_id: str, data: bytes) -> Session | None:
         row = _decode(data.decode())
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
-    if type(row) is not list or len(row) != 13 or row[0] != _FORMAT:
+    if type(row) is not list or len(row) not in (13, 14) or row[0] != _FORMAT:
+        return None
+    idp = _idp_from(row[13]) if len(row) == 14 else None
+    if len(row) == 14 and idp is None:
         return None
     _, account, issuer, subject, accounts, ip, agent, created, seen, ends, idle, second, method = (
-        row
+        row[:13]
     )
     if (
         type(account) is not str
@@ -140,4 +155,18 @@ def session_from_bytes(session_id: str, data: bytes) -> Session | None:
         *times,
         second,
         method,
+        idp,
     )
+
+
+def _idp_from(value: object) -> IdpSession | None:
+    """The IdP session of a stored row's fourteenth member; None if malformed."""
+    if type(value) is not list or len(value) != 5:
+        return None
+    provider, *rest = value
+    if type(provider) is not str or not provider:
+        return None
+    if any(v is not None and type(v) is not str for v in rest):
+        return None
+    sid, name_id, name_format, id_token = rest
+    return IdpSession(provider, sid, name_id, name_format, id_token)

@@ -90,6 +90,20 @@ class InMemoryEphemeralStore:
         with self._lock:
             return self._remove((kind, key)) is not None
 
+    def increment(
+        self, kind: str, key: str, expires_at: datetime, now: datetime
+    ) -> tuple[int, datetime]:
+        """Add one to the counter under the key; the count and when the counter expires."""
+        ident = (kind, key)
+        with self._lock:
+            entry = self._entries.get(ident)
+            if entry is not None and now < entry[1] and entry[0].isdigit():
+                count, expires_at = int(entry[0]) + 1, entry[1]
+            else:
+                count = 1
+            self._store(ident, b"%d" % count, expires_at, None, now)
+        return count, expires_at
+
     def owned_by(self, kind: str, owner: str, now: datetime) -> list[tuple[str, bytes]]:
         """The live ``(key, value)`` pairs of ``kind`` put with this ``owner``, by key."""
         found: list[tuple[str, bytes]] = []

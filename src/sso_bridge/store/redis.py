@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 import redis
 
@@ -104,6 +104,27 @@ return 0
 )
 
 
+# KEYS: entry. ARGV: payload of a new counter at one, ttl ms, now µs.
+# A live counter keeps its header (expiry, no owner) and its TTL; anything else starts anew.
+_INCREMENT = (
+    _LUA_HELPERS
+    + """
+local old = redis.call('GET', KEYS[1])
+if old and expires_at(old) > tonumber(ARGV[3]) then
+  local head = 20 + tonumber(string.sub(old, 17, 20), 16)
+  local count = tonumber(string.sub(old, head + 1))
+  if count then
+    count = count + 1
+    redis.call('SET', KEYS[1], string.sub(old, 1, head) .. count, 'KEEPTTL')
+    return {count, string.sub(old, 1, 16)}
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {1, string.sub(ARGV[1], 1, 16)}
+"""
+)
+
+
 def _micros(moment: datetime) -> int:
     return (moment - _EPOCH) // _MICROSECOND
 
@@ -145,6 +166,7 @@ class RedisEphemeralStore:
         self._add = client.register_script(_ADD)
         self._delete_owned = client.register_script(_DELETE_OWNED)
         self._forget_stale = client.register_script(_FORGET_STALE)
+        self._increment = client.register_script(_INCREMENT)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "sso:") -> RedisEphemeralStore:
@@ -239,6 +261,20 @@ class RedisEphemeralStore:
         name = self._name(kind, key)
         with _served():
             return bool(self._client.delete(name))
+
+    def increment(
+        self, kind: str, key: str, expires_at: datetime, now: datetime
+    ) -> tuple[int, datetime]:
+        """Add one to the counter under the key; the count and when the counter expires."""
+        name = self._name(kind, key)
+        args: list[bytes | int] = [
+            _payload(b"1", expires_at, b""),
+            _ttl_ms(expires_at, now),
+            _micros(now),
+        ]
+        with _served():
+            count, expires_hex = cast("list[Any]", self._increment([name], args))
+        return int(count), _EPOCH + int(expires_hex, 16) * _MICROSECOND
 
     def owned_by(self, kind: str, owner: str, now: datetime) -> list[tuple[str, bytes]]:
         """The live ``(key, value)`` pairs of ``kind`` put with this ``owner``, by key."""

@@ -1,15 +1,18 @@
 """A :class:`~sso_bridge.mfa.credentials.CredentialStore` in SQL (SQLite or PostgreSQL).
 
-One table, ``credentials``, with its own metadata, created on first use. TOTP secrets are
+Two tables, ``credentials`` and ``recovery_codes``, with their own metadata, created on
+first use (a database from before recovery codes gets the second table then). TOTP secrets are
 sealed with AES-256-GCM under a key derived from ``secret_key`` by HKDF-SHA256, bound to
 their account id; password hashes are argon2id strings. The failure counter and the last
 used TOTP step change only in single ``UPDATE`` statements that test and set in the
-database, so that concurrent broker processes cannot both win.
+database, so that concurrent broker processes cannot both win; a recovery code is spent
+by a ``DELETE`` of its row, which only one of them can do.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,7 +30,7 @@ from sso_bridge.mfa.credentials import Credentials
 from sso_bridge.mfa.otp import check_algorithm, check_digits
 from sso_bridge.store.sqltables import OwnTables
 
-__all__ = ["SqlCredentialStore", "credentials_table", "metadata"]
+__all__ = ["SqlCredentialStore", "credentials_table", "metadata", "recovery_codes_table"]
 
 metadata = sa.MetaData()
 
@@ -49,6 +52,15 @@ credentials_table = sa.Table(
     sa.Column("totp_last_step", sa.BigInteger),
     sa.Column("phone", sa.Text),
     sa.Column("email", sa.Text),
+)
+
+recovery_codes_table = sa.Table(
+    "recovery_codes",
+    metadata,
+    sa.Column("account_id", sa.String(128), nullable=False),
+    # salt and SHA-256, as sso_bridge.mfa.recovery makes them; never the code
+    sa.Column("code_hash", sa.LargeBinary(64), nullable=False),
+    sa.PrimaryKeyConstraint("account_id", "code_hash", name="pk_recovery_codes"),
 )
 
 _SEAL_VERSION = b"\x01"
@@ -237,6 +249,7 @@ class SqlCredentialStore:
     def remove_totp(self, account_id: str) -> None:
         with self._tables.write() as conn:
             self._update(conn, account_id, totp_secret=None, totp_last_step=None)
+            conn.execute(self._recovery_rows(account_id))
 
     def use_totp_step(self, account_id: str, step: int) -> bool:
         c = credentials_table.c
@@ -258,3 +271,36 @@ class SqlCredentialStore:
         with self._tables.write() as conn:
             self._ensure(conn, account_id)
             self._update(conn, account_id, phone=phone, email=email)
+
+    # -- recovery codes -----------------------------------------------------------------------
+
+    @staticmethod
+    def _recovery_rows(account_id: str) -> sa.Delete:
+        """Delete every recovery code of the account."""
+        return recovery_codes_table.delete().where(recovery_codes_table.c.account_id == account_id)
+
+    def set_recovery_codes(self, account_id: str, hashes: Sequence[bytes]) -> None:
+        rows = [{"account_id": account_id, "code_hash": bytes(h)} for h in hashes]
+        with self._tables.write() as conn:
+            conn.execute(self._recovery_rows(account_id))
+            if rows:
+                conn.execute(recovery_codes_table.insert(), rows)
+
+    def recovery_code_hashes(self, account_id: str) -> tuple[bytes, ...]:
+        c = recovery_codes_table.c
+        query = sa.select(c.code_hash).where(c.account_id == account_id).order_by(c.code_hash)
+        with self._tables.read() as conn:
+            return tuple(bytes(value) for value in conn.execute(query).scalars())
+
+    def use_recovery_code(self, account_id: str, stored_hash: bytes) -> int | None:
+        c = recovery_codes_table.c
+        with self._tables.write() as conn:
+            removed = conn.execute(
+                recovery_codes_table.delete().where(
+                    c.account_id == account_id, c.code_hash == bytes(stored_hash)
+                )
+            )
+            if not removed.rowcount:
+                return None
+            count = sa.select(sa.func.count()).where(c.account_id == account_id)
+            return int(conn.execute(count).scalar_one())

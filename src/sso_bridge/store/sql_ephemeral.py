@@ -128,6 +128,31 @@ class SqlEphemeralStore:
             result = conn.execute(sa.delete(_t).where(_t.c.kind == kind, _t.c.key == key))
         return result.rowcount > 0
 
+    def increment(
+        self, kind: str, key: str, expires_at: datetime, now: datetime
+    ) -> tuple[int, datetime]:
+        """Add one to the counter under the key; the count and when the counter expires.
+
+        One transaction: a dead or foreign row is reset to zero, the row is read under
+        its lock (``FOR UPDATE``; SQLite writers hold the database's write lock) and
+        written back one higher.
+        """
+        now_us = _micros(now)
+        reset = self._upsert(kind, key, b"0", expires_at, None, unless_live_at=now)
+        where = (_t.c.kind == kind, _t.c.key == key)
+        with self._tables.write() as conn:
+            conn.execute(reset)
+            row = conn.execute(
+                sa.select(_t.c.value, _t.c.expires_at).where(*where).with_for_update()
+            ).one()
+            text = bytes(row.value)
+            count = int(text) + 1 if text.isdigit() and row.expires_at > now_us else 1
+            until = row.expires_at if count > 1 else _micros(expires_at)
+            values = {"value": b"%d" % count, "expires_at": until, "owner": None}
+            conn.execute(sa.update(_t).where(*where).values(**values))
+        self._counted(now)
+        return count, _EPOCH + until * _MICROSECOND
+
     def owned_by(self, kind: str, owner: str, now: datetime) -> list[tuple[str, bytes]]:
         """The live ``(key, value)`` pairs of ``kind`` put with this ``owner``, by key."""
         if not owner:

@@ -11,7 +11,7 @@ from markupsafe import Markup
 from sso_bridge.errors import BridgeError
 from sso_bridge.mfa import decode_secret, qr_svg
 from sso_bridge.mfa.errors import TotpStepReused, WrongCode
-from sso_bridge.sessions import Session, SessionError, clear_cookie_header
+from sso_bridge.sessions import Session
 from sso_bridge.web.base import RoutesBase, Visit
 from sso_bridge.web.http import WebResponse
 
@@ -61,6 +61,7 @@ class AccountPages(RoutesBase):
             ],
             providers=self.providers(),
             totp_enrolled=self.broker.totp_enrolled(session.account_id),
+            recovery_left=self.broker.recovery_codes_left(session),
             csrf_token=self.csrf_token(session),
             done=done if done in _DONE else None,
         )
@@ -168,22 +169,16 @@ class AccountPages(RoutesBase):
             csrf_token=self.csrf_token(session),
         )
 
-    # -- logout ---------------------------------------------------------------------------------
+    # -- recovery codes -------------------------------------------------------------------------
 
-    def logout(self, visit: Visit) -> WebResponse:
-        """POST /logout: end the session (its CSRF token is needed while it lives)."""
-        session: Session | None = None
-        if visit.token:
-            try:
-                session = self.broker.authenticate(visit.token, visit.client)
-            except SessionError:
-                session = None  # already over: nothing left to protect
-        if session is not None:
-            self.check_csrf(session, visit.request)
-        self.broker.logout(visit.token, visit.client)
-        settings = self.config.cookies
-        response = self.redirect(visit, self.config.url("/login?done=logged_out"))
-        return response.with_cookies(clear_cookie_header(settings, settings.session_name))
+    def recovery_codes(self, visit: Visit) -> WebResponse:
+        """POST /recovery-codes: a new set, shown on this answer only (never cached)."""
+        session = self.guard(visit)
+        if isinstance(session, WebResponse):
+            return session
+        code = visit.request.field("code") or None
+        codes = self.broker.generate_recovery_codes(visit.token or "", visit.client, code=code)
+        return self.page("recovery_codes.html", codes=codes)
 
 
 def _seal_binding(session: Session, secret: str, uri: str) -> str:

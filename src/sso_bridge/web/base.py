@@ -20,6 +20,7 @@ from sso_bridge.broker import (
     Redirect,
     SecondFactorForm,
     StepResult,
+    StepUpDone,
 )
 from sso_bridge.errors import BridgeError, InvalidInput, declared
 from sso_bridge.sessions import (
@@ -246,7 +247,7 @@ class RoutesBase:
     def result(
         self,
         visit: Visit,
-        result: StepResult | LinkedFromSettings,
+        result: StepResult | LinkedFromSettings | StepUpDone,
         values: dict[str, str] | None = None,
     ) -> WebResponse:
         """The response to one of the broker's answers; ``values`` refill a local form."""
@@ -258,6 +259,8 @@ class RoutesBase:
             return self.logged_in(visit, result)
         if isinstance(result, LinkedFromSettings):
             return self.redirect(visit, self.config.url("/settings?done=linked"))
+        if isinstance(result, StepUpDone):  # return_to was checked to be a path of this site
+            return self.redirect(visit, result.return_to or self.config.after_login)
         if isinstance(result, ChooseAccount):
             return self.page("chooser.html", form=result)
         if isinstance(result, LocalLoginForm):
@@ -274,12 +277,13 @@ class RoutesBase:
             organisations=listed,
             organizations=listed,  # the old name, for templates of the host; one release
             values=values,
-        )
+        ).retrying(form.error)
 
     def second_factor_form(self, form: SecondFactorForm) -> WebResponse:
         left = form.attempts_left
         status = 200 if form.error is None else self.status_of(form.error.code)
-        return self.page("second_factor.html", status, form=form, attempts_left=left)
+        page = self.page("second_factor.html", status, form=form, attempts_left=left)
+        return page.retrying(form.error)
 
     def logged_in(self, visit: Visit, result: LoggedIn) -> WebResponse:
         """Set the new session cookie (replacing any old one) and a new browser id, then

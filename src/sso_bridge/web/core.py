@@ -29,7 +29,9 @@ from sso_bridge.web.errors import RequestRefused
 from sso_bridge.web.http import RouteSpec, WebConfig, WebRequest, WebResponse
 from sso_bridge.web.incoming import Head, Reading
 from sso_bridge.web.login import LoginPages
+from sso_bridge.web.logout import LogoutPages
 from sso_bridge.web.rendering import Output, Rendered, Templates
+from sso_bridge.web.step_up import StepUpPages
 
 __all__ = [
     "PATHS",
@@ -65,7 +67,14 @@ ROUTES: Final[tuple[RouteSpec, ...]] = (
     RouteSpec("POST", "/switch", "switch"),
     RouteSpec("GET", "/totp", "totp_page"),
     RouteSpec("POST", "/totp", "totp"),
+    RouteSpec("POST", "/recovery-codes", "recovery_codes"),
     RouteSpec("POST", "/logout", "logout"),
+    RouteSpec("POST", "/logout/everywhere", "logout_everywhere"),
+    RouteSpec("GET", "/logout/done/{provider}", "logout_return"),
+    RouteSpec("GET", "/slo/{provider}", "saml_slo"),
+    RouteSpec("POST", "/slo/{provider}", "saml_slo_post"),
+    RouteSpec("POST", "/backchannel-logout/{provider}", "backchannel_logout"),
+    RouteSpec("POST", "/step-up", "step_up"),
 )
 """Every auth route, under :attr:`WebConfig.prefix`."""
 
@@ -104,7 +113,7 @@ class Authenticated:
             cookie(value)
 
 
-class AuthRoutes(LoginPages, AccountPages):
+class AuthRoutes(LoginPages, AccountPages, StepUpPages, LogoutPages):
     """The auth pages over a broker: :meth:`handle` serves a route of :data:`ROUTES`,
     :meth:`require` guards a view of the host application, :meth:`output` renders."""
 
@@ -114,7 +123,7 @@ class AuthRoutes(LoginPages, AccountPages):
         """Serve route ``name`` (a :class:`RouteSpec` name) with its path ``params``."""
         if name not in _NAMES:
             raise KeyError(name)
-        if name == "saml_acs" and self.needs_repost(request):
+        if name in ("saml_acs", "saml_slo_post") and self.needs_repost(request):
             return self.saml_repost(request)
         try:
             visit = self.visit(request)
@@ -167,7 +176,7 @@ class AuthRoutes(LoginPages, AccountPages):
         if isinstance(exc, RequestRefused):
             # part of the body may still be on its way: never read it, end the connection
             response = attrs.evolve(response, headers=(("Connection", "close"),))
-        return response.with_cookies(*cookies)
+        return response.retrying(exc).with_cookies(*cookies)
 
     def output(self, response: WebResponse) -> Output:
         """Status, headers and body of ``response``, ready to send."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -10,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from sso_bridge.errors import ConfigError
+from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.sessions import CookieSettings, is_local_path
 
 __all__ = ["LANGUAGES", "RouteSpec", "WebConfig", "WebRequest", "WebResponse", "route_path"]
@@ -168,6 +169,15 @@ class WebResponse:
     @classmethod
     def page(cls, template: str, status: int = 200, **context: Any) -> WebResponse:
         return cls(status=status, template=template, context=context)
+
+    def retrying(self, error: BridgeError | None) -> WebResponse:
+        """The same response with ``Retry-After`` (whole seconds) when ``error`` says how
+        long a limit holds."""
+        wait = None if error is None else error.retry_after
+        if wait is None:
+            return self
+        seconds = str(max(1, math.ceil(wait.total_seconds())))
+        return attrs.evolve(self, headers=(*self.headers, ("Retry-After", seconds)))
 
     def with_cookies(self, *values: str) -> WebResponse:
         """The same response setting these cookies too."""

@@ -13,7 +13,7 @@ __all__ = ["REPOST_FIELD", "SAML_FIELDS", "STEP_FIELD", "LoginPages", "step_id"]
 REPOST_FIELD: Final = "sso_repost"
 """Marks a SAML answer that the browser re-sent from this site (see :meth:`saml_repost`)."""
 
-SAML_FIELDS: Final = ("SAMLResponse", "RelayState")
+SAML_FIELDS: Final = ("SAMLResponse", "SAMLRequest", "RelayState")
 """The fields of a SAML answer that the repost page sends again."""
 
 STEP_FIELD: Final = "step_id"

@@ -154,7 +154,8 @@ class Templates:
             headers.append(("Content-Security-Policy", _csp(nonce)))
         else:
             body = response.body or ""
-            headers.append(("Content-Type", "text/plain; charset=utf-8"))
+            if not any(name.lower() == "content-type" for name, _ in response.headers):
+                headers.append(("Content-Type", "text/plain; charset=utf-8"))
         return response.status, headers, body
 
     def rendered(self, response: WebResponse) -> Rendered:

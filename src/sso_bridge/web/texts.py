@@ -72,6 +72,10 @@ _TEXTS: Final[dict[str, Pair]] = {
     "code": ("Код", "Code"),
     "attempts_left": ("Осталось попыток: {left}.", "Attempts left: {left}."),
     "resend": ("Отправить код ещё раз", "Send the code again"),
+    "code_recovery_hint": (
+        "Нет доступа к приложению? Введите один из кодов восстановления.",
+        "No access to the app? Enter one of your recovery codes instead.",
+    ),
     # settings
     "settings_title": ("Настройки входа", "Sign-in settings"),
     "signed_in_as": ("Вы вошли как {account}", "Signed in as {account}"),
@@ -89,6 +93,21 @@ _TEXTS: Final[dict[str, Pair]] = {
     "totp_not_enrolled": ("Не подключено.", "Not set up."),
     "totp_set_up": ("Подключить приложение", "Set up the app"),
     "totp_replace": ("Подключить заново", "Set it up again"),
+    "recovery_heading": ("Коды восстановления", "Recovery codes"),
+    "recovery_left": (
+        "Неиспользованных кодов: {left}. Каждый код входит один раз вместо кода из приложения.",
+        "Unused codes: {left}. Each one signs you in once instead of a code from the app.",
+    ),
+    "recovery_none": (
+        "Кодов нет. Создайте их, чтобы войти, если телефон потерян.",
+        "You have none. Make them, so that you can sign in if you lose your phone.",
+    ),
+    "recovery_generate": ("Создать коды", "Make codes"),
+    "recovery_replace": ("Создать новые коды", "Make new codes"),
+    "recovery_replace_note": (
+        "Новые коды заменят прежние: прежние перестанут действовать.",
+        "New codes replace the earlier ones: those stop working.",
+    ),
     "switch_heading": ("Другие учётные записи", "Other accounts"),
     "switch_to": ("Перейти", "Switch"),
     "account": ("Учётная запись", "Account"),
@@ -117,6 +136,15 @@ _TEXTS: Final[dict[str, Pair]] = {
     "totp_code": ("Код из приложения", "Code from the app"),
     "confirm": ("Подтвердить", "Confirm"),
     "qr_label": ("QR-код для приложения-аутентификатора", "QR code for the authenticator app"),
+    # recovery codes, shown once
+    "recovery_title": ("Коды восстановления", "Recovery codes"),
+    "recovery_save": (
+        "Сохраните эти коды: распечатайте или запишите и храните отдельно от телефона. "
+        "Каждый код действует один раз. Больше они показаны не будут.",
+        "Keep these codes: print or write them down and keep them apart from your phone. "
+        "Each code works once. They will not be shown again.",
+    ),
+    "back_to_settings": ("Вернуться к настройкам", "Back to the settings"),
     # restored form
     "restored_title": ("Данные сохранены", "Your data was kept"),
     "restored_text": (
@@ -282,6 +310,14 @@ ERRORS: Final[Mapping[str, Pair]] = MappingProxyType(
             "Эта учётная запись больше не связана с вашей учётной записью Госуслуг. "
             "Войдите заново.",
             "That account is no longer linked to your Gosuslugi account. Sign in again.",
+        ),
+        "mfa.code_needed": (
+            "Чтобы создать коды восстановления, введите код из приложения-аутентификатора.",
+            "To make recovery codes, enter a code from your authenticator app.",
+        ),
+        "mfa.totp_not_enrolled": (
+            "Сначала подключите приложение-аутентификатор.",
+            "Set up an authenticator app first.",
         ),
         "mfa.bad_label": (
             "Приложение-аутентификатор нельзя подключить для этой учётной записи. "

@@ -15,7 +15,7 @@ import attrs
 
 from sso_bridge.broker.machine.states import StepIdentity
 from sso_bridge.errors import BridgeError
-from sso_bridge.model import AuditAction, Challenge, LinkMethod, LocalAccount
+from sso_bridge.model import AuditAction, Challenge, IdpSession, LinkMethod, LocalAccount
 
 __all__ = [
     "Ask",
@@ -25,6 +25,7 @@ __all__ = [
     "AskMatch",
     "AskOpenChallenge",
     "AskPassword",
+    "AskRecoveryCode",
     "AskResend",
     "Effect",
     "IssueSession",
@@ -36,6 +37,7 @@ __all__ = [
     "ShowChooser",
     "ShowCodeForm",
     "ShowLocalLogin",
+    "StepUpPassed",
 ]
 
 
@@ -87,6 +89,18 @@ class IssueSession:
     not_on_or_after: datetime | None
     kept: str | None
     switch: bool
+    idp_session: IdpSession | None = None
+
+
+@attrs.frozen
+class StepUpPassed:
+    """Record for the session that its person authenticated again at ``auth_time`` (with
+    ``acr``); the reply sends the person on to ``return_to``."""
+
+    session_id: str
+    auth_time: datetime
+    acr: str | None
+    return_to: str | None
 
 
 @attrs.frozen
@@ -181,6 +195,18 @@ class AskCode:
 
 
 @attrs.frozen
+class AskRecoveryCode:
+    """Answer :class:`~.events.CodeChecked` for a recovery code given instead of the
+    challenge's code: spent if it is one of the account's, else a wrong code of the
+    challenge. ``recheck`` as for :class:`AskCode`."""
+
+    challenge_id: str
+    account_id: str
+    code: str = attrs.field(repr=False)
+    recheck: tuple[str, str] | None
+
+
+@attrs.frozen
 class AskResend:
     """Answer :class:`~.events.CodeResent`."""
 
@@ -188,12 +214,22 @@ class AskResend:
     account_id: str
 
 
-Ask = AskLinks | AskMatch | AskPassword | AskContacts | AskOpenChallenge | AskCode | AskResend
+Ask = (
+    AskLinks
+    | AskMatch
+    | AskPassword
+    | AskContacts
+    | AskOpenChallenge
+    | AskCode
+    | AskRecoveryCode
+    | AskResend
+)
 
 Effect = (
     Record
     | Link
     | LinkFromSettings
+    | StepUpPassed
     | IssueSession
     | SendToIdp
     | ShowChooser

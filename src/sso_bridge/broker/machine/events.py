@@ -18,6 +18,7 @@ from sso_bridge.model import Challenge, LocalAccount, MatchDecision
 
 __all__ = [
     "AccountChosen",
+    "ChallengeNotOpened",
     "ChallengeOpened",
     "CodeChecked",
     "CodeGiven",
@@ -42,6 +43,7 @@ __all__ = [
     "ResendAsked",
     "ResendFailed",
     "Resent",
+    "StepUpBegun",
     "SwitchBegun",
     "UnsolicitedAnswer",
 ]
@@ -54,6 +56,7 @@ class Event(enum.StrEnum):
     BEGIN_LINK = "begin_link"
     BEGIN_LOCAL = "begin_local"
     BEGIN_SWITCH = "begin_switch"
+    BEGIN_STEP_UP = "begin_step_up"
     UNSOLICITED_ANSWER = "unsolicited_answer"
     IDP_ANSWERED = "idp_answered"
     LINKS_READ = "links_read"
@@ -84,6 +87,8 @@ class FederatedBegun:
     url: str
     kept: str | None = None
     fields: tuple[tuple[str, str], ...] = ()
+    fresh: bool = False
+    """The request asked the IdP for a fresh authentication (shared-computer mode)."""
 
 
 @attrs.frozen
@@ -97,6 +102,26 @@ class LinkBegun:
     url: str
     account_id: str
     session_id: str
+    fields: tuple[tuple[str, str], ...] = ()
+
+
+@attrs.frozen
+class StepUpBegun:
+    """The shell built the request to the IdP for a step-up of a federated session: the
+    answer must be ``issuer`` and ``subject`` again, authenticated within ``max_age``
+    seconds of this step, with one of ``acr_values`` when there are any."""
+
+    kind: ClassVar[Event] = Event.BEGIN_STEP_UP
+    browser: str
+    provider: str
+    request: IdpRequest
+    url: str
+    session_id: str
+    issuer: str
+    subject: str
+    max_age: int
+    acr_values: tuple[str, ...] = ()
+    return_to: str | None = None
     fields: tuple[tuple[str, str], ...] = ()
 
 
@@ -228,18 +253,27 @@ class ContactsRead:
 
 
 @attrs.frozen
+class ChallengeNotOpened:
+    """A limit refused the challenge (the second factor locked, too many codes sent)."""
+
+    error: BridgeError
+
+
+@attrs.frozen
 class ChallengeOpened:
     kind: ClassVar[Event] = Event.CHALLENGE_OPENED
-    challenge: Challenge
+    challenge: Challenge | ChallengeNotOpened
 
 
 @attrs.frozen
 class CodePassed:
     """The code is right. ``account`` as the directory has it now (None: gone);
-    ``linked_now``: the accounts linked now, when the machine asked (a switch)."""
+    ``linked_now``: the accounts linked now, when the machine asked (a switch);
+    ``recovery_left``: set when a recovery code passed, the codes left after it."""
 
     account: LocalAccount | None
     linked_now: frozenset[str] | None
+    recovery_left: int | None = None
 
 
 @attrs.frozen
@@ -287,6 +321,7 @@ MachineEvent = (
     | LinkBegun
     | LocalBegun
     | SwitchBegun
+    | StepUpBegun
     | IdpAnswered
     | UnsolicitedAnswer
     | LinksRead

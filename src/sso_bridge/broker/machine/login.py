@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import attrs
+
 from sso_bridge.broker.machine.effects import (
     AskLinks,
     AskMatch,
@@ -50,6 +52,7 @@ from sso_bridge.broker.machine.states import (
     ViaPassword,
     ViaSwitch,
 )
+from sso_bridge.broker.machine.step_up import not_fresh
 from sso_bridge.errors import AccountNotFound, BridgeError
 from sso_bridge.model import AuditAction, Candidate, LinkMethod, LocalAccount, MatchKey
 from sso_bridge.model import Outcome as MatchOutcome
@@ -85,7 +88,7 @@ def _weak(candidate: Candidate) -> bool:
 
 
 def federated_begun(p: Policy, _: Start, e: FederatedBegun, now: datetime) -> Outcome:
-    state = AwaitingIdp(_frame(p, e.browser, now, e.kept), e.provider, e.request)
+    state = AwaitingIdp(_frame(p, e.browser, now, e.kept), e.provider, e.request, e.fresh)
     return Outcome(state, (SendToIdp(e.url, e.fields),))
 
 
@@ -124,15 +127,48 @@ def _read_links(frame: Frame, person: Person, idp_initiated: bool) -> Outcome:
     return Outcome(state, (AskLinks(identity.issuer, identity.subject),))
 
 
-def idp_answered(_: Policy, s: AwaitingIdp, e: IdpAnswered, now: datetime) -> Outcome:
-    return _read_links(s.frame, e.person, idp_initiated=False)
+def idp_answered(p: Policy, s: AwaitingIdp, e: IdpAnswered, now: datetime) -> Outcome:
+    """A login that asked for a fresh authentication (shared-computer mode) takes only a
+    fresh one, and its session ends within the mode's lifetime."""
+    person = e.person
+    if s.fresh:
+        stale = not_fresh(person, s.frame.created_at, now, max_age=0, skew=p.skew)
+        if stale is not None:
+            identity = person.identity
+            record = Record(
+                AuditAction.LOGIN_REFUSED,
+                issuer=identity.issuer,
+                subject=identity.subject,
+                code=stale.code,
+                detail="shared-computer mode: the IdP did not authenticate afresh",
+            )
+            return refuse(stale, (record,))
+        if p.shared_lifetime is not None:
+            cap = now + p.shared_lifetime
+            ends = person.not_on_or_after
+            person = attrs.evolve(person, not_on_or_after=cap if ends is None else min(ends, cap))
+    return _read_links(s.frame, person, idp_initiated=False)
 
 
 def unsolicited_answer(p: Policy, _: Start, e: UnsolicitedAnswer, now: datetime) -> Outcome:
     return _read_links(_frame(p, e.browser, now), e.person, idp_initiated=True)
 
 
-def linked_idp_answered(_: Policy, s: AwaitingIdpToLink, e: IdpAnswered, now: datetime) -> Outcome:
+def linked_idp_answered(p: Policy, s: AwaitingIdpToLink, e: IdpAnswered, now: datetime) -> Outcome:
+    """Linking from settings takes only a fresh authentication at the IdP: whoever still
+    has a session there (the previous person at a shared computer) is never linked."""
+    stale = not_fresh(e.person, s.frame.created_at, now, max_age=0, skew=p.skew)
+    if stale is not None:
+        identity = e.person.identity
+        record = Record(
+            AuditAction.LINK_REFUSED,
+            s.account_id,
+            identity.issuer,
+            identity.subject,
+            code=stale.code,
+            detail="linking needs a fresh authentication at the IdP",
+        )
+        return refuse(stale, (record,))
     effect = LinkFromSettings(e.person.identity, s.account_id)
     return Outcome(LinkMade(s.account_id), (effect,))
 

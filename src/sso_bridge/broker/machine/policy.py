@@ -36,3 +36,8 @@ class Policy:
     step_lifetime: timedelta
     second_factor: SecondFactorRule
     staff: StaffRule
+    skew: timedelta = timedelta(seconds=60)
+    """The clock tolerance when an IdP's ``auth_time`` is checked against a step's start."""
+    shared_lifetime: timedelta | None = None
+    """Shared-computer mode: the longest session of a login that asked for a fresh
+    authentication (None: the mode is off)."""

@@ -12,6 +12,7 @@ from sso_bridge.broker.machine.effects import (
     AskCode,
     AskContacts,
     AskOpenChallenge,
+    AskRecoveryCode,
     AskResend,
     Effect,
     IssueSession,
@@ -20,6 +21,7 @@ from sso_bridge.broker.machine.effects import (
     ShowCodeForm,
 )
 from sso_bridge.broker.machine.events import (
+    ChallengeNotOpened,
     ChallengeOpened,
     CodeChecked,
     CodeGiven,
@@ -142,6 +144,7 @@ def log_in(
             not_on_or_after=entry.person.not_on_or_after if isinstance(entry, ViaIdp) else None,
             kept=frame.kept,
             switch=isinstance(entry, ViaSwitch),
+            idp_session=entry.person.idp_session if isinstance(entry, ViaIdp) else None,
         )
     )
     return Outcome(SessionIssued(account_id), tuple(effects))
@@ -173,15 +176,28 @@ def contacts_read(state: ReadingContacts, event: ContactsRead) -> Outcome:
 
 
 def challenge_opened(state: OpeningChallenge, event: ChallengeOpened) -> Outcome:
+    if isinstance(event.challenge, ChallengeNotOpened):
+        error = event.challenge.error
+        failed = Record(AuditAction.SECOND_FACTOR_FAILED, state.account_id, code=error.code)
+        return refuse(error, (failed,))
     nxt = AwaitingSecondFactor(
         state.frame, state.account_id, event.challenge.challenge_id, state.entry
     )
     return Outcome(nxt, (ShowCodeForm(event.challenge),))
 
 
+# One-time and TOTP codes have 6 or 8 digits; anything longer is taken as a recovery code.
+_LONGEST_CODE = 8
+
+
 def code_given(state: AwaitingSecondFactor, event: CodeGiven) -> Outcome:
     recheck = _issuer_subject(state.entry) if isinstance(state.entry, ViaSwitch) else None
-    ask = AskCode(state.challenge_id, state.account_id, event.code.strip(), recheck)
+    code = event.code.strip()
+    ask: AskCode | AskRecoveryCode
+    if len("".join(code.split()).replace("-", "")) > _LONGEST_CODE:
+        ask = AskRecoveryCode(state.challenge_id, state.account_id, code, recheck)
+    else:
+        ask = AskCode(state.challenge_id, state.account_id, code, recheck)
     return Outcome(CheckingCode(state), (ask,))
 
 
@@ -194,7 +210,10 @@ def code_checked(state: CheckingCode, event: CodeChecked) -> Outcome:
     if not isinstance(verdict, CodePassed):
         failed = Record(AuditAction.SECOND_FACTOR_FAILED, account_id, code=verdict.error.code)
         return refuse(verdict.error, (failed,))
-    passed = (Record(AuditAction.SECOND_FACTOR_PASSED, account_id),)
+    passed: tuple[Record, ...] = (Record(AuditAction.SECOND_FACTOR_PASSED, account_id),)
+    if verdict.recovery_left is not None:
+        left = f"{verdict.recovery_left} recovery code(s) left"
+        passed = (Record(AuditAction.RECOVERY_CODE_USED, account_id, detail=left), *passed)
     if verdict.linked_now is not None and account_id not in verdict.linked_now:
         return refuse(not_linked(), passed)
     if verdict.account is None:

@@ -15,13 +15,14 @@ from typing import Any, ClassVar, Literal
 
 import attrs
 
-from sso_bridge.model import EsiaOrganisation, FederatedIdentity, LinkMethod, MatchKeys
+from sso_bridge.model import EsiaOrganisation, FederatedIdentity, IdpSession, LinkMethod, MatchKeys
 
 __all__ = [
     "FINAL",
     "STORED",
     "AwaitingIdp",
     "AwaitingIdpToLink",
+    "AwaitingIdpToStepUp",
     "AwaitingLocalLogin",
     "AwaitingProof",
     "AwaitingSecondFactor",
@@ -45,6 +46,7 @@ __all__ = [
     "Start",
     "State",
     "StepIdentity",
+    "SteppedUp",
     "ViaIdp",
     "ViaPassword",
     "ViaSwitch",
@@ -57,6 +59,7 @@ class State(enum.StrEnum):
     START = "start"
     AWAITING_IDP = "awaiting_idp"
     AWAITING_IDP_TO_LINK = "awaiting_idp_to_link"
+    AWAITING_IDP_TO_STEP_UP = "awaiting_idp_to_step_up"
     READING_LINKS = "reading_links"
     MATCHING = "matching"
     CHOOSING_ACCOUNT = "choosing_account"
@@ -70,6 +73,7 @@ class State(enum.StrEnum):
     RESENDING = "resending"
     LOGGED_IN = "logged_in"
     LINKED = "linked"
+    STEPPED_UP = "stepped_up"
     NO_ACCOUNT = "no_account"
     REFUSED = "refused"
 
@@ -137,6 +141,10 @@ class Person:
     """The IdP's SessionNotOnOrAfter (SAML; None: the IdP set no limit)."""
     organisations: tuple[EsiaOrganisation, ...] | None = None
     """Where ESIA lists the person as working (None: not read, the staff policy is off)."""
+    idp_session: IdpSession | None = None
+    """The IdP's own session, kept on the broker's session for logging out there."""
+    auth_time: datetime | None = None  # when the IdP last authenticated the person
+    acr: str | None = None  # how: OpenID Connect acr, SAML AuthnContextClassRef
 
 
 @attrs.frozen
@@ -195,6 +203,7 @@ class AwaitingIdp:
     frame: Frame
     provider: str
     request: IdpRequest
+    fresh: bool = False  # a fresh authentication was asked for (shared-computer mode)
 
 
 @attrs.frozen
@@ -336,10 +345,13 @@ class Refused:
     code: str
 
 
+from sso_bridge.broker.machine.step_up_states import AwaitingIdpToStepUp, SteppedUp  # noqa: E402
+
 MachineState = (
     Start
     | AwaitingIdp
     | AwaitingIdpToLink
+    | AwaitingIdpToStepUp
     | ReadingLinks
     | Matching
     | ChoosingAccount
@@ -353,6 +365,7 @@ MachineState = (
     | Resending
     | SessionIssued
     | LinkMade
+    | SteppedUp
     | NoAccount
     | Refused
 )
@@ -360,6 +373,7 @@ MachineState = (
 StoredState = (
     AwaitingIdp
     | AwaitingIdpToLink
+    | AwaitingIdpToStepUp
     | ChoosingAccount
     | AwaitingLocalLogin
     | AwaitingProof
@@ -370,6 +384,7 @@ STORED: frozenset[State] = frozenset(
     {
         State.AWAITING_IDP,
         State.AWAITING_IDP_TO_LINK,
+        State.AWAITING_IDP_TO_STEP_UP,
         State.CHOOSING_ACCOUNT,
         State.AWAITING_LOCAL_LOGIN,
         State.AWAITING_PROOF,
@@ -379,6 +394,6 @@ STORED: frozenset[State] = frozenset(
 """States kept between two requests; the others live within one request."""
 
 FINAL: frozenset[State] = frozenset(
-    {State.LOGGED_IN, State.LINKED, State.NO_ACCOUNT, State.REFUSED}
+    {State.LOGGED_IN, State.LINKED, State.STEPPED_UP, State.NO_ACCOUNT, State.REFUSED}
 )
 """States that end a login; nothing leaves them."""

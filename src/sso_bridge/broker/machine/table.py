@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import attrs
 
-from sso_bridge.broker.machine import login, settle
+from sso_bridge.broker.machine import login, settle, step_up
 from sso_bridge.broker.machine.events import Event, MachineEvent
 from sso_bridge.broker.machine.outcome import Outcome, refusal, refuse
 from sso_bridge.broker.machine.policy import Policy
@@ -54,8 +54,14 @@ RULES: Final[Mapping[tuple[State, Event], Rule]] = MappingProxyType(
         (_S.START, _E.BEGIN_LOCAL): _rule(login.local_begun, _S.AWAITING_LOCAL_LOGIN),
         (_S.START, _E.BEGIN_SWITCH): _rule(login.switch_begun, *_SETTLE),
         (_S.START, _E.UNSOLICITED_ANSWER): _rule(login.unsolicited_answer, _S.READING_LINKS),
-        (_S.AWAITING_IDP, _E.IDP_ANSWERED): _rule(login.idp_answered, _S.READING_LINKS),
-        (_S.AWAITING_IDP_TO_LINK, _E.IDP_ANSWERED): _rule(login.linked_idp_answered, _S.LINKED),
+        (_S.START, _E.BEGIN_STEP_UP): _rule(step_up.step_up_begun, _S.AWAITING_IDP_TO_STEP_UP),
+        (_S.AWAITING_IDP, _E.IDP_ANSWERED): _rule(login.idp_answered, _S.READING_LINKS, _S.REFUSED),
+        (_S.AWAITING_IDP_TO_LINK, _E.IDP_ANSWERED): _rule(
+            login.linked_idp_answered, _S.LINKED, _S.REFUSED
+        ),
+        (_S.AWAITING_IDP_TO_STEP_UP, _E.IDP_ANSWERED): _rule(
+            step_up.step_up_answered, _S.STEPPED_UP, _S.REFUSED
+        ),
         (_S.READING_LINKS, _E.LINKS_READ): _rule(
             login.links_read, *_SETTLE, _S.CHOOSING_ACCOUNT, _S.MATCHING
         ),
@@ -76,7 +82,7 @@ RULES: Final[Mapping[tuple[State, Event], Rule]] = MappingProxyType(
             _pure(settle.contacts_read), _S.OPENING_CHALLENGE, _S.REFUSED
         ),
         (_S.OPENING_CHALLENGE, _E.CHALLENGE_OPENED): _rule(
-            _pure(settle.challenge_opened), _S.AWAITING_SECOND_FACTOR
+            _pure(settle.challenge_opened), _S.AWAITING_SECOND_FACTOR, _S.REFUSED
         ),
         (_S.AWAITING_SECOND_FACTOR, _E.CODE_GIVEN): _rule(
             _pure(settle.code_given), _S.CHECKING_CODE

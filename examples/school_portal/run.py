@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
+import socket
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -124,9 +126,30 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def taken_port(ports: Sequence[int]) -> int | None:
+    """The first of ``ports`` that something on this machine listens on, or None."""
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((HOST, port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return port
+                raise
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the demo until Ctrl-C; 0 when stopped that way."""
+    """Run the demo until Ctrl-C; 0 when stopped that way, 2 when a port is taken."""
     args = _arguments(argv)
+    taken = taken_port((args.port, args.idp_port))
+    if taken is not None:
+        print(
+            f"demo: port {taken} on {HOST} is taken (another demo running?); choose others, "
+            f'e.g. make demo DEMO_ARGS="--port {args.port + 1} --idp-port {args.idp_port + 1}"',
+            file=sys.stderr,
+        )
+        return 2
     idp_url, base_url = f"http://{HOST}:{args.idp_port}", f"http://{HOST}:{args.port}"
     seed_region(args.db, datetime.now(UTC), issuer=idp_url + "/")
     if args.synthetic > 0:

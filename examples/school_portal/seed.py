@@ -153,7 +153,7 @@ PEOPLE: Final = (
     DemoPerson(
         "unconfirmed", "Новикова Ольга Ивановна", "+7 (900) 000-01-07", "parol-107", "sms",
         "sch3", "novikova", PASSWORD, "+7 900 000-00-04",
-        "unconfirmed ESIA account: one local login (+SMS) links it",
+        "unconfirmed ESIA account: one school login links it (the IdP's SMS was the second factor)",
         oid=1000000107, accounts=("p-novikova",),
     ),
     DemoPerson(

@@ -210,3 +210,28 @@ def test_the_portal_can_use_saml_instead(idp: RunningIdP, tmp_path: Path) -> Non
         assert to_idp.headers["location"].startswith(idp.base_url + "/idp/profile/SAML2/")
     finally:
         portal.store.close()
+
+
+def test_the_unconfirmed_person_logs_in_with_one_school_login_and_no_portal_code(
+    demo: Demo,
+) -> None:
+    # what the people table and the quickstart promise (seed.PEOPLE, "unconfirmed")
+    person = BY_KEY["unconfirmed"]
+    assert person.phone is not None
+    form = _login_at_idp(demo, "unconfirmed")
+    assert form.status_code == 200, form.text
+    assert "не подтверждена" in form.text
+    done = demo.browser.post(
+        "/auth/local",
+        data={
+            "step": _field(form.text, "step_id"),
+            "org": person.org_id or "",
+            "login": person.login or "",
+            "password": person.password or "",
+        },
+    )
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == "/diary"
+    assert demo.portal.sender.last_code_for(person.phone) is None  # no SMS of the portal's
+    again = _login_at_idp(demo, "unconfirmed")
+    assert again.headers["location"] == "/diary"  # linked: straight in the next time

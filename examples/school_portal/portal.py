@@ -210,6 +210,8 @@ def build_portal(settings: PortalSettings) -> Portal:
         trusted_proxies=settings.trusted_proxies,
         site_name="Электронный дневник",
         template_dirs=(TEMPLATES,),
+        # the journal's grade form fills itself in with what an expired session kept
+        restore_in_place=("/journal/",),
     )
     mount = auth_routes(broker, config)
     app = Starlette(

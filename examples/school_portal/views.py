@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from school_portal import diary as data
 from school_portal.errors import PortalError
 from sso_bridge.model import LocalAccount
-from sso_bridge.sessions import Session
+from sso_bridge.sessions import SavedRequest, Session
 from sso_bridge.web import WebResponse
 from sso_bridge.web.starlette import require_session, to_response
 
@@ -172,7 +172,10 @@ def _journal(request: Request, class_id: str, form: dict[str, str] | None) -> Re
         (p, [g for g in portal.grades.grades_of(p.pupil_id) if g.subject == info.subject])
         for p in pupils
     ]
-    return _page(request, "journal.html", info=info, rows=rows, saved=saved)
+    # a grade form kept when the session expired, brought back by the login: filled in
+    restored: SavedRequest | None = getattr(request.state, "sso_restored", None)
+    draft = dict(restored.form) if restored is not None else None
+    return _page(request, "journal.html", info=info, rows=rows, saved=saved, draft=draft)
 
 
 @require_session

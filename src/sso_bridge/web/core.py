@@ -22,7 +22,13 @@ from typing import Final
 import attrs
 
 from sso_bridge.errors import BridgeError
-from sso_bridge.sessions import Session, SessionExpired, SessionIpChanged, clear_cookie_header
+from sso_bridge.sessions import (
+    SavedRequest,
+    Session,
+    SessionExpired,
+    SessionIpChanged,
+    clear_cookie_header,
+)
 from sso_bridge.sessions.errors import SessionUnknown
 from sso_bridge.web.account import AccountPages
 from sso_bridge.web.errors import RequestRefused
@@ -92,11 +98,13 @@ def _session_ended(exc: BridgeError) -> bool:
 @attrs.frozen
 class Authenticated:
     """A request with a live session: the session, the CSRF token for the view's own
-    forms, and cookies to set on the view's response (a new browser's id)."""
+    forms, cookies to set on the view's response (a new browser's id), and the kept POST
+    a login brought back to this page (:attr:`WebConfig.restore_in_place`), if any."""
 
     session: Session
     csrf_token: str
     cookies: tuple[str, ...] = ()
+    restored: SavedRequest | None = None
 
     def write(self, cookie: Callable[[str], None]) -> None:
         """Add the cookies to the view's response: ``cookie(value)`` adds a ``Set-Cookie``."""
@@ -148,7 +156,7 @@ class AuthRoutes(LoginPages, AccountPages):
         if isinstance(outcome, WebResponse):
             return outcome.with_cookies(*visit.cookies)
         token = self.csrf_token(outcome)
-        return Authenticated(outcome, token, visit.cookies)
+        return Authenticated(outcome, token, visit.cookies, self.restored_for(visit, outcome))
 
     def error_response(self, exc: BridgeError, request: WebRequest) -> WebResponse:
         """The error page of ``exc``: its code's HTTP status, what to do in both

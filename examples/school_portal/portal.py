@@ -88,6 +88,14 @@ class PortalSettings:
     def idp_saml_entity_id(self) -> str:
         return f"{self.idp_url.rstrip('/')}/idp/shibboleth"
 
+    @property
+    def idp_issuer(self) -> str:
+        """The issuer of the identities the IdP vouches for over :attr:`protocol` (the
+        key of links): the OIDC issuer, or the SAML IdP's entity id."""
+        if self.protocol == "saml":
+            return self.idp_saml_entity_id
+        return self.idp_url.rstrip("/") + "/"
+
 
 class EchoSender(OutboxSender):
     """Keeps every message like :class:`OutboxSender` and shows it through ``echo``: the

@@ -151,12 +151,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     idp_url, base_url = f"http://{HOST}:{args.idp_port}", f"http://{HOST}:{args.port}"
-    seed_region(args.db, datetime.now(UTC), issuer=idp_url + "/")
-    if args.synthetic > 0:
-        schools = add_synthetic_region(args.db, args.synthetic)
-        say(f"Imported {args.synthetic:,} generated accounts of {schools:,} other schools.")
-    idp = RunningIdP(IDP_CONFIG, host=HOST, port=args.idp_port)
-    idp.idp.provider.outbox = _EchoOutbox(say)
     settings = PortalSettings(
         db_path=args.db,
         idp_url=idp_url,
@@ -167,6 +161,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         trusted_proxies=("127.0.0.1/32",) if args.trust_loopback_proxy else (),
         echo=say,
     )
+    # the links the demo starts with name the issuer of the protocol in use
+    seed_region(args.db, datetime.now(UTC), issuer=settings.idp_issuer)
+    if args.synthetic > 0:
+        schools = add_synthetic_region(args.db, args.synthetic)
+        say(f"Imported {args.synthetic:,} generated accounts of {schools:,} other schools.")
+    idp = RunningIdP(IDP_CONFIG, host=HOST, port=args.idp_port)
+    idp.idp.provider.outbox = _EchoOutbox(say)
     idp.idp.add_client(oidc_client_registration(settings))
     idp.idp.add_service_provider({"entity_id": settings.sp_entity_id, "acs_url": settings.acs_url})
     idp.start()

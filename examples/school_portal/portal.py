@@ -11,6 +11,7 @@ The diary's own pages are in :mod:`school_portal.views`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -220,6 +221,8 @@ def build_portal(settings: PortalSettings) -> Portal:
         template_dirs=(TEMPLATES,),
         # the journal's grade form fills itself in with what an expired session kept
         restore_in_place=("/journal/",),
+        # the header's account menu on sso_bridge's own pages (settings, authenticator app)
+        template_globals={"account_menu": functools.partial(views.account_menu, store)},
     )
     mount = auth_routes(broker, config)
     app = Starlette(

@@ -13,6 +13,7 @@ from school_portal import diary as data
 from school_portal.errors import PortalError
 from sso_bridge.model import LocalAccount
 from sso_bridge.sessions import SavedRequest, Session
+from sso_bridge.store import SqlStore
 from sso_bridge.web import WebResponse
 from sso_bridge.web.starlette import require_session, to_response
 
@@ -58,8 +59,8 @@ def _render(request: Request, template: str, status: int = 200, **context: Any) 
     return to_response(auth, WebResponse.page(template, status, **context))
 
 
-def _label(portal: Portal, account: LocalAccount) -> dict[str, str]:
-    organisation = portal.store.get_organisation(account.org_id)
+def _label(store: SqlStore, account: LocalAccount) -> dict[str, str]:
+    organisation = store.get_organisation(account.org_id)
     roles = ", ".join(ROLE_NAMES.get(r, r) for r in account.roles)
     return {
         "account_id": account.account_id,
@@ -78,13 +79,20 @@ def _account(portal: Portal, session: Session) -> LocalAccount:
     return account
 
 
-def _nav(portal: Portal, session: Session, account: LocalAccount) -> dict[str, Any]:
+def _nav(store: SqlStore, session: Session, account: LocalAccount) -> dict[str, Any]:
     others = []
     for account_id in session.accounts:
-        other = portal.store.get_account(account_id)
+        other = store.get_account(account_id)
         if other is not None and account_id != session.account_id:
-            others.append(_label(portal, other))
-    return {"current": _label(portal, account), "others": others}
+            others.append(_label(store, other))
+    return {"current": _label(store, account), "others": others}
+
+
+def account_menu(store: SqlStore, session: Session) -> dict[str, Any] | None:
+    """The header's account menu for ``session`` (None if its account is gone): given
+    to sso_bridge's own pages too (``WebConfig.template_globals``)."""
+    account = store.get_account(session.account_id)
+    return None if account is None else _nav(store, session, account)
 
 
 def _page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
@@ -96,7 +104,7 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
         request,
         template,
         status,
-        nav=_nav(portal, session, account),
+        nav=_nav(portal.store, session, account),
         csrf_token=request.state.sso_csrf_token,
         **context,
     )

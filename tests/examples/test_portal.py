@@ -279,3 +279,14 @@ def test_saml_mode_keeps_the_demo_links_and_titles(idp: RunningIdP, tmp_path: Pa
             assert f"<strong>{idp.base_url}" not in settings_page
     finally:
         portal.store.close()
+
+
+def test_sso_bridge_pages_carry_the_header_account_menu(demo: Demo) -> None:
+    _login_at_idp(demo, "linked")
+    for path in ("/auth/settings", "/auth/totp", "/auth/link/esia"):
+        page = demo.browser.get(path)
+        assert page.status_code == 200, (path, page.text)
+        menu = page.text.split('<nav aria-label="Аккаунт">', 1)
+        assert len(menu) == 2, path
+        assert "Попов Дмитрий" in menu[1].split("</nav>", 1)[0]
+        assert 'action="/auth/logout"' in menu[1].split("</nav>", 1)[0], path

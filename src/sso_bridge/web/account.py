@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
+import attrs
 from markupsafe import Markup
 
 from sso_bridge.errors import BridgeError
@@ -81,6 +82,7 @@ class AccountPages(RoutesBase):
             return session
         return self.page(
             "link_confirm.html",
+            session=session,
             provider=self.provider(provider),
             csrf_token=self.csrf_token(session),
         )
@@ -118,9 +120,12 @@ class AccountPages(RoutesBase):
         if isinstance(session, WebResponse):
             return session
         account = visit.request.field("account")
-        return self.result(
+        response = self.result(
             visit, self.broker.switch_account(visit.token or "", account, visit.client)
         )
+        if response.template is not None:  # the code page of the switch: still logged in
+            response = attrs.evolve(response, context={**response.context, "session": session})
+        return response
 
     # -- authenticator app ---------------------------------------------------------------------
 
@@ -165,6 +170,7 @@ class AccountPages(RoutesBase):
             uri=uri,
             seal=seal,
             error=error,
+            session=session,
             csrf_token=self.csrf_token(session),
         )
 

@@ -62,7 +62,9 @@ class WebConfig:
     when the session expired goes back, after the next login, to its form's page (a GET
     of its path), whose view finds the kept fields as ``sso_restored`` (a
     :class:`~sso_bridge.sessions.SavedRequest`); elsewhere the bundled page shows the
-    fields. ``prefix`` and the paths the
+    fields. ``template_globals`` are more names for the templates (functions and values
+    of the host's layout, e.g. what its header shows for the ``session`` that the pages of a
+    logged-in person are given). ``prefix`` and the paths the
     adapters report are full paths as the browser sees them (a host mounted under a
     sub-path includes it).
 
@@ -82,6 +84,7 @@ class WebConfig:
     language: str = attrs.field(default="ru", validator=_check_language)
     template_dirs: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     restore_in_place: tuple[str, ...] = attrs.field(default=(), converter=_texts)
+    template_globals: Mapping[str, Any] = attrs.field(factory=dict, converter=dict, eq=False)
     csrf_field: str = "csrf_token"
     max_form_bytes: int = attrs.field(default=1024 * 1024, validator=_check_limit)
     max_form_fields: int = attrs.field(default=256, validator=_check_limit)

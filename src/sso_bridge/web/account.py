@@ -14,6 +14,7 @@ from sso_bridge.mfa import decode_secret, qr_svg
 from sso_bridge.mfa.errors import TotpStepReused, WrongCode
 from sso_bridge.sessions import Session, SessionError, clear_cookie_header
 from sso_bridge.web.base import RoutesBase, Visit
+from sso_bridge.web.devices import device_name
 from sso_bridge.web.http import WebResponse
 
 __all__ = ["AccountPages"]
@@ -45,6 +46,7 @@ class AccountPages(RoutesBase):
         sessions = [
             {
                 "session": s,
+                "device": device_name(s.user_agent),
                 "created": _when(s.created_at),
                 "current": s.session_id == session.session_id,
             }

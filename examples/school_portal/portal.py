@@ -231,7 +231,8 @@ def build_portal(settings: PortalSettings) -> Portal:
             Route("/", views.home),
             Route("/diary", views.diary),
             Route("/journal/{class_id}", views.journal, methods=["GET", "POST"]),
-        ]
+        ],
+        exception_handlers={404: views.page_not_found, 405: views.method_not_allowed},
     )
     grades = GradeBook(settings.db_path)
     portal = Portal(app, broker, sender, store, credentials, mount.auth, grades, settings, clock)

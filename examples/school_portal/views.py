@@ -42,6 +42,14 @@ PORTAL_ERRORS: Final = {
         "The grade was not saved: choose a pupil from the list and a grade from 2 to 5 "
         "(a comment of 500 characters at most) and send the form again.",
     ),
+    "portal.not_found": (
+        "Такой страницы нет. Проверьте адрес или вернитесь к дневнику.",
+        "There is no such page. Check the address or go back to the diary.",
+    ),
+    "portal.method_not_allowed": (
+        "Эта страница так не открывается. Вернитесь к дневнику и начните оттуда.",
+        "This page cannot be opened that way. Go back to the diary and start from there.",
+    ),
     "portal.account_unavailable": (
         "Учётная запись этого сеанса больше не существует. Выйдите и войдите снова.",
         "The account of this session no longer exists. Sign out and sign in again.",
@@ -195,3 +203,18 @@ async def journal(request: Request) -> Response:
         read = await request.form()
         form = {k: v for k, v in read.items() if isinstance(v, str)}
     return await run_in_threadpool(_journal, request, class_id, form)
+
+
+async def page_not_found(request: Request, exc: Exception) -> Response:
+    """Any unknown address: the site's error page (its layout, language and headers)."""
+    return await run_in_threadpool(_bare_refusal, request, "portal.not_found", 404)
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    """A method a page does not take (a GET of a form's address): the site's error page."""
+    return await run_in_threadpool(_bare_refusal, request, "portal.method_not_allowed", 405)
+
+
+def _bare_refusal(request: Request, code: str, status: int) -> Response:
+    # no session is needed to be told that a page does not exist
+    return _render(request, "portal_error.html", status, code=code, text=PORTAL_ERRORS[code])

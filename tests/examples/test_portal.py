@@ -290,3 +290,25 @@ def test_sso_bridge_pages_carry_the_header_account_menu(demo: Demo) -> None:
         assert len(menu) == 2, path
         assert "Попов Дмитрий" in menu[1].split("</nav>", 1)[0]
         assert 'action="/auth/logout"' in menu[1].split("</nav>", 1)[0], path
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "says"),
+    [
+        ("GET", "/no-such-page", 404, "Такой страницы нет"),
+        ("GET", "/auth/no-such-page", 404, "Такой страницы нет"),
+        ("DELETE", "/diary", 405, "Эта страница так не открывается"),
+        ("GET", "/auth/logout", 405, "Эта страница так не открывается"),
+    ],
+)
+def test_unknown_pages_and_methods_get_the_sites_page(
+    demo: Demo, method: str, path: str, status: int, says: str
+) -> None:
+    answer = demo.browser.request(method, path)
+    assert answer.status_code == status
+    assert answer.headers["content-type"].startswith("text/html")
+    assert says in answer.text
+    assert '<html lang="ru">' in answer.text
+    assert "Электронный дневник" in answer.text  # the site's layout
+    assert "default-src" in answer.headers["content-security-policy"]
+    assert answer.headers["x-content-type-options"] == "nosniff"

@@ -6,6 +6,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 
 from sso_bridge.mfa import decode_secret, totp
 from web.support import DIRECTOR, PASSWORD, SUBJECT, TEACHER, World, field, fields
@@ -316,3 +317,12 @@ def test_the_browser_id_is_replaced_at_login(world: World) -> None:
     )
     assert stale.status_code == 403, stale.text
     assert "broker.step_foreign" in stale.text
+
+
+@pytest.mark.parametrize("path", ["/auth/local", "/auth/choose", "/auth/second-factor"])
+def test_the_address_of_a_login_form_opened_again_leads_to_the_login_page(
+    world: World, path: str
+) -> None:
+    again = world.browser.get(path)
+    assert again.status_code in (302, 303), again.text
+    assert again.headers["location"] == "/auth/login"

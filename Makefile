@@ -3,19 +3,24 @@
 #               seeds the demo region into SQLite, prints the URLs and the demo people
 #               (make demo-cli: the terminal walk-through of matching and linking)
 #   make test   lint (ruff, mypy --strict) and the whole test suite
+# make venv creates .venv alone (`. .venv/bin/activate` then puts sso-bridge and mock-idp on
+# the PATH); make dist builds the wheel and the sdist into dist/.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DB := build/demo.db
+DEMO_CLI_DB := build/demo-cli.db
 
-.PHONY: test lint demo demo-cli bench fuzz clean
+.PHONY: venv test lint demo demo-cli dist bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+venv: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
@@ -30,7 +35,14 @@ demo: $(STAMP)
 	@$(BIN)/python examples/school_portal/run.py --db $(DEMO_DB) $(DEMO_ARGS)
 
 demo-cli: $(STAMP)
-	@bash examples/demo.sh $(DEMO_DB)
+	@bash examples/demo.sh $(DEMO_CLI_DB)
+
+# The wheel and the sdist, built from a clean copy of the sources (tests/test_dist.py
+# installs the wheel into a new venv and runs the commands and the README's snippet).
+DIST_DIR ?= dist
+dist: $(STAMP)
+	rm -rf $(DIST_DIR)
+	$(BIN)/python -m build --no-isolation --outdir $(DIST_DIR) .
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
@@ -72,4 +84,4 @@ fuzz: $(STAMP)
 	test $$ra -eq 0 && test $$rb -eq 0 && test $$rs -eq 0
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

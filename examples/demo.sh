@@ -3,7 +3,7 @@
 # record matching decides for a few people, link one, and read the audit trail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-db_file="${1:-build/demo.db}"
+db_file="${1:-build/demo-cli.db}"
 mkdir -p "$(dirname "$db_file")"
 rm -f "$db_file" "$db_file-wal" "$db_file-shm" "$db_file.key"
 export SSO_BRIDGE_DB="sqlite:///$db_file"

@@ -11,6 +11,7 @@ The diary's own pages are in :mod:`school_portal.views`.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -117,6 +118,14 @@ class PortalSettings:
     def slo_url(self) -> str:
         """The portal's SAML single logout endpoint."""
         return f"{self.base_url.rstrip('/')}/auth/slo/{PROVIDER}"
+
+    @property
+    def idp_issuer(self) -> str:
+        """The issuer of the identities the IdP vouches for over :attr:`protocol` (the
+        key of links): the OIDC issuer, or the SAML IdP's entity id."""
+        if self.protocol == "saml":
+            return self.idp_saml_entity_id
+        return self.idp_url.rstrip("/") + "/"
 
 
 class EchoSender(OutboxSender):
@@ -290,6 +299,10 @@ def build_portal(settings: PortalSettings) -> Portal:
         trusted_proxies=settings.trusted_proxies,
         site_name="Электронный дневник",
         template_dirs=(TEMPLATES,),
+        # the journal's grade form fills itself in with what an expired session kept
+        restore_in_place=("/journal/",),
+        # the header's account menu on sso_bridge's own pages (settings, authenticator app)
+        template_globals={"account_menu": functools.partial(views.account_menu, store)},
     )
     mount = auth_routes(broker, config)
     app = Starlette(
@@ -298,7 +311,8 @@ def build_portal(settings: PortalSettings) -> Portal:
             Route("/", views.home),
             Route("/diary", views.diary),
             Route("/journal/{class_id}", views.journal, methods=["GET", "POST"]),
-        ]
+        ],
+        exception_handlers={404: views.page_not_found, 405: views.method_not_allowed},
     )
     grades = GradeBook(settings.db_path)
     portal = Portal(app, broker, sender, store, credentials, mount.auth, grades, settings, clock)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
+import socket
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -31,7 +33,12 @@ warnings.filterwarnings("ignore", message="CFB has been moved")
 import uvicorn  # noqa: E402
 
 from mock_idp.server import RunningIdP  # noqa: E402
-from school_portal.portal import PortalSettings, build_portal, oidc_client_registration  # noqa: E402
+from school_portal.portal import (  # noqa: E402
+    PortalSettings,
+    build_portal,
+    oidc_client_registration,
+    saml_sp_metadata,
+)
 from school_portal.seed import (  # noqa: E402
     ORGANISATIONS,
     PEOPLE,
@@ -129,16 +136,31 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def taken_port(ports: Sequence[int]) -> int | None:
+    """The first of ``ports`` that something on this machine listens on, or None."""
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((HOST, port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return port
+                raise
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the demo until Ctrl-C; 0 when stopped that way."""
+    """Run the demo until Ctrl-C; 0 when stopped that way, 2 when a port is taken."""
     args = _arguments(argv)
+    taken = taken_port((args.port, args.idp_port))
+    if taken is not None:
+        print(
+            f"demo: port {taken} on {HOST} is taken (another demo running?); choose others, "
+            f'e.g. make demo DEMO_ARGS="--port {args.port + 1} --idp-port {args.idp_port + 1}"',
+            file=sys.stderr,
+        )
+        return 2
     idp_url, base_url = f"http://{HOST}:{args.idp_port}", f"http://{HOST}:{args.port}"
-    seed_region(args.db, datetime.now(UTC), issuer=idp_url + "/")
-    if args.synthetic > 0:
-        schools = add_synthetic_region(args.db, args.synthetic)
-        say(f"Imported {args.synthetic:,} generated accounts of {schools:,} other schools.")
-    idp = RunningIdP(IDP_CONFIG, host=HOST, port=args.idp_port)
-    idp.idp.provider.outbox = _EchoOutbox(say)
     settings = PortalSettings(
         db_path=args.db,
         idp_url=idp_url,
@@ -150,10 +172,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         trusted_proxies=("127.0.0.1/32",) if args.trust_loopback_proxy else (),
         echo=say,
     )
+    # the links the demo starts with name the issuer of the protocol in use
+    seed_region(args.db, datetime.now(UTC), issuer=settings.idp_issuer)
+    if args.synthetic > 0:
+        schools = add_synthetic_region(args.db, args.synthetic)
+        say(f"Imported {args.synthetic:,} generated accounts of {schools:,} other schools.")
+    idp = RunningIdP(IDP_CONFIG, host=HOST, port=args.idp_port)
+    idp.idp.provider.outbox = _EchoOutbox(say)
     idp.idp.add_client(oidc_client_registration(settings))
-    idp.idp.add_service_provider({"entity_id": settings.sp_entity_id, "acs_url": settings.acs_url})
     idp.start()
     try:
+        # the SP from its metadata (read from the running IdP): ACS, logout endpoint, key
+        idp.idp.add_service_provider({"metadata": saml_sp_metadata(settings)})
         portal = build_portal(settings)
         server = uvicorn.Server(
             uvicorn.Config(
@@ -170,7 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"\nSchool portal: {base_url}/  (sign-in: {args.protocol.upper()} or school login)")
         say(f"Mock IdP:      {idp_url}/")
         say(f"SMS outbox:    curl -H 'X-Mock-IdP-Admin: {idp.admin_token}' {idp_url}/outbox")
-        say(f"Database:      {args.db}\n")
+        say(f"Database:      {args.db} (key in {args.db}.key)")
+        say(f"Audit trail:   SSO_BRIDGE_DB=sqlite:///{args.db} .venv/bin/sso-bridge audit tail\n")
         say(people_table())
         say("\n" + _notes(PEOPLE, idp_url))
         say("\nSee docs/quickstart.md for what to try. Ctrl-C stops the demo.\n")

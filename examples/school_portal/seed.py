@@ -7,6 +7,7 @@ Everything here, keys and passwords included, is for a local demo only.
 
 from __future__ import annotations
 
+import os
 import random
 import tempfile
 from collections.abc import Iterable
@@ -41,6 +42,7 @@ __all__ = [
     "link_seeded",
     "open_region",
     "seed_region",
+    "write_key_file",
 ]
 
 STORE_KEY: Final = b"school-portal-demo-store-key-32b"
@@ -151,7 +153,7 @@ PEOPLE: Final = (
     DemoPerson(
         "unconfirmed", "Новикова Ольга Ивановна", "+7 (900) 000-01-07", "parol-107", "sms",
         "sch3", "novikova", PASSWORD, "+7 900 000-00-04",
-        "unconfirmed ESIA account: one local login (+SMS) links it",
+        "unconfirmed ESIA account: one school login links it (the IdP's SMS was the second factor)",
         oid=1000000107, accounts=("p-novikova",),
     ),
     DemoPerson(
@@ -187,6 +189,17 @@ PEOPLE: Final = (
 )  # fmt: skip
 
 
+def write_key_file(db_path: Path) -> Path:
+    """Write the demo's key beside the database (``<db>.key``, mode 0600), where the
+    command line looks for a SQLite database's key."""
+    path = Path(f"{db_path}.key")
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(STORE_KEY.hex() + "\n")
+    return path
+
+
 def open_region(db_path: Path) -> tuple[SqlStore, SqlCredentialStore]:
     """The directory and the credentials of the demo database at ``db_path``."""
     store = open_store(f"sqlite:///{db_path}", STORE_KEY)
@@ -201,6 +214,7 @@ def seed_region(
     db_path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    write_key_file(db_path)
     store, credentials = open_region(db_path)
     try:
         store.import_accounts(list(ACCOUNTS), ORGANISATIONS)

@@ -12,7 +12,8 @@ from starlette.responses import RedirectResponse, Response
 from school_portal import diary as data
 from school_portal.errors import PortalError
 from sso_bridge.model import LocalAccount
-from sso_bridge.sessions import Session
+from sso_bridge.sessions import SavedRequest, Session
+from sso_bridge.store import SqlStore
 from sso_bridge.web import WebResponse
 from sso_bridge.web.starlette import require_session, to_response
 
@@ -41,6 +42,14 @@ PORTAL_ERRORS: Final = {
         "The grade was not saved: choose a pupil from the list and a grade from 2 to 5 "
         "(a comment of 500 characters at most) and send the form again.",
     ),
+    "portal.not_found": (
+        "Такой страницы нет. Проверьте адрес или вернитесь к дневнику.",
+        "There is no such page. Check the address or go back to the diary.",
+    ),
+    "portal.method_not_allowed": (
+        "Эта страница так не открывается. Вернитесь к дневнику и начните оттуда.",
+        "This page cannot be opened that way. Go back to the diary and start from there.",
+    ),
     "portal.account_unavailable": (
         "Учётная запись этого сеанса больше не существует. Выйдите и войдите снова.",
         "The account of this session no longer exists. Sign out and sign in again.",
@@ -58,8 +67,8 @@ def _render(request: Request, template: str, status: int = 200, **context: Any) 
     return to_response(auth, WebResponse.page(template, status, **context))
 
 
-def _label(portal: Portal, account: LocalAccount) -> dict[str, str]:
-    organisation = portal.store.get_organisation(account.org_id)
+def _label(store: SqlStore, account: LocalAccount) -> dict[str, str]:
+    organisation = store.get_organisation(account.org_id)
     roles = ", ".join(ROLE_NAMES.get(r, r) for r in account.roles)
     return {
         "account_id": account.account_id,
@@ -78,13 +87,20 @@ def _account(portal: Portal, session: Session) -> LocalAccount:
     return account
 
 
-def _nav(portal: Portal, session: Session, account: LocalAccount) -> dict[str, Any]:
+def _nav(store: SqlStore, session: Session, account: LocalAccount) -> dict[str, Any]:
     others = []
     for account_id in session.accounts:
-        other = portal.store.get_account(account_id)
+        other = store.get_account(account_id)
         if other is not None and account_id != session.account_id:
-            others.append(_label(portal, other))
-    return {"current": _label(portal, account), "others": others}
+            others.append(_label(store, other))
+    return {"current": _label(store, account), "others": others}
+
+
+def account_menu(store: SqlStore, session: Session) -> dict[str, Any] | None:
+    """The header's account menu for ``session`` (None if its account is gone): given
+    to sso_bridge's own pages too (``WebConfig.template_globals``)."""
+    account = store.get_account(session.account_id)
+    return None if account is None else _nav(store, session, account)
 
 
 def _page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
@@ -96,7 +112,7 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
         request,
         template,
         status,
-        nav=_nav(portal, session, account),
+        nav=_nav(portal.store, session, account),
         csrf_token=request.state.sso_csrf_token,
         **context,
     )
@@ -172,7 +188,10 @@ def _journal(request: Request, class_id: str, form: dict[str, str] | None) -> Re
         (p, [g for g in portal.grades.grades_of(p.pupil_id) if g.subject == info.subject])
         for p in pupils
     ]
-    return _page(request, "journal.html", info=info, rows=rows, saved=saved)
+    # a grade form kept when the session expired, brought back by the login: filled in
+    restored: SavedRequest | None = getattr(request.state, "sso_restored", None)
+    draft = dict(restored.form) if restored is not None else None
+    return _page(request, "journal.html", info=info, rows=rows, saved=saved, draft=draft)
 
 
 @require_session
@@ -184,3 +203,18 @@ async def journal(request: Request) -> Response:
         read = await request.form()
         form = {k: v for k, v in read.items() if isinstance(v, str)}
     return await run_in_threadpool(_journal, request, class_id, form)
+
+
+async def page_not_found(request: Request, exc: Exception) -> Response:
+    """Any unknown address: the site's error page (its layout, language and headers)."""
+    return await run_in_threadpool(_bare_refusal, request, "portal.not_found", 404)
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    """A method a page does not take (a GET of a form's address): the site's error page."""
+    return await run_in_threadpool(_bare_refusal, request, "portal.method_not_allowed", 405)
+
+
+def _bare_refusal(request: Request, code: str, status: int) -> Response:
+    # no session is needed to be told that a page does not exist
+    return _render(request, "portal_error.html", status, code=code, text=PORTAL_ERRORS[code])

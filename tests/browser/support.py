@@ -258,5 +258,5 @@ def links_listed(page: Page, site: Site) -> Locator:
 
 def sign_out(page: Page, site: Site) -> None:
     page.goto(site.url("/auth/settings"))
-    submit(page, page.locator("form[action$='/logout'] button[type=submit]"))
+    submit(page, page.locator("main form[action$='/logout'] button[type=submit]"))
     expect(page).to_have_url(re.compile(r"/auth/login"))

@@ -36,6 +36,15 @@ def test_already_linked_person_goes_straight_in_on_a_phone(page: Page, site: Sit
     in_diary(page, "Дневник")
     expect(page.get_by_role("navigation", name="Аккаунт")).to_contain_text("Попов")
     assert site.links_of(person) == seeded
+    # the grades table fits the phone: every comment within the screen, no sideways scroll
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    comments = page.locator("td[data-label='Комментарий']")
+    assert comments.count() > 0
+    for index in range(comments.count()):
+        box = comments.nth(index).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    expect(comments.first).to_be_visible()
+    check_accessible(page)
 
 
 def test_confirmed_unique_match_is_linked_automatically(page: Page, site: Site) -> None:
@@ -86,7 +95,7 @@ def test_unconfirmed_account_logs_in_locally_once_and_is_linked(page: Page, site
     expect(page.locator(".notice")).to_contain_text("не подтверждена")
     check_accessible(page)
     local_login(page, person.org_id, person.login, person.password)
-    pass_second_factor(page, site, person)
+    # the IdP's SMS was the second factor: no code page of the portal's (the people table)
     in_diary(page, "Дневник")
     assert [link.account_id for link in site.links_of(person)] == list(person.accounts)
     expect(links_listed(page, site)).to_have_count(1)

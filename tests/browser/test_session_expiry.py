@@ -1,5 +1,5 @@
 """A session that expires while a teacher fills in a grade: after logging in again the
-grade form comes back filled in, and saving it works."""
+journal's own grade form comes back filled in (once), and saving it works."""
 
 from __future__ import annotations
 
@@ -55,11 +55,39 @@ def test_grade_form_comes_back_after_the_session_expired(
     at_idp(page, site, person)
     choose_account(page, teacher)
     pass_second_factor(page, site, person)
-    restored = page.locator("main form").first
-    expect(restored.locator("[name=pupil]")).to_have_value(pupil)
-    expect(restored.locator("[name=grade]")).to_have_value("4")
-    expect(restored.locator("[name=comment]")).to_have_value(COMMENT)
+    # the journal's own form, its lists and all, filled in with what was kept; not saved yet
+    expect(page).to_have_url(re.compile(r"/journal/[^?]+\?restored="))
+    expect(page.locator("#draft-notice")).to_contain_text("ещё не сохранена")
+    expect(page.locator("table")).not_to_contain_text(COMMENT)
+    restored = page.locator("form#grade-form")
+    expect(restored.locator("select[name=pupil]")).to_have_value(pupil)
+    expect(restored.locator("select[name=grade]")).to_have_value("4")
+    expect(restored.locator("textarea[name=comment]")).to_have_value(COMMENT)
+    check_accessible(page)
     doc_shot(page, "grade-form-restored.png")
     submit(page, restored.locator("button[type=submit]"))
     expect(page.locator("[role=status]")).to_contain_text("Оценка сохранена: 4")
     expect(page.locator("table")).to_contain_text(COMMENT)
+
+
+def test_the_kept_grade_form_fills_in_once(page: Page, make_site: Callable[..., Site]) -> None:
+    site = make_site(idle_timeout=IDLE)
+    person = site.person("teacher_parent")
+    teacher = site.account_with_role(person, "teacher")
+    esia_login(page, site, person)
+    choose_account(page, teacher)
+    pass_second_factor(page, site, person)
+    submit(page, page.locator("a[href^='/journal/']").first)
+    form = page.locator("form#grade-form")
+    form.locator("[name=grade]").select_option("2")
+    form.locator("[name=comment]").fill(COMMENT)
+    time.sleep(IDLE.total_seconds() + 0.5)
+    submit(page, form.get_by_role("button", name=re.compile("Сохранить")))
+    start_esia(page)
+    at_idp(page, site, person)
+    choose_account(page, teacher)
+    pass_second_factor(page, site, person)
+    expect(page.locator("textarea[name=comment]")).to_have_value(COMMENT)
+    page.reload()  # the same address again: the kept form was taken once
+    expect(page.locator("#draft-notice")).to_have_count(0)
+    expect(page.locator("textarea[name=comment]")).to_have_value("")

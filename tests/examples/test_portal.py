@@ -210,3 +210,105 @@ def test_the_portal_can_use_saml_instead(idp: RunningIdP, tmp_path: Path) -> Non
         assert to_idp.headers["location"].startswith(idp.base_url + "/idp/profile/SAML2/")
     finally:
         portal.store.close()
+
+
+def test_the_unconfirmed_person_logs_in_with_one_school_login_and_no_portal_code(
+    demo: Demo,
+) -> None:
+    # what the people table and the quickstart promise (seed.PEOPLE, "unconfirmed")
+    person = BY_KEY["unconfirmed"]
+    assert person.phone is not None
+    form = _login_at_idp(demo, "unconfirmed")
+    assert form.status_code == 200, form.text
+    assert "не подтверждена" in form.text
+    done = demo.browser.post(
+        "/auth/local",
+        data={
+            "step": _field(form.text, "step_id"),
+            "org": person.org_id or "",
+            "login": person.login or "",
+            "password": person.password or "",
+        },
+    )
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == "/diary"
+    assert demo.portal.sender.last_code_for(person.phone) is None  # no SMS of the portal's
+    again = _login_at_idp(demo, "unconfirmed")
+    assert again.headers["location"] == "/diary"  # linked: straight in the next time
+
+
+def _form_fields(page: str) -> dict[str, str]:
+    return {
+        m.group(1): html.unescape(m.group(2))
+        for m in re.finditer(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page)
+    }
+
+
+def test_saml_mode_keeps_the_demo_links_and_titles(idp: RunningIdP, tmp_path: Path) -> None:
+    # the seeded links name the SAML IdP's entity id: the linked person goes straight in,
+    # and the settings name the link by the provider's title, not by a raw issuer
+    db = tmp_path / "demo.db"
+    settings = PortalSettings(db_path=db, idp_url=idp.base_url, base_url=BASE, protocol="saml")
+    seed_region(db, datetime.now(UTC), issuer=settings.idp_issuer)
+    idp.idp.add_service_provider({"metadata": saml_sp_metadata(settings)})
+    portal = build_portal(settings)
+    person = BY_KEY["linked"]
+    try:
+        with TestClient(portal.app, client=("127.0.0.1", 50000), follow_redirects=False) as web:
+            to_idp = web.get("/auth/login/esia")
+            with httpx.Client(follow_redirects=False, timeout=10) as at_idp:
+                page = at_idp.get(to_idp.headers["location"])
+                page = at_idp.post(
+                    idp.base_url + "/login",
+                    data={
+                        "txn": _field(page.text, "txn"),
+                        "login": person.esia_login or "",
+                        "password": person.esia_password or "",
+                    },
+                )
+                done = at_idp.post(
+                    idp.base_url + "/login/code",
+                    data={"txn": _field(page.text, "txn"), "code": idp.idp.last_code()},
+                )
+            answer = _form_fields(done.text)
+            assert "SAMLResponse" in answer, done.text
+            back = web.post("/auth/acs/esia", data=answer)
+            assert back.headers["location"] == "/diary", back.text
+            settings_page = web.get("/auth/settings").text
+            assert f"<strong>Госуслуги</strong>: {person.oid}" in settings_page
+            assert f"<strong>{idp.base_url}" not in settings_page
+    finally:
+        portal.store.close()
+
+
+def test_sso_bridge_pages_carry_the_header_account_menu(demo: Demo) -> None:
+    _login_at_idp(demo, "linked")
+    for path in ("/auth/settings", "/auth/totp", "/auth/link/esia"):
+        page = demo.browser.get(path)
+        assert page.status_code == 200, (path, page.text)
+        menu = page.text.split('<nav aria-label="Аккаунт">', 1)
+        assert len(menu) == 2, path
+        assert "Попов Дмитрий" in menu[1].split("</nav>", 1)[0]
+        assert 'action="/auth/logout"' in menu[1].split("</nav>", 1)[0], path
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "says"),
+    [
+        ("GET", "/no-such-page", 404, "Такой страницы нет"),
+        ("GET", "/auth/no-such-page", 404, "Такой страницы нет"),
+        ("DELETE", "/diary", 405, "Эта страница так не открывается"),
+        ("GET", "/auth/logout", 405, "Эта страница так не открывается"),
+    ],
+)
+def test_unknown_pages_and_methods_get_the_sites_page(
+    demo: Demo, method: str, path: str, status: int, says: str
+) -> None:
+    answer = demo.browser.request(method, path)
+    assert answer.status_code == status
+    assert answer.headers["content-type"].startswith("text/html")
+    assert says in answer.text
+    assert '<html lang="ru">' in answer.text
+    assert "Электронный дневник" in answer.text  # the site's layout
+    assert "default-src" in answer.headers["content-security-policy"]
+    assert answer.headers["x-content-type-options"] == "nosniff"

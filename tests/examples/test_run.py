@@ -7,6 +7,7 @@ import html
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -145,3 +146,20 @@ def _check_the_printed_outbox_command(lines: list[str], idp_port: int) -> None:
     assert url == f"http://127.0.0.1:{idp_port}/outbox"
     assert httpx.get(url, headers={header: token}, timeout=10).status_code == 200
     assert httpx.get(url, timeout=10).status_code == 401
+
+
+def test_a_taken_port_is_one_line_naming_it(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, str(LAUNCHER), "--db", str(tmp_path / "demo.db"), "--port", str(port),
+             "--idp-port", str(free_port())],
+            capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+        )  # fmt: skip
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"port {port}" in lines[0] and "taken" in lines[0], done.stderr
+    assert not (tmp_path / "demo.db").exists()  # nothing seeded

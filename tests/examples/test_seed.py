@@ -163,3 +163,22 @@ def test_the_region_starts_with_the_seeded_links(region: Path) -> None:
         assert store.links_for_subject(DEMO_ISSUER, str(BY_KEY["unique"].oid)) == []
     finally:
         store.close()
+
+
+def test_the_quickstart_table_shows_the_seeded_people() -> None:
+    # one source: the table is the seed's people, each promise in its words (test_portal
+    # and the browser tests hold the portal to them)
+    text = (Path(__file__).resolve().parents[2] / "docs" / "quickstart.md").read_text("utf-8")
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in text.splitlines()
+        if line.startswith("| ") and not line.startswith("| who ")
+    ]
+    assert [row[0] for row in rows] == [p.key for p in PEOPLE]
+    for row, person in zip(rows, PEOPLE, strict=True):
+        assert row[1] == person.name
+        if person.esia_login:
+            factor = (person.esia_second_factor or "").upper()
+            assert row[2] == f"{person.esia_login} / {person.esia_password} / {factor}"
+        assert row[3].endswith(f"/ {person.login}")
+        assert row[4] == person.shows

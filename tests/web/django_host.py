@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
+from sso_bridge.sessions import SavedRequest
 from sso_bridge.web.django import TEMPLATES
 from sso_bridge.web.django.views import require_session
 
@@ -47,9 +48,25 @@ def grades(request: HttpRequest) -> HttpResponse:
     return HttpResponse(f'<p>grades of {account}</p><input name="csrf_token" value="{token}">')
 
 
+def restored_text(restored: SavedRequest | None) -> str:
+    """What the hosts' ``/notes`` page says of a kept POST brought back to it."""
+    if restored is None:
+        return "restored: none"
+    return f"restored {restored.path}: " + "&".join(f"{k}={v}" for k, v in restored.form)
+
+
+@require_session
+def notes(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return HttpResponse("saved", content_type="text/plain")
+    restored = request.sso_restored  # type: ignore[attr-defined]
+    return HttpResponse(restored_text(restored), content_type="text/plain")
+
+
 configure()  # before the URLs, which read the prefix from the settings
 urlpatterns = [
     path("", include("sso_bridge.web.django.urls")),
     path("grades", grades),
+    path("notes", notes),
     path("", lambda request: HttpResponse("home", content_type="text/plain")),
 ]

@@ -43,7 +43,7 @@ from sso_bridge.store.sql import SqlStore
 from sso_bridge.web import WebConfig
 from sso_bridge.web import flask as web_flask
 from sso_bridge.web import starlette as web_starlette
-from web import django_host  # noqa: F401 - configures Django for this process
+from web.django_host import restored_text  # configures Django for this process too
 
 FRAMEWORKS = ("starlette", "flask", "django")
 SECRET = b"web-tests-broker-secret-32-bytes!"
@@ -91,10 +91,18 @@ async def _starlette_grades(request: Request) -> Response:
     return HTMLResponse(f'<p>grades of {account}</p><input name="csrf_token" value="{token}">')
 
 
+@web_starlette.require_session
+async def _starlette_notes(request: Request) -> Response:
+    if request.method == "POST":
+        return PlainTextResponse("saved")
+    return PlainTextResponse(restored_text(request.state.sso_restored))
+
+
 def starlette_app(config: WebConfig, broker: Broker) -> Starlette:
     routes = [
         web_starlette.auth_routes(broker, config),
         Route("/grades", _starlette_grades, methods=["GET", "POST"]),
+        Route("/notes", _starlette_notes, methods=["GET", "POST"]),
         Route("/", lambda request: PlainTextResponse("home")),
     ]
     return Starlette(routes=routes)
@@ -113,6 +121,11 @@ def flask_app(config: WebConfig, broker: Broker) -> flask.Flask:
         token = flask.g.sso_csrf_token
         account = flask.g.sso_session.account_id
         return f'<p>grades of {account}</p><input name="csrf_token" value="{token}">'
+
+    @app.route("/notes", methods=["GET", "POST"])
+    @web_flask.require_session
+    def notes() -> str:
+        return "saved" if flask.request.method == "POST" else restored_text(flask.g.sso_restored)
 
     @app.route("/")
     def home() -> str:
@@ -196,7 +209,9 @@ class World:
         self.broker.passwords.set_password(TEACHER.account_id, PASSWORD, now)
         self.broker.passwords.set_password(DIRECTOR.account_id, PASSWORD, now)
         self.credentials.set_contacts(DIRECTOR.account_id, phone=DIRECTOR_PHONE)
-        self.config = WebConfig(cookies=CookieSettings(secure=False), after_login="/")
+        self.config = WebConfig(
+            cookies=CookieSettings(secure=False), after_login="/", restore_in_place=("/notes",)
+        )
         self._django: override_settings | None = None
         if framework == "django":
             bridge = {"BROKER": self.broker, "CONFIG": self.config}

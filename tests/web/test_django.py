@@ -62,7 +62,8 @@ def test_only_the_routes_methods_are_allowed(client: Client) -> None:
     refused = client.post("/auth/login")
     assert refused.status_code == 405
     assert refused.headers["Allow"] == "GET"
-    assert client.get("/auth/local").status_code == 405
+    assert client.put("/auth/local").status_code == 405
+    assert client.get("/auth/local").status_code == 302  # a login form's address: to the login
 
 
 def test_the_pages_come_through_djangos_template_engine(client: Client, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 
 from sso_bridge.mfa import decode_secret, totp
 from web.support import DIRECTOR, PASSWORD, SUBJECT, TEACHER, World, field, fields
@@ -132,6 +133,27 @@ def test_an_expired_session_keeps_a_post_and_gives_its_form_back(world: World) -
     saved = world.post_pairs("/grades?class=7a", refill)
     assert saved.status_code == 200
     assert saved.text == "saved mark=5&comment=молодец & <умница>"
+
+
+def test_a_kept_post_goes_back_to_a_form_that_fills_itself_in_once(world: World) -> None:
+    assert world.local_login().status_code == 303
+    token = field(world.browser.get("/grades").text, "csrf_token")
+    world.clock.advance(timedelta(minutes=31))
+    sent = [("csrf_token", token), ("mark", "4"), ("comment", "у доски")]
+    kept = world.post_pairs("/notes?class=7a", sent)
+    assert kept.status_code == 303
+    query = urlsplit(kept.headers["location"]).query
+    back = world.local_login(query="?" + query)
+    assert back.status_code == 303, back.text
+    to_form = urlsplit(back.headers["location"])
+    assert to_form.path == "/notes"
+    assert list(parse_qs(to_form.query)) == ["class", "restored"]
+    page = world.browser.get(back.headers["location"])
+    assert page.text == "restored /notes?class=7a: mark=4&comment=у доски"
+    assert world.browser.get(back.headers["location"]).text == "restored: none"  # once
+    # another browser with the same address gets nothing either
+    with httpx.Client(base_url=world.base_url, timeout=10) as other:
+        assert other.get(back.headers["location"]).status_code == 302  # to the login
 
 
 def test_an_expired_session_replays_a_get_after_the_login(world: World) -> None:
@@ -296,3 +318,12 @@ def test_the_browser_id_is_replaced_at_login(world: World) -> None:
     )
     assert stale.status_code == 403, stale.text
     assert "broker.step_foreign" in stale.text
+
+
+@pytest.mark.parametrize("path", ["/auth/local", "/auth/choose", "/auth/second-factor"])
+def test_the_address_of_a_login_form_opened_again_leads_to_the_login_page(
+    world: World, path: str
+) -> None:
+    again = world.browser.get(path)
+    assert again.status_code in (302, 303), again.text
+    assert again.headers["location"] == "/auth/login"

@@ -30,6 +30,7 @@ from sso_bridge.sessions import (
     RequestKeeper,
     SavedRequest,
     Session,
+    SessionError,
     SessionExpired,
     SessionIpChanged,
     SessionManager,
@@ -264,3 +265,18 @@ class BrokerCore:
         """Keep the request that met an expired session; give the id to the next login."""
         request = SavedRequest(method=method, path=path, form=tuple(form), account_id=account_id)
         return self._keeper.keep(request, browser_id=client.browser_id, now=self._clock.now())
+
+    def keep_again(self, request: SavedRequest, client: Client) -> str:
+        """Keep a request given back by a login once more, for the host's own page to fill
+        in (``client`` carries the browser id issued at that login)."""
+        return self._keeper.keep(request, browser_id=client.browser_id, now=self._clock.now())
+
+    def take_kept(self, keep_id: str, client: Client, account_id: str) -> SavedRequest | None:
+        """The request kept under ``keep_id`` for this browser and account, once; None
+        when there is none (used, expired, another browser's or another account's)."""
+        try:
+            return self._keeper.restore(
+                keep_id, browser_id=client.browser_id, account_id=account_id, now=self._clock.now()
+            )
+        except SessionError:
+            return None

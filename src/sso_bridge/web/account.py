@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
+import attrs
 from markupsafe import Markup
 
 from sso_bridge.errors import BridgeError
@@ -13,6 +14,7 @@ from sso_bridge.mfa import decode_secret, qr_svg
 from sso_bridge.mfa.errors import TotpStepReused, WrongCode
 from sso_bridge.sessions import Session
 from sso_bridge.web.base import RoutesBase, Visit
+from sso_bridge.web.devices import device_name
 from sso_bridge.web.http import WebResponse
 
 __all__ = ["AccountPages"]
@@ -44,6 +46,7 @@ class AccountPages(RoutesBase):
         sessions = [
             {
                 "session": s,
+                "device": device_name(s.user_agent),
                 "created": _when(s.created_at),
                 "current": s.session_id == session.session_id,
             }
@@ -82,6 +85,7 @@ class AccountPages(RoutesBase):
             return session
         return self.page(
             "link_confirm.html",
+            session=session,
             provider=self.provider(provider),
             csrf_token=self.csrf_token(session),
         )
@@ -119,9 +123,12 @@ class AccountPages(RoutesBase):
         if isinstance(session, WebResponse):
             return session
         account = visit.request.field("account")
-        return self.result(
+        response = self.result(
             visit, self.broker.switch_account(visit.token or "", account, visit.client)
         )
+        if response.template is not None:  # the code page of the switch: still logged in
+            response = attrs.evolve(response, context={**response.context, "session": session})
+        return response
 
     # -- authenticator app ---------------------------------------------------------------------
 
@@ -166,6 +173,7 @@ class AccountPages(RoutesBase):
             uri=uri,
             seal=seal,
             error=error,
+            session=session,
             csrf_token=self.csrf_token(session),
         )
 

@@ -24,6 +24,7 @@ from sso_bridge.broker import (
 )
 from sso_bridge.errors import BridgeError, InvalidInput, declared
 from sso_bridge.sessions import (
+    SavedRequest,
     Session,
     SessionError,
     SessionExpired,
@@ -44,6 +45,9 @@ __all__ = [
     "Visit",
     "kept_id",
 ]
+
+RESTORED_PARAM: Final = "restored"
+"""The query parameter that brings a kept POST back to its own form's page."""
 
 NEXT_COOKIE: Final = "sso_next"
 """Holds (base64url) where to go after a login that started at ``/login?next=...``."""
@@ -290,20 +294,49 @@ class RoutesBase:
         go on: replay a kept GET, show a kept POST's form filled in, or go where the login
         was asked from."""
         settings = self.config.cookies
+        browser, browser_cookie = self.new_browser()
         cookies = (
             set_cookie_header(settings, settings.session_name, result.token),
             clear_cookie_header(settings, NEXT_COOKIE),
-            self.new_browser()[1],  # a new browser id: nothing from before the login goes on
+            browser_cookie,  # a new browser id: nothing from before the login goes on
         )
         restored = result.restored
         if restored is None:
             response = self.redirect(visit, self._after_login(visit))
         elif restored.method == "GET":
             response = self.redirect(visit, restored.path)
+        elif self.config.restores_in_place(restored.path):
+            response = self._restore_in_place(visit, restored, browser)
         else:
             csrf = self.csrf_token(result.session)
             response = self.page("restored.html", saved=restored, csrf_token=csrf)
         return response.with_cookies(*cookies)
+
+    def _restore_in_place(self, visit: Visit, restored: SavedRequest, browser: str) -> WebResponse:
+        """To the kept form's own page, with the fields kept again for the new browser id
+        (the host's view takes them once, see :meth:`restored_for`)."""
+        client = attrs.evolve(visit.client, browser_id=browser)
+        try:
+            keep_id = self.broker.keep_again(restored, client)
+        except BridgeError:
+            return self.page("restored.html", saved=restored)  # the store failed: show them
+        path = restored.path
+        joiner = "&" if "?" in path else "?"
+        return self.redirect(visit, f"{path}{joiner}{urlencode({RESTORED_PARAM: keep_id})}")
+
+    def restored_for(self, visit: Visit, session: Session) -> SavedRequest | None:
+        """The kept POST that a login sent back to this page (``?restored=...``), once, for
+        the browser and account that kept it; None otherwise."""
+        request = visit.request
+        keep_id = kept_id(request.query.get(RESTORED_PARAM))
+        if request.method != "GET" or keep_id is None:
+            return None
+        if not self.config.restores_in_place(request.path):
+            return None
+        restored = self.broker.take_kept(keep_id, visit.client, session.account_id)
+        if restored is None or restored.path.split("?", 1)[0] != request.path:
+            return None
+        return restored
 
     def status_of(self, code: str) -> int:
         """The HTTP status of an error code, as its class declares it (500 for a code no

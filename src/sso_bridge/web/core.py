@@ -22,7 +22,13 @@ from typing import Final
 import attrs
 
 from sso_bridge.errors import BridgeError
-from sso_bridge.sessions import Session, SessionExpired, SessionIpChanged, clear_cookie_header
+from sso_bridge.sessions import (
+    SavedRequest,
+    Session,
+    SessionExpired,
+    SessionIpChanged,
+    clear_cookie_header,
+)
 from sso_bridge.sessions.errors import SessionUnknown
 from sso_bridge.web.account import AccountPages
 from sso_bridge.web.errors import RequestRefused
@@ -56,8 +62,11 @@ ROUTES: Final[tuple[RouteSpec, ...]] = (
     RouteSpec("GET", "/callback/{provider}", "oidc_callback"),
     RouteSpec("POST", "/acs/{provider}", "saml_acs"),
     RouteSpec("POST", "/local", "local"),
+    RouteSpec("GET", "/local", "local_again"),
     RouteSpec("POST", "/choose", "choose"),
+    RouteSpec("GET", "/choose", "choose_again"),
     RouteSpec("POST", "/second-factor", "second_factor"),
+    RouteSpec("GET", "/second-factor", "second_factor_again"),
     RouteSpec("POST", "/second-factor/resend", "resend"),
     RouteSpec("GET", "/settings", "settings"),
     RouteSpec("GET", "/link/{provider}", "link_page"),
@@ -101,11 +110,13 @@ def _session_ended(exc: BridgeError) -> bool:
 @attrs.frozen
 class Authenticated:
     """A request with a live session: the session, the CSRF token for the view's own
-    forms, and cookies to set on the view's response (a new browser's id)."""
+    forms, cookies to set on the view's response (a new browser's id), and the kept POST
+    a login brought back to this page (:attr:`WebConfig.restore_in_place`), if any."""
 
     session: Session
     csrf_token: str
     cookies: tuple[str, ...] = ()
+    restored: SavedRequest | None = None
 
     def write(self, cookie: Callable[[str], None]) -> None:
         """Add the cookies to the view's response: ``cookie(value)`` adds a ``Set-Cookie``."""
@@ -157,7 +168,7 @@ class AuthRoutes(LoginPages, AccountPages, StepUpPages, LogoutPages):
         if isinstance(outcome, WebResponse):
             return outcome.with_cookies(*visit.cookies)
         token = self.csrf_token(outcome)
-        return Authenticated(outcome, token, visit.cookies)
+        return Authenticated(outcome, token, visit.cookies, self.restored_for(visit, outcome))
 
     def error_response(self, exc: BridgeError, request: WebRequest) -> WebResponse:
         """The error page of ``exc``: its code's HTTP status, what to do in both

@@ -156,8 +156,8 @@ def auth_blueprint(broker: Broker, config: WebConfig | None = None) -> flask.Blu
 
 def require_session(view: View) -> View:
     """Let only a live session through to ``view`` (see :meth:`AuthRoutes.require`). The
-    view finds ``flask.g.sso_session`` and ``flask.g.sso_csrf_token``; a POST must carry
-    that token."""
+    view finds ``flask.g.sso_session``, ``flask.g.sso_csrf_token`` (a POST must carry it)
+    and ``flask.g.sso_restored`` (see :attr:`WebConfig.restore_in_place`)."""
 
     @functools.wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
@@ -169,6 +169,7 @@ def require_session(view: View) -> View:
         if isinstance(passed, WebResponse):
             return to_response(auth, passed)
         flask.g.sso_session, flask.g.sso_csrf_token = passed.session, passed.csrf_token
+        flask.g.sso_restored = passed.restored
         result = flask.current_app.make_response(view(*args, **kwargs))
         passed.write(functools.partial(result.headers.add, "Set-Cookie"))
         return result

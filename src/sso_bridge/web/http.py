@@ -58,7 +58,14 @@ class WebConfig:
     nowhere else to go; ``trusted_proxies`` the reverse proxies whose ``X-Forwarded-For``
     is believed (addresses or networks); ``template_dirs`` are searched before the
     bundled templates, so a host can override any of them by name; ``language`` is the
-    language shown first (the other one follows it). ``prefix`` and the paths the
+    language shown first (the other one follows it). ``restore_in_place`` lists path
+    prefixes of the host's own forms that fill themselves in again: a POST kept there
+    when the session expired goes back, after the next login, to its form's page (a GET
+    of its path), whose view finds the kept fields as ``sso_restored`` (a
+    :class:`~sso_bridge.sessions.SavedRequest`); elsewhere the bundled page shows the
+    fields. ``template_globals`` are more names for the templates (functions and values
+    of the host's layout, e.g. what its header shows for the ``session`` that the pages of a
+    logged-in person are given). ``prefix`` and the paths the
     adapters report are full paths as the browser sees them (a host mounted under a
     sub-path includes it).
 
@@ -77,6 +84,8 @@ class WebConfig:
     site_name: str = "Школьный портал"
     language: str = attrs.field(default="ru", validator=_check_language)
     template_dirs: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    restore_in_place: tuple[str, ...] = attrs.field(default=(), converter=_texts)
+    template_globals: Mapping[str, Any] = attrs.field(factory=dict, converter=dict, eq=False)
     csrf_field: str = "csrf_token"
     max_form_bytes: int = attrs.field(default=1024 * 1024, validator=_check_limit)
     max_form_fields: int = attrs.field(default=256, validator=_check_limit)
@@ -88,6 +97,11 @@ class WebConfig:
     def url(self, path: str) -> str:
         """``path`` (``/login``) under the prefix."""
         return self.prefix + path
+
+    def restores_in_place(self, path: str) -> bool:
+        """Whether the host's own page at ``path`` fills in a kept POST (see above)."""
+        bare = path.split("?", 1)[0]
+        return any(bare.startswith(prefix) for prefix in self.restore_in_place)
 
 
 @attrs.frozen

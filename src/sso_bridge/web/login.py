@@ -90,6 +90,15 @@ class LoginPages(RoutesBase):
         """Whether a SAML answer came without the browser cookie, not yet re-sent."""
         return not self.has_browser(request) and not request.field(REPOST_FIELD)
 
+    def form_again(self, visit: Visit) -> WebResponse:
+        """GET of a login form's address (``/local``, ``/choose``, ``/second-factor``): what
+        the address bar holds after those forms, reloaded or opened again. Their step lives
+        in the form, not in the address, so the login starts again from its page."""
+        return self.redirect(visit, self.config.url("/login"))
+
+    # one name per route (a framework names its endpoints by them)
+    local_again = choose_again = second_factor_again = form_again
+
     def local(self, visit: Visit) -> WebResponse:
         """POST /local: organisation, login and password."""
         request = visit.request

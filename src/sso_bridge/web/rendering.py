@@ -70,7 +70,9 @@ class Templates:
     Templates get ``t(key, **values)`` (the text in both languages, as markup),
     ``t1(key, **values)`` (the first language only, for attributes and titles),
     ``explain(code)`` (an error code's explanation in both languages), ``lang``,
-    ``site_name``, ``prefix``, ``csrf_field`` and ``nonce`` (for a ``<script>``).
+    ``site_name``, ``prefix``, ``csrf_field``, ``nonce`` (for a ``<script>``) and the
+    host's :attr:`WebConfig.template_globals`. The pages of a logged-in person also get
+    their ``session``.
     """
 
     def __init__(self, config: WebConfig) -> None:
@@ -99,6 +101,7 @@ class Templates:
             prefix=config.prefix,
             csrf_field=config.csrf_field,
         )
+        environment.globals.update(config.template_globals)
         environment.filters["role"] = self.role
 
     def _ordered(self, pair: Pair) -> tuple[tuple[str, str], tuple[str, str]]:

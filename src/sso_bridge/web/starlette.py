@@ -155,8 +155,9 @@ def _auth_of(request: Request) -> AuthRoutes:
 def require_session(endpoint: Endpoint) -> Endpoint:
     """Let only a live session through to ``endpoint`` (a Starlette endpoint, a method
     of an ``HTTPEndpoint``, or a FastAPI path operation that takes ``request: Request``);
-    see :meth:`AuthRoutes.require`. The view finds ``request.state.sso_session`` and
-    ``request.state.sso_csrf_token``; a POST must carry that token.
+    see :meth:`AuthRoutes.require`. The view finds ``request.state.sso_session``,
+    ``request.state.sso_csrf_token`` (a POST must carry it) and
+    ``request.state.sso_restored`` (see :attr:`WebConfig.restore_in_place`).
     """
 
     @functools.wraps(endpoint)
@@ -175,6 +176,7 @@ def require_session(endpoint: Endpoint) -> Endpoint:
         if isinstance(passed, WebResponse):
             return to_response(auth, passed)
         onward.state.sso_session, onward.state.sso_csrf_token = passed.session, passed.csrf_token
+        onward.state.sso_restored = passed.restored
         if inspect.iscoroutinefunction(endpoint):
             result = await endpoint(*args, **kwargs)
         else:

@@ -86,6 +86,7 @@ _TEXTS: Final[dict[str, Pair]] = {
     "link_with": ("Связать учётную запись: {title}", "Link an account: {title}"),
     "sessions_heading": ("Активные сеансы", "Active sessions"),
     "this_session": ("этот сеанс", "this session"),
+    "unknown_browser": ("Браузер не распознан", "Unrecognised browser"),
     "session_since": ("с {date}, IP {ip}", "since {date}, IP {ip}"),
     "end_session": ("Завершить", "End"),
     "totp_heading": ("Приложение-аутентификатор", "Authenticator app"),

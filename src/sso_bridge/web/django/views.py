@@ -100,8 +100,9 @@ def route(methods: Mapping[str, str]) -> Callable[..., HttpResponseBase]:
 def require_session(view: View) -> View:
     """Let only a live session through to ``view`` (see :meth:`AuthRoutes.require`); for a
     class-based view, ``method_decorator(require_session)``. The view finds
-    ``request.sso_session`` and ``request.sso_csrf_token``; a POST, PUT, PATCH or DELETE
-    must carry that token (in place of Django's own CSRF check, which this view skips)."""
+    ``request.sso_session``, ``request.sso_csrf_token`` and ``request.sso_restored`` (see
+    ``WebConfig.restore_in_place``); a POST, PUT, PATCH or DELETE must carry the token
+    (in place of Django's own CSRF check, which this view skips)."""
 
     @functools.wraps(view)
     def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
@@ -111,6 +112,7 @@ def require_session(view: View) -> View:
             return to_response(pages, passed)
         setattr(request, "sso_session", passed.session)  # noqa: B010 - not an HttpRequest field
         setattr(request, "sso_csrf_token", passed.csrf_token)  # noqa: B010
+        setattr(request, "sso_restored", passed.restored)  # noqa: B010
         response = view(request, *args, **kwargs)
         passed.write(functools.partial(_cookie, response))
         return response

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import attrs
 import pytest
 from jose import jwt
 from starlette.testclient import TestClient
@@ -24,10 +25,12 @@ from sso_bridge.broker import BrokerPolicy, OidcProvider
 from sso_bridge.errors import BridgeError
 from sso_bridge.esia import gost
 from sso_bridge.esia.config import esia_provider_config
+from sso_bridge.esia.provider import EsiaProvider
 from sso_bridge.esia.roles import Employer, StaffRolePolicy
 from sso_bridge.esia.secret import esia_timestamp
 from sso_bridge.esia.signer import InProcessGostSigner
-from sso_bridge.model import LocalAccount
+from sso_bridge.idp import RedirectTo
+from sso_bridge.model import IdpSession, LocalAccount
 from sso_bridge.oidc import HttpResponse, HttpxClient, RelyingParty, pkce_challenge
 
 BASE = "http://idp.test"
@@ -349,3 +352,26 @@ def test_a_school_missing_from_the_registry_refuses_staff_when_strict(tmp_path: 
     with pytest.raises(BridgeError) as caught:
         staff_login(tmp_path, ANNA, policy)
     assert caught.value.code == "broker.not_an_employee"
+
+
+def test_esia_logout_ends_the_state_portal_session(http: TestClient, idp: MockIdP) -> None:
+    # the provider's logout address is ESIA's /idp/ext/Logout (client_id, redirect_url);
+    # before it, the browser's ESIA session logs it in again without the password page
+    back = "https://school.example/auth/logout/done/esia"
+    idp.provider.clients["school-gost"] = attrs.evolve(
+        idp.provider.clients["school-gost"], post_logout_redirect_uris=(back,)
+    )
+    rp = make_rp(idp, HttpxClient(http))
+    provider = EsiaProvider("esia", rp, post_logout_redirect_uri=back)
+    log_in_at_the_idp(http, idp, rp.start().url)
+    again = http.get(rp.start().url)
+    assert again.status_code == 302 and again.headers["location"].startswith(REDIRECT)
+    started = provider.start_logout(IdpSession("esia"), now=NOW)
+    assert isinstance(started.go, RedirectTo)
+    assert started.go.url.startswith(BASE + "/idp/ext/Logout?")
+    out = http.get(started.go.url)
+    assert out.status_code in (302, 303), out.text
+    assert out.headers["location"] == back
+    page = http.get(rp.start().url)  # the password page again: the session is over
+    assert page.status_code == 200
+    assert 'name="password"' in page.text

@@ -29,6 +29,7 @@ from werkzeug.serving import make_server
 from helpers.accounts import KEY, ORGS, make_account
 from helpers.broker import CHEAP_HASHER
 from helpers.clock import FixedClock
+from helpers.keys import make_key_pair
 from mock_idp.server import RunningIdP, free_port
 from sso_bridge.audit import InMemoryAuditLog
 from sso_bridge.broker import Broker, BrokerPolicy, OidcProvider, SamlProvider
@@ -189,7 +190,7 @@ class World:
         self.audit = InMemoryAuditLog()
         self._http = httpx.Client(timeout=10)
         self.oidc = self._oidc_provider()
-        self.saml = self._saml_provider()
+        self.saml = self._saml_provider(tmp_path)
         self.broker = Broker(
             directory=self.store,
             links=self.store,
@@ -240,6 +241,8 @@ class World:
             {
                 "client_id": CLIENT_ID,
                 "redirect_uris": [redirect_uri],
+                "post_logout_redirect_uris": [self.post_logout_redirect_uri],
+                "backchannel_logout_uri": f"{self.base_url}/auth/backchannel-logout/esia",
                 "auth_method": "client_secret_basic",
                 "secret": "web-secret",
             }
@@ -253,15 +256,28 @@ class World:
             client_secret="web-secret",
             algorithms=("RS256",),
         )
-        return OidcProvider("esia", RelyingParty(config, http))
+        return OidcProvider(
+            "esia",
+            RelyingParty(config, http),
+            post_logout_redirect_uri=self.post_logout_redirect_uri,
+        )
 
-    def _saml_provider(self) -> SamlProvider:
+    @property
+    def post_logout_redirect_uri(self) -> str:
+        return f"{self.base_url}/auth/logout/done/esia"
+
+    def _saml_provider(self, keys: Path) -> SamlProvider:
         idp = self.mock.idp.saml
+        signing = make_key_pair(keys, "sp")
         config = ServiceProviderConfig.from_idp_metadata(
             idp.metadata(),
             entity_id=f"{self.base_url}/saml/metadata",
             acs_url=f"{self.base_url}/auth/acs/saml",
             idp_entity_id=idp.entity_id,
+            # single logout both ways: signed LogoutRequests and LogoutResponses
+            slo_url=f"{self.base_url}/auth/slo/saml",
+            signing_key_pem=signing.key_pem,
+            signing_certificate_pem=signing.cert_pem,
         )
         self.mock.idp.add_service_provider({"metadata": sp_metadata(config)})
         return SamlProvider("saml", config, InMemoryRequestStore(), InMemoryReplayCache())
@@ -306,8 +322,9 @@ class World:
             "/auth/acs/saml", data=self.saml_answer(to_idp.headers["location"])
         )
 
-    def saml_answer(self, location: str) -> dict[str, str]:
-        """The form the SAML IdP at ``location`` posts back for person 101."""
+    def saml_answer(self, location: str, session_index: str | None = None) -> dict[str, str]:
+        """The form the SAML IdP at ``location`` posts back for person 101 (in the IdP
+        session ``session_index``, if given)."""
         url = urlsplit(location)
         idp = self.mock.idp.saml
         request = idp.parse_authn_request(
@@ -315,7 +332,8 @@ class World:
         )
         person = self.mock.idp.provider.people.get(int(SUBJECT))
         assert person is not None
-        return dict(idp.login_response(request, person).fields)
+        answer = idp.login_response(request, person, session_index=session_index)
+        return dict(answer.fields)
 
     def local_login(
         self, login: str = "smirnova", password: str = PASSWORD, org: str = "sch1", query: str = ""

@@ -102,6 +102,7 @@ def create_app(idp: MockIdP) -> Starlette:
         Route("/login", login.login, methods=["POST"]),
         Route("/login/code", login.second_factor, methods=["POST"]),
         Route("/login/resend", login.resend, methods=["POST"]),
+        Route("/login/cancel", login.cancel, methods=["POST"]),
         *(Route(path, oidc.token, methods=["POST"]) for path in TOKEN_PATHS),
         Route("/userinfo", oidc.userinfo, methods=["GET", "POST"]),
         Route("/rs/prns/{oid}", person.person),

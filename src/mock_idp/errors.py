@@ -12,7 +12,8 @@ document of the REST API) carries none: its description is then the plain messag
 * ``ESIA-007003``: ``esia.invalid_request``, ``esia.field_too_long``,
   ``esia.request_replayed``;
 * ``ESIA-007004``: ``esia.wrong_credentials``, ``esia.login_over``,
-  ``esia.login_timed_out``, ``esia.login_wrong_browser``, ``esia.second_factor_failed``;
+  ``esia.login_timed_out``, ``esia.login_wrong_browser``, ``esia.second_factor_failed``,
+  ``esia.login_cancelled``;
 * ``ESIA-007006``: ``esia.invalid_scope``; ``ESIA-007013``: ``esia.scope_missing``;
 * ``ESIA-007007``: ``esia.server_error``;
 * ``ESIA-007009``: ``esia.unsupported_grant_type``; ``ESIA-007012``:
@@ -33,7 +34,7 @@ document of the REST API) carries none: its description is then the plain messag
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from sso_bridge.errors import BridgeError, Code, InvalidInput, declare
 from sso_bridge.esia import errors as esia_errors
@@ -46,6 +47,7 @@ __all__ = [
     "MockIdpConfigError",
     "MockIdpError",
     "RedirectableError",
+    "SamlLoginFailed",
     "WrongCode",
 ]
 
@@ -106,6 +108,7 @@ ESIA_ERRORS: Final[Mapping[str, EsiaErrorKind]] = {
     "esia.not_confirmed": EsiaErrorKind("access_denied", ESIA_NOT_CONFIRMED, 400),
     "esia.second_factor_failed": EsiaErrorKind("access_denied", ESIA_DECLINED, 400),
     "esia.login_wrong_browser": EsiaErrorKind("access_denied", ESIA_DECLINED, 403),
+    "esia.login_cancelled": EsiaErrorKind("access_denied", ESIA_DECLINED, 400),
     # token endpoint
     "esia.invalid_client": EsiaErrorKind("invalid_client", ESIA_CLIENT_AUTH, 401),
     "esia.unsupported_grant_type": EsiaErrorKind(
@@ -172,6 +175,7 @@ class EsiaError(esia_errors.EsiaError):
         Code(
             "esia.login_wrong_browser", 403, "The login began in another browser; start it again."
         ),
+        Code("esia.login_cancelled", 400, "The person cancelled the login at the IdP."),
         Code(
             "esia.invalid_client", 401, "The client's authentication failed; check its credentials."
         ),
@@ -218,6 +222,15 @@ class RedirectableError(EsiaError):
         self.status = 302
         self.redirect_uri = redirect_uri
         self.state = state
+
+
+class SamlLoginFailed(EsiaError):
+    """An :class:`EsiaError` that ends a SAML login: it goes back to the service provider
+    as a signed Response with a failure status (``saml_request`` is the AuthnRequest)."""
+
+    def __init__(self, message: str, *, code: str | None = None, saml_request: Any) -> None:
+        super().__init__(message, code=code)
+        self.saml_request = saml_request
 
 
 class MockIdpError(BridgeError):

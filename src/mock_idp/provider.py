@@ -29,7 +29,14 @@ from typing import Any
 from mock_idp import client_auth, esia_v2
 from mock_idp.clients import AUTH_METHODS, ESIA_AUTH_METHODS, Client, client_from_dict
 from mock_idp.end_session import IssuedIdTokens
-from mock_idp.errors import ESIA_ERRORS, EsiaError, EsiaErrorKind, RedirectableError, WrongCode
+from mock_idp.errors import (
+    ESIA_ERRORS,
+    EsiaError,
+    EsiaErrorKind,
+    RedirectableError,
+    SamlLoginFailed,
+    WrongCode,
+)
 from mock_idp.grants import (
     CODE_LIFETIME,
     MAX_CODE_ATTEMPTS,
@@ -244,10 +251,17 @@ class Provider(TokenEndpoint, Resources):
         return txn
 
     def _end(self, txn: Transaction, message: str, code: str) -> EsiaError:
+        """End ``txn``: the refusal goes back to its OIDC client or SAML service provider."""
         txn.dead = True
-        if txn.client is None:  # SAML: the page says it; nothing goes back unasked
+        if txn.saml_request is not None:
+            return SamlLoginFailed(message, code=code, saml_request=txn.saml_request)
+        if txn.client is None:
             return EsiaError(message, code=code)
         return RedirectableError(message, code=code, redirect_uri=txn.redirect_uri, state=txn.state)
+
+    def cancel(self, txn: Transaction) -> EsiaError:
+        """The person gave up on the login: the refusal that ends ``txn``."""
+        return self._end(txn, "the person cancelled the login", "esia.login_cancelled")
 
     def check_password(self, txn: Transaction, login: str, password: str) -> Person:
         """First step. A wrong login or password ends the attempt, as ESIA does."""

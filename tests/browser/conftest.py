@@ -112,10 +112,6 @@ def make_site(idp_server: RunningIdP, tmp_path: Path) -> Iterator[Callable[..., 
     def make(**options: Any) -> Site:
         port = free_port()
         db_path = tmp_path / f"region-{port}.db"
-        # links made at seed time name the IdP of this run, not the demo's default one
-        takes_issuer = "issuer" in inspect.signature(seed_region).parameters
-        extra = {"issuer": idp_server.idp.issuer} if takes_issuer else {}
-        people = seed_region(db_path, datetime.now(UTC), **extra)
         settings = PortalSettings(
             db_path=db_path,
             idp_url=idp_server.base_url,
@@ -123,6 +119,11 @@ def make_site(idp_server: RunningIdP, tmp_path: Path) -> Iterator[Callable[..., 
             trusted_proxies=("127.0.0.1/32",),
             **options,
         )
+        # links made at seed time name the IdP of this run over the protocol in use (as
+        # the demo's do), not the demo's default one
+        takes_issuer = "issuer" in inspect.signature(seed_region).parameters
+        extra = {"issuer": settings.idp_issuer} if takes_issuer else {}
+        people = seed_region(db_path, datetime.now(UTC), **extra)
         if settings.protocol == "saml":
             idp_server.idp.add_service_provider({"metadata": saml_sp_metadata(settings)})
         portal = build_portal(settings)

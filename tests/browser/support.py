@@ -81,13 +81,15 @@ class Site:
         raise AssertionError(f"{person.key} has no {role} account")
 
     def links_of(self, person: Any) -> list[Any]:
-        """The links of ``person``'s federated identity at the IdP, as stored."""
-        return list(self.portal.store.links_for_subject(self.idp.idp.issuer, str(person.oid)))
+        """The links of ``person``'s federated identity at the IdP (over the portal's
+        protocol), as stored."""
+        issuer = self.portal.settings.idp_issuer
+        return list(self.portal.store.links_for_subject(issuer, str(person.oid)))
 
     def unlink_all(self, person: Any) -> None:
         """Remove the links the region was seeded with for ``person``, as an admin would."""
         store = self.portal.store
-        issuer, subject = self.idp.idp.issuer, str(person.oid)
+        issuer, subject = self.portal.settings.idp_issuer, str(person.oid)
         now = datetime.now(UTC)
         for link in store.links_for_subject(issuer, subject):
             event = AuditEvent(AuditAction.UNLINK, now, "test", issuer=issuer, subject=subject)

@@ -143,10 +143,11 @@ def test_a_login_cannot_be_posted_from_another_browser(idp: MockIdP) -> None:
         ("/login", credentials),
         ("/login/code", {"txn": txn, "code": "123456"}),
         ("/login/resend", {"txn": txn}),
+        ("/login/cancel", {"txn": txn}),
     ):
         refused = attacker.post(path, data=form)
         assert refused.status_code == 403, (path, refused.text)
-        assert "another browser" in refused.text
+        assert "в другом браузере" in refused.text
         assert "location" not in refused.headers
     cookieless = browser(idp).post("/login", data=credentials)
     assert cookieless.status_code == 403
@@ -239,7 +240,7 @@ def test_forms_post_to_the_configured_base_url_whatever_the_host_header(idp: Moc
     )  # fmt: skip
     assert page.status_code == 200
     actions = re.findall(r'action="([^"]+)"', page.text)
-    assert actions == [BASE + "/login"]
+    assert actions == [BASE + "/login", BASE + "/login/cancel"]
     assert "evil.example" not in page.text
 
 

@@ -262,6 +262,20 @@ def test_failed_login_status(idp: SamlIdP, flow: Flow) -> None:
     flow.refused("saml.status_not_success", form.fields["SAMLResponse"])
 
 
+def test_failed_login_keeps_what_the_idp_said_untrusted(idp: SamlIdP, flow: Flow) -> None:
+    flow.expect()
+    said = "ESIA-007004: too many wrong codes\n\t" + "x" * 500
+    form = idp.error_response(request_info(), message=said)
+    with pytest.raises(SamlError) as info:
+        flow.process(form.fields["SAMLResponse"])
+    assert info.value.code == "saml.status_not_success"
+    message = info.value.message
+    assert "(Responder/AuthnFailed)" in message
+    assert "'ESIA-007004: too many wrong codes xxx" in message
+    assert "\n" not in message and "\t" not in message
+    assert len(message) < 300
+
+
 ENC_SP = "https://enc.example/metadata"
 ENC_ACS = "https://enc.example/acs"
 

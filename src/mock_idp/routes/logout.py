@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from mock_idp import end_session
 from mock_idp.control import MockIdP
 from mock_idp.errors import EsiaError
-from mock_idp.routes.pages import BrowserBinding, language, page
+from mock_idp.routes.pages import BrowserBinding, esia_refusal_page, language, page
 
 __all__ = ["LogoutHandlers"]
 
@@ -72,10 +72,4 @@ class LogoutHandlers:
 
     @staticmethod
     def _refusal(request: Request, refusal: EsiaError) -> Response:
-        return page(
-            request,
-            "error.html",
-            language(request),
-            refusal.status,
-            description=refusal.description,
-        )
+        return esia_refusal_page(request, language(request), refusal)

@@ -12,9 +12,9 @@ from mock_idp.errors import EsiaError, RedirectableError
 from mock_idp.grants import Transaction
 from mock_idp.routes.pages import (
     BrowserBinding,
+    esia_refusal_page,
     json_error,
     language,
-    page,
     redirect_error,
     with_query,
 )
@@ -59,7 +59,7 @@ class OidcHandlers:
         except RedirectableError as exc:
             return redirect_error(exc, self.idp.issuer)
         except EsiaError as exc:
-            return page(request, "error.html", lang, 400, description=exc.description)
+            return esia_refusal_page(request, lang, exc)
         if answer is not None:
             return answer
         client_id = txn.client.client_id if txn.client else ""

@@ -24,10 +24,12 @@ if TYPE_CHECKING:
 __all__ = [
     "TEXTS",
     "BrowserBinding",
+    "esia_refusal_page",
     "json_error",
     "language",
     "page",
     "redirect_error",
+    "refusal_page",
     "unexpected",
     "with_query",
 ]
@@ -56,6 +58,9 @@ TEXTS = {
         "logged_out_heading": "Вы вышли",
         "logged_out": "Сеанс в тестовом ЕСИА завершён.",
         "mock_notice": "Тестовый поставщик удостоверений. Не вводите настоящие данные.",
+        "cancel_button": "Отменить вход",
+        "error_number": "Код ошибки",
+        "error_detail": "Подробности для администратора",
     },
     "en": {
         "title": "Sign in — mock ESIA",
@@ -78,8 +83,45 @@ TEXTS = {
         "logged_out_heading": "Signed out",
         "logged_out": "Your session at the mock ESIA has ended.",
         "mock_notice": "A mock identity provider for tests. Do not enter real data.",
+        "cancel_button": "Cancel sign-in",
+        "error_number": "Error code",
+        "error_detail": "Details for the administrator",
     },
 }
+
+_START_AGAIN = {
+    "ru": "Вернитесь в систему, через которую входили, и начните вход заново.",
+    "en": "Go back to the service you were signing in to and start again.",
+}
+
+REFUSAL_TEXTS: dict[str, dict[str, str]] = {
+    "ru": {
+        "esia.login_over": "Эта попытка входа уже завершена.",
+        "esia.login_timed_out": "Время на вход истекло.",
+        "esia.login_wrong_browser": "Вход был начат в другом браузере.",
+        "esia.wrong_credentials": "Неверный логин или пароль.",
+        "esia.not_confirmed": "Для входа в эту систему нужна подтверждённая учётная запись.",
+        "esia.second_factor_failed": "Слишком много неверных кодов подтверждения.",
+        "esia.login_cancelled": "Вход отменён.",
+        "esia.server_error": "Сервис временно не может обработать запрос.",
+        "other": "Запрос на вход не принят: система, через которую вы входите, настроена "
+        "неверно. Сообщите об этом её администратору.",
+    },
+    "en": {
+        "esia.login_over": "This sign-in attempt is already over.",
+        "esia.login_timed_out": "The time for signing in ran out.",
+        "esia.login_wrong_browser": "The sign-in was started in another browser.",
+        "esia.wrong_credentials": "Wrong login or password.",
+        "esia.not_confirmed": "This service needs a confirmed account.",
+        "esia.second_factor_failed": "Too many wrong confirmation codes.",
+        "esia.login_cancelled": "The sign-in was cancelled.",
+        "esia.server_error": "The service cannot handle the request right now.",
+        "other": "The sign-in request was refused: the service you are signing in to is "
+        "misconfigured. Tell its administrator.",
+    },
+}
+"""What a refusal's page tells the person, by language and ``esia.*`` code; ``other`` for
+a request the person cannot put right (the relying party's configuration)."""
 
 _templates = Environment(
     loader=PackageLoader("mock_idp", "templates"), autoescape=select_autoescape(["html"])
@@ -110,6 +152,39 @@ def page(request: Request, name: str, lang: str, status: int = 200, **values: An
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
 
+def refusal_page(
+    request: Request,
+    lang: str,
+    status: int,
+    *,
+    code: str = "other",
+    number: str | None = None,
+    detail: str = "",
+) -> HTMLResponse:
+    """The error page of a refusal ``code`` in ``lang``: what happened and how to start
+    again, ESIA's ``number`` and, for a request the person cannot put right, ``detail``."""
+    texts = REFUSAL_TEXTS[lang]
+    known = code in texts and code != "other"
+    return page(
+        request,
+        "error.html",
+        lang,
+        status,
+        message=texts[code] if known else texts["other"],
+        advice=_START_AGAIN[lang],
+        number=number,
+        detail="" if known else detail,
+    )
+
+
+def esia_refusal_page(request: Request, lang: str, refusal: EsiaError) -> HTMLResponse:
+    """:func:`refusal_page` of an ``esia.*`` refusal."""
+    status = refusal.status if refusal.status != 302 else 400
+    return refusal_page(
+        request, lang, status, code=refusal.code, number=refusal.esia_code, detail=refusal.message
+    )
+
+
 def redirect_error(exc: RedirectableError, issuer: str) -> RedirectResponse:
     """The refusal back to the client's redirect URI, with ``state`` and ``iss``."""
     params = {"error": exc.error, "error_description": exc.description, "state": exc.state}
@@ -134,13 +209,7 @@ async def unexpected(request: Request, exc: Exception) -> Response:
     """Whatever went wrong, the answer is an ESIA-style error, never a stack trace."""
     refusal = EsiaError("the service cannot handle this request", code="esia.server_error")
     if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
-        return page(
-            request,
-            "error.html",
-            language(request),
-            refusal.status,
-            description=refusal.description,
-        )
+        return esia_refusal_page(request, language(request), refusal)
     return json_error(refusal)
 
 

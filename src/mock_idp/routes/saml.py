@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from mock_idp.control import MockIdP
-from mock_idp.routes.pages import BrowserBinding, language, page
+from mock_idp.routes.pages import BrowserBinding, language, page, refusal_page
 from mock_idp.saml import AuthnRequestInfo, Redirect, SamlRequestError
 from mock_idp.sso import reauthentication
 
@@ -39,7 +39,7 @@ class SamlHandlers:
                 lang = language(request, form)
                 info = self.idp.saml.parse_authn_request("post", form)
         except SamlRequestError as exc:
-            return page(request, "error.html", lang, 400, description=str(exc))
+            return refusal_page(request, lang, 400, detail=str(exc))
         browser, fresh = self.browsers.browser(request)
         answer = self._from_session(info, browser)
         if answer is not None:
@@ -87,7 +87,7 @@ class SamlHandlers:
                 return page(request, "logged_out.html", language(request))
             result = self.idp.saml.logout(binding, params, query_string=query)
         except SamlRequestError as exc:
-            return page(request, "error.html", language(request), 400, description=str(exc))
+            return refusal_page(request, language(request), 400, detail=str(exc))
         if result.sid is not None:
             self.idp.end_session(result.sid, initiator=result.sp_entity_id)
         if isinstance(result.answer, Redirect):

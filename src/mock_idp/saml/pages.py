@@ -20,16 +20,17 @@ class PostForm:
     fields: Mapping[str, str]
 
     def html(self) -> str:
-        """A page that posts the form on load (a button when scripts are off)."""
+        """A page that posts the form on load (a button, in Russian, when scripts are off)."""
         inputs = "".join(
             f'<input type="hidden" name="{html.escape(name)}" value="{html.escape(value)}">'
             for name, value in self.fields.items()
         )
         return (
-            '<!DOCTYPE html><html><head><meta charset="utf-8"><title>SAML</title></head>'
+            '<!DOCTYPE html><html lang="ru"><head><meta charset="utf-8">'
+            "<title>Тестовый ЕСИА</title></head>"
             '<body onload="document.forms[0].submit()">'
             f'<form method="post" action="{html.escape(self.action)}">{inputs}'
-            '<noscript><button type="submit">Continue</button></noscript></form></body></html>'
+            '<noscript><button type="submit">Продолжить</button></noscript></form></body></html>'
         )
 
 

@@ -92,7 +92,7 @@ def process_response(
     _check_issuer(root, config, required=False)
     status = root.find("samlp:Status/samlp:StatusCode", NS)
     if status is None or status.get("Value") != STATUS_SUCCESS:
-        raise refuse("saml.status_not_success", "the IdP reports that the login failed")
+        raise refuse("saml.status_not_success", _failure_reported(root))
 
     assertion = _verified_assertion(root, config)
     if assertion.get("Version") != "2.0":
@@ -303,3 +303,28 @@ def identity_from_attributes(
         phone=first("phone"),
         claims={"name_id": name_id, "attributes": {k: list(v) for k, v in attributes.items()}},
     )
+
+
+_REPORTED_MESSAGE_CHARS: Final = 200
+
+
+def _failure_reported(root: Any) -> str:
+    """The refusal's message, with what the IdP says about the failure: its status codes
+    (last URN segment) and its StatusMessage (e.g. ESIA's number), as reported — untrusted,
+    kept printable and short, for the audit trail and never shown to the person."""
+    codes = [
+        _printable((code.get("Value") or "?").rsplit(":", 1)[-1])[:40]
+        for code in root.iterfind(".//samlp:Status//samlp:StatusCode", NS)
+    ][:3]
+    said = _printable(root.findtext("samlp:Status/samlp:StatusMessage", "", NS))
+    message = "the IdP reports that the login failed"
+    if codes:
+        message += " (" + "/".join(codes) + ")"
+    if said:
+        message += f"; it says: {said[:_REPORTED_MESSAGE_CHARS]!r}"
+    return message
+
+
+def _printable(text: str) -> str:
+    """``text`` on one line, without control characters."""
+    return "".join(c for c in " ".join(text.split()) if c.isprintable())

@@ -59,6 +59,7 @@ __all__ = [
 ]
 
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
+LOCALE: Final = Path(__file__).resolve().parent / "locale"
 DEMO_SECRET: Final = b"school-portal-demo-broker-secret"
 """The broker secret of the demo. Demo only: a real portal reads 32 random bytes from its
 secret store, the same on every instance."""
@@ -299,6 +300,8 @@ def build_portal(settings: PortalSettings) -> Portal:
         trusted_proxies=settings.trusted_proxies,
         site_name="Электронный дневник",
         template_dirs=(TEMPLATES,),
+        # the diary's own texts, in every language of the pages
+        locale_dirs=(LOCALE,),
         # the journal's grade form fills itself in with what an expired session kept
         restore_in_place=("/journal/",),
         # the header's account menu on sso_bridge's own pages (settings, authenticator app)

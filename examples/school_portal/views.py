@@ -15,46 +15,26 @@ from sso_bridge.model import LocalAccount
 from sso_bridge.sessions import SavedRequest, Session
 from sso_bridge.store import SqlStore
 from sso_bridge.web import WebResponse
-from sso_bridge.web.starlette import require_session, to_response
+from sso_bridge.web.catalogues import translations
+from sso_bridge.web.starlette import in_language, require_session, to_response
+from sso_bridge.web.texts import ROLE_NAMES, ROLE_PREFIX
 
 if TYPE_CHECKING:
     from school_portal.portal import Portal
 
 __all__ = ["diary", "home", "journal"]
 
-ROLE_NAMES: Final = {
-    "teacher": "учитель",
-    "parent": "родитель",
-    "pupil": "ученик",
-    "director": "директор",
-    "staff": "сотрудник",
-}
 PORTAL_ERRORS: Final = {
-    "portal.class_unavailable": (
-        "Этого класса нет в вашем журнале. Откройте журнал из списка ваших классов или "
-        "смените учётную запись в шапке страницы.",
-        "This class is not in your journal. Open it from the list of your classes, or "
-        "switch account at the top of the page.",
-    ),
-    "portal.bad_grade": (
-        "Оценка не сохранена: выберите ученика из списка и оценку от 2 до 5 "
-        "(комментарий — не длиннее 500 знаков) и отправьте форму ещё раз.",
-        "The grade was not saved: choose a pupil from the list and a grade from 2 to 5 "
-        "(a comment of 500 characters at most) and send the form again.",
-    ),
-    "portal.not_found": (
-        "Такой страницы нет. Проверьте адрес или вернитесь к дневнику.",
-        "There is no such page. Check the address or go back to the diary.",
-    ),
-    "portal.method_not_allowed": (
-        "Эта страница так не открывается. Вернитесь к дневнику и начните оттуда.",
-        "This page cannot be opened that way. Go back to the diary and start from there.",
-    ),
-    "portal.account_unavailable": (
-        "Учётная запись этого сеанса больше не существует. Выйдите и войдите снова.",
-        "The account of this session no longer exists. Sign out and sign in again.",
-    ),
+    code: "portal_error." + code.removeprefix("portal.")
+    for code in (
+        "portal.class_unavailable",
+        "portal.bad_grade",
+        "portal.not_found",
+        "portal.method_not_allowed",
+        "portal.account_unavailable",
+    )
 }
+"""The message id (locale/<lang>/LC_MESSAGES/school_portal.po) explaining each refusal."""
 
 
 def _portal(request: Request) -> Portal:
@@ -64,12 +44,23 @@ def _portal(request: Request) -> Portal:
 
 def _render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
     auth = _portal(request).auth
-    return to_response(auth, WebResponse.page(template, status, **context))
+    return to_response(
+        auth, in_language(auth, request, WebResponse.page(template, status, **context))
+    )
 
 
-def _label(store: SqlStore, account: LocalAccount) -> dict[str, str]:
+def _language(request: Request) -> str:
+    auth = _portal(request).auth
+    return in_language(auth, request, WebResponse()).language or auth.config.language
+
+
+def _role(language: str, role: str) -> str:
+    return translations(language).gettext(ROLE_PREFIX + role) if role in ROLE_NAMES else role
+
+
+def _label(store: SqlStore, account: LocalAccount, language: str) -> dict[str, str]:
     organisation = store.get_organisation(account.org_id)
-    roles = ", ".join(ROLE_NAMES.get(r, r) for r in account.roles)
+    roles = ", ".join(_role(language, r) for r in account.roles)
     return {
         "account_id": account.account_id,
         "name": f"{account.last_name} {account.first_name}",
@@ -87,20 +78,20 @@ def _account(portal: Portal, session: Session) -> LocalAccount:
     return account
 
 
-def _nav(store: SqlStore, session: Session, account: LocalAccount) -> dict[str, Any]:
+def _nav(store: SqlStore, session: Session, account: LocalAccount, language: str) -> dict[str, Any]:
     others = []
     for account_id in session.accounts:
         other = store.get_account(account_id)
         if other is not None and account_id != session.account_id:
-            others.append(_label(store, other))
-    return {"current": _label(store, account), "others": others}
+            others.append(_label(store, other, language))
+    return {"current": _label(store, account, language), "others": others}
 
 
-def account_menu(store: SqlStore, session: Session) -> dict[str, Any] | None:
-    """The header's account menu for ``session`` (None if its account is gone): given
-    to sso_bridge's own pages too (``WebConfig.template_globals``)."""
+def account_menu(store: SqlStore, session: Session, language: str) -> dict[str, Any] | None:
+    """The header's account menu for ``session`` in ``language`` (None if its account is
+    gone): given to sso_bridge's own pages too (``WebConfig.template_globals``)."""
     account = store.get_account(session.account_id)
-    return None if account is None else _nav(store, session, account)
+    return None if account is None else _nav(store, session, account, language)
 
 
 def _page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
@@ -112,7 +103,7 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
         request,
         template,
         status,
-        nav=_nav(portal.store, session, account),
+        nav=_nav(portal.store, session, account, _language(request)),
         csrf_token=request.state.sso_csrf_token,
         **context,
     )

@@ -51,6 +51,8 @@ def test_the_wheel_installs_into_a_new_venv_and_works(dist: Path, tmp_path: Path
         names = set(archive.namelist())
     assert "sso_bridge/py.typed" in names and "mock_idp/py.typed" in names
     assert any(n.startswith("sso_bridge/web/templates/") for n in names)
+    for language in ("ru", "en"):  # the pages' message catalogues
+        assert f"sso_bridge/web/locale/{language}/LC_MESSAGES/sso_bridge.po" in names
 
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], tmp_path)

@@ -24,6 +24,7 @@ from school_portal.portal import (
 from school_portal.seed import PEOPLE, seed_region
 from starlette.testclient import TestClient
 
+from helpers.language import assert_one_language
 from mock_idp.server import RunningIdP
 
 IDP_YAML = Path(__file__).resolve().parents[2] / "examples" / "school_portal" / "idp.yaml"
@@ -312,3 +313,78 @@ def test_unknown_pages_and_methods_get_the_sites_page(
     assert "Электронный дневник" in answer.text  # the site's layout
     assert "default-src" in answer.headers["content-security-policy"]
     assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def _switch_link(page: str) -> str:
+    found = re.search(r'<a class="language" href="([^"]+)"', page)
+    assert found is not None, page
+    return html.unescape(found.group(1))
+
+
+def test_the_portal_speaks_one_language_chosen_by_the_browser_or_the_switch(demo: Demo) -> None:
+    _login_at_idp(demo, "linked")
+    russian = demo.browser.get("/diary")
+    assert_one_language(russian.text, "ru")
+    assert "(родитель)" in russian.text
+    english = demo.browser.get("/diary", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert_one_language(english.text, "en")
+    assert re.search(r"<h1>Diary[^<]*</h1>", english.text)
+    assert "(parent)" in english.text
+    assert "Online school diary" in english.text  # the site's name too
+    switch = _switch_link(russian.text)
+    assert switch == "/auth/language?to=en&next=%2Fdiary"
+    moved = demo.browser.get(switch)
+    assert moved.status_code == 303 and moved.headers["location"] == "/diary"
+    assert "SameSite=Lax" in moved.headers["set-cookie"]
+    chosen = demo.browser.get("/diary", headers={"Accept-Language": "ru"})
+    assert_one_language(chosen.text, "en")
+    for path in ("/auth/settings", "/auth/totp"):
+        assert_one_language(demo.browser.get(path).text, "en")
+
+
+def test_the_login_button_names_the_state_portal_in_the_pages_language(demo: Demo) -> None:
+    russian = demo.browser.get("/auth/login")
+    assert "Войти через Госуслуги" in russian.text
+    english = demo.browser.get("/auth/login", headers={"Accept-Language": "en"})
+    assert_one_language(english.text, "en")
+    assert "Sign in with Gosuslugi" in english.text
+    assert "Госуслуги" not in english.text
+
+
+def test_a_teachers_journal_and_refusals_speak_english(demo: Demo) -> None:
+    demo.browser.headers["Accept-Language"] = "en"
+    code_page = _local_login(demo, "locked_demo")
+    assert_one_language(code_page.text, "en")
+    phone = BY_KEY["locked_demo"].phone
+    assert phone is not None
+    code = demo.portal.sender.last_code_for(phone)
+    assert code is not None
+    demo.browser.post(
+        "/auth/second-factor", data={"step_id": _field(code_page.text, "step_id"), "code": code}
+    )
+    page = demo.browser.get("/journal/lyc2-9a")
+    assert_one_language(page.text, "en")
+    assert "Give a grade" in page.text
+    foreign = demo.browser.get("/journal/sch17-7a")
+    assert foreign.status_code == 404
+    assert_one_language(foreign.text, "en")
+    assert "This class is not in your journal." in foreign.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "says"),
+    [
+        ("GET", "/no-such-page", 404, "There is no such page."),
+        ("GET", "/auth/no-such-page", 404, "There is no such page."),
+        ("DELETE", "/diary", 405, "This page cannot be opened that way."),
+        ("GET", "/auth/logout", 405, "This page cannot be opened that way."),
+    ],
+)
+def test_unknown_pages_and_methods_speak_the_browsers_language(
+    demo: Demo, method: str, path: str, status: int, says: str
+) -> None:
+    answer = demo.browser.request(method, path, headers={"Accept-Language": "en"})
+    assert answer.status_code == status
+    assert says in answer.text
+    assert_one_language(answer.text, "en")
+    assert_one_language(demo.browser.request(method, path).text, "ru")

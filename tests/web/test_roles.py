@@ -8,11 +8,15 @@ from sso_bridge.web.rendering import Templates
 
 
 def test_common_roles_are_named_in_the_page_language() -> None:
-    russian = Templates(WebConfig())
-    english = Templates(WebConfig(language="en"))
-    assert (russian.role("teacher"), english.role("teacher")) == ("учитель", "teacher")
-    assert russian.role("parent") == "родитель"
-    assert russian.role("club-coach") == "club-coach"
+    templates = Templates(WebConfig())
+    assert (templates.role_name("ru", "teacher"), templates.role_name("en", "teacher")) == (
+        "учитель",
+        "teacher",
+    )
+    assert templates.role_name("ru", "parent") == "родитель"
+    assert templates.role_name("en", "club-coach") == "club-coach"
+    page = templates.environment.from_string("{{ 'admin'|role }}")
+    assert (page.render(lang="ru"), page.render(lang="en")) == ("администратор", "administrator")
 
 
 def test_the_chooser_shows_role_names_not_codes() -> None:

@@ -1,6 +1,7 @@
-"""Web adapters for the broker: the login, settings and account pages (Jinja2, Russian
-with English), framework-neutral in :mod:`sso_bridge.web.core`, mounted by
-:mod:`sso_bridge.web.starlette` (Starlette, FastAPI) or :mod:`sso_bridge.web.flask`.
+"""Web adapters for the broker: the login, settings and account pages (Jinja2, in Russian
+or English: :mod:`sso_bridge.web.language`), framework-neutral in
+:mod:`sso_bridge.web.core`, mounted by :mod:`sso_bridge.web.starlette` (Starlette,
+FastAPI) or :mod:`sso_bridge.web.flask`.
 
 The adapters only translate requests and responses; errors become pages in one place,
 :meth:`AuthRoutes.error_response`. See docs/integration.md.

@@ -34,7 +34,11 @@ class AccountPages(RoutesBase):
         session = self.guard(visit)
         if isinstance(session, WebResponse):
             return session
-        titles = {p.issuer: p.title for p in self.broker.providers}
+        language = self.language_of(visit.request)
+        titles = {
+            p.issuer: self.templates.provider_name(language, p.name, p.title)
+            for p in self.broker.providers
+        }
         links = [
             {
                 "link": link,
@@ -56,11 +60,13 @@ class AccountPages(RoutesBase):
         return self.page(
             "settings.html",
             session=session,
-            account=self._account_label(session.account_id),
+            account=self._account_label(session.account_id, language),
             links=links,
             sessions=sessions,
             others=[
-                (a, self._account_label(a)) for a in session.accounts if a != session.account_id
+                (a, self._account_label(a, language))
+                for a in session.accounts
+                if a != session.account_id
             ],
             providers=self.providers(),
             totp_enrolled=self.broker.totp_enrolled(session.account_id),
@@ -69,13 +75,13 @@ class AccountPages(RoutesBase):
             done=done if done in _DONE else None,
         )
 
-    def _account_label(self, account_id: str) -> str:
+    def _account_label(self, account_id: str, language: str) -> str:
         found = self.broker.account_and_organisation(account_id)
         if found is None:
             return account_id
         account, organisation = found
         place = account.org_id if organisation is None else organisation.name
-        roles = ", ".join(self.templates.role(r) for r in account.roles)
+        roles = ", ".join(self.templates.role_name(language, r) for r in account.roles)
         return f"{account.login or account_id} — {place}" + (f" ({roles})" if roles else "")
 
     def link_page(self, visit: Visit, provider: str) -> WebResponse:

@@ -35,6 +35,7 @@ from sso_bridge.sessions import (
 )
 from sso_bridge.sessions.errors import SessionMissing, SessionUnknown
 from sso_bridge.web.http import WebConfig, WebRequest, WebResponse
+from sso_bridge.web.language import LANGUAGE_COOKIE, page_language
 from sso_bridge.web.rendering import Templates
 
 __all__ = [
@@ -86,6 +87,13 @@ class RoutesBase:
         self.broker = broker
         self.config = config or WebConfig()
         self.templates = templates or Templates(self.config)
+
+    def language_of(self, request: WebRequest) -> str:
+        """The language of the pages answering ``request`` (see
+        :func:`~sso_bridge.web.language.page_language`)."""
+        cookie = self.config.cookies.full_name(LANGUAGE_COOKIE)
+        default = self.config.language
+        return page_language(request.cookies, request.header("accept-language"), default, cookie)
 
     # -- the visiting browser ----------------------------------------------------------------
 

@@ -36,8 +36,9 @@ from sso_bridge.web.http import RouteSpec, WebConfig, WebRequest, WebResponse
 from sso_bridge.web.incoming import Head, Reading
 from sso_bridge.web.login import LoginPages
 from sso_bridge.web.logout import LogoutPages
-from sso_bridge.web.rendering import Output, Rendered, Templates
+from sso_bridge.web.rendering import SWITCH_PATH, Output, Rendered, Templates
 from sso_bridge.web.step_up import StepUpPages
+from sso_bridge.web.switch import LanguagePages
 
 __all__ = [
     "PATHS",
@@ -84,6 +85,7 @@ ROUTES: Final[tuple[RouteSpec, ...]] = (
     RouteSpec("POST", "/slo/{provider}", "saml_slo_post"),
     RouteSpec("POST", "/backchannel-logout/{provider}", "backchannel_logout"),
     RouteSpec("POST", "/step-up", "step_up"),
+    RouteSpec("GET", "/language", "language"),
 )
 """Every auth route, under :attr:`WebConfig.prefix`."""
 
@@ -124,7 +126,7 @@ class Authenticated:
             cookie(value)
 
 
-class AuthRoutes(LoginPages, AccountPages, StepUpPages, LogoutPages):
+class AuthRoutes(LoginPages, AccountPages, StepUpPages, LogoutPages, LanguagePages):
     """The auth pages over a broker: :meth:`handle` serves a route of :data:`ROUTES`,
     :meth:`require` guards a view of the host application, :meth:`output` renders."""
 
@@ -149,7 +151,15 @@ class AuthRoutes(LoginPages, AccountPages, StepUpPages, LogoutPages):
             response = self.error_response(BridgeError("unexpected failure"), request)
         # the visit's new browser cookie first, so that one set by the route (a login
         # gives the browser a new id) is the one the browser keeps
-        return attrs.evolve(response, cookies=(*visit.cookies, *response.cookies))
+        response = attrs.evolve(response, cookies=(*visit.cookies, *response.cookies))
+        return response.speaking(self.language_of(request), self.here(request))
+
+    def here(self, request: WebRequest) -> str:
+        """Where a page's language switch leads back to: the page itself when it can be
+        fetched again (a GET, but not the switch itself), else the after-login page."""
+        if request.method == "GET" and request.path != self.config.url(SWITCH_PATH):
+            return request.full_path
+        return self.config.after_login
 
     def require(
         self, request: WebRequest, *, check_csrf: bool = True
@@ -171,8 +181,8 @@ class AuthRoutes(LoginPages, AccountPages, StepUpPages, LogoutPages):
         return Authenticated(outcome, token, visit.cookies, self.restored_for(visit, outcome))
 
     def error_response(self, exc: BridgeError, request: WebRequest) -> WebResponse:
-        """The error page of ``exc``: its code's HTTP status, what to do in both
-        languages (the generic text for codes without one) and the code; never a trace.
+        """The error page of ``exc``: its code's HTTP status, what to do in the request's
+        language (the generic text for codes without one) and the code; never a trace.
         A request refused while it was read is answered with ``Connection: close``."""
         cookies: tuple[str, ...] = ()
         settings = self.config.cookies
@@ -187,6 +197,7 @@ class AuthRoutes(LoginPages, AccountPages, StepUpPages, LogoutPages):
         if isinstance(exc, RequestRefused):
             # part of the body may still be on its way: never read it, end the connection
             response = attrs.evolve(response, headers=(("Connection", "close"),))
+        response = response.speaking(self.language_of(request), self.here(request))
         return response.retrying(exc).with_cookies(*cookies)
 
     def output(self, response: WebResponse) -> Output:

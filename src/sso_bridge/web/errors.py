@@ -24,6 +24,8 @@ class WebError(BridgeError):
         Code(
             "web.headers_too_large", 431, "The request has more headers than the adapter's limit."
         ),
+        Code("web.bad_language", 400, "The language switch names a language the pages lack."),
+        Code("web.bad_next", 400, "The language switch's return address is not of this site."),
     )
     code = "web.error"
 

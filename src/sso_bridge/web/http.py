@@ -58,7 +58,10 @@ class WebConfig:
     nowhere else to go; ``trusted_proxies`` the reverse proxies whose ``X-Forwarded-For``
     is believed (addresses or networks); ``template_dirs`` are searched before the
     bundled templates, so a host can override any of them by name; ``language`` is the
-    language shown first (the other one follows it). ``restore_in_place`` lists path
+    language of a page when neither the person's choice (the switch on every page) nor
+    the browser's ``Accept-Language`` names one of :data:`LANGUAGES`; ``locale_dirs`` hold
+    the host's own message catalogues (``<dir>/<lang>/LC_MESSAGES/*.po``), added over
+    the library's (see :mod:`sso_bridge.web.catalogues`). ``restore_in_place`` lists path
     prefixes of the host's own forms that fill themselves in again: a POST kept there
     when the session expired goes back, after the next login, to its form's page (a GET
     of its path), whose view finds the kept fields as ``sso_restored`` (a
@@ -84,6 +87,7 @@ class WebConfig:
     site_name: str = "Школьный портал"
     language: str = attrs.field(default="ru", validator=_check_language)
     template_dirs: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    locale_dirs: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     restore_in_place: tuple[str, ...] = attrs.field(default=(), converter=_texts)
     template_globals: Mapping[str, Any] = attrs.field(factory=dict, converter=dict, eq=False)
     csrf_field: str = "csrf_token"
@@ -166,7 +170,9 @@ class WebRequest:
 @attrs.frozen
 class WebResponse:
     """What to answer: a redirect (``location``), a page (``template`` + ``context``) or
-    a plain ``body``; ``cookies`` are ``Set-Cookie`` values, ``headers`` any others."""
+    a plain ``body``; ``cookies`` are ``Set-Cookie`` values, ``headers`` any others.
+    ``language`` is the page's language (None: :attr:`WebConfig.language`) and ``here``
+    the local path its language switch comes back to (None: no switch)."""
 
     status: int = 200
     location: str | None = None
@@ -175,6 +181,8 @@ class WebResponse:
     body: str | None = None
     cookies: tuple[str, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
+    language: str | None = None
+    here: str | None = None
 
     @classmethod
     def redirect(cls, location: str, status: int = 302) -> WebResponse:
@@ -192,6 +200,13 @@ class WebResponse:
             return self
         seconds = str(max(1, math.ceil(wait.total_seconds())))
         return attrs.evolve(self, headers=(*self.headers, ("Retry-After", seconds)))
+
+    def speaking(self, language: str, here: str | None = None) -> WebResponse:
+        """The same response in ``language`` (unless it has one), its switch leading back
+        to ``here``."""
+        if self.language is not None:
+            return self
+        return attrs.evolve(self, language=language, here=self.here or here)
 
     def with_cookies(self, *values: str) -> WebResponse:
         """The same response setting these cookies too."""

@@ -6,8 +6,10 @@ import secrets
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlencode
 
 import attrs
+from babel.support import Translations
 from jinja2 import (
     BaseLoader,
     ChoiceLoader,
@@ -15,13 +17,16 @@ from jinja2 import (
     FileSystemLoader,
     PackageLoader,
     PrefixLoader,
+    pass_context,
 )
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
-from sso_bridge.web.http import WebConfig, WebResponse
-from sso_bridge.web.texts import GENERIC_ERROR, ROLE_NAMES, TEXTS, Pair, error_text
+from sso_bridge.web.catalogues import translations
+from sso_bridge.web.http import LANGUAGES, WebConfig, WebResponse
+from sso_bridge.web.texts import OLD_KEYS, PROVIDER_PREFIX, ROLE_NAMES, ROLE_PREFIX, error_id
 
-__all__ = ["BUNDLED", "Output", "Rendered", "Templates"]
+__all__ = ["BUNDLED", "SWITCH_PATH", "Output", "Rendered", "Templates"]
 
 Output = tuple[int, list[tuple[str, str]], str]
 """Status, headers (``Set-Cookie`` may repeat) and the body text (UTF-8)."""
@@ -29,7 +34,8 @@ Output = tuple[int, list[tuple[str, str]], str]
 BUNDLED = PackageLoader("sso_bridge.web", "templates")
 """The library's own templates."""
 
-_BILINGUAL = Markup('<span lang="{0}">{1}</span> <span class="other" lang="{2}">{3}</span>')
+SWITCH_PATH = "/language"
+"""The route (under the prefix) of the language switch: ``?to=<lang>&next=<local path>``."""
 
 
 def _csp(nonce: str) -> str:
@@ -67,12 +73,16 @@ class Templates:
     """Renders the pages; a template in one of ``config.template_dirs`` replaces the
     bundled one of the same name.
 
-    Templates get ``t(key, **values)`` (the text in both languages, as markup),
-    ``t1(key, **values)`` (the first language only, for attributes and titles),
-    ``explain(code)`` (an error code's explanation in both languages), ``lang``,
-    ``site_name``, ``prefix``, ``csrf_field``, ``nonce`` (for a ``<script>``) and the
-    host's :attr:`WebConfig.template_globals`. The pages of a logged-in person also get
-    their ``session``.
+    Templates get, in the page's language ``lang`` (the response's, see
+    :meth:`WebResponse.speaking`, else :attr:`WebConfig.language`): ``t(key, **values)``
+    (a text of the catalogues, as escaped markup), ``t1(key, **values)`` (the same as a
+    plain string, for attributes and titles), ``explain(code)`` (an error code's
+    explanation), ``provider_title(provider)``, the ``role`` filter, ``_()`` of Jinja2's
+    i18n extension, and ``language_switch()`` (links to the page in the other languages:
+    code, name, URL).
+    Also ``site_name``, ``prefix``, ``csrf_field``, ``nonce`` (for a ``<script>``), ``here``
+    and the host's :attr:`WebConfig.template_globals`. The pages of a logged-in person
+    also get their ``session``.
     """
 
     def __init__(self, config: WebConfig) -> None:
@@ -90,12 +100,21 @@ class Templates:
 
     def install(self, environment: Environment) -> None:
         """Give ``environment`` the functions and values the pages use (for a host's own
-        Jinja2 environment, such as Django's Jinja2 template engine)."""
+        Jinja2 environment, such as Django's Jinja2 template engine). One environment
+        serves every language: each function reads the page's ``lang``."""
         config = self.config
+        environment.add_extension("jinja2.ext.i18n")
+        # the catalogue is picked per render, from the context, so that one environment
+        # (Django's engine is one) serves every language
+        environment.install_gettext_callables(  # type: ignore[attr-defined]
+            gettext=self._gettext, ngettext=self._ngettext, newstyle=True
+        )
         environment.globals.update(
             t=self.both,
             t1=self.first,
             explain=self.explain,
+            provider_title=self.provider_title,
+            language_switch=self.language_switch,
             lang=config.language,
             site_name=config.site_name,
             prefix=config.prefix,
@@ -104,34 +123,83 @@ class Templates:
         environment.globals.update(config.template_globals)
         environment.filters["role"] = self.role
 
-    def _ordered(self, pair: Pair) -> tuple[tuple[str, str], tuple[str, str]]:
-        russian, english = ("ru", pair[0]), ("en", pair[1])
-        return (russian, english) if self.config.language == "ru" else (english, russian)
+    def language_of(self, context: Context) -> str:
+        """The language of the page being rendered."""
+        value = context.get("lang")
+        return value if value in LANGUAGES else self.config.language
 
-    def _pair(self, pair: Pair, values: Mapping[str, Any]) -> Markup:
-        (lang1, text1), (lang2, text2) = self._ordered(pair)
-        return _BILINGUAL.format(
-            lang1, escape(text1).format(**values), lang2, escape(text2).format(**values)
-        )
+    def catalogue(self, language: str) -> Translations:
+        """The messages of ``language``: the library's and the host's."""
+        return translations(language, self.config.locale_dirs)
 
-    def both(self, key: str, **values: Any) -> Markup:
-        """``TEXTS[key]`` in both languages, the configured one first."""
-        return self._pair(TEXTS[key], values)
+    def text(self, language: str, key: str, **values: Any) -> str:
+        """The text ``key`` in ``language``, its ``{name}`` fields filled in."""
+        return self.catalogue(language).gettext(OLD_KEYS.get(key, key)).format(**values)
 
-    def first(self, key: str, **values: Any) -> str:
-        """``TEXTS[key]`` in the configured language only (escaped when output)."""
-        return self._ordered(TEXTS[key])[0][1].format(**values)
+    @pass_context
+    def _gettext(self, context: Context, message: str) -> str:
+        return self.catalogue(self.language_of(context)).gettext(message)
 
-    def role(self, name: str) -> str:
+    @pass_context
+    def _ngettext(self, context: Context, singular: str, plural: str, n: int) -> str:
+        return self.catalogue(self.language_of(context)).ngettext(singular, plural, n)
+
+    @pass_context
+    def both(self, context: Context, key: str, **values: Any) -> Markup:
+        """The text ``key`` in the page's language, as markup (``values`` escaped)."""
+        text = self.catalogue(self.language_of(context)).gettext(OLD_KEYS.get(key, key))
+        return escape(text).format(**values)
+
+    @pass_context
+    def first(self, context: Context, key: str, **values: Any) -> str:
+        """The text ``key`` in the page's language (escaped when output)."""
+        return self.text(self.language_of(context), key, **values)
+
+    @pass_context
+    def role(self, context: Context, name: str) -> str:
         """A role's name in the page's language (a role not in ``ROLE_NAMES`` as given)."""
-        pair = ROLE_NAMES.get(name)
-        if pair is None:
-            return name
-        return pair[0] if self.config.language == "ru" else pair[1]
+        return self.role_name(self.language_of(context), name)
 
-    def explain(self, code: str) -> Markup:
-        """What to tell the person about error ``code``, in both languages."""
-        return self._pair(error_text(code) or GENERIC_ERROR, {})
+    def role_name(self, language: str, name: str) -> str:
+        """A role's name in ``language`` (a role not in ``ROLE_NAMES`` as given)."""
+        return self.text(language, ROLE_PREFIX + name) if name in ROLE_NAMES else name
+
+    def provider_name(self, language: str, name: str, title: str) -> str:
+        """How the pages name provider ``name``: the catalogues' ``provider.<name>`` in
+        ``language`` when the host gives one, else its configured ``title``."""
+        try:
+            return self.catalogue(language).gettext(PROVIDER_PREFIX + name)
+        except KeyError:
+            return title
+
+    @pass_context
+    def provider_title(self, context: Context, provider: Any) -> str:
+        """:meth:`provider_name` of a provider (its ``name`` and ``title``) on a page."""
+        return self.provider_name(self.language_of(context), provider.name, provider.title)
+
+    @pass_context
+    def explain(self, context: Context, code: str) -> Markup:
+        """What to tell the person about error ``code``, in the page's language."""
+        return escape(self.catalogue(self.language_of(context)).gettext(error_id(code)))
+
+    @pass_context
+    def language_switch(self, context: Context) -> list[tuple[str, str, str]]:
+        """Each other language as ``(code, its own name, the switch's URL)``; none when
+        the page has no ``here`` to come back to."""
+        here = context.get("here")
+        if not here:
+            return []
+        current = self.language_of(context)
+        url = self.config.url(SWITCH_PATH)
+        return [
+            (
+                code,
+                self.text(code, "language_name"),
+                f"{url}?{urlencode({'to': code, 'next': here})}",
+            )
+            for code in LANGUAGES
+            if code != current
+        ]
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:
         return self.environment.get_template(name).render(context)
@@ -152,8 +220,13 @@ class Templates:
         if response.location is not None:
             headers.append(("Location", response.location))
         elif response.template is not None:
-            body = self.render(response.template, {**response.context, "nonce": nonce})
+            language = response.language or self.config.language
+            context = {**response.context, "nonce": nonce, "lang": language}
+            if response.here is not None:
+                context["here"] = response.here
+            body = self.render(response.template, context)
             headers.append(("Content-Type", "text/html; charset=utf-8"))
+            headers.append(("Content-Language", language))
             headers.append(("Content-Security-Policy", _csp(nonce)))
         else:
             body = response.body or ""

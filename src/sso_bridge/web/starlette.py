@@ -33,7 +33,7 @@ from sso_bridge.web.errors import RequestRefused
 from sso_bridge.web.incoming import Head, Reading, bad_form
 
 __all__ = ["AuthMount", "BodyLimit", "auth_routes", "read_request", "require_session"]
-__all__ += ["replayed", "to_response", "web_request"]
+__all__ += ["in_language", "replayed", "to_response", "web_request"]
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
@@ -112,6 +112,20 @@ def to_response(auth: AuthRoutes, response: WebResponse) -> Response:
         result.headers.__setitem__, functools.partial(result.headers.append, "Set-Cookie")
     )
     return result
+
+
+def in_language(auth: AuthRoutes, request: Request, response: WebResponse) -> WebResponse:
+    """``response`` in the language of ``request`` (the switch's cookie, else
+    ``Accept-Language``, else :attr:`WebConfig.language`), for a host's own page; its
+    language switch leads back to the page."""
+    web = WebRequest(
+        request.method,
+        request.url.path,
+        cookies=request.cookies,
+        headers={"accept-language": request.headers.get("accept-language", "")},
+        query_string=request.url.query,
+    )
+    return response.speaking(auth.language_of(web), auth.here(web))
 
 
 async def _read(auth: AuthRoutes, request: Request) -> tuple[WebRequest, Request] | Response:

@@ -31,6 +31,26 @@ _TEXTS: Final[dict[str, Pair]] = {
         "Your session has expired. Sign in again — the data you entered has been kept.",
     ),
     "logged_out": ("Вы вышли из системы.", "You have signed out."),
+    "ended_elsewhere_notice": (
+        "Сеанс был завершён с другого устройства. Войдите снова.",
+        "The session was ended from another device. Sign in again.",
+    ),
+    "ended_elsewhere_unsaved_notice": (
+        "Сеанс был завершён с другого устройства, поэтому отправленная форма не сохранена. "
+        "Войдите снова и введите данные ещё раз.",
+        "The session was ended from another device, so the form you sent was not saved. "
+        "Sign in again and enter the data once more.",
+    ),
+    "ended_idp_notice": (
+        "Вы вышли на Госуслугах, поэтому сеанс здесь тоже завершён. Войдите снова.",
+        "You signed out at Gosuslugi, so the session here has ended too. Sign in again.",
+    ),
+    "ended_idp_unsaved_notice": (
+        "Вы вышли на Госуслугах, поэтому сеанс здесь завершён и отправленная форма не "
+        "сохранена. Войдите снова и введите данные ещё раз.",
+        "You signed out at Gosuslugi, so the session here has ended and the form you sent "
+        "was not saved. Sign in again and enter the data once more.",
+    ),
     "reason_unverified": (
         "Ваша учётная запись на Госуслугах не подтверждена. Войдите один раз по логину "
         "и паролю школы, чтобы связать её со школьной учётной записью.",

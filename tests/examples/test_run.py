@@ -16,20 +16,11 @@ from pathlib import Path
 
 import httpx
 
+from helpers.processes import wait_for
 from mock_idp.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = ROOT / "examples" / "school_portal" / "run.py"
-
-
-def _wait_for(url: str, process: subprocess.Popen[str], deadline: float) -> httpx.Response:
-    while True:
-        assert process.poll() is None, "the launcher exited early"
-        try:
-            return httpx.get(url, timeout=2)
-        except httpx.TransportError:
-            assert time.monotonic() < deadline, f"nothing answered at {url}"
-            time.sleep(0.2)
 
 
 def test_the_launcher_serves_the_demo_and_stops_on_ctrl_c(tmp_path: Path) -> None:
@@ -50,10 +41,10 @@ def test_the_launcher_serves_the_demo_and_stops_on_ctrl_c(tmp_path: Path) -> Non
     )
     try:
         deadline = time.monotonic() + 20
-        home = _wait_for(f"http://127.0.0.1:{port}/", process, deadline)
+        home = wait_for(f"http://127.0.0.1:{port}/", process, deadline)
         assert home.status_code == 302
         assert home.headers["location"].startswith("/auth/login")
-        idp = _wait_for(
+        idp = wait_for(
             f"http://127.0.0.1:{idp_port}/.well-known/openid-configuration", process, deadline
         )
         assert idp.status_code == 200
@@ -109,7 +100,7 @@ def test_the_launched_portal_ignores_a_spoofed_forwarded_for(tmp_path: Path) -> 
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
-        _wait_for(base + "/", process, deadline)
+        wait_for(base + "/", process, deadline)
         with httpx.Client(base_url=base, timeout=10, headers=SPOOFED) as browser:
             page = browser.get("/auth/login")
             form = {"step_id": _field(page.text, "step_id"), "org": "lyc2", "login": "popov"}

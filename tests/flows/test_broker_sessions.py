@@ -276,7 +276,7 @@ def test_sessions_are_listed_and_revoked(world: World) -> None:
     listed = world.broker.sessions_of(second.session)
     assert {s.session_id for s in listed} == {first.session.session_id, second.session.session_id}
     world.broker.revoke_session(second.token, first.session.session_id, world.client("b2"))
-    with refused("session.unknown"):
+    with refused("session.ended_elsewhere"):  # its browser is told why it was signed out
         world.broker.authenticate(first.token, world.client("b1"))
     other = world.local_login("sch1", "kuznetsova", world.client("b3"))
     with refused("broker.session_not_yours"):

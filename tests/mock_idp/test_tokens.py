@@ -13,7 +13,6 @@ from mock_idp.users import person_from_dict
 from sso_bridge.oidc.idtoken import at_hash
 
 ISSUER = "https://idp.test/"
-NOW = datetime.now(UTC)
 PERSON = person_from_dict(
     {
         "oid": 1000000101,
@@ -39,7 +38,7 @@ def claims(**kw: object) -> dict[str, object]:
         client_id="portal",
         nonce="n-1",
         access_token="at-1",
-        now=NOW,
+        now=datetime.now(UTC),  # verified against the real clock: made when the test runs
         lifetime=timedelta(minutes=5),
         second_factor="sms",
     )

@@ -122,7 +122,7 @@ class Broker(StepUpFlow, RecoverySettings, LogoutFlow):
         own = {s.session_id for s in self.sessions.sessions_of(session.account_id, now)}
         if session_id not in own:
             raise BrokerError("no such session of yours", code="broker.session_not_yours")
-        self.sessions.revoke(session_id)
+        self.sessions.revoke(session_id, reason="elsewhere", now=now)
         self._record(
             AuditAction.SESSION_REVOKED,
             client,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Final, Literal
 
 import attrs
@@ -116,7 +117,9 @@ class LogoutFlow(BrokerCore):
             linked = self.links.links_for_subject(session.issuer, session.subject)
             accounts |= {link.account_id for link in linked}
         self._steps.drop_browser(browser_hash(client.browser_id))
-        ended = self._end_accounts(sorted(accounts))
+        # this browser's own session first, unmarked: only the others were ended elsewhere
+        self.sessions.revoke(session.session_id)
+        ended = 1 + self._end_accounts(sorted(accounts), now)
         self._record(
             AuditAction.LOGOUT_EVERYWHERE,
             client,
@@ -129,8 +132,8 @@ class LogoutFlow(BrokerCore):
             return LoggedOut(ended=ended)
         return self._send_to_idp(session, client, ended=ended)
 
-    def _end_accounts(self, accounts: Iterable[str]) -> int:
-        return sum(self.sessions.revoke_account(account_id) for account_id in accounts)
+    def _end_accounts(self, accounts: Iterable[str], now: datetime) -> int:
+        return sum(self.sessions.revoke_account(account_id, now=now) for account_id in accounts)
 
     def _send_to_idp(self, session: Session, client: Client, *, ended: int) -> LoggedOut:
         now = self._clock.now()

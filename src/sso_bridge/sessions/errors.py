@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from sso_bridge.sessions.model import Session
 
 __all__ = [
+    "SessionEnded",
     "SessionError",
     "SessionExpired",
     "SessionIpChanged",
@@ -36,6 +37,11 @@ class SessionError(BridgeError):
             "session.unknown",
             401,
             "No such session: revoked, rotated, ended or long expired; log in.",
+        ),
+        Code(
+            "session.ended_elsewhere",
+            401,
+            "The session was ended from another device or by the state portal; log in again.",
         ),
         Code("session.expired", 401, "The session reached its absolute lifetime; log in again."),
         Code("session.idle_expired", 401, "The session was idle too long; log in again."),
@@ -117,3 +123,16 @@ class SessionIpChanged(SessionError):
     def seen_ip(self) -> str:
         """``seen`` as text (the former interface)."""
         return str(self.seen)
+
+
+class SessionEnded(SessionUnknown):
+    """The token's session was ended on purpose by someone other than this browser: from
+    another of the person's devices (the sessions page, "log out everywhere") or by the
+    state portal (a back-channel or IdP-initiated logout). ``reason`` is ``"elsewhere"``
+    or ``"idp"``."""
+
+    code = "session.ended_elsewhere"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("the session was ended from elsewhere", code=self.code)
+        self.reason = reason

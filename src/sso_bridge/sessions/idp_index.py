@@ -19,7 +19,7 @@ from typing import Final, Literal
 from sso_bridge.ephemeral import EphemeralStore
 from sso_bridge.sessions.model import Session
 
-__all__ = ["INDEX_KIND", "IdpIndex", "Term"]
+__all__ = ["INDEX_KIND", "IdpIndex", "Term", "named_by"]
 
 INDEX_KIND: Final = "session_idp"
 """The :class:`EphemeralStore` kind of the index entries."""
@@ -75,3 +75,13 @@ class IdpIndex:
         prefix = f"{term}:"
         found = self._store.owned_by(INDEX_KIND, _owner(term, issuer, value), now)
         return [key.removeprefix(prefix) for key, _ in found if key.startswith(prefix)]
+
+
+def named_by(session: Session, issuer: str, term: Term, value: str) -> bool:
+    """Whether ``session`` is the one its IdP ``issuer`` names ``term`` = ``value``."""
+    if session.issuer != issuer:
+        return False
+    if term == "sub":
+        return session.subject == value
+    idp = session.idp
+    return idp is not None and (idp.sid if term == "sid" else idp.name_id) == value

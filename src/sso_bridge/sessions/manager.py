@@ -24,14 +24,16 @@ from sso_bridge.ephemeral import EphemeralStore
 from sso_bridge.errors import ConfigError, InvalidInput, StoreError
 from sso_bridge.model import IdpSession
 from sso_bridge.sessions.binding import IpBinding
+from sso_bridge.sessions.ended import EndedSessions
 from sso_bridge.sessions.errors import (
+    SessionEnded,
     SessionError,
     SessionExpired,
     SessionIpChanged,
     SessionMissing,
     SessionUnknown,
 )
-from sso_bridge.sessions.idp_index import IdpIndex, Term
+from sso_bridge.sessions.idp_index import IdpIndex, Term, named_by
 from sso_bridge.sessions.model import (
     METHODS,
     Method,
@@ -122,16 +124,6 @@ def _check_login(
         raise InvalidInput("now must be timezone-aware", code="input.invalid")
 
 
-def _named(session: Session, issuer: str, term: Term, value: str) -> bool:
-    """Whether ``session`` is the one its IdP ``issuer`` names ``term`` = ``value``."""
-    if session.issuer != issuer:
-        return False
-    if term == "sub":
-        return session.subject == value
-    idp = session.idp
-    return idp is not None and (idp.sid if term == "sid" else idp.name_id) == value
-
-
 class SessionManager:
     """Sessions in an :class:`EphemeralStore` (kind ``"session"``, owner the account).
 
@@ -148,6 +140,7 @@ class SessionManager:
         self._policy = policy
         self._csrf_key = csrf_key
         self._index = IdpIndex(store, policy.grace)
+        self._ended = EndedSessions(store)
 
     @property
     def policy(self) -> SessionPolicy:
@@ -265,9 +258,18 @@ class SessionManager:
         self._index.drop(session_id)
         return issued
 
-    def revoke(self, session_id: str) -> bool:
-        """End the session with this id; True if there was one."""
+    def revoke(
+        self, session_id: str, *, reason: str | None = None, now: datetime | None = None
+    ) -> bool:
+        """End the session with this id; True if there was one. With ``reason``
+        (``"elsewhere"``, ``"idp"``) and ``now``, its browser is told why (see
+        :mod:`sso_bridge.sessions.ended`)."""
         self._index.drop(session_id)
+        if reason is not None and now is not None:
+            data = self._store.get(SESSION_KIND, session_id, now)
+            session = None if data is None else session_from_bytes(session_id, data)
+            if session is not None:
+                self._ended.mark(session_id, reason, session.expires_at, now)
         return self._store.delete(SESSION_KIND, session_id)
 
     def revoke_token(self, token: str | None, *, now: datetime) -> Session | None:
@@ -298,19 +300,24 @@ class SessionManager:
         for session_id in self._index.session_ids(term, issuer, value, now):
             data = self._store.get(SESSION_KIND, session_id, now)
             session = None if data is None else session_from_bytes(session_id, data)
-            if session is None or not _named(session, issuer, term, value):
+            if session is None or not named_by(session, issuer, term, value):
                 continue
-            if (subject is not None and not _named(session, issuer, "sub", subject)) or (
-                name_id is not None and not _named(session, issuer, "name_id", name_id)
+            if (subject is not None and not named_by(session, issuer, "sub", subject)) or (
+                name_id is not None and not named_by(session, issuer, "name_id", name_id)
             ):
                 continue
             if self._store.consume(SESSION_KIND, session_id, now) is not None:
                 ended.append(session)
+                self._ended.mark(session_id, "idp", session.expires_at, now)
             self._index.drop(session_id)
         return sorted(ended, key=lambda s: (s.created_at, s.session_id))
 
-    def revoke_account(self, account_id: str) -> int:
-        """End every session acting as ``account_id``; how many there were."""
+    def revoke_account(self, account_id: str, *, now: datetime | None = None) -> int:
+        """End every session acting as ``account_id``; how many there were. With ``now``
+        their browsers are told it was done from elsewhere."""
+        if now is not None:
+            for session in self.sessions_of(account_id, now):
+                self._ended.mark(session.session_id, "elsewhere", session.expires_at, now)
         return self._store.delete_owned_by(SESSION_KIND, account_id)
 
     def sessions_of(self, account_id: str, now: datetime) -> list[Session]:
@@ -352,7 +359,8 @@ class SessionManager:
         data = self._store.get(SESSION_KIND, session_id, now)
         session = None if data is None else session_from_bytes(session_id, data)
         if session is None:
-            raise _unknown()
+            reason = self._ended.reason(session_id, now)
+            raise _unknown() if reason is None else SessionEnded(reason)
         if now >= session.expires_at:
             raise SessionExpired("the session has ended", session=session, code="session.expired")
         if now >= session.idle_expires_at:

@@ -33,12 +33,13 @@ from sso_bridge.sessions import (
     is_local_path,
     set_cookie_header,
 )
-from sso_bridge.sessions.errors import SessionMissing, SessionUnknown
+from sso_bridge.sessions.errors import SessionEnded, SessionMissing, SessionUnknown
 from sso_bridge.web.http import WebConfig, WebRequest, WebResponse
 from sso_bridge.web.language import LANGUAGE_COOKIE, page_language
 from sso_bridge.web.rendering import Templates
 
 __all__ = [
+    "ENDED_NOTICES",
     "NEXT_COOKIE",
     "ORGANISATION_SCAN",
     "ORGANIZATION_SCAN",
@@ -46,6 +47,14 @@ __all__ = [
     "Visit",
     "kept_id",
 ]
+
+ENDED_NOTICES: Final = {
+    "elsewhere": "ended_elsewhere_notice",
+    "elsewhere-unsaved": "ended_elsewhere_unsaved_notice",
+    "idp": "ended_idp_notice",
+    "idp-unsaved": "ended_idp_unsaved_notice",
+}
+"""The login page's notice (a text key) for each ``?ended=`` a guard sends it."""
 
 RESTORED_PARAM: Final = "restored"
 """The query parameter that brings a kept POST back to its own form's page."""
@@ -149,6 +158,16 @@ class RoutesBase:
             session = self.broker.authenticate(visit.token, visit.client)
         except SessionExpired as exc:
             return self._expired(visit, exc)
+        except SessionEnded as exc:
+            # nothing of this request is kept: after the login it could be someone else's
+            # session; the login page says why, and that a form sent now was not saved
+            unsaved = request.method not in SAFE_METHODS
+            return self.to_login(
+                visit,
+                next_path=request.full_path if not unsaved else None,
+                ended=exc.reason + ("-unsaved" if unsaved else ""),
+                cookies=self._clear_session(visit),
+            )
         except (SessionMissing, SessionUnknown):
             return self.to_login(
                 visit, next_path=request.full_path, cookies=self._clear_session(visit)
@@ -211,14 +230,18 @@ class RoutesBase:
         *,
         next_path: str | None = None,
         kept: str | None = None,
+        ended: str | None = None,
         cookies: tuple[str, ...] = (),
     ) -> WebResponse:
-        """A redirect to the login page, with where to return and the kept request."""
+        """A redirect to the login page, with where to return, the kept request, and why
+        the session ended (see :data:`ENDED_NOTICES`)."""
         query = {}
         if next_path is not None and is_local_path(next_path):
             query["next"] = next_path
         if kept is not None:
             query["kept"] = kept
+        if ended is not None:
+            query["ended"] = ended
         location = self.config.url("/login") + ("?" + urlencode(query) if query else "")
         return self.redirect(visit, location).with_cookies(*cookies)
 

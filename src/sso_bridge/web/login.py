@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from sso_bridge.web.base import RoutesBase, Visit, kept_id
+from sso_bridge.web.base import ENDED_NOTICES, RoutesBase, Visit, kept_id
 from sso_bridge.web.http import WebRequest, WebResponse
 
 __all__ = ["REPOST_FIELD", "SAML_FIELDS", "STEP_FIELD", "LoginPages", "step_id"]
@@ -41,6 +41,7 @@ class LoginPages(RoutesBase):
         notice = "kept_notice" if kept else None
         if query.get("done") == "logged_out":
             notice = "logged_out"
+        notice = ENDED_NOTICES.get(query.get("ended") or "", notice)
         return self.page(
             "login.html",
             providers=self.providers(),

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import uvicorn
 from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from playwright.sync_api import Locator, Page, ViewportSize, expect
@@ -28,6 +29,13 @@ DOC_IMAGES = ROOT / "docs" / "img"
 CHROMIUM = Path("/usr/bin/chromium")
 DESKTOP: ViewportSize = {"width": 1000, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
+MODES = [
+    pytest.param("saml", DESKTOP, id="saml-desktop"),
+    pytest.param("saml", PHONE, id="saml-phone"),
+    pytest.param("oidc", DESKTOP, id="oidc-desktop"),
+    pytest.param("oidc", PHONE, id="oidc-phone"),
+]
+"""The portal's modes for tests that must hold in each: protocol and screen size."""
 SERIOUS = frozenset({"serious", "critical"})
 
 
@@ -262,3 +270,12 @@ def sign_out(page: Page, site: Site) -> None:
     page.goto(site.url("/auth/settings"))
     submit(page, page.locator("main form[action$='/logout'] button[type=submit]"))
     expect(page).to_have_url(re.compile(r"/auth/login"))
+
+
+def open_site(
+    page: Page, make_site: Any, protocol: str, size: ViewportSize, **options: Any
+) -> Site:
+    """The portal over ``protocol`` (``oidc``, ``saml``), seen at ``size``."""
+    page.set_viewport_size(size)
+    site: Site = make_site(protocol=protocol, **options)
+    return site

@@ -3,20 +3,29 @@ choice kept across the login, and the way back to Russian."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, ViewportSize, expect
 
 from browser.support import (
+    MODES,
     Site,
     check_accessible,
     in_diary,
     local_login,
     login_page,
+    open_site,
     pass_second_factor,
     submit,
 )
 
 
-def test_the_switch_turns_every_page_english_and_back(page: Page, site: Site) -> None:
+@pytest.mark.parametrize(("protocol", "size"), MODES)
+def test_the_switch_turns_every_page_english_and_back(
+    page: Page, make_site: Callable[..., Site], protocol: str, size: ViewportSize
+) -> None:
+    site = open_site(page, make_site, protocol, size)
     person = site.person("unique")
     login_page(page, site)
     expect(page.locator("html")).to_have_attribute("lang", "ru")

@@ -12,14 +12,12 @@ import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 
 from browser.support import (
-    DESKTOP,
-    PHONE,
+    MODES,
     Site,
     at_idp,
     check_accessible,
@@ -31,6 +29,7 @@ from browser.support import (
     local_login,
     login_page,
     on_second_factor,
+    open_site,
     start_esia,
     submit,
 )
@@ -38,20 +37,7 @@ from mock_idp.grants import MAX_CODE_ATTEMPTS
 
 IDLE = timedelta(seconds=3)
 COMMENT = "Контрольная работа, вариант 2"
-MODES = [
-    pytest.param("saml", DESKTOP, id="saml-desktop"),
-    pytest.param("saml", PHONE, id="saml-phone"),
-    pytest.param("oidc", DESKTOP, id="oidc-desktop"),
-    pytest.param("oidc", PHONE, id="oidc-phone"),
-]
 REFUSED_BY_IDP = {"saml": "saml.status_not_success", "oidc": "oidc.access_denied"}
-
-
-def open_site(
-    page: Page, make_site: Callable[..., Site], protocol: str, size: ViewportSize, **options: Any
-) -> Site:
-    page.set_viewport_size(size)
-    return make_site(protocol=protocol, **options)
 
 
 def no_horizontal_scroll(page: Page) -> None:

@@ -5,16 +5,20 @@ page says the session was ended from another device and that the form was not sa
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from playwright.sync_api import Page, expect
+import pytest
+from playwright.sync_api import Page, ViewportSize, expect
 
 from browser.support import (
+    MODES,
     Site,
     check_accessible,
     in_diary,
     local_login,
     login_page,
+    open_site,
     portal_code,
     submit,
 )
@@ -31,9 +35,11 @@ def _teacher_in(page: Page, site: Site) -> Any:
     return person
 
 
+@pytest.mark.parametrize(("protocol", "size"), MODES)
 def test_a_grade_sent_after_the_session_was_ended_elsewhere_is_not_saved(
-    page: Page, site: Site, browser: Any
+    page: Page, make_site: Callable[..., Site], browser: Any, protocol: str, size: ViewportSize
 ) -> None:
+    site = open_site(page, make_site, protocol, size)
     _teacher_in(page, site)
     submit(page, page.locator("a[href^='/journal/']").first)
     form = page.locator("form#grade-form")
@@ -43,6 +49,7 @@ def test_a_grade_sent_after_the_session_was_ended_elsewhere_is_not_saved(
     other_context = browser.new_context(locale="ru-RU")
     try:
         other = other_context.new_page()
+        other.set_viewport_size(size)
         _teacher_in(other, site)
         other.goto(site.url("/auth/settings"))
         # end the first browser's session: the one not marked as this one

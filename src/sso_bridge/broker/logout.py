@@ -92,17 +92,7 @@ class LogoutFlow(BrokerCore):
         session = self.sessions.revoke_token(token, now=now) if token else None
         if session is None:
             return LoggedOut()
-        self._record(
-            AuditAction.SESSION_END,
-            client,
-            now,
-            account_id=session.account_id,
-            subject=session.subject,
-            detail="logout",
-        )
-        if not self._at_idp(session, at_idp):
-            return LoggedOut(ended=1)
-        return self._send_to_idp(session, client, ended=1)
+        return self._ended(session, client, now, AuditAction.SESSION_END, "logout", 1, at_idp)
 
     def logout_everywhere(
         self, token: str, client: Client, *, at_idp: bool | None = None
@@ -120,14 +110,26 @@ class LogoutFlow(BrokerCore):
         # this browser's own session first, unmarked: only the others were ended elsewhere
         self.sessions.revoke(session.session_id)
         ended = 1 + self._end_accounts(sorted(accounts), now)
-        self._record(
-            AuditAction.LOGOUT_EVERYWHERE,
-            client,
-            now,
-            account_id=session.account_id,
-            subject=session.subject,
-            detail=f"{ended} sessions of {len(accounts)} accounts ended",
+        detail = f"{ended} sessions of {len(accounts)} accounts ended"
+        return self._ended(
+            session, client, now, AuditAction.LOGOUT_EVERYWHERE, detail, ended, at_idp
         )
+
+    def _ended(
+        self,
+        session: Session,
+        client: Client,
+        now: datetime,
+        action: AuditAction,
+        detail: str,
+        ended: int,
+        at_idp: bool | None,
+    ) -> LoggedOut:
+        """Audit a logout of ``ended`` sessions, then go on to the IdP if it is to."""
+        self._record(
+            action, client, now, account_id=session.account_id, subject=session.subject,
+            detail=detail,
+        )  # fmt: skip
         if not self._at_idp(session, at_idp):
             return LoggedOut(ended=ended)
         return self._send_to_idp(session, client, ended=ended)

@@ -93,3 +93,8 @@ class EphemeralStore(Protocol):
     def delete_owned_by(self, kind: str, owner: str) -> int:
         """Remove every entry of ``kind`` put with this ``owner``; how many went."""
         ...
+
+    def ping(self) -> None:
+        """One cheap round trip to the backend, bounded by its timeouts; raises
+        ``StoreError`` (``store.unavailable``) when it does not answer (readiness)."""
+        ...

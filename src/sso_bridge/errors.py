@@ -160,6 +160,12 @@ class ConfigError(BridgeError):
             500,
             "The short-lived store URL is not memory:, sqlite:///FILE, postgresql:// or redis://.",
         ),
+        Code(
+            "config.bad_store_setting",
+            500,
+            "A database or Redis setting (a timeout, a pool size) is out of range; "
+            "the message names it.",
+        ),
     )
     code = "config.invalid"
 
@@ -266,6 +272,19 @@ class StoreError(BridgeError):
         ),
     )
     code = "store.error"
+
+    transient: ClassVar[frozenset[str]] = frozenset({"store.unavailable", "store.write_failed"})
+    """Codes that a later try may not meet: they carry a ``retry_after``."""
+    retry_delay: ClassVar[timedelta] = timedelta(seconds=5)
+    """The ``retry_after`` of a transient code when the raiser gives none."""
+
+    def __init__(
+        self, message: str, *, code: str | None = None, retry_after: timedelta | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        if retry_after is None and self.code in self.transient:
+            retry_after = self.retry_delay
+        self.retry_after = retry_after
 
 
 class StoreNotFound(StoreError):

@@ -17,6 +17,7 @@ from sso_bridge.linking.ports import LinkStore
 from sso_bridge.matching.ports import AccountDirectory
 from sso_bridge.store.memory import InMemoryEphemeralStore
 from sso_bridge.store.open import open_ephemeral_store, open_store
+from sso_bridge.store.settings import DatabaseSettings, RedisSettings
 from sso_bridge.store.sql_ephemeral import SqlEphemeralStore
 from sso_bridge.store.sql_store import SqlStore
 
@@ -26,10 +27,12 @@ if TYPE_CHECKING:
 __all__ = [
     "AccountDirectory",
     "AuditLog",
+    "DatabaseSettings",
     "EphemeralStore",
     "InMemoryEphemeralStore",
     "LinkStore",
     "RedisEphemeralStore",
+    "RedisSettings",
     "SqlEphemeralStore",
     "SqlStore",
     "open_ephemeral_store",

@@ -37,6 +37,9 @@ class InMemoryEphemeralStore:
         """How many entries are held, expired ones not yet dropped included."""
         return len(self._entries)
 
+    def ping(self) -> None:
+        """Always ready: the entries are in this process."""
+
     def put(
         self,
         kind: str,

@@ -21,8 +21,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import redis
+from redis.backoff import FullJitterBackoff
+from redis.retry import Retry
 
 from sso_bridge.errors import ConfigError, InvalidInput, StoreError
+from sso_bridge.store.settings import RedisSettings
 
 __all__ = ["RedisEphemeralStore"]
 
@@ -151,7 +154,9 @@ class RedisEphemeralStore:
 
     ``client`` must return bytes (``decode_responses`` off). ``prefix`` starts every key;
     give each deployment (or test) its own. A ``kind`` must be non-empty, without ``:``
-    and not ``owner``, so that no two entries can share a Redis key.
+    and not ``owner``, so that no two entries can share a Redis key. Every Redis fault
+    (down, hung, loading, read-only) is ``store.unavailable``; :meth:`from_url` sets the
+    timeouts that bound how long one takes to show.
     """
 
     def __init__(self, client: redis.Redis, prefix: str = "sso:") -> None:
@@ -169,13 +174,31 @@ class RedisEphemeralStore:
         self._increment = client.register_script(_INCREMENT)
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "sso:") -> RedisEphemeralStore:
-        """A store over a new client for ``url`` (``redis://``, ``rediss://``, ``unix://``)."""
+    def from_url(
+        cls, url: str, prefix: str = "sso:", *, settings: RedisSettings | None = None
+    ) -> RedisEphemeralStore:
+        """A store over a new client for ``url`` (``redis://``, ``rediss://``, ``unix://``)
+        with the timeouts, retries and pool size of ``settings`` (docs/storage.md)."""
+        settings = settings or RedisSettings()
+        retry = Retry(
+            FullJitterBackoff(cap=settings.retry_backoff_max, base=settings.retry_backoff),
+            settings.retry_attempts,
+            # a timed-out command is not tried again: a hung server fails within the timeout
+            supported_errors=(redis.ConnectionError,),
+        )
         try:
-            client = redis.Redis.from_url(url)
+            pool = redis.BlockingConnectionPool.from_url(
+                url,
+                max_connections=settings.max_connections,
+                timeout=settings.pool_timeout,
+                socket_timeout=settings.socket_timeout,
+                socket_connect_timeout=settings.connect_timeout,
+                health_check_interval=settings.health_check_interval,
+                retry=retry,
+            )
         except ValueError as exc:
             raise ConfigError(f"not a Redis URL: {exc}", code="config.bad_store_url") from None
-        return cls(client, prefix)
+        return cls(redis.Redis(connection_pool=pool), prefix)
 
     @property
     def client(self) -> redis.Redis:
@@ -190,6 +213,12 @@ class RedisEphemeralStore:
     def close(self) -> None:
         """Close the client's connections."""
         self._client.close()
+
+    def ping(self) -> None:
+        """One round trip (PING); ``store.unavailable`` when Redis does not answer within
+        the client's socket timeout."""
+        with _served():
+            self._client.ping()
 
     def put(
         self,
@@ -337,10 +366,31 @@ class RedisEphemeralStore:
         self._kinds.add(kind)
 
 
+# Replies of a server that cannot serve for now (loading, a replica, out of memory, ...).
+_TRANSIENT_REPLIES = (
+    "LOADING",
+    "READONLY",
+    "MASTERDOWN",
+    "OOM",
+    "BUSY",
+    "TRYAGAIN",
+    "CLUSTERDOWN",
+    "NOREPLICAS",
+    "MISCONF",
+)
+
+
 def _store_error(exc: redis.RedisError) -> StoreError:
-    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
-        return StoreError(f"Redis cannot be reached: {exc}", code="store.unavailable")
-    return StoreError(f"Redis refused a command: {exc}", code="store.error")
+    """``store.unavailable`` for every fault of the server or the network; ``store.error``
+    for a reply refusing the command itself (a bug, or a key used by something else)."""
+    refused = isinstance(exc, redis.ResponseError) and not isinstance(
+        exc, redis.ReadOnlyError | redis.exceptions.OutOfMemoryError
+    )
+    if refused and not str(exc).upper().startswith(_TRANSIENT_REPLIES):
+        return StoreError(f"Redis refused a command: {exc}", code="store.error")
+    if isinstance(exc, redis.DataError):
+        return StoreError(f"Redis refused a command: {exc}", code="store.error")
+    return StoreError(f"Redis cannot serve: {exc}", code="store.unavailable")
 
 
 @contextmanager

@@ -8,7 +8,9 @@ PostgreSQL keeps :data:`CHAINS` chains; each connection leases one and appends t
 with one statement (:mod:`.sql_audit_pg`), so appends on different connections never
 wait for each other. SQLite keeps one chain (chain 0): its
 writers already hold the database's write lock (``BEGIN IMMEDIATE``), under which the
-next record is numbered ``last + 1``. Roots (:mod:`sso_bridge.audit.roots`) are written
+next record is numbered ``last + 1``. Appends run on the driver connection
+(:mod:`.sql_driver`): the log's own on one checked out of the engine's pool, a link's in
+the link's transaction. Roots (:mod:`sso_bridge.audit.roots`) are written
 by :meth:`SqlAuditTrail.write_root`; :mod:`.sql_audit_upgrade` upgrades older tables.
 """
 
@@ -19,12 +21,14 @@ import os
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sso_bridge.audit.chain import GENESIS, ChainReport
-from sso_bridge.audit.redact import check_since, prepare
+from sso_bridge.audit.redact import LIMITS, check_since, prepare
 from sso_bridge.audit.roots import AuditRoot, next_root
 from sso_bridge.audit.trail import ChainStart, check_chains
 from sso_bridge.errors import StoreError
@@ -32,6 +36,7 @@ from sso_bridge.model import AuditEvent
 from sso_bridge.store.sql_audit_pg import PostgresAppender
 from sso_bridge.store.sql_audit_rows import chained_rows, event_of_row, root_of_row
 from sso_bridge.store.sql_audit_verify import verify_in_processes
+from sso_bridge.store.sql_driver import PooledDriver
 from sso_bridge.store.sql_engine import SqlBase
 from sso_bridge.store.sql_schema import audit_heads, audit_roots
 
@@ -46,6 +51,16 @@ single chain)."""
 
 ROOT_INTERVAL = 60.0
 """Seconds between the roots that appends write on their way (:class:`SqlAuditLog`)."""
+
+_SQLITE_COLUMNS = ("event_id", "at", "action", *LIMITS, "method", "chain_hash")
+
+
+def _sqlite_time(at: datetime) -> str:
+    # the text SQLAlchemy's SQLite DateTime stores (the time is already UTC)
+    return (
+        f"{at.year:04d}-{at.month:02d}-{at.day:02d} "
+        f"{at.hour:02d}:{at.minute:02d}:{at.second:02d}.{at.microsecond:06d}"
+    )
 
 
 class SqlAuditTrail:
@@ -63,7 +78,9 @@ class SqlAuditTrail:
         self._select = sa.select(*(c for c in t.c if c.name != "at"), raw_at)
         # built once: a statement made per call costs more than the SQLite work it asks for
         self._last = sa.select(t.c.event_id, t.c.chain_hash).order_by(t.c.event_id.desc()).limit(1)
-        self._insert = sa.insert(t)
+        self._last_sql = f"SELECT event_id, chain_hash FROM {t.name} ORDER BY event_id DESC LIMIT 1"  # noqa: S608
+        marks = ", ".join("?" * len(_SQLITE_COLUMNS))
+        self._insert_sql = f"INSERT INTO {t.name} ({', '.join(_SQLITE_COLUMNS)}) VALUES ({marks})"  # noqa: S608
         self._postgres = PostgresAppender(table, heads)
 
     # -- appending --------------------------------------------------------------------
@@ -73,23 +90,37 @@ class SqlAuditTrail:
         return self.append_many(conn, (event,))[0]
 
     def append_many(self, conn: Connection, events: Sequence[AuditEvent]) -> list[AuditEvent]:
-        """Insert ``events`` in order, chained, into one chain.
+        """Insert ``events`` in order, chained, into one chain, in ``conn``'s transaction.
 
         Each record is numbered and hashed before the ``INSERT``: the log needs no
         ``UPDATE`` or ``DELETE`` right on the table. One append per transaction: two in
         one transaction may claim two chains, and a transaction doing the same in the
         other order would wait for it.
         """
+        pooled = conn.connection
+        postgres = conn.dialect.name == "postgresql"
+        return self.append_on(pooled.driver_connection, pooled.info, events, postgres=postgres)
+
+    def append_on(
+        self, driver: Any, info: dict[Any, Any], events: Sequence[AuditEvent], *, postgres: bool
+    ) -> list[AuditEvent]:
+        """:meth:`append_many` on a driver connection (``info``: its pool record's).
+
+        On SQLite the connection must be in a write transaction; on PostgreSQL it may be
+        in autocommit (see :mod:`.sql_audit_pg`).
+        """
         if not events:
             return []
         prepared = [prepare(event) for event in events]
-        if conn.dialect.name == "postgresql":
-            return self._postgres.append(conn, prepared)
-        last = conn.execute(self._last).first()
+        if postgres:
+            return self._postgres.append(driver, info, prepared)
+        last = driver.execute(self._last_sql).fetchone()
         event_id, previous = (0, GENESIS) if last is None else (int(last[0]), last[1] or GENESIS)
         ids = list(range(event_id + 1, event_id + 1 + len(prepared)))
         stored, rows = chained_rows(prepared, ids, previous)
-        conn.execute(self._insert, rows)
+        for row in rows:
+            row["at"] = _sqlite_time(row["at"])
+        driver.executemany(self._insert_sql, [[r[c] for c in _SQLITE_COLUMNS] for r in rows])
         return stored
 
     # -- roots ------------------------------------------------------------------------
@@ -214,15 +245,22 @@ class SqlAuditLog(SqlBase):
     def _record(self, conn: Connection, event: AuditEvent) -> AuditEvent:
         return self._audit.append(conn, event)
 
+    @cached_property
+    def _driver(self) -> PooledDriver:
+        return PooledDriver(self.engine)
+
     def record(self, event: AuditEvent) -> AuditEvent:
-        with self._write() as conn:
-            stored = self._record(conn, event)
-        self._root_when_due()
-        return stored
+        return self.record_many((event,))[0]
 
     def record_many(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
-        with self._write() as conn:
-            stored = self._audit.append_many(conn, events)
+        driver = self._driver
+        # PostgreSQL: in autocommit, a leased append is one statement; SQLite: one
+        # transaction holding the write lock
+        use = driver.connection if driver.postgres else driver.transaction
+        with use() as pooled:
+            stored = self._audit.append_on(
+                pooled.driver_connection, pooled.info, events, postgres=driver.postgres
+            )
         self._root_when_due()
         return stored
 

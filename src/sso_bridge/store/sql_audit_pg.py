@@ -13,6 +13,11 @@ A connection that finds no chain free (more connections than chains) appends to 
 chosen at random the slower way: it claims the head row (``UPDATE … RETURNING``, a row
 lock to the end of the transaction) and draws fresh ids under that lock.
 
+Every statement goes straight to the driver connection, prepared. Called on a
+connection in autocommit (the log's own appends), each leased append is one statement,
+atomic by itself; a claimed one runs in a transaction of its own. Called on a connection
+in a transaction (a link and its record), it joins that transaction.
+
 Ids come from the table's sequence: a chain's records are in ``event_id`` order because
 its writer draws ever larger ids. A block is at most :data:`ID_BLOCK` ids and is dropped
 after :data:`ID_BLOCK_SECONDS`, so that ids across chains stay in time order to within
@@ -27,8 +32,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import attrs
+import psycopg
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from sso_bridge.audit.redact import LIMITS
 from sso_bridge.errors import StoreError
@@ -69,14 +74,20 @@ class PostgresAppender:
         self._sequence: str | None = None
         self._lease_sql: dict[int, str] = {}
         self._claim_sql: dict[int, str] = {}
+        self._head_sql = f"SELECT head_id, hash FROM {heads.name} WHERE chain = %s"  # noqa: S608
 
-    def append(self, conn: Connection, events: Sequence[AuditEvent]) -> list[AuditEvent]:
-        """Number, chain and insert ``events`` (already prepared) in ``conn``'s transaction."""
-        info = conn.connection.info
+    def append(
+        self, conn: psycopg.Connection[Any], info: dict[Any, Any], events: Sequence[AuditEvent]
+    ) -> list[AuditEvent]:
+        """Number, chain and insert ``events`` (already prepared) on the driver connection
+        ``conn``, whose pool record's ``info`` holds its lease."""
         if LEASE_INFO not in info:
             info[LEASE_INFO] = self._take_lease(conn)
         lease: _Lease | None = info[LEASE_INFO]
         if lease is None:  # every chain is leased: claim one for this transaction
+            if conn.autocommit:
+                with conn.transaction():
+                    return self._append_claimed(conn, events)
             return self._append_claimed(conn, events)
         for _ in range(_RETRIES):
             stored = self._append_leased(conn, lease, events)
@@ -87,39 +98,38 @@ class PostgresAppender:
 
     # -- the leased chain -------------------------------------------------------------
 
-    def _take_lease(self, conn: Connection) -> _Lease | None:
+    def _take_lease(self, conn: psycopg.Connection[Any]) -> _Lease | None:
         count = self._count(conn)
         for _ in range(_LEASE_TRIES):
             chain = secrets.randbelow(count)
-            taken = conn.scalar(sa.select(sa.func.pg_try_advisory_lock(CHAIN_LOCK + chain)))
-            if taken:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (CHAIN_LOCK + chain,))
+            taken = row.fetchone()
+            if taken is not None and taken[0]:
                 lease = _Lease(chain, None, "", [], 0.0)
                 self._read_head(conn, lease)
                 return lease
         return None
 
-    def _read_head(self, conn: Connection, lease: _Lease) -> None:
-        h = self.heads
-        row = conn.execute(sa.select(h.c.head_id, h.c.hash).where(h.c.chain == lease.chain)).first()
+    def _read_head(self, conn: psycopg.Connection[Any], lease: _Lease) -> None:
+        row = conn.execute(self._head_sql, (lease.chain,), prepare=True).fetchone()
         if row is None:
             raise StoreError(f"audit chain {lease.chain} has no head row", code="store.error")
         lease.head_id, lease.head = (None if row[0] is None else int(row[0])), str(row[1])
 
-    def _ids(self, conn: Connection, lease: _Lease, count: int) -> list[int]:
+    def _ids(self, conn: psycopg.Connection[Any], lease: _Lease, count: int) -> list[int]:
         now = time.monotonic()
         stale = now - lease.ids_at > ID_BLOCK_SECONDS
         behind = bool(lease.ids) and lease.head_id is not None and lease.ids[0] <= lease.head_id
         if len(lease.ids) < count or stale or behind:
-            block = sa.text(
-                f"SELECT nextval('{self._seq(conn)}') FROM generate_series(1, :n)"  # noqa: S608
-            )
-            lease.ids = sorted(conn.scalars(block, {"n": max(count, ID_BLOCK)}))
+            block = f"SELECT nextval('{self._seq(conn)}') FROM generate_series(1, %s)"  # noqa: S608
+            rows = conn.execute(block, (max(count, ID_BLOCK),), prepare=True).fetchall()
+            lease.ids = sorted(int(r[0]) for r in rows)
             lease.ids_at = now
         taken, lease.ids = lease.ids[:count], lease.ids[count:]
         return taken
 
     def _append_leased(
-        self, conn: Connection, lease: _Lease, events: Sequence[AuditEvent]
+        self, conn: psycopg.Connection[Any], lease: _Lease, events: Sequence[AuditEvent]
     ) -> list[AuditEvent] | None:
         ids = self._ids(conn, lease, len(events))
         stored, rows = chained_rows(events, ids, lease.head)
@@ -128,8 +138,8 @@ class PostgresAppender:
         for row in rows:
             row["chain"] = lease.chain
             params.extend(row[c] for c in _COLUMNS)
-        result = conn.exec_driver_sql(self._lease_statement(len(events)), tuple(params))
-        if result.rowcount != len(events):
+        sql = self._lease_statement(len(events))
+        if conn.execute(sql, params, prepare=True).rowcount != len(events):
             return None
         lease.head_id, lease.head = new_id, str(new_head)
         return stored
@@ -149,7 +159,9 @@ class PostgresAppender:
 
     # -- a chain claimed for one transaction ------------------------------------------
 
-    def _append_claimed(self, conn: Connection, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+    def _append_claimed(
+        self, conn: psycopg.Connection[Any], events: Sequence[AuditEvent]
+    ) -> list[AuditEvent]:
         chain = secrets.randbelow(self._count(conn))
         n = len(events)
         # The row lock of the chain's head is held to the end of the transaction; ids
@@ -159,7 +171,7 @@ class PostgresAppender:
             f"RETURNING hash, ARRAY(SELECT nextval('{self._seq(conn)}') "
             "FROM generate_series(1, %s))"
         )
-        head = conn.exec_driver_sql(claim, (n, chain, n)).first()
+        head = conn.execute(claim, (n, chain, n), prepare=True).fetchone()
         if head is None:
             raise StoreError(f"audit chain {chain} has no head row", code="store.error")
         stored, rows = chained_rows(events, sorted(head[1]), head[0])
@@ -168,7 +180,7 @@ class PostgresAppender:
             row["chain"] = chain
             params.extend(row[c] for c in _COLUMNS)
         last = (stored[-1].event_id, stored[-1].chain_hash, chain)
-        conn.exec_driver_sql(self._claim_statement(n), (*params, *last))
+        conn.execute(self._claim_statement(n), (*params, *last), prepare=True)
         return stored
 
     def _claim_statement(self, count: int) -> str:
@@ -184,20 +196,18 @@ class PostgresAppender:
 
     # -- the database's settings ------------------------------------------------------
 
-    def _count(self, conn: Connection) -> int:
+    def _count(self, conn: psycopg.Connection[Any]) -> int:
         if self._chain_count is None:
-            found = conn.scalar(sa.select(sa.func.count()).select_from(self.heads))
-            if not found:
+            row = conn.execute(f"SELECT count(*) FROM {self.heads.name}").fetchone()  # noqa: S608
+            if row is None or not row[0]:
                 raise StoreError("the audit trail has no chains", code="store.error")
-            self._chain_count = int(found)
+            self._chain_count = int(row[0])
         return self._chain_count
 
-    def _seq(self, conn: Connection) -> str:
+    def _seq(self, conn: psycopg.Connection[Any]) -> str:
         if self._sequence is None:
-            self._sequence = str(
-                conn.scalar(
-                    sa.text("SELECT pg_get_serial_sequence(:t, 'event_id')"),
-                    {"t": self.table.name},
-                )
-            )
+            row = conn.execute(
+                "SELECT pg_get_serial_sequence(%s, 'event_id')", (self.table.name,)
+            ).fetchone()
+            self._sequence = str(None if row is None else row[0])
         return self._sequence

@@ -1,5 +1,10 @@
-"""Upgrading the audit tables: unchained rows chained (schema 1), one chain split into
-several (schema 3), without touching the hash of any chained record."""
+"""The data steps of the audit trail's schema revisions (:mod:`.migrations`): unchained
+rows chained (schema 1 to 2), one chain split into several (schema 2 to 3), without
+touching the hash of any chained record.
+
+The revisions describe the table as it was at their schema, so these steps work on
+those descriptions, never on the current :data:`~.sql_schema.audit`.
+"""
 
 from __future__ import annotations
 
@@ -12,70 +17,56 @@ from sqlalchemy.engine import Connection
 
 from sso_bridge.audit.chain import GENESIS, chain_genesis, chain_hash
 from sso_bridge.audit.redact import LIMITS, prepare
-from sso_bridge.store.sql_audit import CHAINS, ROOT_LOCK, SqlAuditTrail
+from sso_bridge.store.sql_audit import CHAINS, ROOT_LOCK
+from sso_bridge.store.sql_audit_rows import event_of_row
 
-__all__ = ["upgrade_audit"]
+__all__ = ["audit_at_schema_2", "chain_all", "genesis_heads", "split_chains"]
 
 _BATCH = 1000
 
 
-def upgrade_audit(conn: Connection, trail: SqlAuditTrail, from_version: int) -> None:
-    """Bring older audit tables up to date, in the migration's transaction.
+def audit_at_schema_2(metadata: sa.MetaData | None = None) -> sa.Table:
+    """The ``audit`` table as schema 2 left it (its records in one chain)."""
+    return sa.Table(
+        "audit",
+        metadata or sa.MetaData(),
+        sa.Column("event_id", sa.Integer, primary_key=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("action", sa.String(32), nullable=False),
+        sa.Column("actor", sa.Text, nullable=False),
+        sa.Column("method", sa.String(16)),
+        sa.Column("issuer", sa.String(512)),
+        sa.Column("subject", sa.String(512)),
+        sa.Column("account_id", sa.String(128)),
+        sa.Column("ip", sa.String(64)),
+        sa.Column("code", sa.String(64)),
+        sa.Column("detail", sa.Text),
+        sa.Column("user_agent", sa.Text),
+        sa.Column("chain_hash", sa.String(64)),
+    )
 
-    Adds the missing columns and indexes. Rows from before the chain (schema 1) get
-    their stored form (detail redacted) and are chained in ``event_id`` order; a chained
-    trail (schema 2) is left as it is and becomes chain 0, whose genesis is the old one.
-    On PostgreSQL ids become 64-bit, the id sequence moves past the last record and every
-    chain gets its head row, chain 0's at the old trail's last record.
+
+def chain_all(conn: Connection, table: sa.Table) -> int:
+    """Chain every record of ``table`` (schema 2's audit) in ``event_id`` order.
+
+    Records from before the chain get their stored form (detail redacted, text cut) and
+    the hash over it. Returns how many were chained.
     """
-    t = trail.table
-    present = {c["name"] for c in sa.inspect(conn).get_columns(t.name)}
-    for column in t.c:
-        if column.name not in present:
-            kind = column.type.compile(dialect=conn.dialect)
-            extra = " NOT NULL DEFAULT 0" if column.name == "chain" else ""
-            conn.exec_driver_sql(f"ALTER TABLE {t.name} ADD COLUMN {column.name} {kind}{extra}")
-    for index in t.indexes:
-        index.create(conn, checkfirst=True)
-    postgres = conn.dialect.name == "postgresql"
-    if postgres:
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(ROOT_LOCK)))
-    if from_version < 2:
-        _chain_all(conn, trail)
-    if postgres:
-        _upgrade_postgres(conn, trail)
-
-
-def _upgrade_postgres(conn: Connection, trail: SqlAuditTrail) -> None:
-    t = trail.table
-    conn.exec_driver_sql(f"ALTER TABLE {t.name} ALTER COLUMN event_id TYPE bigint")
-    sequence = conn.scalar(sa.text("SELECT pg_get_serial_sequence(:t, 'event_id')"), {"t": t.name})
-    conn.exec_driver_sql(f"ALTER SEQUENCE {sequence} AS bigint")
-    last = conn.execute(
-        sa.select(t.c.event_id, t.c.chain_hash).order_by(t.c.event_id.desc()).limit(1)
-    ).first()
-    if last is not None:
-        conn.execute(sa.select(sa.func.setval(sequence, int(last[0]))))
-    count = conn.scalar(sa.select(sa.func.count()).select_from(t))
-    rows: list[dict[str, Any]] = [
-        {"chain": c, "records": 0, "head_id": None, "hash": chain_genesis(c)} for c in range(CHAINS)
-    ]
-    if last is not None:
-        rows[0].update(records=count, head_id=int(last[0]), hash=last[1] or GENESIS)
-    stmt = postgresql.insert(trail.heads).values(rows)
-    conn.execute(stmt.on_conflict_do_nothing(index_elements=["chain"]))
-
-
-def _chain_all(conn: Connection, trail: SqlAuditTrail) -> None:
-    t = trail.table
+    # the time is read as text, as verification reads it, so that both hash the same
+    raw_at = sa.type_coerce(table.c.at, sa.Text).label("at")
+    select = sa.select(*(c for c in table.c if c.name != "at"), raw_at)
     fields = [*LIMITS, "chain_hash"]
     update = (
-        sa.update(t)
-        .where(t.c.event_id == sa.bindparam("b_event_id"))
+        sa.update(table)
+        .where(table.c.event_id == sa.bindparam("b_event_id"))
         .values({name: sa.bindparam(f"b_{name}") for name in fields})
     )
-    previous, after = GENESIS, 0
-    while page := trail.events(conn, after, _BATCH):
+    previous, after, done = GENESIS, 0, 0
+    while True:
+        query = select.where(table.c.event_id > after).order_by(table.c.event_id).limit(_BATCH)
+        page = [event_of_row(row) for row in conn.execute(query).mappings()]
+        if not page:
+            return done
         batch: list[dict[str, Any]] = []
         for old in page:
             event = attrs.evolve(prepare(old), event_id=old.event_id)
@@ -85,3 +76,32 @@ def _chain_all(conn: Connection, trail: SqlAuditTrail) -> None:
             batch.append({**row, "b_event_id": event.event_id})
         conn.execute(update, batch)
         after = int(page[-1].event_id or 0)
+        done += len(page)
+
+
+def genesis_heads() -> list[dict[str, Any]]:
+    """The rows of ``audit_heads`` for an empty trail: every chain at its genesis."""
+    return [
+        {"chain": c, "records": 0, "head_id": None, "hash": chain_genesis(c)} for c in range(CHAINS)
+    ]
+
+
+def split_chains(conn: Connection, table: sa.Table, heads: sa.Table) -> None:
+    """PostgreSQL: give every chain its head row, chain 0's at the old trail's last record,
+    and move the id sequence past that record (schema 2 numbered records itself)."""
+    # the lock that appends of the single-chain release held while writing
+    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(ROOT_LOCK)))
+    sequence = conn.scalar(
+        sa.text("SELECT pg_get_serial_sequence(:t, 'event_id')"), {"t": table.name}
+    )
+    last = conn.execute(
+        sa.select(table.c.event_id, table.c.chain_hash).order_by(table.c.event_id.desc()).limit(1)
+    ).first()
+    if last is not None:
+        conn.execute(sa.select(sa.func.setval(sequence, int(last[0]))))
+    count = conn.scalar(sa.select(sa.func.count()).select_from(table))
+    rows = genesis_heads()
+    if last is not None:
+        rows[0].update(records=count, head_id=int(last[0]), hash=last[1] or GENESIS)
+    stmt = postgresql.insert(heads).values(rows)
+    conn.execute(stmt.on_conflict_do_nothing(index_elements=["chain"]))

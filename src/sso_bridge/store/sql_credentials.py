@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 from sso_bridge.errors import ConfigError, StoreError
 from sso_bridge.mfa.credentials import Credentials
 from sso_bridge.mfa.otp import check_algorithm, check_digits
+from sso_bridge.store.guard_methods import Guarded
 from sso_bridge.store.sqltables import OwnTables
 
 __all__ = ["SqlCredentialStore", "credentials_table", "metadata", "recovery_codes_table"]
@@ -79,8 +80,11 @@ def _at(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-class SqlCredentialStore:
+class SqlCredentialStore(Guarded):
     """Credentials in the ``credentials`` table of ``engine``'s database.
+
+    Every public method is guarded (:class:`~sso_bridge.store.guard_methods.Guarded`): database
+    faults are ``store.unavailable``.
 
     ``secret_key`` (32 bytes or more) seals the TOTP secrets; keep it outside the
     database, and keep it: secrets sealed under another key cannot be read.

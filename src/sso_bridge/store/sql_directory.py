@@ -56,7 +56,7 @@ class SqlDirectory(SqlBase):
             )
         )
         self._find = self._find_statement()
-        self._reader = open_entry_reader(self.engine.url)
+        self._reader = open_entry_reader(self.engine)
         if self._reader is not None:
             # one call less on the hot path of every login
             self.find_accounts = self._reader.find  # type: ignore[method-assign]
@@ -64,6 +64,11 @@ class SqlDirectory(SqlBase):
     @contextmanager
     def bulk_import(self, expected_rows: int = 0) -> Iterator[SqlBulkImport]:
         with self._write() as conn:
+            if self._dialect == "postgresql":
+                # a large load may take longer than a login's statement, and may wait
+                # for another import
+                conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
             writer = SqlBulkImport(conn, self._insert, expected_rows, accounts, organizations)
             yield writer
             writer.finish()
@@ -119,6 +124,8 @@ class SqlDirectory(SqlBase):
         return None if row is None else self._account(row)
 
     def linked_accounts(self, issuer: str, subject: str) -> list[LocalAccount]:
+        if self._reader is not None:  # the driver read (sql_match), as every login asks
+            return self._reader.linked_accounts(issuer, subject)
         with self.engine.connect() as conn:
             found = conn.execute(_ACCOUNTS_OF_SUBJECT, {"issuer": issuer, "subject": subject})
             return [self._account(r) for r in found.mappings()]

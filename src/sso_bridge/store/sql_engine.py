@@ -4,6 +4,7 @@ transactions, inserts in the dialect's form."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,8 +16,11 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from sso_bridge.errors import ConfigError, StoreError, StoreNotFound
+from sso_bridge.errors import BridgeError, ConfigError, StoreNotFound
 from sso_bridge.matching.keys import BlindIndex
+from sso_bridge.store.guard import install, store_error
+from sso_bridge.store.guard_methods import Guarded
+from sso_bridge.store.settings import DatabaseSettings
 
 __all__ = ["SqlBase", "check_database_file", "create_engine", "parse_db_url", "utc"]
 
@@ -58,17 +62,67 @@ def parse_db_url(url: str) -> sa.URL:
     return parsed
 
 
-def create_engine(url: str) -> Engine:
-    """An engine for ``url`` set up for this schema (WAL and FK checks on SQLite)."""
+def create_engine(url: str, settings: DatabaseSettings | None = None) -> Engine:
+    """An engine for ``url`` set up for this schema (WAL and FK checks on SQLite), with the
+    timeouts, pool sizes and guard (:mod:`.guard`) of ``settings``."""
+    settings = settings or DatabaseSettings()
     parsed = parse_db_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = sa.create_engine(parsed, connect_args={"timeout": 30})
-        _configure_sqlite(engine)
-        return engine
-    return sa.create_engine(parsed, pool_pre_ping=True)
+        engine = sa.create_engine(parsed, connect_args={"timeout": settings.busy_timeout})
+        _configure_sqlite(engine, settings)
+    else:
+        engine = sa.create_engine(
+            parsed,
+            connect_args=_postgres_args(parsed, settings),
+            pool_size=settings.pool_size,
+            max_overflow=settings.max_overflow,
+            pool_timeout=settings.pool_timeout,
+            pool_recycle=settings.pool_recycle or -1,
+            # the guard pings connections that were idle (settings.ping_after) itself
+            pool_pre_ping=False,
+        )
+    install(engine, settings)
+    return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _postgres_args(url: sa.URL, settings: DatabaseSettings) -> dict[str, Any]:
+    """psycopg's connection parameters: libpq's timeouts, keepalives and the server
+    settings; what the URL sets itself wins."""
+
+    def ms(seconds: float) -> int:
+        return max(1, round(seconds * 1000))
+
+    server = (
+        f"-c statement_timeout={ms(settings.statement_timeout)} "
+        f"-c lock_timeout={ms(settings.lock_timeout)} "
+        "-c idle_in_transaction_session_timeout="
+        f"{ms(settings.idle_in_transaction_timeout)}"
+    )
+    given = url.query.get("options")
+    if given:
+        server += " " + (given if isinstance(given, str) else " ".join(given))
+    args: dict[str, Any] = {
+        "options": server,
+        # libpq counts whole seconds
+        "connect_timeout": max(1, math.ceil(settings.connect_timeout)),
+        # data unacknowledged this long means a dead peer (a network cut)
+        "tcp_user_timeout": ms(settings.answer_timeout + settings.connect_timeout),
+    }
+    if settings.keepalive_idle:
+        args.update(
+            keepalives=1,
+            keepalives_idle=settings.keepalive_idle,
+            keepalives_interval=max(1, min(10, settings.keepalive_idle)),
+            keepalives_count=3,
+        )
+    return {
+        name: value for name, value in args.items() if name == "options" or name not in url.query
+    }
+
+
+def _configure_sqlite(engine: Engine, settings: DatabaseSettings) -> None:
+    busy_ms = round(settings.busy_timeout * 1000)
+
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event (below) issue BEGIN itself, so that writers can
@@ -78,7 +132,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
         cur.close()
 
     @sa.event.listens_for(engine, "begin")
@@ -104,9 +158,15 @@ def check_database_file(url: str) -> None:
     )
 
 
-class SqlBase:
+class SqlBase(Guarded):
     """What the parts of :class:`~sso_bridge.store.sql.SqlStore` share: the engine, the
-    blind index, write transactions and dialect-specific inserts."""
+    blind index, write transactions and dialect-specific inserts.
+
+    Every public method of every part is guarded (:class:`~.guard_methods.Guarded`): bounded in
+    number, watched for an answer, its driver errors ``store.unavailable``.
+    """
+
+    _unwatched = frozenset({"bulk_import", "import_accounts"})
 
     def __init__(self, engine: Engine, blind_index: BlindIndex) -> None:
         self.engine = engine
@@ -123,10 +183,15 @@ class SqlBase:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite); a database fault in it is
+        a ``StoreError`` already here, for the callers that catch one."""
         try:
             with self._writer.begin() as conn:
                 yield conn
-        except sa.exc.OperationalError as exc:
-            raise StoreError(
-                f"database write failed: {exc.orig}", code="store.write_failed"
-            ) from exc
+        except BridgeError:
+            raise
+        except Exception as exc:
+            error = store_error(exc)
+            if error is None:
+                raise
+            raise error from exc

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
 
+from sso_bridge.store.guard_methods import Guarded
 from sso_bridge.store.sqltables import OwnTables
 
 __all__ = ["SqlEphemeralStore", "ephemeral_table"]
@@ -48,12 +49,14 @@ def _micros(moment: datetime) -> int:
     return (moment - _EPOCH) // _MICROSECOND
 
 
-class SqlEphemeralStore:
+class SqlEphemeralStore(Guarded):
     """:class:`~sso_bridge.ephemeral.EphemeralStore` over a SQLAlchemy ``engine``.
 
     Make the engine with :func:`sso_bridge.store.sql.create_engine` (SQLite writers then
-    take the write lock up front). Every ``purge_every`` writes of this object also drop
-    the rows expired by then; :meth:`purge` does it on demand.
+    take the write lock up front; timeouts and pool sizes come from its settings). Every
+    ``purge_every`` writes of this object also drop the rows expired by then;
+    :meth:`purge` does it on demand. Every public method is guarded
+    (:class:`~sso_bridge.store.guard_methods.Guarded`): database faults are ``store.unavailable``.
     """
 
     def __init__(self, engine: Engine, *, purge_every: int = 1000) -> None:
@@ -66,6 +69,12 @@ class SqlEphemeralStore:
     def close(self) -> None:
         """Release the engine's connections."""
         self.engine.dispose()
+
+    def ping(self) -> None:
+        """One round trip to the database (``SELECT 1``); ``store.unavailable`` when it
+        does not answer within the settings' timeouts."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
 
     def put(
         self,

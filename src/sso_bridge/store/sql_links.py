@@ -3,6 +3,10 @@ one link per (account, issuer) kept by the primary key."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
@@ -14,11 +18,28 @@ from sso_bridge.store.sql_schema import accounts, links
 
 __all__ = ["SqlLinks"]
 
-_LINKS_OF_SUBJECT = (
-    sa.select(links)
-    .where(links.c.issuer == sa.bindparam("issuer"), links.c.subject == sa.bindparam("subject"))
-    .order_by(links.c.account_id)
-)
+_LINKS_OF_SUBJECT = {
+    marker: "SELECT issuer, subject, account_id, method, created_at, created_by, ip FROM links "  # noqa: S608
+    f"WHERE issuer = {marker} AND subject = {marker} ORDER BY account_id"
+    for marker in ("?", "%s")
+}
+_METHODS = {m.value: m for m in LinkMethod}
+
+
+def link_from_tuple(row: Sequence[Any]) -> Link:
+    """A link from a row in the column order of the link lookup's statement."""
+    created = row[4]
+    if isinstance(created, str):  # SQLite keeps times as text
+        created = datetime.fromisoformat(created)
+    return Link(
+        issuer=row[0],
+        subject=row[1],
+        account_id=row[2],
+        method=_METHODS.get(row[3]) or LinkMethod(row[3]),
+        created_at=utc(created),
+        created_by=row[5],
+        ip=row[6],
+    )
 
 
 class SqlLinks(SqlAuditLog):
@@ -111,10 +132,10 @@ class SqlLinks(SqlAuditLog):
             return [self._link(r) for r in conn.execute(query.limit(limit)).mappings()]
 
     def links_for_subject(self, issuer: str, subject: str) -> list[Link]:
-        # every login asks this: a statement built once is a compiled-cache hit
-        with self.engine.connect() as conn:
-            found = conn.execute(_LINKS_OF_SUBJECT, {"issuer": issuer, "subject": subject})
-            return [self._link(r) for r in found.mappings()]
+        # every login asks this: one prepared statement on a pooled driver connection
+        driver = self._driver
+        sql = _LINKS_OF_SUBJECT[driver.marker]
+        return [link_from_tuple(r) for r in driver.read(sql, (issuer, subject))]
 
     def links_for_account(self, account_id: str) -> list[Link]:
         return self.list_links(account_id=account_id, limit=10_000)

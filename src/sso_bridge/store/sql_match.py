@@ -1,29 +1,27 @@
 """The matcher's hot read path straight on the database driver.
 
 Every login asks the directory for the accounts sharing a match key. Through SQLAlchemy
-that read pays for pool checkout, an explicit transaction and row mappings; here it is one
-statement on a per-thread driver connection in autocommit mode. SQLite answers it with
-its multi-index OR plan over the key indexes; PostgreSQL runs it as a prepared statement.
-Autocommit reads see every committed write at once (WAL on SQLite).
+that read pays for an explicit transaction, statement compilation lookups and row
+mappings; here it is one statement on a driver connection checked out of the engine's
+pool (:mod:`.sql_driver`), in autocommit. SQLite answers it with its multi-index OR plan
+over the key indexes; PostgreSQL runs it as a prepared statement with a generic plan.
+Autocommit reads see every committed write at once (WAL on SQLite). The accounts linked
+to a subject, asked on every login too, are read the same way.
 """
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
-import threading
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-import psycopg
-import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
-from sso_bridge.errors import StoreError
 from sso_bridge.matching.decide import AccountEntry
 from sso_bridge.matching.keys import MatchKeys, number_date
 from sso_bridge.matching.normalize import normalize_name
 from sso_bridge.model import AccountStatus, LocalAccount, Organisation
+from sso_bridge.store.sql_driver import PooledDriver
 
 _SELECT = """
 SELECT a.account_id, a.org_id, a.login, a.roles, a.last_name, a.first_name,
@@ -37,11 +35,21 @@ _FIND_WHERE = "WHERE a.name_key = {p} OR a.snils_hash = {p} OR a.passport_hash =
 _ENTRY_WHERE = "WHERE a.account_id = {p}"
 
 
-def _statements(placeholder: str) -> tuple[str, str]:
+_LINKED = """
+SELECT a.account_id, a.org_id, a.login, a.roles, a.last_name, a.first_name,
+       a.middle_name, a.birth_date, a.status
+FROM accounts AS a
+JOIN links AS l ON l.account_id = a.account_id
+WHERE l.issuer = {p} AND l.subject = {p}
+ORDER BY a.account_id
+"""
+
+
+def _statements(placeholder: str) -> tuple[str, str, str]:
     select = _SELECT.format(issuer=placeholder)
     find = select + _FIND_WHERE.format(p=placeholder)
     entry = select + _ENTRY_WHERE.format(p=placeholder)
-    return find, entry
+    return find, entry, _LINKED.format(p=placeholder)
 
 
 # A region's names, birth dates, role lists and schools repeat a great deal (a name-key
@@ -109,162 +117,58 @@ def entry_from_tuple(row: Sequence[Any]) -> AccountEntry:
     )
 
 
+def account_from_tuple(row: Sequence[Any]) -> LocalAccount:
+    """An account from a row in the column order of the linked-accounts statement."""
+    (account_id, org_id, login, roles, last, first, middle, birth, status) = row
+    role_list = _ROLES.get(roles)
+    if role_list is None:
+        role_list = _remember(_ROLES, roles, tuple(r for r in roles.split(";") if r))
+    birth_date = None
+    if birth is not None:
+        birth_date = _DATES.get(birth) or _remember(_DATES, birth, number_date(birth))
+    return LocalAccount(
+        account_id=account_id,
+        org_id=org_id,
+        login=login,
+        roles=role_list,
+        last_name=last,
+        first_name=first,
+        middle_name=middle,
+        birth_date=birth_date,
+        status=_STATUSES.get(status) or AccountStatus(status),
+    )
+
+
 class EntryReader:
-    """Finds account entries on per-thread driver connections; see the module docstring."""
+    """Reads account entries on pooled driver connections; see the module docstring.
 
-    _find_sql: str
-    _entry_sql: str
+    It holds no connection of its own: each read checks one out of ``engine``'s pool and
+    gives it back, so the reads count against the pool's size like every other use.
+    """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self._open: dict[threading.Thread, Any] = {}
+    def __init__(self, engine: Engine) -> None:
+        self._driver = PooledDriver(engine)
+        self._find_sql, self._entry_sql, self._linked_sql = _statements(self._driver.marker)
 
     def find(self, keys: MatchKeys, issuer: str) -> list[AccountEntry]:
         """Entries sharing the name key, SNILS hash or passport hash of ``keys``."""
         params = (issuer, keys.name_key, keys.snils, keys.passport)
-        return [entry_from_tuple(r) for r in self._fetch(self._find_sql, params)]
+        return [entry_from_tuple(r) for r in self._driver.read(self._find_sql, params)]
 
     def entry(self, account_id: str, issuer: str | None) -> AccountEntry | None:
         """The entry of ``account_id`` with its link to ``issuer``, if it exists."""
-        rows = self._fetch(self._entry_sql, (issuer, account_id))
+        rows = self._driver.read(self._entry_sql, (issuer, account_id))
         return entry_from_tuple(rows[0]) if rows else None
 
+    def linked_accounts(self, issuer: str, subject: str) -> list[LocalAccount]:
+        """The accounts linked to ``subject`` of ``issuer``, by account id."""
+        rows = self._driver.read(self._linked_sql, (issuer, subject))
+        return [account_from_tuple(r) for r in rows]
+
     def close(self) -> None:
-        """Close every connection; a later read opens a new one."""
-        with self._lock:
-            opened, self._open = list(self._open.values()), {}
-            self._local = threading.local()
-        for conn in opened:
-            conn.close()
-
-    def connection_count(self) -> int:
-        """How many driver connections are open now."""
-        with self._lock:
-            return len(self._open)
-
-    def _connection(self) -> Any:
-        local = self._local
-        conn = getattr(local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            with self._lock:
-                # connections of finished threads are closed here, not leaked
-                dead = [t for t in self._open if not t.is_alive()]
-                stale = [self._open.pop(t) for t in dead]
-                self._open[threading.current_thread()] = conn
-            for old in stale:
-                old.close()
-            local.conn = conn
-        return conn
-
-    def _forget(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        self._local.conn = None
-        with self._lock:
-            self._open.pop(threading.current_thread(), None)
-        if conn is not None:
-            # already broken: closing is best effort
-            with contextlib.suppress(Exception):
-                conn.close()
-
-    def _connect(self) -> Any:
-        raise NotImplementedError
-
-    def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        raise NotImplementedError
+        """Nothing to close: the connections are the pool's (the engine disposes them)."""
 
 
-class SqliteEntryReader(EntryReader):
-    """Raw ``sqlite3`` connections in autocommit mode, read only."""
-
-    _find_sql, _entry_sql = _statements("?")
-
-    def __init__(self, database: str) -> None:
-        super().__init__()
-        self._database = database
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self._database, timeout=30, isolation_level=None, check_same_thread=False
-        )
-        conn.execute("PRAGMA busy_timeout=30000")
-        conn.execute("PRAGMA query_only=ON")
-        return conn
-
-    def find(self, keys: MatchKeys, issuer: str) -> list[AccountEntry]:
-        # _fetch inlined: this is the hot path of every login
-        params = (issuer, keys.name_key, keys.snils, keys.passport)
-        try:
-            conn = getattr(self._local, "conn", None) or self._connection()
-            rows = conn.execute(self._find_sql, params).fetchall()
-        except sqlite3.Error as exc:
-            self._forget()
-            raise StoreError(f"database read failed: {exc}", code="store.unavailable") from exc
-        return [entry_from_tuple(r) for r in rows]
-
-    def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        try:
-            conn = getattr(self._local, "conn", None) or self._connection()
-            rows: list[Any] = conn.execute(sql, params).fetchall()
-            return rows
-        except sqlite3.Error as exc:
-            self._forget()
-            raise StoreError(f"database read failed: {exc}", code="store.unavailable") from exc
-
-
-class PostgresEntryReader(EntryReader):
-    """psycopg connections in autocommit mode with the statements prepared, planned once
-    (a generic plan).
-
-    There is no ping before a read: a read that fails on a broken connection reopens it
-    and is tried once more.
-    """
-
-    _find_sql, _entry_sql = _statements("%s")
-
-    def __init__(self, conninfo: str) -> None:
-        super().__init__()
-        self._conninfo = conninfo
-
-    def _connect(self) -> psycopg.Connection[Any]:
-        conn = psycopg.connect(self._conninfo, autocommit=True)
-        if conn.info.server_version >= 120000:
-            # The find statement is equality lookups on indexes, whose best plan does not
-            # depend on the values; left to itself the server keeps planning every call
-            # afresh (a custom plan), which cost more than the lookups.
-            conn.execute("SET plan_cache_mode = force_generic_plan")
-        return conn
-
-    def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        for attempt in (1, 2):
-            try:
-                conn = self._connection()
-                rows: list[Any] = conn.execute(sql, params, prepare=True).fetchall()
-                return rows
-            except psycopg.OperationalError as exc:
-                self._forget()
-                if attempt == 2:
-                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "error"
-                    raise StoreError(
-                        f"database read failed: {reason}", code="store.unavailable"
-                    ) from exc
-        raise AssertionError("unreachable")
-
-
-def open_entry_reader(url: sa.URL) -> EntryReader | None:
-    """The fast reader for the database at ``url``, or ``None`` where it cannot share it.
-
-    In-memory and URI-named SQLite databases are private to one connection's pool, so
-    they stay on SQLAlchemy.
-    """
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        name = url.database
-        if not name or name == ":memory:" or name.startswith("file:") or url.query:
-            return None
-        return SqliteEntryReader(name)
-    if backend == "postgresql":
-        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return PostgresEntryReader(conninfo)
-    return None
+def open_entry_reader(engine: Engine) -> EntryReader:
+    """The fast reader over ``engine``'s pool (SQLite, in memory too, or PostgreSQL)."""
+    return EntryReader(engine)

@@ -1,5 +1,6 @@
 """The schema of the SQL store: accounts, organisations, links, the audit trail and the
-store's own settings (``sso_meta``). :mod:`.sql_migrate` creates and upgrades it."""
+store's own settings (``sso_meta``), as the newest revision leaves it. The revisions in
+:mod:`.migrations` create and upgrade it; :mod:`.sql_migrate` runs them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import sqlalchemy as sa
 from sso_bridge.matching.keys import HASH_BYTES
 
 __all__ = [
+    "SCHEMA_REVISION",
     "SCHEMA_VERSION",
+    "VERSION_TABLE",
     "accounts",
     "audit",
     "audit_heads",
@@ -21,7 +24,18 @@ __all__ = [
 
 SCHEMA_VERSION = 3
 """1: accounts, links, audit. 2: audit records chained (user_agent, chain_hash), login index.
-3: several audit chains (``chain``, 64-bit ids), their heads and the roots over them."""
+3: several audit chains (``chain``, 64-bit ids), their heads and the roots over them.
+
+Kept in ``sso_meta`` as ``schema_version``. A revision that only adds (expand) leaves it
+alone, so that the release before it still opens the database; one that removes or
+changes what that release uses (contract) raises it."""
+
+SCHEMA_REVISION = "0003"
+"""The newest revision in :mod:`.migrations` (a test checks that they agree)."""
+
+VERSION_TABLE = "sso_alembic_version"
+"""Where Alembic keeps the database's revision; not ``alembic_version``, which the
+application sharing the database may use for its own tables."""
 
 metadata = sa.MetaData()
 

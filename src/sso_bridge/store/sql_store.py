@@ -34,9 +34,21 @@ class SqlStore(SqlDirectory, SqlLinks):
     def __init__(self, engine: Engine, blind_index: BlindIndex) -> None:
         super().__init__(engine, blind_index)
         self._audit = SqlAuditTrail(audit)
-        with self._write() as conn:
+        with self._guard().call(watched=False), self._write() as conn:
+            if self._dialect == "postgresql":
+                # creating or upgrading the schema waits for another process doing it,
+                # and may take longer than a login's statement
+                conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
             migrate(conn, self._insert, blind_index.key_id, self._audit)
         self._prepare_reads()
+        self._guard_instance_methods()
+
+    def ping(self) -> None:
+        """One round trip to the database (``SELECT 1``); ``store.unavailable`` when it
+        does not answer within the settings' timeouts."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
 
     def close(self) -> None:
         if self._reader is not None:

@@ -1,4 +1,4 @@
-"""Tables that a store creates on first use, and its transactions with errors mapped."""
+"""Tables that a store creates on first use, and its transactions."""
 
 from __future__ import annotations
 
@@ -9,15 +9,14 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from sso_bridge.errors import StoreError
-
 __all__ = ["OwnTables"]
 
 
 class OwnTables:
     """``metadata``'s tables in ``engine``'s database, created (``checkfirst``) by the
     first transaction; on PostgreSQL under ``pg_advisory_xact_lock(lock_id)``, since
-    CREATE TABLE races between processes. Database faults become ``StoreError``s."""
+    CREATE TABLE races between processes. Database faults are left to the guard of the
+    store's public methods (:class:`~sso_bridge.store.guard_methods.Guarded`)."""
 
     def __init__(self, engine: Engine, metadata: sa.MetaData, lock_id: int) -> None:
         self.engine = engine
@@ -42,31 +41,15 @@ class OwnTables:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction (BEGIN IMMEDIATE on SQLite), committed on a normal exit."""
-        try:
-            if not self._created:
-                self._create()
-            with self._writer.begin() as conn:
-                yield conn
-        except sa.exc.OperationalError as exc:
-            raise StoreError(
-                f"database write failed: {exc.orig}", code="store.write_failed"
-            ) from exc
-        except sa.exc.DBAPIError as exc:
-            raise StoreError(
-                f"the database refused a write: {exc.orig}", code="store.error"
-            ) from exc
+        if not self._created:
+            self._create()
+        with self._writer.begin() as conn:
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection for reading."""
-        try:
-            if not self._created:
-                self._create()
-            with self.engine.connect() as conn:
-                yield conn
-        except sa.exc.OperationalError as exc:
-            raise StoreError(f"database read failed: {exc.orig}", code="store.unavailable") from exc
-        except sa.exc.DBAPIError as exc:
-            raise StoreError(
-                f"the database refused a read: {exc.orig}", code="store.error"
-            ) from exc
+        if not self._created:
+            self._create()
+        with self.engine.connect() as conn:
+            yield conn

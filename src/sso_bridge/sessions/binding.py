@@ -52,7 +52,7 @@ class IpBinding:
         """Whether addresses ``a`` and ``b`` count as one client. The text form is still
         taken (``input.bad_ip`` if it is not an address)."""
         first, second = as_address(a), as_address(b)
-        if first == second:
+        if first is second or first == second:
             return True
         if first.version != second.version:
             return False

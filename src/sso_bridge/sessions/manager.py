@@ -8,6 +8,7 @@ pushed forward by a write at most once per ``touch_interval``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import re
@@ -38,6 +39,7 @@ from sso_bridge.sessions.model import (
     METHODS,
     Method,
     Session,
+    read_session,
     session_from_bytes,
     session_to_bytes,
 )
@@ -357,7 +359,7 @@ class SessionManager:
 
     def _live(self, session_id: str, now: datetime) -> Session:
         data = self._store.get(SESSION_KIND, session_id, now)
-        session = None if data is None else session_from_bytes(session_id, data)
+        session = None if data is None else read_session(session_id, data)
         if session is None:
             reason = self._ended.reason(session_id, now)
             raise _unknown() if reason is None else SessionEnded(reason)
@@ -384,7 +386,13 @@ class SessionManager:
         )
         if not stored:
             raise StoreError("a new session id is already in use", code="store.error")
-        self._index.enter(session, now)
+        try:
+            self._index.enter(session, now)
+        except BaseException:
+            # a session the IdP's logout could not find must not exist
+            with contextlib.suppress(Exception):
+                self._store.delete(SESSION_KIND, session.session_id)
+            raise
         return token, session
 
     def _put(self, session: Session, now: datetime) -> None:

@@ -10,6 +10,7 @@ those shapes is treated as no session at all.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
@@ -19,7 +20,14 @@ import attrs
 from sso_bridge.address import ClientAddress, parse_address
 from sso_bridge.model import IdpSession
 
-__all__ = ["METHODS", "Method", "Session", "session_from_bytes", "session_to_bytes"]
+__all__ = [
+    "METHODS",
+    "Method",
+    "Session",
+    "read_session",
+    "session_from_bytes",
+    "session_to_bytes",
+]
 
 Method = Literal["federated", "local"]
 METHODS: Final[frozenset[str]] = frozenset({"federated", "local"})
@@ -32,6 +40,8 @@ _METHOD_NAMES: Final = ("federated", "local")  # a tuple: `in` on it never hashe
 MAX_ID_TOKEN_CHARS: Final = 8 * 1024
 """A longer ID token is not kept for ``id_token_hint`` (the logout then goes without it)."""
 _decode: Final = json.JSONDecoder().decode
+_MAX_KEPT_BYTES: Final = 4096  # a session with an ID token for logout takes 1-3 KiB
+_KEPT_DECODED: Final = 2048
 
 
 @attrs.frozen
@@ -157,6 +167,20 @@ def session_from_bytes(session_id: str, data: bytes) -> Session | None:
         method,
         idp,
     )
+
+
+@functools.lru_cache(maxsize=_KEPT_DECODED)
+def _kept(session_id: str, data: bytes) -> Session | None:
+    return session_from_bytes(session_id, data)
+
+
+def read_session(session_id: str, data: bytes) -> Session | None:
+    """:func:`session_from_bytes` for the validation of every request: the same stored
+    bytes decode to the same (immutable) session, so the last few thousand decoded ones
+    are kept, keyed by id and bytes; a touch or a rotation stores other bytes."""
+    if type(data) is bytes and type(session_id) is str and len(data) <= _MAX_KEPT_BYTES:
+        return _kept(session_id, data)
+    return session_from_bytes(session_id, data)
 
 
 def _idp_from(value: object) -> IdpSession | None:

@@ -43,6 +43,8 @@ FSTRING_CODES: Mapping[tuple[str, str], frozenset[str]] = {
 NOT_ERROR_CODES: Mapping[str, str] = {
     "identity.name_missing": "a warning of a match decision (sso_bridge.matching.decide)",
     "esia.organisations": "the name of what a provider is asked for (sso_bridge.esia.roles)",
+    "audit.recorded": "the log event of an audit record (sso_bridge.observe.logs)",
+    "audit.unrecorded": "the log event of an audit record not written (sso_bridge.observe.logs)",
 }
 
 

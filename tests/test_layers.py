@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "address",
         ),
     ),
+    ("metrics, logs and readiness probes", ("observe",)),
     ("core, each with its ports", ("matching", "audit", "mfa", "sessions")),
     ("rules over the core", ("linking", "importing", "serialize", "keyfile")),
     ("the provider plug-in interface", ("idp",)),

@@ -25,6 +25,7 @@ from sso_bridge.matching import AccountDirectory, Matcher
 from sso_bridge.mfa import CodeChallenges, CredentialStore, LocalPasswords, Sender, TotpVerifier
 from sso_bridge.mfa.limits import Limiter
 from sso_bridge.model import AuditAction, AuditEvent, EsiaOrganisation, LocalAccount
+from sso_bridge.observe import log_audit_event, log_unrecorded
 from sso_bridge.sessions import (
     BrowserIds,
     RequestKeeper,
@@ -198,7 +199,7 @@ class BrokerCore:
         self, action: AuditAction, client: Client, now: datetime, **fields: str | None
     ) -> None:
         """Write one audit record (the fields of :meth:`_event`)."""
-        self.audit.record(self._event(action, client, now, **fields))
+        log_audit_event(self.audit.record(self._event(action, client, now, **fields)))
 
     @contextmanager
     def _audited(self, client: Client, action: AuditAction, now: datetime) -> Iterator[None]:
@@ -206,8 +207,18 @@ class BrokerCore:
         try:
             yield
         except BridgeError as exc:
-            self._record(action, client, now, code=exc.code, detail=exc.message)
+            self._record_refusal(
+                self._event(action, client, now, code=exc.code, detail=exc.message)
+            )
             raise
+
+    def _record_refusal(self, event: AuditEvent) -> None:
+        """Write a refusal's record; when the trail cannot take it the refusal still goes
+        out, and the record becomes a structured log event instead."""
+        try:
+            log_audit_event(self.audit.record(event))
+        except BridgeError as exc:
+            log_unrecorded(event, exc)
 
     # -- sessions ------------------------------------------------------------------------
 

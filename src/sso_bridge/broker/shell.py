@@ -35,7 +35,8 @@ from sso_bridge.mfa.errors import LimitReached, TooManyCodes, TooManyLogins
 from sso_bridge.mfa.limits import Limit
 from sso_bridge.mfa.recovery import RecoveryCodes
 from sso_bridge.model import AuditAction, Challenge, LinkMethod, LocalAccount
-from sso_bridge.sessions import SavedRequest
+from sso_bridge.observe import log_audit_event, log_unrecorded_login
+from sso_bridge.sessions import SavedRequest, Session
 
 __all__ = ["Call", "MachineShell", "Reply"]
 
@@ -61,9 +62,14 @@ class MachineShell(BrokerCore):
         while True:
             outcome = transition(self.machine_policy, state, event, call.now)
             ask: fx.Ask | None = None
+            refusing = any(isinstance(e, fx.Refuse) for e in outcome.effects)
             for effect in outcome.effects:
                 if isinstance(effect, _ASKS):
                     ask = effect
+                elif refusing and isinstance(effect, fx.Record):
+                    fields = attrs.asdict(effect, recurse=False)
+                    action = fields.pop("action")
+                    self._record_refusal(self._event(action, call.client, call.now, **fields))
                 else:
                     reply = self._perform(effect, outcome.state, call) or reply
             if ask is None:
@@ -132,7 +138,12 @@ class MachineShell(BrokerCore):
             linker.link_after_local_login(person, effect.account_id, ctx, keys=keys)
 
     def _issue(self, effect: fx.IssueSession, call: Call) -> LoggedIn:
+        """Start (or rotate) the session, then write its login and session-start records;
+        if they cannot be written the new session is ended again, so that a session never
+        exists without its records (a link made earlier in the request stays: it committed
+        together with its own record)."""
         now, client, token = call.now, call.client, call.session_token
+        previous: str | None = None
         if effect.switch and token is not None:
             token, session = self.sessions.rotate(
                 token, now=now, account_id=effect.account_id, second_factor=effect.second_factor
@@ -157,9 +168,7 @@ class MachineShell(BrokerCore):
                 method=effect.method,
                 idp=effect.idp_session,
             )
-            if token is not None:
-                self.sessions.revoke_token(token, now=now)
-            token = fresh
+            previous, token = token, fresh
         who = {"account_id": effect.account_id, "subject": effect.subject}
         login = self._event(
             AuditAction.LOGIN,
@@ -170,8 +179,28 @@ class MachineShell(BrokerCore):
             **who,
         )
         start = self._event(AuditAction.SESSION_START, client, now, **who)
-        self.audit.record_many((login, start))
+        try:
+            recorded = self.audit.record_many((login, start))
+        except BaseException as exc:
+            self._undo_session(token, session, now, exc)
+            raise
+        for event in recorded:
+            log_audit_event(event)
+        if previous is not None:
+            self.sessions.revoke_token(previous, now=now)
         return LoggedIn(token, session, self._restore(effect.kept, effect.account_id, call))
+
+    def _undo_session(
+        self, token: str, session: Session, now: datetime, cause: BaseException
+    ) -> None:
+        # The token never reached the person; if even ending the session fails, it is
+        # unreachable and lapses with its lifetime, and the event says so.
+        try:
+            self.sessions.revoke_token(token, now=now)
+            undone = True
+        except Exception:
+            undone = False
+        log_unrecorded_login(session.account_id, session.issuer, cause, session_ended=undone)
 
     def _restore(self, kept: str | None, account_id: str, call: Call) -> SavedRequest | None:
         if kept is None:

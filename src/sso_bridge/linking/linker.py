@@ -48,6 +48,7 @@ from sso_bridge.model import (
     LinkMethod,
     Outcome,
 )
+from sso_bridge.observe import log_audit_event, log_unrecorded
 
 __all__ = [
     "IdentityMismatch",
@@ -235,7 +236,9 @@ class Linker:
     ) -> Link:
         """Remove one link; ``link.not_found`` when there is none."""
         event = self._event(AuditAction.UNLINK, issuer, subject, account_id, method, ctx)
-        return self._links.remove_link(issuer, subject, account_id, event)
+        removed = self._links.remove_link(issuer, subject, account_id, event)
+        log_audit_event(event)
+        return removed
 
     # -- internals ------------------------------------------------------------------------
 
@@ -301,13 +304,22 @@ class Linker:
         try:
             stored, created = self._links.create_link(link, event)
         except BridgeError as exc:
-            self._audit.record(
+            self._record_refusal(
                 attrs.evolve(
                     event, action=AuditAction.LINK_REFUSED, code=exc.code, detail=exc.message
                 )
             )
             raise
+        if created:
+            log_audit_event(event)
         return LinkResult(stored, created)
+
+    def _record_refusal(self, event: AuditEvent) -> None:
+        # the refusal goes out even when the trail cannot take its record; the log says so
+        try:
+            log_audit_event(self._audit.record(event))
+        except BridgeError as exc:
+            log_unrecorded(event, exc)
 
     def _event(
         self,
@@ -340,5 +352,5 @@ class Linker:
         event = self._event(
             AuditAction.LINK_REFUSED, identity.issuer, identity.subject, account_id, method, ctx
         )
-        self._audit.record(attrs.evolve(event, code=error.code, detail=error.message))
+        self._record_refusal(attrs.evolve(event, code=error.code, detail=error.message))
         raise error

@@ -1,4 +1,5 @@
-"""A body limit for any ASGI application (Starlette, FastAPI, Django under ASGI)."""
+"""A body limit and a request log for any ASGI application (Starlette, FastAPI, Django
+under ASGI)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from sso_bridge.errors import ConfigError
+from sso_bridge.observe import Exchange
 from sso_bridge.web.body import BodyCounter
 from sso_bridge.web.errors import RequestRefused
 
-__all__ = ["ASGIApp", "BodyLimit"]
+__all__ = ["ASGIApp", "BodyLimit", "RequestLog"]
 
 # the ASGI types, spelt out so that this module needs no framework
 Message = MutableMapping[str, Any]
@@ -84,3 +86,47 @@ async def _refuse_body(send: Send, refusal: RequestRefused) -> None:
     ]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class RequestLog:
+    """ASGI middleware: one log line (``sso_bridge.request``) and a request id for every
+    HTTP request of the application, the host's own pages included::
+
+        app.add_middleware(RequestLog)
+
+    The id comes from ``X-Request-ID`` when it is plain and short (see
+    :func:`~sso_bridge.observe.accept_request_id`), else a new one, and goes back in the
+    response's ``X-Request-ID``. Without it the auth routes and ``require_session`` views
+    still log themselves. The client address is logged only when
+    :func:`~sso_bridge.observe.configure_logging` was given ``include_ip``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or ())
+        given = headers.get(b"x-request-id", b"").decode("latin-1") or None
+        client = scope.get("client") or ("", 0)
+        path = scope.get("root_path", "") + scope.get("path", "")
+        exchange = Exchange.open(scope.get("method", "GET"), path, given, str(client[0]))
+        status = 500
+
+        async def answer(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                raw = [
+                    (n, v) for n, v in message.get("headers", ()) if n.lower() != b"x-request-id"
+                ]
+                raw.append((b"x-request-id", exchange.request_id.encode("latin-1")))
+                message = {**message, "headers": raw}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, answer)
+        finally:
+            exchange.close(status)

@@ -155,7 +155,7 @@ class RoutesBase:
         """
         request = visit.request
         try:
-            session = self.broker.authenticate(visit.token, visit.client)
+            session = self.authenticate(visit)
         except SessionExpired as exc:
             return self._expired(visit, exc)
         except SessionEnded as exc:
@@ -175,6 +175,10 @@ class RoutesBase:
         if check_csrf and request.method not in SAFE_METHODS:
             self.check_csrf(session, request)
         return session
+
+    def authenticate(self, visit: Visit) -> Session:
+        """The broker's check of the visit's session (:meth:`guard` asks it)."""
+        return self.broker.authenticate(visit.token, visit.client)
 
     def _expired(self, visit: Visit, exc: SessionExpired) -> WebResponse:
         request = visit.request

@@ -16,12 +16,15 @@ the session (:class:`Authenticated`).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
+from sso_bridge.broker import Broker, LinkedFromSettings, StepResult, StepUpDone
 from sso_bridge.errors import BridgeError
+from sso_bridge.observe import Exchange, Observe
 from sso_bridge.sessions import (
     SavedRequest,
     Session,
@@ -31,21 +34,31 @@ from sso_bridge.sessions import (
 )
 from sso_bridge.sessions.errors import SessionUnknown
 from sso_bridge.web.account import AccountPages
+from sso_bridge.web.base import Visit
 from sso_bridge.web.errors import RequestRefused
 from sso_bridge.web.http import RouteSpec, WebConfig, WebRequest, WebResponse
 from sso_bridge.web.incoming import Head, Reading
 from sso_bridge.web.login import LoginPages
 from sso_bridge.web.logout import LogoutPages
+from sso_bridge.web.observed import (
+    PROBES,
+    Probes,
+    RouteMetrics,
+    instrument_stores,
+    remember_result,
+)
 from sso_bridge.web.rendering import SWITCH_PATH, Output, Rendered, Templates
 from sso_bridge.web.step_up import StepUpPages
 from sso_bridge.web.switch import LanguagePages
 
 __all__ = [
     "PATHS",
+    "PROBES",
     "ROUTES",
     "AuthRoutes",
     "Authenticated",
     "Head",
+    "Observe",
     "Reading",
     "Rendered",
     "RouteSpec",
@@ -126,11 +139,39 @@ class Authenticated:
             cookie(value)
 
 
+def _issuers(broker: Broker) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for provider in broker.providers:
+        try:
+            found[str(provider.issuer)] = provider.name
+        except Exception:  # noqa: S112 - a provider that cannot say is counted as other
+            continue
+    return found
+
+
 class AuthRoutes(LoginPages, AccountPages, StepUpPages, LogoutPages, LanguagePages):
     """The auth pages over a broker: :meth:`handle` serves a route of :data:`ROUTES`,
-    :meth:`require` guards a view of the host application, :meth:`output` renders."""
+    :meth:`require` guards a view of the host application, :meth:`output` renders,
+    :meth:`probe` answers :data:`PROBES`. ``observe`` says what is measured and exposed
+    (:class:`~sso_bridge.observe.Observe`, or its fields)."""
 
     routes: Final = ROUTES
+    probes: Final = PROBES
+
+    def __init__(
+        self,
+        broker: Broker,
+        config: WebConfig | None = None,
+        templates: Templates | None = None,
+        *,
+        observe: Observe | Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(broker, config, templates)
+        self.observe = Observe.of(observe)
+        self.counted = RouteMetrics(self.observe.metrics, _issuers(broker))
+        self._probes = Probes(self.observe, broker)
+        if self.observe.instrument_stores:
+            instrument_stores(broker, self.observe.metrics)
 
     def handle(self, name: str, request: WebRequest, **params: str) -> WebResponse:
         """Serve route ``name`` (a :class:`RouteSpec` name) with its path ``params``."""
@@ -138,21 +179,63 @@ class AuthRoutes(LoginPages, AccountPages, StepUpPages, LogoutPages, LanguagePag
             raise KeyError(name)
         if name in ("saml_acs", "saml_slo_post") and self.needs_repost(request):
             return self.saml_repost(request)
+        started = time.perf_counter()
+        self.counted.begin()
         try:
             visit = self.visit(request)
         except BridgeError as exc:
+            self._count(name, params, started, exc)
             return self.error_response(exc, request)
+        error: BridgeError | None = None
         try:
             response: WebResponse = getattr(self, name)(visit, **params)
         except BridgeError as exc:
+            error = exc
             response = self.error_response(exc, request)
         except Exception:
             _log.exception("unexpected failure serving %s %s", request.method, request.path)
-            response = self.error_response(BridgeError("unexpected failure"), request)
+            error = BridgeError("unexpected failure")
+            response = self.error_response(error, request)
+        self._count(name, params, started, error)
         # the visit's new browser cookie first, so that one set by the route (a login
         # gives the browser a new id) is the one the browser keeps
         response = attrs.evolve(response, cookies=(*visit.cookies, *response.cookies))
         return response.speaking(self.language_of(request), self.here(request))
+
+    def _count(
+        self, name: str, params: Mapping[str, str], started: float, error: BridgeError | None
+    ) -> None:
+        try:
+            self.counted.step(name, params, time.perf_counter() - started, error)
+        except Exception:  # a metric must never change an answer
+            _log.exception("counting route %s failed", name)
+
+    def result(
+        self,
+        visit: Visit,
+        result: StepResult | LinkedFromSettings | StepUpDone,
+        values: dict[str, str] | None = None,
+    ) -> WebResponse:
+        remember_result(result)  # the step's outcome, for the metrics
+        return super().result(visit, result, values)
+
+    def authenticate(self, visit: Visit) -> Session:
+        try:
+            session = super().authenticate(visit)
+        except BridgeError as exc:
+            self.counted.validation(exc)
+            raise
+        self.counted.validation(None)
+        return session
+
+    def probe(self, name: str) -> WebResponse:
+        """The answer of a probe route of :data:`PROBES` (``healthz``, ``readyz``,
+        ``metrics``; 404 while the metrics endpoint is off)."""
+        return self._probes.serve(name)
+
+    def exchange(self, method: str, path: str, request_id: str | None, ip: str = "") -> Exchange:
+        """Open the log line of a request (see :class:`~sso_bridge.observe.Exchange`)."""
+        return Exchange.open(method, path, request_id, ip, log=self.observe.request_log)
 
     def here(self, request: WebRequest) -> str:
         """Where a page's language switch leads back to: the page itself when it can be

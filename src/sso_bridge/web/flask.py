@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import io
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar, cast
 
 import flask
@@ -24,6 +24,8 @@ from werkzeug.wsgi import get_input_stream
 
 from sso_bridge.broker import Broker
 from sso_bridge.errors import ConfigError
+from sso_bridge.observe import Exchange, Observe
+from sso_bridge.observe.requests import HEADER
 from sso_bridge.web.core import ROUTES, AuthRoutes, Head, Reading, WebConfig, WebRequest
 from sso_bridge.web.errors import RequestRefused
 from sso_bridge.web.http import WebResponse
@@ -88,6 +90,50 @@ def _view(auth: AuthRoutes, name: str) -> Callable[..., flask.Response]:
     return view
 
 
+def _probe(auth: AuthRoutes, name: str) -> Callable[[], flask.Response]:
+    def view() -> flask.Response:
+        return to_response(auth, auth.probe(name))
+
+    view.__name__ = name
+    return view
+
+
+_EXCHANGE: Final = "sso_bridge_exchange"
+
+
+def _hooks(blueprint: flask.Blueprint, auth: AuthRoutes) -> None:
+    """One log line and a request id for every request of the application."""
+
+    def begin() -> None:
+        request = flask.request
+        exchange = auth.exchange(
+            request.method,
+            request.script_root + request.path,
+            request.headers.get(HEADER),
+            request.remote_addr or "",
+        )
+        setattr(flask.g, _EXCHANGE, exchange)
+
+    def answered(response: flask.Response) -> flask.Response:
+        exchange = getattr(flask.g, _EXCHANGE, None)
+        if isinstance(exchange, Exchange):
+            rule = flask.request.url_rule
+            if rule is not None:
+                exchange.route = flask.request.script_root + rule.rule
+            response.headers[HEADER] = exchange.request_id
+            exchange.close(response.status_code)
+        return response
+
+    def ended(error: BaseException | None) -> None:
+        exchange = getattr(flask.g, _EXCHANGE, None)
+        if isinstance(exchange, Exchange):  # no answer went out: the request failed
+            exchange.close(500)
+
+    blueprint.before_app_request(begin)
+    blueprint.after_app_request(answered)
+    blueprint.teardown_app_request(ended)
+
+
 class SsoBridge:
     """The auth pages of ``broker`` as a Flask extension, mounted at
     :attr:`WebConfig.prefix`: ``SsoBridge(app, broker=...)`` or, for an application
@@ -103,21 +149,28 @@ class SsoBridge:
         *,
         broker: Broker | None = None,
         config: WebConfig | None = None,
+        observe: Observe | Mapping[str, Any] | None = None,
     ) -> None:
-        self.broker, self.config = broker, config
+        self.broker, self.config, self.observe = broker, config, observe
         if app is not None:
             self.init_app(app)
 
     def init_app(
-        self, app: flask.Flask, *, broker: Broker | None = None, config: WebConfig | None = None
+        self,
+        app: flask.Flask,
+        *,
+        broker: Broker | None = None,
+        config: WebConfig | None = None,
+        observe: Observe | Mapping[str, Any] | None = None,
     ) -> AuthRoutes:
-        """Mount the auth pages on ``app``; the :class:`AuthRoutes` that serve them."""
+        """Mount the auth pages (and the probes, and a log line with a request id for
+        every request of ``app``); the :class:`AuthRoutes` that serve them."""
         broker = broker or self.broker
         if broker is None:
             raise ConfigError(
                 "SsoBridge needs a broker: SsoBridge(broker=...)", code="config.invalid"
             )
-        auth = AuthRoutes(broker, config or self.config)
+        auth = AuthRoutes(broker, config or self.config, observe=observe or self.observe)
         app.register_blueprint(_blueprint(auth))
         app.extensions[EXTENSION] = auth
         app.config.setdefault("MAX_CONTENT_LENGTH", None)
@@ -131,6 +184,9 @@ def _blueprint(auth: AuthRoutes) -> flask.Blueprint:
     for spec in ROUTES:
         endpoint, view = f"{spec.name}_{spec.method.lower()}", _view(auth, spec.name)
         blueprint.add_url_rule(spec.route("<{}>"), endpoint, view, methods=[spec.method])
+    for spec in auth.probes:
+        blueprint.add_url_rule(spec.path, spec.name, _probe(auth, spec.name), methods=["GET"])
+    _hooks(blueprint, auth)
     return blueprint
 
 

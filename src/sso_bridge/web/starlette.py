@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
 from starlette.concurrency import run_in_threadpool
@@ -27,12 +27,15 @@ from starlette.types import Message
 
 from sso_bridge.broker import Broker
 from sso_bridge.errors import BridgeError, ConfigError
-from sso_bridge.web.asgi import BodyLimit
+from sso_bridge.observe import Exchange, Observe
+from sso_bridge.observe.requests import HEADER
+from sso_bridge.web.asgi import BodyLimit, RequestLog
 from sso_bridge.web.core import ROUTES, AuthRoutes, RouteSpec, WebConfig, WebRequest, WebResponse
 from sso_bridge.web.errors import RequestRefused
 from sso_bridge.web.incoming import Head, Reading, bad_form
 
-__all__ = ["AuthMount", "BodyLimit", "auth_routes", "read_request", "require_session"]
+__all__ = ["AuthMount", "BodyLimit", "RequestLog", "auth_routes", "read_request"]
+__all__ += ["require_session"]
 __all__ += ["in_language", "replayed", "to_response", "web_request"]
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
@@ -45,13 +48,20 @@ class AuthMount(Mount):
         routes = [
             Route(s.path, _endpoint(auth, s), methods=[s.method], name=s.name) for s in ROUTES
         ]
+        routes += [Route(s.path, _probe(auth, s.name), name=s.name) for s in auth.probes]
         super().__init__(auth.config.prefix, routes=routes, name="sso_bridge")
         self.auth = auth
 
 
-def auth_routes(broker: Broker, config: WebConfig | None = None) -> AuthMount:
-    """The auth pages of ``broker`` as one mount, to put among the application's routes."""
-    return AuthMount(AuthRoutes(broker, config))
+def auth_routes(
+    broker: Broker,
+    config: WebConfig | None = None,
+    *,
+    observe: Observe | Mapping[str, Any] | None = None,
+) -> AuthMount:
+    """The auth pages of ``broker`` (and the probes) as one mount, to put among the
+    application's routes; ``observe``: see :class:`~sso_bridge.observe.Observe`."""
+    return AuthMount(AuthRoutes(broker, config, observe=observe))
 
 
 def replayed(request: Request, body: bytes) -> Request:
@@ -135,15 +145,52 @@ async def _read(auth: AuthRoutes, request: Request) -> tuple[WebRequest, Request
         return to_response(auth, auth.refusal(exc, Head(request.method, request.url.path)))
 
 
+def _exchange(auth: AuthRoutes, request: Request, route: str | None = None) -> Exchange:
+    client = request.client.host if request.client else ""
+    exchange = auth.exchange(request.method, request.url.path, request.headers.get(HEADER), client)
+    exchange.route = route
+    return exchange
+
+
+def _answered(exchange: Exchange, response: Any) -> Any:
+    status = 200  # what FastAPI answers for a view's plain value
+    if isinstance(response, Response):
+        response.headers[HEADER] = exchange.request_id
+        status = response.status_code
+    exchange.close(status)
+    return response
+
+
 def _endpoint(auth: AuthRoutes, spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
+    route = auth.config.url(spec.path)
+
     async def endpoint(request: Request) -> Response:
-        read = await _read(auth, request)
-        if isinstance(read, Response):
-            return read
-        params = {k: str(v) for k, v in request.path_params.items()}
-        return to_response(auth, await run_in_threadpool(auth.handle, spec.name, read[0], **params))
+        exchange = _exchange(auth, request, route)
+        try:
+            read = await _read(auth, request)
+            if isinstance(read, Response):
+                return cast(Response, _answered(exchange, read))
+            params = {k: str(v) for k, v in request.path_params.items()}
+            served = await run_in_threadpool(auth.handle, spec.name, read[0], **params)
+            return cast(Response, _answered(exchange, to_response(auth, served)))
+        finally:
+            exchange.close(500)  # nothing answered: the request failed
 
     return endpoint
+
+
+def _probe(auth: AuthRoutes, name: str) -> Callable[[Request], Awaitable[Response]]:
+    route = auth.config.url(f"/{name}")
+
+    async def probe(request: Request) -> Response:
+        exchange = _exchange(auth, request, route)
+        try:
+            served = await run_in_threadpool(auth.probe, name)
+            return cast(Response, _answered(exchange, to_response(auth, served)))
+        finally:
+            exchange.close(500)
+
+    return probe
 
 
 def _find_auth(routes: Iterable[BaseRoute]) -> AuthRoutes | None:
@@ -180,6 +227,15 @@ def require_session(endpoint: Endpoint) -> Endpoint:
         if request is None:
             raise TypeError("a view under require_session must take the request (request: Request)")
         auth = _auth_of(request)
+        exchange = _exchange(auth, request)
+        try:
+            return _answered(exchange, await _guarded(auth, request, args, kwargs))
+        finally:
+            exchange.close(500)
+
+    async def _guarded(
+        auth: AuthRoutes, request: Request, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         read = await _read(auth, request)
         if isinstance(read, Response):
             return read

@@ -60,7 +60,8 @@ class SsoBridgeConfig(AppConfig):
         from sso_bridge.web.django.templates import DjangoTemplates  # noqa: PLC0415
 
         config = web_config()
-        return AuthRoutes(_broker(), config, DjangoTemplates(config))
+        observe = _setting().get("OBSERVE")
+        return AuthRoutes(_broker(), config, DjangoTemplates(config), observe=observe)
 
     def ready(self) -> None:
         setting_changed.connect(_changed, dispatch_uid="sso_bridge.setting_changed")

@@ -12,11 +12,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
+from sso_bridge.observe import Exchange
+from sso_bridge.observe.requests import HEADER
 from sso_bridge.web.core import AuthRoutes, Head, Reading, WebRequest, WebResponse
 from sso_bridge.web.django.apps import auth
 from sso_bridge.web.errors import RequestRefused
 
-__all__ = ["require_session", "route", "to_response"]
+__all__ = ["probe", "require_session", "route", "to_response"]
 
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
@@ -80,11 +82,51 @@ def to_response(auth: AuthRoutes, response: WebResponse) -> HttpResponse:
     return result
 
 
+def _exchange(pages: AuthRoutes, request: HttpRequest, route: str | None = None) -> Exchange:
+    client = request.META.get("REMOTE_ADDR", "")
+    exchange = pages.exchange(request.method or "GET", request.path, request.headers.get(HEADER))
+    exchange.ip, exchange.route = str(client), route
+    return exchange
+
+
+def _answered(exchange: Exchange, response: HttpResponseBase) -> HttpResponseBase:
+    response[HEADER] = exchange.request_id
+    exchange.close(response.status_code)
+    return response
+
+
+def _observed(
+    view: Callable[..., HttpResponseBase], route: str | None = None
+) -> Callable[..., HttpResponseBase]:
+    """``view`` with its request's log line and id."""
+
+    @functools.wraps(view)
+    def observed(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        exchange = _exchange(auth(), request, route)
+        try:
+            return _answered(exchange, view(request, *args, **kwargs))
+        finally:
+            exchange.close(500)  # nothing answered: the view failed
+
+    return observed
+
+
+def probe(name: str) -> Callable[..., HttpResponseBase]:
+    """The view of a probe route (``healthz``, ``readyz``, ``metrics``)."""
+
+    def view(request: HttpRequest) -> HttpResponseBase:
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET"])
+        pages = auth()
+        return to_response(pages, pages.probe(name))
+
+    return _observed(view)
+
+
 def route(methods: Mapping[str, str]) -> Callable[..., HttpResponseBase]:
     """The view of one path of the auth pages: ``methods`` maps each method to its route
     (:data:`~sso_bridge.web.core.PATHS`). The pages check their own CSRF tokens."""
 
-    @csrf_exempt
     def view(request: HttpRequest, **params: str) -> HttpResponseBase:
         name = methods.get(request.method or "")
         if name is None:
@@ -94,7 +136,7 @@ def route(methods: Mapping[str, str]) -> Callable[..., HttpResponseBase]:
             pages, pages.serve(name, pages.read(_head(request), _reader(request)), **params)
         )
 
-    return view
+    return csrf_exempt(_observed(view))
 
 
 def require_session(view: View) -> View:
@@ -117,4 +159,4 @@ def require_session(view: View) -> View:
         passed.write(functools.partial(_cookie, response))
         return response
 
-    return cast(View, csrf_exempt(guarded))
+    return cast(View, csrf_exempt(_observed(guarded)))

@@ -4,24 +4,31 @@ from fastapi import FastAPI, Request
 
 from sso_bridge.broker import Broker, OidcProvider
 from sso_bridge.mfa import OutboxSender
-from sso_bridge.oidc import HttpxClient, RelyingParty, discover
+from sso_bridge.oidc import HttpxClient, JwksCache, RelyingParty, discover
 from sso_bridge.store import open_ephemeral_store, open_store
+from sso_bridge.store.adapters import EphemeralStateStore
 from sso_bridge.store.sql_credentials import SqlCredentialStore
 from sso_bridge.web import WebConfig
 from sso_bridge.web.starlette import BodyLimit, auth_routes, require_session
 
 env, http, key = os.environ, HttpxClient(), bytes.fromhex(os.environ["BRIDGE_KEY"])
 db = open_store(env["BRIDGE_DB"], key)  # local accounts, imported with `sso-bridge accounts import`
-client = {"client_id": env["ESIA_CLIENT"], "client_secret": env["ESIA_SECRET"]}
-rp = discover(http, env["ESIA"], redirect_uri=env["SITE"] + "/auth/callback/esia", **client)
-esia = OidcProvider("esia", RelyingParty(rp, http))
-sql = {"directory": db, "links": db, "audit": db}  # one database serves these three ports
 temp = open_ephemeral_store(env["BRIDGE_EPHEMERAL"])  # redis://... for several processes
+scopes = ("openid", "fullname", "birthdate", "snils")  # what matching an account needs
+client = {"client_id": env["ESIA_CLIENT"], "client_secret": env["ESIA_SECRET"], "scopes": scopes}
+rp = discover(http, env["ESIA"], redirect_uri=env["SITE"] + "/auth/callback/esia", **client)
+jwks = JwksCache(http, rp.jwks_uri, rp.algorithms, store=temp)  # one fetch for all processes
+esia = OidcProvider(
+    "esia", RelyingParty(rp, http, state_store=EphemeralStateStore(temp), jwks=jwks)
+)
+sql = {"directory": db, "links": db, "audit": db}  # one database serves these three ports
 creds, sms = SqlCredentialStore(db.engine, key), OutboxSender()  # put your SMS gateway here
 broker = Broker(**sql, store=temp, credentials=creds, sender=sms, secret=key, providers=[esia])
 app = FastAPI()
 app.add_middleware(BodyLimit)  # every body bounded while it streams in, Form(...) too
-app.router.routes.append(auth_routes(broker, WebConfig(site_name="Школа № 17")))
+proxies = env.get("TRUSTED_PROXIES", "").split()  # a balancer that sets X-Forwarded-For
+config = WebConfig(site_name="Школа № 17", trusted_proxies=proxies)
+app.router.routes.append(auth_routes(broker, config))
 
 
 @app.api_route("/grades", methods=["GET", "POST"])

@@ -1,17 +1,13 @@
 """The electronic diary itself: small static sample data, the grades teachers enter (one
-SQLite table), and what each kind of account sees."""
+table of the portal's database), and what each kind of account sees."""
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Final
 
 import attrs
+import sqlalchemy as sa
 
 from school_portal.errors import PortalError
 from sso_bridge.model import LocalAccount
@@ -25,6 +21,7 @@ __all__ = [
     "Pupil",
     "children_of",
     "classes_for",
+    "create_grade_table",
     "pupil_of",
     "view_of",
 ]
@@ -147,31 +144,39 @@ def class_for(account: LocalAccount, class_id: str) -> ClassInfo:
     )
 
 
+_GRADES_METADATA: Final = sa.MetaData()
+_GRADES: Final = sa.Table(
+    "portal_grades",
+    _GRADES_METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("pupil_id", sa.String(64), nullable=False, index=True),
+    sa.Column("subject", sa.String(100), nullable=False),
+    sa.Column("grade", sa.Integer, nullable=False),
+    sa.Column("comment", sa.Text, nullable=False),
+    sa.Column("entered_by", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+
+def create_grade_table(engine: sa.Engine) -> None:
+    """Create the grades table unless it exists (a second process may win the race)."""
+    try:
+        _GRADES_METADATA.create_all(engine, checkfirst=True)
+    except sa.exc.DBAPIError:
+        if not sa.inspect(engine).has_table(_GRADES.name):
+            raise
+
+
 class GradeBook:
-    """Grades entered through the journal form, in one table of the demo's SQLite file.
+    """Grades entered through the journal form, in one table of the portal's database
+    (the demo's SQLite file, or the PostgreSQL database every instance shares).
 
     The sample grades of :data:`_SAMPLE_GRADES` come first for every pupil.
     """
 
-    def __init__(self, db_path: Path) -> None:
-        self.db_path = db_path
-        self._lock = threading.Lock()
-        with self._connect() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS portal_grades (id INTEGER PRIMARY KEY, "
-                "pupil_id TEXT NOT NULL, subject TEXT NOT NULL, grade INTEGER NOT NULL, "
-                "comment TEXT NOT NULL, entered_by TEXT NOT NULL, created_at TEXT NOT NULL)"
-            )
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            db = sqlite3.connect(self.db_path, timeout=30)
-            try:
-                with db:
-                    yield db
-            finally:
-                db.close()
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        create_grade_table(engine)
 
     def add(
         self, info: ClassInfo, pupil_id: str, grade: str, comment: str, by: str, now: datetime
@@ -186,21 +191,23 @@ class GradeBook:
                 code="portal.bad_grade",
                 status=400,
             )
-        with self._connect() as db:
-            db.execute(
-                "INSERT INTO portal_grades (pupil_id, subject, grade, comment, entered_by, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (pupil_id, info.subject, int(grade), comment.strip(), by, now.isoformat()),
-            )
+        row = {
+            "pupil_id": pupil_id,
+            "subject": info.subject,
+            "grade": int(grade),
+            "comment": comment.strip(),
+            "entered_by": by,
+            "created_at": now.isoformat(),
+        }
+        with self.engine.begin() as db:
+            db.execute(_GRADES.insert().values(**row))
         return Grade(info.subject, int(grade), comment.strip(), f"{now:%d.%m}")
 
     def grades_of(self, pupil_id: str) -> list[Grade]:
         """The pupil's grades, oldest first."""
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT subject, grade, comment, created_at FROM portal_grades "
-                "WHERE pupil_id = ? ORDER BY id",
-                (pupil_id,),
-            ).fetchall()
+        columns = (_GRADES.c.subject, _GRADES.c.grade, _GRADES.c.comment, _GRADES.c.created_at)
+        query = sa.select(*columns).where(_GRADES.c.pupil_id == pupil_id).order_by(_GRADES.c.id)
+        with self.engine.connect() as db:
+            rows = db.execute(query).all()
         entered = [Grade(s, g, c, f"{datetime.fromisoformat(at):%d.%m}") for s, g, c, at in rows]
         return [Grade(*sample) for sample in _SAMPLE_GRADES] + entered

@@ -4,9 +4,11 @@
     uvicorn.run(portal.app, proxy_headers=False)  # sso_bridge reads X-Forwarded-For itself
 
 Everything sso_bridge needs is made here, once: the directory and credentials in the
-demo's SQLite file, short-lived entries in memory (one process), the state portal as an
-OIDC client or a SAML service provider, the broker and its auth pages under ``/auth``.
-The diary's own pages are in :mod:`school_portal.views`.
+demo's SQLite file or the database ``db_url`` names (PostgreSQL for several instances),
+short-lived entries in the store ``ephemeral_url`` names (``memory:`` for one process,
+Redis for several), the state portal as an OIDC client or a SAML service provider, the
+broker and its auth pages under ``/auth``. The diary's own pages are in
+:mod:`school_portal.views`; :mod:`school_portal.serve` runs the portal alone.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from starlette.routing import Route
 
 from school_portal import views
 from school_portal.diary import GradeBook
-from school_portal.seed import link_seeded, open_region
+from school_portal.seed import STORE_KEY, link_seeded, open_region
 from sso_bridge.broker import (
     Broker,
     BrokerPolicy,
@@ -38,13 +40,21 @@ from sso_bridge.broker import (
     SharedComputerMode,
 )
 from sso_bridge.clock import Clock, SystemClock
+from sso_bridge.ephemeral import EphemeralStore
 from sso_bridge.errors import ConfigError
 from sso_bridge.mfa import CredentialStore, LocalPasswords, Message, OutboxSender
-from sso_bridge.oidc import HttpxClient, RelyingParty, discover
-from sso_bridge.saml import InMemoryReplayCache, InMemoryRequestStore, ServiceProviderConfig
+from sso_bridge.observe import Observe, instrument_engine
+from sso_bridge.oidc import HttpxClient, JwksCache, RelyingParty, discover
+from sso_bridge.saml import ServiceProviderConfig
 from sso_bridge.saml.requests import sp_metadata
 from sso_bridge.sessions import CookieSettings, SessionPolicy
-from sso_bridge.store import InMemoryEphemeralStore, SqlStore
+from sso_bridge.store import SqlStore, open_ephemeral_store
+from sso_bridge.store.adapters import (
+    EphemeralReplayCache,
+    EphemeralRequestStore,
+    EphemeralStateStore,
+)
+from sso_bridge.store.settings import RedisSettings
 from sso_bridge.web import AuthRoutes, WebConfig
 from sso_bridge.web.starlette import auth_routes
 
@@ -72,9 +82,14 @@ SCOPES: Final = ("openid", "fullname", "birthdate", "snils")
 @attrs.define
 class PortalSettings:
     """Where the portal keeps its data, where it and the state portal (the IdP) live,
-    and how long sessions last. ``echo`` sees every one-time code the portal sends."""
+    and how long sessions last. ``echo`` sees every one-time code the portal sends.
 
-    db_path: Path
+    ``db_path`` is the demo's SQLite file; ``db_url`` names any database instead (then
+    ``db_path`` may be None, and ``sp_key_dir`` keeps the SAML key pair). ``store_key`` is
+    the blind-index key (the demo's public one unless given).
+    """
+
+    db_path: Path | None
     idp_url: str
     base_url: str
     protocol: str = "oidc"
@@ -88,6 +103,23 @@ class PortalSettings:
     shared_session_minutes: float = 20.0
     clock: Clock | None = None
     echo: Callable[[str], None] | None = None
+    db_url: str | None = None
+    ephemeral_url: str = "memory:"
+    store_key: bytes = STORE_KEY
+    sp_key_dir: Path | None = None
+    link_demo_people: bool = True
+    """Make the demo's links at start (the all-in-one demo); the seeding step does it when
+    the portal runs as several processes."""
+    metrics: bool = False
+    """Serve ``/auth/metrics`` (the probes ``/auth/healthz`` and ``/auth/readyz`` always)."""
+
+    @property
+    def database_url(self) -> str:
+        if self.db_url is not None:
+            return self.db_url
+        if self.db_path is None:
+            raise ConfigError("the portal needs db_path or db_url", code="config.invalid")
+        return f"sqlite:///{self.db_path}"
 
     @property
     def redirect_uri(self) -> str:
@@ -174,8 +206,14 @@ def _sp_signing_key(settings: PortalSettings) -> tuple[bytes, bytes]:
     """The portal's SAML signing key and certificate (PEM), kept beside the database so
     that its metadata stays the same across starts; made on first use. Demo only: a real
     portal's key comes from its secret store."""
-    key_path = Path(f"{settings.db_path}.sp-key.pem")
-    certificate_path = Path(f"{settings.db_path}.sp-cert.pem")
+    if settings.sp_key_dir is not None:
+        key_path = settings.sp_key_dir / "sp-key.pem"
+        certificate_path = settings.sp_key_dir / "sp-cert.pem"
+    elif settings.db_path is not None:
+        key_path = Path(f"{settings.db_path}.sp-key.pem")
+        certificate_path = Path(f"{settings.db_path}.sp-cert.pem")
+    else:
+        raise ConfigError("a SAML portal needs sp_key_dir", code="config.invalid")
     if not (key_path.exists() and certificate_path.exists()):
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "school portal (demo)")])
@@ -230,11 +268,14 @@ def saml_sp_metadata(settings: PortalSettings) -> str:
         return sp_metadata(_saml_config(settings, http))
 
 
-def _provider(settings: PortalSettings, clock: Clock) -> OidcProvider | SamlProvider:
+def _provider(
+    settings: PortalSettings, clock: Clock, temp: EphemeralStore
+) -> OidcProvider | SamlProvider:
+    # every per-login entry lives in ``temp``, so that instances sharing it act as one
     if settings.protocol == "saml":
         with httpx.Client(timeout=10) as fetch:
             saml = _saml_config(settings, fetch)
-        stores = (InMemoryRequestStore(), InMemoryReplayCache())
+        stores = (EphemeralRequestStore(temp, clock=clock), EphemeralReplayCache(temp))
         return SamlProvider(PROVIDER, saml, *stores, title="Госуслуги")
     if settings.protocol != "oidc":
         raise ConfigError("protocol must be 'oidc' or 'saml'", code="config.invalid")
@@ -248,9 +289,11 @@ def _provider(settings: PortalSettings, clock: Clock) -> OidcProvider | SamlProv
         algorithms=("RS256",),
         scopes=SCOPES,
     )
+    keys = JwksCache(http, config.jwks_uri, config.algorithms, clock=clock, store=temp)
+    rp = RelyingParty(config, http, clock=clock, state_store=EphemeralStateStore(temp), jwks=keys)
     return OidcProvider(
         PROVIDER,
-        RelyingParty(config, http, clock=clock),
+        rp,
         title="Госуслуги",
         post_logout_redirect_uri=settings.post_logout_redirect_uri,
     )
@@ -271,19 +314,24 @@ def _policy(settings: PortalSettings) -> BrokerPolicy:
 
 
 def build_portal(settings: PortalSettings) -> Portal:
-    """The portal over the seeded database at ``settings.db_path``, talking to the IdP at
+    """The portal over the seeded database of ``settings``, talking to the IdP at
     ``settings.idp_url`` (which must be up: its configuration is read now)."""
     clock = settings.clock or SystemClock()
-    store, credentials = open_region(settings.db_path)
-    provider = _provider(settings, clock)
-    # the demo's links name the IdP the portal really talks to, known only now
-    link_seeded(store, provider.issuer, clock.now())
+    store, credentials = open_region(settings.database_url, settings.store_key)
+    # timeouts from SSO_BRIDGE_REDIS_* (docs/storage.md), defaults otherwise
+    temp = open_ephemeral_store(
+        settings.ephemeral_url, redis_settings=RedisSettings.from_environment()
+    )
+    provider = _provider(settings, clock, temp)
+    if settings.link_demo_people:
+        # the demo's links name the IdP the portal really talks to, known only now
+        link_seeded(store, provider.issuer, clock.now())
     sender = EchoSender(settings.echo)
     broker = Broker(
         directory=store,
         links=store,
         audit=store,
-        store=InMemoryEphemeralStore(),
+        store=temp,
         credentials=credentials,
         sender=sender,
         secret=settings.secret,
@@ -293,9 +341,9 @@ def build_portal(settings: PortalSettings) -> Portal:
     )
     broker.passwords = LocalPasswords(credentials, lockout=timedelta(minutes=5))
     config = WebConfig(
-        # secure=False: plain-http cookies, for this local demo on http://127.0.0.1 only;
-        # a portal reachable over a network keeps the default CookieSettings() and HTTPS
-        cookies=CookieSettings(secure=False),
+        # plain-http cookies only for a portal served over http (the local demo); a portal
+        # reachable over a network is served over HTTPS and keeps the default cookies
+        cookies=CookieSettings(secure=settings.base_url.startswith("https://")),
         after_login="/diary",
         trusted_proxies=settings.trusted_proxies,
         site_name="Электронный дневник",
@@ -307,7 +355,9 @@ def build_portal(settings: PortalSettings) -> Portal:
         # the header's account menu on sso_bridge's own pages (settings, authenticator app)
         template_globals={"account_menu": functools.partial(views.account_menu, store)},
     )
-    mount = auth_routes(broker, config)
+    observe = Observe(metrics_endpoint=settings.metrics)
+    instrument_engine(store.engine, observe.metrics)
+    mount = auth_routes(broker, config, observe=observe)
     app = Starlette(
         routes=[
             mount,
@@ -317,7 +367,7 @@ def build_portal(settings: PortalSettings) -> Portal:
         ],
         exception_handlers={404: views.page_not_found, 405: views.method_not_allowed},
     )
-    grades = GradeBook(settings.db_path)
+    grades = GradeBook(store.engine)
     portal = Portal(app, broker, sender, store, credentials, mount.auth, grades, settings, clock)
     app.state.portal = portal
     return portal

@@ -5,7 +5,13 @@ is sent. Ctrl-C stops both.
     python examples/school_portal/run.py --db build/demo.db [--port 8000] [--idp-port 8100]
         [--synthetic N]     (N generated accounts of other schools around the demo people)
         [--trust-loopback-proxy]  (believe X-Forwarded-For from 127.0.0.1, to play another IP)
+        [--ephemeral redis://127.0.0.1:6379/0]  (short-lived entries; memory: by default)
+        [--seed-only]       (seed the database and stop)
     python -m school_portal.run ...          (with examples/ on sys.path)
+
+``--db`` takes a SQLite file (made anew with the demo's key beside it: ``<db>.key``) or a
+database URL (``postgresql://...``, seeded in place, its key from ``SSO_BRIDGE_KEY`` or
+``SSO_BRIDGE_KEY_FILE``). To run the portal as several processes, see ``serve.py``.
 
 No proxy is trusted unless asked: uvicorn runs with ``proxy_headers=False`` (its default
 would let anyone on loopback rewrite the client address), and the portal reads
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import os
 import socket
 import sys
 import warnings
@@ -33,6 +40,7 @@ warnings.filterwarnings("ignore", message="CFB has been moved")
 import uvicorn  # noqa: E402
 
 from mock_idp.server import RunningIdP  # noqa: E402
+from school_portal.config import database_url, store_key_from  # noqa: E402
 from school_portal.portal import (  # noqa: E402
     PortalSettings,
     build_portal,
@@ -42,10 +50,13 @@ from school_portal.portal import (  # noqa: E402
 from school_portal.seed import (  # noqa: E402
     ORGANISATIONS,
     PEOPLE,
+    STORE_KEY,
     DemoPerson,
     add_synthetic_region,
+    seed_database,
     seed_region,
 )
+from sso_bridge.errors import BridgeError  # noqa: E402
 
 __all__ = ["main", "people_table"]
 
@@ -109,7 +120,13 @@ def _notes(people: Sequence[DemoPerson], idp_url: str) -> str:
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, default=Path("build/demo.db"), help="SQLite file")
+    parser.add_argument(
+        "--db", default="build/demo.db", help="SQLite file, or a database URL (postgresql://...)"
+    )
+    parser.add_argument(
+        "--ephemeral", default="memory:", help="short-lived store: memory: or redis://..."
+    )
+    parser.add_argument("--seed-only", action="store_true", help="seed the database and stop")
     parser.add_argument("--port", type=int, default=8000, help="the portal's port")
     parser.add_argument("--idp-port", type=int, default=8100, help="the mock IdP's port")
     parser.add_argument("--protocol", choices=("oidc", "saml"), default="oidc")
@@ -149,9 +166,38 @@ def taken_port(ports: Sequence[int]) -> int | None:
     return None
 
 
+def _seed(args: argparse.Namespace, issuer: str) -> tuple[Path | None, str, bytes]:
+    """Seed the database of ``--db``: its file (None for a server database), URL and key."""
+    url = database_url(args.db)
+    if "://" not in args.db:  # a SQLite file, made anew as the demo always did
+        path = Path(args.db)
+        seed_region(path, datetime.now(UTC), issuer=issuer)
+        if args.synthetic > 0:
+            schools = add_synthetic_region(path, args.synthetic)
+            say(f"Imported {args.synthetic:,} generated accounts of {schools:,} other schools.")
+        return path, url, STORE_KEY
+    key = store_key_from(url, os.environ)
+    seed_database(url, key, datetime.now(UTC), issuer=issuer)
+    return None, url, key
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the demo until Ctrl-C; 0 when stopped that way, 2 when a port is taken."""
-    args = _arguments(argv)
+    """Run the demo until Ctrl-C; 0 when stopped that way, 2 when a port is taken, 1 with
+    a one-line error when the database or its key cannot be used."""
+    try:
+        return _main(_arguments(argv))
+    except BridgeError as exc:
+        print(f"demo: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+
+
+def _main(args: argparse.Namespace) -> int:
+    if args.seed_only:
+        idp = f"http://{HOST}:{args.idp_port}"
+        issuer = f"{idp}/idp/shibboleth" if args.protocol == "saml" else f"{idp}/"
+        _seed(args, issuer)
+        say(f"Seeded {args.db}.")
+        return 0
     taken = taken_port((args.port, args.idp_port))
     if taken is not None:
         print(
@@ -162,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     idp_url, base_url = f"http://{HOST}:{args.idp_port}", f"http://{HOST}:{args.port}"
     settings = PortalSettings(
-        db_path=args.db,
+        db_path=None,
         idp_url=idp_url,
         base_url=base_url,
         protocol=args.protocol,
@@ -173,10 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         echo=say,
     )
     # the links the demo starts with name the issuer of the protocol in use
-    seed_region(args.db, datetime.now(UTC), issuer=settings.idp_issuer)
-    if args.synthetic > 0:
-        schools = add_synthetic_region(args.db, args.synthetic)
-        say(f"Imported {args.synthetic:,} generated accounts of {schools:,} other schools.")
+    settings.db_path, settings.db_url, settings.store_key = _seed(args, settings.idp_issuer)
+    settings.ephemeral_url = args.ephemeral
+    if settings.db_path is None:
+        settings.sp_key_dir = Path("build/portal-sp")
     idp = RunningIdP(IDP_CONFIG, host=HOST, port=args.idp_port)
     idp.idp.provider.outbox = _EchoOutbox(say)
     idp.idp.add_client(oidc_client_registration(settings))
@@ -200,8 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"\nSchool portal: {base_url}/  (sign-in: {args.protocol.upper()} or school login)")
         say(f"Mock IdP:      {idp_url}/")
         say(f"SMS outbox:    curl -H 'X-Mock-IdP-Admin: {idp.admin_token}' {idp_url}/outbox")
-        say(f"Database:      {args.db} (key in {args.db}.key)")
-        say(f"Audit trail:   SSO_BRIDGE_DB=sqlite:///{args.db} .venv/bin/sso-bridge audit tail\n")
+        if settings.db_path is not None:
+            say(f"Database:      {args.db} (key in {args.db}.key)")
+        audit = f"SSO_BRIDGE_DB={settings.database_url} .venv/bin/sso-bridge audit tail"
+        say(f"Audit trail:   {audit}\n")
         say(people_table())
         say("\n" + _notes(PEOPLE, idp_url))
         say("\nSee docs/quickstart.md for what to try. Ctrl-C stops the demo.\n")

@@ -3,21 +3,37 @@ the first login. The same people, with the same names, birth dates and SNILS, si
 the mock IdP (``idp.yaml``), so that record matching meets every case of docs/matching.md.
 
 Everything here, keys and passwords included, is for a local demo only.
+
+Seeding a shared database (PostgreSQL) once, before the portal's processes start; running
+it again changes nothing:
+
+    python examples/school_portal/seed.py --db postgresql://USER@HOST/DB \
+        --idp-url http://idp.school.test:8100 [--protocol saml]
+
+The blind-index key comes from ``SSO_BRIDGE_KEY`` or ``SSO_BRIDGE_KEY_FILE``; ``--db`` also
+reads ``PORTAL_DB``. A SQLite file (``--db build/demo.db``) is made anew with the demo's key.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
+import sys
 import tempfile
-from collections.abc import Iterable
-from datetime import date, datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Final
 
 import attrs
 
+if not __package__:  # run as a file: make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from mock_idp.region import generate_directory
+from school_portal.diary import create_grade_table
+from sso_bridge.errors import BridgeError
 from sso_bridge.importing import import_accounts_csv
 from sso_bridge.mfa import LocalPasswords, decode_secret, password_hasher
 from sso_bridge.model import (
@@ -30,6 +46,7 @@ from sso_bridge.model import (
     Organisation,
 )
 from sso_bridge.store import SqlStore, open_store
+from sso_bridge.store.settings import DatabaseSettings
 from sso_bridge.store.sql_credentials import SqlCredentialStore
 
 __all__ = [
@@ -40,7 +57,9 @@ __all__ = [
     "STORE_KEY",
     "DemoPerson",
     "link_seeded",
+    "main",
     "open_region",
+    "seed_database",
     "seed_region",
     "write_key_file",
 ]
@@ -200,10 +219,15 @@ def write_key_file(db_path: Path) -> Path:
     return path
 
 
-def open_region(db_path: Path) -> tuple[SqlStore, SqlCredentialStore]:
-    """The directory and the credentials of the demo database at ``db_path``."""
-    store = open_store(f"sqlite:///{db_path}", STORE_KEY)
-    return store, SqlCredentialStore(store.engine, STORE_KEY)
+def open_region(
+    database: Path | str, key: bytes = STORE_KEY
+) -> tuple[SqlStore, SqlCredentialStore]:
+    """The directory and the credentials of the demo database: a SQLite file, or the
+    database a URL names (created or migrated on first use)."""
+    url = database if isinstance(database, str) else f"sqlite:///{database}"
+    # timeouts and pool sizes from SSO_BRIDGE_DB_* (docs/storage.md), defaults otherwise
+    store = open_store(url, key, settings=DatabaseSettings.from_environment())
+    return store, SqlCredentialStore(store.engine, key)
 
 
 def seed_region(
@@ -215,7 +239,16 @@ def seed_region(
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     write_key_file(db_path)
-    store, credentials = open_region(db_path)
+    seed_database(f"sqlite:///{db_path}", STORE_KEY, now, issuer=issuer)
+    return PEOPLE
+
+
+def seed_database(url: str, key: bytes, now: datetime, *, issuer: str = DEMO_ISSUER) -> int:
+    """Put the demo region into the database at ``url`` (created if needed): accounts and
+    organisations (updated in place), passwords and one-time code contacts where none are
+    set yet, and the links made before the first login; the number of links made. Running
+    it again changes nothing."""
+    store, credentials = open_region(url, key)
     try:
         store.import_accounts(list(ACCOUNTS), ORGANISATIONS)
         # the portal's own parameters (RFC 9106, 64 MiB), about 0.1 s an account: a cheaper
@@ -223,15 +256,16 @@ def seed_region(
         passwords = LocalPasswords(credentials, hasher=password_hasher())
         for person in PEOPLE:
             for account_id in person.accounts:
-                if person.password is not None:
+                held = credentials.get(account_id)
+                if person.password is not None and (held is None or not held.password_hash):
                     passwords.set_password(account_id, person.password, now)
                 credentials.set_contacts(account_id, phone=person.phone)
-                if person.totp_secret is not None:
+                if person.totp_secret is not None and (held is None or not held.totp_enrolled):
                     credentials.set_totp(account_id, decode_secret(person.totp_secret))
-        link_seeded(store, issuer, now)
+        create_grade_table(store.engine)
+        return link_seeded(store, issuer, now)
     finally:
         store.close()
-    return PEOPLE
 
 
 def link_seeded(
@@ -275,3 +309,35 @@ def add_synthetic_region(db_path: Path, accounts: int, seed: int = 20240601) -> 
         finally:
             store.close()
     return directory.schools
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Seed the database ``--db`` names; 0 when done, 1 with a one-line error."""
+    from school_portal.config import ENV_DB, database_url, store_key_from  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(description="Seed the school portal's demo region.")
+    parser.add_argument("--db", default=os.environ.get(ENV_DB), help="database URL or file")
+    parser.add_argument("--idp-url", required=True, help="the IdP's public address")
+    parser.add_argument("--protocol", choices=("oidc", "saml"), default="oidc")
+    args = parser.parse_args(argv)
+    if not args.db:
+        parser.error(f"--db (or {ENV_DB}) is required")
+    url = database_url(args.db)
+    idp = args.idp_url.rstrip("/")
+    issuer = f"{idp}/idp/shibboleth" if args.protocol == "saml" else f"{idp}/"
+    now = datetime.now(UTC)
+    try:
+        if url.startswith("sqlite:") and "://" not in args.db:
+            seed_region(Path(args.db), now, issuer=issuer)
+            made = sum(len(p.linked) for p in PEOPLE)
+        else:
+            made = seed_database(url, store_key_from(url, os.environ), now, issuer=issuer)
+    except BridgeError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"seeded the demo region ({len(ACCOUNTS)} accounts, {made} new links)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+from school_portal.seed import open_region
 
 from helpers.processes import wait_for
 from mock_idp.server import free_port
@@ -154,3 +155,32 @@ def test_a_taken_port_is_one_line_naming_it(tmp_path: Path) -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and f"port {port}" in lines[0] and "taken" in lines[0], done.stderr
     assert not (tmp_path / "demo.db").exists()  # nothing seeded
+
+
+def test_seed_only_seeds_the_demo_database_and_stops(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    command = [sys.executable, str(LAUNCHER), "--db", str(db), "--seed-only"]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, cwd=ROOT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"Seeded {db}." in done.stdout
+    assert db.exists() and Path(f"{db}.key").exists()
+    store, _ = open_region(db)
+    try:
+        assert store.links_for_subject("http://127.0.0.1:8100/", "1000000109")
+    finally:
+        store.close()
+
+
+def test_a_database_url_without_its_key_is_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'other.db'}"  # a URL: the demo's key is not written
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SSO_BRIDGE_")}
+    command = [sys.executable, str(LAUNCHER), "--db", url, "--seed-only"]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, cwd=ROOT, env=env, check=False
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"demo: config.key_missing: {tmp_path / 'other.db'}.key: No such file or directory"
+    ]

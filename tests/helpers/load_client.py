@@ -1,0 +1,332 @@
+"""The clients of the load and fault runs: a round-robin balancer in front of the
+instances, browsers that log in through the mock IdP's own pages, and a load of such
+browsers in threads that records every answer.
+
+A login is what a person does: the site's "log in with ESIA" (a redirect), the IdP's
+login form, its TOTP code page, back to the site's callback (the chooser when the person
+has several accounts: the first is taken), then the protected page. Each request to the
+site goes to the next live instance; an instance that refuses the connection is skipped
+(a balancer's health check) until :meth:`Site.revive`.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import re
+import secrets
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+
+from helpers.load_cluster import LoadPerson
+from sso_bridge.mfa.otp import decode_secret, totp
+
+__all__ = ["Browser", "Outcome", "People", "Record", "Site", "run_load"]
+
+_FIELD = re.compile(r'name="(txn|step_id|account)" value="([^"]*)"')
+PERSON_OUTCOMES = frozenset({"broker.no_match", "broker.no_second_factor"})
+"""Refusals that the region's data causes for some people, whatever the stores do."""
+_CODE = re.compile(r'class="meta">[^<]*?([a-z_]+\.[a-z_.]+)')
+
+
+class Site:
+    """The instances behind one address, taken in turn."""
+
+    def __init__(self, urls: list[str], timeout: float = 30) -> None:
+        self.urls = urls
+        self.down: set[int] = set()
+        self._turn = itertools.count()
+        self._lock = threading.Lock()
+        self.timeout = timeout
+
+    def revive(self, index: int) -> None:
+        with self._lock:
+            self.down.discard(index)
+
+    def pick(self) -> int:
+        with self._lock:
+            for _ in self.urls:
+                index = next(self._turn) % len(self.urls)
+                if index not in self.down:
+                    return index
+        raise httpx.ConnectError("every instance is down")
+
+    def mark_down(self, index: int) -> None:
+        with self._lock:
+            self.down.add(index)
+
+
+@dataclass
+class Record:
+    """What one login or page request met: ``kind`` ``login`` or ``page``."""
+
+    kind: str
+    started: float
+    seconds: float = 0.0
+    ok: bool = False
+    statuses: list[int] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)
+    first_instance: int = -1
+    slowest: float = 0.0
+    """The longest single request of the record (seconds)."""
+    error: str = ""
+    code_sent: bool = False
+    """Whether the login got as far as sending a TOTP code to the IdP."""
+    person_outcome: bool = False
+    """A login refused for what the person is (no account matches, ...), not a fault."""
+
+
+class People:
+    """Hands out people so that no one logs in twice within one TOTP step (the IdP
+    accepts each step once)."""
+
+    def __init__(self, people: list[LoadPerson]) -> None:
+        self._people = people
+        self._used: dict[int, int] = {}
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def take(self, deadline: float) -> LoadPerson | None:
+        """The next person free to log in; None if none is free before ``deadline``."""
+        while time.monotonic() < deadline:
+            step = int(time.time()) // 30
+            with self._lock:
+                for _ in range(len(self._people)):
+                    person = self._people[self._next % len(self._people)]
+                    self._next += 1
+                    if self._used.get(person.oid, -1) < step:
+                        self._used[person.oid] = step
+                        return person
+            time.sleep(0.1)
+        return None
+
+    def give_back(self, person: LoadPerson) -> None:
+        """``person`` did not use a TOTP code after all: free to log in again now."""
+        with self._lock:
+            self._used.pop(person.oid, None)
+
+
+class Browser:
+    """One browser: its own cookies for the site, its own connection to each server."""
+
+    def __init__(self, site: Site, idp_url: str) -> None:
+        self.site = site
+        self.idp_url = idp_url
+        self.jar: dict[str, str] = {}
+        self.address = ""
+        self.http = httpx.Client(timeout=site.timeout, follow_redirects=False)
+        self.record: Record | None = None
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _keep(self, answer: httpx.Response) -> None:
+        for header in answer.headers.get_list("set-cookie"):  # Secure ones too, as over TLS
+            name, _, rest = header.partition("=")
+            value = rest.split(";", 1)[0]
+            if value and "max-age=0" not in header.lower():
+                self.jar[name.strip()] = value
+            else:
+                self.jar.pop(name.strip(), None)
+
+    def _timed(self, call: Callable[[], httpx.Response]) -> httpx.Response:
+        start = time.monotonic()
+        try:
+            return call()
+        finally:
+            if self.record is not None:
+                self.record.slowest = max(self.record.slowest, time.monotonic() - start)
+
+    def site_request(
+        self, method: str, path: str, data: dict[str, str] | None = None
+    ) -> httpx.Response:
+        """``path`` on the next live instance; a refused connection tries the next."""
+        for attempt in itertools.count():
+            index = self.site.pick()
+            cookie = "; ".join(f"{k}={v}" for k, v in self.jar.items())
+            url = self.site.urls[index] + path
+            try:
+                answer = self._timed(
+                    lambda url=url, cookie=cookie: self.http.request(
+                        method,
+                        url,
+                        data=data,
+                        headers={"Cookie": cookie, "X-Forwarded-For": self.address},
+                    )
+                )
+            except httpx.ConnectError:
+                self.site.mark_down(index)
+                continue
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                if method != "GET" or attempt > len(self.site.urls):
+                    raise
+                continue  # the instance died mid-answer: a balancer retries a GET elsewhere
+            self._keep(answer)
+            if self.record is not None:
+                if self.record.first_instance < 0:
+                    self.record.first_instance = index
+                self.record.statuses.append(answer.status_code)
+                if answer.status_code >= 400 and self.record.kind == "login":
+                    found = _CODE.search(answer.text)
+                    code = found.group(1) if found else ""
+                    self.record.person_outcome = code in PERSON_OUTCOMES
+                if answer.status_code >= 400:
+                    found = _CODE.search(answer.text)
+                    self.record.codes.append(
+                        found.group(1) if found else f"http.{answer.status_code}"
+                    )
+            return answer
+        raise AssertionError("unreachable")
+
+    def idp_request(
+        self, method: str, url: str, data: dict[str, str] | None = None
+    ) -> httpx.Response:
+        return self._timed(lambda: self.http.request(method, url, data=data))
+
+    def login(self, person: LoadPerson) -> Record:
+        """A whole login of ``person``, ending with the protected page."""
+        self.jar.clear()
+        self.address = (
+            f"10.{person.oid % 250}.{person.oid // 250 % 250}.{secrets.randbelow(250) + 1}"
+        )
+        self.http.cookies.clear()  # a new person: no single sign-on session at the IdP
+        record = self.record = Record("login", time.monotonic())
+        try:
+            record.ok = self._login(person)
+        except httpx.HTTPError as exc:
+            record.error = type(exc).__name__
+        finally:
+            record.seconds = time.monotonic() - record.started
+            self.record = None
+        return record
+
+    def _login(self, person: LoadPerson) -> bool:
+        to_idp = self.site_request("GET", "/auth/login/esia")
+        if to_idp.status_code != 302:
+            return False
+        page = self.idp_request("GET", to_idp.headers["location"])
+        fields = dict(_FIELD.findall(page.text))
+        if "txn" not in fields:
+            return False
+        form = {"txn": fields["txn"], "login": person.login, "password": person.password}
+        self.idp_request("POST", self.idp_url + "/login", form)
+        code = totp(decode_secret(person.totp_secret), int(time.time()))
+        if self.record is not None:
+            self.record.code_sent = True
+        done = self.idp_request(
+            "POST", self.idp_url + "/login/code", {"txn": fields["txn"], "code": code}
+        )
+        if done.status_code != 302:
+            return False
+        back = urlsplit(done.headers["location"])
+        answer = self.site_request("GET", f"{back.path}?{back.query}")
+        if answer.status_code == 200 and 'name="account"' in answer.text:
+            chooser = dict(_FIELD.findall(answer.text))
+            form = {
+                "step_id": html.unescape(chooser["step_id"]),
+                "account": html.unescape(chooser["account"]),
+            }
+            answer = self.site_request("POST", "/auth/choose", form)
+        if answer.status_code not in (302, 303):
+            return False
+        return self.site_request("GET", "/grades").status_code == 200
+
+    def page(self, path: str = "/grades") -> Record:
+        """One request for ``path`` with this browser's session."""
+        record = self.record = Record("page", time.monotonic())
+        try:
+            record.ok = self.site_request("GET", path).status_code == 200
+        except httpx.HTTPError as exc:
+            record.error = type(exc).__name__
+        finally:
+            record.seconds = time.monotonic() - record.started
+            self.record = None
+        return record
+
+
+@dataclass
+class Outcome:
+    """Every record of a load run, and figures over them."""
+
+    records: list[Record]
+    seconds: float
+
+    def of(self, kind: str) -> list[Record]:
+        return [r for r in self.records if r.kind == kind]
+
+    def rate(self, kind: str) -> float:
+        return sum(1 for r in self.of(kind) if r.ok) / self.seconds
+
+    def percentile_ms(self, kind: str, q: float) -> float:
+        times = sorted(r.seconds for r in self.of(kind) if r.ok)
+        if not times:
+            return float("nan")
+        if len(times) == 1:
+            return times[0] * 1000
+        return statistics.quantiles(times, n=100, method="inclusive")[round(q) - 1] * 1000
+
+    def statuses(self, status: int) -> int:
+        return sum(r.statuses.count(status) for r in self.records)
+
+    def codes(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for record in self.records:
+            for code in record.codes:
+                counts[code] = counts.get(code, 0) + 1
+        return counts
+
+
+def run_load(
+    site: Site,
+    idp_url: str,
+    people: People,
+    *,
+    clients: int,
+    seconds: float,
+    pages_per_login: int = 3,
+    browsers: list[Browser] | None = None,
+    path: str = "/grades",
+) -> Outcome:
+    """``clients`` threads for ``seconds``: each logs a new person in, then asks for the
+    page ``pages_per_login`` times; with ``browsers`` (signed in already) and
+    ``pages_per_login`` 0, each thread only asks for ``path`` with its browser."""
+    records: list[Record] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def work(index: int) -> None:
+        own = browsers[index % len(browsers)] if browsers else Browser(site, idp_url)
+        mine: list[Record] = []
+        try:
+            while time.monotonic() < stop_at:
+                if browsers and pages_per_login == 0:
+                    mine.append(own.page(path))
+                    continue
+                person = people.take(stop_at)
+                if person is None:
+                    break
+                login = own.login(person)
+                if not login.code_sent:
+                    people.give_back(person)
+                mine.append(login)
+                for _ in range(pages_per_login if login.ok else 0):
+                    mine.append(own.page(path))
+        finally:
+            if not browsers:
+                own.close()
+            with lock:
+                records.extend(mine)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return Outcome(records, time.monotonic() - started)

@@ -14,11 +14,12 @@ from lxml import etree
 from helpers.saml import DS, NS, SAML, assertion_of, make_idp, response_xml, sign, to_bytes
 from mock_idp.saml_idp import SamlIdP
 from sso_bridge.saml import parse_xml
-from sso_bridge.saml.dsig import DIGESTS, SIGNATURES
+from sso_bridge.saml.dsig import DIGESTS, SIGNATURES, parts_hold, signature_parts
 from sso_bridge.saml.verify import (
     ALLOWED_DIGEST_METHODS,
     ALLOWED_SIGNATURE_METHODS,
     _check_profile,
+    _profile,
     _verifies,
     xmlsec_verifies,
 )
@@ -121,6 +122,13 @@ def _both(element: Any, idp: SamlIdP) -> tuple[bool, bool]:
     before = etree.tostring(element)
     ours = _verifies(element, signature, certificate, algorithms)
     assert etree.tostring(element) == before  # the tree is put back as it was
+    # verify_element's own path: the parts the profile check found, not found again
+    parts, (signature_method, digest_method) = _profile(element, element.get("ID"))
+    assert parts.signature is signature
+    assert parts == signature_parts(signature)
+    found = parts_hold(element, parts, certificate, signature_method.href, digest_method.href)
+    assert found == ours
+    assert etree.tostring(element) == before
     return ours, xmlsec_verifies(element, signature, certificate, algorithms)
 
 

@@ -20,7 +20,7 @@ import functools
 import hashlib
 import hmac
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -31,11 +31,20 @@ from lxml import etree  # type: ignore[import-untyped]
 
 from sso_bridge.saml.xml import DS_NS
 
-__all__ = ["DIGESTS", "SIGNATURES", "signature_holds"]
+__all__ = [
+    "DIGESTS",
+    "SIGNATURES",
+    "SignatureParts",
+    "parts_hold",
+    "signature_holds",
+    "signature_parts",
+]
 
 _MORE: Final = "http://www.w3.org/2001/04/xmldsig-more#"
 _ENC: Final = "http://www.w3.org/2001/04/xmlenc#"
 _EXC_C14N_NS: Final = "http://www.w3.org/2001/10/xml-exc-c14n#"
+_TRANSFORMS: Final = f"{{{DS_NS}}}Transforms"
+_TRANSFORM: Final = f"{{{DS_NS}}}Transform"
 
 DIGESTS: Final[dict[str, Callable[[bytes], Any]]] = {
     _ENC + "sha256": hashlib.sha256,
@@ -59,6 +68,38 @@ def _public_key(certificate: x509.Certificate) -> Any:
     return certificate.public_key()
 
 
+class SignatureParts(NamedTuple):
+    """The nodes of a ``ds:Signature`` the arithmetic reads, each the one of its kind."""
+
+    signature: Any
+    signed_info: Any
+    canonicalization: Any
+    """SignedInfo's CanonicalizationMethod."""
+    reference: Any
+    last_transform: Any
+    """The reference's last transform: exclusive c14n, with its PrefixList if any."""
+    value: Any
+    """The SignatureValue."""
+
+
+def signature_parts(signature: Any) -> SignatureParts | None:
+    """The parts of ``signature``; None when one is missing or given twice."""
+    signed_info = _one(signature, "SignedInfo")
+    reference = _one(signed_info, "Reference") if signed_info is not None else None
+    if signed_info is None or reference is None:
+        return None
+    transforms = [
+        transform
+        for parent in reference.iterchildren(_TRANSFORMS)
+        for transform in parent.iterchildren(_TRANSFORM)
+    ]
+    method = _one(signed_info, "CanonicalizationMethod")
+    value = _one(signature, "SignatureValue")
+    if not transforms or method is None or value is None:
+        return None
+    return SignatureParts(signature, signed_info, method, reference, transforms[-1], value)
+
+
 def signature_holds(
     element: Any,
     signature: Any,
@@ -68,30 +109,41 @@ def signature_holds(
 ) -> bool:
     """Whether ``signature`` (the profile-checked direct child ``ds:Signature`` of
     ``element``) signs ``element`` with ``certificate``'s key, by the given methods."""
+    parts = signature_parts(signature)
+    return parts is not None and parts_hold(
+        element, parts, certificate, signature_method, digest_method
+    )
+
+
+def parts_hold(
+    element: Any,
+    parts: SignatureParts,
+    certificate: x509.Certificate,
+    signature_method: str,
+    digest_method: str,
+) -> bool:
+    """:func:`signature_holds` for a signature whose parts are already found."""
     kind, hashing = SIGNATURES[signature_method]
-    digest = DIGESTS[digest_method]
-    signed_info = _one(signature, "SignedInfo")
-    reference = _one(signed_info, "Reference") if signed_info is not None else None
-    if signed_info is None or reference is None:
+    expected = _base64(_one(parts.reference, "DigestValue"))
+    if expected is None:
         return False
-    transforms = reference.findall(f"{{{DS_NS}}}Transforms/{{{DS_NS}}}Transform")
-    expected = _base64(_one(reference, "DigestValue"))
-    if expected is None or not transforms:
+    content = _canonical_without(element, parts.signature, _prefixes(parts.last_transform))
+    if not hmac.compare_digest(DIGESTS[digest_method](content).digest(), expected):
         return False
-    content = _canonical_without(element, signature, _prefixes(transforms[-1]))
-    if not hmac.compare_digest(digest(content).digest(), expected):
-        return False
-    value = _base64(_one(signature, "SignatureValue"))
-    method = _one(signed_info, "CanonicalizationMethod")
-    if value is None or method is None:
+    value = _base64(parts.value)
+    if value is None:
         return False
     return _verifies(
-        _public_key(certificate), kind, hashing(), value, _canonical(signed_info, method)
+        _public_key(certificate),
+        kind,
+        hashing(),
+        value,
+        _canonical(parts.signed_info, parts.canonicalization),
     )
 
 
 def _one(parent: Any, name: str) -> Any:
-    found = parent.findall(f"{{{DS_NS}}}{name}")
+    found = list(parent.iterchildren(f"{{{DS_NS}}}{name}"))
     return found[0] if len(found) == 1 else None
 
 

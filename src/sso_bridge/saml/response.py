@@ -26,6 +26,7 @@ from sso_bridge.saml.errors import refuse
 from sso_bridge.saml.stores import ReplayCache, RequestStore
 from sso_bridge.saml.verify import verify_element
 from sso_bridge.saml.xml import (
+    DS_NS,
     NS,
     SAML_NS,
     SAMLP_NS,
@@ -39,6 +40,29 @@ __all__ = ["LoginResult", "identity_from_attributes", "process_response"]
 
 STATUS_SUCCESS: Final = "urn:oasis:names:tc:SAML:2.0:status:Success"
 BEARER: Final = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+
+# Tags in Clark notation, looked up among an element's children: lxml finds them without
+# the namespace-map handling and path compilation a prefixed ``findall`` path costs.
+_RESPONSE: Final = f"{{{SAMLP_NS}}}Response"
+_STATUS: Final = f"{{{SAMLP_NS}}}Status"
+_STATUS_CODE: Final = f"{{{SAMLP_NS}}}StatusCode"
+_ASSERTION: Final = f"{{{SAML_NS}}}Assertion"
+_ENCRYPTED_ASSERTION: Final = f"{{{SAML_NS}}}EncryptedAssertion"
+_ISSUER: Final = f"{{{SAML_NS}}}Issuer"
+_SUBJECT: Final = f"{{{SAML_NS}}}Subject"
+_NAME_ID: Final = f"{{{SAML_NS}}}NameID"
+_CONFIRMATION: Final = f"{{{SAML_NS}}}SubjectConfirmation"
+_CONFIRMATION_DATA: Final = f"{{{SAML_NS}}}SubjectConfirmationData"
+_CONDITIONS: Final = f"{{{SAML_NS}}}Conditions"
+_AUDIENCE_RESTRICTION: Final = f"{{{SAML_NS}}}AudienceRestriction"
+_AUDIENCE: Final = f"{{{SAML_NS}}}Audience"
+_AUTHN_STATEMENT: Final = f"{{{SAML_NS}}}AuthnStatement"
+_AUTHN_CONTEXT: Final = f"{{{SAML_NS}}}AuthnContext"
+_CLASS_REF: Final = f"{{{SAML_NS}}}AuthnContextClassRef"
+_ATTRIBUTE_STATEMENT: Final = f"{{{SAML_NS}}}AttributeStatement"
+_ATTRIBUTE: Final = f"{{{SAML_NS}}}Attribute"
+_ATTRIBUTE_VALUE: Final = f"{{{SAML_NS}}}AttributeValue"
+_SIGNATURE: Final = f"{{{DS_NS}}}Signature"
 
 
 @attrs.frozen
@@ -80,18 +104,18 @@ def process_response(
     now = clock.now()
     limit = config.max_response_bytes
     root = parse_xml(decode_post(saml_response, limit), max_bytes=limit, limits=config.xml_limits)
-    if root.tag != f"{{{SAMLP_NS}}}Response":
+    if root.tag != _RESPONSE:
         raise refuse("saml.not_a_response", "the message is not a SAML Response")
     if root.get("Version") != "2.0":
         raise refuse("saml.bad_version", "only SAML 2.0 is accepted")
-    if config.want_signed_response or root.find("ds:Signature", NS) is not None:
+    if config.want_signed_response or root.find(_SIGNATURE) is not None:
         _verify(root, config)
 
     if root.get("Destination") != config.acs_url:
         raise refuse("saml.wrong_destination", "the Response is addressed elsewhere")
     _check_issuer(root, config, required=False)
-    status = root.find("samlp:Status/samlp:StatusCode", NS)
-    if status is None or status.get("Value") != STATUS_SUCCESS:
+    codes = _grandchildren(root, _STATUS, _STATUS_CODE)
+    if not codes or codes[0].get("Value") != STATUS_SUCCESS:
         raise refuse("saml.status_not_success", _failure_reported(root))
 
     assertion = _verified_assertion(root, config)
@@ -117,6 +141,20 @@ def process_response(
     )
 
 
+def _child(parent: Any, tag: str) -> Any:
+    """The first child of ``parent`` called ``tag`` (None: none)."""
+    return next(parent.iterchildren(tag), None)
+
+
+def _children(parent: Any, tag: str) -> list[Any]:
+    return list(parent.iterchildren(tag))
+
+
+def _grandchildren(parent: Any, tag: str, child_tag: str) -> list[Any]:
+    """The ``child_tag`` children of the ``tag`` children (``findall("tag/child_tag")``)."""
+    return [node for child in parent.iterchildren(tag) for node in child.iterchildren(child_tag)]
+
+
 def _required_id(element: Any, what: str) -> str:
     return require_ncname(element.get("ID"), what)
 
@@ -126,7 +164,7 @@ def _verify(element: Any, config: ServiceProviderConfig) -> Any:
 
 
 def _check_issuer(element: Any, config: ServiceProviderConfig, *, required: bool) -> None:
-    issuers = element.findall("saml:Issuer", NS)
+    issuers = _children(element, _ISSUER)
     if not issuers and not required:
         return
     if len(issuers) != 1 or element_text(issuers[0]).strip() != config.idp_entity_id:
@@ -136,13 +174,13 @@ def _check_issuer(element: Any, config: ServiceProviderConfig, *, required: bool
 def _verified_assertion(root: Any, config: ServiceProviderConfig) -> Any:
     """The one assertion (decrypted if need be), as returned by signature verification."""
     # Counted anywhere in the document: a second assertion is always a wrapping attempt.
-    found = root.findall(".//saml:Assertion", NS) + root.findall(".//saml:EncryptedAssertion", NS)
+    found = list(root.iter(_ASSERTION, _ENCRYPTED_ASSERTION))
     if len(found) != 1:
         raise refuse("saml.assertion_count", f"expected one assertion, found {len(found)}")
     node = found[0]
     if node.getparent() is not root:
         raise refuse("saml.assertion_misplaced", "the assertion is not a child of the Response")
-    if node.tag == f"{{{SAML_NS}}}Assertion":
+    if node.tag == _ASSERTION:
         return _verify(node, config)
     private_key = config.decryption_key()
     if private_key is None:
@@ -165,8 +203,9 @@ def _check_subject(
     assertion: Any, config: ServiceProviderConfig, in_response_to: str | None, now: datetime
 ) -> tuple[datetime, str]:
     """Check the bearer confirmation; return its NotOnOrAfter and the NameID."""
-    name_ids = assertion.findall("saml:Subject/saml:NameID", NS)
-    if len(name_ids) != 1 or not element_text(name_ids[0]).strip():
+    name_ids = _grandchildren(assertion, _SUBJECT, _NAME_ID)
+    name_id = element_text(name_ids[0]).strip() if len(name_ids) == 1 else ""
+    if not name_id:
         raise refuse("saml.no_subject", "the assertion has no NameID")
     qualifier = name_ids[0].get("SPNameQualifier")
     if qualifier is not None and qualifier != config.entity_id:
@@ -174,13 +213,11 @@ def _check_subject(
             "saml.wrong_sp_name_qualifier", "the NameID is qualified for another service provider"
         )
     confirmations = [
-        c
-        for c in assertion.findall("saml:Subject/saml:SubjectConfirmation", NS)
-        if c.get("Method") == BEARER
+        c for c in _grandchildren(assertion, _SUBJECT, _CONFIRMATION) if c.get("Method") == BEARER
     ]
     if len(confirmations) != 1:
         raise refuse("saml.no_bearer", "expected one bearer SubjectConfirmation")
-    data = confirmations[0].find("saml:SubjectConfirmationData", NS)
+    data = _child(confirmations[0], _CONFIRMATION_DATA)
     if data is None:
         raise refuse("saml.no_bearer", "the bearer confirmation has no data")
     if data.get("Recipient") != config.acs_url:
@@ -193,12 +230,12 @@ def _check_subject(
     not_before = data.get("NotBefore")
     if not_before is not None and now + config.skew < _instant(not_before, "NotBefore"):
         raise refuse("saml.not_yet_valid", "the bearer confirmation is not valid yet")
-    return until, element_text(name_ids[0]).strip()
+    return until, name_id
 
 
 def _check_conditions(assertion: Any, config: ServiceProviderConfig, now: datetime) -> datetime:
     """Check the time window and audience; return NotOnOrAfter."""
-    conditions = assertion.findall("saml:Conditions", NS)
+    conditions = _children(assertion, _CONDITIONS)
     if len(conditions) != 1:
         raise refuse("saml.no_conditions", "the assertion has no Conditions")
     condition = conditions[0]
@@ -208,11 +245,11 @@ def _check_conditions(assertion: Any, config: ServiceProviderConfig, now: dateti
     until = _instant(condition.get("NotOnOrAfter"), "Conditions NotOnOrAfter")
     if now >= until + config.skew:
         raise refuse("saml.expired", "the assertion has expired")
-    restrictions = condition.findall("saml:AudienceRestriction", NS)
+    restrictions = _children(condition, _AUDIENCE_RESTRICTION)
     if not restrictions:
         raise refuse("saml.wrong_audience", "the assertion names no audience")
     for restriction in restrictions:  # each restriction must admit us
-        audiences = {element_text(a).strip() for a in restriction.findall("saml:Audience", NS)}
+        audiences = {element_text(a).strip() for a in restriction.iterchildren(_AUDIENCE)}
         if config.entity_id not in audiences:
             raise refuse("saml.wrong_audience", "the assertion is for another audience")
     return until
@@ -222,7 +259,7 @@ def _check_authn_statements(
     assertion: Any, config: ServiceProviderConfig, now: datetime
 ) -> dict[str, Any]:
     """Require an AuthnStatement; refuse an ended session; return what caps the session."""
-    statements = assertion.findall("saml:AuthnStatement", NS)
+    statements = _children(assertion, _AUTHN_STATEMENT)
     if not statements:
         raise refuse("saml.no_authn_statement", "the assertion has no AuthnStatement")
     ends = [
@@ -235,7 +272,7 @@ def _check_authn_statements(
         raise refuse("saml.session_expired", "the IdP session named by the assertion has ended")
     first = statements[0]
     instant = first.get("AuthnInstant")
-    references = first.findall("saml:AuthnContext/saml:AuthnContextClassRef", NS)
+    references = _grandchildren(first, _AUTHN_CONTEXT, _CLASS_REF)
     return {
         "session_not_on_or_after": session_end,
         "session_index": first.get("SessionIndex"),
@@ -250,14 +287,14 @@ def _instant(value: str | None, what: str) -> datetime:
 
 def _identity(assertion: Any, config: ServiceProviderConfig, name_id: str) -> FederatedIdentity:
     attributes: dict[str, list[str]] = {}
-    for attribute in assertion.findall("saml:AttributeStatement/saml:Attribute", NS):
+    for attribute in _grandchildren(assertion, _ATTRIBUTE_STATEMENT, _ATTRIBUTE):
         name = attribute.get("Name")
         if not name:
             continue
         if name in attributes:
             raise refuse("saml.duplicate_attribute", "an attribute name occurs more than once")
         attributes[name] = [
-            element_text(v).strip() for v in attribute.findall("saml:AttributeValue", NS)
+            element_text(v).strip() for v in attribute.iterchildren(_ATTRIBUTE_VALUE)
         ]
 
     return identity_from_attributes(

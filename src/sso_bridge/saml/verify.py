@@ -30,12 +30,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from lxml import etree  # type: ignore[import-untyped]
 
 from sso_bridge.keysize import MAX_RSA_KEY_BITS, MIN_RSA_KEY_BITS, rsa_bits, rsa_key_acceptable
-from sso_bridge.saml.dsig import signature_holds
+from sso_bridge.saml.dsig import SignatureParts, parts_hold, signature_holds
 from sso_bridge.saml.errors import SamlError, refuse
 from sso_bridge.saml.xml import (
     DS_NS,
     MAX_DOCUMENT_BYTES,
     element_by_id,
+    element_text,
     parse_xml,
     refuse_dtd,
     require_ncname,
@@ -177,28 +178,34 @@ def _verify_unique(
     min_rsa_bits: int,
 ) -> Any:
     """:func:`verify_element` once the element's ID is known to be an NCName, unique."""
-    signature, algorithms = _check_profile(element, element_id)
+    parts, (signature_method, digest_method) = _profile(element, element_id)
     if not trusted_certificates:
         raise refuse("saml.no_trusted_key", "no trusted certificate is configured")
     for certificate in trusted_certificates:
         check_key_size(certificate, min_rsa_bits)
     for certificate in trusted_certificates:
-        if _verifies(element, signature, certificate, algorithms):
+        if parts_hold(element, parts, certificate, signature_method.href, digest_method.href):
             return element
-    raise _verification_failure(signature, trusted_certificates)
+    raise _verification_failure(parts.signature, trusted_certificates)
 
 
 def check_key_size(certificate: x509.Certificate, min_rsa_bits: int = MIN_RSA_KEY_BITS) -> None:
     """Refuse (``saml.weak_key``) a certificate whose RSA key is under ``min_rsa_bits``
     (never less than :data:`~sso_bridge.keysize.MIN_RSA_KEY_BITS`) or over
     :data:`~sso_bridge.keysize.MAX_RSA_KEY_BITS`."""
-    if not rsa_key_acceptable(certificate, min_rsa_bits):
+    if not _key_acceptable(certificate, min_rsa_bits):
         minimum = max(min_rsa_bits, MIN_RSA_KEY_BITS)
         raise refuse(
             "saml.weak_key",
             f"the IdP's RSA key has {rsa_bits(certificate)} bits; "
             f"{minimum} to {MAX_RSA_KEY_BITS} are accepted",
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _key_acceptable(certificate: x509.Certificate, min_rsa_bits: int) -> bool:
+    # A certificate's key does not change: looked at once per (certificate, minimum).
+    return rsa_key_acceptable(certificate, min_rsa_bits)
 
 
 _Algorithms = tuple["Transform", "Transform"]
@@ -214,7 +221,13 @@ def _ds(path: str) -> str:
 def _check_profile(element: Any, element_id: str) -> tuple[Any, _Algorithms]:
     """The element's one signature, if it follows the SAML signature profile, with its
     signature and digest algorithms."""
-    signatures = element.findall(_ds("ds:Signature"))
+    parts, algorithms = _profile(element, element_id)
+    return parts.signature, algorithms
+
+
+def _profile(element: Any, element_id: str) -> tuple[SignatureParts, _Algorithms]:
+    """:func:`_check_profile`, with the parts of the signature it found on the way."""
+    signatures = list(element.iterchildren(_ds("ds:Signature")))
     if not signatures:
         raise refuse("saml.unsigned", "the element is not signed")
     if len(signatures) > 1:
@@ -225,7 +238,7 @@ def _check_profile(element: Any, element_id: str) -> tuple[Any, _Algorithms]:
             raise refuse("saml.object_forbidden", "the signature carries a ds:Object")
         raise refuse("saml.external_reference", "the signature carries a RetrievalMethod")
     signed_info = _only(signature, "ds:SignedInfo")
-    _only(signature, "ds:SignatureValue")
+    value = _only(signature, "ds:SignatureValue")
     canonicalization = _only(signed_info, "ds:CanonicalizationMethod")
     if canonicalization.get("Algorithm") != _EXC_C14N:
         raise refuse("saml.bad_canonicalization", "SignedInfo must use exclusive c14n")
@@ -234,7 +247,7 @@ def _check_profile(element: Any, element_id: str) -> tuple[Any, _Algorithms]:
     signature_method = ALLOWED_SIGNATURE_METHODS.get(_algorithm(signed_info, "ds:SignatureMethod"))
     if signature_method is None:
         raise refuse("saml.bad_algorithm", "signature algorithm not allowed")
-    references = signed_info.findall(_ds("ds:Reference"))
+    references = list(signed_info.iterchildren(_ds("ds:Reference")))
     if len(references) != 1 or references[0].get("URI") != f"#{element_id}":
         raise refuse(
             "saml.reference_mismatch",
@@ -246,17 +259,23 @@ def _check_profile(element: Any, element_id: str) -> tuple[Any, _Algorithms]:
     digest_method = ALLOWED_DIGEST_METHODS.get(_algorithm(reference, "ds:DigestMethod"))
     if digest_method is None:
         raise refuse("saml.bad_algorithm", "digest algorithm not allowed")
-    transforms = reference.findall(_ds("ds:Transforms/ds:Transform"))
+    transforms = [
+        transform
+        for parent in reference.iterchildren(_ds("ds:Transforms"))
+        for transform in parent.iterchildren(_ds("ds:Transform"))
+    ]
     algorithms = [t.get("Algorithm") for t in transforms]
     if algorithms != [_ENVELOPED, _EXC_C14N] or not _plain_transforms(transforms):
         raise refuse(
             "saml.bad_transforms",
             "transforms must be enveloped-signature then exclusive c14n, nothing else",
         )
-    value = _only(signature, "ds:SignatureValue")
-    if not "".join(value.itertext()).strip():
+    if not element_text(value).strip():
         raise refuse("saml.empty_signature", "the SignatureValue is empty")
-    return signature, (signature_method, digest_method)
+    parts = SignatureParts(
+        signature, signed_info, canonicalization, reference, transforms[-1], value
+    )
+    return parts, (signature_method, digest_method)
 
 
 def _plain_transforms(transforms: list[Any]) -> bool:
@@ -283,15 +302,16 @@ def _plain_exclusive(method: Any) -> bool:
     return True
 
 
-def _only(parent: Any, path: str) -> Any:
-    found = parent.findall(_ds(path))
+def _only(parent: Any, tag: str) -> Any:
+    """The one child of ``parent`` called ``tag`` (``ds:`` prefixed)."""
+    found = list(parent.iterchildren(_ds(tag)))
     if len(found) != 1:
-        raise refuse("saml.malformed_signature", f"expected exactly one {path}")
+        raise refuse("saml.malformed_signature", f"expected exactly one {tag}")
     return found[0]
 
 
-def _algorithm(parent: Any, path: str) -> str:
-    node = _only(parent, path)
+def _algorithm(parent: Any, tag: str) -> str:
+    node = _only(parent, tag)
     return str(node.get("Algorithm", ""))
 
 

@@ -6,7 +6,8 @@ A login is what a person does: the site's "log in with ESIA" (a redirect), the I
 login form, its TOTP code page, back to the site's callback (the chooser when the person
 has several accounts: the first is taken), then the protected page. Each request to the
 site goes to the next live instance; an instance that refuses the connection is skipped
-(a balancer's health check) until :meth:`Site.revive`.
+(a balancer's health check) until :meth:`Site.revive`. A login whose request an instance
+took and died with is started again once, by the same person in the same browser.
 """
 
 from __future__ import annotations
@@ -74,12 +75,22 @@ class Record:
     codes: list[str] = field(default_factory=list)
     first_instance: int = -1
     slowest: float = 0.0
-    """The longest single request of the record (seconds)."""
+    """The longest single request of the record (seconds)..."""
+    slowest_what: str = ""
+    """... and which it was."""
     error: str = ""
     code_sent: bool = False
     """Whether the login got as far as sending a TOTP code to the IdP."""
     person_outcome: bool = False
     """A login refused for what the person is (no account matches, ...), not a fault."""
+    lost_on: list[int] = field(default_factory=list)
+    """Instances that took a request of this record and died without answering it."""
+    again: bool = False
+    """A login started again after one whose request died inside an instance."""
+    account: str = ""
+    """The account a login ended in (the protected page says), or that its start again did."""
+    trail: list[str] = field(default_factory=list)
+    """The site's answers, ``instance:METHOD path status`` each."""
 
 
 class People:
@@ -135,13 +146,17 @@ class Browser:
             else:
                 self.jar.pop(name.strip(), None)
 
-    def _timed(self, call: Callable[[], httpx.Response]) -> httpx.Response:
+    def _timed(self, what: str, call: Callable[[], httpx.Response]) -> httpx.Response:
         start = time.monotonic()
+        status = "no answer"
         try:
-            return call()
+            answer = call()
+            status = str(answer.status_code)
+            return answer
         finally:
-            if self.record is not None:
-                self.record.slowest = max(self.record.slowest, time.monotonic() - start)
+            took = time.monotonic() - start
+            if self.record is not None and took > self.record.slowest:
+                self.record.slowest, self.record.slowest_what = took, f"{what} {status}"
 
     def site_request(
         self, method: str, path: str, data: dict[str, str] | None = None
@@ -151,24 +166,32 @@ class Browser:
             index = self.site.pick()
             cookie = "; ".join(f"{k}={v}" for k, v in self.jar.items())
             url = self.site.urls[index] + path
+            what = f"{method} {path.split('?', 1)[0]} on instance {index}:"
             try:
                 answer = self._timed(
+                    what,
                     lambda url=url, cookie=cookie: self.http.request(
                         method,
                         url,
                         data=data,
                         headers={"Cookie": cookie, "X-Forwarded-For": self.address},
-                    )
+                    ),
                 )
             except httpx.ConnectError:
                 self.site.mark_down(index)
                 continue
             except (httpx.ReadError, httpx.RemoteProtocolError):
+                if self.record is not None:
+                    self.record.lost_on.append(index)
+                    self.record.trail.append(f"{index}:{method} {path.split('?', 1)[0]} lost")
                 if method != "GET" or attempt > len(self.site.urls):
                     raise
                 continue  # the instance died mid-answer: a balancer retries a GET elsewhere
             self._keep(answer)
             if self.record is not None:
+                self.record.trail.append(
+                    f"{index}:{method} {path.split('?', 1)[0]} {answer.status_code}"
+                )
                 if self.record.first_instance < 0:
                     self.record.first_instance = index
                 self.record.statuses.append(answer.status_code)
@@ -187,16 +210,20 @@ class Browser:
     def idp_request(
         self, method: str, url: str, data: dict[str, str] | None = None
     ) -> httpx.Response:
-        return self._timed(lambda: self.http.request(method, url, data=data))
+        what = f"{method} {urlsplit(url).path} at the IdP:"
+        return self._timed(what, lambda: self.http.request(method, url, data=data))
 
-    def login(self, person: LoadPerson) -> Record:
-        """A whole login of ``person``, ending with the protected page."""
+    def login(self, person: LoadPerson, *, again: bool = False) -> Record:
+        """A whole login of ``person``, ending with the protected page; ``again``: the
+        same person starts again in the same browser (the IdP's session is kept, so the IdP
+        sends them straight back)."""
         self.jar.clear()
-        self.address = (
-            f"10.{person.oid % 250}.{person.oid // 250 % 250}.{secrets.randbelow(250) + 1}"
-        )
-        self.http.cookies.clear()  # a new person: no single sign-on session at the IdP
-        record = self.record = Record("login", time.monotonic())
+        if not again:
+            self.address = (
+                f"10.{person.oid % 250}.{person.oid // 250 % 250}.{secrets.randbelow(250) + 1}"
+            )
+            self.http.cookies.clear()  # a new person: no single sign-on session at the IdP
+        record = self.record = Record("login", time.monotonic(), again=again)
         try:
             record.ok = self._login(person)
         except httpx.HTTPError as exc:
@@ -210,20 +237,21 @@ class Browser:
         to_idp = self.site_request("GET", "/auth/login/esia")
         if to_idp.status_code != 302:
             return False
-        page = self.idp_request("GET", to_idp.headers["location"])
-        fields = dict(_FIELD.findall(page.text))
-        if "txn" not in fields:
-            return False
-        form = {"txn": fields["txn"], "login": person.login, "password": person.password}
-        self.idp_request("POST", self.idp_url + "/login", form)
-        code = totp(decode_secret(person.totp_secret), int(time.time()))
-        if self.record is not None:
-            self.record.code_sent = True
-        done = self.idp_request(
-            "POST", self.idp_url + "/login/code", {"txn": fields["txn"], "code": code}
-        )
-        if done.status_code != 302:
-            return False
+        done = page = self.idp_request("GET", to_idp.headers["location"])
+        if page.status_code != 302:  # no single sign-on session: the IdP's login pages
+            fields = dict(_FIELD.findall(page.text))
+            if "txn" not in fields:
+                return False
+            form = {"txn": fields["txn"], "login": person.login, "password": person.password}
+            self.idp_request("POST", self.idp_url + "/login", form)
+            code = totp(decode_secret(person.totp_secret), int(time.time()))
+            if self.record is not None:
+                self.record.code_sent = True
+            done = self.idp_request(
+                "POST", self.idp_url + "/login/code", {"txn": fields["txn"], "code": code}
+            )
+            if done.status_code != 302:
+                return False
         back = urlsplit(done.headers["location"])
         answer = self.site_request("GET", f"{back.path}?{back.query}")
         if answer.status_code == 200 and 'name="account"' in answer.text:
@@ -235,7 +263,10 @@ class Browser:
             answer = self.site_request("POST", "/auth/choose", form)
         if answer.status_code not in (302, 303):
             return False
-        return self.site_request("GET", "/grades").status_code == 200
+        page = self.site_request("GET", "/grades")
+        if page.status_code == 200 and self.record is not None:
+            self.record.account = page.json().split(",", 1)[0]  # the page is a JSON string
+        return page.status_code == 200
 
     def page(self, path: str = "/grades") -> Record:
         """One request for ``path`` with this browser's session."""
@@ -315,6 +346,11 @@ def run_load(
                 if not login.code_sent:
                     people.give_back(person)
                 mine.append(login)
+                if not login.ok and login.lost_on and not login.person_outcome:
+                    # its request died inside an instance: the person starts again
+                    again = own.login(person, again=True)
+                    login.account = again.account
+                    mine.append(again)
                 for _ in range(pages_per_login if login.ok else 0):
                     mine.append(own.page(path))
         finally:

@@ -8,12 +8,13 @@ seconds. The checks name what they count, so a failed one says what went wrong.
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -33,6 +34,7 @@ class FaultResult:
 
     name: str
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def held(self) -> bool:
@@ -46,11 +48,23 @@ class FaultResult:
         lines += [
             f"  [{'ok' if ok else 'FAIL'}] {name}: {detail}" for name, ok, detail in self.checks
         ]
+        lines += [f"  - {note}" for note in self.notes]
         return "\n".join(lines)
+
+
+def _clock(moment: float) -> str:
+    """A ``time.monotonic()`` moment as Unix time (what the sessions in Redis carry)."""
+    return f"{time.time() - (time.monotonic() - moment):.1f}"
 
 
 def _within(records: list[Record], start: float, end: float) -> list[Record]:
     return [r for r in records if r.started >= start and r.started + r.seconds <= end]
+
+
+def _trails(records: Iterable[Record], most: int = 3) -> str:
+    """The site's answers to the first ``most`` of ``records``."""
+    shown = ["; ".join(r.trail) for r in itertools.islice(records, most)]
+    return "".join(f"\n      [{trail}]" for trail in shown)
 
 
 def _summary(records: list[Record]) -> str:
@@ -69,6 +83,11 @@ class Faults:
         self.people = people
         self.clients = clients
         self.limit = cluster.store_timeout + 1.0
+        self.cut: Counter[str] = Counter()
+        """Accounts of the logins a kill -9 cut (a request taken and never answered)."""
+        self.redis_cut: list[float] = []
+        """When Redis went down (Unix time): a session written just then may have been
+        stored while its answer was lost, so the login failed and its token never left."""
 
     def signed_in(self, count: int) -> list[Browser]:
         """``count`` browsers with a session (made before the fault)."""
@@ -142,11 +161,13 @@ class Faults:
     def _common(self, result: FaultResult, outcome: Outcome, tracebacks: int) -> None:
         fives = outcome.statuses(500)
         result.check("no 500", fives == 0, f"{fives} answers were 500")
-        slowest = max((r.slowest for r in outcome.records), default=0.0)
+        slowest = max(outcome.records, key=lambda r: r.slowest, default=None)
+        took = slowest.slowest if slowest is not None else 0.0
+        what = slowest.slowest_what if slowest is not None else ""
         result.check(
             "no request waits longer than the timeout + 1 s",
-            slowest <= self.limit,
-            f"slowest {slowest:.2f} s, limit {self.limit:.1f} s",
+            took <= self.limit,
+            f"slowest {took:.2f} s ({what}), limit {self.limit:.1f} s",
         )
         new = self.cluster.tracebacks() - tracebacks
         result.check("no traceback logged", new == 0, f"{new} tracebacks in the instances' logs")
@@ -169,16 +190,35 @@ class Faults:
         outcome, broke, _ = self._under_load(
             before[:2], hold, recover, lambda: self.cluster.kill(0), lambda: None
         )
+        logins = outcome.of("login")
         spanning = [
             r
-            for r in outcome.of("login")
-            if r.first_instance == 0 and r.started < broke < r.started + r.seconds
+            for r in logins
+            if r.first_instance == 0 and r.started < broke < r.started + r.seconds and not r.again
         ]
-        ok = sum(r.ok for r in spanning)
+        # a request that the killed instance took and never answered may have used the
+        # login's single-use step or state: that login is refused once, and started again
+        cut = [r for r in logins if 0 in r.lost_on and not r.again]
+        whole = [r for r in spanning if 0 not in r.lost_on]
+        ok = sum(r.ok for r in whole)
         result.check(
             "logins begun on the killed instance finish on the other",
-            ok == len(spanning),
-            f"{ok}/{len(spanning)}; {_summary(spanning)}",
+            ok == len(whole),
+            f"{ok}/{len(whole)} whose requests all reached a live instance; "
+            f"{_summary(whole)}{_trails(r for r in whole if not r.ok)}",
+        )
+        self.cut.update(r.account for r in cut if r.account)
+        result.notes.append(f"broken at {_clock(broke)}")
+        refused = [r for r in cut if not r.ok]
+        again = [r for r in logins if r.again]
+        again_ok = sum(r.ok for r in again)
+        fives = sum(s >= 500 for r in refused for s in r.statuses)
+        result.check(
+            "a login cut inside the killed instance is refused once, then succeeds",
+            fives == 0 and len(again) == len(refused) and again_ok == len(again),
+            f"{len(cut)} logins had a request die inside it: {len(cut) - len(refused)} finished"
+            f" anyway, {len(refused)} refused ({_summary(refused)}), {again_ok}/{len(again)}"
+            f" succeeded when started again{_trails(refused)}",
         )
         valid = sum(b.page().ok for b in before)
         result.check("its sessions stay valid", valid == len(before), f"{valid}/{len(before)}")
@@ -200,6 +240,9 @@ class Faults:
         outcome, broke, repaired = self._under_load(
             before, hold, recover, lambda: proxy.set_mode(mode), lambda: proxy.set_mode(Mode.PASS)
         )
+        result.notes.append(f"broken at {_clock(broke)}, repaired at {_clock(repaired)}")
+        if which == "redis":
+            self.redis_cut.append(float(_clock(broke)))
         during = _within(outcome.records, broke + 0.05, repaired)
         refusals = [c for r in during for c in r.codes]
         unexpected = [c for c in refusals if c != "store.unavailable"]
@@ -249,9 +292,21 @@ class Faults:
         ]
 
 
-def reconcile(cluster: Cluster) -> FaultResult:
+def reconcile(
+    cluster: Cluster, cut: Counter[str] | None = None, redis_cut: list[float] | None = None
+) -> FaultResult:
     """After the faults: the audit chain verifies, each link has its audit record, no
-    duplicate links, each session in Redis has a login record; the counts printed."""
+    duplicate links, each session in Redis has a login record; the counts printed.
+
+    A login cut by kill -9 after its session was made and before its records were
+    written leaves a session whose token never left the instance (unreachable; it lapses
+    with its lifetime): ``cut`` counts such logins by account, and only those accounts
+    may have a session without a record, at most one per cut login. So may a session
+    made within half a second before one of the moments ``redis_cut`` when Redis went
+    down (its write done, its answer lost: the login failed).
+    """
+    cut = cut or Counter()
+    cuts = redis_cut or []
     result = FaultResult("reconcile")
     verify = subprocess.run(
         [str(BIN / "sso-bridge"), "audit", "verify", "--json", "--db", cluster.direct_db_url()],
@@ -287,30 +342,50 @@ def reconcile(cluster: Cluster) -> FaultResult:
     finally:
         engine.dispose()
     sessions = _sessions_by_account(cluster)
-    orphans = sum(max(0, n - logins.get(account, 0)) for account, n in sessions.items())
+    extra = {
+        a: len(made) - logins.get(a, 0)
+        for a, made in sessions.items()
+        if len(made) > logins.get(a, 0)
+    }
+    orphans = sum(extra.values())
+    by_kill = sum(min(n, cut[a]) for a, n in extra.items())
+    by_redis = sum(
+        min(n - min(n, cut[a]), sum(_near(made / 1e6, cuts) for made, _ in sessions[a]))
+        for a, n in extra.items()
+    )
+    unexplained = orphans - by_kill - by_redis
     result.check(
         "every link has its audit record", unaudited == 0, f"{links} links, {unaudited} without"
     )
     result.check("no duplicate links", duplicates == 0, f"{duplicates} duplicated")
     result.check(
-        "every session in Redis has a login record",
-        orphans == 0,
-        f"{sum(sessions.values())} sessions, {sum(logins.values())} login records,"
-        f" {orphans} sessions without one",
+        "every session in Redis has a login record, but for logins the kill cut",
+        unexplained == 0,
+        f"{sum(map(len, sessions.values()))} sessions, {sum(logins.values())} login records,"
+        f" {orphans} sessions without one: {by_kill} of a login cut by kill -9"
+        f" ({sum(cut.values())} such logins), {by_redis} made as Redis went down,"
+        f" {unexplained} unexplained; accounts with more sessions than"
+        f" records: { {a: sessions[a] for a in itertools.islice(extra, 5)} }",
     )
     return result
 
 
-def _sessions_by_account(cluster: Cluster) -> Counter[str]:
-    """Live sessions in the run's Redis database, by account (the entry's owner)."""
+def _near(made: float, cuts: list[float]) -> bool:
+    return any(cut - 0.5 <= made <= cut + 0.05 for cut in cuts)
+
+
+def _sessions_by_account(cluster: Cluster) -> dict[str, list[tuple[int, str]]]:
+    """Live sessions in the run's Redis database by account (the entry's owner): the
+    time each was made (Unix seconds) and its address."""
     client = cluster.redis_client()
-    found: Counter[str] = Counter()
+    found: dict[str, list[tuple[int, str]]] = {}
     for key in client.scan_iter(match=b"sso:session:*", count=1000):
         value = client.get(key)
         if value is None or len(value) < 20:
             continue
         size = int(value[16:20], 16)
-        found[bytes(value[20 : 20 + size]).decode()] += 1
+        row = json.loads(bytes(value[20 + size :]))
+        found.setdefault(bytes(value[20 : 20 + size]).decode(), []).append((row[7], row[5]))
     return found
 
 

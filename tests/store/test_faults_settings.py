@@ -21,7 +21,7 @@ def test_defaults_are_seconds_not_minutes() -> None:
     assert (db.connect_timeout, db.statement_timeout, db.pool_timeout) == (3.0, 5.0, 2.0)
     assert db.slots == db.pool_size + db.max_overflow == 10
     assert db.waiting == db.slots
-    assert db.answer_timeout == 6.0
+    assert db.answer_timeout == 5.5
     assert RedisSettings().socket_timeout == 1.0
 
 

@@ -5,15 +5,19 @@ Every public method of a SQL store class
 (:class:`~sso_bridge.store.guard_methods.Guarded`) runs through one wrapper
 that, per engine (that is, per connection pool):
 
+- gives the call a **deadline**, ``statement_timeout + answer_margin`` after it starts,
+  moved on by each answer the database gives; the waits of the call all end by it: for a
+  slot, for a new connection, for an answer;
 - takes a slot of a **bulkhead**: at most ``concurrency`` calls at once, at most
-  ``queue`` more waiting up to ``pool_timeout``, any others refused at once, so that a
-  hung database ties up a bounded number of the web server's threads and the rest stay
-  free for work that needs only Redis (session validation). Nested calls on one thread
-  hold one slot;
-- on PostgreSQL, arms an **answer watchdog**: when the database has not answered the
-  call for ``statement_timeout + answer_margin`` (a hung server or network, which the
-  server's own ``statement_timeout`` cannot end), the sockets of the connections the
-  call holds are shut down and the call fails;
+  ``queue`` more waiting up to ``pool_timeout`` (and the deadline), any others refused at
+  once, so that a hung database ties up a bounded number of the web server's threads and
+  the rest stay free for work that needs only Redis (session validation). Nested calls on
+  one thread hold one slot;
+- on PostgreSQL, arms an **answer watchdog**: at the deadline (a hung server or network,
+  which the server's own ``statement_timeout`` cannot end), the sockets of the
+  connections the call holds are shut down and the call fails;
+- fails at once when its thread is handling a call that waited out its deadline
+  (:mod:`sso_bridge.store.guard_wait`): one request waits for the database once;
 - turns every driver error, SQLAlchemy's or the raw driver's, into ``store.unavailable``
   (``store.error`` for an integrity error the store did not handle).
 
@@ -24,6 +28,7 @@ failed connect makes the next ones wait a random, doubling time ("full jitter").
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
 import socket
@@ -39,69 +44,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from sso_bridge.errors import BridgeError, StoreError
+from sso_bridge.store.guard_wait import (
+    Bulkhead,
+    connect_within,
+    handling_waited,
+    mark_waited,
+    waited,
+)
 from sso_bridge.store.settings import DatabaseSettings
 
 __all__ = ["Bulkhead", "Call", "EngineGuard", "guard_for", "install", "store_error"]
 
 _UNAVAILABLE = "store.unavailable"
 _TICK = 0.1  # how often the watchdog looks at the calls in flight
-
-
-class Bulkhead:
-    """``slots`` calls at once; ``waiting`` more may wait up to ``wait`` seconds for one
-    (``None``: any number); the others are refused with ``store.unavailable`` at once."""
-
-    def __init__(self, slots: int, waiting: int | None, wait: float) -> None:
-        self.slots = slots
-        self.queue = waiting
-        self.wait = wait
-        self._lock = threading.Lock()
-        self._freed = threading.Condition(self._lock)
-        self._free = slots
-        self._waiting = 0
-
-    @property
-    def in_use(self) -> int:
-        """Slots taken now."""
-        return self.slots - self._free
-
-    @property
-    def waiting(self) -> int:
-        """Calls waiting for a slot now."""
-        return self._waiting
-
-    def acquire(self) -> None:
-        """Take a slot, or raise ``store.unavailable``."""
-        with self._lock:
-            if self._free > 0:
-                self._free -= 1
-                return
-            if self.queue is not None and self._waiting >= self.queue:
-                raise StoreError(
-                    f"{self.slots} database calls are running and {self._waiting} waiting",
-                    code=_UNAVAILABLE,
-                )
-            self._waiting += 1
-            try:
-                deadline = time.monotonic() + self.wait
-                while self._free <= 0:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise StoreError(
-                            f"no database call finished within {self.wait:g} s",
-                            code=_UNAVAILABLE,
-                        )
-                    self._freed.wait(left)
-                self._free -= 1
-            finally:
-                self._waiting -= 1
-
-    def release(self) -> None:
-        """Give a slot back."""
-        with self._lock:
-            self._free += 1
-            if self._waiting:
-                self._freed.notify()
 
 
 class Call:
@@ -126,10 +81,12 @@ class EngineGuard:
         answer_timeout: float | None = None,
         ping_after: float | None = None,
         backoff: tuple[float, float] | None = None,
+        connect_wait: float = 0.0,
     ) -> None:
         self.bulkhead = bulkhead
         self.answer_timeout = answer_timeout
         self._answer = answer_timeout or 0.0
+        self._connect_wait = connect_wait  # what a connect may take by itself (libpq's)
         self.ping_after = ping_after
         self._backoff = backoff
         self._calls: dict[int, Call] = {}
@@ -147,10 +104,12 @@ class EngineGuard:
         if call is not None:
             call.depth += 1
             return call
-        self.bulkhead.acquire()
+        if handling_waited():
+            raise waited("this request has waited for the database already")
         watched = watched and self.answer_timeout is not None
-        deadline = time.monotonic() + self._answer
-        call = self._calls[tid] = Call(deadline, watched)
+        start = time.monotonic()
+        self.bulkhead.acquire(self._answer if watched else None)
+        call = self._calls[tid] = Call(start + self._answer, watched)
         if watched and not _WATCHDOG.running:
             _WATCHDOG.start()
         return call
@@ -168,7 +127,8 @@ class EngineGuard:
         call = self.enter(watched)
         try:
             yield
-        except BridgeError:
+        except BridgeError as exc:
+            self.passing(exc, call)
             raise
         except Exception as exc:
             error = self.error(exc, call)
@@ -178,14 +138,17 @@ class EngineGuard:
         finally:
             self.leave(call)
 
+    def passing(self, exc: BridgeError, call: Call | None) -> None:
+        """A ``BridgeError`` leaving ``call``: a ``StoreError`` that the cut-off of the
+        call caused (raised by the store's own handling) is a waited one."""
+        if call is not None and call.fired and isinstance(exc, StoreError):
+            mark_waited(exc)
+
     def error(self, exc: BaseException, call: Call | None) -> StoreError | None:
         """The ``StoreError`` that ``exc`` raised in ``call`` stands for, if any."""
         error = store_error(exc)
         if error is not None and call is not None and call.fired:
-            return StoreError(
-                f"the database did not answer within {self.answer_timeout:g} s",
-                code=_UNAVAILABLE,
-            )
+            return waited(f"the database did not answer within {self.answer_timeout:g} s")
         return error
 
     def expire(self, now: float) -> None:
@@ -204,14 +167,10 @@ class EngineGuard:
         call = self._calls.get(tid)
         if call is not None and call.fired:
             # the call already gave up on the database: no second wait on another connection
-            raise StoreError(
-                f"the database did not answer within {self._answer:g} s", code=_UNAVAILABLE
-            )
+            raise waited(f"the database did not answer within {self._answer:g} s")
         record.info["sso_owner"] = tid
         with self._lock:
             self._held.setdefault(tid, {})[record] = dbapi_conn
-        if call is not None and call.watched:
-            call.deadline = time.monotonic() + self._answer
         returned = record.info.get("sso_returned")
         if self.ping_after is None or returned is None:
             return
@@ -237,7 +196,8 @@ class EngineGuard:
                 if not held:
                     del self._held[tid]
 
-    def on_statement(self) -> None:
+    def on_answer(self) -> None:
+        """The database answered a statement: the call's deadline moves on."""
         call = self._calls.get(threading.get_ident())
         if call is not None and call.watched and not call.fired:
             call.deadline = time.monotonic() + self._answer
@@ -246,13 +206,21 @@ class EngineGuard:
         """``connect()`` unless a recent failure asks to wait; failures lengthen the wait."""
         if self._backoff is None:
             return connect()
-        left = self._retry_at - time.monotonic()
+        now = time.monotonic()
+        left = self._retry_at - now
         if left > 0:
             raise StoreError(
                 f"the database could not be reached; next try in {left:.1f} s", code=_UNAVAILABLE
             )
+        call = self._calls.get(threading.get_ident())
+        if call is not None and call.watched and (call.fired or call.deadline <= now):
+            # the call is out of time already: no try, and no failure of the database
+            raise waited(f"the database did not answer within {self._answer:g} s")
         try:
-            conn = connect()
+            if call is not None and call.watched and call.deadline - now < self._connect_wait:
+                conn = connect_within(connect, call.deadline - now)
+            else:
+                conn = connect()
         except Exception:
             base, cap = self._backoff
             with self._lock:
@@ -350,7 +318,7 @@ def install(engine: Engine, settings: DatabaseSettings | None = None) -> EngineG
     sa.event.listen(engine, "checkin", guard.on_checkin)
     if guard.answer_timeout is not None:
         _WATCHDOG.guards.add(guard)
-        sa.event.listen(engine, "before_cursor_execute", lambda *_args: guard.on_statement())
+        sa.event.listen(engine, "after_cursor_execute", lambda *_args: guard.on_answer())
 
         @sa.event.listens_for(engine, "do_connect")
         def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
@@ -378,6 +346,8 @@ def _new_guard(engine: Engine, settings: DatabaseSettings | None) -> EngineGuard
         answer_timeout=settings.answer_timeout,
         ping_after=settings.ping_after,
         backoff=(settings.reconnect_backoff, settings.reconnect_backoff_max),
+        # libpq's connect timeout: whole seconds, two at least
+        connect_wait=max(2.0, math.ceil(settings.connect_timeout)),
     )
 
 

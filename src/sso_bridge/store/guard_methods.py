@@ -35,7 +35,8 @@ def _guarded(func: Callable[..., Any], watched: bool) -> Callable[..., Any]:
         call = guard.enter(watched)
         try:
             return func(self, *args, **kwargs)
-        except BridgeError:
+        except BridgeError as exc:
+            guard.passing(exc, call)
             raise
         except Exception as exc:
             error = guard.error(exc, call)
@@ -79,7 +80,9 @@ class _GuardedContext:
                 self._guard.leave(call)
 
     def _raise(self, exc: BaseException) -> None:
-        if isinstance(exc, Exception) and not isinstance(exc, BridgeError):
+        if isinstance(exc, BridgeError):
+            self._guard.passing(exc, self._call)
+        elif isinstance(exc, Exception):
             error = self._guard.error(exc, self._call)
             if error is not None:
                 raise error from exc

@@ -113,10 +113,11 @@ class DatabaseSettings:
     )
     """The server ends a session left idle inside a transaction for longer."""
     answer_margin: float = attrs.field(
-        default=1.0, validator=_seconds, metadata=_env("SSO_BRIDGE_DB_ANSWER_MARGIN")
+        default=0.5, validator=_seconds, metadata=_env("SSO_BRIDGE_DB_ANSWER_MARGIN")
     )
     """A store call whose database has not answered for ``statement_timeout`` plus
-    this long has its connections closed (a hung server or network never cancels)."""
+    this long has its connections closed (a hung server or network never cancels); the
+    sum, :attr:`answer_timeout`, is also the longest a call waits in all."""
     pool_size: int = attrs.field(
         default=5, validator=_count(1, 1000), metadata=_env("SSO_BRIDGE_DB_POOL_SIZE")
     )
@@ -164,9 +165,10 @@ class DatabaseSettings:
     """After a failed connect, no new one is tried for a random time up to this
     doubled per failure in a row ("full jitter")..."""
     reconnect_backoff_max: float = attrs.field(
-        default=5.0, validator=_seconds, metadata=_env("SSO_BRIDGE_DB_RECONNECT_BACKOFF_MAX")
+        default=1.0, validator=_seconds, metadata=_env("SSO_BRIDGE_DB_RECONNECT_BACKOFF_MAX")
     )
-    """... and never more than this."""
+    """... and never more than this (so that a database back up is used again within
+    this long)."""
 
     @property
     def slots(self) -> int:
@@ -180,7 +182,10 @@ class DatabaseSettings:
 
     @property
     def answer_timeout(self) -> float:
-        """How long a call may go without an answer before its connections are closed."""
+        """How long a store call may go without an answer, counted from its start (the
+        waits for a slot and a connection included) and then from each answer; at the end
+        its connections are closed and it fails. A request waits this long for the
+        database at most (docs/storage.md)."""
         return self.statement_timeout + self.answer_margin
 
     @classmethod

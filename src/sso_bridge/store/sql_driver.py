@@ -14,8 +14,9 @@ plans (see :func:`_first_use`). On SQLite the engine's connections are already i
 autocommit (SQLAlchemy issues ``BEGIN`` itself) and ``sqlite3`` caches compiled
 statements per connection.
 
-A connection found broken is invalidated, never given back to the pool as good; a read
-that met one is tried once more on another connection.
+A connection found broken is invalidated, never given back to the pool as good, and with
+it every older connection of the pool (replaced when next taken); a read that met one is
+tried once more on another connection.
 """
 
 from __future__ import annotations
@@ -146,9 +147,10 @@ class PooledDriver:
             _first_use(conn)
             fairy.info[_READY] = True
 
-    @staticmethod
-    def _after_error(fairy: PoolProxiedConnection, conn: Any, exc: BaseException) -> bool:
-        """Make the connection fit to go back to the pool, or invalidate it."""
+    def _after_error(self, fairy: PoolProxiedConnection, conn: Any, exc: BaseException) -> bool:
+        """Make the connection fit to go back to the pool, or invalidate it: a lost
+        connection invalidates every one the pool opened before it, as SQLAlchemy does on
+        its own path for a disconnect (they went to the same server)."""
         if not _broken(conn):
             try:
                 if isinstance(conn, psycopg.Connection):
@@ -160,7 +162,7 @@ class PooledDriver:
             except DRIVER_ERRORS:
                 pass
         with suppress(Exception):
-            fairy.invalidate(exc)
+            self.engine.pool._invalidate(fairy, exc)  # this one, and the older ones lazily
         return True
 
 

@@ -78,6 +78,9 @@ class Exchange:
                 self._token = None
 
     def _log(self, status: int) -> None:
+        level = logging.ERROR if status >= 500 else logging.INFO
+        if not _log.isEnabledFor(level):  # filtered out: build nothing
+            return
         duration = round((time.perf_counter() - self._started) * 1000, 3)
         extra: dict[str, object] = {
             "event": "http.request",
@@ -89,5 +92,4 @@ class Exchange:
         }
         if ip_logging() and self.ip:
             extra["ip"] = self.ip
-        level = logging.ERROR if status >= 500 else logging.INFO
         _log.log(level, "%s %s %s", self.method, extra["path"], status, extra=extra)

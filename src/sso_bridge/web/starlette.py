@@ -89,6 +89,8 @@ async def read_request(request: Request, config: WebConfig) -> tuple[WebRequest,
     """``request`` as a :class:`WebRequest` within every limit, and the request to hand on,
     whose body is the one read here (one the framework read first is taken from its cache)."""
     reading = Reading(config, _head(request))
+    if _bodiless(reading):  # HTTP/1.1 framing: nothing follows the head; keep it as it is
+        return reading.request(), request
     onward = request
     try:
         async for chunk in request.stream():
@@ -107,6 +109,16 @@ async def read_request(request: Request, config: WebConfig) -> tuple[WebRequest,
             raise bad_form() from None
         parsed = form.multi_items()
     return reading.request(lambda: parsed, parsed=onward is request), onward
+
+
+def _bodiless(reading: Reading) -> bool:
+    """Whether the request can carry no body: neither ``Content-Length`` (other than 0)
+    nor ``Transfer-Encoding`` (RFC 9112 6.3); a multipart one goes to the framework's
+    parser whatever its length, as before."""
+    headers = reading.headers
+    if "transfer-encoding" in headers or reading.multipart:
+        return False
+    return headers.get("content-length", "0").strip() in ("", "0")
 
 
 async def web_request(request: Request, config: WebConfig) -> WebRequest:
@@ -221,6 +233,8 @@ def require_session(endpoint: Endpoint) -> Endpoint:
     ``request.state.sso_restored`` (see :attr:`WebConfig.restore_in_place`).
     """
 
+    is_coroutine = inspect.iscoroutinefunction(endpoint)
+
     @functools.wraps(endpoint)
     async def guarded(*args: Any, **kwargs: Any) -> Any:
         request = next((v for v in (*args, *kwargs.values()) if isinstance(v, Request)), None)
@@ -247,7 +261,7 @@ def require_session(endpoint: Endpoint) -> Endpoint:
             return to_response(auth, passed)
         onward.state.sso_session, onward.state.sso_csrf_token = passed.session, passed.csrf_token
         onward.state.sso_restored = passed.restored
-        if inspect.iscoroutinefunction(endpoint):
+        if is_coroutine:
             result = await endpoint(*args, **kwargs)
         else:
             result = await run_in_threadpool(endpoint, *args, **kwargs)

@@ -24,6 +24,7 @@ from sso_bridge.broker.machine.states import (
     Entry,
     Frame,
     IdpRequest,
+    Offer,
     Person,
     State,
     StepIdentity,
@@ -135,7 +136,11 @@ def _idp_session_from(data: Any) -> IdpSession | None:
 def _entry(entry: Entry) -> dict[str, Any]:
     if isinstance(entry, ViaIdp):
         link = None if entry.link is None else entry.link.value
-        return {"via": "idp", "person": _person(entry.person), "link": link}
+        data: dict[str, Any] = {"via": "idp", "person": _person(entry.person), "link": link}
+        if entry.offer is not None:
+            offer = entry.offer
+            data["offer"] = [list(offer.accounts), list(offer.unlinked), list(offer.weak)]
+        return data
     if isinstance(entry, ViaSwitch):
         return {"via": "switch", **attrs.asdict(entry)}
     return {"via": "password"}
@@ -144,7 +149,12 @@ def _entry(entry: Entry) -> dict[str, Any]:
 def _entry_from(data: Mapping[str, Any]) -> Entry:
     if data["via"] == "idp":
         link = data["link"]
-        return ViaIdp(_person_from(data["person"]), None if link is None else LinkMethod(link))
+        offer = data.get("offer")  # None: steps stored before every login offered all
+        return ViaIdp(
+            _person_from(data["person"]),
+            None if link is None else LinkMethod(link),
+            None if offer is None else Offer(*(tuple(ids) for ids in offer)),
+        )
     if data["via"] == "switch":
         return ViaSwitch(
             data["session_id"], bool(data["second_factor"]), data["issuer"], data["subject"]
@@ -191,7 +201,7 @@ def encode_state(state: StoredState) -> bytes:
     if isinstance(state, ChoosingAccount | AwaitingProof):
         data.update(person=_person(state.person), offered=list(state.offered))
     if isinstance(state, ChoosingAccount):
-        data.update(weak=list(state.weak), linking=state.linking)
+        data.update(weak=list(state.weak), linking=state.linking, linked=list(state.linked))
     if isinstance(state, AwaitingProof):
         data.update(organisations=list(state.organisations))
     if isinstance(state, AwaitingSecondFactor):
@@ -242,6 +252,7 @@ def decode_state(raw: bytes) -> StoredState:
             tuple(data["offered"]),
             tuple(data["weak"]),
             bool(data["linking"]),
+            tuple(data.get("linked", ())),
         )
     if kind is State.AWAITING_PROOF:
         return AwaitingProof(

@@ -31,7 +31,7 @@ from sso_bridge.broker.machine.states import (
 )
 from sso_bridge.ephemeral import EphemeralStore
 
-__all__ = ["StepIdentity", "StepStore", "browser_hash", "new_step_id"]
+__all__ = ["StepIdentity", "StepStore", "browser_hash", "new_step_id", "offer_proof_id"]
 
 STEP_KIND = "step"
 
@@ -43,6 +43,14 @@ def browser_hash(browser_id: str) -> str:
 
 def new_step_id() -> str:
     return secrets.token_urlsafe(32)
+
+
+def offer_proof_id(browser: str, issuer: str, subject: str) -> str:
+    """The id of the proof kept for the unlinked accounts a session's switcher offers: one
+    per browser (hash) and person, so a session's rotation keeps it and a new login of the
+    same person in the same browser replaces it."""
+    data = "\x00".join((browser, issuer, subject)).encode()
+    return "offer." + hashlib.sha256(data).hexdigest()
 
 
 def _check_owner(state: StoredState, browser: str) -> None:
@@ -68,6 +76,13 @@ class StepStore:
             STEP_KIND, step_id, encode_state(state), frame.expires_at, now, owner=frame.browser
         )
         return step_id
+
+    def save_as(self, step_id: str, state: StoredState, now: datetime) -> None:
+        """Store ``state`` under ``step_id`` (a proof kept for the session's switcher)."""
+        frame = state.frame
+        self._store.put(
+            STEP_KIND, step_id, encode_state(state), frame.expires_at, now, owner=frame.browser
+        )
 
     def take(self, step_id: str, browser: str, now: datetime) -> StoredState:
         """Consume the step; refuse an unknown, used, expired or foreign one.

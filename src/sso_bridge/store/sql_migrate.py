@@ -60,7 +60,8 @@ def migrate(conn: Connection, insert: Insert, key_id: str, trail: SqlAuditTrail)
 
 def _upgrade(conn: Connection, trail: SqlAuditTrail, version: int) -> None:
     """Schema 1 -> 2: the login index; audit columns, its index, its rows chained.
-    2 -> 3: several audit chains (:mod:`.sql_audit_upgrade`)."""
+    2 -> 3: several audit chains (:mod:`.sql_audit_upgrade`). 3 -> 4: the new table
+    ``hidden_accounts``, which ``create_all`` above has made already."""
     for index in accounts.indexes:
         index.create(conn, checkfirst=True)
     upgrade_audit(conn, trail, version)

@@ -13,15 +13,17 @@ __all__ = [
     "audit",
     "audit_heads",
     "audit_roots",
+    "hidden_accounts",
     "links",
     "meta_table",
     "metadata",
     "organizations",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """1: accounts, links, audit. 2: audit records chained (user_agent, chain_hash), login index.
-3: several audit chains (``chain``, 64-bit ids), their heads and the roots over them."""
+3: several audit chains (``chain``, 64-bit ids), their heads and the roots over them.
+4: ``hidden_accounts`` (a new table, nothing else changes)."""
 
 metadata = sa.MetaData()
 
@@ -82,6 +84,22 @@ links = sa.Table(
     # One local account has at most one link per issuer (docs/matching.md).
     sa.PrimaryKeyConstraint("account_id", "issuer", name="pk_links"),
     sa.Index("ix_links_subject", "issuer", "subject"),
+)
+
+hidden_accounts = sa.Table(
+    "hidden_accounts",
+    metadata,
+    # the accounts a person asked not to be offered at login (docs/broker.md)
+    sa.Column("issuer", sa.String(512), nullable=False),
+    sa.Column("subject", sa.String(512), nullable=False),
+    sa.Column(
+        "account_id",
+        sa.String(128),
+        sa.ForeignKey("accounts.account_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("hidden_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("issuer", "subject", "account_id", name="pk_hidden_accounts"),
 )
 
 # 64-bit on PostgreSQL; on SQLite an INTEGER primary key is the 64-bit rowid already

@@ -106,9 +106,7 @@ EVENTS: dict[Any, hs.SearchStrategy[Any]] = {
         some_accounts.filter(bool),
         hs.sets(ids, max_size=2),
     ),
-    ev.Event.ACCOUNT_HIDDEN: hs.builds(
-        lambda aid, rest: ev.AccountHidden(aid, rest), ids, some_accounts
-    ),
+    ev.Event.ACCOUNT_HIDDEN: hs.builds(ev.AccountHidden, ids, some_accounts),
     ev.Event.ACCOUNT_CHOSEN: ids.map(lambda i: ev.AccountChosen(i, ACCOUNTS[i])),
     ev.Event.PASSWORD_GIVEN: ids.map(lambda i: ev.PasswordGiven("sch1", i, "pw")),
     ev.Event.PASSWORD_CHECKED: hs.one_of(

@@ -17,7 +17,7 @@ from sso_bridge.broker.recovery import RecoverySettings
 from sso_bridge.broker.results import LocalLoginForm, LoggedIn, Redirect, SecondFactorForm
 from sso_bridge.broker.shell import Call
 from sso_bridge.broker.step_up import StepUpFlow
-from sso_bridge.broker.steps import browser_hash, offer_proof_id
+from sso_bridge.broker.steps import browser_hash, offer_proof_id, offer_proof_owner
 from sso_bridge.idp import FRESH
 from sso_bridge.linking import RequestContext
 from sso_bridge.matching.ports import get_organisation, list_organisations
@@ -54,7 +54,7 @@ class Broker(StepUpFlow, RecoverySettings, LogoutFlow):
                 links = self.links.links_for_subject(issuer, subject)
                 linked_now = frozenset(link.account_id for link in links)
                 if account_id not in linked_now and account_id in session.accounts:
-                    proof = self._offer_proof(issuer, subject, client, now)
+                    proof = self._offer_proof(session, now)
             event = ev.SwitchBegun(
                 browser=browser_hash(client.browser_id),
                 session_id=session.session_id,
@@ -71,13 +71,11 @@ class Broker(StepUpFlow, RecoverySettings, LogoutFlow):
             assert isinstance(reply, LoggedIn | SecondFactorForm | LocalLoginForm)  # noqa: S101
             return reply
 
-    def _offer_proof(
-        self, issuer: str, subject: str, client: Client, now: datetime
-    ) -> ChoosingAccount | None:
+    def _offer_proof(self, session: Session, now: datetime) -> ChoosingAccount | None:
         """Take (use up) the proof the login kept for the unlinked accounts it offered."""
-        browser = browser_hash(client.browser_id)
+        owner = offer_proof_owner(session)
         try:
-            state = self._steps.take(offer_proof_id(browser, issuer, subject), browser, now)
+            state = self._steps.take(offer_proof_id(owner), owner, now)
         except BrokerError:
             return None
         return state if isinstance(state, ChoosingAccount) else None

@@ -27,7 +27,7 @@ from sso_bridge.broker.results import (
     StepResult,
     StepUpDone,
 )
-from sso_bridge.broker.steps import browser_hash, offer_proof_id
+from sso_bridge.broker.steps import offer_proof_id, offer_proof_owner
 from sso_bridge.errors import BridgeError
 from sso_bridge.linking import HiddenAccounts, RequestContext
 from sso_bridge.matching.ports import get_organisation
@@ -159,18 +159,18 @@ class MachineShell(BrokerCore):
 
     def _keep_offer(self, effect: fx.IssueSession, session: Session, call: Call) -> None:
         """Keep the linking proof of the unlinked accounts the login offered, for the
-        account switcher, bound to this browser, until the session's absolute deadline."""
+        account switcher, bound to the session, until its absolute deadline."""
         offer, person = effect.offer, effect.person
         if offer is None or person is None or effect.issuer is None or effect.subject is None:
             return
         unlinked = tuple(a for a in offer.unlinked if a != effect.account_id)
         if not unlinked:
             return
-        browser = browser_hash(call.client.browser_id)
-        frame = Frame(browser, call.now, session.expires_at)
+        owner = offer_proof_owner(session)
+        frame = Frame(owner, call.now, session.expires_at)
         weak = tuple(a for a in offer.weak if a in unlinked)
         proof = ChoosingAccount(frame, person, unlinked, weak, linking=True)
-        self._steps.save_as(offer_proof_id(browser, effect.issuer, effect.subject), proof, call.now)
+        self._steps.save_as(offer_proof_id(owner), proof, call.now)
 
     def _link(self, effect: fx.Link, call: Call) -> None:
         ctx = RequestContext(actor=ACTOR, ip=str(call.client.ip))

@@ -30,8 +30,16 @@ from sso_bridge.broker.machine.states import (
     StoredState,
 )
 from sso_bridge.ephemeral import EphemeralStore
+from sso_bridge.sessions import Session
 
-__all__ = ["StepIdentity", "StepStore", "browser_hash", "new_step_id", "offer_proof_id"]
+__all__ = [
+    "StepIdentity",
+    "StepStore",
+    "browser_hash",
+    "new_step_id",
+    "offer_proof_id",
+    "offer_proof_owner",
+]
 
 STEP_KIND = "step"
 
@@ -45,12 +53,19 @@ def new_step_id() -> str:
     return secrets.token_urlsafe(32)
 
 
-def offer_proof_id(browser: str, issuer: str, subject: str) -> str:
-    """The id of the proof kept for the unlinked accounts a session's switcher offers: one
-    per browser (hash) and person, so a session's rotation keeps it and a new login of the
-    same person in the same browser replaces it."""
-    data = "\x00".join((browser, issuer, subject)).encode()
-    return "offer." + hashlib.sha256(data).hexdigest()
+def offer_proof_owner(session: Session) -> str:
+    """What the proof kept for the unlinked accounts a session's switcher offers is bound
+    to: the session's person and start, which its rotations keep (the browser id is
+    rotated at login, and the session is bound to its browser's cookie and address)."""
+    data = "\x00".join(
+        ("offer", session.issuer or "", session.subject or "", session.created_at.isoformat())
+    )
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def offer_proof_id(owner: str) -> str:
+    """The step id of that proof."""
+    return "offer." + owner
 
 
 def _check_owner(state: StoredState, browser: str) -> None:

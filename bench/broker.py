@@ -15,6 +15,10 @@
   IdP for the authorization code outside the timed calls (as if the person had logged
   in). For scale, the reference peer, SATOSA proxying the same login, spends about
   200 ms of CPU per login on this machine (not re-measured here).
+* Every account at every login: the same login for a person with one link and no other
+  candidate, and for one with a link and an unlinked candidate (the chooser, then her
+  linked account), interleaved; and the extra read every verified login with links makes
+  (record matching and the hidden accounts) on its own.
 
 Each round times every contender for about ``--budget`` seconds, the contenders
 interleaved; reported per contender: min / median / max over the rounds. Ratios are
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
+import itertools
 import multiprocessing
 import os
 import statistics
@@ -49,10 +54,11 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import httpx  # noqa: E402
 
 from mock_idp.server import RunningIdP, free_port  # noqa: E402
-from sso_bridge.broker import Broker, Client, LoggedIn, OidcProvider  # noqa: E402
+from sso_bridge.broker import Broker, ChooseAccount, Client, LoggedIn, OidcProvider  # noqa: E402
 from sso_bridge.linking import RequestContext  # noqa: E402
+from sso_bridge.matching import Matcher  # noqa: E402
 from sso_bridge.mfa import InMemoryCredentialStore, OutboxSender  # noqa: E402
-from sso_bridge.model import LocalAccount, Organisation  # noqa: E402
+from sso_bridge.model import FederatedIdentity, LocalAccount, Organisation  # noqa: E402
 from sso_bridge.oidc import HttpResponse, HttpxClient, RelyingParty, discover  # noqa: E402
 from sso_bridge.sessions import SessionManager, SessionPolicy  # noqa: E402
 from sso_bridge.store import open_store  # noqa: E402
@@ -107,7 +113,8 @@ def _serve_idp(conn: Connection, port: int) -> None:
     )
     conn.send(running.idp.issuer)
     while (asked := conn.recv()) is not None:
-        conn.send(running.idp.authorization_code("school", ANNA, **asked))
+        oid = asked.pop("oid", ANNA)
+        conn.send(running.idp.authorization_code("school", oid, **asked))
     running.stop()
 
 
@@ -335,6 +342,99 @@ def login_rows(login: Login, rounds: int, logins: int) -> float:
     return statistics.median(totals) * 1e3
 
 
+# -- every account at every login (docs/broker.md): the extra matching read -----------------
+
+MARIA = 1000000101
+"""Has her SNILS on two parent accounts here: one linked, one an unlinked candidate."""
+_ADDRESSES = itertools.count()
+
+
+def _offer_login(login: Login, oid: int, pick: str) -> float:
+    """Broker CPU seconds of one login of ``oid``, through the chooser to ``pick`` when one
+    is shown (begin, finish and the chooser's answer; the IdP's work is in its process)."""
+    n = next(_ADDRESSES)  # one address a login: the per-address start limit stays out
+    client = Client("bench-offer", f"10.9.{n // 250 % 250}.{n % 250 + 1}", "bench")
+    start = time.thread_time()
+    redirect = login.broker.begin_federated("esia", client)
+    middle = time.thread_time()
+    query = dict(parse_qsl(urlsplit(redirect.url).query))
+    asked = {
+        "oid": oid,
+        "redirect_uri": query["redirect_uri"],
+        "nonce": query.get("nonce"),
+        "code_challenge": query["code_challenge"],
+        "scopes": login.rp.config.scopes,
+        "second_factor": "sms",
+    }
+    login._conn.send(asked)
+    code = login._conn.recv()
+    resume = time.thread_time()
+    answer = {"code": code, "state": query["state"], "iss": login.issuer}
+    result = login.broker.finish("esia", answer, client)
+    if isinstance(result, ChooseAccount):
+        result = login.broker.choose(result.step_id, pick, client)
+    end = time.thread_time()
+    if not isinstance(result, LoggedIn):
+        raise SystemExit(f"the login did not end in a session: {result!r}")
+    return (middle - start) + (end - resume)
+
+
+def offer_rows(login: Login, rounds: int, logins: int) -> tuple[float, float, float]:
+    """A linked login with no other candidate (Anna) and one with an unlinked candidate
+    (Maria: the chooser, then her linked account), interleaved; and the extra read alone
+    (record matching plus the hidden accounts, what every verified login with links now
+    asks). Medians in ms: (without, with, the read)."""
+    store = login.broker.directory
+    maria = {"last_name": "Смирнова", "first_name": "Мария", "middle_name": "Петровна"}
+    born, snils = date(1984, 3, 12), "123-456-789 64"
+    store.import_accounts(  # type: ignore[attr-defined]
+        [
+            LocalAccount("p-maria-1", "sch1", login="smirnova", roles=("parent",),
+                         birth_date=born, snils=snils, **maria),
+            LocalAccount("p-maria-2", "sch2", login="smirnova.m", roles=("parent",),
+                         birth_date=born, snils=snils, **maria),
+        ],
+        [Organisation("sch2", "Школа № 2")],
+    )  # fmt: skip
+    login.broker._linker.link_admin(login.issuer, str(MARIA), "p-maria-1", RequestContext("b"))
+    anna = FederatedIdentity(
+        login.issuer, str(ANNA), verified=True, last_name="Кузнецова", first_name="Анна",
+        middle_name="Сергеевна", birth_date=date(1988, 2, 2),
+    )  # fmt: skip
+    matcher = Matcher(store)
+
+    def extra_read() -> object:
+        matcher.match(anna)
+        return login.broker.links.hidden_accounts(login.issuer, str(ANNA))  # type: ignore[attr-defined]
+
+    for _ in range(20):  # warm up
+        _offer_login(login, ANNA, "a-anna")
+        _offer_login(login, MARIA, "p-maria-1")
+    without: list[float] = []
+    with_: list[float] = []
+    reads: list[float] = []
+    for _ in range(rounds):
+        pairs = [
+            (_offer_login(login, ANNA, "a-anna"), _offer_login(login, MARIA, "p-maria-1"))
+            for _ in range(logins)
+        ]
+        without.append(statistics.median(a for a, _ in pairs))
+        with_.append(statistics.median(m for _, m in pairs))
+        reads.append(per_call(extra_read, 0.2))
+    ratios = [m / a for a, m in zip(without, with_, strict=True)]
+    print(f"login, linked, no other candidate {spread(without, 1e3, 'ms')}  broker CPU")
+    print(
+        f"login, + an unlinked candidate    {spread(with_, 1e3, 'ms')}  "
+        f"(chooser and answer included) ratio {spread(ratios, 1, '×')}"
+    )
+    print(f"  the extra read (match + hidden) {spread(reads, 1e3, 'ms')}  wall, in process")
+    return (
+        statistics.median(without) * 1e3,
+        statistics.median(with_) * 1e3,
+        statistics.median(reads) * 1e3,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -347,6 +447,7 @@ def main() -> None:
         login = Login(Path(tmp))
         try:
             login_ms = login_rows(login, args.rounds, args.logins)
+            offer_rows(login, args.rounds, args.logins // 2)
         finally:
             login.close()
     print(

@@ -103,7 +103,7 @@ def linked_then(
     """Links read for a verified subject, then the candidates matching still finds."""
     out = run(reading(), ev.LinksRead(linked), policy)
     assert out.state == st.MatchingLinked(FRAME, PERSON, linked)
-    assert out.effects == (fx.AskMatch(PERSON.identity),)
+    assert out.effects == (fx.AskMatch(PERSON.identity, tuple(a.account_id for a in linked)),)
     return run(out.state, ev.Matched(decision, hidden), policy)
 
 

@@ -253,6 +253,9 @@ class MachineShell(BrokerCore):
         if isinstance(ask, fx.AskMatch):
             identity = ask.identity
             decision = self._matcher.match(identity.identity(), identity.keys)
+            in_play = {c.account.account_id for c in decision.candidates}.union(ask.linked)
+            if len(in_play) < 2:  # one account in all: nothing to hide it for
+                return ev.Matched(decision)
             return ev.Matched(decision, self._hidden(identity.issuer, identity.subject))
         if isinstance(ask, fx.AskPassword):
             return ev.PasswordChecked(self._check_password(ask, call))

@@ -10,6 +10,7 @@ from sso_bridge.errors import AccountNotFound, LinkConflict, LinkNotFound
 from sso_bridge.model import AuditEvent, Link, LinkMethod
 from sso_bridge.store.sql_audit import SqlAuditLog
 from sso_bridge.store.sql_engine import utc
+from sso_bridge.store.sql_match import EntryReader
 from sso_bridge.store.sql_schema import accounts, hidden_accounts, links
 
 __all__ = ["SqlLinks"]
@@ -127,6 +128,9 @@ class SqlLinks(SqlAuditLog):
     # -- accounts a person asked not to be offered (linking.ports.HiddenAccounts) ------------
 
     def hidden_accounts(self, issuer: str, subject: str) -> frozenset[str]:
+        reader = getattr(self, "_reader", None)  # the directory's fast reads, when it has them
+        if isinstance(reader, EntryReader):
+            return reader.hidden(issuer, subject)
         with self.engine.connect() as conn:
             found = conn.execute(_HIDDEN_OF_SUBJECT, {"issuer": issuer, "subject": subject})
             return frozenset(found.scalars())

@@ -35,6 +35,7 @@ LEFT JOIN links AS l ON l.account_id = a.account_id AND l.issuer = {issuer}
 """
 _FIND_WHERE = "WHERE a.name_key = {p} OR a.snils_hash = {p} OR a.passport_hash = {p}"
 _ENTRY_WHERE = "WHERE a.account_id = {p}"
+_HIDDEN = "SELECT account_id FROM hidden_accounts WHERE issuer = {p} AND subject = {p}"
 
 
 def _statements(placeholder: str) -> tuple[str, str]:
@@ -114,6 +115,7 @@ class EntryReader:
 
     _find_sql: str
     _entry_sql: str
+    _hidden_sql: str
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -129,6 +131,10 @@ class EntryReader:
         """The entry of ``account_id`` with its link to ``issuer``, if it exists."""
         rows = self._fetch(self._entry_sql, (issuer, account_id))
         return entry_from_tuple(rows[0]) if rows else None
+
+    def hidden(self, issuer: str, subject: str) -> frozenset[str]:
+        """The accounts hidden from issuer and subject (asked at every login with links)."""
+        return frozenset(r[0] for r in self._fetch(self._hidden_sql, (issuer, subject)))
 
     def close(self) -> None:
         """Close every connection; a later read opens a new one."""
@@ -179,6 +185,7 @@ class SqliteEntryReader(EntryReader):
     """Raw ``sqlite3`` connections in autocommit mode, read only."""
 
     _find_sql, _entry_sql = _statements("?")
+    _hidden_sql = _HIDDEN.format(p="?")
 
     def __init__(self, database: str) -> None:
         super().__init__()
@@ -222,6 +229,7 @@ class PostgresEntryReader(EntryReader):
     """
 
     _find_sql, _entry_sql = _statements("%s")
+    _hidden_sql = _HIDDEN.format(p="%s")
 
     def __init__(self, conninfo: str) -> None:
         super().__init__()

@@ -166,9 +166,11 @@ class AskLinks:
 
 @attrs.frozen
 class AskMatch:
-    """Answer :class:`~.events.Matched`: record matching for the identity."""
+    """Answer :class:`~.events.Matched`: record matching for the identity, and the accounts
+    it hid when, with the ``linked`` ones, there are several to offer."""
 
     identity: StepIdentity
+    linked: tuple[str, ...] = ()
 
 
 @attrs.frozen

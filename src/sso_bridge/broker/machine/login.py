@@ -215,7 +215,8 @@ def links_read(p: Policy, s: ReadingLinks, e: LinksRead, now: datetime) -> Outco
     if e.accounts and not s.idp_initiated and s.person.identity.verified:
         # every account that is the person's: the linked ones and what matching still finds
         state = MatchingLinked(s.frame, s.person, e.accounts)
-        return Outcome(state, (AskMatch(s.person.identity),))
+        linked = tuple(a.account_id for a in e.accounts)
+        return Outcome(state, (AskMatch(s.person.identity, linked),))
     if e.accounts:
         active = tuple(a for a in e.accounts if a.active)
         if not active:

@@ -19,6 +19,7 @@ from sso_bridge.broker import (
     Redirect,
     SecondFactorForm,
 )
+from sso_bridge.broker.steps import offer_proof_id, offer_proof_owner
 from sso_bridge.errors import BridgeError
 from sso_bridge.model import AuditAction, LinkMethod, LocalAccount
 
@@ -273,6 +274,14 @@ def test_the_switchers_proof_is_the_sessions_and_used_once(world: World) -> None
     )
     assert isinstance(done, LoggedIn)
     assert len(links_of(world, "oidc")) == 3
+
+
+def test_a_logout_drops_the_switchers_proof(world: World) -> None:
+    session = pick(world, login(world, "oidc", "browser-1"), "p-maria", "browser-1")
+    proof = offer_proof_id(offer_proof_owner(session.session))
+    assert world.ephemeral.get("step", proof, world.clock.now()) is not None
+    world.broker.logout(session.token, world.client("browser-1"))
+    assert world.ephemeral.get("step", proof, world.clock.now()) is None
 
 
 def test_an_account_unlinked_since_the_login_is_offered_only_by_a_new_login(

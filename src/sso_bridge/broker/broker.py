@@ -155,6 +155,7 @@ class Broker(StepUpFlow, RecoverySettings, LogoutFlow):
                 method=LinkMethod.SETTINGS,
             )
             self._steps.drop_browser(browser_hash(client.browser_id))
+            self._steps.drop_browser(offer_proof_owner(session))
             return link
 
     # -- sessions --------------------------------------------------------------------------

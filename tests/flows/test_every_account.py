@@ -180,6 +180,21 @@ def test_hiding_an_account_removes_it_from_the_chooser_and_the_switcher(
     assert set(offered(fourth)) == THREE
 
 
+def test_a_hidden_linked_account_is_left_out_of_the_switcher_too(world: World) -> None:
+    for account in sorted(THREE):
+        world.link_admin(MARIA, account)
+    chooser = login(world, "oidc", "browser-1")
+    assert offered(chooser) == {"t-maria": True, "p-maria": True, "c-maria": True}
+    assert isinstance(chooser, ChooseAccount)
+    again = world.broker.hide(chooser.step_id, "t-maria", world.client("browser-1"))
+    assert offered(again) == {"p-maria": True, "c-maria": True}
+    session = pick(world, again, "c-maria", "browser-1")
+    assert set(session.session.accounts) == {"p-maria", "c-maria"}
+    with refused("broker.not_offered"):
+        world.broker.switch_account(session.token, "t-maria", world.client("browser-1"))
+    assert len(links_of(world, "oidc")) == 3  # hiding unlinks nothing
+
+
 def test_hiding_from_the_settings_applies_from_the_next_login(world: World) -> None:
     session = pick(world, login(world, "oidc", "browser-1"), "p-maria", "browser-1")
     client = world.client("browser-1")

@@ -224,7 +224,7 @@ class LoginFlow(MachineShell):
             return self._login_reply(self._run(state, event, Call(client, now)))
 
     def hide(self, step_id: str, account_id: str, client: Client) -> ChooseAccount:
-        """ "Do not offer this account": one of the chooser's accounts is hidden from the
+        """The chooser's "do not offer this account": one of its accounts is hidden from the
         person's logins (stored, audited; offered again from the settings) and the chooser
         comes back without it, under a new step."""
         now = self._clock.now()

@@ -361,13 +361,16 @@ def account_chosen(p: Policy, s: ChoosingAccount, e: AccountChosen, now: datetim
         return refuse(AccountNotFound(f"no local account {e.account_id!r}"), (choice,))
     unlinked = s.unlinked
     link = LinkMethod.CHOSEN if e.account_id in unlinked else None
-    offer = Offer(s.offered, unlinked, s.weak) if s.linking else None
+    # a chooser of every account (not only the linked ones of an unconfirmed subject or an
+    # IdP-initiated login): the session's switcher offers what it offered
+    offer = Offer(s.offered, unlinked, s.weak) if s.linking or s.linked else None
     return settle(p, s.frame, e.account, ViaIdp(s.person, link, offer), before=(choice,))
 
 
 def account_hidden(p: Policy, s: ChoosingAccount, e: AccountHidden, now: datetime) -> Outcome:
-    """ "Do not offer this account": stored for the person, and the chooser again without
-    it, under a new step. The last account offered cannot be hidden."""
+    """The person asks not to be offered an account any more: stored for them, and the
+    chooser again without it, under a new step. The last account offered cannot be
+    hidden."""
     if e.account_id not in s.offered:
         return refuse(
             refusal(

@@ -211,6 +211,12 @@ def test_hiding_shows_the_chooser_again_without_the_account() -> None:
     assert [a.account_id for a in show.accounts] == ["a1", "a2"]
 
 
+def test_a_chooser_of_the_linked_accounts_of_an_unconfirmed_subject_hides_nothing() -> None:
+    chooser = st.ChoosingAccount(FRAME, PERSON, ("a1", "a2"), (), False)
+    out = run(chooser, ev.AccountHidden("a1", (account("a2"),)))
+    assert refused_with(out) == "broker.out_of_order"
+
+
 def test_the_last_account_or_one_not_offered_cannot_be_hidden() -> None:
     chooser = st.ChoosingAccount(FRAME, PERSON, ("a1",), (), True)
     assert refused_with(run(chooser, ev.AccountHidden("a1", ()))) == "broker.hide_last"

@@ -111,7 +111,7 @@ def test_every_login_offers_all_three_and_a_pick_links_the_one_picked(
 ) -> None:
     first = login(world, protocol, "browser-1")
     assert offered(first) == {"t-maria": False, "p-maria": False, "c-maria": False}
-    assert isinstance(first, ChooseAccount) and first.linking
+    assert isinstance(first, ChooseAccount) and first.linking and first.hiding
     session = pick(world, first, "p-maria", "browser-1")
     assert links_of(world, protocol) == {"p-maria": LinkMethod.CHOSEN}
     assert set(session.session.accounts) == THREE  # the switcher offers the same set

@@ -58,6 +58,8 @@ class ChooseAccount:
     linking: bool
     """True when picking an account not marked ``linked`` links it (a candidate of
     record matching that has no link yet)."""
+    hiding: bool = False
+    """True when an account can be hidden from later logins (:meth:`Broker.hide`)."""
 
 
 @attrs.frozen

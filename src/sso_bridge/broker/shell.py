@@ -110,7 +110,7 @@ class MachineShell(BrokerCore):
         if isinstance(effect, fx.ShowChooser):
             linked = effect.linked if effect.linking else [a.account_id for a in effect.accounts]
             options = self._options(effect.accounts, frozenset(linked))
-            return ChooseAccount(step_id, options, effect.linking)
+            return ChooseAccount(step_id, options, effect.linking, effect.hiding)
         if isinstance(effect, fx.ShowLocalLogin):
             return LocalLoginForm(step_id, effect.reason, effect.organisations, effect.error)
         if isinstance(effect, fx.ShowCodeForm):

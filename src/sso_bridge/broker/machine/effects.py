@@ -131,6 +131,8 @@ class ShowChooser:
     linking: bool
     linked: tuple[str, ...] = ()
     """The accounts already linked (all of them when not ``linking``)."""
+    hiding: bool = False
+    """Whether one of them can be hidden (a chooser of every account)."""
 
 
 @attrs.frozen

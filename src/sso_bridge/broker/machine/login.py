@@ -308,7 +308,7 @@ def _offer(
             return _to_proof(frame, person, ids, (account.org_id,))
         return settle(p, frame, account, ViaIdp(person, LinkMethod.CHOSEN, offer))
     state = ChoosingAccount(frame, person, ids, weak, linking=bool(unlinked), linked=linked_ids)
-    return Outcome(state, (ShowChooser(shown, bool(unlinked), linked_ids),))
+    return Outcome(state, (ShowChooser(shown, bool(unlinked), linked_ids, hiding=True),))
 
 
 def _no_match() -> BridgeError:
@@ -363,7 +363,7 @@ def account_chosen(p: Policy, s: ChoosingAccount, e: AccountChosen, now: datetim
     link = LinkMethod.CHOSEN if e.account_id in unlinked else None
     # a chooser of every account (not only the linked ones of an unconfirmed subject or an
     # IdP-initiated login): the session's switcher offers what it offered
-    offer = Offer(s.offered, unlinked, s.weak) if s.linking or s.linked else None
+    offer = Offer(s.offered, unlinked, s.weak) if s.every else None
     return settle(p, s.frame, e.account, ViaIdp(s.person, link, offer), before=(choice,))
 
 
@@ -371,6 +371,10 @@ def account_hidden(p: Policy, s: ChoosingAccount, e: AccountHidden, now: datetim
     """The person asks not to be offered an account any more: stored for them, and the
     chooser again without it, under a new step. The last account offered cannot be
     hidden."""
+    if not s.every:
+        return refuse(
+            refusal("broker.out_of_order", "this chooser offers only the linked accounts")
+        )
     if e.account_id not in s.offered:
         return refuse(
             refusal(
@@ -395,9 +399,8 @@ def account_hidden(p: Policy, s: ChoosingAccount, e: AccountHidden, now: datetim
         linked=tuple(a for a in s.linked if a in offered),
     )
     hide = Hide(identity.issuer, identity.subject, e.account_id)
-    return Outcome(
-        state, (hide, ShowChooser(accounts, s.linking and bool(state.unlinked), state.linked))
-    )
+    linking = s.linking and bool(state.unlinked)
+    return Outcome(state, (hide, ShowChooser(accounts, linking, state.linked, hiding=True)))
 
 
 def password_given(

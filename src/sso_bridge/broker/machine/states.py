@@ -291,6 +291,12 @@ class ChoosingAccount:
     linked: tuple[str, ...] = ()
 
     @property
+    def every(self) -> bool:
+        """A chooser of every account of a verified person (not only the linked accounts of
+        an unconfirmed subject or of an IdP-initiated login): one of them can be hidden."""
+        return self.linking or bool(self.linked)
+
+    @property
     def unlinked(self) -> tuple[str, ...]:
         """The offered accounts that picking links (in the order offered)."""
         if not self.linking:

@@ -310,7 +310,8 @@ def test_a_pick_is_recorded_then_linked_with_the_session() -> None:
 def test_a_weak_pick_under_the_strong_policy_is_proved_first() -> None:
     strong = attrs.evolve(NO_FACTOR, auto_link="strong")
     out = run(CHOOSING, ev.AccountChosen("a2", account("a2")), strong)
-    assert out.state == st.AwaitingProof(FRAME, PERSON, ("a2",), ("sch1",))
+    offer = st.Offer(("a1", "a2"), ("a1", "a2"), ("a2",))  # for the session's switcher
+    assert out.state == st.AwaitingProof(FRAME, PERSON, ("a2",), ("sch1",), offer)
 
 
 def test_a_pick_that_vanished_is_refused() -> None:

@@ -238,6 +238,7 @@ def test_a_weak_only_candidate_under_strong_still_needs_the_local_login(
     )
     assert isinstance(done, LoggedIn)
     assert links_of(world, protocol)["c-maria"] is LinkMethod.LOCAL_LOGIN
+    assert set(done.session.accounts) == THREE  # the switcher still offers all three
 
 
 def test_the_switcher_under_strong_asks_the_weak_ones_local_login_too(tmp_path: Path) -> None:
@@ -247,6 +248,12 @@ def test_the_switcher_under_strong_asks_the_weak_ones_local_login_too(tmp_path: 
     assert isinstance(form, LocalLoginForm)
     assert (form.reason, form.organisations) == ("prove", ("club",))
     assert "c-maria" not in links_of(world, "oidc")
+    done = world.broker.local_login(
+        form.step_id, "club", "smirnova.c", LOCAL_PASSWORD, world.client("browser-1")
+    )
+    assert isinstance(done, LoggedIn)
+    assert links_of(world, "oidc")["c-maria"] is LinkMethod.LOCAL_LOGIN
+    assert set(done.session.accounts) == THREE
 
 
 @BOTH

@@ -146,7 +146,9 @@ def _switch_to_unlinked(
     if e.account is None:
         return refuse(AccountNotFound(f"no local account {e.account_id!r}"), (choice,))
     if p.auto_link == "strong" and e.account_id in proof.weak:
-        to_proof = _to_proof(frame, proof.person, (e.account_id,), (e.account.org_id,))
+        offer = Offer(e.session_accounts, proof.unlinked, proof.weak)
+        orgs = (e.account.org_id,)
+        to_proof = _to_proof(frame, proof.person, (e.account_id,), orgs, offer)
         return Outcome(to_proof.state, (choice, *to_proof.effects))
     unlinked = tuple(a for a in proof.unlinked if a != e.account_id)
     offer = Offer(e.session_accounts, unlinked, tuple(a for a in proof.weak if a in unlinked))
@@ -305,7 +307,7 @@ def _offer(
         if linked_ids:
             return settle(p, frame, account, ViaIdp(person, None, offer), known_accounts=ids)
         if p.auto_link == "strong" and weak:
-            return _to_proof(frame, person, ids, (account.org_id,))
+            return _to_proof(frame, person, ids, (account.org_id,), offer)
         return settle(p, frame, account, ViaIdp(person, LinkMethod.CHOSEN, offer))
     state = ChoosingAccount(frame, person, ids, weak, linking=bool(unlinked), linked=linked_ids)
     return Outcome(state, (ShowChooser(shown, bool(unlinked), linked_ids, hiding=True),))
@@ -334,9 +336,13 @@ def _chooser(
 
 
 def _to_proof(
-    frame: Frame, person: Person, offered: tuple[str, ...], organisations: tuple[str, ...]
+    frame: Frame,
+    person: Person,
+    offered: tuple[str, ...],
+    organisations: tuple[str, ...],
+    offer: Offer | None = None,
 ) -> Outcome:
-    state = AwaitingProof(frame, person, offered, organisations)
+    state = AwaitingProof(frame, person, offered, organisations, offer)
     return Outcome(state, (ShowLocalLogin(state.reason, organisations),))
 
 
@@ -355,7 +361,8 @@ def account_chosen(p: Policy, s: ChoosingAccount, e: AccountChosen, now: datetim
     choice = Record(AuditAction.CHOICE, e.account_id, identity.issuer, identity.subject)
     if s.linking and p.auto_link == "strong" and e.account_id in s.weak:
         orgs = () if e.account is None else (e.account.org_id,)
-        proof = _to_proof(s.frame, s.person, (e.account_id,), orgs)
+        offer = Offer(s.offered, s.unlinked, s.weak) if s.every else None
+        proof = _to_proof(s.frame, s.person, (e.account_id,), orgs, offer)
         return Outcome(proof.state, (choice, *proof.effects))
     if e.account is None:
         return refuse(AccountNotFound(f"no local account {e.account_id!r}"), (choice,))
@@ -432,7 +439,7 @@ def password_checked(p: Policy, s: CheckingPassword, e: PasswordChecked, now: da
             form = ShowLocalLogin("local", (), error)
         return Outcome(back, (record, form))
     if isinstance(back, AwaitingProof):
-        entry: ViaIdp | ViaPassword = ViaIdp(back.person, LinkMethod.LOCAL_LOGIN)
+        entry: ViaIdp | ViaPassword = ViaIdp(back.person, LinkMethod.LOCAL_LOGIN, back.offer)
     else:
         entry = ViaPassword()
     return settle(p, back.frame, verdict.account, entry)

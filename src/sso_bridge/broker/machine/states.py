@@ -325,6 +325,8 @@ class AwaitingProof:
     person: Person
     offered: tuple[str, ...]
     organisations: tuple[str, ...]
+    offer: Offer | None = None
+    """What the login offered, for the session's switcher (None: only the linked)."""
 
     @property
     def reason(self) -> Literal["prove", "unverified"]:

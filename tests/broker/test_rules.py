@@ -4,6 +4,7 @@ second factor."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import attrs
@@ -18,6 +19,7 @@ from broker.samples import (
     account,
     challenge,
 )
+from sso_bridge.broker.codec import decode_state, encode_state
 from sso_bridge.broker.config import BrokerPolicy
 from sso_bridge.broker.core import machine_policy
 from sso_bridge.broker.machine import Outcome, transition
@@ -466,3 +468,24 @@ def test_staff_policy_refuses_a_staff_switch_without_esia_organisations() -> Non
     staff = attrs.evolve(NO_FACTOR, staff=StaffRolePolicy(strict=True))
     out = run(st.Start(), switch(account=account("a1", roles=("teacher",))), staff)
     assert refused_with(out) == "broker.not_an_employee"
+
+
+def test_the_stored_steps_keep_what_the_login_offered() -> None:
+    offer = st.Offer(("a1", "a2", "a3"), ("a2", "a3"), ("a3",))
+    entry = st.ViaIdp(PERSON, LinkMethod.CHOSEN, offer)
+    for state in (
+        st.ChoosingAccount(FRAME, PERSON, ("a1", "a2"), ("a2",), True, linked=("a1",)),
+        st.AwaitingProof(FRAME, PERSON, ("a3",), ("sch1",), offer),
+        st.AwaitingSecondFactor(FRAME, "a2", "c1", entry),
+    ):
+        assert decode_state(encode_state(state)) == state
+
+
+def test_a_step_stored_before_every_login_offered_all_is_read_as_before() -> None:
+    chooser = st.ChoosingAccount(FRAME, PERSON, ("a1", "a2"), (), True)
+    data = json.loads(encode_state(chooser))
+    del data["linked"]
+    assert decode_state(json.dumps(data).encode()) == chooser
+    second = st.AwaitingSecondFactor(FRAME, "a1", "c1", st.ViaIdp(PERSON, LinkMethod.CHOSEN))
+    assert "offer" not in json.loads(encode_state(second))["entry"]
+    assert decode_state(encode_state(second)) == second

@@ -153,9 +153,10 @@ PEOPLE: Final = (
     DemoPerson(
         "teacher_parent", "Смирнова Мария Петровна", "+7 (900) 000-01-01", "parol-101", "sms",
         "sch17", "smirnova", PASSWORD, "+7 900 000-00-01",
-        "chooser of 3 accounts (teacher, 2× parent), then the account switcher",
+        "the teacher account linked: every login offers all 3 (teacher, 2× parent), "
+        "the unlinked ones marked, then the account switcher",
         oid=1000000101, accounts=("t-smirnova", "p-smirnova-g5", "p-smirnova-l2"),
-        linked=("t-smirnova", "p-smirnova-g5", "p-smirnova-l2"),
+        linked=("t-smirnova",),
     ),
     DemoPerson(
         "pupil", "Смирнов Артём Олегович", "+7 (900) 000-02-01", "parol-201", "sms",

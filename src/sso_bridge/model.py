@@ -310,6 +310,10 @@ class AuditAction(enum.StrEnum):
     """The IdP ended sessions (back-channel logout token, SAML LogoutRequest)."""
     STEP_UP = "step_up"
     """A logged-in person authenticated again at the IdP for an action that needs it."""
+    ACCOUNT_HIDDEN = "account_hidden"
+    """A person asked not to be offered an account at login any more."""
+    ACCOUNT_SHOWN = "account_shown"
+    """A person asked for a hidden account to be offered again (from the settings)."""
 
 
 @attrs.frozen

@@ -57,7 +57,7 @@ EVENTS: dict[Any, hs.SearchStrategy[Any]] = {
     ),
     ev.Event.BEGIN_LOCAL: hs.just(ev.LocalBegun(BROWSER)),
     ev.Event.BEGIN_SWITCH: hs.builds(
-        lambda aid, mfa, fed, linked: ev.SwitchBegun(
+        lambda aid, mfa, fed, linked, proof: ev.SwitchBegun(
             BROWSER,
             "s",
             tuple(ACCOUNTS),
@@ -67,27 +67,46 @@ EVENTS: dict[Any, hs.SearchStrategy[Any]] = {
             aid,
             ACCOUNTS[aid],
             frozenset(linked) if fed else None,
+            proof,
         ),
         ids,
         hs.booleans(),
         hs.booleans(),
         hs.sets(ids),
+        hs.one_of(
+            hs.none(),
+            hs.builds(
+                lambda offered, weak, mfa: st.ChoosingAccount(
+                    st.Frame(BROWSER, NOW, NOW),
+                    attrs.evolve(PERSON, idp_mfa=mfa),
+                    tuple(offered),
+                    tuple(weak),
+                    True,
+                ),
+                hs.lists(ids, unique=True),
+                hs.lists(ids, unique=True),
+                hs.booleans(),
+            ),
+        ),
     ),
     ev.Event.UNSOLICITED_ANSWER: persons.map(lambda p: ev.UnsolicitedAnswer(BROWSER, p)),
     ev.Event.IDP_ANSWERED: persons.map(ev.IdpAnswered),
     ev.Event.LINKS_READ: some_accounts.map(ev.LinksRead),
     ev.Event.MATCHED: hs.builds(
-        lambda outcome, chosen: ev.Matched(
+        lambda outcome, chosen, hidden: ev.Matched(
             MatchDecision(
                 outcome,
                 _candidates(chosen[:1] if outcome is Match.AUTO_LINK else chosen)
                 if outcome in (Match.AUTO_LINK, Match.CHOOSE)
                 else (),
-            )
+            ),
+            frozenset(hidden),
         ),
         hs.sampled_from(Match),
         some_accounts.filter(bool),
+        hs.sets(ids, max_size=2),
     ),
+    ev.Event.ACCOUNT_HIDDEN: hs.builds(ev.AccountHidden, ids, some_accounts),
     ev.Event.ACCOUNT_CHOSEN: ids.map(lambda i: ev.AccountChosen(i, ACCOUNTS[i])),
     ev.Event.PASSWORD_GIVEN: ids.map(lambda i: ev.PasswordGiven("sch1", i, "pw")),
     ev.Event.PASSWORD_CHECKED: hs.one_of(

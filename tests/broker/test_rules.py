@@ -4,6 +4,7 @@ second factor."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import attrs
@@ -18,6 +19,7 @@ from broker.samples import (
     account,
     challenge,
 )
+from sso_bridge.broker.codec import decode_state, encode_state
 from sso_bridge.broker.config import BrokerPolicy
 from sso_bridge.broker.core import machine_policy
 from sso_bridge.broker.machine import Outcome, transition
@@ -94,24 +96,145 @@ def reading(idp_initiated: bool = False) -> st.ReadingLinks:
     return st.ReadingLinks(FRAME, PERSON, idp_initiated)
 
 
-def test_one_linked_account_logs_in_without_linking() -> None:
-    out = run(reading(), ev.LinksRead((account("a1"),)), NO_FACTOR)
+def linked_then(
+    linked: tuple[Any, ...],
+    decision: MatchDecision,
+    hidden: frozenset[str] = frozenset(),
+    policy: BrokerPolicy = NO_FACTOR,
+) -> Outcome:
+    """Links read for a verified subject, then the candidates matching still finds."""
+    out = run(reading(), ev.LinksRead(linked), policy)
+    assert out.state == st.MatchingLinked(FRAME, PERSON, linked)
+    assert out.effects == (fx.AskMatch(PERSON.identity, tuple(a.account_id for a in linked)),)
+    return run(out.state, ev.Matched(decision, hidden), policy)
+
+
+def linked_candidate(account_id: str) -> Candidate:
+    found = candidate(account_id, MatchKey.SNILS)
+    return attrs.evolve(found, already_linked=True)
+
+
+def test_one_linked_account_and_no_other_candidate_logs_in_without_linking() -> None:
+    decision = MatchDecision(Match.AUTO_LINK, (linked_candidate("a1"),))
+    out = linked_then((account("a1"),), decision)
     assert out.state == st.SessionIssued("a1")
     [issue] = out.effects
     assert isinstance(issue, fx.IssueSession)
     assert (issue.accounts, issue.add_linked, issue.method) == (("a1",), False, "federated")
+    assert issue.offer == st.Offer(("a1",), (), ())
 
 
 def test_several_linked_accounts_go_to_a_chooser_that_links_nothing() -> None:
-    out = run(reading(), ev.LinksRead((account("a1"), account("a2"))))
+    out = linked_then((account("a1"), account("a2")), MatchDecision(Match.NO_MATCH))
     assert isinstance(out.state, st.ChoosingAccount)
-    assert (out.state.offered, out.state.linking) == (("a1", "a2"), False)
+    assert (out.state.offered, out.state.linking, out.state.linked) == (
+        ("a1", "a2"),
+        False,
+        ("a1", "a2"),
+    )
     assert kinds(out) == [fx.ShowChooser]
+
+
+def test_a_linked_subject_is_offered_the_unlinked_candidates_too() -> None:
+    decision = MatchDecision(
+        Match.CHOOSE,
+        (
+            linked_candidate("a1"),
+            candidate("a2", MatchKey.SNILS),
+            candidate("a3", MatchKey.BIRTH_DATE),
+        ),
+    )
+    out = linked_then((account("a1"),), decision)
+    assert isinstance(out.state, st.ChoosingAccount)
+    assert (out.state.offered, out.state.linked, out.state.weak) == (
+        ("a1", "a2", "a3"),
+        ("a1",),
+        ("a3",),
+    )
+    assert out.state.linking
+    [show] = out.effects
+    assert isinstance(show, fx.ShowChooser)
+    assert (show.linking, show.linked) == (True, ("a1",))
+
+
+def test_a_pick_of_an_unlinked_account_links_it_and_a_linked_one_does_not() -> None:
+    chooser = st.ChoosingAccount(FRAME, PERSON, ("a1", "a2"), (), True, linked=("a1",))
+    picked = run(chooser, ev.AccountChosen("a2", account("a2")), NO_FACTOR)
+    links = [e for e in picked.effects if isinstance(e, fx.Link)]
+    assert [(e.account_id, e.method) for e in links] == [("a2", LinkMethod.CHOSEN)]
+    issue = picked.effects[-1]
+    assert isinstance(issue, fx.IssueSession)
+    assert issue.accounts == ("a1", "a2")
+    assert issue.offer == st.Offer(("a1", "a2"), ("a2",), ())
+    again = run(chooser, ev.AccountChosen("a1", account("a1")), NO_FACTOR)
+    assert not [e for e in again.effects if isinstance(e, fx.Link)]
+
+
+def test_a_weak_unlinked_pick_under_strong_needs_the_local_login() -> None:
+    chooser = st.ChoosingAccount(FRAME, PERSON, ("a1", "a2"), ("a2",), True, linked=("a1",))
+    strong = BrokerPolicy(auto_link="strong", second_factor=NO_FACTOR.second_factor)
+    out = run(chooser, ev.AccountChosen("a2", account("a2")), strong)
+    assert isinstance(out.state, st.AwaitingProof)
+    assert out.state.offered == ("a2",)
+    # a linked one goes straight in under the same policy
+    linked = run(chooser, ev.AccountChosen("a1", account("a1")), strong)
+    assert linked.state == st.SessionIssued("a1")
+
+
+def test_hidden_accounts_are_not_offered_unless_nothing_else_is() -> None:
+    decision = MatchDecision(
+        Match.CHOOSE, (candidate("a2", MatchKey.SNILS), candidate("a3", MatchKey.SNILS))
+    )
+    out = linked_then((account("a1"),), decision, frozenset({"a2"}))
+    assert isinstance(out.state, st.ChoosingAccount)
+    assert out.state.offered == ("a1", "a3")
+    alone = linked_then((account("a1"),), MatchDecision(Match.NO_MATCH), frozenset({"a1"}))
+    assert alone.state == st.SessionIssued("a1")
+
+
+def test_one_unlinked_account_in_all_is_linked_and_logged_in() -> None:
+    blocked = account("a1", status=AccountStatus.BLOCKED)
+    decision = MatchDecision(Match.AUTO_LINK, (candidate("a2", MatchKey.SNILS),))
+    out = linked_then((blocked,), decision)
+    assert out.state == st.SessionIssued("a2")
+    assert [(e.account_id, e.method) for e in out.effects if isinstance(e, fx.Link)] == [
+        ("a2", LinkMethod.CHOSEN)
+    ]
+
+
+def test_hiding_shows_the_chooser_again_without_the_account() -> None:
+    chooser = st.ChoosingAccount(FRAME, PERSON, ("a1", "a2", "a3"), ("a3",), True, linked=("a1",))
+    out = run(chooser, ev.AccountHidden("a3", (account("a1"), account("a2"))))
+    assert isinstance(out.state, st.ChoosingAccount)
+    assert (out.state.offered, out.state.weak, out.state.linked) == (("a1", "a2"), (), ("a1",))
+    hide, show = out.effects
+    assert hide == fx.Hide("https://idp.test", "1000", "a3")
+    assert isinstance(show, fx.ShowChooser)
+    assert [a.account_id for a in show.accounts] == ["a1", "a2"]
+
+
+def test_a_chooser_of_the_linked_accounts_of_an_unconfirmed_subject_hides_nothing() -> None:
+    chooser = st.ChoosingAccount(FRAME, PERSON, ("a1", "a2"), (), False)
+    out = run(chooser, ev.AccountHidden("a1", (account("a2"),)))
+    assert refused_with(out) == "broker.out_of_order"
+
+
+def test_the_last_account_or_one_not_offered_cannot_be_hidden() -> None:
+    chooser = st.ChoosingAccount(FRAME, PERSON, ("a1",), (), True)
+    assert refused_with(run(chooser, ev.AccountHidden("a1", ()))) == "broker.hide_last"
+    assert refused_with(run(chooser, ev.AccountHidden("a9", ()))) == "broker.not_offered"
 
 
 def test_every_linked_account_blocked_is_refused() -> None:
     blocked = account("a1", status=AccountStatus.BLOCKED)
-    assert refused_with(run(reading(), ev.LinksRead((blocked,)))) == "broker.account_blocked"
+    out = linked_then((blocked,), MatchDecision(Match.NO_MATCH))
+    assert refused_with(out) == "broker.account_blocked"
+
+
+def test_an_unverified_subject_with_links_is_offered_only_them() -> None:
+    unverified = attrs.evolve(PERSON, identity=attrs.evolve(PERSON.identity, verified=False))
+    out = run(st.ReadingLinks(FRAME, unverified, False), ev.LinksRead((account("a1"),)), NO_FACTOR)
+    assert out.state == st.SessionIssued("a1")
 
 
 def test_an_unsolicited_answer_never_links() -> None:
@@ -189,7 +312,8 @@ def test_a_pick_is_recorded_then_linked_with_the_session() -> None:
 def test_a_weak_pick_under_the_strong_policy_is_proved_first() -> None:
     strong = attrs.evolve(NO_FACTOR, auto_link="strong")
     out = run(CHOOSING, ev.AccountChosen("a2", account("a2")), strong)
-    assert out.state == st.AwaitingProof(FRAME, PERSON, ("a2",), ("sch1",))
+    offer = st.Offer(("a1", "a2"), ("a1", "a2"), ("a2",))  # for the session's switcher
+    assert out.state == st.AwaitingProof(FRAME, PERSON, ("a2",), ("sch1",), offer)
 
 
 def test_a_pick_that_vanished_is_refused() -> None:
@@ -344,3 +468,24 @@ def test_staff_policy_refuses_a_staff_switch_without_esia_organisations() -> Non
     staff = attrs.evolve(NO_FACTOR, staff=StaffRolePolicy(strict=True))
     out = run(st.Start(), switch(account=account("a1", roles=("teacher",))), staff)
     assert refused_with(out) == "broker.not_an_employee"
+
+
+def test_the_stored_steps_keep_what_the_login_offered() -> None:
+    offer = st.Offer(("a1", "a2", "a3"), ("a2", "a3"), ("a3",))
+    entry = st.ViaIdp(PERSON, LinkMethod.CHOSEN, offer)
+    for state in (
+        st.ChoosingAccount(FRAME, PERSON, ("a1", "a2"), ("a2",), True, linked=("a1",)),
+        st.AwaitingProof(FRAME, PERSON, ("a3",), ("sch1",), offer),
+        st.AwaitingSecondFactor(FRAME, "a2", "c1", entry),
+    ):
+        assert decode_state(encode_state(state)) == state
+
+
+def test_a_step_stored_before_every_login_offered_all_is_read_as_before() -> None:
+    chooser = st.ChoosingAccount(FRAME, PERSON, ("a1", "a2"), (), True)
+    data = json.loads(encode_state(chooser))
+    del data["linked"]
+    assert decode_state(json.dumps(data).encode()) == chooser
+    second = st.AwaitingSecondFactor(FRAME, "a1", "c1", st.ViaIdp(PERSON, LinkMethod.CHOSEN))
+    assert "offer" not in json.loads(encode_state(second))["entry"]
+    assert decode_state(encode_state(second)) == second

@@ -81,6 +81,7 @@ def test_only_the_second_factor_and_settling_lead_to_a_session() -> None:
     assert into_session == {
         (State.START, Event.BEGIN_SWITCH),
         (State.READING_LINKS, Event.LINKS_READ),
+        (State.MATCHING_LINKED, Event.MATCHED),
         (State.MATCHING, Event.MATCHED),
         (State.CHOOSING_ACCOUNT, Event.ACCOUNT_CHOSEN),
         (State.CHECKING_PASSWORD, Event.PASSWORD_CHECKED),

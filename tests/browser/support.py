@@ -239,7 +239,7 @@ def choose_account(page: Page, account_id: str) -> None:
     """On the chooser: pick ``account_id`` and go on."""
     chooser = page.locator("form[action$='/choose']")
     chooser.locator(f"input[name=account][value='{account_id}']").check()
-    submit(page, chooser.locator("button[type=submit]"))
+    submit(page, chooser.locator("button[type=submit]:not([name=hide])"))
 
 
 def pass_second_factor(page: Page, site: Site, person: Any) -> None:

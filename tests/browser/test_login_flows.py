@@ -82,10 +82,29 @@ def test_several_matches_go_through_the_chooser_and_link_the_chosen_one(
     assert [link.account_id for link in site.links_of(person)] == [teacher]
     expect(links_listed(page, site)).to_have_count(1)
 
+    # the second login offers all three again, the teacher's marked as linked
     sign_out(page, site)
     start_esia(page)
     at_idp(page, site, person)
-    in_diary(page, "Журнал")  # one linked account now: no chooser
+    chooser = page.locator("form[action$='/choose']")
+    expect(chooser.locator("input[name=account]")).to_have_count(3)
+    expect(chooser.locator(f".choice[data-account='{teacher}']")).to_have_attribute(
+        "data-linked", "yes"
+    )
+    expect(chooser.locator(".choice[data-linked=no]")).to_have_count(2)
+    expect(chooser.locator(".choice[data-linked=no] .link-state").first).to_contain_text(
+        "ещё не связана"
+    )
+    expect(chooser.get_by_role("button", name="Не предлагать эту учётную запись")).to_have_count(3)
+    check_accessible(page)
+    parent = site.account_with_role(person, "parent")
+    choose_account(page, parent)
+    pass_second_factor(page, site, person)
+    in_diary(page, "Дневник")
+    assert sorted(link.account_id for link in site.links_of(person)) == sorted((teacher, parent))
+    # the header's switcher offers the same set: the teacher's and the other parent account
+    switcher = page.locator("form[action='/auth/switch'] select[name=account] option")
+    expect(switcher).to_have_count(2)
 
 
 def test_unconfirmed_account_logs_in_locally_once_and_is_linked(page: Page, site: Site) -> None:

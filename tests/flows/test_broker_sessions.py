@@ -80,9 +80,14 @@ def test_five_wrong_codes_kill_the_challenge(world: World) -> None:
 
 def test_an_idp_that_reports_a_second_factor_skips_ours(world: World) -> None:
     world.link_admin(MARIA, "t-maria")
-    asked = federated(world, MARIA)
+    world.link_admin(MARIA, "p-maria")
+    chooser = federated(world, MARIA)
+    assert isinstance(chooser, ChooseAccount)
+    asked = world.broker.choose(chooser.step_id, "t-maria", world.client())
     assert isinstance(asked, SecondFactorForm)  # a teacher; the IdP reported a password only
-    skipped = federated(world, MARIA, "browser-2", second_factor="sms")
+    chooser = federated(world, MARIA, "browser-2", second_factor="sms")
+    assert isinstance(chooser, ChooseAccount)
+    skipped = world.broker.choose(chooser.step_id, "t-maria", world.client("browser-2"))
     assert isinstance(skipped, LoggedIn)
     assert skipped.session.second_factor
 
@@ -235,7 +240,7 @@ def test_switching_account_rotates_the_session(world: World) -> None:
     with refused("session.unknown"):
         world.broker.authenticate(logged.token, world.client())
     with refused("broker.not_offered"):
-        world.broker.switch_account(switched.token, "t-maria", world.client())
+        world.broker.switch_account(switched.token, "a-anna", world.client())
 
 
 def test_switching_to_an_account_unlinked_since_the_login_is_refused(world: World) -> None:

@@ -175,6 +175,7 @@ def test_a_step_of_another_provider_is_refused(world: World) -> None:
 
 def test_the_staff_policy_asks_the_provider_for_workplaces(world: World) -> None:
     world.link_admin(0, "t-maria", issuer=ISSUER)
+    world.link_admin(1, "a-anna", issuer=ISSUER)  # another subject's: never offered to 0
     staff = StaffRolePolicy(employers={"sch1": Employer(ogrn=OGRN)})
     policy = BrokerPolicy(staff=staff)
     for workplaces, allowed in (((), False), ((EsiaOrganisation("1", "School 1", OGRN),), True)):

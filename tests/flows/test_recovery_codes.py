@@ -78,6 +78,7 @@ def test_a_recovery_code_logs_in_once_and_is_audited(world: World) -> None:
 def test_a_recovery_code_passes_the_second_factor_of_a_federated_login(world: World) -> None:
     codes = make_codes(world)
     world.link_admin(MARIA, "t-maria")
+    world.link_admin(MARIA + 1, "p-maria")  # another subject's: never offered to her
     client = world.client("browser-2")
     redirect = world.broker.begin_federated("esia", client)
     asked = world.broker.finish("esia", world.oidc_callback(redirect, MARIA), client)

@@ -327,3 +327,37 @@ def test_the_address_of_a_login_form_opened_again_leads_to_the_login_page(
     again = world.browser.get(path)
     assert again.status_code in (302, 303), again.text
     assert again.headers["location"] == "/auth/login"
+
+
+def test_the_chooser_marks_linked_accounts_and_hides_one_until_shown_again(world: World) -> None:
+    world.link(world.oidc.issuer, DIRECTOR.account_id)  # the teacher account stays unlinked
+    to_idp = world.browser.get("/auth/login/esia")
+    # the person's data, which matching compares with the accounts
+    chooser = world.oidc_login_at(
+        to_idp.headers["location"], scopes=("fullname", "birthdate", "snils")
+    )
+    assert chooser.status_code == 200, chooser.headers.get("location")
+    assert f'data-account="{DIRECTOR.account_id}" data-linked="yes"' in chooser.text
+    assert f'data-account="{TEACHER.account_id}" data-linked="no"' in chooser.text
+    assert "Не предлагать эту учётную запись" in chooser.text
+    hidden = world.browser.post(
+        "/auth/choose/hide",
+        data={"step_id": field(chooser.text, "step_id"), "hide": TEACHER.account_id},
+    )
+    assert hidden.status_code == 200, hidden.text
+    assert f'data-account="{TEACHER.account_id}"' not in hidden.text
+    chosen = world.browser.post(
+        "/auth/choose",
+        data={"step_id": field(hidden.text, "step_id"), "account": DIRECTOR.account_id},
+    )
+    assert chosen.status_code == 303, chosen.text
+    settings = world.browser.get("/auth/settings")
+    assert 'id="hidden-heading"' in settings.text
+    assert f'<option value="{TEACHER.account_id}">' not in settings.text  # nor in the switcher
+    shown = world.browser.post(
+        "/auth/accounts/show",
+        data={"account": TEACHER.account_id, "csrf_token": field(settings.text, "csrf_token")},
+    )
+    assert shown.status_code == 303, shown.text
+    assert shown.headers["location"] == "/auth/settings?done=shown"
+    assert 'id="hidden-heading"' not in world.browser.get("/auth/settings").text

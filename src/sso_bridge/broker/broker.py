@@ -5,18 +5,19 @@ and end sessions, enrol an authenticator app, log out."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from sso_bridge.broker.config import Client
 from sso_bridge.broker.core import ACTOR
 from sso_bridge.broker.errors import BrokerError
 from sso_bridge.broker.logout import LogoutFlow
 from sso_bridge.broker.machine import events as ev
-from sso_bridge.broker.machine.states import Start
+from sso_bridge.broker.machine.states import ChoosingAccount, Start
 from sso_bridge.broker.recovery import RecoverySettings
-from sso_bridge.broker.results import LoggedIn, Redirect, SecondFactorForm
+from sso_bridge.broker.results import LocalLoginForm, LoggedIn, Redirect, SecondFactorForm
 from sso_bridge.broker.shell import Call
 from sso_bridge.broker.step_up import StepUpFlow
-from sso_bridge.broker.steps import browser_hash
+from sso_bridge.broker.steps import browser_hash, offer_proof_id, offer_proof_owner
 from sso_bridge.idp import FRESH
 from sso_bridge.linking import RequestContext
 from sso_bridge.matching.ports import get_organisation, list_organisations
@@ -39,7 +40,7 @@ class Broker(StepUpFlow, RecoverySettings, LogoutFlow):
 
     def switch_account(
         self, token: str, account_id: str, client: Client
-    ) -> LoggedIn | SecondFactorForm:
+    ) -> LoggedIn | SecondFactorForm | LocalLoginForm:
         """Switch the session to another of the person's linked accounts, under a new
         token; a second factor first if that account needs one and none was passed. The
         links are read again here: an account unlinked since the login is refused
@@ -48,10 +49,12 @@ class Broker(StepUpFlow, RecoverySettings, LogoutFlow):
         with self._audited(client, AuditAction.LOGIN_REFUSED, now):
             session = self._authenticate(token, client, now)
             issuer, subject = session.issuer, session.subject
-            linked_now = None
+            linked_now = proof = None
             if issuer is not None and subject is not None:
                 links = self.links.links_for_subject(issuer, subject)
                 linked_now = frozenset(link.account_id for link in links)
+                if account_id not in linked_now and account_id in session.accounts:
+                    proof = self._offer_proof(session, now)
             event = ev.SwitchBegun(
                 browser=browser_hash(client.browser_id),
                 session_id=session.session_id,
@@ -62,8 +65,54 @@ class Broker(StepUpFlow, RecoverySettings, LogoutFlow):
                 account_id=account_id,
                 account=self.directory.get_account(account_id),
                 linked_now=linked_now,
+                proof=proof,
             )
-            return self._code_reply(self._run(Start(), event, Call(client, now, token)))
+            reply = self._run(Start(), event, Call(client, now, token))
+            assert isinstance(reply, LoggedIn | SecondFactorForm | LocalLoginForm)  # noqa: S101
+            return reply
+
+    def _offer_proof(self, session: Session, now: datetime) -> ChoosingAccount | None:
+        """Take (use up) the proof the login kept for the unlinked accounts it offered."""
+        owner = offer_proof_owner(session)
+        try:
+            state = self._steps.take(offer_proof_id(owner), owner, now)
+        except BrokerError:
+            return None
+        return state if isinstance(state, ChoosingAccount) else None
+
+    # -- accounts not to be offered ----------------------------------------------------------
+
+    def hidden_accounts(self, session: Session) -> list[str]:
+        """The accounts the session's person asked not to be offered at login."""
+        if session.issuer is None or session.subject is None:
+            return []
+        return sorted(self._hidden(session.issuer, session.subject))
+
+    def hide_account(self, token: str, account_id: str, client: Client) -> bool:
+        """Stop offering one of the session's other accounts at the person's logins (from
+        the next login on); False when it was hidden already."""
+        return self._offered_again(token, account_id, client, hide=True)
+
+    def show_account(self, token: str, account_id: str, client: Client) -> bool:
+        """Offer a hidden account again; False when it was not hidden."""
+        return self._offered_again(token, account_id, client, hide=False)
+
+    def _offered_again(self, token: str, account_id: str, client: Client, *, hide: bool) -> bool:
+        now = self._clock.now()
+        with self._audited(client, AuditAction.LOGIN_REFUSED, now):
+            session = self._authenticate(token, client, now)
+            issuer, subject = session.issuer, session.subject
+            if issuer is None or subject is None:
+                raise BrokerError(
+                    "only a login through the state portal offers accounts",
+                    code="broker.not_federated",
+                )
+            if hide and (account_id not in session.accounts or account_id == session.account_id):
+                raise BrokerError(
+                    "that account is not one of your other accounts in this session",
+                    code="broker.not_offered",
+                )
+            return self._hide(issuer, subject, account_id, Call(client, now, token), hide=hide)
 
     # -- linking from settings -------------------------------------------------------------
 
@@ -106,6 +155,7 @@ class Broker(StepUpFlow, RecoverySettings, LogoutFlow):
                 method=LinkMethod.SETTINGS,
             )
             self._steps.drop_browser(browser_hash(client.browser_id))
+            self._steps.drop_browser(offer_proof_owner(session))
             return link
 
     # -- sessions --------------------------------------------------------------------------

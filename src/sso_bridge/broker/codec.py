@@ -24,6 +24,7 @@ from sso_bridge.broker.machine.states import (
     Entry,
     Frame,
     IdpRequest,
+    Offer,
     Person,
     State,
     StepIdentity,
@@ -132,10 +133,21 @@ def _idp_session_from(data: Any) -> IdpSession | None:
     return IdpSession(**{name: data[name] for name in fields})
 
 
+def _offer(offer: Offer) -> list[list[str]]:
+    return [list(offer.accounts), list(offer.unlinked), list(offer.weak)]
+
+
+def _offer_from(data: Any) -> Offer | None:
+    return None if data is None else Offer(*(tuple(ids) for ids in data))
+
+
 def _entry(entry: Entry) -> dict[str, Any]:
     if isinstance(entry, ViaIdp):
         link = None if entry.link is None else entry.link.value
-        return {"via": "idp", "person": _person(entry.person), "link": link}
+        data: dict[str, Any] = {"via": "idp", "person": _person(entry.person), "link": link}
+        if entry.offer is not None:
+            data["offer"] = _offer(entry.offer)
+        return data
     if isinstance(entry, ViaSwitch):
         return {"via": "switch", **attrs.asdict(entry)}
     return {"via": "password"}
@@ -144,7 +156,11 @@ def _entry(entry: Entry) -> dict[str, Any]:
 def _entry_from(data: Mapping[str, Any]) -> Entry:
     if data["via"] == "idp":
         link = data["link"]
-        return ViaIdp(_person_from(data["person"]), None if link is None else LinkMethod(link))
+        return ViaIdp(
+            _person_from(data["person"]),
+            None if link is None else LinkMethod(link),
+            _offer_from(data.get("offer")),  # None: steps stored before every login offered all
+        )
     if data["via"] == "switch":
         return ViaSwitch(
             data["session_id"], bool(data["second_factor"]), data["issuer"], data["subject"]
@@ -191,9 +207,11 @@ def encode_state(state: StoredState) -> bytes:
     if isinstance(state, ChoosingAccount | AwaitingProof):
         data.update(person=_person(state.person), offered=list(state.offered))
     if isinstance(state, ChoosingAccount):
-        data.update(weak=list(state.weak), linking=state.linking)
+        data.update(weak=list(state.weak), linking=state.linking, linked=list(state.linked))
     if isinstance(state, AwaitingProof):
         data.update(organisations=list(state.organisations))
+        if state.offer is not None:
+            data.update(offer=_offer(state.offer))
     if isinstance(state, AwaitingSecondFactor):
         data.update(
             account_id=state.account_id,
@@ -242,6 +260,7 @@ def decode_state(raw: bytes) -> StoredState:
             tuple(data["offered"]),
             tuple(data["weak"]),
             bool(data["linking"]),
+            tuple(data.get("linked", ())),
         )
     if kind is State.AWAITING_PROOF:
         return AwaitingProof(
@@ -249,6 +268,7 @@ def decode_state(raw: bytes) -> StoredState:
             _person_from(data["person"]),
             tuple(data["offered"]),
             tuple(data["organisations"]),
+            _offer_from(data.get("offer")),
         )
     if kind is State.AWAITING_SECOND_FACTOR:
         return AwaitingSecondFactor(

@@ -32,6 +32,21 @@ class BrokerError(BridgeError):
         Code("broker.not_offered", 403, "That account was not offered to this person."),
         Code("broker.not_linked", 403, "That account is no longer linked to this person's login."),
         Code(
+            "broker.hide_last",
+            409,
+            "The only account offered cannot be hidden from the chooser.",
+        ),
+        Code(
+            "broker.hide_unsupported",
+            501,
+            "The site's link store cannot hide accounts from the chooser.",
+        ),
+        Code(
+            "broker.not_federated",
+            409,
+            "Only a session of a login through the state portal has accounts to hide.",
+        ),
+        Code(
             "broker.no_match",
             404,
             "No school account is linked or matched; log in locally, then link.",

@@ -17,6 +17,7 @@ from sso_bridge.broker.machine.states import (
     AwaitingIdp,
     AwaitingIdpToLink,
     AwaitingIdpToStepUp,
+    ChoosingAccount,
     IdpRequest,
     Person,
     Start,
@@ -24,6 +25,7 @@ from sso_bridge.broker.machine.states import (
     StoredState,
 )
 from sso_bridge.broker.results import (
+    ChooseAccount,
     LinkedFromSettings,
     LocalLoginForm,
     LoggedIn,
@@ -220,6 +222,24 @@ class LoginFlow(MachineShell):
             accepts(state, Event.ACCOUNT_CHOSEN)
             event = ev.AccountChosen(account_id, self.directory.get_account(account_id))
             return self._login_reply(self._run(state, event, Call(client, now)))
+
+    def hide(self, step_id: str, account_id: str, client: Client) -> ChooseAccount:
+        """The chooser's "do not offer this account": one of its accounts is hidden from the
+        person's logins (stored, audited; offered again from the settings) and the chooser
+        comes back without it, under a new step."""
+        now = self._clock.now()
+        with self._audited(client, AuditAction.LOGIN_REFUSED, now):
+            state = self._steps.take(step_id, browser_hash(client.browser_id), now)
+            accepts(state, Event.ACCOUNT_HIDDEN)
+            offered = state.offered if isinstance(state, ChoosingAccount) else ()
+            remaining = tuple(
+                account
+                for account in (self.directory.get_account(a) for a in offered if a != account_id)
+                if account is not None
+            )
+            reply = self._run(state, ev.AccountHidden(account_id, remaining), Call(client, now))
+            assert isinstance(reply, ChooseAccount)  # noqa: S101 - the rule of a hide
+            return reply
 
     def local_login(
         self, step_id: str, org_id: str, login: str, password: str, client: Client

@@ -22,7 +22,7 @@ from sso_bridge.broker.config import Client
 from sso_bridge.broker.core import BrokerCore
 from sso_bridge.broker.errors import LogoutError
 from sso_bridge.broker.results import Redirect
-from sso_bridge.broker.steps import browser_hash
+from sso_bridge.broker.steps import browser_hash, offer_proof_owner
 from sso_bridge.errors import BridgeError
 from sso_bridge.idp import Answer, PostTo, RedirectTo
 from sso_bridge.logout import HearsIdpLogout, IdpLogoutNotice, LoggedOutAtIdp, LogsOutAtIdp
@@ -126,6 +126,7 @@ class LogoutFlow(BrokerCore):
         at_idp: bool | None,
     ) -> LoggedOut:
         """Audit a logout of ``ended`` sessions, then go on to the IdP if it is to."""
+        self._steps.drop_browser(offer_proof_owner(session))  # the switcher's proof
         self._record(
             action, client, now, account_id=session.account_id, subject=session.subject,
             detail=detail,

@@ -40,6 +40,8 @@ class AccountOption:
     organisation: str
     """The organisation's name."""
     roles: tuple[str, ...]
+    linked: bool = False
+    """Already linked to the person; picking another one links it."""
 
     @property
     def organization(self) -> str:
@@ -54,7 +56,10 @@ class ChooseAccount:
     step_id: str
     options: tuple[AccountOption, ...]
     linking: bool
-    """True when picking also links the account (a match, not existing links)."""
+    """True when picking an account not marked ``linked`` links it (a candidate of
+    record matching that has no link yet)."""
+    hiding: bool = False
+    """True when an account can be hidden from later logins (:meth:`Broker.hide`)."""
 
 
 @attrs.frozen

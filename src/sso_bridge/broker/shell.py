@@ -11,11 +11,11 @@ import attrs
 
 from sso_bridge.broker.config import Client
 from sso_bridge.broker.core import ACTOR, BrokerCore
-from sso_bridge.broker.errors import BadCredentials
+from sso_bridge.broker.errors import BadCredentials, BrokerError
 from sso_bridge.broker.machine import MachineEvent, MachineState, transition
 from sso_bridge.broker.machine import effects as fx
 from sso_bridge.broker.machine import events as ev
-from sso_bridge.broker.machine.states import STORED, StoredState
+from sso_bridge.broker.machine.states import STORED, ChoosingAccount, Frame, StoredState
 from sso_bridge.broker.results import (
     AccountOption,
     ChooseAccount,
@@ -27,8 +27,9 @@ from sso_bridge.broker.results import (
     StepResult,
     StepUpDone,
 )
+from sso_bridge.broker.steps import offer_proof_id, offer_proof_owner
 from sso_bridge.errors import BridgeError
-from sso_bridge.linking import RequestContext
+from sso_bridge.linking import HiddenAccounts, RequestContext
 from sso_bridge.matching.ports import get_organisation
 from sso_bridge.mfa import BadPassword, TotpStepReused, WrongCode
 from sso_bridge.mfa.errors import LimitReached, TooManyCodes, TooManyLogins
@@ -99,6 +100,9 @@ class MachineShell(BrokerCore):
                 person.identity(), effect.account_id, ctx, keys=person.keys
             )
             return LinkedFromSettings(made.link)
+        if isinstance(effect, fx.Hide):
+            self._hide(effect.issuer, effect.subject, effect.account_id, call, hide=True)
+            return None
         if isinstance(effect, fx.IssueSession):
             return self._issue(effect, call)
         if isinstance(effect, fx.StepUpPassed):
@@ -110,7 +114,9 @@ class MachineShell(BrokerCore):
         if isinstance(effect, fx.SendToIdp):
             return Redirect(effect.url, effect.fields)
         if isinstance(effect, fx.ShowChooser):
-            return ChooseAccount(step_id, self._options(effect.accounts), effect.linking)
+            linked = effect.linked if effect.linking else [a.account_id for a in effect.accounts]
+            options = self._options(effect.accounts, frozenset(linked))
+            return ChooseAccount(step_id, options, effect.linking, effect.hiding)
         if isinstance(effect, fx.ShowLocalLogin):
             return LocalLoginForm(step_id, effect.reason, effect.organisations, effect.error)
         if isinstance(effect, fx.ShowCodeForm):
@@ -118,13 +124,62 @@ class MachineShell(BrokerCore):
             return SecondFactorForm(step_id, effect.challenge, left, effect.error)
         raise AssertionError(f"unknown effect {effect!r}")  # pragma: no cover
 
-    def _options(self, accounts: Sequence[LocalAccount]) -> tuple[AccountOption, ...]:
+    def _options(
+        self, accounts: Sequence[LocalAccount], linked: frozenset[str]
+    ) -> tuple[AccountOption, ...]:
         options = []
         for account in accounts:
             organisation = get_organisation(self.directory, account.org_id)
             name = account.org_id if organisation is None else organisation.name
-            options.append(AccountOption(account.account_id, account.org_id, name, account.roles))
+            options.append(
+                AccountOption(
+                    account.account_id,
+                    account.org_id,
+                    name,
+                    account.roles,
+                    account.account_id in linked,
+                )
+            )
         return tuple(sorted(options, key=lambda o: (o.organisation, o.org_id, o.account_id)))
+
+    # -- accounts not to be offered ------------------------------------------------------------
+
+    def _hidden(self, issuer: str, subject: str) -> frozenset[str]:
+        """The accounts the person asked not to be offered (none if the store cannot tell)."""
+        if not isinstance(self.links, HiddenAccounts):
+            return frozenset()
+        return self.links.hidden_accounts(issuer, subject)
+
+    def _hide(self, issuer: str, subject: str, account_id: str, call: Call, *, hide: bool) -> bool:
+        """Hide the account from (or offer it again to) issuer and subject, audited."""
+        if not isinstance(self.links, HiddenAccounts):
+            raise BrokerError(
+                "this site's link store cannot hide accounts", code="broker.hide_unsupported"
+            )
+        action = AuditAction.ACCOUNT_HIDDEN if hide else AuditAction.ACCOUNT_SHOWN
+        event = self._event(
+            action, call.client, call.now, account_id=account_id, issuer=issuer, subject=subject
+        )
+        change = self.links.hide_account if hide else self.links.show_account
+        changed = change(issuer, subject, account_id, event)
+        if changed:
+            log_audit_event(event)
+        return changed
+
+    def _keep_offer(self, effect: fx.IssueSession, session: Session, call: Call) -> None:
+        """Keep the linking proof of the unlinked accounts the login offered, for the
+        account switcher, bound to the session, until its absolute deadline."""
+        offer, person = effect.offer, effect.person
+        if offer is None or person is None or effect.issuer is None or effect.subject is None:
+            return
+        unlinked = tuple(a for a in offer.unlinked if a != effect.account_id)
+        if not unlinked:
+            return
+        owner = offer_proof_owner(session)
+        frame = Frame(owner, call.now, session.expires_at)
+        weak = tuple(a for a in offer.weak if a in unlinked)
+        proof = ChoosingAccount(frame, person, unlinked, weak, linking=True)
+        self._steps.save_as(offer_proof_id(owner), proof, call.now)
 
     def _link(self, effect: fx.Link, call: Call) -> None:
         ctx = RequestContext(actor=ACTOR, ip=str(call.client.ip))
@@ -186,6 +241,8 @@ class MachineShell(BrokerCore):
             raise
         for event in recorded:
             log_audit_event(event)
+        if not (effect.switch and call.session_token is not None):
+            self._keep_offer(effect, session, call)
         if previous is not None:
             self.sessions.revoke_token(previous, now=now)
         return LoggedIn(token, session, self._restore(effect.kept, effect.account_id, call))
@@ -228,7 +285,11 @@ class MachineShell(BrokerCore):
             return ev.LinksRead(tuple(self.directory.linked_accounts(ask.issuer, ask.subject)))
         if isinstance(ask, fx.AskMatch):
             identity = ask.identity
-            return ev.Matched(self._matcher.match(identity.identity(), identity.keys))
+            decision = self._matcher.match(identity.identity(), identity.keys)
+            in_play = {c.account.account_id for c in decision.candidates}.union(ask.linked)
+            if len(in_play) < 2:  # one account in all: nothing to hide it for
+                return ev.Matched(decision)
+            return ev.Matched(decision, self._hidden(identity.issuer, identity.subject))
         if isinstance(ask, fx.AskPassword):
             return ev.PasswordChecked(self._check_password(ask, call))
         if isinstance(ask, fx.AskContacts):

@@ -30,8 +30,16 @@ from sso_bridge.broker.machine.states import (
     StoredState,
 )
 from sso_bridge.ephemeral import EphemeralStore
+from sso_bridge.sessions import Session
 
-__all__ = ["StepIdentity", "StepStore", "browser_hash", "new_step_id"]
+__all__ = [
+    "StepIdentity",
+    "StepStore",
+    "browser_hash",
+    "new_step_id",
+    "offer_proof_id",
+    "offer_proof_owner",
+]
 
 STEP_KIND = "step"
 
@@ -43,6 +51,21 @@ def browser_hash(browser_id: str) -> str:
 
 def new_step_id() -> str:
     return secrets.token_urlsafe(32)
+
+
+def offer_proof_owner(session: Session) -> str:
+    """What the proof kept for the unlinked accounts a session's switcher offers is bound
+    to: the session's person and start, which its rotations keep (the browser id is
+    rotated at login, and the session is bound to its browser's cookie and address)."""
+    data = "\x00".join(
+        ("offer", session.issuer or "", session.subject or "", session.created_at.isoformat())
+    )
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def offer_proof_id(owner: str) -> str:
+    """The step id of that proof."""
+    return "offer." + owner
 
 
 def _check_owner(state: StoredState, browser: str) -> None:
@@ -68,6 +91,13 @@ class StepStore:
             STEP_KIND, step_id, encode_state(state), frame.expires_at, now, owner=frame.browser
         )
         return step_id
+
+    def save_as(self, step_id: str, state: StoredState, now: datetime) -> None:
+        """Store ``state`` under ``step_id`` (a proof kept for the session's switcher)."""
+        frame = state.frame
+        self._store.put(
+            STEP_KIND, step_id, encode_state(state), frame.expires_at, now, owner=frame.browser
+        )
 
     def take(self, step_id: str, browser: str, now: datetime) -> StoredState:
         """Consume the step; refuse an unknown, used, expired or foreign one.

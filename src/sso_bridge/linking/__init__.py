@@ -5,6 +5,13 @@ kept in (:mod:`.ports`).
 """
 
 from sso_bridge.linking.linker import Linker, LinkResult, RequestContext, check_admin_identity
-from sso_bridge.linking.ports import LinkStore
+from sso_bridge.linking.ports import HiddenAccounts, LinkStore
 
-__all__ = ["LinkResult", "LinkStore", "Linker", "RequestContext", "check_admin_identity"]
+__all__ = [
+    "HiddenAccounts",
+    "LinkResult",
+    "LinkStore",
+    "Linker",
+    "RequestContext",
+    "check_admin_identity",
+]

@@ -5,11 +5,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sso_bridge.model import AuditEvent, Link
 
-__all__ = ["LinkStore"]
+__all__ = ["HiddenAccounts", "LinkStore"]
 
 
 class LinkStore(Protocol):
@@ -41,3 +41,22 @@ class LinkStore(Protocol):
         account_id: str | None = None,
         limit: int = 100,
     ) -> list[Link]: ...
+
+
+@runtime_checkable
+class HiddenAccounts(Protocol):
+    """The accounts a person asked not to be offered at login ("не предлагать эту учётную
+    запись"), per (issuer, subject, account); each change is one transaction with its
+    audit event. A link store without these methods hides nothing."""
+
+    def hidden_accounts(self, issuer: str, subject: str) -> frozenset[str]:
+        """The accounts hidden from issuer and subject."""
+        ...
+
+    def hide_account(self, issuer: str, subject: str, account_id: str, event: AuditEvent) -> bool:
+        """Hide the account (True) or find it hidden already (False, nothing written)."""
+        ...
+
+    def show_account(self, issuer: str, subject: str, account_id: str, event: AuditEvent) -> bool:
+        """Offer the account again (True) or find it not hidden (False, nothing written)."""
+        ...

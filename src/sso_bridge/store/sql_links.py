@@ -14,7 +14,8 @@ from sso_bridge.errors import AccountNotFound, LinkConflict, LinkNotFound
 from sso_bridge.model import AuditEvent, Link, LinkMethod
 from sso_bridge.store.sql_audit import SqlAuditLog
 from sso_bridge.store.sql_engine import utc
-from sso_bridge.store.sql_schema import accounts, links
+from sso_bridge.store.sql_match import EntryReader
+from sso_bridge.store.sql_schema import accounts, hidden_accounts, links
 
 __all__ = ["SqlLinks"]
 
@@ -40,6 +41,12 @@ def link_from_tuple(row: Sequence[Any]) -> Link:
         created_by=row[5],
         ip=row[6],
     )
+
+
+_HIDDEN_OF_SUBJECT = sa.select(hidden_accounts.c.account_id).where(
+    hidden_accounts.c.issuer == sa.bindparam("issuer"),
+    hidden_accounts.c.subject == sa.bindparam("subject"),
+)
 
 
 class SqlLinks(SqlAuditLog):
@@ -139,3 +146,43 @@ class SqlLinks(SqlAuditLog):
 
     def links_for_account(self, account_id: str) -> list[Link]:
         return self.list_links(account_id=account_id, limit=10_000)
+
+    # -- accounts a person asked not to be offered (linking.ports.HiddenAccounts) ------------
+
+    def hidden_accounts(self, issuer: str, subject: str) -> frozenset[str]:
+        reader = getattr(self, "_reader", None)  # the directory's fast reads, when it has them
+        if isinstance(reader, EntryReader):
+            return reader.hidden(issuer, subject)
+        with self.engine.connect() as conn:
+            found = conn.execute(_HIDDEN_OF_SUBJECT, {"issuer": issuer, "subject": subject})
+            return frozenset(found.scalars())
+
+    def hide_account(self, issuer: str, subject: str, account_id: str, event: AuditEvent) -> bool:
+        with self._write() as conn:
+            exists = conn.execute(
+                sa.select(accounts.c.account_id).where(accounts.c.account_id == account_id)
+            ).first()
+            if exists is None:
+                raise AccountNotFound(f"no local account {account_id!r}")
+            stmt = (
+                self._insert(hidden_accounts)
+                .values(issuer=issuer, subject=subject, account_id=account_id, hidden_at=event.at)
+                .on_conflict_do_nothing(index_elements=["issuer", "subject", "account_id"])
+                .returning(hidden_accounts.c.account_id)
+            )
+            if conn.execute(stmt).first() is None:
+                return False
+            self._record(conn, event)
+            return True
+
+    def show_account(self, issuer: str, subject: str, account_id: str, event: AuditEvent) -> bool:
+        where = (
+            hidden_accounts.c.issuer == issuer,
+            hidden_accounts.c.subject == subject,
+            hidden_accounts.c.account_id == account_id,
+        )
+        with self._write() as conn:
+            if conn.execute(sa.delete(hidden_accounts).where(*where)).rowcount == 0:
+                return False
+            self._record(conn, event)
+            return True

@@ -33,6 +33,7 @@ LEFT JOIN links AS l ON l.account_id = a.account_id AND l.issuer = {issuer}
 """
 _FIND_WHERE = "WHERE a.name_key = {p} OR a.snils_hash = {p} OR a.passport_hash = {p}"
 _ENTRY_WHERE = "WHERE a.account_id = {p}"
+_HIDDEN = "SELECT account_id FROM hidden_accounts WHERE issuer = {p} AND subject = {p}"
 
 
 _LINKED = """
@@ -149,6 +150,7 @@ class EntryReader:
     def __init__(self, engine: Engine) -> None:
         self._driver = PooledDriver(engine)
         self._find_sql, self._entry_sql, self._linked_sql = _statements(self._driver.marker)
+        self._hidden_sql = _HIDDEN.format(p=self._driver.marker)
 
     def find(self, keys: MatchKeys, issuer: str) -> list[AccountEntry]:
         """Entries sharing the name key, SNILS hash or passport hash of ``keys``."""
@@ -164,6 +166,10 @@ class EntryReader:
         """The accounts linked to ``subject`` of ``issuer``, by account id."""
         rows = self._driver.read(self._linked_sql, (issuer, subject))
         return [account_from_tuple(r) for r in rows]
+
+    def hidden(self, issuer: str, subject: str) -> frozenset[str]:
+        """The accounts hidden from issuer and subject (asked at every login with links)."""
+        return frozenset(r[0] for r in self._driver.read(self._hidden_sql, (issuer, subject)))
 
     def close(self) -> None:
         """Nothing to close: the connections are the pool's (the engine disposes them)."""

@@ -52,7 +52,8 @@ Insert = Callable[[sa.Table], Any]
 
 LEGACY_REVISIONS = {1: "0001", 2: "0002", 3: "0003"}
 """The revision a database made before the revisions is at, by its ``schema_version``."""
-_LEGACY_VERSIONS = {revision: version for version, revision in LEGACY_REVISIONS.items()}
+_LEGACY_VERSIONS = {"0001": 1, "0002": 2, "0003": 3, "0004": 3}
+"""The ``schema_version`` each revision leaves (one that only adds keeps the version)."""
 
 MIGRATE_LOCK = 7261531
 """The PostgreSQL advisory lock held while the schema is checked or upgraded."""

@@ -16,6 +16,7 @@ __all__ = [
     "audit",
     "audit_heads",
     "audit_roots",
+    "hidden_accounts",
     "links",
     "meta_table",
     "metadata",
@@ -28,9 +29,10 @@ SCHEMA_VERSION = 3
 
 Kept in ``sso_meta`` as ``schema_version``. A revision that only adds (expand) leaves it
 alone, so that the release before it still opens the database; one that removes or
-changes what that release uses (contract) raises it."""
+changes what that release uses (contract) raises it. Revision 0004 (``hidden_accounts``,
+the accounts a person asked not to be offered) only adds, so the version stays 3."""
 
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 """The newest revision in :mod:`.migrations` (a test checks that they agree)."""
 
 VERSION_TABLE = "sso_alembic_version"
@@ -96,6 +98,22 @@ links = sa.Table(
     # One local account has at most one link per issuer (docs/matching.md).
     sa.PrimaryKeyConstraint("account_id", "issuer", name="pk_links"),
     sa.Index("ix_links_subject", "issuer", "subject"),
+)
+
+hidden_accounts = sa.Table(
+    "hidden_accounts",
+    metadata,
+    # the accounts a person asked not to be offered at login (docs/broker.md)
+    sa.Column("issuer", sa.String(512), nullable=False),
+    sa.Column("subject", sa.String(512), nullable=False),
+    sa.Column(
+        "account_id",
+        sa.String(128),
+        sa.ForeignKey("accounts.account_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("hidden_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("issuer", "subject", "account_id", name="pk_hidden_accounts"),
 )
 
 # 64-bit on PostgreSQL; on SQLite an INTEGER primary key is the 64-bit rowid already

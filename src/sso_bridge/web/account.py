@@ -19,7 +19,7 @@ from sso_bridge.web.http import WebResponse
 
 __all__ = ["AccountPages"]
 
-_DONE: Final = frozenset({"linked", "unlinked", "revoked", "totp"})
+_DONE: Final = frozenset({"linked", "unlinked", "revoked", "totp", "shown"})
 
 
 def _when(moment: datetime) -> str:
@@ -68,6 +68,9 @@ class AccountPages(RoutesBase):
                 for a in session.accounts
                 if a != session.account_id
             ],
+            hidden=[
+                (a, self._account_label(a, language)) for a in self.broker.hidden_accounts(session)
+            ],
             providers=self.providers(),
             totp_enrolled=self.broker.totp_enrolled(session.account_id),
             recovery_left=self.broker.recovery_codes_left(session),
@@ -113,6 +116,15 @@ class AccountPages(RoutesBase):
             visit.token or "", request.field("issuer"), request.field("subject"), visit.client
         )
         return self.redirect(visit, self.config.url("/settings?done=unlinked"))
+
+    def show_account(self, visit: Visit) -> WebResponse:
+        """POST /accounts/show: offer a hidden account at login again."""
+        session = self.guard(visit)
+        if isinstance(session, WebResponse):
+            return session
+        account = visit.request.field("account")
+        self.broker.show_account(visit.token or "", account, visit.client)
+        return self.redirect(visit, self.config.url("/settings?done=shown"))
 
     def revoke(self, visit: Visit) -> WebResponse:
         """POST /sessions/revoke: end one of the account's sessions."""

@@ -115,6 +115,13 @@ class LoginPages(RoutesBase):
         result = self.broker.choose(step_id(request), request.field("account"), visit.client)
         return self.result(visit, result)
 
+    def choose_hide(self, visit: Visit) -> WebResponse:
+        """POST /choose/hide: "do not offer this account" (its button in the chooser);
+        the chooser again without it."""
+        request = visit.request
+        result = self.broker.hide(step_id(request), request.field("hide"), visit.client)
+        return self.result(visit, result)
+
     def second_factor(self, visit: Visit) -> WebResponse:
         """POST /second-factor: the code (an old session of this browser is replaced)."""
         request = visit.request

@@ -13,7 +13,7 @@ from typing import Literal
 
 import attrs
 
-from sso_bridge.broker.machine.states import StepIdentity
+from sso_bridge.broker.machine.states import Offer, Person, StepIdentity
 from sso_bridge.errors import BridgeError
 from sso_bridge.model import AuditAction, Challenge, IdpSession, LinkMethod, LocalAccount
 
@@ -28,6 +28,7 @@ __all__ = [
     "AskRecoveryCode",
     "AskResend",
     "Effect",
+    "Hide",
     "IssueSession",
     "Link",
     "LinkFromSettings",
@@ -90,6 +91,10 @@ class IssueSession:
     kept: str | None
     switch: bool
     idp_session: IdpSession | None = None
+    offer: Offer | None = None
+    """What the login offered; its unlinked accounts stay offered by the account switcher
+    (their linking proof is kept for the session's life, bound to the browser)."""
+    person: Person | None = None
 
 
 @attrs.frozen
@@ -112,9 +117,22 @@ class SendToIdp:
 
 
 @attrs.frozen
+class Hide:
+    """Stop offering ``account_id`` to issuer and subject (stored and audited)."""
+
+    issuer: str
+    subject: str
+    account_id: str
+
+
+@attrs.frozen
 class ShowChooser:
     accounts: tuple[LocalAccount, ...]
     linking: bool
+    linked: tuple[str, ...] = ()
+    """The accounts already linked (all of them when not ``linking``)."""
+    hiding: bool = False
+    """Whether one of them can be hidden (a chooser of every account)."""
 
 
 @attrs.frozen
@@ -150,9 +168,11 @@ class AskLinks:
 
 @attrs.frozen
 class AskMatch:
-    """Answer :class:`~.events.Matched`: record matching for the identity."""
+    """Answer :class:`~.events.Matched`: record matching for the identity, and the accounts
+    it hid when, with the ``linked`` ones, there are several to offer."""
 
     identity: StepIdentity
+    linked: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -229,6 +249,7 @@ Effect = (
     Record
     | Link
     | LinkFromSettings
+    | Hide
     | StepUpPassed
     | IssueSession
     | SendToIdp

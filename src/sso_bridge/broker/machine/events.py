@@ -12,12 +12,13 @@ from typing import ClassVar
 
 import attrs
 
-from sso_bridge.broker.machine.states import IdpRequest, Person
+from sso_bridge.broker.machine.states import ChoosingAccount, IdpRequest, Person
 from sso_bridge.errors import BridgeError
 from sso_bridge.model import Challenge, LocalAccount, MatchDecision
 
 __all__ = [
     "AccountChosen",
+    "AccountHidden",
     "ChallengeNotOpened",
     "ChallengeOpened",
     "CodeChecked",
@@ -62,6 +63,7 @@ class Event(enum.StrEnum):
     LINKS_READ = "links_read"
     MATCHED = "matched"
     ACCOUNT_CHOSEN = "account_chosen"
+    ACCOUNT_HIDDEN = "account_hidden"
     PASSWORD_GIVEN = "password_given"  # noqa: S105 - a name, not a password
     PASSWORD_CHECKED = "password_checked"  # noqa: S105 - a name, not a password
     CONTACTS_READ = "contacts_read"
@@ -151,6 +153,9 @@ class SwitchBegun:
     account_id: str
     account: LocalAccount | None
     linked_now: frozenset[str] | None
+    proof: ChoosingAccount | None = None
+    """The linking proof of the unlinked accounts the login offered, taken (consumed) by
+    the shell when ``account_id`` is not linked now (None: there is none)."""
 
 
 @attrs.frozen
@@ -177,6 +182,16 @@ class AccountChosen:
     kind: ClassVar[Event] = Event.ACCOUNT_CHOSEN
     account_id: str
     account: LocalAccount | None
+
+
+@attrs.frozen
+class AccountHidden:
+    """The person asked the chooser not to offer ``account_id`` any more; ``remaining``
+    are the other offered accounts as the directory has them now."""
+
+    kind: ClassVar[Event] = Event.ACCOUNT_HIDDEN
+    account_id: str
+    remaining: tuple[LocalAccount, ...]
 
 
 @attrs.frozen
@@ -213,6 +228,8 @@ class LinksRead:
 class Matched:
     kind: ClassVar[Event] = Event.MATCHED
     decision: MatchDecision
+    hidden: frozenset[str] = frozenset()
+    """The accounts the person asked not to be offered (docs/broker.md)."""
 
 
 @attrs.frozen
@@ -327,6 +344,7 @@ MachineEvent = (
     | LinksRead
     | Matched
     | AccountChosen
+    | AccountHidden
     | PasswordGiven
     | PasswordChecked
     | ContactsRead

@@ -11,6 +11,7 @@ from sso_bridge.broker.machine.effects import (
     AskLinks,
     AskMatch,
     AskPassword,
+    Hide,
     LinkFromSettings,
     Record,
     SendToIdp,
@@ -19,6 +20,7 @@ from sso_bridge.broker.machine.effects import (
 )
 from sso_bridge.broker.machine.events import (
     AccountChosen,
+    AccountHidden,
     FederatedBegun,
     IdpAnswered,
     LinkBegun,
@@ -44,7 +46,9 @@ from sso_bridge.broker.machine.states import (
     Frame,
     LinkMade,
     Matching,
+    MatchingLinked,
     NoAccount,
+    Offer,
     Person,
     ReadingLinks,
     Start,
@@ -54,15 +58,24 @@ from sso_bridge.broker.machine.states import (
 )
 from sso_bridge.broker.machine.step_up import not_fresh
 from sso_bridge.errors import AccountNotFound, BridgeError
-from sso_bridge.model import AuditAction, Candidate, LinkMethod, LocalAccount, MatchKey
+from sso_bridge.model import (
+    AuditAction,
+    Candidate,
+    LinkMethod,
+    LocalAccount,
+    MatchDecision,
+    MatchKey,
+)
 from sso_bridge.model import Outcome as MatchOutcome
 
 __all__ = [
     "account_chosen",
+    "account_hidden",
     "federated_begun",
     "idp_answered",
     "link_begun",
     "linked_idp_answered",
+    "linked_matched",
     "links_read",
     "local_begun",
     "matched",
@@ -109,13 +122,40 @@ def switch_begun(p: Policy, _: Start, e: SwitchBegun, now: datetime) -> Outcome:
         return refuse(
             refusal("broker.not_offered", "that account is not one of yours in this session")
         )
+    choice = Record(AuditAction.CHOICE, e.account_id, e.issuer, e.subject)
     if e.linked_now is not None and e.account_id not in e.linked_now:
-        return refuse(not_linked())
+        if e.proof is None or e.account_id not in e.proof.unlinked:
+            return refuse(not_linked())
+        return _switch_to_unlinked(p, e, e.proof, now, choice)
     if e.account is None:
         return refuse(AccountNotFound(f"no local account {e.account_id!r}"))
-    choice = Record(AuditAction.CHOICE, e.account_id, e.issuer, e.subject)
     entry = ViaSwitch(e.session_id, e.second_factor, e.issuer, e.subject)
     return settle(p, _frame(p, e.browser, now), e.account, entry, before=(choice,))
+
+
+def _switch_to_unlinked(
+    p: Policy, e: SwitchBegun, proof: ChoosingAccount, now: datetime, choice: Record
+) -> Outcome:
+    """An unlinked account the login offered: linked through the login's proof, as a pick
+    in the chooser is (a weak-only match under ``auto_link="strong"``: a local login to
+    it first), after the second factor its policy asks for; the session is replaced."""
+    identity = proof.person.identity
+    if (identity.issuer, identity.subject) != (e.issuer, e.subject):
+        return refuse(not_linked())
+    frame = _frame(p, e.browser, now)
+    if e.account is None:
+        return refuse(AccountNotFound(f"no local account {e.account_id!r}"), (choice,))
+    if p.auto_link == "strong" and e.account_id in proof.weak:
+        offer = Offer(e.session_accounts, proof.unlinked, proof.weak)
+        orgs = (e.account.org_id,)
+        to_proof = _to_proof(frame, proof.person, (e.account_id,), orgs, offer)
+        return Outcome(to_proof.state, (choice, *to_proof.effects))
+    unlinked = tuple(a for a in proof.unlinked if a != e.account_id)
+    offer = Offer(e.session_accounts, unlinked, tuple(a for a in proof.weak if a in unlinked))
+    # the second factor is the session's to say, as for any switch
+    person = attrs.evolve(proof.person, idp_mfa=e.second_factor)
+    entry = ViaIdp(person, LinkMethod.CHOSEN, offer)
+    return settle(p, frame, e.account, entry, before=(choice,))
 
 
 # -- the IdP's answer ------------------------------------------------------------------------
@@ -174,6 +214,11 @@ def linked_idp_answered(p: Policy, s: AwaitingIdpToLink, e: IdpAnswered, now: da
 
 
 def links_read(p: Policy, s: ReadingLinks, e: LinksRead, now: datetime) -> Outcome:
+    if e.accounts and not s.idp_initiated and s.person.identity.verified:
+        # every account that is the person's: the linked ones and what matching still finds
+        state = MatchingLinked(s.frame, s.person, e.accounts)
+        linked = tuple(a.account_id for a in e.accounts)
+        return Outcome(state, (AskMatch(s.person.identity, linked),))
     if e.accounts:
         active = tuple(a for a in e.accounts if a.active)
         if not active:
@@ -204,14 +249,68 @@ def matched(p: Policy, s: Matching, e: Matched, now: datetime) -> Outcome:
         return _to_proof(s.frame, s.person, (), ())
     if decision.outcome is MatchOutcome.NO_MATCH:
         return Outcome(NoAccount(), refuse(_no_match()).effects)
-    weak = tuple(c.account.account_id for c in decision.candidates if _weak(c))
     if decision.outcome is MatchOutcome.AUTO_LINK:
         account = decision.candidates[0].account
-        if p.auto_link == "strong" and weak:
+        if p.auto_link == "strong" and _weak(decision.candidates[0]):
             return _to_proof(s.frame, s.person, (account.account_id,), (account.org_id,))
-        return settle(p, s.frame, account, ViaIdp(s.person, LinkMethod.AUTO))
-    accounts = tuple(c.account for c in decision.candidates)
-    return _chooser(s.frame, s.person, accounts, linking=True, weak=weak)
+        offer = Offer((account.account_id,))
+        return settle(p, s.frame, account, ViaIdp(s.person, LinkMethod.AUTO, offer))
+    return _offer(p, s.frame, s.person, (), decision, e.hidden)
+
+
+def linked_matched(p: Policy, s: MatchingLinked, e: Matched, now: datetime) -> Outcome:
+    """A subject with links is offered them and the unlinked candidates matching still
+    finds (same policy and vetoes as a first login), less the accounts it hid."""
+    linked = tuple(a for a in s.linked if a.active)
+    if not linked and not _unlinked(e.decision, s.linked):
+        return refuse(
+            refusal(
+                "broker.account_blocked",
+                "every account linked to this person is blocked; ask the school administrator",
+            )
+        )
+    return _offer(p, s.frame, s.person, linked, e.decision, e.hidden)
+
+
+def _unlinked(decision: MatchDecision, linked: tuple[LocalAccount, ...]) -> tuple[Candidate, ...]:
+    """The decision's candidates that are not linked to the person yet."""
+    if decision.outcome not in (MatchOutcome.AUTO_LINK, MatchOutcome.CHOOSE):
+        return ()
+    ids = {a.account_id for a in linked}
+    return tuple(
+        c for c in decision.candidates if not c.already_linked and c.account.account_id not in ids
+    )
+
+
+def _offer(
+    p: Policy,
+    frame: Frame,
+    person: Person,
+    linked: tuple[LocalAccount, ...],
+    decision: MatchDecision,
+    hidden: frozenset[str],
+) -> Outcome:
+    """One account in all: straight in (linked, or linked now); several: the chooser,
+    which marks the linked ones. Hidden accounts are left out unless nothing is left."""
+    candidates = _unlinked(decision, linked)
+    everyone = (*linked, *(c.account for c in candidates))
+    shown = tuple(a for a in everyone if a.account_id not in hidden) or everyone
+    ids = tuple(a.account_id for a in shown)
+    linked_ids = tuple(a.account_id for a in linked if a.account_id in ids)
+    weak = tuple(
+        c.account.account_id for c in candidates if _weak(c) and c.account.account_id in ids
+    )
+    unlinked = tuple(a for a in ids if a not in linked_ids)
+    offer = Offer(ids, unlinked, weak)
+    if len(shown) == 1:
+        account = shown[0]
+        if linked_ids:
+            return settle(p, frame, account, ViaIdp(person, None, offer), known_accounts=ids)
+        if p.auto_link == "strong" and weak:
+            return _to_proof(frame, person, ids, (account.org_id,), offer)
+        return settle(p, frame, account, ViaIdp(person, LinkMethod.CHOSEN, offer))
+    state = ChoosingAccount(frame, person, ids, weak, linking=bool(unlinked), linked=linked_ids)
+    return Outcome(state, (ShowChooser(shown, bool(unlinked), linked_ids, hiding=True),))
 
 
 def _no_match() -> BridgeError:
@@ -237,9 +336,13 @@ def _chooser(
 
 
 def _to_proof(
-    frame: Frame, person: Person, offered: tuple[str, ...], organisations: tuple[str, ...]
+    frame: Frame,
+    person: Person,
+    offered: tuple[str, ...],
+    organisations: tuple[str, ...],
+    offer: Offer | None = None,
 ) -> Outcome:
-    state = AwaitingProof(frame, person, offered, organisations)
+    state = AwaitingProof(frame, person, offered, organisations, offer)
     return Outcome(state, (ShowLocalLogin(state.reason, organisations),))
 
 
@@ -258,12 +361,53 @@ def account_chosen(p: Policy, s: ChoosingAccount, e: AccountChosen, now: datetim
     choice = Record(AuditAction.CHOICE, e.account_id, identity.issuer, identity.subject)
     if s.linking and p.auto_link == "strong" and e.account_id in s.weak:
         orgs = () if e.account is None else (e.account.org_id,)
-        proof = _to_proof(s.frame, s.person, (e.account_id,), orgs)
+        offer = Offer(s.offered, s.unlinked, s.weak) if s.every else None
+        proof = _to_proof(s.frame, s.person, (e.account_id,), orgs, offer)
         return Outcome(proof.state, (choice, *proof.effects))
     if e.account is None:
         return refuse(AccountNotFound(f"no local account {e.account_id!r}"), (choice,))
-    link = LinkMethod.CHOSEN if s.linking else None
-    return settle(p, s.frame, e.account, ViaIdp(s.person, link), before=(choice,))
+    unlinked = s.unlinked
+    link = LinkMethod.CHOSEN if e.account_id in unlinked else None
+    # a chooser of every account (not only the linked ones of an unconfirmed subject or an
+    # IdP-initiated login): the session's switcher offers what it offered
+    offer = Offer(s.offered, unlinked, s.weak) if s.every else None
+    return settle(p, s.frame, e.account, ViaIdp(s.person, link, offer), before=(choice,))
+
+
+def account_hidden(p: Policy, s: ChoosingAccount, e: AccountHidden, now: datetime) -> Outcome:
+    """The person asks not to be offered an account any more: stored for them, and the
+    chooser again without it, under a new step. The last account offered cannot be
+    hidden."""
+    if not s.every:
+        return refuse(
+            refusal("broker.out_of_order", "this chooser offers only the linked accounts")
+        )
+    if e.account_id not in s.offered:
+        return refuse(
+            refusal(
+                "broker.not_offered", "that account was not offered to you; start the login again"
+            )
+        )
+    offered = tuple(a for a in s.offered if a != e.account_id)
+    accounts = tuple(a for a in e.remaining if a.account_id in offered)
+    if not accounts:
+        return refuse(
+            refusal(
+                "broker.hide_last",
+                "the only account offered cannot be hidden; pick it, or show the others "
+                "again from your settings",
+            )
+        )
+    identity = s.person.identity
+    state = attrs.evolve(
+        s,
+        offered=tuple(a.account_id for a in accounts),
+        weak=tuple(a for a in s.weak if a in offered),
+        linked=tuple(a for a in s.linked if a in offered),
+    )
+    hide = Hide(identity.issuer, identity.subject, e.account_id)
+    linking = s.linking and bool(state.unlinked)
+    return Outcome(state, (hide, ShowChooser(accounts, linking, state.linked, hiding=True)))
 
 
 def password_given(
@@ -295,7 +439,7 @@ def password_checked(p: Policy, s: CheckingPassword, e: PasswordChecked, now: da
             form = ShowLocalLogin("local", (), error)
         return Outcome(back, (record, form))
     if isinstance(back, AwaitingProof):
-        entry: ViaIdp | ViaPassword = ViaIdp(back.person, LinkMethod.LOCAL_LOGIN)
+        entry: ViaIdp | ViaPassword = ViaIdp(back.person, LinkMethod.LOCAL_LOGIN, back.offer)
     else:
         entry = ViaPassword()
     return settle(p, back.frame, verdict.account, entry)

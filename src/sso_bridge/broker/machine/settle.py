@@ -132,6 +132,10 @@ def log_in(
     if isinstance(entry, ViaIdp) and entry.link is not None:
         effects.append(Link(entry.person.identity, account_id, entry.link))
     who = _issuer_subject(entry)
+    offer = entry.offer if isinstance(entry, ViaIdp) else None
+    accounts = known_accounts or (account_id,)
+    if offer is not None:  # every account the login offered, the one logged in among them
+        accounts = tuple(sorted({*offer.accounts, account_id}))
     effects.append(
         IssueSession(
             account_id=account_id,
@@ -139,12 +143,14 @@ def log_in(
             method="local" if who is None else "federated",
             issuer=None if who is None else who[0],
             subject=None if who is None else who[1],
-            accounts=known_accounts or (account_id,),
-            add_linked=known_accounts is None and who is not None,
+            accounts=accounts,
+            add_linked=known_accounts is None and offer is None and who is not None,
             not_on_or_after=entry.person.not_on_or_after if isinstance(entry, ViaIdp) else None,
             kept=frame.kept,
             switch=isinstance(entry, ViaSwitch),
             idp_session=entry.person.idp_session if isinstance(entry, ViaIdp) else None,
+            offer=offer,
+            person=entry.person if offer is not None and isinstance(entry, ViaIdp) else None,
         )
     )
     return Outcome(SessionIssued(account_id), tuple(effects))

@@ -15,7 +15,14 @@ from typing import Any, ClassVar, Literal
 
 import attrs
 
-from sso_bridge.model import EsiaOrganisation, FederatedIdentity, IdpSession, LinkMethod, MatchKeys
+from sso_bridge.model import (
+    EsiaOrganisation,
+    FederatedIdentity,
+    IdpSession,
+    LinkMethod,
+    LocalAccount,
+    MatchKeys,
+)
 
 __all__ = [
     "FINAL",
@@ -35,7 +42,9 @@ __all__ = [
     "LinkMade",
     "MachineState",
     "Matching",
+    "MatchingLinked",
     "NoAccount",
+    "Offer",
     "OpeningChallenge",
     "Person",
     "ReadingContacts",
@@ -62,6 +71,7 @@ class State(enum.StrEnum):
     AWAITING_IDP_TO_STEP_UP = "awaiting_idp_to_step_up"
     READING_LINKS = "reading_links"
     MATCHING = "matching"
+    MATCHING_LINKED = "matching_linked"
     CHOOSING_ACCOUNT = "choosing_account"
     AWAITING_LOCAL_LOGIN = "awaiting_local_login"
     AWAITING_PROOF = "awaiting_proof"
@@ -166,11 +176,25 @@ class ViaPassword:
 
 
 @attrs.frozen
+class Offer:
+    """Every account a verified person was offered at login: ``accounts`` (linked and
+    unlinked, hidden ones left out), of which ``unlinked`` are candidates of record
+    matching without a link yet, and ``weak`` those of them matched on full name and
+    birth date alone. The session's account switcher offers the same set."""
+
+    accounts: tuple[str, ...]
+    unlinked: tuple[str, ...] = ()
+    weak: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class ViaIdp:
-    """A federated login; ``link`` is how the account gets linked once logged in."""
+    """A federated login; ``link`` is how the account gets linked once logged in;
+    ``offer`` what the login offered (None: only the accounts linked)."""
 
     person: Person
     link: LinkMethod | None
+    offer: Offer | None = None
 
 
 @attrs.frozen
@@ -238,8 +262,24 @@ class Matching:
 
 
 @attrs.frozen
+class MatchingLinked:
+    """A verified subject that has links: asked for the candidates that record matching
+    still finds for it, to offer them beside the ``linked`` accounts."""
+
+    kind: ClassVar[State] = State.MATCHING_LINKED
+    frame: Frame
+    person: Person
+    linked: tuple[LocalAccount, ...]
+
+
+@attrs.frozen
 class ChoosingAccount:
-    """The person picks one of ``offered``; ``linking``: the pick is linked."""
+    """The person picks one of ``offered``; ``linking``: the pick is linked unless it is
+    one of ``linked`` (already linked to the person).
+
+    Kept as well, for as long as the session lives, as the proof of the unlinked accounts
+    the account switcher offers (docs/broker.md, "Every account at every login").
+    """
 
     kind: ClassVar[State] = State.CHOOSING_ACCOUNT
     frame: Frame
@@ -248,6 +288,20 @@ class ChoosingAccount:
     weak: tuple[str, ...]
     """Offered accounts matched on full name and birth date alone."""
     linking: bool
+    linked: tuple[str, ...] = ()
+
+    @property
+    def every(self) -> bool:
+        """A chooser of every account of a verified person (not only the linked accounts of
+        an unconfirmed subject or of an IdP-initiated login): one of them can be hidden."""
+        return self.linking or bool(self.linked)
+
+    @property
+    def unlinked(self) -> tuple[str, ...]:
+        """The offered accounts that picking links (in the order offered)."""
+        if not self.linking:
+            return ()
+        return tuple(a for a in self.offered if a not in self.linked)
 
 
 @attrs.frozen
@@ -271,6 +325,8 @@ class AwaitingProof:
     person: Person
     offered: tuple[str, ...]
     organisations: tuple[str, ...]
+    offer: Offer | None = None
+    """What the login offered, for the session's switcher (None: only the linked)."""
 
     @property
     def reason(self) -> Literal["prove", "unverified"]:
@@ -354,6 +410,7 @@ MachineState = (
     | AwaitingIdpToStepUp
     | ReadingLinks
     | Matching
+    | MatchingLinked
     | ChoosingAccount
     | AwaitingLocalLogin
     | AwaitingProof

@@ -52,7 +52,7 @@ RULES: Final[Mapping[tuple[State, Event], Rule]] = MappingProxyType(
         (_S.START, _E.BEGIN_FEDERATED): _rule(login.federated_begun, _S.AWAITING_IDP),
         (_S.START, _E.BEGIN_LINK): _rule(login.link_begun, _S.AWAITING_IDP_TO_LINK),
         (_S.START, _E.BEGIN_LOCAL): _rule(login.local_begun, _S.AWAITING_LOCAL_LOGIN),
-        (_S.START, _E.BEGIN_SWITCH): _rule(login.switch_begun, *_SETTLE),
+        (_S.START, _E.BEGIN_SWITCH): _rule(login.switch_begun, *_SETTLE, _S.AWAITING_PROOF),
         (_S.START, _E.UNSOLICITED_ANSWER): _rule(login.unsolicited_answer, _S.READING_LINKS),
         (_S.START, _E.BEGIN_STEP_UP): _rule(step_up.step_up_begun, _S.AWAITING_IDP_TO_STEP_UP),
         (_S.AWAITING_IDP, _E.IDP_ANSWERED): _rule(login.idp_answered, _S.READING_LINKS, _S.REFUSED),
@@ -63,13 +63,19 @@ RULES: Final[Mapping[tuple[State, Event], Rule]] = MappingProxyType(
             step_up.step_up_answered, _S.STEPPED_UP, _S.REFUSED
         ),
         (_S.READING_LINKS, _E.LINKS_READ): _rule(
-            login.links_read, *_SETTLE, _S.CHOOSING_ACCOUNT, _S.MATCHING
+            login.links_read, *_SETTLE, _S.CHOOSING_ACCOUNT, _S.MATCHING, _S.MATCHING_LINKED
+        ),
+        (_S.MATCHING_LINKED, _E.MATCHED): _rule(
+            login.linked_matched, *_SETTLE, _S.AWAITING_PROOF, _S.CHOOSING_ACCOUNT
         ),
         (_S.MATCHING, _E.MATCHED): _rule(
             login.matched, *_SETTLE, _S.AWAITING_PROOF, _S.CHOOSING_ACCOUNT, _S.NO_ACCOUNT
         ),
         (_S.CHOOSING_ACCOUNT, _E.ACCOUNT_CHOSEN): _rule(
             login.account_chosen, *_SETTLE, _S.AWAITING_PROOF
+        ),
+        (_S.CHOOSING_ACCOUNT, _E.ACCOUNT_HIDDEN): _rule(
+            login.account_hidden, _S.CHOOSING_ACCOUNT, _S.REFUSED
         ),
         (_S.AWAITING_LOCAL_LOGIN, _E.PASSWORD_GIVEN): _rule(
             login.password_given, _S.CHECKING_PASSWORD

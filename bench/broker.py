@@ -19,6 +19,10 @@ repeated rounds.
   same kind of Response from the same IdP, its own CPU plus that of its ``xmlsec1``
   children; IdP signing excluded on both sides. ``satosa_over_saml`` divides its CPU by the
   broker's whole SAML login, round by round.
+* Every account at every login (docs/broker.md): the OIDC login of a person with one
+  linked account and no other candidate, and of one with a linked account and an
+  unlinked candidate (record matching at every login, the chooser, its answer),
+  interleaved.
 
 Each round times every contender, the contenders interleaved; reported per contender:
 min / median / max over the rounds. Ratios are taken round by round. Redis rows are
@@ -314,6 +318,32 @@ def login_rows(tmp: Path, rounds: int, count: int, peer_count: int) -> tuple[flo
     )
 
 
+def offer_rows(tmp: Path, rounds: int, count: int) -> float:
+    """Every account at every login: a linked login with no other candidate (Anna) and one
+    with an unlinked candidate (Maria: the chooser, then her linked account), interleaved;
+    the ratio, medians over the rounds."""
+    offer = logins.OfferLogin(tmp)
+    for _ in range(20):
+        offer.once_of(logins.ANNA, "a-anna")
+        offer.once_of(logins.MARIA, "p-maria-1")
+    alone: list[float] = []
+    offered: list[float] = []
+    for _ in range(rounds):
+        pairs = [
+            (offer.once_of(logins.ANNA, "a-anna"), offer.once_of(logins.MARIA, "p-maria-1"))
+            for _ in range(count)
+        ]
+        alone.append(statistics.median(a for a, _ in pairs))
+        offered.append(statistics.median(m for _, m in pairs))
+    ratio = [m / a for a, m in zip(alone, offered, strict=True)]
+    print(f"login, one linked account        {spread(alone, 1e3, 'ms')}  broker CPU")
+    print(
+        f"  + an unlinked candidate        {spread(offered, 1e3, 'ms')}  "
+        f"(matching, the chooser and its answer) ratio {spread(ratio, 1, '×')}"
+    )
+    return statistics.median(ratio)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -327,6 +357,8 @@ def main() -> None:
         login_ms, saml_ms, satosa_ratio = login_rows(
             Path(tmp), args.rounds, args.logins, args.peer_logins
         )
+        (Path(tmp) / "offer").mkdir()
+        offer_rows(Path(tmp) / "offer", args.rounds, args.logins // 2)
     print(
         "targets: ≥ 100,000 validations/s per core, ≤ 2.5× the floor; Redis ≤ 1.2× one GET; "
         "login ≤ 1.0 ms (OIDC), ≤ 1.6 ms (SAML) broker CPU; SATOSA ≥ 60× SAML"

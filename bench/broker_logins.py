@@ -35,7 +35,14 @@ import httpx
 
 from mock_idp.control import MockIdP
 from mock_idp.server import RunningIdP, free_port
-from sso_bridge.broker import Broker, Client, LoggedIn, OidcProvider, SamlProvider
+from sso_bridge.broker import (
+    Broker,
+    ChooseAccount,
+    Client,
+    LoggedIn,
+    OidcProvider,
+    SamlProvider,
+)
 from sso_bridge.linking import RequestContext
 from sso_bridge.mfa import InMemoryCredentialStore, OutboxSender
 from sso_bridge.model import LocalAccount, Organisation
@@ -350,3 +357,48 @@ class SamlLogin:
         self.store_cpu.append(self.store.cpu)
         self.finish_cpu.append(end - resume)
         return (middle - start) + (end - resume)
+
+
+# -- every account at every login: a linked login with and without an unlinked candidate -----
+
+MARIA = 1000000101
+"""Her SNILS is on two parent accounts here: one linked, the other an unlinked candidate."""
+
+
+class OfferLogin(OidcLogin):
+    """:class:`OidcLogin` for Anna (one linked account, no other candidate) or Maria (one
+    linked account and an unlinked candidate: the chooser, then her linked account)."""
+
+    def __init__(self, tmp: Path) -> None:
+        super().__init__(tmp)
+        maria = {"last_name": "Смирнова", "first_name": "Мария", "middle_name": "Петровна"}
+        born, snils = date(1984, 3, 12), "123-456-789 64"
+        self.broker.directory.import_accounts(  # type: ignore[attr-defined]
+            [
+                LocalAccount("p-maria-1", "sch1", login="smirnova", roles=("parent",),
+                             birth_date=born, snils=snils, **maria),
+                LocalAccount("p-maria-2", "sch2", login="smirnova.m", roles=("parent",),
+                             birth_date=born, snils=snils, **maria),
+            ],
+            [Organisation("sch2", "Школа № 2")],
+        )  # fmt: skip
+        admin = RequestContext(actor="bench")
+        self.broker._linker.link_admin(self.idp.issuer, str(MARIA), "p-maria-1", admin)
+
+    def once_of(self, oid: int, pick: str) -> float:
+        """One login of ``oid``, through the chooser to ``pick`` when it is shown."""
+        self.http.idp_cpu = 0.0
+        client = _client()
+        start = time.thread_time()
+        redirect = self.broker.begin_federated("esia", client)
+        middle = time.thread_time()
+        asked, state = _code_request(redirect.url, self.rp.config.scopes)
+        code = self.idp.authorization_code("school", oid, **asked)
+        resume = time.thread_time()
+        params = {"code": code, "state": state, "iss": self.idp.issuer}
+        result = self.broker.finish("esia", params, client)
+        if isinstance(result, ChooseAccount):
+            result = self.broker.choose(result.step_id, pick, client)
+        end = time.thread_time()
+        _logged_in(result)
+        return (middle - start) + (end - resume) - self.http.idp_cpu

@@ -3,7 +3,7 @@ import os
 from sso_bridge.broker import Broker, OidcProvider
 from sso_bridge.mfa import OutboxSender
 from sso_bridge.oidc import HttpxClient, JwksCache, RelyingParty, discover
-from sso_bridge.store import open_ephemeral_store, open_store
+from sso_bridge.store import DatabaseSettings, RedisSettings, open_ephemeral_store, open_store
 from sso_bridge.store.adapters import EphemeralStateStore
 from sso_bridge.store.sql_credentials import SqlCredentialStore
 
@@ -12,8 +12,10 @@ SCOPES = ("openid", "fullname", "birthdate", "snils")  # what matching an accoun
 
 def broker() -> Broker:  # named in settings.SSO_BRIDGE; called on the first request
     env, http, key = os.environ, HttpxClient(), bytes.fromhex(os.environ["BRIDGE_KEY"])
-    db = open_store(env["BRIDGE_DB"], key)  # local accounts: `sso-bridge accounts import`
-    temp = open_ephemeral_store(env["BRIDGE_EPHEMERAL"])  # redis://... for several processes
+    # the stores' timeouts and pool sizes: SSO_BRIDGE_DB_*, SSO_BRIDGE_REDIS_* (docs/storage.md)
+    sql_cfg, redis_cfg = DatabaseSettings.from_environment(env), RedisSettings.from_environment(env)
+    db = open_store(env["BRIDGE_DB"], key, settings=sql_cfg)  # `sso-bridge accounts import`
+    temp = open_ephemeral_store(env["BRIDGE_EPHEMERAL"], redis_settings=redis_cfg)  # redis://
     client = {"client_id": env["ESIA_CLIENT"], "client_secret": env["ESIA_SECRET"]}
     callback = env["SITE"] + "/auth/callback/esia"
     rp = discover(http, env["ESIA"], redirect_uri=callback, scopes=SCOPES, **client)

@@ -22,8 +22,8 @@ from sso_bridge.errors import StoreError
 from sso_bridge.store import open_store
 from sso_bridge.store.settings import DatabaseSettings
 from sso_bridge.store.sql import SqlStore
-from store._proxy import Proxy
-from store.test_faults_sql import FAST, SLACK, event, link, unavailable
+from store._proxy import FaultProxy, unavailable
+from store.test_faults_sql import FAST, SLACK, event, link
 
 pytestmark = pytest.mark.postgres
 
@@ -39,17 +39,17 @@ def _store(url: str, settings: DatabaseSettings) -> SqlStore:
 
 
 @pytest.fixture
-def proxied(postgres_schema_url: str) -> Iterator[tuple[Proxy, str]]:
+def proxied(postgres_schema_url: str) -> Iterator[tuple[FaultProxy, str]]:
     url = sa.make_url(postgres_schema_url)
-    proxy = Proxy((url.host or "127.0.0.1", url.port or 5432))
+    proxy = FaultProxy(url.host or "127.0.0.1", url.port or 5432).start()
     try:
         yield proxy, url.set(port=proxy.port).render_as_string(hide_password=False)
     finally:
-        proxy.close()
+        proxy.stop()
 
 
 @pytest.fixture
-def slow_connect(proxied: tuple[Proxy, str]) -> Iterator[tuple[Proxy, SqlStore]]:
+def slow_connect(proxied: tuple[FaultProxy, str]) -> Iterator[tuple[FaultProxy, SqlStore]]:
     proxy, url = proxied
     store = _store(url, SLOW_CONNECT)
     store.import_accounts([make_account("a1")], ORGS)
@@ -59,41 +59,41 @@ def slow_connect(proxied: tuple[Proxy, str]) -> Iterator[tuple[Proxy, SqlStore]]
 
 
 def test_a_new_connection_is_waited_for_no_longer_than_the_deadline(
-    slow_connect: tuple[Proxy, SqlStore],
+    slow_connect: tuple[FaultProxy, SqlStore],
 ) -> None:
     proxy, store = slow_connect
     store.engine.pool.dispose()  # no connection kept: the next call opens one
-    proxy.set("hang")  # the connect is accepted, and never answered
+    proxy.set_mode("hang")  # the connect is accepted, and never answered
     for call in (lambda: store.get_account("a1"), lambda: store.record(event())):
         _error, took = unavailable(call)
         assert took < SLOW_CONNECT.answer_timeout + SLACK < SLOW_CONNECT.connect_timeout, took
-    proxy.set("pass")
+    proxy.set_mode("pass")
 
 
-def test_the_wait_for_a_slot_counts_within_the_deadline(proxied: tuple[Proxy, str]) -> None:
+def test_the_wait_for_a_slot_counts_within_the_deadline(proxied: tuple[FaultProxy, str]) -> None:
     proxy, url = proxied
     # a slot may be waited for up to 5 s by itself, but the call has one second in all
     settings = attrs.evolve(FAST, pool_size=1, max_overflow=0, queue=1, pool_timeout=5.0)
     store = _store(url, settings)
     store.get_account("a1")
-    proxy.set("hang")
+    proxy.set_mode("hang")
     stuck = threading.Thread(target=unavailable, args=(lambda: store.get_account("a1"),))
     stuck.start()
     time.sleep(0.2)  # the one slot is taken by the hung call
     _error, took = unavailable(lambda: store.get_account("a1"))
     assert took < settings.answer_timeout + SLACK < settings.pool_timeout, took
     stuck.join()
-    proxy.set("pass")
+    proxy.set_mode("pass")
     store.close()
 
 
 @pytest.mark.parametrize("path", ["sqlalchemy", "driver"])
 def test_a_request_that_waited_out_its_deadline_waits_no_more(
-    slow_connect: tuple[Proxy, SqlStore], path: str
+    slow_connect: tuple[FaultProxy, SqlStore], path: str
 ) -> None:
     proxy, store = slow_connect
     store.get_account("a1")
-    proxy.set("hang")
+    proxy.set_mode("hang")
     if path == "sqlalchemy":
         lookup: Callable[[], object] = lambda: store.get_account("a1")  # noqa: E731
     else:
@@ -112,11 +112,11 @@ def test_a_request_that_waited_out_its_deadline_waits_no_more(
     with pytest.raises(StoreError):
         store.record(event())
     assert time.monotonic() - started > SLOW_CONNECT.answer_timeout - 0.05
-    proxy.set("pass")
+    proxy.set_mode("pass")
 
 
 def test_a_connection_lost_on_the_driver_path_takes_the_older_ones_with_it(
-    proxied: tuple[Proxy, str],
+    proxied: tuple[FaultProxy, str],
 ) -> None:
     proxy, url = proxied
     # no ping on taking a connection: a dead one is met by a statement
@@ -125,11 +125,11 @@ def test_a_connection_lost_on_the_driver_path_takes_the_older_ones_with_it(
     held = [store.engine.raw_connection() for _ in range(4)]
     for conn in held:
         conn.close()  # four connections in the pool
-    proxy.set("refuse")  # drops every connection
+    proxy.set_mode("refuse")  # drops every connection
     with contextlib.suppress(OSError):  # wakes the proxy's accept, which lets go of the port
         socket.create_connection(("127.0.0.1", proxy.port), timeout=1).close()
     time.sleep(0.1)
-    proxy.set("pass")
+    proxy.set_mode("pass")
     errors: list[StoreError] = []
     for _ in range(8):  # the audit append runs on the driver and is not tried again
         try:

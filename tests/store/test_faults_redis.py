@@ -16,10 +16,9 @@ import pytest
 
 redis = pytest.importorskip("redis")
 
-from sso_bridge.errors import StoreError  # noqa: E402
 from sso_bridge.store.redis import RedisEphemeralStore, _store_error  # noqa: E402
 from sso_bridge.store.settings import RedisSettings  # noqa: E402
-from store._proxy import Proxy  # noqa: E402
+from store._proxy import FaultProxy, unavailable  # noqa: E402
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
@@ -36,40 +35,13 @@ FAST = RedisSettings(
 SLACK = 0.7
 
 
-def unavailable(call: Callable[[], object], within: float = 5.0) -> tuple[StoreError, float]:
-    """The ``store.unavailable`` error ``call`` raised within ``within`` seconds, and how
-    long it took (on a thread of its own, so that a hang fails the test)."""
-    outcome: list[BaseException | None] = []
-
-    def run() -> None:
-        try:
-            call()
-        except BaseException as exc:  # handed to the test's thread
-            outcome.append(exc)
-        else:
-            outcome.append(None)
-
-    started = time.monotonic()
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(within)
-    took = time.monotonic() - started
-    if not outcome:
-        pytest.fail(f"the call was still waiting after {within} s")
-    error = outcome[0]
-    assert isinstance(error, StoreError), repr(error)
-    assert error.code == "store.unavailable", error
-    assert error.retry_after is not None
-    return error, took
-
-
 @pytest.fixture
-def proxied_store() -> Iterator[tuple[Proxy, RedisEphemeralStore]]:
+def proxied_store() -> Iterator[tuple[FaultProxy, RedisEphemeralStore]]:
     url = os.environ.get("SSO_BRIDGE_TEST_REDIS")
     if not url:
         pytest.skip("SSO_BRIDGE_TEST_REDIS is not set: no Redis server to test against")
     target = redis.connection.parse_url(url)
-    proxy = Proxy((target.get("host", "127.0.0.1"), int(target.get("port", 6379))))
+    proxy = FaultProxy(target.get("host", "127.0.0.1"), int(target.get("port", 6379))).start()
     db = target.get("db", 0)
     store = RedisEphemeralStore.from_url(
         f"redis://127.0.0.1:{proxy.port}/{db}", prefix=f"test:{uuid.uuid4().hex}:", settings=FAST
@@ -77,12 +49,12 @@ def proxied_store() -> Iterator[tuple[Proxy, RedisEphemeralStore]]:
     try:
         yield proxy, store
     finally:
-        proxy.set("pass")
+        proxy.set_mode("pass")
         keys = store.client.keys(store.prefix + "*")
         if keys:
             store.client.delete(*keys)
         store.close()
-        proxy.close()
+        proxy.stop()
 
 
 def every_call(store: RedisEphemeralStore) -> list[Callable[[], object]]:
@@ -100,41 +72,41 @@ def every_call(store: RedisEphemeralStore) -> list[Callable[[], object]]:
 
 
 def test_refused_every_call_is_unavailable_at_once_and_recovers(
-    proxied_store: tuple[Proxy, RedisEphemeralStore],
+    proxied_store: tuple[FaultProxy, RedisEphemeralStore],
 ) -> None:
     proxy, store = proxied_store
     store.put("session", "s", b"v", LATER, NOW, owner="a1")
-    proxy.set("refuse")
+    proxy.set_mode("refuse")
     for call in every_call(store):
         _error, took = unavailable(call)
         # retried twice on a refused connect, with at most 0.05 s between tries
         assert took < FAST.connect_timeout + SLACK
-    proxy.set("pass")
+    proxy.set_mode("pass")
     store.ping()
     store.put("session", "s", b"v", LATER, NOW, owner="a1")
     assert store.get("session", "s", NOW) == b"v"
 
 
 def test_hung_every_call_fails_within_the_socket_timeout(
-    proxied_store: tuple[Proxy, RedisEphemeralStore],
+    proxied_store: tuple[FaultProxy, RedisEphemeralStore],
 ) -> None:
     proxy, store = proxied_store
     store.put("session", "s", b"v", LATER, NOW)
-    proxy.set("hang")
+    proxy.set_mode("hang")
     for call in every_call(store):
         error, took = unavailable(call)
         # a timed-out command is not tried again: one socket timeout, not three
         assert took < FAST.socket_timeout + SLACK, (error, took)
-    proxy.set("pass")
+    proxy.set_mode("pass")
     assert store.get("session", "s", NOW) == b"v"
 
 
 def test_all_connections_busy_is_unavailable_within_the_pool_timeout(
-    proxied_store: tuple[Proxy, RedisEphemeralStore],
+    proxied_store: tuple[FaultProxy, RedisEphemeralStore],
 ) -> None:
     proxy, store = proxied_store
     store.ping()
-    proxy.set("hang")
+    proxy.set_mode("hang")
     stuck = [
         threading.Thread(target=unavailable, args=(lambda: store.get("k", "x", NOW),))
         for _ in range(FAST.max_connections)
@@ -146,7 +118,7 @@ def test_all_connections_busy_is_unavailable_within_the_pool_timeout(
     assert took < FAST.pool_timeout + FAST.socket_timeout + SLACK
     for thread in stuck:
         thread.join()
-    proxy.set("pass")
+    proxy.set_mode("pass")
     assert error.code == "store.unavailable"
 
 

@@ -32,7 +32,7 @@ from sso_bridge.store.guard import guard_for
 from sso_bridge.store.settings import DatabaseSettings
 from sso_bridge.store.sql import SqlStore, create_engine
 from sso_bridge.store.sql_credentials import SqlCredentialStore
-from store._proxy import Proxy
+from store._proxy import FaultProxy, unavailable
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 FAST = DatabaseSettings(
@@ -62,48 +62,19 @@ def event(account_id: str = "a1", subject: str = "s1") -> AuditEvent:
     )
 
 
-def unavailable(call: Callable[[], object], within: float = 10.0) -> tuple[StoreError, float]:
-    """The error ``call`` raised and how long it took; it must be ``store.unavailable``,
-    and come within ``within`` seconds (the call runs on a thread of its own, so that a
-    call that never returns fails the test instead of hanging it)."""
-    outcome: list[BaseException | None] = []
-
-    def run() -> None:
-        try:
-            call()
-        except BaseException as exc:  # handed to the test's thread
-            outcome.append(exc)
-        else:
-            outcome.append(None)
-
-    started = time.monotonic()
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(within)
-    took = time.monotonic() - started
-    if not outcome:
-        pytest.fail(f"the call was still waiting after {within} s")
-    error = outcome[0]
-    assert isinstance(error, StoreError), repr(error)
-    assert error.code == "store.unavailable", error
-    assert error.http_status == 503
-    assert error.retry_after is not None
-    return error, took
-
-
 @pytest.fixture
-def proxied(postgres_schema_url: str) -> Iterator[tuple[Proxy, str]]:
+def proxied(postgres_schema_url: str) -> Iterator[tuple[FaultProxy, str]]:
     """A proxy in front of the test server, and the test schema's URL through it."""
     url = sa.make_url(postgres_schema_url)
-    proxy = Proxy((url.host or "127.0.0.1", url.port or 5432))
+    proxy = FaultProxy(url.host or "127.0.0.1", url.port or 5432).start()
     try:
         yield proxy, url.set(port=proxy.port).render_as_string(hide_password=False)
     finally:
-        proxy.close()
+        proxy.stop()
 
 
 @pytest.fixture
-def pg_store(proxied: tuple[Proxy, str]) -> Iterator[tuple[Proxy, SqlStore]]:
+def pg_store(proxied: tuple[FaultProxy, str]) -> Iterator[tuple[FaultProxy, SqlStore]]:
     proxy, url = proxied
     store = open_store(url, KEY, settings=FAST)
     store.root_interval = None
@@ -173,10 +144,10 @@ def test_the_scan_covers_every_public_method(sqlite_store: SqlStore) -> None:
 
 @pytest.mark.postgres
 def test_every_method_is_unavailable_when_the_database_refuses(
-    pg_store: tuple[Proxy, SqlStore],
+    pg_store: tuple[FaultProxy, SqlStore],
 ) -> None:
     proxy, store = pg_store
-    proxy.set("refuse")
+    proxy.set_mode("refuse")
     for name, call in calls(store).items():
         error, took = unavailable(call)
         assert took < FAST.connect_timeout + SLACK, (name, took)
@@ -185,11 +156,11 @@ def test_every_method_is_unavailable_when_the_database_refuses(
 
 @pytest.mark.postgres
 def test_a_hung_database_fails_within_the_answer_timeout(
-    pg_store: tuple[Proxy, SqlStore],
+    pg_store: tuple[FaultProxy, SqlStore],
 ) -> None:
     proxy, store = pg_store
     store.get_account("a1")  # connections in the pool
-    proxy.set("hang")
+    proxy.set_mode("hang")
     bound = FAST.answer_timeout + SLACK
     for call in (
         lambda: store.get_account("a1"),  # SQLAlchemy
@@ -202,13 +173,13 @@ def test_a_hung_database_fails_within_the_answer_timeout(
 
 
 @pytest.mark.postgres
-def test_the_store_recovers_after_the_fault(pg_store: tuple[Proxy, SqlStore]) -> None:
+def test_the_store_recovers_after_the_fault(pg_store: tuple[FaultProxy, SqlStore]) -> None:
     proxy, store = pg_store
     for fault in ("refuse", "hang"):
-        proxy.set(fault)
+        proxy.set_mode(fault)
         unavailable(lambda: store.get_account("a1"))
         unavailable(lambda: store.links_for_subject(ISSUER, "s1"))
-        proxy.set("pass")
+        proxy.set_mode("pass")
         deadline = time.monotonic() + FAST.reconnect_backoff_max + FAST.connect_timeout + SLACK
         while True:
             try:
@@ -223,7 +194,7 @@ def test_the_store_recovers_after_the_fault(pg_store: tuple[Proxy, SqlStore]) ->
 
 @pytest.mark.postgres
 def test_server_timeouts_apply_and_a_lock_wait_is_unavailable(
-    proxied: tuple[Proxy, str], postgres_schema_url: str
+    proxied: tuple[FaultProxy, str], postgres_schema_url: str
 ) -> None:
     _proxy, url = proxied
     store = open_store(url, KEY, settings=FAST)
@@ -247,13 +218,13 @@ def test_server_timeouts_apply_and_a_lock_wait_is_unavailable(
 
 @pytest.mark.postgres
 def test_a_full_pool_and_bulkhead_refuse_within_the_pool_timeout(
-    proxied: tuple[Proxy, str],
+    proxied: tuple[FaultProxy, str],
 ) -> None:
     proxy, url = proxied
     settings = attrs_evolve(FAST, pool_size=1, max_overflow=0, queue=1, answer_margin=1.5)
     store = SqlEphemeralStore(create_engine(url, settings))
     store.put("k", "x", b"v", NOW + timedelta(hours=1), NOW)
-    proxy.set("hang")
+    proxy.set_mode("hang")
     stuck = threading.Thread(target=unavailable, args=(lambda: store.get("k", "x", NOW),))
     stuck.start()
     time.sleep(0.2)  # the one slot is taken by the hung call
@@ -265,7 +236,7 @@ def test_a_full_pool_and_bulkhead_refuse_within_the_pool_timeout(
     assert "finished within" in error.message
     assert settings.pool_timeout - 0.05 < took < settings.pool_timeout + SLACK
     stuck.join()
-    proxy.set("pass")
+    proxy.set_mode("pass")
     store.close()
 
 
@@ -277,7 +248,7 @@ def attrs_evolve(settings: DatabaseSettings, **changes: Any) -> DatabaseSettings
 
 @pytest.mark.postgres
 def test_threads_stuck_on_the_database_leave_the_workers_to_redis_only_work(
-    proxied: tuple[Proxy, str],
+    proxied: tuple[FaultProxy, str],
 ) -> None:
     """A web server's pool of 4 threads: 20 logins' database calls on a hung database, then
     a session check that needs only the short-lived store. It is answered at once: beyond
@@ -288,7 +259,7 @@ def test_threads_stuck_on_the_database_leave_the_workers_to_redis_only_work(
     sessions = InMemoryEphemeralStore()
     sessions.put("session", "s", b"ok", NOW + timedelta(hours=1), NOW)
     store.get("k", "x", NOW)
-    proxy.set("hang")
+    proxy.set_mode("hang")
 
     def login() -> str:
         try:
@@ -310,7 +281,7 @@ def test_threads_stuck_on_the_database_leave_the_workers_to_redis_only_work(
         workers.shutdown(wait=False, cancel_futures=True)
     bulkhead = guard_for(store.engine).bulkhead
     assert (bulkhead.in_use, bulkhead.waiting) == (0, 0)
-    proxy.set("pass")
+    proxy.set_mode("pass")
     store.close()
 
 
@@ -334,11 +305,11 @@ def test_too_many_connections_for_a_role_is_unavailable(postgres_schema_url: str
 
 
 @pytest.mark.postgres
-def test_credentials_and_open_store_are_guarded_too(proxied: tuple[Proxy, str]) -> None:
+def test_credentials_and_open_store_are_guarded_too(proxied: tuple[FaultProxy, str]) -> None:
     proxy, url = proxied
     credentials = SqlCredentialStore(create_engine(url, FAST), KEY)
     assert credentials.get("a1") is None
-    proxy.set("refuse")
+    proxy.set_mode("refuse")
     unavailable(lambda: credentials.get("a1"))
     unavailable(lambda: credentials.set_password("a1", "h", NOW))
     unavailable(lambda: open_store(url, KEY, settings=FAST))

@@ -4,13 +4,13 @@ method, and the view still gets the body it may read itself."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
 from starlette.requests import Request
 from starlette.types import Message
 
+from helpers.aio import run_coroutine
 from sso_bridge.web import WebConfig
 from sso_bridge.web.errors import RequestRefused
 from sso_bridge.web.starlette import read_request
@@ -46,7 +46,7 @@ def _request(
 
 
 def _run(call: Callable[[], Awaitable[object]]) -> object:
-    return asyncio.run(call())  # type: ignore[arg-type]
+    return run_coroutine(call())  # type: ignore[arg-type]
 
 
 def test_a_get_without_a_body_is_read_and_the_view_still_gets_an_empty_body() -> None:

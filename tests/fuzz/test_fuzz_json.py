@@ -171,8 +171,13 @@ def _verify_jwks(case: JwksCase, keys: Any) -> str:
     for key in keys:
         if key.kid is not None and not isinstance(key.kid, str):
             raise InvariantViolation(f"a key with kid {key.kid!r}")
-        if not key.keys or not set(key.keys) <= set(ALGORITHMS):
-            raise InvariantViolation(f"key {key.kid!r} for {sorted(key.keys)}")
+        # an RSA key under the minimum size is kept with no prepared keys, naming what it
+        # would serve (weak_for), so that its tokens are refused as oidc.weak_key
+        serves = set(key.keys) or set(key.weak_for)
+        if key.keys and key.weak_for:
+            raise InvariantViolation(f"key {key.kid!r} both prepared and weak")
+        if not serves or not serves <= set(ALGORITHMS):
+            raise InvariantViolation(f"key {key.kid!r} for {sorted(serves)}")
     found = {key.kid for key in keys}
     if not set(case.intact) <= found:
         raise InvariantViolation(f"keys {sorted(set(case.intact) - found)} were dropped")

@@ -9,13 +9,13 @@ from typing import TypeVar
 
 import attrs
 
-from sso_bridge.broker.config import Client
-from sso_bridge.broker.core import ACTOR, BrokerCore
-from sso_bridge.broker.errors import BadCredentials, BrokerError
+from sso_bridge.broker.core import ACTOR
+from sso_bridge.broker.errors import BadCredentials
 from sso_bridge.broker.machine import MachineEvent, MachineState, transition
 from sso_bridge.broker.machine import effects as fx
 from sso_bridge.broker.machine import events as ev
-from sso_bridge.broker.machine.states import STORED, ChoosingAccount, Frame, StoredState
+from sso_bridge.broker.machine.states import STORED, StoredState
+from sso_bridge.broker.offered import Call, OfferedAccounts
 from sso_bridge.broker.results import (
     AccountOption,
     ChooseAccount,
@@ -27,9 +27,8 @@ from sso_bridge.broker.results import (
     StepResult,
     StepUpDone,
 )
-from sso_bridge.broker.steps import offer_proof_id, offer_proof_owner
 from sso_bridge.errors import BridgeError
-from sso_bridge.linking import HiddenAccounts, RequestContext
+from sso_bridge.linking import RequestContext
 from sso_bridge.matching.ports import get_organisation
 from sso_bridge.mfa import BadPassword, TotpStepReused, WrongCode
 from sso_bridge.mfa.errors import LimitReached, TooManyCodes, TooManyLogins
@@ -46,16 +45,7 @@ _V = TypeVar("_V")
 Reply = StepResult | LinkedFromSettings | StepUpDone
 
 
-@attrs.frozen
-class Call:
-    """One request: who makes it, its one ``now``, and the session token it holds."""
-
-    client: Client
-    now: datetime
-    session_token: str | None = attrs.field(default=None, repr=False)
-
-
-class MachineShell(BrokerCore):
+class MachineShell(OfferedAccounts):
     """Runs the machine for one request and performs what it says."""
 
     def _run(self, state: MachineState, event: MachineEvent, call: Call) -> Reply:
@@ -141,45 +131,6 @@ class MachineShell(BrokerCore):
                 )
             )
         return tuple(sorted(options, key=lambda o: (o.organisation, o.org_id, o.account_id)))
-
-    # -- accounts not to be offered ------------------------------------------------------------
-
-    def _hidden(self, issuer: str, subject: str) -> frozenset[str]:
-        """The accounts the person asked not to be offered (none if the store cannot tell)."""
-        if not isinstance(self.links, HiddenAccounts):
-            return frozenset()
-        return self.links.hidden_accounts(issuer, subject)
-
-    def _hide(self, issuer: str, subject: str, account_id: str, call: Call, *, hide: bool) -> bool:
-        """Hide the account from (or offer it again to) issuer and subject, audited."""
-        if not isinstance(self.links, HiddenAccounts):
-            raise BrokerError(
-                "this site's link store cannot hide accounts", code="broker.hide_unsupported"
-            )
-        action = AuditAction.ACCOUNT_HIDDEN if hide else AuditAction.ACCOUNT_SHOWN
-        event = self._event(
-            action, call.client, call.now, account_id=account_id, issuer=issuer, subject=subject
-        )
-        change = self.links.hide_account if hide else self.links.show_account
-        changed = change(issuer, subject, account_id, event)
-        if changed:
-            log_audit_event(event)
-        return changed
-
-    def _keep_offer(self, effect: fx.IssueSession, session: Session, call: Call) -> None:
-        """Keep the linking proof of the unlinked accounts the login offered, for the
-        account switcher, bound to the session, until its absolute deadline."""
-        offer, person = effect.offer, effect.person
-        if offer is None or person is None or effect.issuer is None or effect.subject is None:
-            return
-        unlinked = tuple(a for a in offer.unlinked if a != effect.account_id)
-        if not unlinked:
-            return
-        owner = offer_proof_owner(session)
-        frame = Frame(owner, call.now, session.expires_at)
-        weak = tuple(a for a in offer.weak if a in unlinked)
-        proof = ChoosingAccount(frame, person, unlinked, weak, linking=True)
-        self._steps.save_as(offer_proof_id(owner), proof, call.now)
 
     def _link(self, effect: fx.Link, call: Call) -> None:
         ctx = RequestContext(actor=ACTOR, ip=str(call.client.ip))

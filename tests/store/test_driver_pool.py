@@ -20,6 +20,7 @@ from sso_bridge.errors import StoreError
 from sso_bridge.matching.keys import BlindIndex, account_keys
 from sso_bridge.model import AuditAction, AuditEvent, Link, LinkMethod
 from sso_bridge.store.sql import SqlStore, open_store
+from sso_bridge.store.sql_driver import SharedQueuePool
 
 T0 = datetime(2026, 9, 1, 7, 30, tzinfo=UTC)
 THREADS = 24
@@ -174,8 +175,45 @@ def test_sqlite_threads_share_the_pool(sqlite_url: str) -> None:
     try:
         _seed(store)
         _run_threads(lambda i: _login_work(store, i, 6), count=8)
-        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert isinstance(pool, SharedQueuePool)
+        # only the idle connections held for the driver's next call are still out
+        assert 1 <= pool.held() <= pool.size()
+        assert pool.checkedout() == pool.held()
         assert len(store.events()) == 6 + 8 * 6 * 2
         assert verify_log(store).ok
+    finally:
+        store.close()
+    assert pool.held() == 0
+
+
+def test_sqlite_held_connections_come_back_before_anyone_waits(sqlite_url: str) -> None:
+    store = open_store(sqlite_url, KEY)
+    pool = store.engine.pool
+    assert isinstance(pool, SharedQueuePool)
+    try:
+        _seed(store)
+        keys = account_keys(make_account("probe"), store.blind_index)
+        # five threads at once leave five connections held; the budget is 5 + 10
+        barrier = threading.Barrier(5)
+
+        def read(_i: int) -> None:
+            barrier.wait(5)
+            for _ in range(20):
+                store.find_accounts(keys, ISSUER)
+
+        _run_threads(read, count=5)
+        held = pool.held()
+        assert held >= 1
+        # every connection of the budget checked out by SQLAlchemy's own path: the held
+        # ones come back instead of a wait for the pool's timeout
+        capacity = pool.size() + pool._max_overflow
+        conns = [store.engine.connect() for _ in range(capacity)]
+        try:
+            assert pool.held() == 0
+            assert pool.checkedout() == capacity
+        finally:
+            for conn in conns:
+                conn.close()
+        assert len(store.find_accounts(keys, ISSUER)) == 6
     finally:
         store.close()

@@ -17,14 +17,25 @@ statements per connection.
 A connection found broken is invalidated, never given back to the pool as good, and with
 it every older connection of the pool (replaced when next taken); a read that met one is
 tried once more on another connection.
+
+On SQLite the pool is a :class:`SharedQueuePool`: a driver connection that is done goes
+onto the pool's short list of *held* connections instead of back through the pool's
+check-in, and the next driver call takes it from there. The pool's own check-out and
+check-in (events, reset, queue) cost more than the read itself; the held connections stay
+counted as checked out, so the budget is unchanged, and the pool takes them back before
+anyone would wait for a connection or open one beyond its size. A file has no server or
+watchdog that needs to know which thread holds a connection; PostgreSQL connections always
+go back through the pool.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import sqlalchemy as sa
@@ -34,7 +45,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from sso_bridge.errors import StoreError
 
-__all__ = ["DRIVER_ERRORS", "PooledDriver"]
+__all__ = ["DRIVER_ERRORS", "PooledDriver", "SharedQueuePool"]
 
 DRIVER_ERRORS = (psycopg.Error, sqlite3.Error)
 """What the drivers raise; a fault among these is ``store.unavailable``."""
@@ -71,13 +82,32 @@ class PooledDriver:
 
     def read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         """The rows of one read statement (in autocommit: it sees every committed write)."""
+        pool = self.engine.pool
+        if isinstance(pool, SharedQueuePool):
+            # a file: no lost connections to try again on, and a held connection is ready
+            fairy = pool.take() or self._checkout()
+            conn: Any = fairy.driver_connection
+            try:
+                rows: list[Any] = conn.execute(sql, params).fetchall()
+            except DRIVER_ERRORS as exc:
+                self._after_error(fairy, conn, exc)
+                fairy.close()
+                raise StoreError(
+                    f"database call failed: {_reason(exc)}", code="store.unavailable"
+                ) from exc
+            except BaseException as exc:
+                self._after_error(fairy, conn, exc)
+                fairy.close()
+                raise
+            pool.hold(fairy)
+            return rows
         for attempt in range(1, self._tries + 1):
             lost: list[bool] = []
             try:
                 with self.connection(lost) as fairy:
-                    conn: Any = fairy.driver_connection
+                    conn = fairy.driver_connection
                     if self.postgres:
-                        rows: list[Any] = conn.execute(sql, params, prepare=True).fetchall()
+                        rows = conn.execute(sql, params, prepare=True).fetchall()
                     else:
                         rows = conn.execute(sql, params).fetchall()
                     return rows
@@ -96,7 +126,9 @@ class PooledDriver:
         Driver errors become ``store.unavailable``; when the connection itself was lost,
         ``True`` is appended to ``lost``.
         """
-        fairy = self._checkout()
+        pool = self.engine.pool
+        shared = pool if isinstance(pool, SharedQueuePool) else None
+        fairy = (shared.take() if shared is not None else None) or self._checkout()
         conn: Any = fairy.driver_connection
         try:
             if self.postgres:
@@ -107,13 +139,17 @@ class PooledDriver:
         except DRIVER_ERRORS as exc:
             if self._after_error(fairy, conn, exc) and lost is not None:
                 lost.append(True)
+            fairy.close()
             raise StoreError(
                 f"database call failed: {_reason(exc)}", code="store.unavailable"
             ) from exc
         except BaseException as exc:
             self._after_error(fairy, conn, exc)
+            fairy.close()
             raise
-        finally:
+        if shared is not None and not conn.in_transaction:
+            shared.hold(fairy)
+        else:
             fairy.close()
 
     @contextmanager
@@ -192,3 +228,68 @@ def _idle_in_autocommit(dbapi_conn: Any, _record: Any) -> None:
 def _out_in_transactions(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
     if dbapi_conn.info.transaction_status == TransactionStatus.IDLE:
         dbapi_conn.autocommit = False
+
+
+class SharedQueuePool(sa.QueuePool):
+    """A :class:`~sqlalchemy.pool.QueuePool` that also keeps a few idle driver connections
+    checked out for :class:`PooledDriver` (see the module docstring) and takes them back
+    before it would wait for a connection or open one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held: list[PoolProxiedConnection] = []
+        self._keep = max(1, self.size())
+        self._pid = os.getpid()
+        _SHARED_POOLS.add(self)
+
+    def held(self) -> int:
+        """How many idle connections are held for the driver (checked out, not in use)."""
+        return len(self._held)
+
+    def take(self) -> PoolProxiedConnection | None:
+        """A held connection, if there is one (each is taken by one caller only)."""
+        try:
+            return self._held.pop()
+        except IndexError:
+            return None
+
+    def hold(self, fairy: PoolProxiedConnection) -> None:
+        """Keep ``fairy`` for the next driver call, or check it in when enough are kept."""
+        if len(self._held) < self._keep and self._pid == os.getpid():
+            self._held.append(fairy)
+        else:
+            fairy.close()
+
+    def release(self) -> None:
+        """Check every held connection back in."""
+        while (fairy := self.take()) is not None:
+            fairy.close()
+
+    def _do_get(self) -> Any:
+        if self._held and self._pool.empty():
+            self.release()
+        return super()._do_get()
+
+    def dispose(self) -> None:
+        self.release()
+        super().dispose()
+
+    def recreate(self) -> SharedQueuePool:
+        self.release()
+        return cast(SharedQueuePool, super().recreate())
+
+    def _forked(self) -> None:
+        # the parent's connections are the parent's: forget them, never close them here
+        self._held = []
+        self._pid = os.getpid()
+
+
+_SHARED_POOLS: weakref.WeakSet[SharedQueuePool] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for pool in list(_SHARED_POOLS):
+        pool._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork)

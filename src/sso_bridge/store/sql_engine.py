@@ -21,6 +21,7 @@ from sso_bridge.matching.keys import BlindIndex
 from sso_bridge.store.guard import install, store_error
 from sso_bridge.store.guard_methods import Guarded
 from sso_bridge.store.settings import DatabaseSettings
+from sso_bridge.store.sql_driver import SharedQueuePool
 
 __all__ = ["SqlBase", "check_database_file", "create_engine", "parse_db_url", "utc"]
 
@@ -68,7 +69,11 @@ def create_engine(url: str, settings: DatabaseSettings | None = None) -> Engine:
     settings = settings or DatabaseSettings()
     parsed = parse_db_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = sa.create_engine(parsed, connect_args={"timeout": settings.busy_timeout})
+        engine = sa.create_engine(
+            parsed,
+            connect_args={"timeout": settings.busy_timeout},
+            **_sqlite_pool(parsed),
+        )
         _configure_sqlite(engine, settings)
     else:
         engine = sa.create_engine(
@@ -83,6 +88,16 @@ def create_engine(url: str, settings: DatabaseSettings | None = None) -> Engine:
         )
     install(engine, settings)
     return engine
+
+
+def _sqlite_pool(url: sa.URL) -> dict[str, Any]:
+    """A file's pool: SQLAlchemy's own (a queue of five, ten more on demand) that also
+    holds the driver reads' connections (:class:`~.sql_driver.SharedQueuePool`); an
+    in-memory database keeps SQLAlchemy's choice."""
+    name = url.database
+    if name in (None, "", ":memory:") or url.query.get("mode") == "memory":
+        return {}
+    return {"poolclass": SharedQueuePool}
 
 
 def _postgres_args(url: sa.URL, settings: DatabaseSettings) -> dict[str, Any]:

@@ -35,6 +35,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "base64url",
             "jsonparse",
             "address",
+            "inline",
         ),
     ),
     ("metrics, logs and readiness probes", ("observe",)),

@@ -20,6 +20,7 @@ from sso_bridge.broker.steps import StepStore
 from sso_bridge.clock import Clock, SystemClock
 from sso_bridge.ephemeral import EphemeralStore
 from sso_bridge.errors import BridgeError, ConfigError
+from sso_bridge.inline import refuse_blocking
 from sso_bridge.linking import Linker, LinkStore
 from sso_bridge.matching import AccountDirectory, Matcher
 from sso_bridge.mfa import CodeChallenges, CredentialStore, LocalPasswords, Sender, TotpVerifier
@@ -237,6 +238,7 @@ class BrokerCore:
             self._ip_changed(exc, client, now)
             raise
         except SessionExpired as exc:
+            refuse_blocking()  # the record is written on a worker thread (sso_bridge.inline)
             self._record(
                 AuditAction.SESSION_END, client, now, account_id=exc.account_id, code=exc.code
             )

@@ -22,7 +22,8 @@ import attrs
 from sso_bridge import base64url
 from sso_bridge.address import ClientAddress, as_address
 from sso_bridge.ephemeral import EphemeralStore
-from sso_bridge.errors import ConfigError, InvalidInput, StoreError
+from sso_bridge.errors import BridgeError, ConfigError, InvalidInput, StoreError
+from sso_bridge.inline import Prefetched, refuse_blocking
 from sso_bridge.model import IdpSession
 from sso_bridge.sessions.binding import IpBinding
 from sso_bridge.sessions.ended import EndedSessions
@@ -208,6 +209,7 @@ class SessionManager:
         session_id = _session_id(token)
         session = self._live(session_id, now)
         if not self._policy.binding.same_client(session.address, address):
+            refuse_blocking()  # ending it, the record and the alert: on a worker thread
             self._store.delete(SESSION_KIND, session_id)
             raise SessionIpChanged(session, address)
         if now - session.last_seen_at >= self._policy.touch_interval:
@@ -216,6 +218,27 @@ class SessionManager:
             )
             self._put(session, now)
         return session
+
+    async def prefetch(self, token: str | None) -> Prefetched | None:
+        """What :meth:`validate` of ``token`` reads, read without blocking, for a check on
+        an event loop (:mod:`sso_bridge.inline`): nothing over an in-process store, the
+        session's entry over a store that reads ahead (Redis); ``None`` when the check
+        must run on a worker thread."""
+        store = self._store
+        if getattr(store, "in_process", False):
+            return {}
+        read_ahead = getattr(store, "read_ahead", None)
+        if read_ahead is None:
+            return None
+        try:
+            session_id = _session_id(token)
+        except BridgeError:
+            return {}  # refused before any read
+        try:
+            raw = await read_ahead(SESSION_KIND, session_id)
+        except Exception:
+            return None
+        return {(SESSION_KIND, session_id): raw}
 
     def rotate(
         self,

@@ -44,6 +44,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from sso_bridge.errors import BridgeError, StoreError
+from sso_bridge.inline import refuse_blocking
 from sso_bridge.store.guard_wait import (
     Bulkhead,
     connect_within,
@@ -98,7 +99,9 @@ class EngineGuard:
     # -- calls ---------------------------------------------------------------------------
 
     def enter(self, watched: bool = True) -> Call:
-        """Start a call on this thread (taking a slot unless one is held already)."""
+        """Start a call on this thread (taking a slot unless one is held already); on an
+        event loop (:mod:`sso_bridge.inline`), :class:`~sso_bridge.inline.WouldBlock`."""
+        refuse_blocking()
         tid = threading.get_ident()
         call = self._calls.get(tid)
         if call is not None:

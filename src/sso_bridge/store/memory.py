@@ -25,6 +25,9 @@ class InMemoryEphemeralStore:
     single dictionary lookup, which is atomic, and that keeps session validation cheap.
     """
 
+    in_process = True
+    """No call waits on I/O: a session check over it may run on an event loop."""
+
     def __init__(self, *, purge_every: int = 1024) -> None:
         self._lock = threading.Lock()
         self._entries: dict[_Id, _Entry] = {}

@@ -25,6 +25,8 @@ from redis.backoff import FullJitterBackoff
 from redis.retry import Retry
 
 from sso_bridge.errors import ConfigError, InvalidInput, StoreError
+from sso_bridge.inline import prefetched, refuse_blocking
+from sso_bridge.store.redis_async import AsyncReader
 from sso_bridge.store.settings import RedisSettings
 
 __all__ = ["RedisEphemeralStore"]
@@ -172,6 +174,7 @@ class RedisEphemeralStore:
         self._delete_owned = client.register_script(_DELETE_OWNED)
         self._forget_stale = client.register_script(_FORGET_STALE)
         self._increment = client.register_script(_INCREMENT)
+        self._async = AsyncReader(client)
 
     @classmethod
     def from_url(
@@ -267,13 +270,22 @@ class RedisEphemeralStore:
         """The live entry's value, or None: exactly one GET."""
         if kind not in self._kinds:
             self._check_kind(kind)
-        try:
-            raw = cast("bytes | None", self._client.get(f"{self._prefix}{kind}:{key}"))
-        except redis.RedisError as exc:
-            raise _store_error(exc) from exc
+        ahead, raw = prefetched(kind, key)
+        if not ahead:
+            try:
+                raw = cast("bytes | None", self._client.get(f"{self._prefix}{kind}:{key}"))
+            except redis.RedisError as exc:
+                raise _store_error(exc) from exc
         if raw is None or int(raw[:16], 16) <= _micros(now):
             return None
         return raw[_HEADER + int(raw[16:_HEADER], 16) :]
+
+    async def read_ahead(self, kind: str, key: str) -> bytes | None:
+        """What :meth:`get` of ``kind`` and ``key`` would read, read on an asyncio client
+        (:mod:`.inline`); ``redis.RedisError`` when it cannot be read so."""
+        if not self._async.available:
+            raise redis.ConnectionError("no asyncio client for this connection")
+        return await self._async.get(f"{self._prefix}{kind}:{key}")
 
     def consume(self, kind: str, key: str, now: datetime) -> bytes | None:
         """Remove the entry and return its value if it was live: one GETDEL, one winner."""
@@ -395,6 +407,7 @@ def _store_error(exc: redis.RedisError) -> StoreError:
 
 @contextmanager
 def _served() -> Iterator[None]:
+    refuse_blocking()
     try:
         yield
     except redis.RedisError as exc:

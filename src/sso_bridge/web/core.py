@@ -24,6 +24,7 @@ import attrs
 
 from sso_bridge.broker import Broker, LinkedFromSettings, StepResult, StepUpDone
 from sso_bridge.errors import BridgeError
+from sso_bridge.inline import Prefetched, refuse_blocking
 from sso_bridge.observe import Exchange, Observe
 from sso_bridge.sessions import (
     SavedRequest,
@@ -225,10 +226,18 @@ class AuthRoutes(LoginPages, AccountPages, StepUpPages, LogoutPages, LanguagePag
         try:
             session = super().authenticate(visit)
         except BridgeError as exc:
+            refuse_blocking()  # a refusal is handled (and counted) on a worker thread
             self.counted.validation(exc)
             raise
         self.counted.validation(None)
         return session
+
+    async def prefetch(self, request: WebRequest) -> Prefetched | None:
+        """What :meth:`require` of ``request`` reads from the session store, read without
+        blocking, so that an async adapter can run it on the event loop
+        (:mod:`sso_bridge.inline`); ``None``: run it on a worker thread."""
+        token = request.cookies.get(self.config.cookies.session_cookie) or None
+        return await self.broker.sessions.prefetch(token)
 
     def probe(self, name: str) -> WebResponse:
         """The answer of a probe route of :data:`PROBES` (``healthz``, ``readyz``,

@@ -27,10 +27,19 @@ from starlette.types import Message
 
 from sso_bridge.broker import Broker
 from sso_bridge.errors import BridgeError, ConfigError
+from sso_bridge.inline import WouldBlock, on_loop
 from sso_bridge.observe import Exchange, Observe
 from sso_bridge.observe.requests import HEADER
 from sso_bridge.web.asgi import BodyLimit, RequestLog
-from sso_bridge.web.core import ROUTES, AuthRoutes, RouteSpec, WebConfig, WebRequest, WebResponse
+from sso_bridge.web.core import (
+    ROUTES,
+    Authenticated,
+    AuthRoutes,
+    RouteSpec,
+    WebConfig,
+    WebRequest,
+    WebResponse,
+)
 from sso_bridge.web.errors import RequestRefused
 from sso_bridge.web.incoming import Head, Reading, bad_form
 
@@ -225,6 +234,20 @@ def _auth_of(request: Request) -> AuthRoutes:
     return cast(AuthRoutes, state.sso_bridge)
 
 
+async def _required(auth: AuthRoutes, web: WebRequest) -> Authenticated | WebResponse:
+    """``auth.require(web)`` on the event loop when what it reads could be read ahead
+    without blocking and it needs nothing more; on a worker thread otherwise
+    (:mod:`sso_bridge.inline`)."""
+    ahead = await auth.prefetch(web)
+    if ahead is not None:
+        try:
+            with on_loop(ahead):
+                return auth.require(web)
+        except WouldBlock:
+            pass
+    return await run_in_threadpool(auth.require, web)
+
+
 def require_session(endpoint: Endpoint) -> Endpoint:
     """Let only a live session through to ``endpoint`` (a Starlette endpoint, a method
     of an ``HTTPEndpoint``, or a FastAPI path operation that takes ``request: Request``);
@@ -256,7 +279,7 @@ def require_session(endpoint: Endpoint) -> Endpoint:
         web, onward = read  # the view gets the request whose body was read here
         args = tuple(onward if value is request else value for value in args)
         kwargs = {k: onward if v is request else v for k, v in kwargs.items()}
-        passed = await run_in_threadpool(auth.require, web)
+        passed = await _required(auth, web)
         if isinstance(passed, WebResponse):
             return to_response(auth, passed)
         onward.state.sso_session, onward.state.sso_csrf_token = passed.session, passed.csrf_token

@@ -223,7 +223,8 @@ class SessionManager:
         """What :meth:`validate` of ``token`` reads, read without blocking, for a check on
         an event loop (:mod:`sso_bridge.inline`): nothing over an in-process store, the
         session's entry over a store that reads ahead (Redis); ``None`` when the check
-        must run on a worker thread."""
+        must run on a worker thread. A store fault is raised as :meth:`validate` raises it
+        (``store.unavailable``), so that it is not waited for twice."""
         store = self._store
         if getattr(store, "in_process", False):
             return {}
@@ -234,11 +235,10 @@ class SessionManager:
             session_id = _session_id(token)
         except BridgeError:
             return {}  # refused before any read
-        try:
-            raw = await read_ahead(SESSION_KIND, session_id)
-        except Exception:
+        read = await read_ahead(SESSION_KIND, session_id)
+        if read is None:
             return None
-        return {(SESSION_KIND, session_id): raw}
+        return {(SESSION_KIND, session_id): read[1]}
 
     def rotate(
         self,

@@ -280,12 +280,16 @@ class RedisEphemeralStore:
             return None
         return raw[_HEADER + int(raw[16:_HEADER], 16) :]
 
-    async def read_ahead(self, kind: str, key: str) -> bytes | None:
+    async def read_ahead(self, kind: str, key: str) -> tuple[bool, bytes | None] | None:
         """What :meth:`get` of ``kind`` and ``key`` would read, read on an asyncio client
-        (:mod:`.inline`); ``redis.RedisError`` when it cannot be read so."""
+        (:mod:`sso_bridge.inline`); ``None`` when there is none for this connection, a
+        ``StoreError`` as :meth:`get` raises it."""
         if not self._async.available:
-            raise redis.ConnectionError("no asyncio client for this connection")
-        return await self._async.get(f"{self._prefix}{kind}:{key}")
+            return None
+        try:
+            return (True, await self._async.get(f"{self._prefix}{kind}:{key}"))
+        except redis.RedisError as exc:
+            raise _store_error(exc) from exc
 
     def consume(self, kind: str, key: str, now: datetime) -> bytes | None:
         """Remove the entry and return its value if it was live: one GETDEL, one winner."""

@@ -10,6 +10,8 @@ from typing import Any
 
 import redis
 import redis.asyncio as aredis
+from redis.asyncio.retry import Retry as ARetry
+from redis.backoff import NoBackoff
 
 __all__ = ["AsyncReader"]
 
@@ -33,6 +35,13 @@ def _async_client(client: redis.Redis) -> aredis.Redis | None:
         kwargs.update(unix_socket_path=given["path"])
     else:
         return None  # TLS and custom connections: the session check stays on a thread
+    # the same retries as the synchronous client: a timed-out read is never tried again
+    retry = given.get("retry")
+    kwargs["retry"] = ARetry(
+        getattr(retry, "_backoff", NoBackoff()),
+        getattr(retry, "_retries", 0),
+        supported_errors=getattr(retry, "_supported_errors", (redis.ConnectionError,)),
+    )
     return aredis.Redis(**kwargs, max_connections=pool.max_connections)
 
 

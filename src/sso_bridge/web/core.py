@@ -232,12 +232,17 @@ class AuthRoutes(LoginPages, AccountPages, StepUpPages, LogoutPages, LanguagePag
         self.counted.validation(None)
         return session
 
-    async def prefetch(self, request: WebRequest) -> Prefetched | None:
+    async def prefetch(self, request: WebRequest) -> Prefetched | WebResponse | None:
         """What :meth:`require` of ``request`` reads from the session store, read without
         blocking, so that an async adapter can run it on the event loop
-        (:mod:`sso_bridge.inline`); ``None``: run it on a worker thread."""
+        (:mod:`sso_bridge.inline`); ``None``: run it on a worker thread; the error page
+        :meth:`require` would answer when the store cannot be read."""
         token = request.cookies.get(self.config.cookies.session_cookie) or None
-        return await self.broker.sessions.prefetch(token)
+        try:
+            return await self.broker.sessions.prefetch(token)
+        except BridgeError as exc:
+            self.counted.validation(exc)
+            return self.error_response(exc, request)
 
     def probe(self, name: str) -> WebResponse:
         """The answer of a probe route of :data:`PROBES` (``healthz``, ``readyz``,

@@ -239,6 +239,8 @@ async def _required(auth: AuthRoutes, web: WebRequest) -> Authenticated | WebRes
     without blocking and it needs nothing more; on a worker thread otherwise
     (:mod:`sso_bridge.inline`)."""
     ahead = await auth.prefetch(web)
+    if isinstance(ahead, WebResponse):
+        return ahead
     if ahead is not None:
         try:
             with on_loop(ahead):

@@ -46,7 +46,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("protocols", ("oidc", "saml")),
     ("ESIA, an OpenID Connect provider with extensions", ("esia", "esia_cms")),
     ("the login state machine", ("broker",)),
+    ("events out of the broker", ("events",)),
     ("implementations of the ports", ("store", "integrations")),
+    ("personal data: export and erasure", ("privacy",)),
     ("adapters", ("web", "cli")),
     ("the registry of every family's codes", ("codes",)),
 ]

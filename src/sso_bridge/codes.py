@@ -36,6 +36,7 @@ __all__ = ["CODES", "FAMILY_MODULES", "Code", "describe", "markdown", "render_do
 
 FAMILY_MODULES: Final[tuple[str, ...]] = (
     "sso_bridge.errors",
+    "sso_bridge.linking.requests",
     "sso_bridge.importing.errors",
     "sso_bridge.token_errors",
     "sso_bridge.esia.errors",
@@ -45,7 +46,9 @@ FAMILY_MODULES: Final[tuple[str, ...]] = (
     "sso_bridge.sessions.errors",
     "sso_bridge.broker.errors",
     "sso_bridge.audit.errors",
+    "sso_bridge.events.errors",
     "sso_bridge.web.errors",
+    "sso_bridge.web.console.errors",
     "mock_idp.errors",
 )
 """The modules that declare error codes; the families are listed in the order of their

@@ -94,6 +94,16 @@ class EphemeralStore(Protocol):
         """Remove every entry of ``kind`` put with this ``owner``; how many went."""
         ...
 
+    def scan(
+        self, kind: str, now: datetime, cursor: str | None = None, limit: int = 500
+    ) -> tuple[list[tuple[str, bytes]], str | None]:
+        """One page of the live ``(key, value)`` pairs of ``kind``: about ``limit`` entries
+        looked at after ``cursor`` (None: from the start), and the cursor of the next page
+        (None: done). Every entry live throughout is seen, once or (Redis) more; the order is
+        the backend's.
+        For rare tasks (an erasure), not for requests: it reads every entry of the kind."""
+        ...
+
     def ping(self) -> None:
         """One cheap round trip to the backend, bounded by its timeouts; raises
         ``StoreError`` (``store.unavailable``) when it does not answer (readiness)."""

@@ -314,11 +314,35 @@ class AuditAction(enum.StrEnum):
     """A person asked not to be offered an account at login any more."""
     ACCOUNT_SHOWN = "account_shown"
     """A person asked for a hidden account to be offered again (from the settings)."""
+    LINK_REQUESTED = "link_requested"
+    """A link from the settings that did not agree was queued for an administrator."""
+    LINK_REQUEST_REFUSED = "link_request_refused"
+    """An administrator refused a queued link request (an approval is a ``link`` record)."""
+    SESSIONS_ENDED = "sessions_ended"
+    """An administrator ended every session of an account."""
+    PURGE = "purge"
+    """Personal values past their retention period were removed from the audit trail."""
+    PERSON_EXPORTED = "person_exported"
+    """Everything held about an account or a federated identity was exported."""
+    ERASURE = "erasure"
+    """An account's or a federated identity's personal data was erased."""
+
+
+AUDIT_PERSONAL_FIELDS = ("actor", "subject", "account_id", "ip", "detail", "user_agent")
+"""The fields of an :class:`AuditEvent` that may name or describe a person: the chain
+covers keyed commitments to them rather than their values, so they can be purged
+(docs/audit.md); the order is the one of their commitments."""
 
 
 @attrs.frozen
 class AuditEvent:
-    """One line of the audit trail. Never carries SNILS or passport numbers."""
+    """One line of the audit trail. Never carries SNILS or passport numbers.
+
+    ``commitments`` is set by the log: for each of :data:`AUDIT_PERSONAL_FIELDS`, the
+    commitment to its value and, while the value is kept, the nonce it was made with
+    (``None`` for a record chained over its values, the format from before).
+    A purged value reads as ``None`` (``actor``: ``""``); :attr:`purged` names them.
+    """
 
     action: AuditAction
     at: datetime
@@ -333,3 +357,16 @@ class AuditEvent:
     user_agent: str | None = None
     event_id: int | None = None
     chain_hash: str | None = None
+    commitments: str | None = None
+
+    @property
+    def purged(self) -> frozenset[str]:
+        """The personal fields whose values were purged (their commitments stay)."""
+        if not self.commitments:
+            return frozenset()
+        entries = self.commitments.split(",")
+        return frozenset(
+            name
+            for name, entry in zip(AUDIT_PERSONAL_FIELDS, entries, strict=False)
+            if entry and "." not in entry
+        )

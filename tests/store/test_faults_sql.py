@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from helpers.accounts import ISSUER, KEY, ORGS, make_account
 from sso_bridge.audit.trail import ChainStart
 from sso_bridge.errors import StoreError
+from sso_bridge.linking.requests import LinkRequest
 from sso_bridge.matching.keys import MatchKeys
 from sso_bridge.model import AuditAction, AuditEvent, Link, LinkMethod
 from sso_bridge.store import InMemoryEphemeralStore, SqlEphemeralStore, open_store
@@ -97,9 +98,17 @@ def calls(store: SqlStore) -> dict[str, Callable[[], object]]:
         "audit_heads": store.audit_heads,
         "audit_roots": store.audit_roots,
         "bulk_import": bulk,
+        "add": lambda: store.add(LinkRequest("r1", "a1", ISSUER, "s1", "full name", NOW)),
+        "pending": store.pending,
+        "get": lambda: store.get("r1"),
+        "consume": lambda: store.consume("r1"),
+        "expire": lambda: store.expire(NOW),
+        "erase_account": lambda: store.erase_account("a1"),
+        "erase_subject": lambda: store.erase_subject(ISSUER, "s1"),
         "chain_events": lambda: store.chain_events(0),
         "count_accounts": store.count_accounts,
         "create_link": lambda: store.create_link(link("a1", "s2"), event("a1", "s2")),
+        "erase_values": lambda: store.erase_values(account_ids=["a9"]),
         "events": store.events,
         "find_accounts": lambda: store.find_accounts(keys, ISSUER),
         "find_by_login": lambda: store.find_by_login("sch1", "m"),
@@ -118,11 +127,13 @@ def calls(store: SqlStore) -> dict[str, Callable[[], object]]:
         "ping": store.ping,
         "record": lambda: store.record(event()),
         "record_many": lambda: store.record_many([event(), event()]),
+        "records_of": lambda: store.records_of(account_ids=["a1"]),
         "remove_link": lambda: store.remove_link(ISSUER, "s1", "a1", event()),
         "hidden_accounts": lambda: store.hidden_accounts(ISSUER, "s1"),
         "hide_account": lambda: store.hide_account(ISSUER, "s1", "a1", event()),
         "show_account": lambda: store.show_account(ISSUER, "s1", "a1", event()),
         "seal": store.seal,
+        "store_purged": lambda: store.store_purged([]),
         "tail": store.tail,
         "verify_chains": lambda: store.verify_chains([ChainStart(0)], 100),
     }

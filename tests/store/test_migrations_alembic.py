@@ -227,7 +227,7 @@ def test_the_revisions_are_one_line_to_the_newest() -> None:
     script = ScriptDirectory(sql_migrate._script_location())
     assert script.get_current_head() == SCHEMA_REVISION
     chain = [r.revision for r in reversed(list(script.walk_revisions()))]
-    assert chain == ["0001", "0002", "0003", "0004"]
+    assert chain == ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
     legacy = [sql_migrate.LEGACY_REVISIONS[v] for v in range(1, SCHEMA_VERSION + 1)]
     assert chain[:SCHEMA_VERSION] == legacy
 

@@ -1,4 +1,5 @@
-"""The tamper-evident audit trail: hash chain, redaction, an in-memory log (docs/audit.md).
+"""The tamper-evident audit trail: hash chain over commitments, redaction, an in-memory log
+(docs/audit.md); retention and purging are in :mod:`sso_bridge.audit.retention`.
 
 ``AuditEvent`` and ``AuditAction`` live in :mod:`sso_bridge.model`, the ``AuditLog`` port
 in :mod:`sso_bridge.audit.ports`; both are re-exported here. The SQL implementation is
@@ -15,9 +16,10 @@ from sso_bridge.audit.chain import (
     iter_events,
     verify_chain,
 )
+from sso_bridge.audit.commit import CommitmentKey
 from sso_bridge.audit.errors import ChainBroken
 from sso_bridge.audit.memory import InMemoryAuditLog
-from sso_bridge.audit.ports import AuditLog
+from sso_bridge.audit.ports import AuditLog, PurgeableLog
 from sso_bridge.audit.redact import MASK, prepare, redact
 from sso_bridge.audit.roots import AuditRoot
 from sso_bridge.audit.trail import ChainedTrail, Problem, RootAnchor, TrailReport, verify_log
@@ -34,8 +36,10 @@ __all__ = [
     "ChainBroken",
     "ChainReport",
     "ChainedTrail",
+    "CommitmentKey",
     "InMemoryAuditLog",
     "Problem",
+    "PurgeableLog",
     "RootAnchor",
     "TrailReport",
     "canonical",

@@ -1,11 +1,12 @@
 """The hash chain that makes the audit trail tamper-evident.
 
 Each stored event carries ``chain_hash = SHA-256(previous chain_hash + canonical(event))``
-in hex, the first one of a chain chained to :func:`chain_genesis`. A trail may hold
-several chains (numbered from 0), each in ``event_id`` order. Editing, removing,
-reordering or inserting a record breaks its chain at that record or the one after it;
-see docs/audit.md for what the chain does not protect against, and
-:mod:`sso_bridge.audit.trail` for the roots over several chains.
+in hex (a record with commitments, :mod:`sso_bridge.audit.commit`, is encoded over them
+instead of its personal values), the first one of a chain chained to
+:func:`chain_genesis`. A trail may hold several chains (numbered from 0), each in
+``event_id`` order. Editing, removing, reordering or inserting a record breaks its chain
+at that record or the one after it; see docs/audit.md for what the chain does not protect
+against, and :mod:`sso_bridge.audit.trail` for the roots over several chains.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from typing import Protocol
 
 import attrs
 
+from sso_bridge.audit.commit import CommitmentKey, commitment_list, value_problem
 from sso_bridge.audit.errors import AuditInputError
 from sso_bridge.errors import InvalidInput
 from sso_bridge.model import AuditEvent
 
 __all__ = [
     "CHAIN_FORMAT",
+    "COMMITTED_FORMAT",
     "GENESIS",
     "MISMATCH",
     "ChainReport",
@@ -37,7 +40,11 @@ __all__ = [
 ]
 
 CHAIN_FORMAT = "sso-bridge-audit/1"
-"""The version tag that starts every canonical encoding; a new encoding gets a new tag."""
+"""The version tag that starts the encoding over values; a new encoding gets a new tag."""
+
+COMMITTED_FORMAT = "sso-bridge-audit/2"
+"""The tag of the encoding over commitments to the personal fields (records with
+``commitments``)."""
 
 GENESIS = "0" * 64
 """The "previous hash" of the first record of chain 0 (the only chain of older trails)."""
@@ -58,6 +65,7 @@ _TEXT_FIELDS = (
     "detail",
     "user_agent",
 )
+_PLAIN_FIELDS = ("action", "method", "issuer", "code")
 
 
 def _bad(message: str) -> InvalidInput:
@@ -72,24 +80,39 @@ def _time(at: object) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def canonical(event: AuditEvent) -> bytes:
-    """The bytes that are hashed for ``event``: every field, in a fixed order.
+def _text(event: AuditEvent, name: str) -> str | None:
+    value = getattr(event, name)
+    if value is not None and not isinstance(value, str):
+        raise _bad(f"the event's {name} is not text")
+    # an enum member (a str subclass) is encoded as its value
+    return None if value is None else str.__str__(value)
 
-    A JSON array (UTF-8, no spaces) that starts with :data:`CHAIN_FORMAT`, then the
-    event id, the time in UTC with microseconds and the text fields; ``null`` and ``""``
-    stay distinct. Raises ``audit.invalid_event`` for a field of the wrong type or a time
-    without a timezone.
+
+def canonical(event: AuditEvent) -> bytes:
+    """The bytes that are hashed for ``event``: its fields, in a fixed order.
+
+    A JSON array (UTF-8, no spaces) that starts with the format's tag, then the event id
+    and the time in UTC with microseconds. A record without ``commitments``
+    (:data:`CHAIN_FORMAT`) goes on with every text field; one with them
+    (:data:`COMMITTED_FORMAT`) with ``action``, ``method``, ``issuer``, ``code`` and then
+    the commitment of each personal field (``null`` for a field without a value), so
+    that purging a value leaves the encoding as it was. ``null`` and ``""`` stay
+    distinct. Raises ``audit.invalid_event`` for a field of the wrong type, unreadable
+    commitments or a time without a timezone.
     """
     event_id = event.event_id
     if event_id is not None and (not isinstance(event_id, int) or isinstance(event_id, bool)):
         raise _bad("the event id is not an integer")
-    values: list[object] = [CHAIN_FORMAT, event_id, _time(event.at)]
-    for name in _TEXT_FIELDS:
-        value = getattr(event, name)
-        if value is not None and not isinstance(value, str):
-            raise _bad(f"the event's {name} is not text")
-        # an enum member (a str subclass) is encoded as its value
-        values.append(None if value is None else str.__str__(value))
+    if event.commitments is None:
+        values: list[object] = [CHAIN_FORMAT, event_id, _time(event.at)]
+        values.extend(_text(event, name) for name in _TEXT_FIELDS)
+    else:
+        commitments = commitment_list(event)
+        if commitments is None:
+            raise _bad("the event's commitments are unreadable")
+        values = [COMMITTED_FORMAT, event_id, _time(event.at)]
+        values.extend(_text(event, name) for name in _PLAIN_FIELDS)
+        values.extend(commitments)
     text = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
     try:
         return text.encode("utf-8")
@@ -147,6 +170,7 @@ def verify_chain(
     previous: str | None = None,
     previous_id: int | None = None,
     marks: Collection[int] = (),
+    key: CommitmentKey | None = None,
 ) -> ChainReport:
     """Check that ``events`` (oldest first) form an unbroken chain.
 
@@ -154,7 +178,9 @@ def verify_chain(
     record ``previous_id`` whose stored hash is ``previous``. Stops at the first record
     whose stored hash is not the one computed from its content and its predecessor's
     stored hash. The hashes of intact records whose ids are in ``marks`` are kept in the
-    report.
+    report. A record with commitments must also agree with them: each value kept is
+    committed to again with ``key`` (without a key, only that kept values have nonces and
+    purged ones none), so an edited or restored value fails like an edited record.
     """
     if previous is None:
         previous = chain_genesis(chain)
@@ -168,6 +194,10 @@ def verify_chain(
                 expected: str | None = chain_hash(previous, event)
             except InvalidInput as exc:
                 expected, reason = None, f"record cannot be encoded: {exc.message}"
+            # a value that disagrees with its commitment is an edited record
+            commitments = event.commitments
+            if expected is not None and commitments is not None and value_problem(event, key):
+                expected, reason = None, MISMATCH
             if expected is not None:
                 if expected == event.chain_hash:
                     previous, previous_id, checked = expected, event.event_id, checked + 1

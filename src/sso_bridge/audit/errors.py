@@ -33,6 +33,11 @@ class AuditError(BridgeError):
             400,
             "The root to verify from is not a root id, or id:hash with 64 hex digits.",
         ),
+        Code(
+            "audit.bad_policy",
+            400,
+            "A retention policy names an unknown field or action, or a period that does not parse.",
+        ),
     )
     code = "audit.chain_broken"
 

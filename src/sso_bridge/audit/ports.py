@@ -6,13 +6,14 @@ Implementations: :class:`sso_bridge.audit.InMemoryAuditLog` and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from sso_bridge.audit.commit import CommitmentKey
 from sso_bridge.model import AuditEvent
 
-__all__ = ["AuditLog"]
+__all__ = ["AuditLog", "PurgeableLog"]
 
 
 class AuditLog(Protocol):
@@ -55,4 +56,45 @@ class AuditLog(Protocol):
 
         For reading the whole trail in batches, as verification does.
         """
+        ...
+
+    def records_of(
+        self,
+        *,
+        account_ids: Collection[str] = (),
+        subjects: Collection[tuple[str, str]] = (),
+        limit: int = 10_000,
+    ) -> list[AuditEvent]:
+        """Up to ``limit`` records, oldest first, that name one of ``account_ids`` (as
+        ``account_id``) or one of the (issuer, subject) pairs ``subjects``."""
+        ...
+
+    def erase_values(
+        self,
+        *,
+        account_ids: Collection[str] = (),
+        subjects: Collection[tuple[str, str]] = (),
+    ) -> int:
+        """Remove every personal value (keeping its commitment) of each record that names
+        one of ``account_ids`` or ``subjects``; the number of records changed.
+
+        The chain still verifies afterwards. Records chained over their values (format 1,
+        from before commitments) cannot lose them and are left as they are.
+        """
+        ...
+
+
+class PurgeableLog(AuditLog, Protocol):
+    """An audit log whose personal values can be purged
+    (:func:`sso_bridge.audit.retention.purge`)."""
+
+    @property
+    def commitment_key(self) -> CommitmentKey:
+        """The key the log's commitments are made with."""
+        ...
+
+    def store_purged(self, events: Sequence[AuditEvent]) -> int:
+        """Store the personal values and commitments of ``events`` (stored records, as
+        :meth:`sso_bridge.audit.commit.CommitmentKey.purge` left them) over their records,
+        each only if the record still has the same ``chain_hash``; the number changed."""
         ...

@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from sso_bridge.audit.commit import CommitmentKey
 from sso_bridge.audit.errors import AuditInputError
 from sso_bridge.model import AuditEvent
 
@@ -71,17 +72,25 @@ def _field(event: AuditEvent, name: str) -> str | None:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def prepare(event: AuditEvent) -> AuditEvent:
+def prepare(event: AuditEvent, key: CommitmentKey | None = None) -> AuditEvent:
     """``event`` as it is stored: detail redacted, text storable and cut, time in UTC.
 
-    ``event_id`` and ``chain_hash`` are cleared; the log assigns them. Raises
+    ``event_id`` and ``chain_hash`` are cleared; the log assigns them. With ``key``, the
+    event gets fresh ``commitments`` to its personal values as stored (cleared without). Raises
     ``audit.invalid_event`` for a time without a timezone or a text field that is not text.
     """
     at = event.at
     if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
         raise AuditInputError("the event time has no timezone", code="audit.invalid_event")
     changes: dict[str, Any] = {name: _field(event, name) for name in LIMITS}
-    return attrs.evolve(event, at=at.astimezone(UTC), event_id=None, chain_hash=None, **changes)
+    return attrs.evolve(
+        event,
+        at=at.astimezone(UTC),
+        event_id=None,
+        chain_hash=None,
+        commitments=None if key is None else key.commitments_of(changes),
+        **changes,
+    )
 
 
 def check_since(since: datetime | None) -> datetime | None:

@@ -14,12 +14,14 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from sso_bridge.audit.chain import ChainReport, EventSource, iter_events, verify_chain
+from sso_bridge.audit.commit import CommitmentKey
 from sso_bridge.audit.roots import ROOT_GENESIS, AuditRoot, merkle_root, root_hash
 from sso_bridge.model import AuditEvent
 
 __all__ = [
     "ChainStart",
     "ChainedTrail",
+    "Committed",
     "Problem",
     "RootAnchor",
     "TrailReport",
@@ -117,6 +119,16 @@ class TrailReport:
 
 
 @runtime_checkable
+class Committed(Protocol):
+    """A log that commits to personal fields (every log of this package)."""
+
+    @property
+    def commitment_key(self) -> CommitmentKey:
+        """The key its commitments are made with."""
+        ...
+
+
+@runtime_checkable
 class ChainedTrail(Protocol):
     """A trail of several chains and root records (:class:`sso_bridge.store.sql.SqlStore`)."""
 
@@ -137,7 +149,7 @@ class ChainedTrail(Protocol):
         ...
 
     def verify_chains(self, plan: Sequence[ChainStart], batch: int) -> list[ChainReport]:
-        """:func:`check_chains`, in parallel where the trail can."""
+        """:func:`check_chains` with the trail's commitment key, in parallel where it can."""
         ...
 
 
@@ -151,7 +163,10 @@ def _chain_iter(source: ChainedTrail, start: ChainStart, batch: int) -> Iterator
 
 
 def check_chains(
-    source: ChainedTrail, plan: Sequence[ChainStart], batch: int = 1000
+    source: ChainedTrail,
+    plan: Sequence[ChainStart],
+    batch: int = 1000,
+    key: CommitmentKey | None = None,
 ) -> list[ChainReport]:
     """Check each chain of ``plan`` from its start, one after the other."""
     return [
@@ -161,6 +176,7 @@ def check_chains(
             previous=start.previous,
             previous_id=start.after_id or None,
             marks=start.marks,
+            key=key,
         )
         for start in plan
     ]
@@ -211,10 +227,12 @@ def verify_log(
     """Verify a stored trail: every chain, and the roots where the trail has them.
 
     With ``since``, start from that root (its hash checked when the anchor has one): each
-    chain from the head the root names, the roots from that root on.
+    chain from the head the root names, the roots from that root on. Kept personal values
+    are checked against their commitments with the log's key (:class:`Committed`).
     """
     if not isinstance(source, ChainedTrail):
-        single = verify_chain(iter_events(source, batch))
+        key = source.commitment_key if isinstance(source, Committed) else None
+        single = verify_chain(iter_events(source, batch), key=key)
         return TrailReport((single,), _chain_problems([single]))
     problems: list[Problem] = []
     roots = _all_roots(source, 0 if since is None else since.root_id - 1, batch)

@@ -107,6 +107,10 @@ class BrokerPolicy:
     """Whether a logout also ends the person's session at the IdP, for sessions from an
     IdP that can (docs/logout.md): ``"always"``, ``"offer"`` (the person chooses), or
     ``"never"``. Where shared-computer mode applies it is always."""
+    queue_mismatched_links: bool = False
+    """Whether a link from settings refused only because the identity does not agree with
+    the account is queued for an administrator (:mod:`sso_bridge.linking.requests`)
+    instead of only refused; the link store must keep link requests then."""
 
     @skew.validator
     def _skew(self, _: object, value: timedelta) -> None:

@@ -22,6 +22,7 @@ from sso_bridge.ephemeral import EphemeralStore
 from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.inline import refuse_blocking
 from sso_bridge.linking import Linker, LinkStore
+from sso_bridge.linking.requests import LinkRequestStore
 from sso_bridge.matching import AccountDirectory, Matcher
 from sso_bridge.mfa import CodeChallenges, CredentialStore, LocalPasswords, Sender, TotpVerifier
 from sso_bridge.mfa.limits import Limiter
@@ -124,6 +125,11 @@ class BrokerCore:
         self._steps = StepStore(store)
         self._ephemeral = store
         self._step_ups = StepUpRecords(store)
+        if self.policy.queue_mismatched_links and not isinstance(links, LinkRequestStore):
+            raise ConfigError(
+                "queue_mismatched_links needs a link store that keeps link requests",
+                code="config.invalid",
+            )
         self._linker = Linker(directory, links, audit, self._clock)
         self._matcher = Matcher(directory)
         self.sessions = SessionManager(store, self.policy.sessions, _subkey(secret, "csrf"))

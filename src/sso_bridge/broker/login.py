@@ -27,6 +27,7 @@ from sso_bridge.broker.machine.states import (
 from sso_bridge.broker.results import (
     ChooseAccount,
     LinkedFromSettings,
+    LinkRequested,
     LocalLoginForm,
     LoggedIn,
     Redirect,
@@ -140,7 +141,7 @@ class LoginFlow(MachineShell):
 
     def finish(
         self, provider: str, answer: Answer, client: Client
-    ) -> StepResult | LinkedFromSettings | StepUpDone:
+    ) -> StepResult | LinkedFromSettings | LinkRequested | StepUpDone:
         """The IdP's answer, whatever the protocol: an OIDC callback's query parameters, a
         SAML ACS post's form fields. The provider names the step it answers and checks the
         answer against what the step remembered; an answer that names no step is taken
@@ -171,7 +172,7 @@ class LoginFlow(MachineShell):
 
     def finish_oidc(
         self, provider: str, params: Mapping[str, str], client: Client
-    ) -> StepResult | LinkedFromSettings | StepUpDone:
+    ) -> StepResult | LinkedFromSettings | LinkRequested | StepUpDone:
         """Deprecated (one release): :meth:`finish` takes every provider's answer."""
         warnings.warn(
             "Broker.finish_oidc is deprecated: call Broker.finish", DeprecationWarning, stacklevel=2
@@ -180,7 +181,7 @@ class LoginFlow(MachineShell):
 
     def finish_saml(
         self, provider: str, form: Mapping[str, str], client: Client
-    ) -> StepResult | LinkedFromSettings | StepUpDone:
+    ) -> StepResult | LinkedFromSettings | LinkRequested | StepUpDone:
         """Deprecated (one release): :meth:`finish` takes every provider's answer."""
         warnings.warn(
             "Broker.finish_saml is deprecated: call Broker.finish", DeprecationWarning, stacklevel=2

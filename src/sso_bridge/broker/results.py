@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from sso_bridge.errors import BridgeError
+from sso_bridge.linking.requests import LinkRequest
 from sso_bridge.mfa import Challenge
 from sso_bridge.model import Link
 from sso_bridge.sessions import SavedRequest, Session
@@ -12,6 +13,7 @@ from sso_bridge.sessions import SavedRequest, Session
 __all__ = [
     "AccountOption",
     "ChooseAccount",
+    "LinkRequested",
     "LinkedFromSettings",
     "LocalLoginForm",
     "LoggedIn",
@@ -111,6 +113,15 @@ class LinkedFromSettings:
     """A link was made from the settings page; the session is unchanged."""
 
     link: Link
+
+
+@attrs.frozen
+class LinkRequested:
+    """Linking from settings was refused only because the identity does not agree with
+    the account, and the host queues such links: ``request`` waits for an administrator
+    (docs/reauthentication.md); the session is unchanged."""
+
+    request: LinkRequest
 
 
 @attrs.frozen

@@ -20,6 +20,7 @@ from sso_bridge.broker.results import (
     AccountOption,
     ChooseAccount,
     LinkedFromSettings,
+    LinkRequested,
     LocalLoginForm,
     LoggedIn,
     Redirect,
@@ -27,6 +28,7 @@ from sso_bridge.broker.results import (
     StepResult,
     StepUpDone,
 )
+from sso_bridge.broker.settings_link import SettingsLink
 from sso_bridge.errors import BridgeError
 from sso_bridge.linking import RequestContext
 from sso_bridge.matching.ports import get_organisation
@@ -42,10 +44,10 @@ __all__ = ["Call", "MachineShell", "Reply"]
 
 _V = TypeVar("_V")
 
-Reply = StepResult | LinkedFromSettings | StepUpDone
+Reply = StepResult | LinkedFromSettings | LinkRequested | StepUpDone
 
 
-class MachineShell(OfferedAccounts):
+class MachineShell(SettingsLink, OfferedAccounts):
     """Runs the machine for one request and performs what it says."""
 
     def _run(self, state: MachineState, event: MachineEvent, call: Call) -> Reply:
@@ -84,12 +86,7 @@ class MachineShell(OfferedAccounts):
             self._link(effect, call)
             return None
         if isinstance(effect, fx.LinkFromSettings):
-            ctx = RequestContext(actor=ACTOR, ip=str(call.client.ip))
-            person = effect.identity
-            made = self._linker_at(call.now).link_from_settings(
-                person.identity(), effect.account_id, ctx, keys=person.keys
-            )
-            return LinkedFromSettings(made.link)
+            return self._link_from_settings(effect, call)
         if isinstance(effect, fx.Hide):
             self._hide(effect.issuer, effect.subject, effect.account_id, call, hide=True)
             return None

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import click
 
 from sso_bridge.audit.errors import ChainBroken
-from sso_bridge.audit.show import event_line, parse_anchor, parse_since, report_json
+from sso_bridge.audit.show import event_line, json_safe, parse_anchor, parse_since, report_json
 from sso_bridge.audit.trail import TrailReport, verify_log
 from sso_bridge.cli.main import _open, main, store_options
 from sso_bridge.cli.output import echo_json, exit_status, identifier, json_option
+from sso_bridge.events.export import export_events, parse_until
+from sso_bridge.events.model import check_personal
 from sso_bridge.serialize import audit_json
 
 
@@ -95,6 +98,48 @@ def audit_seal(as_json: bool, db_url: str, key_file: Path | None) -> None:
         echo_json({"root_id": root.root_id, "root_hash": root.root_hash})
         return
     click.echo(f"{root.root_id}:{root.root_hash}")
+
+
+@audit.command("export")
+@click.option("--since", help="Only records at or after this ISO date or date-time (UTC).")
+@click.option("--until", help="Only records before this ISO date or date-time (UTC).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl"]),
+    default="jsonl",
+    show_default=True,
+    help="One JSON object per line (the event form of docs/events.md).",
+)
+@click.option(
+    "--fields",
+    default="",
+    metavar="NAME,...",
+    help="Personal fields to include (subject, account_id, ip, user_agent, actor, detail); "
+    "none by default.",
+)
+@json_option
+@store_options
+def audit_export(
+    since: str | None,
+    until: str | None,
+    fmt: str,
+    fields: str,
+    as_json: bool,
+    db_url: str,
+    key_file: Path | None,
+) -> None:
+    """Write the audit records as events, one JSON object per line, oldest first.
+
+    The output is JSON either way; --json makes errors JSON too.
+    """
+    del fmt, as_json  # jsonl is the only format
+    personal = check_personal(fields.split(","))
+    start = None if since is None else parse_since(since)
+    end = None if until is None else parse_until(until)
+    store = _open(db_url, key_file)
+    for data in export_events(store, since=start, until=end, personal=personal):
+        click.echo(json_safe(json.dumps(data, ensure_ascii=False, separators=(",", ":"))))
 
 
 def _broken(report: TrailReport) -> str:

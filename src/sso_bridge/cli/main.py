@@ -2,7 +2,7 @@
 
 This module holds the command group, the options every command shares, opening the
 database, and ``init``; the commands are in :mod:`.accounts`, :mod:`.links`,
-:mod:`.audit`, :mod:`.match`, :mod:`.credentials` and :mod:`.esia`.
+:mod:`.audit`, :mod:`.match`, :mod:`.credentials`, :mod:`.esia` and :mod:`.person`.
 
 Every command takes ``--db URL`` (or ``SSO_BRIDGE_DB``) and ``--json``. A database is
 created only by ``init`` and ``accounts import``; every other command refuses one that

@@ -72,6 +72,11 @@ class IdentityMismatch(LinkRefused):
     )
     code = "link.identity_mismatch"
 
+    def __init__(self, message: str, *, code: str | None = None, differing: str = "") -> None:
+        super().__init__(message, code=code)
+        self.differing = differing
+        """The field that disagrees (as :func:`disagreement` names it), never its values."""
+
 
 def disagreement(identity: MatchKeys, account: MatchKeys) -> str | None:
     """Which field of ``identity`` disagrees with ``account`` (None: they agree): the full
@@ -286,7 +291,9 @@ class Linker:
                 account_id,
                 method,
                 ctx,
-                IdentityMismatch(f"the identity's {differing} differs from the account's"),
+                IdentityMismatch(
+                    f"the identity's {differing} differs from the account's", differing=differing
+                ),
             )
         return self._create(identity.issuer, identity.subject, account_id, method, ctx)
 

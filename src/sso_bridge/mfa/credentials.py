@@ -126,6 +126,10 @@ class CredentialStore(Protocol):
         it was not there. Atomic: of two callers with the same hash, one wins."""
         ...
 
+    def erase(self, account_id: str) -> bool:
+        """Forget everything kept for the account (an erasure); True if there was anything."""
+        ...
+
 
 class InMemoryCredentialStore:
     """A thread-safe :class:`CredentialStore` in this process's memory; times kept in UTC."""
@@ -240,6 +244,12 @@ class InMemoryCredentialStore:
     def recovery_code_hashes(self, account_id: str) -> tuple[bytes, ...]:
         with self._lock:
             return self._recovery.get(account_id, ())
+
+    def erase(self, account_id: str) -> bool:
+        """Forget everything kept for the account (an erasure); True if there was anything."""
+        with self._lock:
+            had_codes = self._recovery.pop(account_id, None) is not None
+            return self._records.pop(account_id, None) is not None or had_codes
 
     def use_recovery_code(self, account_id: str, stored_hash: bytes) -> int | None:
         with self._lock:

@@ -18,6 +18,7 @@ from typing import Any, Final
 import attrs
 
 from sso_bridge.errors import ConfigError
+from sso_bridge.observe.signals import signal
 
 __all__ = ["OK", "UNAVAILABLE", "Readiness", "Report", "store_checks"]
 
@@ -149,6 +150,7 @@ class Readiness:
                     extra={"event": "health.timeout", "check": name},
                 )
                 outcome[name] = UNAVAILABLE
+                signal("readiness.failed", check=name, code=UNAVAILABLE)
                 continue
             error = run.error
             outcome[name] = OK if error is None else _code(error)
@@ -159,4 +161,5 @@ class Readiness:
                     outcome[name],
                     extra={"event": "health.failed", "check": name, "code": outcome[name]},
                 )
+                signal("readiness.failed", check=name, code=outcome[name])
         return Report(outcome)

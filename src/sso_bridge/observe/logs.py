@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import IO, Any, Final
 
 from sso_bridge.model import AuditAction, AuditEvent
+from sso_bridge.observe.signals import signal
 
 __all__ = [
     "REQUEST_ID",
@@ -199,6 +200,7 @@ def log_unrecorded(event: AuditEvent, error: BaseException) -> None:
     logging.getLogger(SECURITY_LOGGER).error(
         "an audit record could not be written", extra={"event": "audit.unrecorded", **fields}
     )
+    signal("audit.unrecorded", **fields)
 
 
 def log_unrecorded_login(
@@ -218,4 +220,11 @@ def log_unrecorded_login(
             "session_ended": session_ended,
             "error_code": code if isinstance(code, str) else "bridge.error",
         },
+    )
+    signal(
+        "login.unrecorded",
+        account_id=account_id,
+        issuer=issuer,
+        session_ended=session_ended,
+        error_code=code if isinstance(code, str) else "bridge.error",
     )

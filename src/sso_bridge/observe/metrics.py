@@ -18,6 +18,7 @@ import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from sso_bridge.errors import declared
+from sso_bridge.observe.signals import signal
 
 __all__ = [
     "BUCKETS",
@@ -175,6 +176,8 @@ class Metrics:
     def store_error(self, store: str, code: str) -> None:
         """Count a failure of the ``store`` kind (``sql``, ``redis``...) with its code."""
         self.store_errors.labels(store, bounded_code(code)).inc()
+        if code == "store.unavailable":
+            signal("store.unavailable", store=store)
 
     def store_time(self, store: str, operation: str, seconds: float) -> None:
         """Record one store operation's duration."""

@@ -27,7 +27,13 @@ from sso_bridge.errors import ConfigError, InvalidInput, StoreError
 from sso_bridge.jsonparse import parse_json
 from sso_bridge.sessions.errors import SessionError
 
-__all__ = ["KEPT_REQUEST_KIND", "RequestKeeper", "SavedRequest", "is_local_path"]
+__all__ = [
+    "KEPT_REQUEST_KIND",
+    "RequestKeeper",
+    "SavedRequest",
+    "discard_account",
+    "is_local_path",
+]
 
 KEPT_REQUEST_KIND: Final = "kept_request"
 """The :class:`EphemeralStore` kind under which kept requests are stored."""
@@ -37,6 +43,10 @@ _FORMAT: Final = 1
 _NONCE_BYTES: Final = 12
 _ID_CHARS: Final = 43  # base64url of 32 bytes
 _KDF_INFO: Final = b"sso_bridge kept request v1"
+# A stored request is _TAGGED, the account's tag, then the nonce and the sealed request;
+# the tag lets an erasure find an account's requests without the browser id (the key).
+_TAGGED: Final = b"\x02"
+_TAG_BYTES: Final = 32
 
 
 def _check_method(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
@@ -164,7 +174,9 @@ class RequestKeeper:
             raise InvalidInput("browser_id must not be empty", code="input.invalid")
         keep_id = base64url.encode(secrets.token_bytes(32))
         nonce = secrets.token_bytes(_NONCE_BYTES)
-        sealed = nonce + self._aead.encrypt(nonce, plain, _associated_data(keep_id, browser_id))
+        tag = _account_tag(request.account_id)
+        bound = _associated_data(keep_id, browser_id) + tag  # the tag cannot be swapped
+        sealed = _TAGGED + tag + nonce + self._aead.encrypt(nonce, plain, bound)
         owner = _browser_owner(browser_id)
         expires_at = now + self._lifetime
         if not self._store.add(KEPT_REQUEST_KIND, keep_id, sealed, expires_at, now, owner=owner):
@@ -204,10 +216,39 @@ class RequestKeeper:
         """Drop every request kept for this browser; how many there were."""
         return self._store.delete_owned_by(KEPT_REQUEST_KIND, _browser_owner(browser_id))
 
+    def discard_account(self, account_id: str, now: datetime) -> int:
+        """Drop every request kept for ``account_id``; how many there were."""
+        return discard_account(self._store, account_id, now)
+
     def _open(self, data: bytes, keep_id: str, browser_id: str) -> SavedRequest | None:
-        nonce, sealed = data[:_NONCE_BYTES], data[_NONCE_BYTES:]
-        try:
-            plain = self._aead.decrypt(nonce, sealed, _associated_data(keep_id, browser_id))
-        except (InvalidTag, ValueError):
-            return None
-        return _from_bytes(plain)
+        bound = _associated_data(keep_id, browser_id)
+        layouts = [(data, bound)]  # one kept before the tag (a nonce first) opens as it was
+        if data[:1] == _TAGGED:
+            tag = data[1 : 1 + _TAG_BYTES]
+            layouts.insert(0, (data[1 + _TAG_BYTES :], bound + tag))
+        for body, associated in layouts:
+            nonce, sealed = body[:_NONCE_BYTES], body[_NONCE_BYTES:]
+            try:
+                plain = self._aead.decrypt(nonce, sealed, associated)
+            except (InvalidTag, ValueError):
+                continue
+            return _from_bytes(plain)
+        return None
+
+
+def _account_tag(account_id: str) -> bytes:
+    return hashlib.sha256(b"kept for\x00" + account_id.encode()).digest()
+
+
+def discard_account(store: EphemeralStore, account_id: str, now: datetime) -> int:
+    """Drop every request kept in ``store`` for ``account_id`` (an erasure; needs no key),
+    found by their tags in one pass over the kept requests; how many there were."""
+    start = _TAGGED + _account_tag(account_id)
+    dropped, cursor = 0, None
+    while True:
+        found, cursor = store.scan(KEPT_REQUEST_KIND, now, cursor)
+        for keep_id, data in found:
+            if data.startswith(start) and store.delete(KEPT_REQUEST_KIND, keep_id):
+                dropped += 1
+        if cursor is None:
+            return dropped

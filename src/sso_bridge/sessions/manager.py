@@ -345,6 +345,36 @@ class SessionManager:
                 self._ended.mark(session.session_id, "elsewhere", session.expires_at, now)
         return self._store.delete_owned_by(SESSION_KIND, account_id)
 
+    def erase_account(
+        self, account_id: str, now: datetime, *, offered_by: Sequence[str] = ()
+    ) -> int:
+        """Forget ``account_id`` (an erasure): end every session acting as it, their IdP
+        index entries with them, and take it out of the switchable ``accounts`` of the
+        sessions of ``offered_by`` (the other accounts of the same person); how many
+        sessions ended. No "ended elsewhere" mark is left."""
+        for session_id, _ in self._store.owned_by(SESSION_KIND, account_id, now):
+            self._index.drop(session_id)
+        ended = self._store.delete_owned_by(SESSION_KIND, account_id)
+        for other in dict.fromkeys(offered_by):
+            for key, data in self._store.owned_by(SESSION_KIND, other, now):
+                session = session_from_bytes(key, data)
+                if session is not None and account_id in session.accounts:
+                    kept = tuple(a for a in session.accounts if a != account_id)
+                    self._put(attrs.evolve(session, accounts=kept), now)
+        return ended
+
+    def erase_subject(self, issuer: str, subject: str, now: datetime) -> int:
+        """End every session that the federated identity (issuer, subject) started, and
+        their IdP index entries (an erasure); how many ended."""
+        ended = 0
+        for session_id in self._index.session_ids("sub", issuer, subject, now):
+            data = self._store.get(SESSION_KIND, session_id, now)
+            session = None if data is None else session_from_bytes(session_id, data)
+            if session is not None and named_by(session, issuer, "sub", subject):
+                ended += self._store.delete(SESSION_KIND, session_id)
+                self._index.drop(session_id)
+        return ended
+
     def sessions_of(self, account_id: str, now: datetime) -> list[Session]:
         """The live sessions acting as ``account_id``, oldest first."""
         found = []

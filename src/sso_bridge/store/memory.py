@@ -128,6 +128,20 @@ class InMemoryEphemeralStore:
                 del self._entries[(kind, key)]
         return len(keys)
 
+    def scan(
+        self, kind: str, now: datetime, cursor: str | None = None, limit: int = 500
+    ) -> tuple[list[tuple[str, bytes]], str | None]:
+        """Up to ``limit`` live ``(key, value)`` pairs of ``kind`` after ``cursor`` (None: from
+        the start), by key, and the cursor to go on from (None: done)."""
+        with self._lock:
+            keys = sorted(
+                k for (kd, k) in self._entries if kd == kind and (cursor is None or k > cursor)
+            )
+            page = keys[: max(limit, 1)]
+            found = [(k, self._entries[(kind, k)]) for k in page]
+        more = len(keys) > len(page)
+        return [(k, e[0]) for k, e in found if now < e[1]], page[-1] if more else None
+
     def purge(self, now: datetime) -> int:
         """Drop every entry expired by ``now``; how many went."""
         with self._lock:

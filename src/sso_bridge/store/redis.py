@@ -15,6 +15,7 @@ entry; members whose entry has gone or changed owner are removed when the set is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -358,6 +359,24 @@ class RedisEphemeralStore:
                 return 0
             keys: list[str | bytes] = [owner_set, *self._member_names(kind, members)]
             return int(self._delete_owned(keys, [owner.encode(), *members]))
+
+    def scan(
+        self, kind: str, now: datetime, cursor: str | None = None, limit: int = 500
+    ) -> tuple[list[tuple[str, bytes]], str | None]:
+        """Live ``(key, value)`` pairs of ``kind`` from one SCAN round (about ``limit`` keys
+        looked at) after ``cursor`` (None: from the start), and the cursor to go on from
+        (None: done). SCAN walks the whole database: for rare tasks such as an erasure."""
+        start = self._name(kind, "").encode()
+        pattern = re.sub(rb"([*?\[\]\\])", rb"\\\1", start) + b"*"
+        with _served():
+            position, names = self._client.scan(int(cursor or 0), match=pattern, count=limit)
+            raws = cast("list[bytes | None]", self._client.mget(names)) if names else []
+        now_us = _micros(now)
+        found: list[tuple[str, bytes]] = []
+        for name, raw in zip(names, raws, strict=True):
+            if raw is not None and int(raw[:16], 16) > now_us:
+                found.append((cast("bytes", name)[len(start) :].decode(), _split(raw)[2]))
+        return found, None if int(position) == 0 else str(position)
 
     # -- key names -----------------------------------------------------------------------
 

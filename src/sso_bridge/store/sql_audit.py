@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -28,12 +28,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sso_bridge.audit.chain import GENESIS, ChainReport
+from sso_bridge.audit.commit import CommitmentKey
 from sso_bridge.audit.redact import LIMITS, check_since, prepare
 from sso_bridge.audit.roots import AuditRoot, next_root
 from sso_bridge.audit.trail import ChainStart, check_chains
 from sso_bridge.errors import StoreError
-from sso_bridge.model import AuditEvent
+from sso_bridge.model import AUDIT_PERSONAL_FIELDS, AuditEvent
 from sso_bridge.store.sql_audit_pg import PostgresAppender
+from sso_bridge.store.sql_audit_purge import records_query, store_purged
 from sso_bridge.store.sql_audit_rows import chained_rows, event_of_row, root_of_row
 from sso_bridge.store.sql_audit_verify import verify_in_processes
 from sso_bridge.store.sql_driver import PooledDriver
@@ -52,7 +54,9 @@ single chain)."""
 ROOT_INTERVAL = 60.0
 """Seconds between the roots that appends write on their way (:class:`SqlAuditLog`)."""
 
-_SQLITE_COLUMNS = ("event_id", "at", "action", *LIMITS, "method", "chain_hash")
+_ERASE_BATCH = 1000
+
+_SQLITE_COLUMNS = ("event_id", "at", "action", *LIMITS, "method", "chain_hash", "commitments")
 
 
 def _sqlite_time(at: datetime) -> str:
@@ -85,12 +89,19 @@ class SqlAuditTrail:
 
     # -- appending --------------------------------------------------------------------
 
-    def append(self, conn: Connection, event: AuditEvent) -> AuditEvent:
+    def append(
+        self, conn: Connection, event: AuditEvent, key: CommitmentKey | None = None
+    ) -> AuditEvent:
         """Insert ``event`` (see :func:`~sso_bridge.audit.redact.prepare`), chained."""
-        return self.append_many(conn, (event,))[0]
+        return self.append_many(conn, (event,), key)[0]
 
-    def append_many(self, conn: Connection, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+    def append_many(
+        self, conn: Connection, events: Sequence[AuditEvent], key: CommitmentKey | None = None
+    ) -> list[AuditEvent]:
         """Insert ``events`` in order, chained, into one chain, in ``conn``'s transaction.
+
+        With ``key``, each record commits to its personal fields and is chained over the
+        commitments (:mod:`sso_bridge.audit.commit`); without, over its values.
 
         Each record is numbered and hashed before the ``INSERT``: the log needs no
         ``UPDATE`` or ``DELETE`` right on the table. One append per transaction: two in
@@ -99,10 +110,18 @@ class SqlAuditTrail:
         """
         pooled = conn.connection
         postgres = conn.dialect.name == "postgresql"
-        return self.append_on(pooled.driver_connection, pooled.info, events, postgres=postgres)
+        return self.append_on(
+            pooled.driver_connection, pooled.info, events, postgres=postgres, key=key
+        )
 
     def append_on(
-        self, driver: Any, info: dict[Any, Any], events: Sequence[AuditEvent], *, postgres: bool
+        self,
+        driver: Any,
+        info: dict[Any, Any],
+        events: Sequence[AuditEvent],
+        *,
+        postgres: bool,
+        key: CommitmentKey | None = None,
     ) -> list[AuditEvent]:
         """:meth:`append_many` on a driver connection (``info``: its pool record's).
 
@@ -111,7 +130,7 @@ class SqlAuditTrail:
         """
         if not events:
             return []
-        prepared = [prepare(event) for event in events]
+        prepared = [prepare(event, key) for event in events]
         if postgres:
             return self._postgres.append(driver, info, prepared)
         last = driver.execute(self._last_sql).fetchone()
@@ -208,6 +227,26 @@ class SqlAuditTrail:
         query = query.order_by(t.c.event_id).limit(max(limit, 0))
         return [event_of_row(r) for r in conn.execute(query).mappings()]
 
+    def records_of(
+        self,
+        conn: Connection,
+        account_ids: Collection[str],
+        subjects: Collection[tuple[str, str]],
+        limit: int,
+        after_id: int = 0,
+    ) -> list[AuditEvent]:
+        """Up to ``limit`` records with ids above ``after_id`` that name one of
+        ``account_ids`` or (issuer, subject) ``subjects``, ascending."""
+        query = records_query(self.table, self._select, account_ids, subjects, after_id)
+        if query is None or limit <= 0:
+            return []
+        return [event_of_row(r) for r in conn.execute(query.limit(limit)).mappings()]
+
+    def store_purged(self, conn: Connection, events: Sequence[AuditEvent]) -> int:
+        """Write the personal values and commitments of ``events`` over their rows, each
+        only where the row still has the event's ``chain_hash``."""
+        return store_purged(conn, self.table, events)
+
     def chains(self, conn: Connection) -> list[int]:
         """Every chain that holds records (an index walk, not a scan) or has a head."""
         t = self.table.name
@@ -243,7 +282,14 @@ class SqlAuditLog(SqlBase):
     _next_root: float | None = None
 
     def _record(self, conn: Connection, event: AuditEvent) -> AuditEvent:
-        return self._audit.append(conn, event)
+        return self._audit.append(conn, event, self.commitment_key)
+
+    @cached_property
+    def commitment_key(self) -> CommitmentKey:
+        """The key of the trail's commitments, derived from the blind-index key."""
+        # what pickling a BlindIndex carries is its key: the one way to it from outside
+        secret: bytes = self._blind_index.__reduce__()[1][0]
+        return CommitmentKey.derive(secret)
 
     @cached_property
     def _driver(self) -> PooledDriver:
@@ -259,7 +305,11 @@ class SqlAuditLog(SqlBase):
         use = driver.connection if driver.postgres else driver.transaction
         with use() as pooled:
             stored = self._audit.append_on(
-                pooled.driver_connection, pooled.info, events, postgres=driver.postgres
+                pooled.driver_connection,
+                pooled.info,
+                events,
+                postgres=driver.postgres,
+                key=self.commitment_key,
             )
         self._root_when_due()
         return stored
@@ -302,6 +352,38 @@ class SqlAuditLog(SqlBase):
         with self.engine.connect() as conn:
             return self._audit.events(conn, after_id, limit)
 
+    def records_of(
+        self,
+        *,
+        account_ids: Collection[str] = (),
+        subjects: Collection[tuple[str, str]] = (),
+        limit: int = 10_000,
+    ) -> list[AuditEvent]:
+        with self.engine.connect() as conn:
+            return self._audit.records_of(conn, account_ids, subjects, limit)
+
+    def erase_values(
+        self,
+        *,
+        account_ids: Collection[str] = (),
+        subjects: Collection[tuple[str, str]] = (),
+    ) -> int:
+        key, after, changed = self.commitment_key, 0, 0
+        while True:
+            with self._write() as conn:
+                page = self._audit.records_of(conn, account_ids, subjects, _ERASE_BATCH, after)
+                erased = [key.purge(e, AUDIT_PERSONAL_FIELDS) for e in page]
+                changed += self._audit.store_purged(
+                    conn, [new for new, old in zip(erased, page, strict=True) if new is not old]
+                )
+            if len(page) < _ERASE_BATCH:
+                return changed
+            after = int(page[-1].event_id or 0)
+
+    def store_purged(self, events: Sequence[AuditEvent]) -> int:
+        with self._write() as conn:
+            return self._audit.store_purged(conn, events)
+
     def audit_chains(self) -> list[int]:
         with self.engine.connect() as conn:
             return self._audit.chains(conn)
@@ -326,5 +408,6 @@ class SqlAuditLog(SqlBase):
                 total = conn.scalar(sa.select(sa.func.sum(h.c.records))) or 0
             if total >= self.parallel_from:
                 url = self.engine.url.render_as_string(hide_password=False)
-                return verify_in_processes(url, self._audit.table.name, plan, workers)
-        return check_chains(self, plan, batch)
+                key = self.commitment_key
+                return verify_in_processes(url, self._audit.table.name, plan, workers, key)
+        return check_chains(self, plan, batch, self.commitment_key)

@@ -51,7 +51,7 @@ _LEASE_TRIES = 8
 _RETRIES = 5
 LEASE_INFO = "sso_bridge.audit_lease"
 """The key of a connection's lease in its ``info`` (``None``: it holds none)."""
-_COLUMNS = ("event_id", "chain", "at", "action", *LIMITS, "method", "chain_hash")
+_COLUMNS = ("event_id", "chain", "at", "action", *LIMITS, "method", "chain_hash", "commitments")
 # the text columns are bound as text; the rest are cast where VALUES cannot infer them
 _CASTS = {"event_id": "::bigint", "chain": "::integer", "at": "::timestamptz"}
 

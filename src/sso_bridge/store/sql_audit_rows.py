@@ -57,6 +57,8 @@ def event_of_row(row: RowMapping | Any) -> AuditEvent:
         user_agent=row["user_agent"],
         event_id=row["event_id"],
         chain_hash=row["chain_hash"],
+        # absent from the tables of schemas before revision 0005
+        commitments=row.get("commitments"),
     )
 
 
@@ -65,6 +67,7 @@ def row_values(event: AuditEvent) -> dict[str, Any]:
     values["at"] = event.at
     values["action"] = None if event.action is None else str.__str__(event.action)
     values["method"] = None if event.method is None else str.__str__(event.method)
+    values["commitments"] = event.commitments
     return values
 
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from sso_bridge.audit.chain import ChainReport, verify_chain
+from sso_bridge.audit.commit import CommitmentKey
 from sso_bridge.audit.trail import ChainStart
 from sso_bridge.model import AuditEvent
 from sso_bridge.store.sql_audit_rows import event_of_row
@@ -27,17 +28,22 @@ _engines: dict[str, Engine] = {}
 
 
 def verify_in_processes(
-    url: str, table: str, plan: Sequence[ChainStart], workers: int
+    url: str,
+    table: str,
+    plan: Sequence[ChainStart],
+    workers: int,
+    key: CommitmentKey | None = None,
 ) -> list[ChainReport]:
     """:func:`~sso_bridge.audit.chain.verify_chain` of every chain of ``plan``, the
-    chains spread over ``workers`` processes; reports in the order of ``plan``."""
+    chains spread over ``workers`` processes; reports in the order of ``plan``. ``key``
+    (the commitment key) goes to each process through its pipe."""
     context = multiprocessing.get_context("spawn")  # no inherited connections
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        jobs = [pool.submit(_verify_one, url, table, start) for start in plan]
+        jobs = [pool.submit(_verify_one, url, table, start, key) for start in plan]
         return [job.result() for job in jobs]
 
 
-def _verify_one(url: str, table: str, start: ChainStart) -> ChainReport:
+def _verify_one(url: str, table: str, start: ChainStart, key: CommitmentKey | None) -> ChainReport:
     engine = _engines.get(url)
     if engine is None:
         engine = _engines[url] = sa.create_engine(url)
@@ -50,6 +56,7 @@ def _verify_one(url: str, table: str, start: ChainStart) -> ChainReport:
                 previous=start.previous,
                 previous_id=start.after_id or None,
                 marks=start.marks,
+                key=key,
             )
         finally:
             rows.close()

@@ -276,6 +276,15 @@ class SqlCredentialStore(Guarded):
             self._ensure(conn, account_id)
             self._update(conn, account_id, phone=phone, email=email)
 
+    def erase(self, account_id: str) -> bool:
+        """Delete the account's row and recovery codes in one transaction (an erasure);
+        True if there was anything."""
+        c = credentials_table.c
+        with self._tables.write() as conn:
+            codes = conn.execute(self._recovery_rows(account_id)).rowcount
+            row = conn.execute(credentials_table.delete().where(c.account_id == account_id))
+            return bool(codes or row.rowcount)
+
     # -- recovery codes -----------------------------------------------------------------------
 
     @staticmethod

@@ -182,6 +182,23 @@ class SqlEphemeralStore(Guarded):
             result = conn.execute(sa.delete(_t).where(_t.c.kind == kind, _t.c.owner == owner))
         return int(result.rowcount)
 
+    def scan(
+        self, kind: str, now: datetime, cursor: str | None = None, limit: int = 500
+    ) -> tuple[list[tuple[str, bytes]], str | None]:
+        """Up to ``limit`` live ``(key, value)`` pairs of ``kind`` after ``cursor`` (None: from
+        the start), in the database's key order, and the cursor to go on from (None: done).
+        One indexed range read per page (the primary key), for rare tasks such as an erasure."""
+        limit = max(limit, 1)
+        stmt = sa.select(_t.c.key, _t.c.value, _t.c.expires_at).where(_t.c.kind == kind)
+        if cursor is not None:
+            stmt = stmt.where(_t.c.key > cursor)
+        stmt = stmt.order_by(_t.c.key).limit(limit + 1)
+        with self._tables.read() as conn:
+            rows = conn.execute(stmt).all()
+        page, now_us = rows[:limit], _micros(now)
+        found = [(row.key, bytes(row.value)) for row in page if row.expires_at > now_us]
+        return found, page[-1].key if len(rows) > limit else None
+
     def purge(self, now: datetime) -> int:
         """Delete every row expired by ``now``; how many went."""
         with self._tables.write() as conn:

@@ -52,7 +52,7 @@ Insert = Callable[[sa.Table], Any]
 
 LEGACY_REVISIONS = {1: "0001", 2: "0002", 3: "0003"}
 """The revision a database made before the revisions is at, by its ``schema_version``."""
-_LEGACY_VERSIONS = {"0001": 1, "0002": 2, "0003": 3, "0004": 3}
+_LEGACY_VERSIONS = {"0001": 1, "0002": 2, "0003": 3, "0004": 3, "0005": 3, "0006": 3, "0007": 3}
 """The ``schema_version`` each revision leaves (one that only adds keeps the version)."""
 
 MIGRATE_LOCK = 7261531

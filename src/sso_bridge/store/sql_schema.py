@@ -30,9 +30,11 @@ SCHEMA_VERSION = 3
 Kept in ``sso_meta`` as ``schema_version``. A revision that only adds (expand) leaves it
 alone, so that the release before it still opens the database; one that removes or
 changes what that release uses (contract) raises it. Revision 0004 (``hidden_accounts``,
-the accounts a person asked not to be offered) only adds, so the version stays 3."""
+the accounts a person asked not to be offered) only adds, so the version stays 3; so does
+0005 (the audit records' ``commitments``), 0006 (the event delivery tables) and 0007
+(``link_requests``, the link requests queued for an administrator)."""
 
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0007"
 """The newest revision in :mod:`.migrations` (a test checks that they agree)."""
 
 VERSION_TABLE = "sso_alembic_version"
@@ -138,6 +140,9 @@ audit = sa.Table(
     sa.Column("chain_hash", sa.String(64)),
     # the chain the record belongs to (sso_bridge.store.sql_audit); 0 on SQLite
     sa.Column("chain", sa.Integer, nullable=False, server_default="0"),
+    # commitments to the personal fields, which the chain covers (sso_bridge.audit.commit);
+    # NULL for records chained over their values
+    sa.Column("commitments", sa.Text),
     sa.Index("ix_audit_account", "account_id", "event_id"),
     sa.Index("ix_audit_chain", "chain", "event_id"),
 )

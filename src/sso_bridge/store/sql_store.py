@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sso_bridge.matching.keys import BlindIndex
 from sso_bridge.store.sql_audit import SqlAuditTrail
 from sso_bridge.store.sql_directory import SqlDirectory
+from sso_bridge.store.sql_link_requests import SqlLinkRequests
 from sso_bridge.store.sql_links import SqlLinks
 from sso_bridge.store.sql_migrate import migrate
 from sso_bridge.store.sql_schema import audit
@@ -22,12 +23,13 @@ from sso_bridge.store.sql_schema import audit
 __all__ = ["SqlStore"]
 
 
-class SqlStore(SqlDirectory, SqlLinks):
+class SqlStore(SqlDirectory, SqlLinks, SqlLinkRequests):
     """Accounts directory, link store and audit log over one SQL database.
 
     Implements :class:`~sso_bridge.matching.ports.AccountDirectory`,
     :class:`~sso_bridge.importing.ports.ImportTarget`,
-    :class:`~sso_bridge.linking.ports.LinkStore` and
+    :class:`~sso_bridge.linking.ports.LinkStore`,
+    :class:`~sso_bridge.linking.requests.LinkRequestStore` and
     :class:`~sso_bridge.audit.ports.AuditLog`. Creates or upgrades the schema on first use.
     """
 

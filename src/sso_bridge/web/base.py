@@ -14,6 +14,7 @@ from sso_bridge.broker import (
     ChooseAccount,
     Client,
     LinkedFromSettings,
+    LinkRequested,
     LocalLoginForm,
     LoggedIn,
     Provider,
@@ -286,7 +287,7 @@ class RoutesBase:
     def result(
         self,
         visit: Visit,
-        result: StepResult | LinkedFromSettings | StepUpDone,
+        result: StepResult | LinkedFromSettings | LinkRequested | StepUpDone,
         values: dict[str, str] | None = None,
     ) -> WebResponse:
         """The response to one of the broker's answers; ``values`` refill a local form."""
@@ -298,6 +299,8 @@ class RoutesBase:
             return self.logged_in(visit, result)
         if isinstance(result, LinkedFromSettings):
             return self.redirect(visit, self.config.url("/settings?done=linked"))
+        if isinstance(result, LinkRequested):
+            return self.page("link_requested.html")
         if isinstance(result, StepUpDone):  # return_to was checked to be a path of this site
             return self.redirect(visit, result.return_to or self.config.after_login)
         if isinstance(result, ChooseAccount):

@@ -22,7 +22,13 @@ from typing import Any, Final
 
 import attrs
 
-from sso_bridge.broker import Broker, LinkedFromSettings, StepResult, StepUpDone
+from sso_bridge.broker import (
+    Broker,
+    LinkedFromSettings,
+    LinkRequested,
+    StepResult,
+    StepUpDone,
+)
 from sso_bridge.errors import BridgeError
 from sso_bridge.inline import Prefetched, refuse_blocking
 from sso_bridge.observe import Exchange, Observe
@@ -36,6 +42,7 @@ from sso_bridge.sessions import (
 from sso_bridge.sessions.errors import SessionUnknown
 from sso_bridge.web.account import AccountPages
 from sso_bridge.web.base import Visit
+from sso_bridge.web.console.pages import ConsolePages
 from sso_bridge.web.errors import RequestRefused
 from sso_bridge.web.http import RouteSpec, WebConfig, WebRequest, WebResponse
 from sso_bridge.web.incoming import Head, Reading
@@ -170,6 +177,9 @@ class AuthRoutes(LoginPages, AccountPages, StepUpPages, LogoutPages, LanguagePag
         observe: Observe | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(broker, config, templates)
+        console = self.config.console
+        self.console = None if console is None else ConsolePages(self, console)
+        """The operator's console when :attr:`WebConfig.console` switches it on."""
         self.observe = Observe.of(observe)
         self.counted = RouteMetrics(self.observe.metrics, _issuers(broker))
         self._probes = Probes(self.observe, broker)
@@ -216,7 +226,7 @@ class AuthRoutes(LoginPages, AccountPages, StepUpPages, LogoutPages, LanguagePag
     def result(
         self,
         visit: Visit,
-        result: StepResult | LinkedFromSettings | StepUpDone,
+        result: StepResult | LinkedFromSettings | LinkRequested | StepUpDone,
         values: dict[str, str] | None = None,
     ) -> WebResponse:
         remember_result(result)  # the step's outcome, for the metrics

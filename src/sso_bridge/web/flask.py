@@ -26,6 +26,8 @@ from sso_bridge.broker import Broker
 from sso_bridge.errors import ConfigError
 from sso_bridge.observe import Exchange, Observe
 from sso_bridge.observe.requests import HEADER
+from sso_bridge.web.console.config import CONSOLE_ROUTES
+from sso_bridge.web.console.pages import ConsolePages
 from sso_bridge.web.core import ROUTES, AuthRoutes, Head, Reading, WebConfig, WebRequest
 from sso_bridge.web.errors import RequestRefused
 from sso_bridge.web.http import WebResponse
@@ -172,6 +174,8 @@ class SsoBridge:
             )
         auth = AuthRoutes(broker, config or self.config, observe=observe or self.observe)
         app.register_blueprint(_blueprint(auth))
+        if auth.console is not None:
+            app.register_blueprint(_console_blueprint(auth, auth.console))
         app.extensions[EXTENSION] = auth
         app.config.setdefault("MAX_CONTENT_LENGTH", None)
         if app.config["MAX_CONTENT_LENGTH"] is None:
@@ -187,6 +191,27 @@ def _blueprint(auth: AuthRoutes) -> flask.Blueprint:
     for spec in auth.probes:
         blueprint.add_url_rule(spec.path, spec.name, _probe(auth, spec.name), methods=["GET"])
     _hooks(blueprint, auth)
+    return blueprint
+
+
+def _console_view(
+    auth: AuthRoutes, console: ConsolePages, name: str
+) -> Callable[..., flask.Response]:
+    def view() -> flask.Response:
+        answer = console.answer(name, flask.request, lambda: auth.read(_head(), _request))
+        return to_response(auth, answer)
+
+    view.__name__ = name
+    return view
+
+
+def _console_blueprint(auth: AuthRoutes, console: ConsolePages) -> flask.Blueprint:
+    """The operator's console at its own prefix (docs/console.md)."""
+    blueprint = flask.Blueprint("sso_bridge_console", __name__)
+    for spec in CONSOLE_ROUTES:
+        view = _console_view(auth, console, spec.name)
+        rule = console.config.url(spec.path)
+        blueprint.add_url_rule(rule, spec.name, view, methods=[spec.method])
     return blueprint
 
 

@@ -7,12 +7,15 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from sso_bridge.errors import BridgeError, ConfigError
 from sso_bridge.sessions import CookieSettings, is_local_path
+
+if TYPE_CHECKING:
+    from sso_bridge.web.console.config import ConsoleConfig
 
 __all__ = ["LANGUAGES", "RouteSpec", "WebConfig", "WebRequest", "WebResponse", "route_path"]
 
@@ -40,6 +43,14 @@ def _check_language(instance: object, attribute: attrs.Attribute[str], value: st
 def _check_limit(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
     if type(value) is not int or value < 1:
         raise ConfigError(f"{attribute.name} must be a positive integer", code="config.invalid")
+
+
+def _console(value: Any) -> Any:
+    if value is None:
+        return None
+    from sso_bridge.web.console.config import console_config  # noqa: PLC0415 - a cycle
+
+    return console_config(value)
 
 
 def _texts(values: Iterable[str]) -> tuple[str, ...]:
@@ -78,6 +89,9 @@ class WebConfig:
     ``max_form_fields`` form fields or query parameters, each name and value at most
     ``max_field_bytes``; a query string of at most ``max_query_bytes``; at most
     ``max_headers`` headers of at most ``max_header_bytes`` together.
+
+    ``console`` switches the operator's console on (a
+    :class:`~sso_bridge.web.console.ConsoleConfig` or its fields; docs/console.md).
     """
 
     prefix: str = attrs.field(default="/auth", validator=_check_prefix)
@@ -97,6 +111,7 @@ class WebConfig:
     max_query_bytes: int = attrs.field(default=8 * 1024, validator=_check_limit)
     max_headers: int = attrs.field(default=100, validator=_check_limit)
     max_header_bytes: int = attrs.field(default=32 * 1024, validator=_check_limit)
+    console: ConsoleConfig | None = attrs.field(default=None, converter=_console)
 
     def url(self, path: str) -> str:
         """``path`` (``/login``) under the prefix."""

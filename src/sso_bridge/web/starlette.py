@@ -22,8 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import Message
+from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.types import Message, Receive, Scope, Send
 
 from sso_bridge.broker import Broker
 from sso_bridge.errors import BridgeError, ConfigError
@@ -31,6 +31,8 @@ from sso_bridge.inline import WouldBlock, on_loop
 from sso_bridge.observe import Exchange, Observe
 from sso_bridge.observe.requests import HEADER
 from sso_bridge.web.asgi import BodyLimit, RequestLog
+from sso_bridge.web.console.config import CONSOLE_ROUTES
+from sso_bridge.web.console.pages import ConsolePages
 from sso_bridge.web.core import (
     ROUTES,
     Authenticated,
@@ -50,8 +52,14 @@ __all__ += ["in_language", "replayed", "to_response", "web_request"]
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 
+_CONSOLE_ROUTE = "sso_bridge.console_route"
+"""The scope key under which :class:`AuthMount` notes the console route it matched."""
+
+
 class AuthMount(Mount):
-    """The auth routes mounted at :attr:`WebConfig.prefix`; :attr:`auth` serves them."""
+    """The auth routes mounted at :attr:`WebConfig.prefix`; :attr:`auth` serves them.
+    With :attr:`WebConfig.console` it also serves the operator's console, at the
+    console's own prefix (which need not lie under the auth prefix)."""
 
     def __init__(self, auth: AuthRoutes) -> None:
         routes = [
@@ -60,6 +68,39 @@ class AuthMount(Mount):
         routes += [Route(s.path, _probe(auth, s.name), name=s.name) for s in auth.probes]
         super().__init__(auth.config.prefix, routes=routes, name="sso_bridge")
         self.auth = auth
+        console = auth.console
+        self.console_routes = (
+            []
+            if console is None
+            else [
+                Route(
+                    console.config.url(s.path),
+                    _console_endpoint(auth, console, s.name),
+                    methods=[s.method],
+                    name=s.name,
+                )
+                for s in CONSOLE_ROUTES
+            ]
+        )
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        partial: tuple[Match, Scope] | None = None
+        for route in self.console_routes:  # first: the console may sit under the prefix
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                return match, {**child, _CONSOLE_ROUTE: route}
+            if match is Match.PARTIAL and partial is None:
+                partial = match, {**child, _CONSOLE_ROUTE: route}
+        # a console path asked with another method: 405 from the console's route, not
+        # 404 from the auth routes around it
+        return partial if partial is not None else super().matches(scope)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = scope.get(_CONSOLE_ROUTE)
+        if isinstance(route, Route):
+            await route.handle(scope, receive, send)
+        else:
+            await super().handle(scope, receive, send)
 
 
 def auth_routes(
@@ -196,6 +237,28 @@ def _endpoint(auth: AuthRoutes, spec: RouteSpec) -> Callable[[Request], Awaitabl
             return cast(Response, _answered(exchange, to_response(auth, served)))
         finally:
             exchange.close(500)  # nothing answered: the request failed
+
+    return endpoint
+
+
+def _console_endpoint(
+    auth: AuthRoutes, console: ConsolePages, name: str
+) -> Callable[[Request], Awaitable[Response]]:
+    route = console.config.url(next(s.path for s in CONSOLE_ROUTES if s.name == name))
+
+    async def endpoint(request: Request) -> Response:
+        exchange = _exchange(auth, request, route)
+        try:
+            operator = await run_in_threadpool(console.operator, request)
+            if operator is None:  # the body is never read
+                return cast(Response, _answered(exchange, to_response(auth, console.forbidden())))
+            read = await _read(auth, request)
+            if isinstance(read, Response):
+                return cast(Response, _answered(exchange, read))
+            served = await run_in_threadpool(console.serve, name, read[0], operator)
+            return cast(Response, _answered(exchange, to_response(auth, served)))
+        finally:
+            exchange.close(500)
 
     return endpoint
 

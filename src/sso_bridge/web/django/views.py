@@ -8,7 +8,13 @@ from http.cookies import Morsel
 from typing import Any, TypeVar, cast
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotAllowed
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotAllowed,
+    HttpResponseNotFound,
+)
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
@@ -18,7 +24,7 @@ from sso_bridge.web.core import AuthRoutes, Head, Reading, WebRequest, WebRespon
 from sso_bridge.web.django.apps import auth
 from sso_bridge.web.errors import RequestRefused
 
-__all__ = ["probe", "require_session", "route", "to_response"]
+__all__ = ["console_route", "probe", "require_session", "route", "to_response"]
 
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
@@ -135,6 +141,23 @@ def route(methods: Mapping[str, str]) -> Callable[..., HttpResponseBase]:
         return to_response(
             pages, pages.serve(name, pages.read(_head(request), _reader(request)), **params)
         )
+
+    return csrf_exempt(_observed(view))
+
+
+def console_route(name: str, method: str) -> Callable[..., HttpResponseBase]:
+    """The view of one route of the operator's console: 404 while
+    ``SSO_BRIDGE["CONFIG"]["console"]`` is unset, else the role check (403), then the page."""
+
+    def view(request: HttpRequest) -> HttpResponseBase:
+        pages = auth()
+        console = pages.console
+        if console is None:
+            return HttpResponseNotFound()
+        if request.method != method:
+            return HttpResponseNotAllowed([method])
+        read = functools.partial(pages.read, _head(request), _reader(request))
+        return to_response(pages, console.answer(name, request, read))
 
     return csrf_exempt(_observed(view))
 

@@ -57,7 +57,13 @@ def names(value: bytes, needle: str) -> bool:
 
 
 def drop_naming(store: EphemeralStore, needle: str, now: datetime) -> int:
-    """Delete every live entry of :data:`SCANNED_KINDS` that names ``needle``; how many."""
+    """Delete every live entry of :data:`SCANNED_KINDS` that names ``needle``; how many.
+
+    Entries expired by ``now`` but not yet dropped still hold what they held: a store that
+    keeps them (the SQL and in-process stores; Redis drops its own) purges them first."""
+    purge = getattr(store, "purge", None)
+    if callable(purge):
+        purge(now)
     dropped = 0
     for kind in SCANNED_KINDS:
         cursor: str | None = None

@@ -27,8 +27,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy --strict src
 
+# the tests that time CPU or waits run by themselves, then the rest on two workers
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m alone
+	$(BIN)/python -m pytest -m "not alone" -n 2 --dist loadfile
 
 # Ctrl-C stops it; ports: make demo DEMO_ARGS="--port 8001 --idp-port 8101"
 demo: $(STAMP)

@@ -15,6 +15,30 @@ from sso_bridge.store.sql import SqlStore, open_store
 
 POSTGRES_ENV = "SSO_BRIDGE_TEST_POSTGRES"
 
+ALONE = (
+    "fuzz/",
+    "ops/",
+    "esia/test_limits.py",
+    "esia/test_certificates.py",
+    "mock_idp/test_protections.py",
+    "oidc/test_key_sizes.py",
+    "saml/test_cost.py",
+    "saml/test_external_references.py",
+    "test_jsonparse.py",
+)
+"""Tests that time the CPU an input costs, or how long a request waits under a fault:
+marked ``alone``, so that ``make test`` runs them by themselves, before the rest runs on
+two workers (a second worker beside them would be counted in their figures)."""
+
+_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        where = item.path.resolve().relative_to(_TESTS).as_posix()
+        if where.startswith(ALONE):
+            item.add_marker(pytest.mark.alone)
+
 
 @pytest.fixture
 def hashed(monkeypatch: pytest.MonkeyPatch) -> list[int]:

@@ -25,7 +25,7 @@ from sso_bridge.linking import Linker, LinkStore
 from sso_bridge.linking.requests import LinkRequestStore
 from sso_bridge.matching import AccountDirectory, Matcher
 from sso_bridge.mfa import CodeChallenges, CredentialStore, LocalPasswords, Sender, TotpVerifier
-from sso_bridge.mfa.limits import Limiter
+from sso_bridge.mfa.limits import Limiter, SecondFactorBudget
 from sso_bridge.model import AuditAction, AuditEvent, EsiaOrganisation, LocalAccount
 from sso_bridge.observe import log_audit_event, log_unrecorded
 from sso_bridge.sessions import (
@@ -150,6 +150,17 @@ class BrokerCore:
     def _linker_at(self, now: datetime) -> Linker:
         """The linker, with the request's time."""
         return Linker(self.directory, self.links, self.audit, At(now))
+
+    @property
+    def clock(self) -> Clock:
+        """The broker's clock: tools acting beside it (the operator's console) read the
+        time from it, so that both agree on what has expired."""
+        return self._clock
+
+    @property
+    def second_factor_budget(self) -> SecondFactorBudget | None:
+        """The budget of wrong second-factor codes per account (None: not limited)."""
+        return self._challenges.budget
 
     # -- providers -------------------------------------------------------------------------
 

@@ -62,6 +62,11 @@ class BlindIndex:
         self._inner = hashlib.sha256(block.translate(_IPAD))
         self._outer = hashlib.sha256(block.translate(_OPAD))
 
+    def derive_key(self, purpose: str) -> bytes:
+        """32 bytes for another secret kept under this key (the audit trail's
+        commitments), HMAC-SHA256 of ``purpose`` under it: the key itself stays here."""
+        return hmac.digest(self._key, b"sso_bridge derived " + purpose.encode(), hashlib.sha256)
+
     def __reduce__(self) -> tuple[type[BlindIndex], tuple[bytes]]:
         return (BlindIndex, (self._key,))
 

@@ -287,9 +287,7 @@ class SqlAuditLog(SqlBase):
     @cached_property
     def commitment_key(self) -> CommitmentKey:
         """The key of the trail's commitments, derived from the blind-index key."""
-        # what pickling a BlindIndex carries is its key: the one way to it from outside
-        secret: bytes = self._blind_index.__reduce__()[1][0]
-        return CommitmentKey.derive(secret)
+        return CommitmentKey.derive(self._blind_index.derive_key("audit commitments"))
 
     @cached_property
     def _driver(self) -> PooledDriver:

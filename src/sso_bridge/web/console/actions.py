@@ -61,7 +61,7 @@ class Operator:
 
 def broker_clock(broker: Broker) -> Clock:
     """The broker's clock, so that the console and the broker agree on the time."""
-    return broker._clock
+    return broker.clock
 
 
 class OperatorActions:
@@ -98,7 +98,7 @@ class OperatorActions:
 
     def second_factor_budget(self) -> SecondFactorBudget | None:
         """The broker's budget of wrong second-factor codes (None: not limited)."""
-        return self.broker._challenges.budget
+        return self.broker.second_factor_budget
 
     # -- the actions ---------------------------------------------------------------------
 

@@ -162,6 +162,25 @@ def test_columns_in_any_order_and_a_bom(sqlite_store: SqlStore, tmp_path: Path) 
     assert sqlite_store.get_account("r1") is not None
 
 
+@pytest.mark.parametrize("skip_invalid", [False, True])
+def test_a_bare_carriage_return_outside_quotes_refuses_the_file(
+    sqlite_store: SqlStore, tmp_path: Path, skip_invalid: bool
+) -> None:
+    # Python's reader would end a record at the CR: "0" and a record "0,sch1,..." that no
+    # line of the file holds
+    body = "ok1,sch1,Ш,,,Смирнова,Мария,,,,,active\n0\r0,sch1,Ш,,,А,А,,,,,\n"
+    path = write(tmp_path, body)
+    with pytest.raises(InvalidInput) as exc:
+        import_accounts_csv(sqlite_store, path, skip_invalid=skip_invalid)
+    assert exc.value.code == "import.bad_csv"
+    assert exc.value.message.startswith(f"{path}:3: ")
+    assert sqlite_store.count_accounts() == 0
+    # inside quotes, and as part of CRLF line ends, a carriage return is fine
+    rows = 'q1,sch1,Ш,,,"Смир\rнова",Мария,,,,,\r\nq2,sch1,Ш,,,А,Б,,,,,\r\n'
+    quoted = write(tmp_path, rows, "q.csv")
+    assert import_accounts_csv(sqlite_store, quoted, skip_invalid=True).imported >= 1
+
+
 def test_unreadable_files(sqlite_store: SqlStore, tmp_path: Path) -> None:
     broken = write(tmp_path, 'a1,sch1,"never closed,,,А,Б,,,,,\n')
     with pytest.raises(InvalidInput) as exc:

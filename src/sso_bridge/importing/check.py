@@ -78,6 +78,15 @@ def _check_block_unguarded(job: Job) -> Checked:
     if len(_BIRTHS) + len(_NAMES) > _CACHE_LIMIT:
         _BIRTHS.clear()
         _NAMES.clear()
+    if "\r" in text:
+        bare = _bare_carriage_return(text)
+        if bare is not None:
+            line = job.first_line + text.count("\n", 0, bare)
+            raise ImportFileError(
+                f"{job.source}:{line}: unreadable CSV: a carriage return outside quotes that "
+                "does not end a line (it would split the record in two)",
+                code="import.bad_csv",
+            )
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     checker = _RowChecker(job)
     start = job.first_line
@@ -103,6 +112,25 @@ def _check_block_unguarded(job: Job) -> Checked:
         checker.org_names,
         len(job.data),
     )
+
+
+def _bare_carriage_return(text: str) -> int | None:
+    """Where the first carriage return outside quotes that is not part of a CRLF stands.
+
+    Python's reader ends a record there, while the line goes on to the next line feed: an
+    unquoted ``0\r0,...`` would come out as a record ``0`` and a record ``0,...`` that no
+    line of the file holds. A block starts at a record's start, so an even number of
+    quote characters before a position means it is outside quotes."""
+    quotes, counted = 0, 0
+    at = text.find("\r")
+    while at >= 0:
+        if not text.startswith("\n", at + 1):
+            quotes += text.count('"', counted, at)
+            counted = at
+            if quotes % 2 == 0:
+                return at
+        at = text.find("\r", at + 1)
+    return None
 
 
 def _clean_roles(roles: str) -> str:

@@ -14,7 +14,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Final
 
 import attrs
@@ -25,7 +25,6 @@ from sso_bridge.ephemeral import EphemeralStore
 from sso_bridge.errors import BridgeError, ConfigError, InvalidInput, StoreError
 from sso_bridge.inline import Prefetched, refuse_blocking
 from sso_bridge.model import IdpSession
-from sso_bridge.sessions.binding import IpBinding
 from sso_bridge.sessions.ended import EndedSessions
 from sso_bridge.sessions.errors import (
     SessionEnded,
@@ -44,6 +43,7 @@ from sso_bridge.sessions.model import (
     session_from_bytes,
     session_to_bytes,
 )
+from sso_bridge.sessions.policy import SessionPolicy
 
 __all__ = ["SESSION_KIND", "SessionManager", "SessionPolicy"]
 
@@ -55,44 +55,6 @@ _TOKEN_BYTES: Final = 32
 _TOKEN_FORM: Final = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of 32 bytes, unpadded
 _MAX_USER_AGENT: Final = 512
 _CSRF_LABEL: Final = b"sso_bridge csrf v1\x00"
-
-
-def _positive(instance: object, attribute: attrs.Attribute[timedelta], value: timedelta) -> None:
-    if not isinstance(value, timedelta) or value <= timedelta(0):
-        raise ConfigError(f"{attribute.name} must be a positive timedelta", code="config.invalid")
-
-
-def _not_negative(
-    instance: object, attribute: attrs.Attribute[timedelta], value: timedelta
-) -> None:
-    if not isinstance(value, timedelta) or value < timedelta(0):
-        raise ConfigError(f"{attribute.name} must not be negative", code="config.invalid")
-
-
-@attrs.frozen
-class SessionPolicy:
-    """Lifetimes and binding of sessions.
-
-    ``absolute_lifetime`` counts from login and is never extended; ``idle_timeout`` from
-    the last use. ``touch_interval`` bounds how stale the recorded last use may be (and so
-    how often validation writes). ``grace`` is how long a session that ended by time is
-    still remembered, so that validation can name its account (``session.expired``)
-    instead of knowing nothing (``session.unknown``).
-    """
-
-    absolute_lifetime: timedelta = attrs.field(default=timedelta(hours=8), validator=_positive)
-    idle_timeout: timedelta = attrs.field(default=timedelta(minutes=30), validator=_positive)
-    binding: IpBinding = attrs.field(
-        factory=IpBinding, validator=attrs.validators.instance_of(IpBinding)
-    )
-    touch_interval: timedelta = attrs.field(default=timedelta(seconds=60), validator=_not_negative)
-    grace: timedelta = attrs.field(default=timedelta(hours=24), validator=_not_negative)
-
-    def __attrs_post_init__(self) -> None:
-        if self.touch_interval >= self.idle_timeout:
-            raise ConfigError(
-                "touch_interval must be shorter than idle_timeout", code="config.invalid"
-            )
 
 
 def _session_id(token: str | None) -> str:

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from helpers.accounts import KEY, ORGS
+from helpers.clock import NOW  # noqa: F401 - fixed here, before pytest-xdist starts its workers
 from sso_bridge.esia import gost
 from sso_bridge.model import LocalAccount
 from sso_bridge.store.sql import SqlStore, open_store

@@ -4,7 +4,10 @@ with ``openssl`` and its gost engine in both directions."""
 from __future__ import annotations
 
 import functools
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +22,7 @@ from hypothesis import strategies as st
 
 from helpers.clock import NOW
 from helpers.openssl_gost import openssl_gost_or_skip, run_openssl
-from sso_bridge.esia import _der, _streebog, gost
+from sso_bridge.esia import _der, _libcrypto, _streebog, gost
 from sso_bridge.esia.errors import EsiaError
 from sso_bridge.esia.secret import certificate_hash
 
@@ -76,22 +79,42 @@ _run = run_openssl
 # --- Streebog -----------------------------------------------------------------------------
 
 
-STREEBOGS = [gost.streebog256, _streebog.streebog256, gost._reference_streebog256]
+OPENSSL_STREEBOG = _libcrypto.load_streebog256()
 
 
-@pytest.mark.parametrize("streebog", STREEBOGS, ids=["public", "fast", "gostcrypto"])
+def _openssl_streebog(data: bytes) -> bytes:
+    if OPENSSL_STREEBOG is None:
+        pytest.skip("OpenSSL's GOST provider is not installed (libengine-gost-openssl)")
+    return OPENSSL_STREEBOG(data)
+
+
+STREEBOGS = [
+    gost.streebog256,
+    _streebog.streebog256,
+    gost._reference_streebog256,
+    _openssl_streebog,
+]
+STREEBOG_IDS = ["public", "python", "gostcrypto", "openssl"]
+
+
+@pytest.mark.parametrize("streebog", STREEBOGS, ids=STREEBOG_IDS)
 def test_streebog_m1_vector(streebog: Callable[[bytes], bytes]) -> None:
     assert M1 == b"012345678901234567890123456789012345678901234567890123456789012"
     assert streebog(M1) == H1
 
 
-@pytest.mark.parametrize("streebog", STREEBOGS, ids=["public", "fast", "gostcrypto"])
+@pytest.mark.parametrize("streebog", STREEBOGS, ids=STREEBOG_IDS)
 def test_streebog_m2_vector(streebog: Callable[[bytes], bytes]) -> None:
     assert streebog(M2) == H2
 
 
-def test_the_fast_streebog_is_in_use() -> None:
-    assert gost._fast_streebog256 is _streebog.streebog256
+def test_the_fastest_streebog_here_is_in_use() -> None:
+    if OPENSSL_STREEBOG is None:
+        assert gost._fast_streebog256 is _streebog.streebog256
+        assert gost.streebog_implementation() == "python"
+    else:
+        assert gost._fast_streebog256 is OPENSSL_STREEBOG
+        assert gost.streebog_implementation() == "openssl"
 
 
 @settings(max_examples=60, deadline=None)
@@ -100,10 +123,49 @@ def test_fast_streebog_equals_gostcrypto(data: bytes) -> None:
     assert _streebog.streebog256(data) == gost._reference_streebog256(data)
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=6000))
+def test_openssl_streebog_equals_the_python_one(data: bytes) -> None:
+    assert _openssl_streebog(data) == _streebog.streebog256(data)
+
+
 @pytest.mark.parametrize("size", [63, 64, 65, 127, 128, 129])
 def test_fast_streebog_at_block_edges(size: int) -> None:
     data = bytes(range(256))[:size]
     assert _streebog.streebog256(data) == gost._reference_streebog256(data)
+    if OPENSSL_STREEBOG is not None:
+        assert OPENSSL_STREEBOG(data) == _streebog.streebog256(data)
+
+
+def test_openssl_streebog_takes_any_bytes_like_value() -> None:
+    data = bytes(range(256)) * 3
+    for value in (bytearray(data), memoryview(data)):
+        assert _openssl_streebog(value) == _streebog.streebog256(data)  # type: ignore[arg-type]
+
+
+def test_the_python_streebog_can_be_forced() -> None:
+    script = "from sso_bridge.esia import gost; print(gost.streebog_implementation())"
+    env = {**os.environ, "SSO_BRIDGE_STREEBOG": "python"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "python"
+
+
+def test_an_openssl_streebog_that_fails_its_check_is_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if OPENSSL_STREEBOG is None:
+        pytest.skip("OpenSSL's GOST provider is not installed (libengine-gost-openssl)")
+    monkeypatch.setattr(_libcrypto, "_EXAMPLE_DIGEST", bytes(32))
+    assert _libcrypto._bind() is None
+    monkeypatch.setattr(_libcrypto, "_DIGEST", b"no-such-digest")
+    assert _libcrypto._bind() is None
+
+
+def test_no_openssl_provider_leaves_the_python_streebog(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_libcrypto, "_PROVIDER", b"no-such-provider")
+    assert _libcrypto._bind() is None
 
 
 def test_streebog_matches_openssl_output_order(openssl: str) -> None:

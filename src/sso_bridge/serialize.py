@@ -159,4 +159,5 @@ def audit_json(event: AuditEvent) -> dict[str, Any]:
         "code": event.code,
         "detail": event.detail,
         "chain_hash": event.chain_hash,
+        "purged": sorted(event.purged),
     }

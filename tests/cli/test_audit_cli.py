@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
 from helpers.accounts import KEY
+from sso_bridge.audit.retention import purge
 from sso_bridge.cli import main
 from sso_bridge.cli.output import exit_status
 from sso_bridge.model import AuditAction, AuditEvent
@@ -183,6 +184,18 @@ def test_tail_filters_by_account_and_since(cli: Run, store: SqlStore) -> None:
         stored[4].event_id,
         stored[5].event_id,
     ]
+
+
+def test_tail_json_names_the_purged_fields(cli: Run, store: SqlStore) -> None:
+    stored = fill(store)
+    assert json.loads(cli("tail", "--json").stdout)[0]["purged"] == []
+    # by default IPs and user agents are kept six months, the rest of a login a year
+    purge(store, now=stored[-1].at + timedelta(days=200), apply=True)
+    data = json.loads(cli("tail", "--json", "--account", "a1").stdout)
+    assert data[0]["event_id"] == stored[1].event_id
+    assert data[0]["purged"] == ["ip", "user_agent"]
+    assert data[0]["ip"] is None and data[0]["user_agent"] is None
+    assert data[0]["subject"] == stored[1].subject
 
 
 def test_tail_limit(cli: Run, store: SqlStore) -> None:

@@ -273,6 +273,7 @@ class Cluster:
         instance = self.instances[index]
         command = [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1"]
         command += ["--port", str(instance.port), "--no-access-log", "--log-level", "warning"]
+        command += ["--no-proxy-headers"]  # the app reads X-Forwarded-For itself (docs)
         with instance.log.open("ab") as log:
             instance.process = subprocess.Popen(
                 command, env=self.instance_env(), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT

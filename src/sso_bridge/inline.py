@@ -1,11 +1,12 @@
 """A request's session check on the event loop, without a worker thread.
 
 An async adapter (Starlette, FastAPI) first reads what the check will read, without
-blocking (:meth:`~sso_bridge.sessions.SessionManager.prefetch`: nothing for an in-process store,
-one ``GET`` on an asyncio Redis client for Redis), then runs the ordinary check
-on the loop inside :func:`on_loop`. Every store call that would block there instead
-raises :class:`WouldBlock` before it does anything, and the adapter runs the whole check
-again on a worker thread. So the loop only ever runs a check that needs no I/O beyond
+blocking (:meth:`~sso_bridge.sessions.SessionManager.prefetch`: nothing for an in-process
+store, one ``GET`` on the event loop's own Redis connection for Redis,
+:mod:`sso_bridge.store.redis_async`), then runs the ordinary check on the loop inside
+:func:`on_loop`. Every store call that would block there instead raises
+:class:`WouldBlock` before it does anything, and the adapter runs the whole check again
+on a worker thread. So the loop only ever runs a check that needs no I/O beyond
 what was read for it: the usual case, a live session from its own address; a touch of
 the idle lifetime, a refusal, an IP change or a kept request go to a thread as before.
 """

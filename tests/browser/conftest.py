@@ -8,10 +8,8 @@ screenshot in build/browser/<test name>.png.
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Callable, Generator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from browser.support import (
     PortalServer,
     Site,
 )
+from helpers.seeded import seeded_region
 from mock_idp.server import RunningIdP, free_port
 
 HERE = Path(__file__).resolve().parent
@@ -104,7 +103,6 @@ def make_site(idp_server: RunningIdP, tmp_path: Path) -> Iterator[Callable[..., 
         oidc_client_registration,
         saml_sp_metadata,
     )
-    from school_portal.seed import seed_region  # noqa: PLC0415
 
     idp_server.idp.reset()
     servers: list[PortalServer] = []
@@ -121,9 +119,7 @@ def make_site(idp_server: RunningIdP, tmp_path: Path) -> Iterator[Callable[..., 
         )
         # links made at seed time name the IdP of this run over the protocol in use (as
         # the demo's do), not the demo's default one
-        takes_issuer = "issuer" in inspect.signature(seed_region).parameters
-        extra = {"issuer": settings.idp_issuer} if takes_issuer else {}
-        people = seed_region(db_path, datetime.now(UTC), **extra)
+        people = seeded_region(db_path, issuer=settings.idp_issuer)
         if settings.protocol == "saml":
             idp_server.idp.add_service_provider({"metadata": saml_sp_metadata(settings)})
         portal = build_portal(settings)

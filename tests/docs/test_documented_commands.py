@@ -12,13 +12,12 @@ import shutil
 import signal
 import subprocess
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from school_portal.seed import seed_region
 
 from helpers.processes import run, wait_for
+from helpers.seeded import seeded_region
 from helpers.shell_blocks import DOCUMENTS, MAKE_TARGETS, ROOT, Command, commands
 from mock_idp.server import free_port
 
@@ -45,7 +44,7 @@ def _checkout_after_demo(where: Path) -> Path:
     """A directory laid out like the repository after ``make demo`` seeded its database."""
     for name in LINKED:
         (where / name).symlink_to(ROOT / name)
-    seed_region(where / "build" / "demo.db", datetime.now(UTC))
+    seeded_region(where / "build" / "demo.db")
     return where
 
 
@@ -102,7 +101,7 @@ def test_the_commands_are_not_found_without_the_venv(tmp_path: Path) -> None:
 
 def test_make_demo_cli_keeps_its_own_database(tmp_path: Path) -> None:
     demo_db = tmp_path / "demo.db"
-    seed_region(demo_db, datetime.now(UTC))
+    seeded_region(demo_db)
     cli_db = tmp_path / "demo-cli.db"
     done = run(
         [MAKE, "--no-print-directory", "demo-cli", f"DEMO_CLI_DB={cli_db}"],

@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,10 +20,11 @@ from school_portal.portal import (
     oidc_client_registration,
     saml_sp_metadata,
 )
-from school_portal.seed import PEOPLE, seed_region
+from school_portal.seed import PEOPLE
 from starlette.testclient import TestClient
 
 from helpers.language import assert_one_language
+from helpers.seeded import seeded_region
 from mock_idp.server import RunningIdP
 
 IDP_YAML = Path(__file__).resolve().parents[2] / "examples" / "school_portal" / "idp.yaml"
@@ -48,7 +48,7 @@ def idp() -> Iterator[RunningIdP]:
 @pytest.fixture
 def demo(idp: RunningIdP, tmp_path: Path) -> Iterator[Demo]:
     db = tmp_path / "demo.db"
-    seed_region(db, datetime.now(UTC))
+    seeded_region(db)
     settings = PortalSettings(
         db_path=db, idp_url=idp.base_url, base_url=BASE, trusted_proxies=("127.0.0.1/32",)
     )
@@ -199,7 +199,7 @@ def test_a_blocked_account_is_told_whom_to_ask(demo: Demo) -> None:
 
 def test_the_portal_can_use_saml_instead(idp: RunningIdP, tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
-    seed_region(db, datetime.now(UTC))
+    seeded_region(db)
     settings = PortalSettings(db_path=db, idp_url=idp.base_url, base_url=BASE, protocol="saml")
     idp.idp.add_service_provider({"metadata": saml_sp_metadata(settings)})
     portal = build_portal(settings)
@@ -250,7 +250,7 @@ def test_saml_mode_keeps_the_demo_links_and_titles(idp: RunningIdP, tmp_path: Pa
     # and the settings name the link by the provider's title, not by a raw issuer
     db = tmp_path / "demo.db"
     settings = PortalSettings(db_path=db, idp_url=idp.base_url, base_url=BASE, protocol="saml")
-    seed_region(db, datetime.now(UTC), issuer=settings.idp_issuer)
+    seeded_region(db, issuer=settings.idp_issuer)
     idp.idp.add_service_provider({"metadata": saml_sp_metadata(settings)})
     portal = build_portal(settings)
     person = BY_KEY["linked"]

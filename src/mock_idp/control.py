@@ -27,6 +27,18 @@ from sso_bridge.esia.signer import InProcessGostSigner
 
 __all__ = ["MockIdP", "add_service_provider", "write_saml_key"]
 
+_AUTH_METHODS = (
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "esia_cms",
+    "esia_gost",
+)
+_SCOPES = frozenset(
+    {"openid", "fullname", "birthdate", "gender", "snils", "id_doc", "contacts", "usr_org"}
+)
+_CLAIMS = ("sub", "iss", "aud", "exp", "iat", "nonce", "at_hash", "acr", "amr", "auth_time", "sid")
+
 
 class MockIdP(SessionControl):
     """A running mock IdP's state and the Python API that tests drive it with; its
@@ -218,39 +230,10 @@ class MockIdP(SessionControl):
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256", "ES256", gost.GOST_JWT_ALG],
             "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": [
-                "client_secret_basic",
-                "client_secret_post",
-                "private_key_jwt",
-                "esia_cms",
-                "esia_gost",
-            ],
+            "token_endpoint_auth_methods_supported": list(_AUTH_METHODS),
             "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
-            "scopes_supported": sorted(
-                {
-                    "openid",
-                    "fullname",
-                    "birthdate",
-                    "gender",
-                    "snils",
-                    "id_doc",
-                    "contacts",
-                    "usr_org",
-                }
-            ),
-            "claims_supported": [
-                "sub",
-                "iss",
-                "aud",
-                "exp",
-                "iat",
-                "nonce",
-                "at_hash",
-                "acr",
-                "amr",
-                "auth_time",
-                "sid",
-            ],
+            "scopes_supported": sorted(_SCOPES),
+            "claims_supported": list(_CLAIMS),
             "acr_values_supported": [session_acr(level.value) for level in Level],
             "prompt_values_supported": ["none", "login"],
             "authorization_response_iss_parameter_supported": True,

@@ -59,12 +59,7 @@ def check_request(
     ``esia.certificate_hash_wrong``, ``esia.timestamp_invalid``,
     ``esia.timestamp_stale``, ``esia.secret_malformed`` or ``esia.secret_bad_signature``.
     """
-    for name in _MANDATORY:
-        if not params.get(name):
-            raise EsiaError(
-                f"the request lacks the mandatory parameter [{name}]",
-                code="esia.parameter_missing",
-            )
+    _require_mandatory(params)
     sized = {name: params.get(name) for name in secret.FIELD_LIMITS}
     sized["client_id"] = client_id
     sized["code"] = code
@@ -97,6 +92,15 @@ def check_request(
         raise EsiaError(exc.message, code=exc.code) from None
     except BridgeError:
         raise EsiaError("client_secret does not verify", code="esia.secret_bad_signature") from None
+
+
+def _require_mandatory(params: Mapping[str, str]) -> None:
+    for name in _MANDATORY:
+        if not params.get(name):
+            raise EsiaError(
+                f"the request lacks the mandatory parameter [{name}]",
+                code="esia.parameter_missing",
+            )
 
 
 MAX_REMEMBERED: Final = 100_000

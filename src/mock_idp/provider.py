@@ -22,7 +22,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -137,24 +137,7 @@ class Provider(TokenEndpoint, Resources):
             raise refuse("state is required", "esia.invalid_request")
         if client.auth_method == "esia_gost":
             self._check_signed_request(client, params, redirect_uri)
-        scopes = tuple(params.get("scope", "").split())
-        if not scopes:
-            raise refuse("the request names no scope", "esia.scope_missing")
-        unknown = sorted(set(scopes) - SCOPES)
-        if unknown:
-            raise refuse(f"unknown scope {unknown[0]!r}", "esia.invalid_scope")
-        challenge = params.get("code_challenge") or None
-        if challenge is not None and params.get("code_challenge_method") != "S256":
-            raise refuse("code_challenge_method must be S256", "esia.invalid_request")
-        if challenge is None and client.require_pkce:
-            raise refuse("this client must send a code_challenge (S256)", "esia.invalid_request")
-        offline = True
-        if client.auth_method in ESIA_AUTH_METHODS:
-            # ESIA: a refresh token only for access_type=offline; online is the default
-            access_type = params.get("access_type") or "online"
-            if access_type not in ("online", "offline"):
-                raise refuse("access_type must be online or offline", "esia.invalid_request")
-            offline = access_type == "offline"
+        scopes, challenge, offline = _request_terms(client, params, refuse)
         txn = Transaction(
             id=secrets.token_urlsafe(24),
             client=client,
@@ -361,3 +344,30 @@ class Provider(TokenEndpoint, Resources):
         with self._lock:
             self._grants[grant.code] = grant
         return grant
+
+
+def _request_terms(
+    client: Client,
+    params: Mapping[str, str],
+    refuse: Callable[[str, str], RedirectableError],
+) -> tuple[tuple[str, ...], str | None, bool]:
+    """The scopes, the PKCE challenge and whether a refresh token is due, once checked."""
+    scopes = tuple(params.get("scope", "").split())
+    if not scopes:
+        raise refuse("the request names no scope", "esia.scope_missing")
+    unknown = sorted(set(scopes) - SCOPES)
+    if unknown:
+        raise refuse(f"unknown scope {unknown[0]!r}", "esia.invalid_scope")
+    challenge = params.get("code_challenge") or None
+    if challenge is not None and params.get("code_challenge_method") != "S256":
+        raise refuse("code_challenge_method must be S256", "esia.invalid_request")
+    if challenge is None and client.require_pkce:
+        raise refuse("this client must send a code_challenge (S256)", "esia.invalid_request")
+    offline = True
+    if client.auth_method in ESIA_AUTH_METHODS:
+        # ESIA: a refresh token only for access_type=offline; online is the default
+        access_type = params.get("access_type") or "online"
+        if access_type not in ("online", "offline"):
+            raise refuse("access_type must be online or offline", "esia.invalid_request")
+        offline = access_type == "offline"
+    return scopes, challenge, offline

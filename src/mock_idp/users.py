@@ -180,14 +180,7 @@ def person_from_dict(data: Mapping[str, Any]) -> Person:
     for field in ("login", "password", "last_name", "first_name"):
         if not isinstance(data.get(field), str) or not data[field]:
             raise _bad(oid, f"{field} is required")
-    passport = None
-    if data.get("passport"):
-        p = data["passport"]
-        try:
-            digits = parse_passport(f"{p.get('series', '')}{p.get('number', '')}")
-        except (InvalidInput, AttributeError):
-            raise _bad(oid, "passport needs a 4-digit series and a 6-digit number") from None
-        passport = Passport(digits[:4], digits[4:], p.get("issue_date"), p.get("issued_by"))
+    passport = _passport(oid, data["passport"]) if data.get("passport") else None
     contacts = tuple(
         Contact(
             _enum(oid, ContactType, c.get("type"), "contact type"),
@@ -196,18 +189,7 @@ def person_from_dict(data: Mapping[str, Any]) -> Person:
         )
         for c in data.get("contacts") or ()
     )
-    kids = tuple(
-        Kid(
-            oid=int(k["oid"]),
-            last_name=k["last_name"],
-            first_name=k["first_name"],
-            middle_name=k.get("middle_name"),
-            birth_date=_esia_date(oid, k.get("birth_date"), "kid birth_date"),
-            gender=_enum(oid, Gender, k.get("gender", "M"), "kid gender"),
-            snils=_snils(oid, k.get("snils")),
-        )
-        for k in data.get("kids") or ()
-    )
+    kids = tuple(_kid(oid, k) for k in data.get("kids") or ())
     second_factor = _enum(oid, SecondFactor, data.get("second_factor", "sms"), "second_factor")
     if second_factor is SecondFactor.TOTP and not data.get("totp_secret"):
         raise _bad(oid, "a TOTP second factor needs totp_secret (base32)")
@@ -228,6 +210,26 @@ def person_from_dict(data: Mapping[str, Any]) -> Person:
         second_factor=second_factor,
         totp_secret=data.get("totp_secret"),
         roles=tuple(role_from_dict(oid, r) for r in data.get("roles") or ()),
+    )
+
+
+def _passport(oid: int, p: Any) -> Passport:
+    try:
+        digits = parse_passport(f"{p.get('series', '')}{p.get('number', '')}")
+    except (InvalidInput, AttributeError):
+        raise _bad(oid, "passport needs a 4-digit series and a 6-digit number") from None
+    return Passport(digits[:4], digits[4:], p.get("issue_date"), p.get("issued_by"))
+
+
+def _kid(oid: int, k: Mapping[str, Any]) -> Kid:
+    return Kid(
+        oid=int(k["oid"]),
+        last_name=k["last_name"],
+        first_name=k["first_name"],
+        middle_name=k.get("middle_name"),
+        birth_date=_esia_date(oid, k.get("birth_date"), "kid birth_date"),
+        gender=_enum(oid, Gender, k.get("gender", "M"), "kid gender"),
+        snils=_snils(oid, k.get("snils")),
     )
 
 

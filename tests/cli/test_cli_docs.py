@@ -64,6 +64,7 @@ EMITTERS = [
     "store/sql_directory.py",
     "store/sql_links.py",
     "store/sql_audit.py",
+    "store/sql_audit_log.py",
     "audit/show.py",
     "errors.py",
 ]

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from lxml import etree  # type: ignore[import-untyped]
-from saml2 import saml
+from saml2 import saml, samlp
 from saml2.sigver import pre_signature_part
 
 from mock_idp.saml.documents import (
@@ -27,7 +27,13 @@ from mock_idp.users import ContactType, Person, SecondFactor
 from sso_bridge.integrations.pysaml2 import RSA_SHA256, SHA256, XmlSecBackend
 from sso_bridge.saml.xml import SAML_NS, format_instant, new_id
 
-__all__ = ["MessageSigner", "build_assertion", "esia_attributes", "issuer"]
+__all__ = [
+    "MessageSigner",
+    "build_assertion",
+    "esia_attributes",
+    "issuer",
+    "success_response",
+]
 
 
 def esia_attributes(person: Person) -> dict[str, list[str]]:
@@ -86,6 +92,31 @@ def build_assertion(
     """The (unsigned) assertion that ``person`` logged in, for ``sp`` at ``acs_url``;
     ``authn_instant`` and ``session_index`` are the IdP session's (now and a new id when
     None)."""
+    not_before, not_on_or_after, confirmation_until = _validity(now, lifetime, faults)
+    audience = sp.entity_id + "/other" if SamlFault.WRONG_AUDIENCE in faults else sp.entity_id
+    recipient = acs_url + "/other" if SamlFault.WRONG_RECIPIENT in faults else acs_url
+    return saml.Assertion(
+        id=new_id(),
+        version="2.0",
+        issue_instant=format_instant(now),
+        issuer=issuer(idp_entity_id),
+        subject=_subject(idp_entity_id, sp, name_id, in_response_to, recipient, confirmation_until),
+        conditions=saml.Conditions(
+            not_before=format_instant(not_before),
+            not_on_or_after=format_instant(not_on_or_after),
+            audience_restriction=[
+                saml.AudienceRestriction(audience=[saml.Audience(text=audience)])
+            ],
+        ),
+        authn_statement=[_authn_statement(person, authn_instant or now, session_index)],
+        attribute_statement=[_attribute_statement(person)],
+    )
+
+
+def _validity(
+    now: datetime, lifetime: timedelta, faults: frozenset[SamlFault]
+) -> tuple[datetime, datetime, datetime]:
+    """NotBefore, NotOnOrAfter and the confirmation's NotOnOrAfter, as ``faults`` bend them."""
     not_before, not_on_or_after = now, now + lifetime
     confirmation_until = not_on_or_after
     if SamlFault.EXPIRED in faults:
@@ -94,62 +125,75 @@ def build_assertion(
     if SamlFault.NOT_YET_VALID in faults:
         not_before = now + FAULT_TIME_SHIFT
         not_on_or_after = not_before + lifetime
-    audience = sp.entity_id + "/other" if SamlFault.WRONG_AUDIENCE in faults else sp.entity_id
-    recipient = acs_url + "/other" if SamlFault.WRONG_RECIPIENT in faults else acs_url
-    return saml.Assertion(
-        id=new_id(),
-        version="2.0",
-        issue_instant=format_instant(now),
-        issuer=issuer(idp_entity_id),
-        subject=saml.Subject(
-            name_id=saml.NameID(
-                format=saml.NAMEID_FORMAT_TRANSIENT,
-                name_qualifier=idp_entity_id,
-                sp_name_qualifier=sp.entity_id,
-                text=name_id,
-            ),
-            subject_confirmation=[
-                saml.SubjectConfirmation(
-                    method=saml.SCM_BEARER,
-                    subject_confirmation_data=saml.SubjectConfirmationData(
-                        in_response_to=in_response_to,
-                        recipient=recipient,
-                        not_on_or_after=format_instant(confirmation_until),
-                    ),
-                )
-            ],
+    return not_before, not_on_or_after, confirmation_until
+
+
+def _subject(
+    idp_entity_id: str,
+    sp: ServiceProvider,
+    name_id: str,
+    in_response_to: str | None,
+    recipient: str,
+    confirmation_until: datetime,
+) -> Any:
+    return saml.Subject(
+        name_id=saml.NameID(
+            format=saml.NAMEID_FORMAT_TRANSIENT,
+            name_qualifier=idp_entity_id,
+            sp_name_qualifier=sp.entity_id,
+            text=name_id,
         ),
-        conditions=saml.Conditions(
-            not_before=format_instant(not_before),
-            not_on_or_after=format_instant(not_on_or_after),
-            audience_restriction=[
-                saml.AudienceRestriction(audience=[saml.Audience(text=audience)])
-            ],
-        ),
-        authn_statement=[
-            saml.AuthnStatement(
-                authn_instant=format_instant(authn_instant or now),
-                session_index=session_index or new_id(),
-                authn_context=saml.AuthnContext(
-                    authn_context_class_ref=saml.AuthnContextClassRef(
-                        text=AUTHN_CONTEXT_CLASSES[person.second_factor]
-                    )
+        subject_confirmation=[
+            saml.SubjectConfirmation(
+                method=saml.SCM_BEARER,
+                subject_confirmation_data=saml.SubjectConfirmationData(
+                    in_response_to=in_response_to,
+                    recipient=recipient,
+                    not_on_or_after=format_instant(confirmation_until),
                 ),
             )
         ],
-        attribute_statement=[
-            saml.AttributeStatement(
-                attribute=[
-                    saml.Attribute(
-                        name=name,
-                        name_format=saml.NAME_FORMAT_BASIC,
-                        friendly_name=name,
-                        attribute_value=[_attribute_value(v) for v in values],
-                    )
-                    for name, values in esia_attributes(person).items()
-                ]
+    )
+
+
+def _authn_statement(person: Person, authn_instant: datetime, session_index: str | None) -> Any:
+    return saml.AuthnStatement(
+        authn_instant=format_instant(authn_instant),
+        session_index=session_index or new_id(),
+        authn_context=saml.AuthnContext(
+            authn_context_class_ref=saml.AuthnContextClassRef(
+                text=AUTHN_CONTEXT_CLASSES[person.second_factor]
             )
-        ],
+        ),
+    )
+
+
+def _attribute_statement(person: Person) -> Any:
+    return saml.AttributeStatement(
+        attribute=[
+            saml.Attribute(
+                name=name,
+                name_format=saml.NAME_FORMAT_BASIC,
+                friendly_name=name,
+                attribute_value=[_attribute_value(v) for v in values],
+            )
+            for name, values in esia_attributes(person).items()
+        ]
+    )
+
+
+def success_response(
+    idp_entity_id: str, in_response_to: str | None, now: datetime, destination: str
+) -> Any:
+    """The (unsigned, empty) successful Response of a login, for ``destination``."""
+    return samlp.Response(
+        id=new_id(),
+        in_response_to=in_response_to,
+        version="2.0",
+        issue_instant=format_instant(now),
+        destination=destination,
+        issuer=issuer(idp_entity_id),
+        status=samlp.Status(status_code=samlp.StatusCode(value=samlp.STATUS_SUCCESS)),
     )
 
 

@@ -17,7 +17,7 @@ from saml2 import saml, samlp
 from saml2.metadata import entity_descriptor
 from saml2.server import Server
 
-from mock_idp.saml.assertions import MessageSigner, build_assertion, issuer
+from mock_idp.saml.assertions import MessageSigner, build_assertion, issuer, success_response
 from mock_idp.saml.documents import ENTITY_DESCRIPTOR_NODE, METADATA_NS, document
 from mock_idp.saml.errors import SamlRequestError
 from mock_idp.saml.faults import SamlFault
@@ -246,28 +246,18 @@ class SamlIdP(SingleLogout):
         """The signed Response to ``request`` saying ``person`` logged in.
 
         ``session_index`` and ``authn_instant`` are the IdP session's sid and
-        authentication time (a new index and now when None).
-
-        ``request=None`` with ``sp_entity_id`` (and optionally ``relay_state``) makes an
-        IdP-initiated response to the SP's default ACS. ``faults`` each add one defect.
-        ``replayed_assertion`` sends, in a new Response, the assertion of the SP's last
-        fault-free response; that assertion still names its own request in
-        ``SubjectConfirmationData/@InResponseTo`` (none when that login was IdP-initiated),
-        so pin a refusal on the replay cache with two IdP-initiated logins.
+        authentication time (a new index and now when None). ``request=None`` with
+        ``sp_entity_id`` (and optionally ``relay_state``) makes an IdP-initiated response
+        to the SP's default ACS. ``faults`` each add one defect. ``replayed_assertion``
+        sends, in a new Response, the assertion of the SP's last fault-free response; that
+        assertion still names its own request in ``SubjectConfirmationData/@InResponseTo``
+        (none when that login was IdP-initiated), so pin a refusal on the replay cache
+        with two IdP-initiated logins.
         """
         chosen = frozenset(SamlFault(f) for f in faults)
-        if request is not None:
-            if sp_entity_id is not None and sp_entity_id != request.sp_entity_id:
-                raise ValueError("sp_entity_id differs from the request's service provider")
-            sp = self.service_provider(request.sp_entity_id)
-            acs_url, in_response_to = request.acs_url, request.id
-            relay_state = request.relay_state
-        elif sp_entity_id is None:
-            raise ValueError("an IdP-initiated response needs sp_entity_id")
-        else:
-            sp = self.service_provider(sp_entity_id)
-            acs_url, in_response_to = sp.default_acs.location, None
-
+        sp, acs_url, in_response_to, relay_state = self._addressee(
+            request, sp_entity_id, relay_state
+        )
         if SamlFault.WRONG_IN_RESPONSE_TO in chosen:
             in_response_to = new_id()
         now = self.clock.now()
@@ -276,45 +266,87 @@ class SamlIdP(SingleLogout):
         name_id: str | None = None
         session_index = session_index or new_id()
         if SamlFault.REPLAYED_ASSERTION in chosen:
-            if len(chosen) > 1:
-                raise ValueError("replayed_assertion cannot be combined with other faults")
-            with self._lock:
-                assertion_xml = self._last_assertion.get(sp.entity_id)
-            if assertion_xml is None:
-                raise SamlRequestError(
-                    f"no assertion was sent to {sp.entity_id} yet", code="saml.nothing_to_replay"
-                )
+            assertion_xml = self._replayed_assertion(sp, chosen)
         else:
-            name_id = "_" + secrets.token_hex(16)
-            assertion = build_assertion(
-                idp_entity_id=self.entity_id,
-                person=person,
-                sp=sp,
-                acs_url=acs_url,
-                in_response_to=in_response_to,
-                name_id=name_id,
-                now=now,
-                lifetime=self.assertion_lifetime,
-                faults=chosen,
-                authn_instant=authn_instant,
-                session_index=session_index,
+            name_id, assertion_xml = self._fresh_assertion(
+                person, sp, acs_url, in_response_to, now, chosen, key, authn_instant, session_index
             )
-            unsigned = chosen & {SamlFault.UNSIGNED, SamlFault.UNSIGNED_ASSERTION}
-            assertion_xml = self._signer.assertion_bytes(assertion, None if unsigned else key)
-
         destination = acs_url + "/other" if SamlFault.WRONG_DESTINATION in chosen else acs_url
-        response = samlp.Response(
-            id=new_id(),
-            in_response_to=in_response_to,
-            version="2.0",
-            issue_instant=format_instant(now),
-            destination=destination,
-            issuer=issuer(self.entity_id),
-            status=samlp.Status(status_code=samlp.StatusCode(value=samlp.STATUS_SUCCESS)),
-        )
+        response = success_response(self.entity_id, in_response_to, now, destination)
         sign_response = SamlFault.UNSIGNED not in chosen
         xml = self._signer.seal(response, assertion_xml, sp, key if sign_response else None)
+        self._remember(sp, chosen, assertion_xml, person, name_id, session_index)
+        return post_form(acs_url, "SAMLResponse", xml, relay_state)
 
+    def _fresh_assertion(
+        self,
+        person: Person,
+        sp: ServiceProvider,
+        acs_url: str,
+        in_response_to: str | None,
+        now: datetime,
+        chosen: frozenset[SamlFault],
+        key: SamlSigningKey,
+        authn_instant: datetime | None,
+        session_index: str,
+    ) -> tuple[str, bytes]:
+        """A new assertion and its transient NameID; signed by ``key`` unless a fault
+        leaves it unsigned."""
+        name_id = "_" + secrets.token_hex(16)
+        assertion = build_assertion(
+            idp_entity_id=self.entity_id,
+            person=person,
+            sp=sp,
+            acs_url=acs_url,
+            in_response_to=in_response_to,
+            name_id=name_id,
+            now=now,
+            lifetime=self.assertion_lifetime,
+            faults=chosen,
+            authn_instant=authn_instant,
+            session_index=session_index,
+        )
+        unsigned = chosen & {SamlFault.UNSIGNED, SamlFault.UNSIGNED_ASSERTION}
+        return name_id, self._signer.assertion_bytes(assertion, None if unsigned else key)
+
+    def _addressee(
+        self,
+        request: AuthnRequestInfo | None,
+        sp_entity_id: str | None,
+        relay_state: str | None,
+    ) -> tuple[ServiceProvider, str, str | None, str | None]:
+        """The SP, its ACS URL, the request answered and the relay state of a response."""
+        if request is not None:
+            if sp_entity_id is not None and sp_entity_id != request.sp_entity_id:
+                raise ValueError("sp_entity_id differs from the request's service provider")
+            sp = self.service_provider(request.sp_entity_id)
+            return sp, request.acs_url, request.id, request.relay_state
+        if sp_entity_id is None:
+            raise ValueError("an IdP-initiated response needs sp_entity_id")
+        sp = self.service_provider(sp_entity_id)
+        return sp, sp.default_acs.location, None, relay_state
+
+    def _replayed_assertion(self, sp: ServiceProvider, chosen: frozenset[SamlFault]) -> bytes:
+        if len(chosen) > 1:
+            raise ValueError("replayed_assertion cannot be combined with other faults")
+        with self._lock:
+            assertion_xml = self._last_assertion.get(sp.entity_id)
+        if assertion_xml is None:
+            raise SamlRequestError(
+                f"no assertion was sent to {sp.entity_id} yet", code="saml.nothing_to_replay"
+            )
+        return assertion_xml
+
+    def _remember(
+        self,
+        sp: ServiceProvider,
+        chosen: frozenset[SamlFault],
+        assertion_xml: bytes,
+        person: Person,
+        name_id: str | None,
+        session_index: str,
+    ) -> None:
+        """Keep a fault-free assertion for a replay, and the login for logging out."""
         with self._lock:
             if not chosen:
                 self._last_assertion[sp.entity_id] = assertion_xml
@@ -324,7 +356,6 @@ class SamlIdP(SingleLogout):
                 )
                 while len(self._sessions) > MAX_SESSIONS:
                     del self._sessions[next(iter(self._sessions))]
-        return post_form(acs_url, "SAMLResponse", xml, relay_state)
 
     def error_response(
         self,

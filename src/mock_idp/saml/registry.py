@@ -71,21 +71,7 @@ def settings_metadata(
     urls = [acs_url] if isinstance(acs_url, str) else list(acs_url)
     if not urls:
         raise bad_metadata("at least one ACS URL is needed")
-    key_descriptors = []
-    if certificate_pem is not None:
-        pem = certificate_pem.encode() if isinstance(certificate_pem, str) else certificate_pem
-        try:
-            loaded = x509.load_pem_x509_certificate(pem)
-        except ValueError as exc:
-            raise bad_metadata(f"bad certificate: {one_line(exc)}") from None
-        body = base64.b64encode(loaded.public_bytes(serialization.Encoding.DER)).decode()
-        key_descriptors.append(
-            md.KeyDescriptor(
-                key_info=ds.KeyInfo(
-                    x509_data=[ds.X509Data(x509_certificate=ds.X509Certificate(text=body))]
-                )
-            )
-        )
+    key_descriptors = [] if certificate_pem is None else [_key_descriptor(certificate_pem)]
     logout = [
         md.SingleLogoutService(binding=binding, location=slo_url)
         for binding in SLO_PATHS
@@ -114,6 +100,18 @@ def settings_metadata(
         ],
     )
     return document(descriptor.to_string_force_namespace(METADATA_NS))
+
+
+def _key_descriptor(certificate_pem: str | bytes) -> Any:
+    pem = certificate_pem.encode() if isinstance(certificate_pem, str) else certificate_pem
+    try:
+        loaded = x509.load_pem_x509_certificate(pem)
+    except ValueError as exc:
+        raise bad_metadata(f"bad certificate: {one_line(exc)}") from None
+    body = base64.b64encode(loaded.public_bytes(serialization.Encoding.DER)).decode()
+    return md.KeyDescriptor(
+        key_info=ds.KeyInfo(x509_data=[ds.X509Data(x509_certificate=ds.X509Certificate(text=body))])
+    )
 
 
 def _service_provider(

@@ -248,6 +248,28 @@ def verify_log(
             return TrailReport((), tuple(problems))
         for chain, (head_id, head) in start_heads.items():
             plan[chain] = ChainStart(chain, head_id, head)
+    _mark_heads(plan, newest, witness)
+    reports = source.verify_chains([plan[c] for c in sorted(plan)], batch)
+    problems.extend(_chain_problems(reports))
+    by_chain = {r.chain: r for r in reports}
+    if newest is not None and newest is not start:
+        _check_newest(newest, by_chain, plan, problems)
+    _check_witness(witness, by_chain, plan, problems)
+    return TrailReport(
+        tuple(reports),
+        tuple(problems),
+        roots_checked,
+        None if newest is None else newest.root_id,
+        None if newest is None else newest.root_hash,
+    )
+
+
+def _mark_heads(
+    plan: dict[int, ChainStart],
+    newest: AuditRoot | None,
+    witness: Mapping[int, tuple[int, str]],
+) -> None:
+    """Have each chain's walk note the records that the newest root and the heads name."""
     wanted: dict[int, set[int]] = {}
     for chain, head_id in (newest.heads if newest is not None else {}).items():
         wanted.setdefault(chain, set()).add(head_id)
@@ -257,11 +279,15 @@ def verify_log(
     for chain, ids in wanted.items():
         base = plan.get(chain, ChainStart(chain))
         plan[chain] = attrs.evolve(base, marks=frozenset(i for i in ids if i > base.after_id))
-    reports = source.verify_chains([plan[c] for c in sorted(plan)], batch)
-    problems.extend(_chain_problems(reports))
-    by_chain = {r.chain: r for r in reports}
-    if newest is not None and newest is not start:
-        _check_newest(newest, by_chain, plan, problems)
+
+
+def _check_witness(
+    witness: Mapping[int, tuple[int, str]],
+    by_chain: Mapping[int, ChainReport],
+    plan: Mapping[int, ChainStart],
+    problems: list[Problem],
+) -> None:
+    """A head that a chain's records no longer reach: records were removed from its end."""
     for chain, (head_id, head) in witness.items():
         held = by_chain.get(chain)
         if not head_id or held is None or not held.ok or head_id <= plan[chain].after_id:
@@ -275,13 +301,6 @@ def verify_log(
                     record=head_id,
                 )
             )
-    return TrailReport(
-        tuple(reports),
-        tuple(problems),
-        roots_checked,
-        None if newest is None else newest.root_id,
-        None if newest is None else newest.root_hash,
-    )
 
 
 def _all_roots(source: ChainedTrail, after: int, batch: int) -> list[AuditRoot]:

@@ -221,6 +221,20 @@ def encode_state(state: StoredState) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def _step_up_from(frame: Frame, data: Mapping[str, Any]) -> AwaitingIdpToStepUp:
+    return AwaitingIdpToStepUp(
+        frame,
+        data["provider"],
+        _request_from(data["request"]),
+        data["session_id"],
+        data["issuer"],
+        data["subject"],
+        int(data["max_age"]),
+        tuple(data["acr_values"]),
+        data["return_to"],
+    )
+
+
 def decode_state(raw: bytes) -> StoredState:
     """The stored state; the store is ours, so a decoding failure is a server fault."""
     data = json.loads(raw)
@@ -234,17 +248,7 @@ def decode_state(raw: bytes) -> StoredState:
             frame, data["provider"], _request_from(data["request"]), bool(data.get("fresh"))
         )
     if kind is State.AWAITING_IDP_TO_STEP_UP:
-        return AwaitingIdpToStepUp(
-            frame,
-            data["provider"],
-            _request_from(data["request"]),
-            data["session_id"],
-            data["issuer"],
-            data["subject"],
-            int(data["max_age"]),
-            tuple(data["acr_values"]),
-            data["return_to"],
-        )
+        return _step_up_from(frame, data)
     if kind is State.AWAITING_IDP_TO_LINK:
         return AwaitingIdpToLink(
             frame,

@@ -132,6 +132,18 @@ class BrokerCore:
             )
         self._linker = Linker(directory, links, audit, self._clock)
         self._matcher = Matcher(directory)
+        self._set_up_services(store, sender, secret, credentials, password_hasher)
+
+    def _set_up_services(
+        self,
+        store: EphemeralStore,
+        sender: Sender,
+        secret: bytes,
+        credentials: CredentialStore,
+        password_hasher: argon2.PasswordHasher | None,
+    ) -> None:
+        """Sessions, kept requests, browser ids, codes, limits and passwords, each keyed by
+        its own subkey of ``secret``."""
         self.sessions = SessionManager(store, self.policy.sessions, _subkey(secret, "csrf"))
         self._keeper = RequestKeeper(store, _subkey(secret, "kept"))
         self.browser_ids = BrowserIds(_subkey(secret, "browser"))

@@ -152,25 +152,7 @@ class MachineShell(SettingsLink, OfferedAccounts):
                 token, now=now, account_id=effect.account_id, second_factor=effect.second_factor
             )
         else:
-            accounts = effect.accounts
-            if effect.add_linked and effect.issuer is not None and effect.subject is not None:
-                linked = self.directory.linked_accounts(effect.issuer, effect.subject)
-                accounts = tuple(
-                    sorted({*(a.account_id for a in linked if a.active), effect.account_id})
-                )
-            fresh, session = self.sessions.start(
-                effect.account_id,
-                ip=client.ip,
-                user_agent=client.user_agent,
-                now=now,
-                issuer=effect.issuer,
-                subject=effect.subject,
-                accounts=accounts,
-                not_on_or_after=effect.not_on_or_after,
-                second_factor=effect.second_factor,
-                method=effect.method,
-                idp=effect.idp_session,
-            )
+            fresh, session = self._start_session(effect, call)
             previous, token = token, fresh
         who = {"account_id": effect.account_id, "subject": effect.subject}
         login = self._event(
@@ -194,6 +176,27 @@ class MachineShell(SettingsLink, OfferedAccounts):
         if previous is not None:
             self.sessions.revoke_token(previous, now=now)
         return LoggedIn(token, session, self._restore(effect.kept, effect.account_id, call))
+
+    def _start_session(self, effect: fx.IssueSession, call: Call) -> tuple[str, Session]:
+        accounts = effect.accounts
+        if effect.add_linked and effect.issuer is not None and effect.subject is not None:
+            linked = self.directory.linked_accounts(effect.issuer, effect.subject)
+            accounts = tuple(
+                sorted({*(a.account_id for a in linked if a.active), effect.account_id})
+            )
+        return self.sessions.start(
+            effect.account_id,
+            ip=call.client.ip,
+            user_agent=call.client.user_agent,
+            now=call.now,
+            issuer=effect.issuer,
+            subject=effect.subject,
+            accounts=accounts,
+            not_on_or_after=effect.not_on_or_after,
+            second_factor=effect.second_factor,
+            method=effect.method,
+            idp=effect.idp_session,
+        )
 
     def _undo_session(
         self, token: str, session: Session, now: datetime, cause: BaseException

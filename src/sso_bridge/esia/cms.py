@@ -251,7 +251,26 @@ def _read_signer_unguarded(der: bytes) -> _Signer:
     else:
         key_identifier = bytes(sid.chosen.native)
 
-    attrs = signer_info["signed_attrs"]
+    signed_attrs, content_types, message_digests = _signed_attributes(signer_info["signed_attrs"])
+    return _Signer(
+        issuer=issuer,
+        serial_number=serial_number,
+        key_identifier=key_identifier,
+        listed_digests=tuple(_algorithm(alg) for alg in signed_data["digest_algorithms"]),
+        digest=_algorithm(signer_info["digest_algorithm"]),
+        signature_algorithm=_algorithm(signer_info["signature_algorithm"]),
+        signed_attrs=signed_attrs,
+        content_types=content_types,
+        message_digests=message_digests,
+        signature=bytes(signer_info["signature"].native),
+    )
+
+
+def _signed_attributes(
+    attrs: Any,
+) -> tuple[bytes | None, tuple[tuple[str, ...], ...], tuple[tuple[bytes, ...], ...]]:
+    """The signed attributes as the signature covers them, and the values of their
+    content-type and message-digest attributes (none of either without attributes)."""
     signed_attrs = None
     content_types: list[tuple[str, ...]] = []
     message_digests: list[tuple[bytes, ...]] = []
@@ -265,19 +284,7 @@ def _read_signer_unguarded(der: bytes) -> _Signer:
                 content_types.append(tuple(str(value.dotted) for value in attr["values"]))
             elif oid == _ID_MESSAGE_DIGEST:
                 message_digests.append(tuple(bytes(value.native) for value in attr["values"]))
-
-    return _Signer(
-        issuer=issuer,
-        serial_number=serial_number,
-        key_identifier=key_identifier,
-        listed_digests=tuple(_algorithm(alg) for alg in signed_data["digest_algorithms"]),
-        digest=_algorithm(signer_info["digest_algorithm"]),
-        signature_algorithm=_algorithm(signer_info["signature_algorithm"]),
-        signed_attrs=signed_attrs,
-        content_types=tuple(content_types),
-        message_digests=tuple(message_digests),
-        signature=bytes(signer_info["signature"].native),
-    )
+    return signed_attrs, tuple(content_types), tuple(message_digests)
 
 
 def _algorithm(value: Any) -> _Algorithm:

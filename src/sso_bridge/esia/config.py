@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -280,49 +280,32 @@ def esia_provider_config(
 ) -> EsiaConfig:
     """An :class:`EsiaConfig` for ESIA, which publishes no discovery document.
 
-    ``version="v2"`` (the default) uses ``/aas/oauth2/v2/ac`` and ``/aas/oauth2/v3/te``
-    with ``esia_gost`` client authentication by ``signer``; ``"v1"`` keeps the older
-    ``/ac`` and ``/te`` with ``esia_cms`` (pass ``client_key`` and ``client_certificate``).
-    ``token_alg`` pins the token algorithm this system was registered with.
-    ``certificates`` are ESIA's signing certificates: certificate objects, or paths of
-    certificate files (PEM or DER), directories of them, or zip archives of them (ESIA's
-    download); GOST ones check GOST tokens, RSA ones RS256 tokens. ``certificates_uri`` is
-    where fresh ones are published (a zip archive, or the JSON list of PEM). An ``RS256``
-    system given neither certificates nor a ``certificates_uri`` nor a ``jwks_uri`` reads
-    ``{base_url}/aas/oauth2/certificates.zip``; given a ``jwks_uri`` of its own (and no
-    RSA certificates), it uses that JWKS. ``issuer`` defaults to ``http://<host>/``, the
-    form ESIA's tokens carry. Other ``settings`` (``scope_org``, ``esia_person_api``,
-    ``skew``, ``certificate_hash_case``, ...) pass through.
+    ``version="v2"`` (default): ``/aas/oauth2/v2/ac`` and ``/aas/oauth2/v3/te``, ``esia_gost``
+    client authentication by ``signer``; ``"v1"``: ``/ac`` and ``/te``, ``esia_cms`` (pass
+    ``client_key`` and ``client_certificate``). ``token_alg``: the registered token algorithm.
+    ``certificates``: ESIA's signing certificates (objects, or paths of PEM or DER files,
+    directories or zip archives of them); GOST ones check GOST tokens, RSA ones RS256.
+    ``certificates_uri``: where fresh ones are published (a zip archive or a JSON list of
+    PEM). An RS256 system with no certificates, ``certificates_uri`` or ``jwks_uri`` reads
+    ``{base_url}/aas/oauth2/certificates.zip``; with a ``jwks_uri`` of its own (and no RSA
+    certificates), that JWKS. ``issuer`` defaults to ``http://<host>/``, as ESIA's tokens
+    carry it. Other ``settings`` (``scope_org``, ``esia_person_api``, ...) pass through.
     """
-    if version not in ESIA_PATHS:
-        raise OidcConfigError(
-            f"ESIA version {version!r} is not v1 or v2", code="oidc.config_invalid"
-        )
-    parts = urlsplit(base_url)
-    if not parts.scheme or not parts.netloc:
-        raise OidcConfigError(f"{base_url!r} is not an absolute URL", code="oidc.config_invalid")
-    base = base_url.rstrip("/")
-    authorize, token = ESIA_PATHS[version]
-    method = EsiaAuthMethod.GOST if version == "v2" else EsiaAuthMethod.CMS
+    base, host = _esia_base(base_url, version)
     gost_certificates, rsa_certificates = _esia_certificates(certificates)
     archive = base + ESIA_CERTIFICATES_ARCHIVE_PATH
-    if (
-        token_alg != GOST_JWT_ALG
-        and not rsa_certificates
-        and certificates_uri is None
-        and "jwks_uri" not in settings
-    ):
+    if _reads_archive(token_alg, rsa_certificates, certificates_uri, settings):
         certificates_uri = archive
     settings.setdefault("jwks_uri", certificates_uri or archive)
     settings.setdefault("esia_person_api", base)
     settings.setdefault("end_session_endpoint", base + ESIA_LOGOUT_PATH)
     return EsiaConfig(
-        issuer=issuer if issuer is not None else f"http://{parts.netloc}/",
-        authorization_endpoint=base + authorize,
-        token_endpoint=base + token,
+        issuer=issuer if issuer is not None else f"http://{host}/",
+        authorization_endpoint=base + ESIA_PATHS[version][0],
+        token_endpoint=base + ESIA_PATHS[version][1],
         client_id=client_id,
         redirect_uri=redirect_uri,
-        auth_method=method,
+        auth_method=EsiaAuthMethod.GOST if version == "v2" else EsiaAuthMethod.CMS,
         signer=signer,
         scopes=scopes,
         algorithms=(token_alg,),
@@ -330,4 +313,33 @@ def esia_provider_config(
         rsa_certificates=rsa_certificates,
         certificates_uri=certificates_uri,
         **settings,
+    )
+
+
+def _esia_base(base_url: str, version: str) -> tuple[str, str]:
+    """``base_url`` without its trailing slash, and its host; ``oidc.config_invalid`` for
+    an unknown ``version`` or a relative URL."""
+    if version not in ESIA_PATHS:
+        raise OidcConfigError(
+            f"ESIA version {version!r} is not v1 or v2", code="oidc.config_invalid"
+        )
+    parts = urlsplit(base_url)
+    if not parts.scheme or not parts.netloc:
+        raise OidcConfigError(f"{base_url!r} is not an absolute URL", code="oidc.config_invalid")
+    return base_url.rstrip("/"), parts.netloc
+
+
+def _reads_archive(
+    token_alg: str,
+    rsa_certificates: tuple[RsaCertificate, ...],
+    certificates_uri: str | None,
+    settings: Mapping[str, Any],
+) -> bool:
+    """Whether an RS256 system has nothing else to check its tokens with than ESIA's
+    certificate archive."""
+    return (
+        token_alg != GOST_JWT_ALG
+        and not rsa_certificates
+        and certificates_uri is None
+        and "jwks_uri" not in settings
     )

@@ -172,11 +172,11 @@ class _RowChecker:
             account_id,
             org_id,
             org_name,
-            login,
-            roles,
+            _login,
+            _roles,
             last,
             first,
-            middle,
+            _middle,
             birth_text,
             snils_text,
             passport_text,
@@ -207,6 +207,20 @@ class _RowChecker:
         if reasons or status is None:
             self.errors.append(RowError(self.source, line, "; ".join(reasons)))
             return
+        self._keep(line, cells, birth, snils, passport, status, warning)
+
+    def _keep(
+        self,
+        line: int,
+        cells: tuple[str, ...],
+        birth: int | None,
+        snils: bytes | None,
+        passport: bytes | None,
+        status: str,
+        warning: str | None,
+    ) -> None:
+        """Record a row that passed its checks, with its name key."""
+        account_id, org_id, org_name, login, roles, last, first, middle = cells[:8]
         self.seen[account_id] = line
         roles = _clean_roles(roles)
         key = None

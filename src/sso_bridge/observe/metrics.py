@@ -60,7 +60,12 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        r, p = registry, PREFIX
+        self._add_login_metrics(registry, PREFIX)
+        self._add_dependency_metrics(registry, PREFIX)
+        self._engines: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def _add_login_metrics(self, r: CollectorRegistry, p: str) -> None:
+        """The login steps, the sessions checked and the limits."""
         self.logins = Counter(
             f"{p}_logins",
             "Login steps that ended a login, by outcome.",
@@ -104,6 +109,9 @@ class Metrics:
             ("limit",),
             registry=r,
         )
+
+    def _add_dependency_metrics(self, r: CollectorRegistry, p: str) -> None:
+        """What the IdPs, the stores, their pools and the readiness checks report."""
         self.idp_errors = Counter(
             f"{p}_idp_errors",
             "IdP answers that were errors, by code and ESIA number.",
@@ -151,7 +159,6 @@ class Metrics:
             registry=r,
             multiprocess_mode="liveall",
         )
-        self._engines: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def names(self) -> tuple[str, ...]:
         """The metric families registered (``sso_bridge_logins``...), without suffixes."""

@@ -92,6 +92,17 @@ def pkce_challenge(verifier: str) -> str:
     return base64url.encode(hashlib.sha256(data).digest())
 
 
+def _add_options(
+    params: dict[str, str], prompt: str | None, max_age: int | None, acr_values: tuple[str, ...]
+) -> None:
+    if prompt is not None:
+        params["prompt"] = prompt
+    if max_age is not None:
+        params["max_age"] = str(max_age)
+    if acr_values:
+        params["acr_values"] = " ".join(acr_values)
+
+
 def authorization_request(
     config: ProviderConfig,
     now: datetime,
@@ -123,12 +134,7 @@ def authorization_request(
     )
     if not config.sends_nonce:
         del params["nonce"]
-    if prompt is not None:
-        params["prompt"] = prompt
-    if max_age is not None:
-        params["max_age"] = str(max_age)
-    if acr_values:
-        params["acr_values"] = " ".join(acr_values)
+    _add_options(params, prompt, max_age, acr_values)
     authentication = config.client_authentication()
     if authentication is not None:
         params.update(authentication.authorization_params(config, state, now))

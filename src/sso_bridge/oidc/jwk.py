@@ -214,17 +214,23 @@ def parse_jwks(
             if meant:
                 parsed.append(ParsedKey(kid, fingerprint, {}, frozenset(meant)))
             continue
-        keys: dict[str, Any] = {}
-        for alg in meant:
-            try:
-                key = jwk.construct(dict(entry), alg)
-            except (JOSEError, ValueError, TypeError, KeyError, OverflowError):
-                continue
-            if key.is_public():
-                keys[alg] = key
+        keys = _prepared(entry, meant)
         if keys:
             parsed.append(ParsedKey(kid, fingerprint, keys))
     return tuple(parsed)
+
+
+def _prepared(entry: dict[str, Any], algorithms: list[str]) -> dict[str, Any]:
+    """The public keys that ``entry`` makes for each of ``algorithms``, by algorithm."""
+    keys: dict[str, Any] = {}
+    for alg in algorithms:
+        try:
+            key = jwk.construct(dict(entry), alg)
+        except (JOSEError, ValueError, TypeError, KeyError, OverflowError):
+            continue
+        if key.is_public():
+            keys[alg] = key
+    return keys
 
 
 def weak_key_error(kid: str | None, alg: str) -> IdTokenError:

@@ -134,14 +134,7 @@ def verify_logout_token(
     _, header, claims = verify_jws(token, config, key_for, what=_WHAT)
     if header.get("typ") not in _TYPES:
         raise _invalid(f"has the type {header.get('typ')!r}, not logout+jwt")
-    if claims.get("iss") != config.issuer:
-        raise _invalid(f"comes from {claims.get('iss')!r}, not {config.issuer!r}")
-    audiences = _audiences(claims)
-    if config.client_id not in audiences:
-        raise _invalid(f"is not for {config.client_id!r}")
-    azp = claims.get("azp")
-    if azp is not None and azp != config.client_id:
-        raise _invalid(f"names another client in azp ({azp!r})")
+    _check_parties(claims, config)
     remember_until = _check_times(claims, config, now, max_age)
     events = claims.get("events")
     if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_EVENT), dict):
@@ -166,6 +159,18 @@ def verify_logout_token(
     return IdpLogoutNotice(
         issuer=config.issuer, sids=() if sid is None else (sid,), subject=subject
     )
+
+
+def _check_parties(claims: Mapping[str, Any], config: ProviderConfig) -> None:
+    """The token comes from the IdP and is for this client (``aud``, and ``azp`` if any)."""
+    if claims.get("iss") != config.issuer:
+        raise _invalid(f"comes from {claims.get('iss')!r}, not {config.issuer!r}")
+    audiences = _audiences(claims)
+    if config.client_id not in audiences:
+        raise _invalid(f"is not for {config.client_id!r}")
+    azp = claims.get("azp")
+    if azp is not None and azp != config.client_id:
+        raise _invalid(f"names another client in azp ({azp!r})")
 
 
 class OidcLogout:

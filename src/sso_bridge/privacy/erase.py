@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import secrets
 import string
+from datetime import datetime
 from typing import Any
 
 import attrs
 
-from sso_bridge.model import AuditAction, AuditEvent
+from sso_bridge.model import AuditAction, AuditEvent, Link
 from sso_bridge.privacy.export import in_scope
 from sso_bridge.privacy.person import Person, check_operator
 from sso_bridge.privacy.short_lived import drop_naming, forget_limits
@@ -91,17 +92,15 @@ def _records(holder: Any, person: Person, name: str, missed: list[str]) -> int |
     return holder.erase_subject(*person.pair)
 
 
-def erase_person(stores: PersonStores, person: Person, operator: str) -> ErasureReport:
-    """Erase ``person`` (see the module docstring) and write one ``erasure`` audit record
-    by ``operator``; the report of what went."""
-    operator = check_operator(operator)
-    now = stores.clock.now()
-    _, links = in_scope(stores, person)
-    found: dict[str, Any] = {}
-    missed: list[str] = []
-    needle = person.account_id if person.account_id is not None else person.pair[1]
-
-    sessions, ephemeral = stores.sessions, stores.ephemeral
+def _erase_sessions(
+    stores: PersonStores,
+    person: Person,
+    links: list[Link],
+    now: datetime,
+    found: dict[str, Any],
+    missed: list[str],
+) -> None:
+    sessions = stores.sessions
     if sessions is None:
         missed.append("sessions")
     elif person.account_id is not None:
@@ -117,14 +116,31 @@ def erase_person(stores: PersonStores, person: Person, operator: str) -> Erasure
     else:
         found["sessions"] = sessions.erase_subject(*person.pair, now)
 
+
+def _erase_short_lived(
+    stores: PersonStores, person: Person, now: datetime, found: dict[str, Any], missed: list[str]
+) -> None:
+    ephemeral = stores.ephemeral
     if ephemeral is None:
         missed.append("short-lived entries")
-    else:
-        found["short_lived"] = drop_naming(ephemeral, needle, now)
-        if person.account_id is not None:
-            found["kept_requests"] = discard_account(ephemeral, person.account_id, now)
-            found["second_factor_locks"] = forget_limits(ephemeral, person.account_id, now)
+        return
+    needle = person.account_id if person.account_id is not None else person.pair[1]
+    found["short_lived"] = drop_naming(ephemeral, needle, now)
+    if person.account_id is not None:
+        found["kept_requests"] = discard_account(ephemeral, person.account_id, now)
+        found["second_factor_locks"] = forget_limits(ephemeral, person.account_id, now)
 
+
+def erase_person(stores: PersonStores, person: Person, operator: str) -> ErasureReport:
+    """Erase ``person`` (see the module docstring) and write one ``erasure`` audit record
+    by ``operator``; the report of what went."""
+    operator = check_operator(operator)
+    now = stores.clock.now()
+    _, links = in_scope(stores, person)
+    found: dict[str, Any] = {}
+    missed: list[str] = []
+    _erase_sessions(stores, person, links, now, found, missed)
+    _erase_short_lived(stores, person, now, found, missed)
     if person.account_id is not None:
         if stores.credentials is None:
             missed.append("credentials")

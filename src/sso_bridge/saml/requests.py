@@ -339,31 +339,7 @@ def process_logout_response(
     encoded = params.get("SAMLResponse")
     if not encoded:
         raise refuse("saml.not_a_response", "SAMLResponse is missing")
-    limit = config.max_response_bytes
-    if binding == "redirect":
-        verify_redirect_signature(
-            "SAMLResponse",
-            params,
-            query_string,
-            config.idp_certificates,
-            min_rsa_bits=config.min_rsa_key_bits,
-        )
-        root = parse_xml(decode_redirect(encoded, limit), max_bytes=limit, limits=config.xml_limits)
-    elif binding == "post":
-        root = parse_xml(decode_post(encoded, limit), max_bytes=limit, limits=config.xml_limits)
-        if root.find("ds:Signature", NS) is None:
-            raise refuse("saml.unsigned", "the LogoutResponse is not signed")
-        response_id = root.get("ID")
-        verified = verify_enveloped(
-            root, response_id or "", config.idp_certificates, min_rsa_bits=config.min_rsa_key_bits
-        )
-        if verified is not root:
-            raise refuse("saml.unsigned", "the LogoutResponse itself is not signed")
-    else:
-        raise SamlInputError(
-            f"unknown binding {binding!r}; use 'redirect' or 'post'", code="saml.unknown_binding"
-        )
-
+    root = _signed_logout_response(params, encoded, config, binding, query_string)
     if root.tag != f"{{{SAMLP_NS}}}LogoutResponse":
         raise refuse("saml.not_a_response", "the message is not a LogoutResponse")
     if root.get("Version") != "2.0":
@@ -382,3 +358,37 @@ def process_logout_response(
             "saml.in_response_to_mismatch", "the LogoutResponse answers no pending request"
         )
     return str(in_response_to)
+
+
+def _signed_logout_response(
+    params: Mapping[str, str],
+    encoded: str,
+    config: ServiceProviderConfig,
+    binding: str,
+    query_string: str | None,
+) -> Any:
+    """The LogoutResponse's root, parsed and its signature checked as ``binding`` carries it."""
+    limit = config.max_response_bytes
+    if binding == "redirect":
+        verify_redirect_signature(
+            "SAMLResponse",
+            params,
+            query_string,
+            config.idp_certificates,
+            min_rsa_bits=config.min_rsa_key_bits,
+        )
+        return parse_xml(decode_redirect(encoded, limit), max_bytes=limit, limits=config.xml_limits)
+    if binding == "post":
+        root = parse_xml(decode_post(encoded, limit), max_bytes=limit, limits=config.xml_limits)
+        if root.find("ds:Signature", NS) is None:
+            raise refuse("saml.unsigned", "the LogoutResponse is not signed")
+        response_id = root.get("ID")
+        verified = verify_enveloped(
+            root, response_id or "", config.idp_certificates, min_rsa_bits=config.min_rsa_key_bits
+        )
+        if verified is not root:
+            raise refuse("saml.unsigned", "the LogoutResponse itself is not signed")
+        return root
+    raise SamlInputError(
+        f"unknown binding {binding!r}; use 'redirect' or 'post'", code="saml.unknown_binding"
+    )

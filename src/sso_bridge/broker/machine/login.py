@@ -1,5 +1,6 @@
 """The decisions of a login up to its account: starting, the IdP's answer, record
-matching, the chooser, the local login, and the switch of a logged-in person."""
+matching, the chooser, the local login, and the switch of a logged-in person. The rules
+of the chooser's and the local login's answers are in :mod:`.answers` (re-exported)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ from datetime import datetime
 
 import attrs
 
+from sso_bridge.broker.machine.answers import (
+    account_chosen,
+    account_hidden,
+    password_checked,
+    password_given,
+    to_proof,
+)
 from sso_bridge.broker.machine.effects import (
     AskLinks,
     AskMatch,
-    AskPassword,
-    Hide,
     LinkFromSettings,
     Record,
     SendToIdp,
@@ -19,17 +25,12 @@ from sso_bridge.broker.machine.effects import (
     ShowLocalLogin,
 )
 from sso_bridge.broker.machine.events import (
-    AccountChosen,
-    AccountHidden,
     FederatedBegun,
     IdpAnswered,
     LinkBegun,
     LinksRead,
     LocalBegun,
     Matched,
-    PasswordChecked,
-    PasswordFailed,
-    PasswordGiven,
     SwitchBegun,
     UnsolicitedAnswer,
 )
@@ -40,8 +41,6 @@ from sso_bridge.broker.machine.states import (
     AwaitingIdp,
     AwaitingIdpToLink,
     AwaitingLocalLogin,
-    AwaitingProof,
-    CheckingPassword,
     ChoosingAccount,
     Frame,
     LinkMade,
@@ -53,7 +52,6 @@ from sso_bridge.broker.machine.states import (
     ReadingLinks,
     Start,
     ViaIdp,
-    ViaPassword,
     ViaSwitch,
 )
 from sso_bridge.broker.machine.step_up import not_fresh
@@ -148,8 +146,8 @@ def _switch_to_unlinked(
     if p.auto_link == "strong" and e.account_id in proof.weak:
         offer = Offer(e.session_accounts, proof.unlinked, proof.weak)
         orgs = (e.account.org_id,)
-        to_proof = _to_proof(frame, proof.person, (e.account_id,), orgs, offer)
-        return Outcome(to_proof.state, (choice, *to_proof.effects))
+        proving = to_proof(frame, proof.person, (e.account_id,), orgs, offer)
+        return Outcome(proving.state, (choice, *proving.effects))
     unlinked = tuple(a for a in proof.unlinked if a != e.account_id)
     offer = Offer(e.session_accounts, unlinked, tuple(a for a in proof.weak if a in unlinked))
     # the second factor is the session's to say, as for any switch
@@ -246,13 +244,13 @@ def links_read(p: Policy, s: ReadingLinks, e: LinksRead, now: datetime) -> Outco
 def matched(p: Policy, s: Matching, e: Matched, now: datetime) -> Outcome:
     decision = e.decision
     if decision.outcome is MatchOutcome.LOCAL_LOGIN_REQUIRED:
-        return _to_proof(s.frame, s.person, (), ())
+        return to_proof(s.frame, s.person, (), ())
     if decision.outcome is MatchOutcome.NO_MATCH:
         return Outcome(NoAccount(), refuse(_no_match()).effects)
     if decision.outcome is MatchOutcome.AUTO_LINK:
         account = decision.candidates[0].account
         if p.auto_link == "strong" and _weak(decision.candidates[0]):
-            return _to_proof(s.frame, s.person, (account.account_id,), (account.org_id,))
+            return to_proof(s.frame, s.person, (account.account_id,), (account.org_id,))
         offer = Offer((account.account_id,))
         return settle(p, s.frame, account, ViaIdp(s.person, LinkMethod.AUTO, offer))
     return _offer(p, s.frame, s.person, (), decision, e.hidden)
@@ -307,7 +305,7 @@ def _offer(
         if linked_ids:
             return settle(p, frame, account, ViaIdp(person, None, offer), known_accounts=ids)
         if p.auto_link == "strong" and weak:
-            return _to_proof(frame, person, ids, (account.org_id,), offer)
+            return to_proof(frame, person, ids, (account.org_id,), offer)
         return settle(p, frame, account, ViaIdp(person, LinkMethod.CHOSEN, offer))
     state = ChoosingAccount(frame, person, ids, weak, linking=bool(unlinked), linked=linked_ids)
     return Outcome(state, (ShowChooser(shown, bool(unlinked), linked_ids, hiding=True),))
@@ -333,113 +331,3 @@ def _chooser(
     offered = tuple(a.account_id for a in accounts)
     state = ChoosingAccount(frame, person, offered, weak, linking)
     return Outcome(state, (ShowChooser(accounts, linking),))
-
-
-def _to_proof(
-    frame: Frame,
-    person: Person,
-    offered: tuple[str, ...],
-    organisations: tuple[str, ...],
-    offer: Offer | None = None,
-) -> Outcome:
-    state = AwaitingProof(frame, person, offered, organisations, offer)
-    return Outcome(state, (ShowLocalLogin(state.reason, organisations),))
-
-
-# -- the person's answers --------------------------------------------------------------------
-
-
-def account_chosen(p: Policy, s: ChoosingAccount, e: AccountChosen, now: datetime) -> Outcome:
-    """One of the offered accounts, and nothing else."""
-    if e.account_id not in s.offered:
-        return refuse(
-            refusal(
-                "broker.not_offered", "that account was not offered to you; start the login again"
-            )
-        )
-    identity = s.person.identity
-    choice = Record(AuditAction.CHOICE, e.account_id, identity.issuer, identity.subject)
-    if s.linking and p.auto_link == "strong" and e.account_id in s.weak:
-        orgs = () if e.account is None else (e.account.org_id,)
-        offer = Offer(s.offered, s.unlinked, s.weak) if s.every else None
-        proof = _to_proof(s.frame, s.person, (e.account_id,), orgs, offer)
-        return Outcome(proof.state, (choice, *proof.effects))
-    if e.account is None:
-        return refuse(AccountNotFound(f"no local account {e.account_id!r}"), (choice,))
-    unlinked = s.unlinked
-    link = LinkMethod.CHOSEN if e.account_id in unlinked else None
-    # a chooser of every account (not only the linked ones of an unconfirmed subject or an
-    # IdP-initiated login): the session's switcher offers what it offered
-    offer = Offer(s.offered, unlinked, s.weak) if s.every else None
-    return settle(p, s.frame, e.account, ViaIdp(s.person, link, offer), before=(choice,))
-
-
-def account_hidden(p: Policy, s: ChoosingAccount, e: AccountHidden, now: datetime) -> Outcome:
-    """The person asks not to be offered an account any more: stored for them, and the
-    chooser again without it, under a new step. The last account offered cannot be
-    hidden."""
-    if not s.every:
-        return refuse(
-            refusal("broker.out_of_order", "this chooser offers only the linked accounts")
-        )
-    if e.account_id not in s.offered:
-        return refuse(
-            refusal(
-                "broker.not_offered", "that account was not offered to you; start the login again"
-            )
-        )
-    offered = tuple(a for a in s.offered if a != e.account_id)
-    accounts = tuple(a for a in e.remaining if a.account_id in offered)
-    if not accounts:
-        return refuse(
-            refusal(
-                "broker.hide_last",
-                "the only account offered cannot be hidden; pick it, or show the others "
-                "again from your settings",
-            )
-        )
-    identity = s.person.identity
-    state = attrs.evolve(
-        s,
-        offered=tuple(a.account_id for a in accounts),
-        weak=tuple(a for a in s.weak if a in offered),
-        linked=tuple(a for a in s.linked if a in offered),
-    )
-    hide = Hide(identity.issuer, identity.subject, e.account_id)
-    linking = s.linking and bool(state.unlinked)
-    return Outcome(state, (hide, ShowChooser(accounts, linking, state.linked, hiding=True)))
-
-
-def password_given(
-    _: Policy, s: AwaitingLocalLogin | AwaitingProof, e: PasswordGiven, now: datetime
-) -> Outcome:
-    only = s.offered if isinstance(s, AwaitingProof) else ()
-    return Outcome(CheckingPassword(s), (AskPassword(e.org_id, e.login, e.password, only),))
-
-
-def password_checked(p: Policy, s: CheckingPassword, e: PasswordChecked, now: datetime) -> Outcome:
-    """A wrong password or a locked account gives the form again with the error."""
-    back, verdict = s.back, e.verdict
-    if not isinstance(verdict, PasswordFailed) and not verdict.account.active:
-        verdict = PasswordFailed(
-            refusal(
-                "auth.account_blocked",
-                "this school account is blocked; ask the school administrator to unblock it",
-            ),
-            verdict.account.account_id,
-        )
-    if isinstance(verdict, PasswordFailed):
-        error = verdict.error
-        record = Record(
-            AuditAction.LOGIN_REFUSED, verdict.account_id, code=error.code, detail=error.message
-        )
-        if isinstance(back, AwaitingProof):
-            form = ShowLocalLogin(back.reason, back.organisations, error)
-        else:
-            form = ShowLocalLogin("local", (), error)
-        return Outcome(back, (record, form))
-    if isinstance(back, AwaitingProof):
-        entry: ViaIdp | ViaPassword = ViaIdp(back.person, LinkMethod.LOCAL_LOGIN, back.offer)
-    else:
-        entry = ViaPassword()
-    return settle(p, back.frame, verdict.account, entry)

@@ -122,21 +122,8 @@ class XmlSecBackend(CryptoBackend):  # type: ignore[misc]
                 node, _C.TransformExclC14N, signature_method, id=signature_id, ns="ds"
             )
             node.insert(position, signature)
-            reference = xmlsec.template.add_reference(
-                signature, digest_method, uri=f"#{element_id}"
-            )
-            xmlsec.template.add_transform(reference, _C.TransformEnveloped)
-            xmlsec.template.add_transform(reference, _C.TransformExclC14N)
-
-            key = xmlsec.Key.from_memory(private_key_pem, _C.KeyDataFormatPem)
-            if certificate is not None:
-                key.load_cert_from_memory(
-                    certificate.public_bytes(Encoding.DER), _C.KeyDataFormatCertDer
-                )
-                key_info = xmlsec.template.ensure_key_info(signature)
-                x509_data = xmlsec.template.add_x509_data(key_info)
-                xmlsec.template.x509_data_add_certificate(x509_data)
-
+            _add_enveloped_reference(signature, digest_method, element_id)
+            key = _signing_key(private_key_pem, certificate, signature)
             context = xmlsec.SignatureContext()
             context.key = key
             context.register_id(node, "ID")
@@ -265,25 +252,7 @@ class XmlSecBackend(CryptoBackend):  # type: ignore[misc]
                 transport_key.name = hints.key_name
             manager = xmlsec.KeysManager()
             manager.add_key(transport_key)
-
-            data = xmlsec.template.encrypted_data_create(
-                target,
-                data_method,
-                id=hints.data_id or f"ED_{uuid.uuid4().hex}",
-                type=_C.TypeEncElement,
-                ns="xenc",
-            )
-            xmlsec.template.encrypted_data_ensure_cipher_value(data)
-            data_key_info = xmlsec.template.encrypted_data_ensure_key_info(data, ns="ds")
-            encrypted_key = xmlsec.template.add_encrypted_key(
-                data_key_info, _C.TransformRsaOaep, id=hints.key_id or f"EK_{uuid.uuid4().hex}"
-            )
-            xmlsec.template.encrypted_data_ensure_cipher_value(encrypted_key)
-            key_info = xmlsec.template.encrypted_data_ensure_key_info(encrypted_key, ns="ds")
-            if hints.key_name:
-                xmlsec.template.add_key_name(key_info, hints.key_name)
-            xmlsec.template.x509_data_add_certificate(xmlsec.template.add_x509_data(key_info))
-
+            data = _encrypted_data_template(target, data_method, hints)
             context = xmlsec.EncryptionContext(manager)
             context.key = xmlsec.Key.generate(_C.KeyDataAes, key_bits, _C.KeyDataTypeSession)
             context.encrypt_binary(data, plaintext)
@@ -338,3 +307,44 @@ class XmlSecBackend(CryptoBackend):  # type: ignore[misc]
         except BridgeError as exc:
             raise SamlCryptoError(exc.message, code=exc.code) from exc
         return True
+
+
+def _add_enveloped_reference(signature: Any, digest_method: Any, element_id: str) -> None:
+    reference = xmlsec.template.add_reference(signature, digest_method, uri=f"#{element_id}")
+    xmlsec.template.add_transform(reference, _C.TransformEnveloped)
+    xmlsec.template.add_transform(reference, _C.TransformExclC14N)
+
+
+def _signing_key(
+    private_key_pem: bytes, certificate: x509.Certificate | None, signature: Any
+) -> Any:
+    """The signing key; with ``certificate``, also put into the signature's ``KeyInfo``."""
+    key = xmlsec.Key.from_memory(private_key_pem, _C.KeyDataFormatPem)
+    if certificate is not None:
+        key.load_cert_from_memory(certificate.public_bytes(Encoding.DER), _C.KeyDataFormatCertDer)
+        key_info = xmlsec.template.ensure_key_info(signature)
+        x509_data = xmlsec.template.add_x509_data(key_info)
+        xmlsec.template.x509_data_add_certificate(x509_data)
+    return key
+
+
+def _encrypted_data_template(target: Any, data_method: Any, hints: EncryptionHints) -> Any:
+    """The ``xenc:EncryptedData`` template for ``target``, with its RSA-OAEP key transport."""
+    data = xmlsec.template.encrypted_data_create(
+        target,
+        data_method,
+        id=hints.data_id or f"ED_{uuid.uuid4().hex}",
+        type=_C.TypeEncElement,
+        ns="xenc",
+    )
+    xmlsec.template.encrypted_data_ensure_cipher_value(data)
+    data_key_info = xmlsec.template.encrypted_data_ensure_key_info(data, ns="ds")
+    encrypted_key = xmlsec.template.add_encrypted_key(
+        data_key_info, _C.TransformRsaOaep, id=hints.key_id or f"EK_{uuid.uuid4().hex}"
+    )
+    xmlsec.template.encrypted_data_ensure_cipher_value(encrypted_key)
+    key_info = xmlsec.template.encrypted_data_ensure_key_info(encrypted_key, ns="ds")
+    if hints.key_name:
+        xmlsec.template.add_key_name(key_info, hints.key_name)
+    xmlsec.template.x509_data_add_certificate(xmlsec.template.add_x509_data(key_info))
+    return data

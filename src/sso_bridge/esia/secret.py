@@ -247,6 +247,24 @@ def client_secret(
     return base64url.encode(signer.sign(message))
 
 
+def _signature_of(secret: str) -> bytes:
+    """The 64 bytes of a ``client_secret``, or ``esia.secret_malformed``."""
+    if len(secret) > _MAX_SECRET_LENGTH:
+        raise EsiaClientAuthError("the client_secret is too long", code="esia.secret_malformed")
+    try:
+        signature = base64url.decode(secret)
+    except InvalidInput:
+        raise EsiaClientAuthError(
+            "the client_secret is not base64url", code="esia.secret_malformed"
+        ) from None
+    if len(signature) != 64:
+        raise EsiaClientAuthError(
+            f"the client_secret has {len(signature)} bytes, not a 64-byte GOST signature",
+            code="esia.secret_malformed",
+        )
+    return signature
+
+
 def verify_client_secret(
     certificate: GostCertificate,
     secret: str,
@@ -278,19 +296,7 @@ def verify_client_secret(
             "code": code,
         }
     )
-    if len(secret) > _MAX_SECRET_LENGTH:
-        raise EsiaClientAuthError("the client_secret is too long", code="esia.secret_malformed")
-    try:
-        signature = base64url.decode(secret)
-    except InvalidInput:
-        raise EsiaClientAuthError(
-            "the client_secret is not base64url", code="esia.secret_malformed"
-        ) from None
-    if len(signature) != 64:
-        raise EsiaClientAuthError(
-            f"the client_secret has {len(signature)} bytes, not a 64-byte GOST signature",
-            code="esia.secret_malformed",
-        )
+    signature = _signature_of(secret)
     message = secret_message(
         client_id=client_id,
         scope=scope,

@@ -98,9 +98,8 @@ def process_response(
 ) -> LoginResult:
     """Check a base64 ``SAMLResponse`` and return the login its assertion asserts.
 
-    Raises :class:`SamlError` with a stable ``code``; nothing is consumed
-    or recorded unless the signatures verify.
-    """
+    Raises :class:`SamlError` with a stable ``code``; nothing is consumed or recorded unless
+    the signatures verify."""
     now = clock.now()
     limit = config.max_response_bytes
     root = parse_xml(decode_post(saml_response, limit), max_bytes=limit, limits=config.xml_limits)
@@ -110,7 +109,6 @@ def process_response(
         raise refuse("saml.bad_version", "only SAML 2.0 is accepted")
     if config.want_signed_response or root.find(_SIGNATURE) is not None:
         _verify(root, config)
-
     if root.get("Destination") != config.acs_url:
         raise refuse("saml.wrong_destination", "the Response is addressed elsewhere")
     _check_issuer(root, config, required=False)

@@ -225,8 +225,8 @@ def _check_profile(element: Any, element_id: str) -> tuple[Any, _Algorithms]:
     return parts.signature, algorithms
 
 
-def _profile(element: Any, element_id: str) -> tuple[SignatureParts, _Algorithms]:
-    """:func:`_check_profile`, with the parts of the signature it found on the way."""
+def _the_signature(element: Any) -> Any:
+    """The element's one ``ds:Signature``, which carries no Object or RetrievalMethod."""
     signatures = list(element.iterchildren(_ds("ds:Signature")))
     if not signatures:
         raise refuse("saml.unsigned", "the element is not signed")
@@ -237,6 +237,12 @@ def _profile(element: Any, element_id: str) -> tuple[SignatureParts, _Algorithms
         if node.tag == _ds("ds:Object"):
             raise refuse("saml.object_forbidden", "the signature carries a ds:Object")
         raise refuse("saml.external_reference", "the signature carries a RetrievalMethod")
+    return signature
+
+
+def _profile(element: Any, element_id: str) -> tuple[SignatureParts, _Algorithms]:
+    """:func:`_check_profile`, with the parts of the signature it found on the way."""
+    signature = _the_signature(element)
     signed_info = _only(signature, "ds:SignedInfo")
     value = _only(signature, "ds:SignatureValue")
     canonicalization = _only(signed_info, "ds:CanonicalizationMethod")

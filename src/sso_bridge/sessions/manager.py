@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import hmac
-import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
@@ -25,18 +23,21 @@ from sso_bridge.ephemeral import EphemeralStore
 from sso_bridge.errors import BridgeError, ConfigError, InvalidInput, StoreError
 from sso_bridge.inline import Prefetched, refuse_blocking
 from sso_bridge.model import IdpSession
+from sso_bridge.sessions.checks import TOKEN_BYTES as _TOKEN_BYTES
+from sso_bridge.sessions.checks import check_csrf_token, csrf_token
+from sso_bridge.sessions.checks import check_login as _check_login
+from sso_bridge.sessions.checks import session_id as _session_id
+from sso_bridge.sessions.checks import text as _text
+from sso_bridge.sessions.checks import unknown as _unknown
 from sso_bridge.sessions.ended import EndedSessions
 from sso_bridge.sessions.errors import (
     SessionEnded,
     SessionError,
     SessionExpired,
     SessionIpChanged,
-    SessionMissing,
-    SessionUnknown,
 )
 from sso_bridge.sessions.idp_index import IdpIndex, Term, named_by
 from sso_bridge.sessions.model import (
-    METHODS,
     Method,
     Session,
     read_session,
@@ -51,42 +52,7 @@ SESSION_KIND: Final = "session"
 """The :class:`EphemeralStore` kind under which sessions are kept."""
 
 _MIN_KEY_BYTES: Final = 32
-_TOKEN_BYTES: Final = 32
-_TOKEN_FORM: Final = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of 32 bytes, unpadded
 _MAX_USER_AGENT: Final = 512
-_CSRF_LABEL: Final = b"sso_bridge csrf v1\x00"
-
-
-def _session_id(token: str | None) -> str:
-    """The id (hex SHA-256) of a well-formed token; ``session.missing`` otherwise."""
-    if not token or not _TOKEN_FORM.fullmatch(token):
-        raise SessionMissing("no session token, or a malformed one")
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _unknown() -> SessionUnknown:
-    return SessionUnknown("no such session")
-
-
-def _text(name: str, value: object) -> str:
-    if type(value) is not str or not value:
-        raise InvalidInput(f"{name} must be a non-empty string", code="input.invalid")
-    return value
-
-
-def _check_login(
-    account_id: str, issuer: str | None, subject: str | None, method: str, now: datetime
-) -> None:
-    _text("account_id", account_id)
-    if method not in METHODS:
-        raise InvalidInput(f"method must be one of {sorted(METHODS)}", code="input.invalid")
-    if method == "federated":
-        _text("issuer", issuer)
-        _text("subject", subject)
-    elif issuer is not None or subject is not None:
-        raise InvalidInput("a local login has no issuer or subject", code="input.invalid")
-    if now.utcoffset() is None:
-        raise InvalidInput("now must be timezone-aware", code="input.invalid")
 
 
 class SessionManager:
@@ -363,14 +329,9 @@ class SessionManager:
         self._check(self.csrf_token_for(binding), value)
 
     def _csrf(self, message: bytes) -> str:
-        digest = hmac.new(self._csrf_key, _CSRF_LABEL + message, hashlib.sha256).digest()
-        return base64url.encode(digest)
+        return csrf_token(self._csrf_key, message)
 
-    @staticmethod
-    def _check(expected: str, value: str | None) -> None:
-        given = (value or "").encode("utf-8", "replace")
-        if not hmac.compare_digest(expected.encode(), given):
-            raise SessionError("the form's CSRF token is not valid", code="session.csrf_invalid")
+    _check = staticmethod(check_csrf_token)
 
     def _live(self, session_id: str, now: datetime) -> Session:
         data = self._store.get(SESSION_KIND, session_id, now)

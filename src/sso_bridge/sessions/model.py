@@ -118,8 +118,8 @@ def session_to_bytes(session: Session) -> bytes:
 
 def session_from_bytes(session_id: str, data: bytes) -> Session | None:
     """The session stored as ``data`` under ``session_id``; None for anything else."""
-    # Read on every request, so checked inline; the shape check below refuses what the
-    # strict reader of sso_bridge.jsonparse exists for (objects, floats, NaN, depth).
+    # read on every request, so checked here: the shape check below refuses what the strict
+    # reader of sso_bridge.jsonparse exists for (objects, floats, NaN, depth)
     if len(data) > _MAX_STORED_BYTES:
         return None
     try:
@@ -128,8 +128,7 @@ def session_from_bytes(session_id: str, data: bytes) -> Session | None:
         return None
     if type(row) is not list or len(row) not in (13, 14) or row[0] != _FORMAT:
         return None
-    idp = _idp_from(row[13]) if len(row) == 14 else None
-    if len(row) == 14 and idp is None:
+    if (idp := _idp_from(row[13]) if len(row) == 14 else None) is None and len(row) == 14:
         return None
     _, account, issuer, subject, accounts, ip, agent, created, seen, ends, idle, second, method = (
         row[:13]

@@ -27,6 +27,7 @@ from redis.retry import Retry
 
 from sso_bridge.errors import ConfigError, InvalidInput, StoreError
 from sso_bridge.inline import prefetched, refuse_blocking
+from sso_bridge.store import redis_scripts as _scripts
 from sso_bridge.store.redis_async import AsyncReader
 from sso_bridge.store.settings import RedisSettings
 
@@ -39,96 +40,6 @@ _HEADER = 20
 _MAX_EXPIRES_AT = 16**16 - 1
 _MAX_OWNER = 0xFFFF
 _MIN_TTL_MS = 1000
-
-# Lua helpers shared by the scripts: the expires_at moment and the owner read back from a header.
-_LUA_HELPERS = """
-local function expires_at(v) return tonumber(string.sub(v, 1, 16), 16) end
-local function owns(v, owner)
-  return tonumber(string.sub(v, 17, 20), 16) == #owner
-    and string.sub(v, 21, 20 + #owner) == owner
-end
-local function index(set, member, ttl)
-  redis.call('SADD', set, member)
-  if redis.call('PTTL', set) < ttl then redis.call('PEXPIRE', set, ttl) end
-end
-"""
-
-# KEYS: entry, owner set. ARGV: payload, ttl ms, member.
-_PUT_OWNED = (
-    _LUA_HELPERS
-    + """
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-index(KEYS[2], ARGV[3], tonumber(ARGV[2]))
-return 1
-"""
-)
-
-# KEYS: entry [, owner set]. ARGV: payload, ttl ms, now µs [, member].
-# An entry present in Redis but expired by the caller's now counts as absent.
-_ADD = (
-    _LUA_HELPERS
-    + """
-local old = redis.call('GET', KEYS[1])
-if old and expires_at(old) > tonumber(ARGV[3]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if #KEYS > 1 then index(KEYS[2], ARGV[4], tonumber(ARGV[2])) end
-return 1
-"""
-)
-
-# KEYS: owner set, entries. ARGV: owner, members (one per entry).
-_DELETE_OWNED = (
-    _LUA_HELPERS
-    + """
-local n = 0
-for i = 2, #KEYS do
-  local v = redis.call('GET', KEYS[i])
-  if v and owns(v, ARGV[1]) then
-    redis.call('DEL', KEYS[i])
-    n = n + 1
-  end
-  redis.call('SREM', KEYS[1], ARGV[i])
-end
-return n
-"""
-)
-
-# KEYS: owner set, entries. ARGV: owner, now µs, members (one per entry).
-# Checked again here: the entry may have been put anew since the caller read it.
-_FORGET_STALE = (
-    _LUA_HELPERS
-    + """
-local now = tonumber(ARGV[2])
-for i = 2, #KEYS do
-  local v = redis.call('GET', KEYS[i])
-  if not v or expires_at(v) <= now or not owns(v, ARGV[1]) then
-    redis.call('SREM', KEYS[1], ARGV[i + 1])
-  end
-end
-return 0
-"""
-)
-
-
-# KEYS: entry. ARGV: payload of a new counter at one, ttl ms, now µs.
-# A live counter keeps its header (expiry, no owner) and its TTL; anything else starts anew.
-_INCREMENT = (
-    _LUA_HELPERS
-    + """
-local old = redis.call('GET', KEYS[1])
-if old and expires_at(old) > tonumber(ARGV[3]) then
-  local head = 20 + tonumber(string.sub(old, 17, 20), 16)
-  local count = tonumber(string.sub(old, head + 1))
-  if count then
-    count = count + 1
-    redis.call('SET', KEYS[1], string.sub(old, 1, head) .. count, 'KEEPTTL')
-    return {count, string.sub(old, 1, 16)}
-  end
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return {1, string.sub(ARGV[1], 1, 16)}
-"""
-)
 
 
 def _micros(moment: datetime) -> int:
@@ -170,11 +81,11 @@ class RedisEphemeralStore:
         self._client = client
         self._prefix = prefix
         self._kinds: set[str] = set()
-        self._put_owned = client.register_script(_PUT_OWNED)
-        self._add = client.register_script(_ADD)
-        self._delete_owned = client.register_script(_DELETE_OWNED)
-        self._forget_stale = client.register_script(_FORGET_STALE)
-        self._increment = client.register_script(_INCREMENT)
+        self._put_owned = client.register_script(_scripts.PUT_OWNED)
+        self._add = client.register_script(_scripts.ADD)
+        self._delete_owned = client.register_script(_scripts.DELETE_OWNED)
+        self._forget_stale = client.register_script(_scripts.FORGET_STALE)
+        self._increment = client.register_script(_scripts.INCREMENT)
         self._async = AsyncReader(client)
 
     @classmethod

@@ -30,7 +30,7 @@ lint: $(STAMP)
 # the tests that time CPU or waits run by themselves, then the rest on two workers
 test: lint
 	$(BIN)/python -m pytest -m alone
-	$(BIN)/python -m pytest -m "not alone" -n 2 --dist loadfile
+	$(BIN)/python -m pytest -m "not alone" -n 2 --dist loadfile --durations=15
 
 # Ctrl-C stops it; ports: make demo DEMO_ARGS="--port 8001 --idp-port 8101"
 demo: $(STAMP)

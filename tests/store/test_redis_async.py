@@ -195,3 +195,51 @@ def test_against_redis_values_of_every_byte_and_size() -> None:
         assert run_coroutine(main()) == [*values.values(), None] * 10
     finally:
         client.delete(*values)
+
+
+def test_a_refused_login_closes_the_connection_and_pauses() -> None:
+    closed: list[bool] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _commands(reader)
+        writer.write(b"-WRONGPASS invalid username-password pair\r\n")
+        await writer.drain()
+        closed.append(await reader.read() == b"")  # the client hung up
+
+    async def main() -> list[BaseException | bytes | None]:
+        server, port = await _serve(handler)
+        async with server:
+            reader = _reader(port=port, password="wrong")
+            results = []
+            for _ in range(2):
+                results += await asyncio.gather(reader.get("k"), return_exceptions=True)
+            await asyncio.sleep(0.05)
+            return results
+
+    first, second = run_coroutine(main())
+    assert isinstance(first, redis.ResponseError) and "WRONGPASS" in str(first)
+    assert isinstance(second, redis.ConnectionError) and "a moment ago" in str(second)
+    assert closed == [True]
+
+
+def test_a_cancelled_connect_leaves_no_read_waiting_forever() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+
+    async def main() -> tuple[BaseException | bytes | None, float]:
+        server, port = await _serve(silent)
+        async with server:
+            reader = _reader(port=port, password="p", socket_timeout=30)
+            connecting = asyncio.create_task(reader.get("a"))
+            await asyncio.sleep(0.1)  # connected, waiting for the answer to AUTH
+            waiting = asyncio.create_task(reader.get("b"))
+            await asyncio.sleep(0.1)
+            start = time.monotonic()
+            connecting.cancel()
+            done = asyncio.gather(waiting, return_exceptions=True)
+            result = (await asyncio.wait_for(done, 5))[0]  # fails rather than hangs
+            return result, time.monotonic() - start
+
+    result, took = run_coroutine(main())
+    assert isinstance(result, redis.ConnectionError)
+    assert took < 1.0

@@ -153,6 +153,11 @@ def _expire(future: asyncio.Future[Any]) -> None:
         future.set_exception(redis.TimeoutError("Redis did not answer in time"))
 
 
+def _settle(future: asyncio.Future[Any], error: Exception) -> None:
+    future.set_exception(error)
+    future.exception()  # retrieved: no "never retrieved" warning when nobody waited
+
+
 class _LoopClient:
     """The connection of one event loop, made again after a fault."""
 
@@ -195,7 +200,7 @@ class _LoopClient:
         if self._connecting is not None:  # another read is connecting: wait for it
             return await asyncio.shield(self._connecting)
         loop = asyncio.get_running_loop()
-        self._connecting = loop.create_future()
+        connecting = self._connecting = loop.create_future()
         try:
             connection = await asyncio.wait_for(
                 self._open(loop), self._settings.connect_timeout or _CONNECT_TIMEOUT
@@ -206,13 +211,15 @@ class _LoopClient:
             self._paused_until = time.monotonic() + random.uniform(pause / 2, pause)  # noqa: S311
             error = exc if isinstance(exc, redis.RedisError) else None
             failure = error or redis.ConnectionError(f"cannot connect to Redis: {exc}")
-            self._connecting.set_exception(failure)
-            self._connecting.exception()  # retrieved: no "never retrieved" warning
+            _settle(connecting, failure)
             raise failure from exc
+        except BaseException:  # cancelled: the reads waiting on this connect must not hang
+            _settle(connecting, redis.ConnectionError("the connect to Redis was cancelled"))
+            raise
         else:
             self._failures = 0
             self._connection = connection
-            self._connecting.set_result(connection)
+            connecting.set_result(connection)
             return connection
         finally:
             self._connecting = None
@@ -227,8 +234,12 @@ class _LoopClient:
                 lambda: _Connection(loop), settings.host or "localhost", settings.port
             )
         connection = made[1]
-        for parts in settings.hello:
-            await self._answer(connection, connection.ask(_command(*parts)), settings.timeout)
+        try:
+            for parts in settings.hello:
+                await self._answer(connection, connection.ask(_command(*parts)), settings.timeout)
+        except BaseException:
+            connection.close(redis.ConnectionError("the connection's set-up failed"))
+            raise
         return connection
 
 

@@ -182,3 +182,9 @@ def test_the_image_is_built_from_what_the_repository_holds() -> None:
             assert (context / source).exists(), source
     images = {s.get("image") for s in compose["services"].values()}
     assert "sso-portal:latest" in images
+
+
+def test_the_image_hashes_esia_streebog_in_openssl() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    runs = [part for part in dockerfile.split("\nRUN ")[1:] if "apt-get install" in part]
+    assert any("libengine-gost-openssl" in part for part in runs)

@@ -47,6 +47,14 @@ def test_parse_answers_and_incomplete_ones() -> None:
         _parse(bytearray(b"*1\r\n"), 0)
 
 
+def test_answers_longer_than_a_session_are_refused_before_they_are_buffered() -> None:
+    with pytest.raises(redis.ConnectionError, match="more than a session"):
+        _parse(bytearray(b"$%d\r\n" % (2 << 20)), 0)
+    assert _parse(bytearray(b"$%d\r\n" % (1 << 20)), 0) == (None, 0)  # waits for the rest
+    with pytest.raises(redis.ConnectionError, match="line too long"):
+        _parse(bytearray(b"+" + b"x" * 70_000), 0)
+
+
 def test_setup_then_pipelined_reads_answered_in_order() -> None:
     seen: list[list[bytes]] = []
 

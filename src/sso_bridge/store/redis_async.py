@@ -29,6 +29,9 @@ _CONNECT_TIMEOUT: Final = 5.0
 _PAUSE_FIRST: Final = 0.05
 _PAUSE_MOST: Final = 2.0
 _NIL: Final = object()
+_MAX_ANSWER_BYTES: Final = 1 << 20
+"""The longest value read: the reads here are of sessions (16 KiB at most, stored)."""
+_MAX_LINE_BYTES: Final = 1 << 16
 
 
 class _Settings:
@@ -129,15 +132,20 @@ class _Connection(asyncio.Protocol):
 def _parse(buffer: bytearray, start: int) -> tuple[Any, int]:
     """One RESP answer from ``buffer[start:]`` and where the next begins; ``None`` when it
     has not all arrived. Bulk strings, simple strings, errors and integers are enough for
-    GET and the connection's set-up."""
+    GET and the connection's set-up; an answer longer than any session ends the connection
+    before it is buffered."""
     end = buffer.find(b"\r\n", start)
     if end < 0:
+        if len(buffer) - start > _MAX_LINE_BYTES:
+            raise redis.ConnectionError("Redis sent a line too long to be an answer here")
         return None, start
     kind, line = buffer[start], bytes(buffer[start + 1 : end])
     if kind == 0x24:  # $
         size = int(line)
         if size < 0:
             return _NIL, end + 2
+        if size > _MAX_ANSWER_BYTES:
+            raise redis.ConnectionError(f"Redis answered {size} bytes, more than a session")
         if len(buffer) < end + 2 + size + 2:
             return None, start
         return bytes(buffer[end + 2 : end + 2 + size]), end + 2 + size + 2

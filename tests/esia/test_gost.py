@@ -167,6 +167,17 @@ def test_an_openssl_streebog_that_fails_its_check_is_not_used(
     assert _libcrypto._bind() is None
 
 
+def test_the_library_is_found_without_running_ldconfig(monkeypatch: pytest.MonkeyPatch) -> None:
+    if OPENSSL_STREEBOG is None:
+        pytest.skip(NO_OPENSSL_STREEBOG)
+
+    def no_search(name: str) -> str:
+        raise AssertionError("find_library runs a process; the usual names come first")
+
+    monkeypatch.setattr(_libcrypto.ctypes.util, "find_library", no_search)
+    assert _libcrypto._bind() is not None
+
+
 def test_no_openssl_provider_leaves_the_python_streebog(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_libcrypto, "_PROVIDER", b"no-such-provider")
     assert _libcrypto._bind() is None

@@ -10,6 +10,7 @@ or agree leaves the Python one in place. ``SSO_BRIDGE_STREEBOG=python`` turns it
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -18,6 +19,7 @@ from collections.abc import Callable
 
 __all__ = ["load_streebog256"]
 
+_NAMES = ("libcrypto.so.3", "libcrypto.3.dylib")
 _PROVIDER = b"gostprov"
 _DIGEST = b"md_gost12_256"
 _OFF = "python"
@@ -31,12 +33,22 @@ _lock = threading.Lock()
 _loaded: list[Callable[[bytes], bytes] | None] = []
 
 
+def _library() -> ctypes.CDLL | None:
+    # the usual names first: find_library runs ldconfig (a process) to look
+    for name in _NAMES:
+        with contextlib.suppress(OSError):
+            return ctypes.CDLL(name)
+    found = ctypes.util.find_library("crypto")
+    with contextlib.suppress(OSError):
+        return None if found is None else ctypes.CDLL(found)
+    return None
+
+
 def _bind() -> Callable[[bytes], bytes] | None:
-    name = ctypes.util.find_library("crypto")
-    if name is None:
+    lib = _library()
+    if lib is None:
         return None
     try:
-        lib = ctypes.CDLL(name)
         new_context = lib.OSSL_LIB_CTX_new
         load_provider = lib.OSSL_PROVIDER_load
         fetch = lib.EVP_MD_fetch

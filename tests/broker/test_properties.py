@@ -209,3 +209,35 @@ def test_any_order_of_events_is_refused_or_follows_the_table(
             state.kind is not State.START or kind is ev.Event.BEGIN_SWITCH
         )
         state = outcome.state
+
+
+def test_a_switch_to_a_weak_match_takes_the_sessions_second_factor_not_the_logins() -> None:
+    # found by the property above: the login that offered the account had the IdP's second
+    # factor, the session switching to it has none; after the account's password the
+    # second factor is still asked for
+    policy = BrokerPolicy(
+        auto_link="strong",
+        second_factor=SecondFactorPolicy(
+            staff_roles=(), for_local_logins=False, providers={ISSUER: True}
+        ),
+    )
+    proof = st.ChoosingAccount(
+        st.Frame(BROWSER, NOW, NOW), attrs.evolve(PERSON, idp_mfa=True), ("a1",), ("a1",), True
+    )
+    no_mfa, linked = False, frozenset[str]()
+    switch = ev.SwitchBegun(
+        BROWSER, "s", tuple(ACCOUNTS), no_mfa, ISSUER, "1000", "a1", ACCOUNTS["a1"], linked, proof
+    )
+    events = [
+        switch,
+        ev.PasswordGiven("sch1", "a1", "pw"),
+        ev.PasswordChecked(ev.PasswordPassed(ACCOUNTS["a1"])),
+    ]
+    state: Any = st.Start()
+    issued = []
+    for event in events:
+        outcome = transition(machine_policy(policy), state, event, NOW)
+        issued += [e for e in outcome.effects if isinstance(e, fx.IssueSession)]
+        state = outcome.state
+    assert not issued
+    assert isinstance(state, st.ReadingContacts)

@@ -143,15 +143,16 @@ def _switch_to_unlinked(
     frame = _frame(p, e.browser, now)
     if e.account is None:
         return refuse(AccountNotFound(f"no local account {e.account_id!r}"), (choice,))
+    # the second factor is the session's to say, as for any switch, also when the chosen
+    # account must first be proven with its password
+    person = attrs.evolve(proof.person, idp_mfa=e.second_factor)
     if p.auto_link == "strong" and e.account_id in proof.weak:
         offer = Offer(e.session_accounts, proof.unlinked, proof.weak)
         orgs = (e.account.org_id,)
-        proving = to_proof(frame, proof.person, (e.account_id,), orgs, offer)
+        proving = to_proof(frame, person, (e.account_id,), orgs, offer)
         return Outcome(proving.state, (choice, *proving.effects))
     unlinked = tuple(a for a in proof.unlinked if a != e.account_id)
     offer = Offer(e.session_accounts, unlinked, tuple(a for a in proof.weak if a in unlinked))
-    # the second factor is the session's to say, as for any switch
-    person = attrs.evolve(proof.person, idp_mfa=e.second_factor)
     entry = ViaIdp(person, LinkMethod.CHOSEN, offer)
     return settle(p, frame, e.account, entry, before=(choice,))
 

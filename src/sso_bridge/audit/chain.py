@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Collection, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Final, Protocol
 
 import attrs
 
@@ -66,6 +66,9 @@ _TEXT_FIELDS = (
     "user_agent",
 )
 _PLAIN_FIELDS = ("action", "method", "issuer", "code")
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_OWN: Final = object()
+"""The default of ``event_id`` arguments: the event's own number."""
 
 
 def _bad(message: str) -> InvalidInput:
@@ -88,7 +91,7 @@ def _text(event: AuditEvent, name: str) -> str | None:
     return None if value is None else str.__str__(value)
 
 
-def canonical(event: AuditEvent) -> bytes:
+def canonical(event: AuditEvent, *, event_id: object = _OWN) -> bytes:
     """The bytes that are hashed for ``event``: its fields, in a fixed order.
 
     A JSON array (UTF-8, no spaces) that starts with the format's tag, then the event id
@@ -98,9 +101,11 @@ def canonical(event: AuditEvent) -> bytes:
     the commitment of each personal field (``null`` for a field without a value), so
     that purging a value leaves the encoding as it was. ``null`` and ``""`` stay
     distinct. Raises ``audit.invalid_event`` for a field of the wrong type, unreadable
-    commitments or a time without a timezone.
+    commitments or a time without a timezone. ``event_id``, when given, stands for the
+    event's own number.
     """
-    event_id = event.event_id
+    if event_id is _OWN:
+        event_id = event.event_id
     if event_id is not None and (not isinstance(event_id, int) or isinstance(event_id, bool)):
         raise _bad("the event id is not an integer")
     if event.commitments is None:
@@ -113,7 +118,7 @@ def canonical(event: AuditEvent) -> bytes:
         values = [COMMITTED_FORMAT, event_id, _time(event.at)]
         values.extend(_text(event, name) for name in _PLAIN_FIELDS)
         values.extend(commitments)
-    text = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+    text = _ENCODER.encode(values)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -132,11 +137,14 @@ def chain_genesis(chain: int) -> str:
     return hashlib.sha256(f"{CHAIN_FORMAT} chain {chain}".encode("ascii")).hexdigest()
 
 
-def chain_hash(previous: str, event: AuditEvent) -> str:
-    """Hex SHA-256 over ``previous`` (64 hex digits) and :func:`canonical` of ``event``."""
+def chain_hash(previous: str, event: AuditEvent, *, event_id: object = _OWN) -> str:
+    """Hex SHA-256 over ``previous`` (64 hex digits) and :func:`canonical` of ``event``
+    (numbered ``event_id`` when given, its own ``event_id`` otherwise)."""
     if _HEX64.fullmatch(previous) is None:
         raise _bad("the previous hash is not 64 lower-case hex digits")
-    return hashlib.sha256(previous.encode("ascii") + canonical(event)).hexdigest()
+    return hashlib.sha256(
+        previous.encode("ascii") + canonical(event, event_id=event_id)
+    ).hexdigest()
 
 
 @attrs.frozen

@@ -55,6 +55,8 @@ def redact(text: str) -> str:
 
 def _clean(text: str) -> str:
     # PostgreSQL text cannot hold NUL; lone surrogates cannot be encoded at all
+    if text.isascii() and "\x00" not in text:
+        return text  # the usual case: nothing to replace
     text = text.replace("\x00", "\ufffd")
     return text.encode("utf-8", "replace").decode("utf-8")
 

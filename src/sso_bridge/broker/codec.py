@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -38,6 +38,9 @@ from sso_bridge.matching.keys import MatchKeys
 from sso_bridge.model import IdpSession, LinkMethod
 
 __all__ = ["decode_state", "encode_state"]
+
+_decode: Final = json.JSONDecoder().decode
+_encode: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _time(value: datetime | None) -> float | None:
@@ -218,7 +221,7 @@ def encode_state(state: StoredState) -> bytes:
             challenge_id=state.challenge_id,
             entry=_entry(state.entry),
         )
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return _encode(data).encode()
 
 
 def _step_up_from(frame: Frame, data: Mapping[str, Any]) -> AwaitingIdpToStepUp:
@@ -237,7 +240,7 @@ def _step_up_from(frame: Frame, data: Mapping[str, Any]) -> AwaitingIdpToStepUp:
 
 def decode_state(raw: bytes) -> StoredState:
     """The stored state; the store is ours, so a decoding failure is a server fault."""
-    data = json.loads(raw)
+    data = _decode(raw.decode("utf-8"))
     browser, created, expires_at, kept = data["frame"]
     frame = Frame(
         browser, datetime.fromtimestamp(created, UTC), datetime.fromtimestamp(expires_at, UTC), kept

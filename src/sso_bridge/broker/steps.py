@@ -109,15 +109,19 @@ class StepStore:
         """
         if not step_id or len(step_id) > 128:
             raise BrokerError("the login step is missing", code="broker.step_unknown")
-        raw = self._store.get(STEP_KIND, step_id, now)
-        if raw is not None:
-            _check_owner(decode_state(raw), browser)
+        seen = self._store.get(STEP_KIND, step_id, now)
+        raw = None
+        if seen is not None:
+            checked = decode_state(seen)
+            _check_owner(checked, browser)
             raw = self._store.consume(STEP_KIND, step_id, now)
         if raw is None:
             raise BrokerError(
                 "this login step is unknown, used or expired; start the login again",
                 code="broker.step_unknown",
             )
+        if raw == seen:  # nothing was written in between: the checked state is this one
+            return checked
         state = decode_state(raw)
         _check_owner(state, browser)
         return state

@@ -36,6 +36,7 @@ REQUEST_ID: ContextVar[str | None] = ContextVar("sso_bridge_request_id", default
 """The id of the request being served in this context (None outside a request)."""
 
 SECURITY_LOGGER: Final = "sso_bridge.security"
+_security = logging.getLogger(SECURITY_LOGGER)
 
 IP_FIELDS: Final = frozenset({"ip", "client_ip", "remote_addr"})
 """Extra fields that hold a client address: written only with ``include_ip``."""
@@ -180,11 +181,11 @@ def log_audit_event(event: AuditEvent) -> None:
     ``audit.recorded``): action, code, issuer and account id. The subject, the address,
     the user agent and ``detail`` are left out: the audit trail keeps them, and
     ``detail`` is free text that may quote what a person typed or an address."""
-    fields = _who(event)
     level = logging.WARNING if event.action in _WARNING_ACTIONS else logging.INFO
-    logging.getLogger(SECURITY_LOGGER).log(
-        level, "audit %s", fields["action"], extra={"event": "audit.recorded", **fields}
-    )
+    if not _security.isEnabledFor(level):
+        return
+    fields = _who(event)
+    _security.log(level, "audit %s", fields["action"], extra={"event": "audit.recorded", **fields})
 
 
 def log_unrecorded(event: AuditEvent, error: BaseException) -> None:
@@ -197,7 +198,7 @@ def log_unrecorded(event: AuditEvent, error: BaseException) -> None:
         "error_code": code if isinstance(code, str) else "bridge.error",
         "error_type": type(error).__name__,
     }
-    logging.getLogger(SECURITY_LOGGER).error(
+    _security.error(
         "an audit record could not be written", extra={"event": "audit.unrecorded", **fields}
     )
     signal("audit.unrecorded", **fields)
@@ -210,7 +211,7 @@ def log_unrecorded_login(
     ``login.unrecorded``): its new session was ended again (``session_ended``), or could
     not be and lapses unused with its lifetime (its token was never handed out)."""
     code = getattr(error, "code", None)
-    logging.getLogger(SECURITY_LOGGER).error(
+    _security.error(
         "a login could not be recorded; its session was %s",
         "ended" if session_ended else "left to lapse",
         extra={

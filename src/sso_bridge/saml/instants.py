@@ -14,7 +14,8 @@ __all__ = ["MAX_INSTANT", "MIN_INSTANT", "format_instant", "parse_instant"]
 
 def format_instant(moment: datetime) -> str:
     """``moment`` as SAML writes instants: UTC, whole seconds, ``Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    m = moment.astimezone(UTC)
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}Z"
 
 
 MIN_INSTANT: Final = datetime(1970, 1, 1, tzinfo=UTC)

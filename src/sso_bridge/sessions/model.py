@@ -40,6 +40,7 @@ _METHOD_NAMES: Final = ("federated", "local")  # a tuple: `in` on it never hashe
 MAX_ID_TOKEN_CHARS: Final = 8 * 1024
 """A longer ID token is not kept for ``id_token_hint`` (the logout then goes without it)."""
 _decode: Final = json.JSONDecoder().decode
+_encode: Final = json.JSONEncoder(separators=(",", ":")).encode
 _MAX_KEPT_BYTES: Final = 4096  # a session with an ID token for logout takes 1-3 KiB
 _KEPT_DECODED: Final = 2048
 
@@ -113,7 +114,7 @@ def session_to_bytes(session: Session) -> bytes:
         token = idp.id_token if idp.id_token and len(idp.id_token) <= MAX_ID_TOKEN_CHARS else None
         row.append([idp.provider, idp.sid, idp.name_id, idp.name_id_format, token])
     # ASCII: a lone surrogate in a header-derived string cannot break the encoding
-    return json.dumps(row, separators=(",", ":")).encode()
+    return _encode(row).encode()
 
 
 def session_from_bytes(session_id: str, data: bytes) -> Session | None:

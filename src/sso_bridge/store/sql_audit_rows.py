@@ -86,9 +86,8 @@ def chained_rows(
     stored_events: list[AuditEvent] = []
     rows: list[dict[str, Any]] = []
     for event, event_id in zip(events, ids, strict=True):
-        stored = attrs.evolve(event, event_id=event_id)
-        previous = chain_hash(previous, stored)
-        stored = attrs.evolve(stored, chain_hash=previous)
+        previous = chain_hash(previous, event, event_id=event_id)
+        stored = attrs.evolve(event, event_id=event_id, chain_hash=previous)
         values = row_values(stored)
         values.update(event_id=event_id, chain_hash=previous)
         stored_events.append(stored)

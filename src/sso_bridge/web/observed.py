@@ -94,6 +94,8 @@ class RouteMetrics:
         self.metrics = metrics
         self.names = frozenset(providers.values())
         self.by_issuer = dict(providers)
+        # counted on every protected page: the labelled child is looked up once
+        self._validated = metrics.session_validations.labels("ok")
 
     def begin(self) -> None:
         _RESULT.set(None)
@@ -152,10 +154,12 @@ class RouteMetrics:
 
     def validation(self, error: BridgeError | None) -> None:
         """Count a session check for a protected page (refused with ``error``)."""
+        if error is None:
+            self._validated.inc()
+            return
         m = self.metrics
-        m.session_validations.labels("ok" if error is None else "refused").inc()
-        if error is not None:
-            m.session_refusals.labels(bounded_code(error.code)).inc()
+        m.session_validations.labels("refused").inc()
+        m.session_refusals.labels(bounded_code(error.code)).inc()
 
 
 def _outcome(result: object) -> str:

@@ -67,6 +67,9 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return value
 
 
+_SPACE: Final = " \t\n\r"
+"""JSON's whitespace (RFC 8259 §2); anything else before or after the value is refused."""
+
 # Built once: json.loads would build a decoder on every call with these hooks.
 _DECODER: Final = json.JSONDecoder(
     object_pairs_hook=_object, parse_float=_finite_float, parse_constant=_no_constant
@@ -94,7 +97,10 @@ def parse_json(
         text = raw.decode("utf-8-sig") if raw.startswith(b"\xef\xbb\xbf") else raw.decode()
         # The C decoder guards its own recursion (RecursionError, caught below); the depth
         # limit is checked on the result, and only when there are brackets enough to break it.
-        value = _DECODER.decode(text)
+        start = 0 if text[:1] not in _SPACE else len(text) - len(text.lstrip(_SPACE))
+        value, end = _DECODER.raw_decode(text, start)
+        if end != len(text) and text[end:].strip(_SPACE):
+            raise _refuse(f"extra data after the JSON value (at character {end})")
         if containers > max_depth and _deeper_than(value, max_depth):
             raise _refuse(f"nested more than {max_depth} levels deep")
         return value

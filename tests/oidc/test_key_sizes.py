@@ -225,3 +225,19 @@ def test_esia_cms_refuses_weak_rsa_keys_when_signing_and_verifying() -> None:
     with pytest.raises(BridgeError) as verifying:
         esia_cms.verify_client_secret(made, message, weak_certificate)
     assert verifying.value.code == "esia.weak_key"
+
+
+@pytest.mark.parametrize("alg", ["RS256", "RS384", "RS512"])
+def test_an_rsa_key_verifies_its_own_algorithm_only(alg: str) -> None:
+    """RSA keys verify straight through ``cryptography`` with the hash of their ``alg``:
+    a token of that alg verifies, a changed one or one hashed otherwise does not."""
+    entry = {k: v for k, v in rsa_jwk(2048).items() if k != "alg"}  # a key for any RS alg
+    (parsed,) = parse_jwks({"keys": [entry]}, ["RS256", "RS384", "RS512"])
+    private = rsa_key(2048)
+    token = jwt.encode({"sub": "42"}, private, algorithm=alg)
+    signing_input, _, signature = token.encode().rpartition(b".")
+    raw = base64url.decode(signature)
+    assert parsed.keys[alg].verify(signing_input, raw) is True
+    assert parsed.keys[alg].verify(signing_input + b"x", raw) is False
+    others = [a for a in ("RS256", "RS384", "RS512") if a != alg]
+    assert not any(parsed.keys[other].verify(signing_input, raw) for other in others)

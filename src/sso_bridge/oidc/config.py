@@ -185,6 +185,8 @@ class ProviderConfig:
 
     def token_algorithm(self, alg: str) -> TokenAlgorithm | None:
         """The profile's own algorithm named ``alg``; None for a JOSE one (or none)."""
+        if not self.token_algorithms:  # plain OpenID Connect: asked for every token
+            return None
         return next((own for own in self.token_algorithms if own.name == alg), None)
 
     @property

@@ -65,14 +65,13 @@ def _split(token: str, what: str = "ID token") -> tuple[dict[str, Any], bytes, b
     """Header, payload, signing input and signature of a JWS compact serialisation."""
     if len(token) > MAX_TOKEN_BYTES:
         raise _malformed(f"longer than {MAX_TOKEN_BYTES} characters", what)
-    if token.count(".") != 2:
-        raise _malformed("not three segments (a JWS compact serialisation)", what)
     try:
         raw = token.encode("ascii")
     except UnicodeEncodeError:
         raise _malformed("a segment is not base64url", what) from None
-    first = raw.index(b".")
-    last = raw.rindex(b".")
+    first, last = raw.find(b"."), raw.rfind(b".")
+    if first < 0 or raw.find(b".", first + 1) != last:  # not exactly two dots
+        raise _malformed("not three segments (a JWS compact serialisation)", what)
     try:
         header = _header(raw[:first])
         payload = base64url.decode(raw[first + 1 : last])
@@ -121,6 +120,8 @@ def numeric_date(claims: Mapping[str, Any], name: str, what: str = "ID token") -
     and numbers out of range (10**400 included) are ``oidc.malformed_token``.
     """
     value = claims[name]
+    if type(value) is int and 0 <= value <= MAX_NUMERIC_DATE:  # the usual case, at once
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _malformed(f"{name} is not a number", what)
     # Compared before any conversion: float(10**400) would raise OverflowError.

@@ -39,6 +39,7 @@ from sso_bridge.oidc.flow import (
     pkce_challenge,
 )
 from sso_bridge.oidc.http import HttpClient, HttpResponse, HttpxClient
+from sso_bridge.oidc.http_stdlib import StdlibHttpClient
 from sso_bridge.oidc.identity import identity_from_claims
 from sso_bridge.oidc.idtoken import IdToken, at_hash, validate_id_token
 from sso_bridge.oidc.keys import JwksCache, parse_jwks
@@ -65,6 +66,7 @@ __all__ = [
     "Refusal",
     "RelyingParty",
     "StateStore",
+    "StdlibHttpClient",
     "TokenAlgorithm",
     "TokenError",
     "TokenSet",

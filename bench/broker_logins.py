@@ -31,8 +31,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import httpx
-
 from mock_idp.control import MockIdP
 from mock_idp.server import RunningIdP, free_port
 from sso_bridge.broker import (
@@ -46,7 +44,7 @@ from sso_bridge.broker import (
 from sso_bridge.linking import RequestContext
 from sso_bridge.mfa import InMemoryCredentialStore, OutboxSender
 from sso_bridge.model import LocalAccount, Organisation
-from sso_bridge.oidc import HttpResponse, HttpxClient, RelyingParty, discover
+from sso_bridge.oidc import HttpResponse, RelyingParty, StdlibHttpClient, discover
 from sso_bridge.saml import InMemoryReplayCache, InMemoryRequestStore, ServiceProviderConfig
 from sso_bridge.saml.requests import sp_metadata
 from sso_bridge.store import open_store
@@ -174,7 +172,7 @@ class HttpLogin:
         self._process = context.Process(target=_serve_idp, args=(child, free_port()), daemon=True)
         self._process.start()
         self.issuer = self._conn.recv()
-        http = HttpxClient(httpx.Client(timeout=10))
+        http = StdlibHttpClient(timeout=10)
         config = discover(
             http,
             self.issuer,

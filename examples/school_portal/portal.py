@@ -44,7 +44,7 @@ from sso_bridge.ephemeral import EphemeralStore
 from sso_bridge.errors import ConfigError
 from sso_bridge.mfa import CredentialStore, LocalPasswords, Message, OutboxSender
 from sso_bridge.observe import Observe, instrument_engine
-from sso_bridge.oidc import HttpxClient, JwksCache, RelyingParty, discover
+from sso_bridge.oidc import JwksCache, RelyingParty, StdlibHttpClient, discover
 from sso_bridge.saml import ServiceProviderConfig
 from sso_bridge.saml.requests import sp_metadata
 from sso_bridge.sessions import CookieSettings, SessionPolicy
@@ -279,7 +279,7 @@ def _provider(
         return SamlProvider(PROVIDER, saml, *stores, title="Госуслуги")
     if settings.protocol != "oidc":
         raise ConfigError("protocol must be 'oidc' or 'saml'", code="config.invalid")
-    http = HttpxClient(httpx.Client(timeout=10))
+    http = StdlibHttpClient(timeout=10)
     config = discover(
         http,
         settings.idp_url.rstrip("/") + "/",

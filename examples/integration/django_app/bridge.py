@@ -2,7 +2,7 @@ import os
 
 from sso_bridge.broker import Broker, OidcProvider
 from sso_bridge.mfa import OutboxSender
-from sso_bridge.oidc import HttpxClient, JwksCache, RelyingParty, discover
+from sso_bridge.oidc import JwksCache, RelyingParty, StdlibHttpClient, discover
 from sso_bridge.store import DatabaseSettings, RedisSettings, open_ephemeral_store, open_store
 from sso_bridge.store.adapters import EphemeralStateStore
 from sso_bridge.store.sql_credentials import SqlCredentialStore
@@ -11,7 +11,7 @@ SCOPES = ("openid", "fullname", "birthdate", "snils")  # what matching an accoun
 
 
 def broker() -> Broker:  # named in settings.SSO_BRIDGE; called on the first request
-    env, http, key = os.environ, HttpxClient(), bytes.fromhex(os.environ["BRIDGE_KEY"])
+    env, http, key = os.environ, StdlibHttpClient(), bytes.fromhex(os.environ["BRIDGE_KEY"])
     # the stores' timeouts and pool sizes: SSO_BRIDGE_DB_*, SSO_BRIDGE_REDIS_* (docs/storage.md)
     sql_cfg, redis_cfg = DatabaseSettings.from_environment(env), RedisSettings.from_environment(env)
     db = open_store(env["BRIDGE_DB"], key, settings=sql_cfg)  # `sso-bridge accounts import`

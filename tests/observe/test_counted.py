@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 
 from observe.conftest import Lines, Served
 from sso_bridge.observe import Observe, log_audit_event
+from sso_bridge.observe.metrics import Metrics, instrument_engine
 from web.support import DIRECTOR, DIRECTOR_PHONE, PASSWORD, SUBJECT, TEACHER, World, field
 
 
@@ -120,3 +123,20 @@ def _request_ids(world: World, lines: Lines) -> None:
         assert made != bad and len(made) == 32 and int(made, 16) >= 0
     fresh = world.browser.get("/grades")
     assert len(fresh.headers["x-request-id"]) == 32
+
+
+def test_the_pool_gauges_read_the_pool_when_scraped(tmp_path: Path) -> None:
+    """Connections in use, size and overflow are what the pool holds at the scrape."""
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/pool.db", poolclass=sa.pool.QueuePool)
+    instrument_engine(engine, metrics, pool="p")
+    before = _value(registry, "sso_bridge_pool_in_use", pool="p")
+    first, second = engine.connect(), engine.connect()
+    assert _value(registry, "sso_bridge_pool_in_use", pool="p") == before + 2
+    assert _value(registry, "sso_bridge_pool_size", pool="p") == 5
+    first.close()
+    assert _value(registry, "sso_bridge_pool_in_use", pool="p") == before + 1
+    second.close()
+    engine.dispose()
+    assert _value(registry, "sso_bridge_pool_in_use", pool="p") == before

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any, Final
 
 import prometheus_client
@@ -264,31 +265,30 @@ def instrument_engine(engine: Any, metrics: Metrics, *, pool: str = "default") -
         disconnect = bool(getattr(context, "is_disconnect", False))
         metrics.store_error("sql", "store.unavailable" if disconnect else "store.error")
 
-    def pool_changed(*args: Any) -> None:
-        _pool_gauges(metrics, engine.pool, pool)
-
-    def checked_in(*args: Any) -> None:  # sent before the connection is back in the pool
-        _pool_gauges(metrics, engine.pool, pool, returning=1)
-
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "after_cursor_execute", after)
     event.listen(engine, "handle_error", failed)
-    for name in ("connect", "checkout", "close", "invalidate"):
-        event.listen(engine.pool, name, pool_changed)
-    event.listen(engine.pool, "checkin", checked_in)
-    _pool_gauges(metrics, engine.pool, pool)
-
-
-def _pool_gauges(metrics: Metrics, pool: Any, name: str, returning: int = 0) -> None:
+    # read when scraped, not kept up to date on every checkout and checkin
     for gauge, attribute in (
         (metrics.pool_in_use, "checkedout"),
         (metrics.pool_size, "size"),
         (metrics.pool_overflow, "overflow"),
     ):
-        read = getattr(pool, attribute, None)
-        if callable(read):
-            try:
-                less = returning if attribute == "checkedout" else 0
-                gauge.labels(name).set(max(0, int(read()) - less))
-            except Exception:  # noqa: S112 - a gauge must never break a checkout
-                continue
+        gauge.labels(pool).set_function(_pool_reading(weakref.ref(engine), attribute))
+
+
+def _pool_reading(engine: weakref.ref[Any], attribute: str) -> Callable[[], float]:
+    """A reader of the engine's current pool's ``attribute`` (a method of the pool), for a
+    gauge; 0 once the engine is gone or where the pool has no such reading."""
+
+    def read() -> float:
+        found = engine()
+        method = getattr(found.pool, attribute, None) if found is not None else None
+        if not callable(method):
+            return 0.0
+        try:
+            return float(max(0, int(method())))
+        except Exception:  # a scrape must never fail on one gauge
+            return 0.0
+
+    return read

@@ -64,6 +64,7 @@ class Metrics:
         self._add_login_metrics(registry, PREFIX)
         self._add_dependency_metrics(registry, PREFIX)
         self._engines: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._store_children: dict[tuple[str, str], Any] = {}
 
     def _add_login_metrics(self, r: CollectorRegistry, p: str) -> None:
         """The login steps, the sessions checked and the limits."""
@@ -189,7 +190,11 @@ class Metrics:
 
     def store_time(self, store: str, operation: str, seconds: float) -> None:
         """Record one store operation's duration."""
-        self.store_seconds.labels(store, operation).observe(seconds)
+        key = (store, operation)
+        child = self._store_children.get(key)
+        if child is None:  # a few pairs in all, each looked up once: this runs per statement
+            child = self._store_children[key] = self.store_seconds.labels(store, operation)
+        child.observe(seconds)
 
 
 _SHARED: weakref.WeakKeyDictionary[CollectorRegistry, Metrics] = weakref.WeakKeyDictionary()

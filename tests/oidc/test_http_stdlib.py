@@ -383,6 +383,29 @@ def test_an_announced_length_over_the_cap_is_refused_before_reading() -> None:
         assert server.done.wait(2)  # and the connection is closed, not kept
 
 
+def test_headers_count_against_the_cap() -> None:
+    """http.client alone takes 100 header lines of 64 KiB each; the client stops reading
+    once the head and body together pass the cap and 64 KiB."""
+
+    def fat_headers(server: Server, connection: socket.socket, number: int) -> None:
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, PIECE)
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 200 OK\r\n")
+        try:
+            for n in range(90):
+                connection.sendall(b"X-Filler-%d: %s\r\n" % (n, b"a" * 60_000))
+                server.sent += 60_000
+        finally:
+            server.done.set()
+
+    with serving(fat_headers) as server, StdlibHttpClient(max_response_bytes=CAP) as http:
+        error = in_time(lambda: http.get(server.url()), 10)
+        assert isinstance(error, BridgeError)
+        assert error.code == "oidc.response_too_large"
+        assert server.done.wait(5)
+    assert server.sent < 90 * 60_000 // 4  # cut off long before the end
+
+
 def test_a_compressed_answer_is_refused() -> None:
     bomb = gzip.compress(b"{" + b" " * (CAP * 50) + b"}")
     assert len(bomb) < CAP

@@ -32,6 +32,7 @@ _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 _TRANSPORT_ERRORS: Final = (OSError, http.client.HTTPException, ValueError)
 _PIECE: Final = 64 * 1024
 _FORM: Final = "application/x-www-form-urlencoded"
+_HEAD_BYTES: Final = 64 * 1024  # status line and headers, on top of the body's cap
 
 
 class StdlibHttpClient:
@@ -136,6 +137,8 @@ class StdlibHttpClient:
                     if method != "GET" or link.clock.received:
                         raise
             return self._send(self._open(origin, ends), request)
+        except _Oversized:
+            raise _too_large(url, self.max_response_bytes) from None
         except _TRANSPORT_ERRORS as exc:
             detail = " ".join(str(exc).split())[:200] or type(exc).__name__
             raise OidcError(f"{method} {url} failed: {detail}", code="oidc.http_error") from None
@@ -162,7 +165,7 @@ class StdlibHttpClient:
 
     def _open(self, origin: _Origin, ends: float) -> _Link:
         scheme, host, port = origin
-        clock = _Clock(self._timeout, self.deadline)
+        clock = _Clock(self._timeout, self.deadline, self.max_response_bytes + _HEAD_BYTES)
         clock.start(ends)
         address = self._proxy or (host, port)
         conn: http.client.HTTPConnection
@@ -259,6 +262,10 @@ class StdlibHttpClient:
             extra.close()
 
 
+class _Oversized(Exception):
+    """An answer longer than its cap and :data:`_HEAD_BYTES`."""
+
+
 class _Request(NamedTuple):
     method: str
     url: str
@@ -272,13 +279,11 @@ class _Request(NamedTuple):
 class _Clock:
     """The time left to one exchange, which bounds each socket wait."""
 
-    __slots__ = ("deadline", "ends", "received", "timeout")
+    __slots__ = ("allowed", "deadline", "ends", "received", "timeout")
 
-    def __init__(self, timeout: float, deadline: float) -> None:
-        self.timeout = timeout
-        self.deadline = deadline
-        self.ends = 0.0
-        self.received = 0
+    def __init__(self, timeout: float, deadline: float, allowed: int) -> None:
+        self.timeout, self.deadline, self.allowed = timeout, deadline, allowed
+        self.ends, self.received = 0.0, 0
 
     def start(self, ends: float) -> None:
         self.ends = ends
@@ -296,8 +301,7 @@ class _Link:
     __slots__ = ("clock", "conn")
 
     def __init__(self, conn: http.client.HTTPConnection, clock: _Clock) -> None:
-        self.conn = conn
-        self.clock = clock
+        self.conn, self.clock = conn, clock
 
     def close(self) -> None:
         self.conn.close()
@@ -309,8 +313,7 @@ class _Wire:
     __slots__ = ("clock", "sock")
 
     def __init__(self, sock: socket.socket, clock: _Clock) -> None:
-        self.sock = sock
-        self.clock = clock
+        self.sock, self.clock = sock, clock
 
     def sendall(self, data: bytes) -> None:
         self.sock.settimeout(self.clock.step())
@@ -343,7 +346,11 @@ class _TimedReader(io.RawIOBase):
     def readinto(self, buffer: WriteableBuffer) -> int | None:
         self._sock.settimeout(self._clock.step())
         count = self._raw.readinto(buffer)
-        self._clock.received += count or 0
+        clock = self._clock
+        clock.received += count or 0
+        # the head counts too: http.client alone would take 100 header lines of 64 KiB each
+        if clock.received > clock.allowed:
+            raise _Oversized
         return count
 
     def close(self) -> None:

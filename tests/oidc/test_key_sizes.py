@@ -23,6 +23,7 @@ from sso_bridge.esia import cms as esia_cms
 from sso_bridge.oidc import OidcError, ProviderConfig, parse_jwks, validate_id_token
 from sso_bridge.oidc import keys as oidc_keys
 from sso_bridge.oidc.http import HttpResponse
+from sso_bridge.oidc.idtoken import verifies
 from sso_bridge.oidc.keys import JwksCache, select_key
 
 ISSUER = "https://idp.example/"
@@ -230,14 +231,15 @@ def test_esia_cms_refuses_weak_rsa_keys_when_signing_and_verifying() -> None:
 @pytest.mark.parametrize("alg", ["RS256", "RS384", "RS512"])
 def test_an_rsa_key_verifies_its_own_algorithm_only(alg: str) -> None:
     """RSA keys verify straight through ``cryptography`` with the hash of their ``alg``:
-    a token of that alg verifies, a changed one or one hashed otherwise does not."""
+    a token of that alg verifies, a changed one or one hashed otherwise does not; the
+    parsed keys stay python-jose keys for whoever else takes them."""
     entry = {k: v for k, v in rsa_jwk(2048).items() if k != "alg"}  # a key for any RS alg
     (parsed,) = parse_jwks({"keys": [entry]}, ["RS256", "RS384", "RS512"])
-    private = rsa_key(2048)
-    token = jwt.encode({"sub": "42"}, private, algorithm=alg)
+    token = jwt.encode({"sub": "42"}, rsa_key(2048), algorithm=alg)
     signing_input, _, signature = token.encode().rpartition(b".")
     raw = base64url.decode(signature)
-    assert parsed.keys[alg].verify(signing_input, raw) is True
-    assert parsed.keys[alg].verify(signing_input + b"x", raw) is False
+    assert jwt.decode(token, parsed.keys[alg], algorithms=[alg]) == {"sub": "42"}
+    assert verifies(parsed.keys[alg], alg, signing_input, raw) is True
+    assert verifies(parsed.keys[alg], alg, signing_input + b"x", raw) is False
     others = [a for a in ("RS256", "RS384", "RS512") if a != alg]
-    assert not any(parsed.keys[other].verify(signing_input, raw) for other in others)
+    assert not any(verifies(parsed.keys[o], o, signing_input, raw) for o in others)

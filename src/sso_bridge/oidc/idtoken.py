@@ -17,6 +17,9 @@ from datetime import datetime
 from typing import Any
 
 import attrs
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from jose.exceptions import JOSEError
 
 from sso_bridge import base64url
@@ -38,6 +41,12 @@ MAX_TOKEN_BYTES = 64 * 1024
 MAX_NUMERIC_DATE = 253402300799
 """The last second of 9999-12-31: numeric dates beyond it are refused as malformed."""
 _HASHES = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
+_PKCS1 = padding.PKCS1v15()
+_RSA_HASHES: dict[str, hashes.HashAlgorithm] = {
+    "RS256": hashes.SHA256(),
+    "RS384": hashes.SHA384(),
+    "RS512": hashes.SHA512(),
+}
 
 
 @attrs.frozen
@@ -153,6 +162,22 @@ def validate_id_token(
     return IdToken(token, claims)
 
 
+def verifies(key: Any, alg: str, signing_input: bytes, signature: bytes) -> bool:
+    """Whether ``signature`` signs ``signing_input`` under ``key`` (a python-jose key, or
+    any object with its ``verify``). An RSA key for RS256/384/512 verifies straight
+    through ``cryptography`` with its padding and hash made once: python-jose's own
+    ``verify`` makes both anew for every token."""
+    public = getattr(key, "prepared_key", None)
+    hashing = _RSA_HASHES.get(alg)
+    if hashing is None or not isinstance(public, rsa.RSAPublicKey):
+        return bool(key.verify(signing_input, signature))
+    try:
+        public.verify(signature, signing_input, _PKCS1, hashing)
+    except InvalidSignature:
+        return False
+    return True
+
+
 def verify_jws(
     token: str, config: ProviderConfig, key_for: KeyLookup, *, what: str = "ID token"
 ) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -181,7 +206,7 @@ def verify_jws(
         raise _malformed("kid is not a string", what)
     key = key_for(kid, alg)
     try:
-        verified = bool(key.verify(signing_input, signature))
+        verified = verifies(key, alg, signing_input, signature)
     except (JOSEError, ValueError, TypeError):
         verified = False
     if not verified:

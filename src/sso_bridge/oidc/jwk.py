@@ -11,9 +11,7 @@ from collections.abc import Collection, Mapping
 from typing import Any, Final
 
 import attrs
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwk
 from jose.exceptions import JOSEError
 
@@ -222,32 +220,6 @@ def parse_jwks(
     return tuple(parsed)
 
 
-class RsaPkcs1Key:
-    """An RSASSA-PKCS1-v1_5 public key (RS256/384/512) that verifies straight through
-    ``cryptography``, with its padding and hash made once: the key object python-jose
-    built stays behind it, but its ``verify`` made both anew on every token."""
-
-    def __init__(self, public_key: rsa.RSAPublicKey, hashing: hashes.HashAlgorithm) -> None:
-        self._key = public_key
-        self._hashing = hashing
-
-    def verify(self, msg: bytes, sig: bytes) -> bool:
-        """Whether ``sig`` signs ``msg``."""
-        try:
-            self._key.verify(sig, msg, _PKCS1, self._hashing)
-        except InvalidSignature:
-            return False
-        return True
-
-
-_PKCS1: Final = padding.PKCS1v15()
-_RSA_HASHES: Final[Mapping[str, hashes.HashAlgorithm]] = {
-    "RS256": hashes.SHA256(),
-    "RS384": hashes.SHA384(),
-    "RS512": hashes.SHA512(),
-}
-
-
 def _prepared(entry: dict[str, Any], algorithms: list[str]) -> dict[str, Any]:
     """The public keys that ``entry`` makes for each of ``algorithms``, by algorithm."""
     keys: dict[str, Any] = {}
@@ -256,13 +228,7 @@ def _prepared(entry: dict[str, Any], algorithms: list[str]) -> dict[str, Any]:
             key = jwk.construct(dict(entry), alg)
         except (JOSEError, ValueError, TypeError, KeyError, OverflowError):
             continue
-        if not key.is_public():
-            continue
-        public = getattr(key, "prepared_key", None)
-        hashing = _RSA_HASHES.get(alg)
-        if isinstance(public, rsa.RSAPublicKey) and hashing is not None:
-            keys[alg] = RsaPkcs1Key(public, hashing)
-        else:
+        if key.is_public():
             keys[alg] = key
     return keys
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from helpers.waits import in_time
 from sso_bridge.errors import BridgeError
 from sso_bridge.oidc import HttpxClient
 
@@ -150,23 +151,6 @@ def trickle(server: Server, connection: socket.socket) -> None:
 def silent(server: Server, connection: socket.socket) -> None:
     connection.recv(65536)
     time.sleep(10)
-
-
-def in_time(call: Callable[[], object], seconds: float) -> BaseException | None:
-    """Run ``call`` in a thread; what it raised, failing the test if it is still waiting."""
-    raised: list[BaseException | None] = [None]
-
-    def run() -> None:
-        try:
-            call()
-        except BaseException as exc:
-            raised[0] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"still waiting after {seconds} s"
-    return raised[0]
 
 
 def test_an_endless_answer_from_a_server_is_cut_off_at_the_cap() -> None:

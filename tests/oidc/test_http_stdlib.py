@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from cryptography.x509.oid import NameOID
 
+from helpers.waits import in_time
 from sso_bridge.errors import BridgeError
 from sso_bridge.oidc import StdlibHttpClient, http_stdlib
 
@@ -156,23 +157,6 @@ def hang_up_on_second(server: Server, connection: socket.socket, number: int) ->
     connection.sendall(answer())
     server.read(stream, number)
     return None
-
-
-def in_time(call: Callable[[], object], seconds: float) -> BaseException | None:
-    """Run ``call`` in a thread; what it raised, failing the test if it is still waiting."""
-    raised: list[BaseException | None] = [None]
-
-    def run() -> None:
-        try:
-            call()
-        except BaseException as exc:
-            raised[0] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"still waiting after {seconds} s"
-    return raised[0]
 
 
 def eventually(check: Callable[[], bool], seconds: float = 2.0) -> bool:

@@ -88,13 +88,7 @@ class HttpxClient:
     ) -> None:
         import httpx  # noqa: PLC0415 - only this adapter needs httpx
 
-        for name, value in (
-            ("timeout", timeout),
-            ("max_response_bytes", max_response_bytes),
-            ("deadline", deadline),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise OidcError(f"{name} must be a positive number", code="oidc.config_invalid")
+        check_positive(timeout=timeout, max_response_bytes=max_response_bytes, deadline=deadline)
         self._timeout = float(timeout)
         self._client = client or httpx.Client(timeout=self._timeout)
         self._errors: type[Exception] = httpx.HTTPError
@@ -160,6 +154,13 @@ class HttpxClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def check_positive(**settings: object) -> None:
+    """``oidc.config_invalid`` for a setting that is not a positive number."""
+    for name, value in settings.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise OidcError(f"{name} must be a positive number", code="oidc.config_invalid")
 
 
 def _too_large(url: str, limit: int) -> OidcError:

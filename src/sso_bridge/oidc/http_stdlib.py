@@ -22,6 +22,7 @@ from sso_bridge.oidc.http import (
     DEFAULT_TIMEOUT,
     HttpResponse,
     _too_large,
+    check_positive,
 )
 
 if TYPE_CHECKING:
@@ -63,14 +64,12 @@ class StdlibHttpClient:
         max_idle: int = 4,
         idle_timeout: float = 4.0,
     ) -> None:
-        for name, value in (
-            ("timeout", timeout),
-            ("max_response_bytes", max_response_bytes),
-            ("deadline", deadline),
-            ("idle_timeout", idle_timeout),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise OidcError(f"{name} must be a positive number", code="oidc.config_invalid")
+        check_positive(
+            timeout=timeout,
+            max_response_bytes=max_response_bytes,
+            deadline=deadline,
+            idle_timeout=idle_timeout,
+        )
         if isinstance(max_idle, bool) or not isinstance(max_idle, int) or max_idle < 0:
             raise OidcError(
                 "max_idle must be a whole number, 0 or more", code="oidc.config_invalid"

@@ -26,6 +26,7 @@ from helpers.broker import (
     sample_accounts,
 )
 from helpers.clock import FixedClock
+from sso_bridge.audit.redact import redact
 from sso_bridge.broker import BrokerPolicy, LinkRequested, Redirect
 from sso_bridge.errors import BridgeError, ConfigError, LinkConflict
 from sso_bridge.linking import Linker, RequestContext
@@ -34,6 +35,8 @@ from sso_bridge.linking.requests import (
     LinkRequest,
     LinkRequests,
     LinkRequestStore,
+    check_request_id,
+    new_request_id,
 )
 from sso_bridge.mfa import decode_secret
 from sso_bridge.mfa.otp import totp
@@ -335,3 +338,12 @@ def test_queueing_needs_a_store_that_keeps_requests(tmp_path: Path) -> None:
             secret=bytes(32),
             policy=BrokerPolicy(queue_mismatched_links=True),
         )
+
+
+def test_a_request_id_survives_the_audit_trails_masking() -> None:
+    """The trail masks runs of four digits in ``detail``, where the id is written: ids have
+    no digits, so every refusal's record names its request in full."""
+    ids = {new_request_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(len(i) == 22 and check_request_id(i) == i for i in ids)
+    assert all(redact(f"request {i}") == f"request {i}" for i in ids)

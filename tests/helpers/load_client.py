@@ -31,6 +31,9 @@ from sso_bridge.mfa.otp import decode_secret, totp
 __all__ = ["Browser", "Outcome", "People", "Record", "Site", "run_load"]
 
 _FIELD = re.compile(r'name="(txn|step_id|account)" value="([^"]*)"')
+_CODE_LEEWAY = 5.0
+"""Seconds before a TOTP step ends within which a login may reach the IdP's code form in
+the next step."""
 PERSON_OUTCOMES = frozenset({"broker.no_match", "broker.no_second_factor"})
 """Refusals that the region's data causes for some people, whatever the stores do."""
 _CODE = re.compile(r'class="meta">[^<]*?([a-z_]+\.[a-z_.]+)')
@@ -106,13 +109,17 @@ class People:
     def take(self, deadline: float) -> LoadPerson | None:
         """The next person free to log in; None if none is free before ``deadline``."""
         while time.monotonic() < deadline:
-            step = int(time.time()) // 30
+            now = time.time()
+            step = int(now) // 30
+            # the code is computed a moment later, at the IdP's form: near the end of a step
+            # it may be the next step's, which the IdP then takes as used
+            marked = step + 1 if now % 30 > 30 - _CODE_LEEWAY else step
             with self._lock:
                 for _ in range(len(self._people)):
                     person = self._people[self._next % len(self._people)]
                     self._next += 1
                     if self._used.get(person.oid, -1) < step:
-                        self._used[person.oid] = step
+                        self._used[person.oid] = marked
                         return person
             time.sleep(0.1)
         return None

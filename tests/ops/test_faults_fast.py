@@ -28,7 +28,8 @@ HOLD, RECOVER = 2.0, 4.0
 @pytest.fixture(scope="module")
 def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faults]:
     work: Path = tmp_path_factory.mktemp("faults")
-    people = make_region(work, 1000, 4000)
+    # enough people that the logins of all four faults never use up one TOTP step's worth
+    people = make_region(work, 2000, 8000)
     with Cluster(work, people, store_timeout=1.0, redis_db=14) as cluster:
         site = Site([i.url for i in cluster.instances], timeout=15)
         yield Faults(cluster, site, People(people), clients=3)

@@ -21,15 +21,16 @@ ALONE = (
     "ops/",
     "esia/test_limits.py",
     "esia/test_certificates.py",
+    "mfa/test_enumeration_timing.py",
     "mock_idp/test_protections.py",
     "oidc/test_key_sizes.py",
     "saml/test_cost.py",
     "saml/test_external_references.py",
     "test_jsonparse.py",
 )
-"""Tests that time the CPU an input costs, or how long a request waits under a fault:
-marked ``alone``, so that ``make test`` runs them by themselves, before the rest runs on
-two workers (a second worker beside them would be counted in their figures)."""
+"""Tests that time the CPU an input costs, compare two timings, or how long a request waits
+under a fault: marked ``alone``, so that ``make test`` runs them by themselves, before the
+rest runs on two workers (a second worker beside them would be counted in their figures)."""
 
 _TESTS = Path(__file__).resolve().parent
 

@@ -11,7 +11,7 @@ import binascii
 import re
 import zlib
 from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote_plus, urlencode, urlsplit
 
 from cryptography import x509
@@ -22,6 +22,10 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sso_bridge.keysize import MIN_RSA_KEY_BITS
 from sso_bridge.saml.errors import refuse
 from sso_bridge.saml.verify import check_key_size
+from sso_bridge.saml.xml import parse_xml
+
+if TYPE_CHECKING:
+    from sso_bridge.saml.config import ServiceProviderConfig
 
 __all__ = [
     "BINDING_POST",
@@ -35,6 +39,7 @@ __all__ = [
     "encode_post",
     "redirect_query",
     "redirect_signed_octets",
+    "signed_redirect_root",
     "verify_redirect_signature",
 ]
 
@@ -227,3 +232,20 @@ def verify_redirect_signature(
             continue
         return
     raise refuse("saml.signature_invalid", "the signature does not verify with the trusted keys")
+
+
+def signed_redirect_root(
+    field: str,
+    params: Mapping[str, str],
+    encoded: str,
+    config: ServiceProviderConfig,
+    query_string: str | None,
+) -> Any:
+    """The root of the HTTP-Redirect message in ``field``, after its query signature was
+    checked against the IdP's certificates (the signature comes first: nothing unsigned is
+    inflated or parsed)."""
+    verify_redirect_signature(
+        field, params, query_string, config.idp_certificates, min_rsa_bits=config.min_rsa_key_bits
+    )
+    limit = config.max_response_bytes
+    return parse_xml(decode_redirect(encoded, limit), max_bytes=limit, limits=config.xml_limits)

@@ -22,10 +22,9 @@ from lxml import etree  # type: ignore[import-untyped]
 
 from sso_bridge.saml.codec import (
     decode_post,
-    decode_redirect,
     encode_post,
     redirect_query,
-    verify_redirect_signature,
+    signed_redirect_root,
 )
 from sso_bridge.saml.config import ServiceProviderConfig
 from sso_bridge.saml.errors import SamlConfigError, SamlInputError, SamlLogoutError, refuse
@@ -143,17 +142,10 @@ def _parse(
     encoded = params.get("SAMLRequest")
     if not encoded:
         raise SamlLogoutError("SAMLRequest is missing", code="saml.not_a_request")
-    limit = config.max_response_bytes
     if binding == "redirect":
-        verify_redirect_signature(
-            "SAMLRequest",
-            params,
-            query_string,
-            config.idp_certificates,
-            min_rsa_bits=config.min_rsa_key_bits,
-        )
-        return parse_xml(decode_redirect(encoded, limit), max_bytes=limit, limits=config.xml_limits)
+        return signed_redirect_root("SAMLRequest", params, encoded, config, query_string)
     if binding == "post":
+        limit = config.max_response_bytes
         root = parse_xml(decode_post(encoded, limit), max_bytes=limit, limits=config.xml_limits)
         if root.find("ds:Signature", NS) is None:
             raise refuse("saml.unsigned", "the LogoutRequest is not signed")

@@ -26,9 +26,8 @@ from sso_bridge.saml.codec import (
     BINDING_POST,
     BINDING_REDIRECT,
     decode_post,
-    decode_redirect,
     redirect_query,
-    verify_redirect_signature,
+    signed_redirect_root,
 )
 from sso_bridge.saml.config import ServiceProviderConfig
 from sso_bridge.saml.errors import SamlConfigError, SamlInputError, refuse
@@ -368,17 +367,10 @@ def _signed_logout_response(
     query_string: str | None,
 ) -> Any:
     """The LogoutResponse's root, parsed and its signature checked as ``binding`` carries it."""
-    limit = config.max_response_bytes
     if binding == "redirect":
-        verify_redirect_signature(
-            "SAMLResponse",
-            params,
-            query_string,
-            config.idp_certificates,
-            min_rsa_bits=config.min_rsa_key_bits,
-        )
-        return parse_xml(decode_redirect(encoded, limit), max_bytes=limit, limits=config.xml_limits)
+        return signed_redirect_root("SAMLResponse", params, encoded, config, query_string)
     if binding == "post":
+        limit = config.max_response_bytes
         root = parse_xml(decode_post(encoded, limit), max_bytes=limit, limits=config.xml_limits)
         if root.find("ds:Signature", NS) is None:
             raise refuse("saml.unsigned", "the LogoutResponse is not signed")

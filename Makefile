@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/broker.py
 	$(BIN)/python bench/matching.py
 	$(BIN)/python bench/audit.py
+	$(BIN)/python bench/audit_append.py
 	$(BIN)/python bench/load.py
 
 # make fuzz: the long fuzzing profile of tests/fuzz (make test runs its quick profile), about

@@ -106,8 +106,9 @@ def _child_round(tree: str, records: int, warmup: int) -> dict[str, list[float]]
     return data
 
 
-def _spread(values: list[float]) -> str:
-    return f"{min(values):.1f} / {statistics.median(values):.1f} / {max(values):.1f}"
+def _spread(values: list[float], digits: int = 1) -> str:
+    low, mid, high = min(values), statistics.median(values), max(values)
+    return f"{low:.{digits}f} / {mid:.{digits}f} / {high:.{digits}f}"
 
 
 def main() -> None:
@@ -142,7 +143,7 @@ def main() -> None:
                 ratios = [
                     r[backend][0] / f[backend][0] for r, f in zip(results[tree], first, strict=True)
                 ]
-                print(f"  {name} / {trees[0]} {backend} wall: {_spread(ratios)}")
+                print(f"  {name} / {trees[0]} {backend} wall: {_spread(ratios, 2)}")
     print(" ".join(f"audit_append_us_{b}={v:.1f}" for b, v in medians.items()))
 
 

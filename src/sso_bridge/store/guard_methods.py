@@ -13,7 +13,9 @@ from typing import Any, ClassVar
 from sqlalchemy.engine import Engine
 
 from sso_bridge.errors import BridgeError
-from sso_bridge.store.guard import Call, EngineGuard, guard_for
+from sso_bridge.inline import refuse_blocking
+from sso_bridge.store.guard import Call, EngineGuard, guard_for, store_error
+from sso_bridge.store.guard_wait import handling_waited, waited
 
 __all__ = ["Guarded"]
 
@@ -45,6 +47,34 @@ def _guarded(func: Callable[..., Any], watched: bool) -> Callable[..., Any]:
             raise error from exc
         finally:
             guard.leave(call)
+
+    call.__sso_guarded__ = True  # type: ignore[attr-defined]
+    return call
+
+
+def _light(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A read that takes no bulkhead slot on an engine without a watchdog (a local
+    file): the pool bounds it there (it waits for a connection at most ``pool_timeout``),
+    WAL readers wait for no lock, and no server can hang; its errors are mapped as
+    always. Elsewhere it is guarded like any method."""
+    guarded = _guarded(func, watched=True)
+
+    @functools.wraps(func)
+    def call(self: Guarded, *args: Any, **kwargs: Any) -> Any:
+        if self._guard().answer_timeout is not None:
+            return guarded(self, *args, **kwargs)
+        refuse_blocking()
+        if handling_waited():
+            raise waited("this request has waited for the database already")
+        try:
+            return func(self, *args, **kwargs)
+        except BridgeError:
+            raise
+        except Exception as exc:
+            error = store_error(exc)
+            if error is None:
+                raise
+            raise error from exc
 
     call.__sso_guarded__ = True  # type: ignore[attr-defined]
     return call
@@ -91,17 +121,25 @@ class _GuardedContext:
 class Guarded:
     """Base of the SQL store classes: each public method (not ``_unguarded``) of every
     subclass is guarded (module docstring); ``_unwatched`` ones, bulk loads that may run
-    long on purpose, are left out of the answer watchdog."""
+    long on purpose, are left out of the answer watchdog; ``_light`` ones, the reads of
+    every login, take no bulkhead slot on a local file (:func:`_light`)."""
 
     engine: Engine
     _unguarded: ClassVar[frozenset[str]] = frozenset({"close"})
     _unwatched: ClassVar[frozenset[str]] = frozenset()
+    _light: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for name, value in list(vars(cls).items()):
             if _guardable(name, value) and name not in cls._unguarded:
-                setattr(cls, name, _guarded(value, watched=name not in cls._unwatched))
+                setattr(cls, name, cls._wrapped(name, value))
+
+    @classmethod
+    def _wrapped(cls, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        if name in cls._light:
+            return _light(func)
+        return _guarded(func, watched=name not in cls._unwatched)
 
     def _guard(self) -> EngineGuard:
         guard: EngineGuard | None = self.__dict__.get("_engine_guard")
@@ -115,7 +153,7 @@ class Guarded:
             if name.startswith("_") or not callable(value):
                 continue
             if not getattr(value, "__sso_guarded__", False):
-                setattr(self, name, MethodType(_guarded(_unbound(value), True), self))
+                setattr(self, name, MethodType(self._wrapped(name, _unbound(value)), self))
 
 
 def _guardable(name: str, value: object) -> bool:

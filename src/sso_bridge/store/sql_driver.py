@@ -86,7 +86,7 @@ class PooledDriver:
         if isinstance(pool, SharedQueuePool):
             # a file: no lost connections to try again on, and a held connection is ready
             fairy = pool.take() or self._checkout()
-            conn: Any = fairy.driver_connection
+            conn: Any = fairy.dbapi_connection  # sqlite3's own: no adapter in between
             try:
                 rows: list[Any] = conn.execute(sql, params).fetchall()
             except DRIVER_ERRORS as exc:
@@ -239,7 +239,6 @@ class SharedQueuePool(sa.QueuePool):
         super().__init__(*args, **kwargs)
         self._held: list[PoolProxiedConnection] = []
         self._keep = max(1, self.size())
-        self._pid = os.getpid()
         _SHARED_POOLS.add(self)
 
     def held(self) -> int:
@@ -255,7 +254,8 @@ class SharedQueuePool(sa.QueuePool):
 
     def hold(self, fairy: PoolProxiedConnection) -> None:
         """Keep ``fairy`` for the next driver call, or check it in when enough are kept."""
-        if len(self._held) < self._keep and self._pid == os.getpid():
+        # no pid check here: a child forgets its parent's held connections at the fork
+        if len(self._held) < self._keep:
             self._held.append(fairy)
         else:
             fairy.close()
@@ -281,7 +281,6 @@ class SharedQueuePool(sa.QueuePool):
     def _forked(self) -> None:
         # the parent's connections are the parent's: forget them, never close them here
         self._held = []
-        self._pid = os.getpid()
 
 
 _SHARED_POOLS: weakref.WeakSet[SharedQueuePool] = weakref.WeakSet()

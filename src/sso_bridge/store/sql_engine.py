@@ -182,6 +182,7 @@ class SqlBase(Guarded):
     """
 
     _unwatched = frozenset({"bulk_import", "import_accounts"})
+    _light = frozenset({"find_accounts", "get_entry", "linked_accounts", "hidden_accounts"})
 
     def __init__(self, engine: Engine, blind_index: BlindIndex) -> None:
         self.engine = engine

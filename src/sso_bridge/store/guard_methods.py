@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from collections.abc import Callable
 from types import FunctionType, MethodType
 from typing import Any, ClassVar
@@ -52,22 +53,25 @@ def _guarded(func: Callable[..., Any], watched: bool) -> Callable[..., Any]:
     return call
 
 
-def _light(func: Callable[..., Any]) -> Callable[..., Any]:
+def _light(func: Callable[..., Any], store: Guarded | None = None) -> Callable[..., Any]:
     """A read that takes no bulkhead slot on an engine without a watchdog (a local
     file): the pool bounds it there (it waits for a connection at most ``pool_timeout``),
     WAL readers wait for no lock, and no server can hang; its errors are mapped as
-    always. Elsewhere it is guarded like any method."""
-    guarded = _guarded(func, watched=True)
+    always. Elsewhere it is guarded like any method. ``func`` takes the store first,
+    unless ``store`` is given (a callable set on that store, bound here)."""
+    if store is None:
+        guarded = _guarded(func, watched=True)
+    else:
+        guarded = MethodType(_guarded(_unbound(func), True), store)
 
-    @functools.wraps(func)
-    def call(self: Guarded, *args: Any, **kwargs: Any) -> Any:
-        if self._guard().answer_timeout is not None:
-            return guarded(self, *args, **kwargs)
+    def read(guard: EngineGuard, *args: Any, **kwargs: Any) -> Any:
+        if guard.answer_timeout is not None:
+            return guarded(*args, **kwargs)
         refuse_blocking()
-        if handling_waited():
+        if sys.exc_info()[1] is not None and handling_waited():
             raise waited("this request has waited for the database already")
         try:
-            return func(self, *args, **kwargs)
+            return func(*args, **kwargs)
         except BridgeError:
             raise
         except Exception as exc:
@@ -75,6 +79,19 @@ def _light(func: Callable[..., Any]) -> Callable[..., Any]:
             if error is None:
                 raise
             raise error from exc
+
+    if store is None:
+
+        @functools.wraps(func)
+        def call(self: Guarded, *args: Any, **kwargs: Any) -> Any:
+            return read(self._guard(), self, *args, **kwargs)
+
+    else:
+        held = store
+
+        @functools.wraps(func)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return read(held._guard(), *args, **kwargs)
 
     call.__sso_guarded__ = True  # type: ignore[attr-defined]
     return call
@@ -152,7 +169,11 @@ class Guarded:
         for name, value in list(vars(self).items()):
             if name.startswith("_") or not callable(value):
                 continue
-            if not getattr(value, "__sso_guarded__", False):
+            if getattr(value, "__sso_guarded__", False):
+                continue
+            if name in self._light:
+                setattr(self, name, _light(value, self))
+            else:
                 setattr(self, name, MethodType(self._wrapped(name, _unbound(value)), self))
 
 

@@ -105,6 +105,8 @@ class People:
         self._used: dict[int, int] = {}
         self._next = 0
         self._lock = threading.Lock()
+        self.left: int | None = None
+        """When set, how many more people :meth:`take` hands out before it answers None."""
 
     def take(self, deadline: float) -> LoadPerson | None:
         """The next person free to log in; None if none is free before ``deadline``."""
@@ -115,11 +117,15 @@ class People:
             # it may be the next step's, which the IdP then takes as used
             marked = step + 1 if now % 30 > 30 - _CODE_LEEWAY else step
             with self._lock:
+                if self.left is not None and self.left <= 0:
+                    return None
                 for _ in range(len(self._people)):
                     person = self._people[self._next % len(self._people)]
                     self._next += 1
                     if self._used.get(person.oid, -1) < step:
                         self._used[person.oid] = marked
+                        if self.left is not None:
+                            self.left -= 1
                         return person
             time.sleep(0.1)
         return None

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import random
+import secrets
 import statistics
 import sys
 import tempfile
@@ -23,15 +25,17 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 # bench/mock_idp.py is named like the package: keep this folder off the import path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "examples")]
 
-from helpers.load_client import People, Site, run_load  # noqa: E402
+from helpers.load_client import Browser, People, Site, run_load  # noqa: E402
 from helpers.load_cluster import KEY_HEX, Cluster, LoadPerson, make_region  # noqa: E402
 from helpers.load_faults import Faults, reconcile  # noqa: E402
+from helpers.load_peer import PEER_COOKIE, peer_key  # noqa: E402
 from mock_idp.control import MockIdP  # noqa: E402
 from sso_bridge.broker import Broker, ChooseAccount, LoggedIn, OidcProvider  # noqa: E402
 from sso_bridge.errors import BridgeError  # noqa: E402
@@ -157,6 +161,17 @@ def inprocess_login_ms(
         login.close()
 
 
+def peer_sessions(cluster: Cluster, browsers: list[Browser]) -> None:
+    """A session of the hand-written check (``/peer``, tests/helpers/load_app.py) for each
+    of ``browsers``, from its own address."""
+    client = cluster.redis_client()
+    for browser in browsers:
+        token = secrets.token_urlsafe(32)
+        value = json.dumps({"account_id": "peer", "ip": browser.address})
+        client.set(peer_key(token), value, ex=3600)
+        browser.jar[PEER_COOKIE] = token
+
+
 def first_logins(cluster: Cluster, site: Site, pool: People, count: int) -> float:
     """Every person of the region logs in once, 8 at a time, so that the load steps time
     the login of people who have logged in before, as the in-process figure does; the
@@ -172,6 +187,76 @@ def first_logins(cluster: Cluster, site: Site, pool: People, count: int) -> floa
     took = outcome.seconds
     print(f"first logins: {done} of {count} people in {took:.0f} s, {ms:.2f} ms of CPU each")
     return ms
+
+
+class Steps:
+    """The load steps: at each number of clients, logins, then pages with the session
+    check, without any (``/bare``) and with the hand-written one (``/peer``); the instances'
+    CPU of each."""
+
+    def __init__(self, cluster: Cluster, site: Site, pool: People, seconds: float) -> None:
+        self.cluster, self.site, self.pool, self.seconds = cluster, site, pool, seconds
+        self.best = (0.0, float("nan"), 0.0)
+        self.login_cpu: list[float] = []
+        self.page_cpu: list[float] = []
+        self.bare_cpu: list[float] = []
+        self.peer_cpu: list[float] = []
+
+    def _load(self, clients: int, browsers: list[Browser] | None, path: str) -> tuple[Any, float]:
+        before = _cpu(self.cluster)
+        outcome = run_load(
+            self.site,
+            self.cluster.idp_url,
+            self.pool,
+            clients=clients,
+            seconds=self.seconds,
+            browsers=browsers,
+            pages_per_login=0,
+            path=path,
+        )
+        return outcome, _cpu(self.cluster) - before
+
+    def step(self, clients: int) -> None:
+        logins, cpu = self._load(clients, None, "/grades")
+        self.login_cpu.append(cpu / max(sum(r.ok for r in logins.of("login")), 1))
+        browsers = Faults(self.cluster, self.site, self.pool).signed_in(min(clients, 8))
+        peer_sessions(self.cluster, browsers)
+        pages, cpu = self._load(clients, browsers, "/grades")
+        self.page_cpu.append(cpu / max(len(pages.records), 1))
+        bare, cpu = self._load(clients, browsers, "/bare")
+        self.bare_cpu.append(cpu / max(len(bare.records), 1))
+        peer, cpu = self._load(clients, browsers, "/peer")
+        if not all(r.ok for r in peer.records):
+            raise SystemExit("the hand-written check refused a page it should serve")
+        self.peer_cpu.append(cpu / max(len(peer.records), 1))
+        for browser in browsers:
+            browser.close()
+        rate, p99 = logins.rate("login"), logins.percentile_ms("login", 99)
+        print(
+            f"{clients:3d} clients: {rate:7.1f} logins/s"
+            f" p50 {logins.percentile_ms('login', 50):7.1f} ms"
+            f" p99 {p99:7.1f} ms, {pages.rate('page'):8.1f} validations/s;"
+            f" CPU per login {self.login_cpu[-1] * 1000:.2f} ms,"
+            f" per page {self.page_cpu[-1] * 1000:.3f} ms,"
+            f" per bare page {self.bare_cpu[-1] * 1000:.3f} ms, with the hand-written check"
+            f" {self.peer_cpu[-1] * 1000:.3f} ms; refusals {logins.codes()}"
+        )
+        if rate > self.best[0]:
+            self.best = (rate, p99, pages.rate("page"))
+
+    def report_pages(self) -> float:
+        """Print the pages' ratios; the least of the steps' ratios of the page with the
+        session check to the bare page."""
+        pairs = list(zip(self.page_cpu, self.bare_cpu, self.peer_cpu, strict=True))
+        over_bare = min(p / b for p, b, _ in pairs if b > 0)
+        peer_over_bare = min(q / b for _, b, q in pairs if b > 0)
+        over_peer = ", ".join(f"{p / q:.2f}" for p, _, q in pairs if q > 0)
+        print(
+            f"the page with the session check over the bare page: {over_bare:.2f} (least of"
+            f" the steps); with the hand-written check: {peer_over_bare:.2f}; the session"
+            f" check's page over the hand-written check's, step by step: {over_peer}"
+        )
+        return over_bare
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -199,57 +284,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             site = Site([i.url for i in cluster.instances])
             pool = People(people)
             first_ms = first_logins(cluster, site, pool, len(people))
-            best = (0.0, float("nan"), 0.0)
-            login_cpu, page_cpu, bare_cpu = [], [], []
+            figures = Steps(cluster, site, pool, duration)
             for clients in steps:
-                before = _cpu(cluster)
-                logins = run_load(
-                    site,
-                    cluster.idp_url,
-                    pool,
-                    clients=clients,
-                    seconds=duration,
-                    pages_per_login=0,
-                )
-                done = sum(r.ok for r in logins.of("login"))
-                login_cpu.append((_cpu(cluster) - before) / max(done, 1))
-                browsers = Faults(cluster, site, pool).signed_in(min(clients, 8))
-                before = _cpu(cluster)
-                pages = run_load(
-                    site,
-                    cluster.idp_url,
-                    pool,
-                    clients=clients,
-                    seconds=duration,
-                    browsers=browsers,
-                    pages_per_login=0,
-                )
-                page_cpu.append((_cpu(cluster) - before) / max(len(pages.records), 1))
-                before = _cpu(cluster)
-                bare = run_load(
-                    site,
-                    cluster.idp_url,
-                    pool,
-                    clients=clients,
-                    seconds=duration,
-                    browsers=browsers,
-                    pages_per_login=0,
-                    path="/bare",
-                )
-                bare_cpu.append((_cpu(cluster) - before) / max(len(bare.records), 1))
-                for browser in browsers:
-                    browser.close()
-                rate, p99 = logins.rate("login"), logins.percentile_ms("login", 99)
-                print(
-                    f"{clients:3d} clients: {rate:7.1f} logins/s"
-                    f" p50 {logins.percentile_ms('login', 50):7.1f} ms"
-                    f" p99 {p99:7.1f} ms, {pages.rate('page'):8.1f} validations/s;"
-                    f" CPU per login {login_cpu[-1] * 1000:.2f} ms,"
-                    f" per page {page_cpu[-1] * 1000:.3f} ms,"
-                    f" per bare page {bare_cpu[-1] * 1000:.3f} ms; refusals {logins.codes()}"
-                )
-                if rate > best[0]:
-                    best = (rate, p99, pages.rate("page"))
+                figures.step(clients)
             # the login in process right after the steps, on the same machine state
             inprocess = inprocess_login_ms(cluster, people)
             faults = Faults(cluster, site, pool, clients=4)
@@ -259,8 +296,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             for result in results:
                 print(result.report())
     held = sum(r.held for r in results[:4])
-    over_bare = min(p / b for p, b in zip(page_cpu, bare_cpu, strict=True) if b > 0)
-    http_ms, local_ms = min(login_cpu) * 1000, statistics.median(inprocess)
+    over_bare = figures.report_pages()
+    http_ms, local_ms = min(figures.login_cpu) * 1000, statistics.median(inprocess)
     print(
         f"broker CPU per login: over HTTP {http_ms:.2f} ms (the instances' CPU per end-to-end"
         " login of a person who logged in before: start, callback, the chooser's answer, page;"
@@ -269,8 +306,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         " page's check; the instances' PostgreSQL and Redis); a person's first login over"
         f" HTTP (matching, the chooser, the new link and its record) {first_ms:.2f} ms"
     )
+    rate, p99, pages = figures.best
     print(
-        f"logins_per_s={best[0]:.1f} login_p99_ms={best[1]:.0f} validations_per_s={best[2]:.0f}"
+        f"logins_per_s={rate:.1f} login_p99_ms={p99:.0f} validations_per_s={pages:.0f}"
         f" faults_held={held}/4 http_login_over_inprocess={http_ms / local_ms:.2f}"
         f" validation_over_bare={over_bare:.2f}"
     )

@@ -37,7 +37,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 import sqlalchemy as sa
@@ -54,7 +54,15 @@ from sso_bridge.store.guard_wait import (
 )
 from sso_bridge.store.settings import DatabaseSettings
 
-__all__ = ["Bulkhead", "Call", "EngineGuard", "guard_for", "install", "store_error"]
+__all__ = [
+    "Bulkhead",
+    "Call",
+    "EngineGuard",
+    "guard_for",
+    "install",
+    "raise_as_store_error",
+    "store_error",
+]
 
 _UNAVAILABLE = "store.unavailable"
 _TICK = 0.1  # how often the watchdog looks at the calls in flight
@@ -268,6 +276,17 @@ def store_error(exc: BaseException) -> StoreError | None:
     if isinstance(driver, psycopg.Error | sqlite3.Error | sa.exc.DBAPIError):
         return StoreError(f"the database is unavailable: {_first_line(driver)}", code=_UNAVAILABLE)
     return None
+
+
+def raise_as_store_error(exc: Exception) -> NoReturn:
+    """Raise ``exc`` as a store call raises it: a ``BridgeError`` as it is, a database
+    error as its ``StoreError`` (:func:`store_error`), anything else unchanged."""
+    if isinstance(exc, BridgeError):
+        raise exc
+    error = store_error(exc)
+    if error is None:
+        raise exc
+    raise error from exc
 
 
 class _Watchdog:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from sso_bridge.errors import BridgeError
 from sso_bridge.inline import refuse_blocking
-from sso_bridge.store.guard import Call, EngineGuard, guard_for, store_error
+from sso_bridge.store.guard import Call, EngineGuard, guard_for, raise_as_store_error
 from sso_bridge.store.guard_wait import handling_waited, waited
 
 __all__ = ["Guarded"]
@@ -72,13 +72,8 @@ def _light(func: Callable[..., Any], store: Guarded | None = None) -> Callable[.
             raise waited("this request has waited for the database already")
         try:
             return func(*args, **kwargs)
-        except BridgeError:
-            raise
         except Exception as exc:
-            error = store_error(exc)
-            if error is None:
-                raise
-            raise error from exc
+            raise_as_store_error(exc)
 
     if store is None:
 

@@ -16,9 +16,9 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from sso_bridge.errors import BridgeError, ConfigError, StoreNotFound
+from sso_bridge.errors import ConfigError, StoreNotFound
 from sso_bridge.matching.keys import BlindIndex
-from sso_bridge.store.guard import install, store_error
+from sso_bridge.store.guard import install, raise_as_store_error
 from sso_bridge.store.guard_methods import Guarded
 from sso_bridge.store.settings import DatabaseSettings
 from sso_bridge.store.sql_driver import SharedQueuePool
@@ -204,10 +204,5 @@ class SqlBase(Guarded):
         try:
             with self._writer.begin() as conn:
                 yield conn
-        except BridgeError:
-            raise
         except Exception as exc:
-            error = store_error(exc)
-            if error is None:
-                raise
-            raise error from exc
+            raise_as_store_error(exc)

@@ -53,7 +53,7 @@ def _guarded(func: Callable[..., Any], watched: bool) -> Callable[..., Any]:
     return call
 
 
-def _light(func: Callable[..., Any], store: Guarded | None = None) -> Callable[..., Any]:
+def _light_read(func: Callable[..., Any], store: Guarded | None = None) -> Callable[..., Any]:
     """A read that takes no bulkhead slot on an engine without a watchdog (a local
     file): the pool bounds it there (it waits for a connection at most ``pool_timeout``),
     WAL readers wait for no lock, and no server can hang; its errors are mapped as
@@ -134,7 +134,7 @@ class Guarded:
     """Base of the SQL store classes: each public method (not ``_unguarded``) of every
     subclass is guarded (module docstring); ``_unwatched`` ones, bulk loads that may run
     long on purpose, are left out of the answer watchdog; ``_light`` ones, the reads of
-    every login, take no bulkhead slot on a local file (:func:`_light`)."""
+    every login, take no bulkhead slot on a local file (:func:`_light_read`)."""
 
     engine: Engine
     _unguarded: ClassVar[frozenset[str]] = frozenset({"close"})
@@ -150,7 +150,7 @@ class Guarded:
     @classmethod
     def _wrapped(cls, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         if name in cls._light:
-            return _light(func)
+            return _light_read(func)
         return _guarded(func, watched=name not in cls._unwatched)
 
     def _guard(self) -> EngineGuard:
@@ -167,7 +167,7 @@ class Guarded:
             if getattr(value, "__sso_guarded__", False):
                 continue
             if name in self._light:
-                setattr(self, name, _light(value, self))
+                setattr(self, name, _light_read(value, self))
             else:
                 setattr(self, name, MethodType(self._wrapped(name, _unbound(value)), self))
 

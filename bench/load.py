@@ -3,6 +3,12 @@ Redis (through fault proxies), the mock IdP with a region of people, full HTTP l
 authenticated page requests at 1, 8 and 32 clients, then kill -9, Redis down, PostgreSQL
 down and PostgreSQL hanging under load, each checked, and the stores reconciled.
 
+Every person logs in once first (their first login: matching, the chooser, the new link;
+its CPU is printed), so that the steps time the same login as the in-process figure, a
+person's return; the in-process login runs right after the steps. Each step also times
+the page without any check (``/bare``) and behind a hand-written one (``/peer``: one GET
+with redis.asyncio, the address compared; tests/helpers/load_app.py).
+
 The stores are the local ones or those ``SSO_BRIDGE_TEST_POSTGRES`` /
 ``SSO_BRIDGE_TEST_REDIS`` name; the run uses its own database (dropped afterwards) and
 Redis database 12 (flushed). Last line: ``logins_per_s=... login_p99_ms=...

@@ -9,6 +9,7 @@ names a server; SQLite needs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import secrets
 import threading
@@ -19,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 import sqlalchemy as sa
 
@@ -356,21 +356,31 @@ def test_nested_calls_on_one_thread_hold_one_slot(tmp_path: Path) -> None:
     assert guard.bulkhead.in_use == 0
 
 
+@contextlib.contextmanager
+def every_slot_taken(store: SqlStore) -> Iterator[None]:
+    """Every slot of the store's bulkhead held, as by calls stuck on the database."""
+    bulkhead = guard_for(store.engine).bulkhead
+    for _ in range(bulkhead.slots):
+        bulkhead.acquire()
+    try:
+        yield
+    finally:
+        for _ in range(bulkhead.slots):
+            bulkhead.release()
+
+
 def test_on_sqlite_the_reads_of_every_login_take_no_slot_and_keep_their_error_mapping(
     tmp_path: Path,
 ) -> None:
     """A file has no server to hang: the matcher's and the link lookup's reads are bounded
     by the pool alone, so they answer while every bulkhead slot is taken; any other
     method waits for a slot, and a fault of those reads is still ``store.unavailable``."""
-    settings = attrs.evolve(FAST, busy_timeout=0.3)
+    settings = attrs_evolve(FAST, busy_timeout=0.3)
     store = open_store(f"sqlite:///{tmp_path / 'light.db'}", KEY, settings=settings)
     store.import_accounts([make_account("a1")], ORGS)
     store.create_link(link("a1"), event())
     keys = MatchKeys("смирнова", "мария", None, None, None, None)
-    bulkhead = guard_for(store.engine).bulkhead
-    for _ in range(bulkhead.slots):
-        bulkhead.acquire()
-    try:
+    with every_slot_taken(store):
         entry = store.get_entry("a1", ISSUER)
         assert entry is not None and entry.linked_subject == "s1"
         found = store.find_accounts(entry.keys, ISSUER)
@@ -379,9 +389,6 @@ def test_on_sqlite_the_reads_of_every_login_take_no_slot_and_keep_their_error_ma
         assert store.hidden_accounts(ISSUER, "s1") == frozenset()
         error, _took = unavailable(lambda: store.get_account("a1"))
         assert "no database call finished" in error.message
-    finally:
-        for _ in range(bulkhead.slots):
-            bulkhead.release()
     with store.engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE links")
     unavailable(lambda: store.linked_accounts(ISSUER, "s1"))
@@ -394,17 +401,8 @@ def test_on_postgresql_the_reads_of_every_login_take_a_slot(
     pg_store: tuple[FaultProxy, SqlStore],
 ) -> None:
     _proxy, store = pg_store
-    bulkhead = guard_for(store.engine).bulkhead
     keys = MatchKeys("смирнова", "мария", None, None, None, None)
-    for _ in range(bulkhead.slots):
-        bulkhead.acquire()
-    try:
-        for call in (
-            lambda: store.find_accounts(keys, ISSUER),
-            lambda: store.linked_accounts(ISSUER, "s1"),
-        ):
-            unavailable(call)
-    finally:
-        for _ in range(bulkhead.slots):
-            bulkhead.release()
+    with every_slot_taken(store):
+        unavailable(lambda: store.find_accounts(keys, ISSUER))
+        unavailable(lambda: store.linked_accounts(ISSUER, "s1"))
     assert [a.account_id for a in store.linked_accounts(ISSUER, "s1")] == ["a1"]
